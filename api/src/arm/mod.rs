@@ -1,0 +1,17 @@
+//! ARM request plumbing shared by every route: api-version checks, JSON bodies, ETag
+//! preconditions, paging, the public base URL, path normalization and request ids.
+
+mod api_version;
+mod body;
+mod normalize;
+mod paging;
+mod request;
+
+pub use api_version::{
+    ApiVersion, MetadataVersions, RegistryVersions, ResourceGroupVersions, ResourcesVersions, SubscriptionVersions,
+    VersionSet,
+};
+pub use body::ArmJson;
+pub use normalize::{NormalizeArmPath, layer as normalize_layer, normalize_path};
+pub use paging::ListQuery;
+pub use request::{BaseUrl, Conditional, request_ids};

@@ -1,0 +1,127 @@
+//! ARM compares resource ids without regard to case, and clients differ in how they spell
+//! the fixed parts (`resourcegroups`, `resourceGroups`; `microsoft.containerregistry`).
+//! Before routing, the fixed segments of an ARM path are rewritten to their canonical
+//! spelling and a trailing slash is dropped. Names are left exactly as sent.
+
+use axum::http::Request;
+use axum::http::Uri;
+use axum::http::uri::PathAndQuery;
+
+const KEYS: &[&str] = &[
+    "subscriptions",
+    "resourceGroups",
+    "providers",
+    "resources",
+    "registries",
+    "operationResults",
+    "operationStatuses",
+    "checkNameAvailability",
+    "locations",
+];
+
+const NAMESPACES: &[&str] = &["Microsoft.ContainerRegistry", "Microsoft.Resources", "Microsoft.Authorization"];
+
+fn canonical(segment: &str, table: &[&'static str]) -> Option<&'static str> {
+    table.iter().copied().find(|k| k.eq_ignore_ascii_case(segment))
+}
+
+/// Returns the canonical form of `path`.
+#[must_use]
+pub fn normalize_path(path: &str) -> String {
+    let trimmed = path.trim_end_matches('/');
+    if trimmed.is_empty() {
+        return "/".to_owned();
+    }
+    let mut segments: Vec<&str> = trimmed.split('/').skip(1).collect();
+    let is_arm = segments.first().is_some_and(|s| s.eq_ignore_ascii_case("subscriptions") || s.eq_ignore_ascii_case("providers"));
+    if is_arm {
+        enum Expect {
+            Key,
+            Namespace,
+            Value,
+        }
+        let mut expect = Expect::Key;
+        for segment in &mut segments {
+            expect = match expect {
+                Expect::Key => {
+                    let key = canonical(segment, KEYS);
+                    if let Some(key) = key {
+                        *segment = key;
+                    }
+                    if key == Some("providers") { Expect::Namespace } else { Expect::Value }
+                }
+                Expect::Namespace => {
+                    if let Some(ns) = canonical(segment, NAMESPACES) {
+                        *segment = ns;
+                    }
+                    Expect::Key
+                }
+                Expect::Value => Expect::Key,
+            };
+        }
+    }
+    let mut out = String::with_capacity(path.len());
+    for segment in segments {
+        out.push('/');
+        out.push_str(segment);
+    }
+    out
+}
+
+/// Rewrites the request's URI path to its canonical form (query kept).
+pub fn normalize_request<B>(mut req: Request<B>) -> Request<B> {
+    let path = req.uri().path();
+    let normalized = normalize_path(path);
+    if normalized != path {
+        let path_and_query = match req.uri().query() {
+            Some(q) => format!("{normalized}?{q}"),
+            None => normalized,
+        };
+        let mut parts = req.uri().clone().into_parts();
+        if let Ok(pq) = path_and_query.parse::<PathAndQuery>() {
+            parts.path_and_query = Some(pq);
+            if let Ok(uri) = Uri::from_parts(parts) {
+                *req.uri_mut() = uri;
+            }
+        }
+    }
+    req
+}
+
+/// The layer that normalizes paths; it wraps the whole router, since a layer added inside
+/// the router runs after routing.
+pub type NormalizeArmPath<B> = tower::util::MapRequestLayer<fn(Request<B>) -> Request<B>>;
+
+/// Builds the normalizing layer for requests with body `B`.
+#[must_use]
+pub fn layer<B>() -> NormalizeArmPath<B> {
+    tower::util::MapRequestLayer::new(normalize_request::<B> as fn(Request<B>) -> Request<B>)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize_path;
+
+    #[test]
+    fn fixed_segments_are_canonical_and_names_keep_their_case() {
+        assert_eq!(
+            normalize_path("/SUBSCRIPTIONS/S/resourcegroups/MyRg/providers/microsoft.containerregistry/REGISTRIES/MyReg/"),
+            "/subscriptions/S/resourceGroups/MyRg/providers/Microsoft.ContainerRegistry/registries/MyReg"
+        );
+    }
+
+    #[test]
+    fn a_name_that_looks_like_a_keyword_is_left_alone() {
+        assert_eq!(
+            normalize_path("/subscriptions/s/resourcegroups/Registries/providers/Microsoft.ContainerRegistry/registries/Providers"),
+            "/subscriptions/s/resourceGroups/Registries/providers/Microsoft.ContainerRegistry/registries/Providers"
+        );
+    }
+
+    #[test]
+    fn other_paths_only_lose_a_trailing_slash() {
+        assert_eq!(normalize_path("/healthz/"), "/healthz");
+        assert_eq!(normalize_path("/"), "/");
+        assert_eq!(normalize_path("/Docs"), "/Docs");
+    }
+}

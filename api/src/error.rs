@@ -1,0 +1,176 @@
+//! The one place that turns errors into HTTP: ARM's error envelope
+//! `{"error":{"code","message","target"?,"details"?}}` with the right status.
+//! 5xx bodies are generic; their cause is logged once, here.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use berth_domain::registry::RegistryError;
+use berth_domain::resource_group::ResourceGroupError;
+use berth_domain::store::StoreError;
+use berth_domain::subscription::SubscriptionError;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// ARM's error response.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ErrorResponse {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// One ARM error.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Machine-readable code, e.g. `ResourceNotFound`.
+    pub code: String,
+    /// What went wrong, for people.
+    pub message: String,
+    /// The property or parameter at fault.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// Further errors.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(no_recursion)]
+    pub details: Vec<ErrorDetail>,
+}
+
+/// An error answer of the API.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    status: StatusCode,
+    detail: ErrorDetail,
+}
+
+impl ApiError {
+    /// An error with a status, code and message.
+    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            detail: ErrorDetail { code: code.to_owned(), message: message.into(), target: None, details: Vec::new() },
+        }
+    }
+
+    /// Names the property or parameter at fault.
+    #[must_use]
+    pub fn with_target(mut self, target: impl Into<String>) -> Self {
+        self.detail.target = Some(target.into());
+        self
+    }
+
+    /// 400 `InvalidRequestContent`.
+    pub fn invalid_content(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "InvalidRequestContent", message)
+    }
+
+    /// 500 with a generic body; `cause` goes to the log only.
+    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error.cause = %cause, "request failed");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalServerError",
+            "The server encountered an internal error. Please retry the request.",
+        )
+    }
+
+    /// The HTTP status.
+    #[must_use]
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The ARM code.
+    #[must_use]
+    pub fn code(&self) -> &str {
+        &self.detail.code
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(ErrorResponse { error: self.detail })).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        Self::internal(&e)
+    }
+}
+
+impl From<SubscriptionError> for ApiError {
+    fn from(e: SubscriptionError) -> Self {
+        match e {
+            SubscriptionError::NotFound(_) => Self::new(StatusCode::NOT_FOUND, "SubscriptionNotFound", e.to_string()),
+            SubscriptionError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<ResourceGroupError> for ApiError {
+    fn from(e: ResourceGroupError) -> Self {
+        let message = e.to_string();
+        match e {
+            ResourceGroupError::Subscription(s) => s.into(),
+            ResourceGroupError::InvalidName(_) => {
+                Self::new(StatusCode::BAD_REQUEST, "InvalidResourceGroupName", message).with_target("resourceGroupName")
+            }
+            ResourceGroupError::NotFound(_) => Self::new(StatusCode::NOT_FOUND, "ResourceGroupNotFound", message),
+            ResourceGroupError::LocationMismatch { .. } => {
+                Self::new(StatusCode::CONFLICT, "InvalidResourceGroupLocation", message).with_target("location")
+            }
+            ResourceGroupError::BeingDeleted(_) => {
+                Self::new(StatusCode::CONFLICT, "ResourceGroupBeingDeleted", message)
+            }
+            ResourceGroupError::PreconditionFailed => {
+                Self::new(StatusCode::PRECONDITION_FAILED, "PreconditionFailed", message)
+            }
+            ResourceGroupError::Conflict => Self::new(StatusCode::CONFLICT, "Conflict", message),
+            ResourceGroupError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<RegistryError> for ApiError {
+    fn from(e: RegistryError) -> Self {
+        let message = e.to_string();
+        match e {
+            RegistryError::ResourceGroup(g) => g.into(),
+            RegistryError::InvalidName(_) => {
+                Self::new(StatusCode::BAD_REQUEST, "InvalidResourceName", message).with_target("registryName")
+            }
+            RegistryError::NotFound(..) => Self::new(StatusCode::NOT_FOUND, "ResourceNotFound", message),
+            RegistryError::NameNotAvailable(_) => {
+                Self::new(StatusCode::CONFLICT, "RegistryNameNotAvailable", message).with_target("registryName")
+            }
+            RegistryError::FeatureNotInSku { feature, .. } => {
+                Self::new(StatusCode::BAD_REQUEST, "FeatureNotSupportedForSku", message).with_target(feature_target(feature))
+            }
+            RegistryError::SkuDowngradeBlocked { .. } => {
+                Self::new(StatusCode::BAD_REQUEST, "SkuDowngradeNotAllowed", message).with_target("sku.name")
+            }
+            RegistryError::InvalidValue { target, .. } => Self::invalid_content(message).with_target(target),
+            RegistryError::LocationMismatch { .. } => {
+                Self::new(StatusCode::CONFLICT, "InvalidResourceLocation", message).with_target("location")
+            }
+            RegistryError::BeingDeleted(_) => Self::new(StatusCode::CONFLICT, "RegistryBeingDeleted", message),
+            RegistryError::PreconditionFailed => Self::new(StatusCode::PRECONDITION_FAILED, "PreconditionFailed", message),
+            RegistryError::Conflict => Self::new(StatusCode::CONFLICT, "Conflict", message),
+            RegistryError::Store(s) => s.into(),
+        }
+    }
+}
+
+fn feature_target(feature: berth_domain::registry::Feature) -> &'static str {
+    use berth_domain::registry::Feature;
+    match feature {
+        Feature::ContentTrust => "properties.policies.trustPolicy.status",
+        Feature::RetentionPolicy => "properties.policies.retentionPolicy.status",
+        Feature::AnonymousPull => "properties.anonymousPullEnabled",
+        Feature::NetworkRules => "properties.networkRuleSet",
+        Feature::PrivateLink => "properties.publicNetworkAccess",
+        Feature::DedicatedDataEndpoints => "properties.dataEndpointEnabled",
+        Feature::CustomerManagedKeys => "properties.encryption",
+        Feature::GeoReplication => "sku.name",
+    }
+}

@@ -1,0 +1,12 @@
+//! Berth's REST API: axum routes shaped like Azure Resource Manager, their OpenAPI
+//! contract, and [`Application`], the composition root `berthd` runs.
+
+pub mod arm;
+pub mod error;
+pub mod openapi;
+pub mod routes;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+
+pub use startup::{Application, StartupError};

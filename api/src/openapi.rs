@@ -1,0 +1,52 @@
+//! The OpenAPI contract: every route is registered through utoipa-axum, so no route can
+//! lack a spec entry. The committed `openapi/openapi.json` is checked against it by a test.
+
+use crate::routes;
+use crate::state::AppState;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+/// The document's header.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Berth",
+        description = "A self-hostable control plane for container registries, shaped like the Azure Resource Manager API of Azure Container Registry.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0")
+    ),
+    tags(
+        (name = "Registries", description = "Microsoft.ContainerRegistry/registries"),
+        (name = "ResourceGroups", description = "Microsoft.Resources/resourceGroups"),
+        (name = "Subscriptions", description = "Subscriptions and the generic resource list"),
+        (name = "Meta", description = "Health, readiness and cloud metadata")
+    )
+)]
+pub struct ApiDoc;
+
+/// Every API route, with its spec.
+pub fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(routes::subscriptions::router())
+        .merge(routes::resource_groups::router())
+        .merge(routes::registries::router())
+        .merge(routes::meta::router())
+}
+
+/// The OpenAPI document, as committed in `openapi/openapi.json`.
+#[must_use]
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut doc = api_router().into_openapi();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    doc
+}
+
+/// The document as pretty JSON with a final newline.
+///
+/// # Errors
+/// Only if serialization fails, which it does not for this document.
+pub fn document_json() -> Result<String, serde_json::Error> {
+    document().to_pretty_json().map(|mut s| {
+        s.push('\n');
+        s
+    })
+}

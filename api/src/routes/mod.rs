@@ -1,0 +1,7 @@
+//! The HTTP routes, one module per resource type. Handlers parse, call one use case, map.
+
+pub mod meta;
+pub mod operations;
+pub mod registries;
+pub mod resource_groups;
+pub mod subscriptions;

@@ -1,0 +1,283 @@
+//! `Microsoft.Resources/resourceGroups`, as ARM serves them, and the subscription-level
+//! operation resources their deletion is followed by.
+
+use crate::arm::{ApiVersion, ArmJson, BaseUrl, Conditional, ListQuery, ResourceGroupVersions};
+use crate::error::{ApiError, ErrorResponse};
+use crate::routes::operations::{self, OperationStatusResource, OperationUrls};
+use crate::routes::registries::{ApiVersionParam, GroupPath, ListParams, SubscriptionPath};
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use berth_domain::arm::{Location, Tags};
+use berth_domain::operation::OperationKind;
+use berth_domain::resource_group::{DeleteOutcome, ResourceGroup, ResourceGroupDefinition, ResourceGroupPatch};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// A resource group's properties.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceGroupProperties {
+    /// `Succeeded`, or `Deleting`.
+    pub provisioning_state: String,
+}
+
+/// A resource group.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceGroupResource {
+    /// ARM id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// `Microsoft.Resources/resourceGroups`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Region.
+    pub location: String,
+    /// Tags.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tags: Option<BTreeMap<String, String>>,
+    /// Managing resource.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub managed_by: Option<String>,
+    /// Properties.
+    pub properties: ResourceGroupProperties,
+}
+
+/// A page of resource groups.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceGroupList {
+    /// The groups.
+    pub value: Vec<ResourceGroupResource>,
+    /// The next page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_link: Option<String>,
+}
+
+/// The body of a resource-group PUT.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceGroupBody {
+    /// Region (required; immutable).
+    pub location: Option<String>,
+    /// Tags.
+    pub tags: Option<BTreeMap<String, String>>,
+    /// Managing resource.
+    pub managed_by: Option<String>,
+}
+
+/// The body of a resource-group PATCH.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceGroupPatchBody {
+    /// New tags.
+    pub tags: Option<BTreeMap<String, String>>,
+    /// New managing resource.
+    pub managed_by: Option<String>,
+}
+
+/// The path of a subscription-level operation.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Path, rename_all = "camelCase")]
+pub struct SubscriptionOperationPath {
+    /// Subscription id.
+    pub(crate) subscription_id: String,
+    /// Operation id.
+    pub(crate) operation_id: String,
+}
+
+impl From<&ResourceGroup> for ResourceGroupResource {
+    fn from(g: &ResourceGroup) -> Self {
+        Self {
+            id: g.id.to_string(),
+            name: g.id.name.to_string(),
+            kind: "Microsoft.Resources/resourceGroups".to_owned(),
+            location: g.location.as_str().to_owned(),
+            tags: (!g.tags.as_map().is_empty()).then(|| g.tags.as_map().clone()),
+            managed_by: g.managed_by.clone(),
+            properties: ResourceGroupProperties { provisioning_state: g.provisioning_state.as_str().to_owned() },
+        }
+    }
+}
+
+/// The router of this resource type.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_group, create_group, update_group, delete_group, group_exists))
+        .routes(routes!(list_groups))
+        .routes(routes!(subscription_operation_result))
+        .routes(routes!(subscription_operation_status))
+}
+
+fn group_response(status: StatusCode, group: &ResourceGroup) -> Response {
+    let mut response = (status, Json(ResourceGroupResource::from(group))).into_response();
+    if let Ok(etag) = HeaderValue::from_str(&group.etag.to_header()) {
+        response.headers_mut().insert(header::ETAG, etag);
+    }
+    response
+}
+
+fn tags(map: Option<BTreeMap<String, String>>) -> Result<Option<Tags>, ApiError> {
+    map.map(|m| Tags::parse(m).map_err(|e| ApiError::invalid_content(e.0).with_target("tags"))).transpose()
+}
+
+/// Gets a resource group.
+#[utoipa::path(get, path = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}",
+    operation_id = "ResourceGroups_Get", tag = "ResourceGroups", params(GroupPath, ApiVersionParam),
+    responses((status = 200, body = ResourceGroupResource), (status = "default", body = ErrorResponse)))]
+async fn get_group(
+    State(state): State<AppState>,
+    _version: ApiVersion<ResourceGroupVersions>,
+    Path(path): Path<GroupPath>,
+) -> Result<Response, ApiError> {
+    let id = state.groups.resolve_id(&path.subscription_id, &path.resource_group_name).await?;
+    Ok(group_response(StatusCode::OK, &state.groups.get(&id).await?))
+}
+
+/// Whether a resource group exists: 204 or 404, no body.
+#[utoipa::path(head, path = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}",
+    operation_id = "ResourceGroups_CheckExistence", tag = "ResourceGroups", params(GroupPath, ApiVersionParam),
+    responses((status = 204, description = "Exists"), (status = 404, description = "Does not exist")))]
+async fn group_exists(
+    State(state): State<AppState>,
+    _version: ApiVersion<ResourceGroupVersions>,
+    Path(path): Path<GroupPath>,
+) -> Result<StatusCode, ApiError> {
+    let id = state.groups.resolve_id(&path.subscription_id, &path.resource_group_name).await?;
+    match state.groups.get(&id).await {
+        Ok(_) => Ok(StatusCode::NO_CONTENT),
+        Err(berth_domain::resource_group::ResourceGroupError::NotFound(_)) => Ok(StatusCode::NOT_FOUND),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Creates a resource group (201) or updates its tags (200).
+#[utoipa::path(put, path = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}",
+    operation_id = "ResourceGroups_CreateOrUpdate", tag = "ResourceGroups", params(GroupPath, ApiVersionParam),
+    request_body = ResourceGroupBody,
+    responses((status = 200, body = ResourceGroupResource), (status = 201, body = ResourceGroupResource), (status = "default", body = ErrorResponse)))]
+async fn create_group(
+    State(state): State<AppState>,
+    _version: ApiVersion<ResourceGroupVersions>,
+    Path(path): Path<GroupPath>,
+    Conditional(precondition): Conditional,
+    ArmJson(body): ArmJson<ResourceGroupBody>,
+) -> Result<Response, ApiError> {
+    let id = state.groups.resolve_id(&path.subscription_id, &path.resource_group_name).await?;
+    let location = body
+        .location
+        .as_deref()
+        .ok_or_else(|| ApiError::invalid_content("The property 'location' is required.").with_target("location"))?;
+    let location = Location::parse(location).map_err(|e| ApiError::invalid_content(e.message).with_target("location"))?;
+    let definition =
+        ResourceGroupDefinition { location, tags: tags(body.tags)?.unwrap_or_default(), managed_by: body.managed_by };
+    let (group, created) = state.groups.create_or_update(id, definition, &precondition).await?;
+    Ok(group_response(if created { StatusCode::CREATED } else { StatusCode::OK }, &group))
+}
+
+/// Updates a resource group's tags or `managedBy`.
+#[utoipa::path(patch, path = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}",
+    operation_id = "ResourceGroups_Update", tag = "ResourceGroups", params(GroupPath, ApiVersionParam),
+    request_body = ResourceGroupPatchBody,
+    responses((status = 200, body = ResourceGroupResource), (status = "default", body = ErrorResponse)))]
+async fn update_group(
+    State(state): State<AppState>,
+    _version: ApiVersion<ResourceGroupVersions>,
+    Path(path): Path<GroupPath>,
+    Conditional(precondition): Conditional,
+    ArmJson(body): ArmJson<ResourceGroupPatchBody>,
+) -> Result<Response, ApiError> {
+    let id = state.groups.resolve_id(&path.subscription_id, &path.resource_group_name).await?;
+    let patch = ResourceGroupPatch { tags: tags(body.tags)?, managed_by: body.managed_by };
+    Ok(group_response(StatusCode::OK, &state.groups.update(&id, patch, &precondition).await?))
+}
+
+/// Deletes a resource group and every registry in it: 202 and a `Location` to follow.
+#[utoipa::path(delete, path = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}",
+    operation_id = "ResourceGroups_Delete", tag = "ResourceGroups", params(GroupPath, ApiVersionParam),
+    responses((status = 202, description = "Deletion started"), (status = 404, body = ErrorResponse), (status = "default", body = ErrorResponse)))]
+async fn delete_group(
+    State(state): State<AppState>,
+    version: ApiVersion<ResourceGroupVersions>,
+    BaseUrl(base): BaseUrl,
+    Path(path): Path<GroupPath>,
+    Conditional(precondition): Conditional,
+) -> Result<Response, ApiError> {
+    let id = state.groups.resolve_id(&path.subscription_id, &path.resource_group_name).await?;
+    match state.groups.begin_delete(&id, &precondition).await? {
+        // ARM answers a DELETE of a missing resource group with 404, unlike other resources.
+        DeleteOutcome::NotFound => Err(berth_domain::resource_group::ResourceGroupError::NotFound(id.name.to_string()).into()),
+        DeleteOutcome::Started(op) => {
+            let sub_path = format!("/subscriptions/{}", id.subscription);
+            Ok(OperationUrls::under(&base, &sub_path, &op, version.as_str()).accepted())
+        }
+    }
+}
+
+/// Lists the subscription's resource groups.
+#[utoipa::path(get, path = "/subscriptions/{subscriptionId}/resourceGroups",
+    operation_id = "ResourceGroups_List", tag = "ResourceGroups", params(SubscriptionPath, ListParams),
+    responses((status = 200, body = ResourceGroupList), (status = "default", body = ErrorResponse)))]
+async fn list_groups(
+    State(state): State<AppState>,
+    version: ApiVersion<ResourceGroupVersions>,
+    BaseUrl(base): BaseUrl,
+    Path(path): Path<SubscriptionPath>,
+    query: ListQuery,
+) -> Result<Json<ResourceGroupList>, ApiError> {
+    let page = state.groups.list(&path.subscription_id, &query.page).await?;
+    let list_path = format!("/subscriptions/{}/resourceGroups", path.subscription_id);
+    Ok(Json(ResourceGroupList {
+        value: page.items.iter().map(ResourceGroupResource::from).collect(),
+        next_link: query.next_link(&base, &list_path, version.as_str(), page.next.as_deref()),
+    }))
+}
+
+async fn subscription_operation(
+    state: &AppState,
+    path: &SubscriptionOperationPath,
+) -> Result<berth_domain::operation::Operation, ApiError> {
+    let subscription = state.subscriptions.require(&path.subscription_id).await?;
+    state
+        .operations
+        .get(&path.operation_id)
+        .await?
+        .filter(|op| matches!(op.kind, OperationKind::DeleteResourceGroup(_)) && op.kind.subscription() == subscription)
+        .ok_or_else(|| operations::not_found(&path.operation_id))
+}
+
+/// The result of a resource-group deletion (its `Location`): 202 while running, 204 when done.
+#[utoipa::path(get, path = "/subscriptions/{subscriptionId}/operationResults/{operationId}",
+    operation_id = "ResourceGroups_GetOperationResult", tag = "ResourceGroups", params(SubscriptionOperationPath, ApiVersionParam),
+    responses((status = 202, description = "Still running"), (status = 204, description = "Done"), (status = "default", body = ErrorResponse)))]
+async fn subscription_operation_result(
+    State(state): State<AppState>,
+    version: ApiVersion<ResourceGroupVersions>,
+    BaseUrl(base): BaseUrl,
+    Path(path): Path<SubscriptionOperationPath>,
+) -> Result<Response, ApiError> {
+    let op = subscription_operation(&state, &path).await?;
+    let urls = OperationUrls::under(&base, &format!("/subscriptions/{}", path.subscription_id), &op, version.as_str());
+    Ok(operations::result_response(&op, &urls.result))
+}
+
+/// The status of a resource-group deletion (its `Azure-AsyncOperation`).
+#[utoipa::path(get, path = "/subscriptions/{subscriptionId}/operationStatuses/{operationId}",
+    operation_id = "ResourceGroups_GetOperationStatus", tag = "ResourceGroups", params(SubscriptionOperationPath, ApiVersionParam),
+    responses((status = 200, body = OperationStatusResource), (status = "default", body = ErrorResponse)))]
+async fn subscription_operation_status(
+    State(state): State<AppState>,
+    _version: ApiVersion<ResourceGroupVersions>,
+    Path(path): Path<SubscriptionOperationPath>,
+) -> Result<Response, ApiError> {
+    let op = subscription_operation(&state, &path).await?;
+    Ok(operations::status_response(&op, &format!("/subscriptions/{}/operationStatuses/{}", path.subscription_id, op.id)))
+}

@@ -1,0 +1,262 @@
+//! `Microsoft.Resources/subscriptions`, and the generic resource list of a subscription
+//! (how `az acr show --name R` finds a registry without a resource group).
+
+use crate::arm::{ApiVersion, BaseUrl, ListQuery, ResourcesVersions, SubscriptionVersions};
+use crate::error::{ApiError, ErrorResponse};
+use crate::routes::registries::{ApiVersionParam, SubscriptionPath};
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use berth_domain::subscription::Subscription;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// Subscription policies.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionPolicies {
+    /// Placement id.
+    pub location_placement_id: String,
+    /// Quota id.
+    pub quota_id: String,
+    /// Spending limit.
+    pub spending_limit: String,
+}
+
+/// A subscription.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionResource {
+    /// `/subscriptions/{id}`.
+    pub id: String,
+    /// The GUID.
+    pub subscription_id: String,
+    /// The tenant.
+    pub tenant_id: String,
+    /// Display name.
+    pub display_name: String,
+    /// `Enabled`, ...
+    pub state: String,
+    /// Policies.
+    pub subscription_policies: SubscriptionPolicies,
+    /// Always `RoleBased`.
+    pub authorization_source: String,
+    /// Always empty.
+    pub managed_by_tenants: Vec<String>,
+}
+
+/// The subscriptions.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionList {
+    /// The subscriptions.
+    pub value: Vec<SubscriptionResource>,
+}
+
+impl From<&Subscription> for SubscriptionResource {
+    fn from(s: &Subscription) -> Self {
+        Self {
+            id: format!("/subscriptions/{}", s.id),
+            subscription_id: s.id.to_string(),
+            tenant_id: s.tenant_id.to_string(),
+            display_name: s.display_name.clone(),
+            state: s.state.clone(),
+            subscription_policies: SubscriptionPolicies {
+                location_placement_id: "Public_2014-09-01".to_owned(),
+                quota_id: "Berth_2026-01-01".to_owned(),
+                spending_limit: "Off".to_owned(),
+            },
+            authorization_source: "RoleBased".to_owned(),
+            managed_by_tenants: Vec::new(),
+        }
+    }
+}
+
+/// A resource in the generic list.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GenericResource {
+    /// ARM id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Resource type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Region.
+    pub location: String,
+    /// Tags.
+    pub tags: BTreeMap<String, String>,
+    /// SKU.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sku: Option<crate::routes::registries::dto::SkuDto>,
+}
+
+/// A page of resources.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GenericResourceList {
+    /// The resources.
+    pub value: Vec<GenericResource>,
+    /// The next page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_link: Option<String>,
+}
+
+/// Parameters of the resource list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ResourceListParams {
+    /// The API version (`2024-11-01`, ...).
+    #[serde(rename = "api-version")]
+    #[param(rename = "api-version", example = "2024-11-01")]
+    pub api_version: String,
+    /// `resourceType eq '...'`, optionally `and name eq '...'`.
+    #[serde(rename = "$filter")]
+    #[param(rename = "$filter", example = "resourceType eq 'Microsoft.ContainerRegistry/registries'")]
+    pub filter: Option<String>,
+    /// Page size.
+    #[serde(rename = "$top")]
+    #[param(rename = "$top")]
+    pub top: Option<u32>,
+    /// Continuation token.
+    #[serde(rename = "$skipToken")]
+    #[param(rename = "$skipToken")]
+    pub skip_token: Option<String>,
+}
+
+/// The router of subscriptions and the resource list.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_subscriptions))
+        .routes(routes!(get_subscription))
+        .routes(routes!(list_resources))
+}
+
+/// Lists the subscriptions.
+#[utoipa::path(get, path = "/subscriptions", operation_id = "Subscriptions_List", tag = "Subscriptions",
+    params(ApiVersionParam), responses((status = 200, body = SubscriptionList), (status = "default", body = ErrorResponse)))]
+async fn list_subscriptions(
+    State(state): State<AppState>,
+    _version: ApiVersion<SubscriptionVersions>,
+) -> Result<Json<SubscriptionList>, ApiError> {
+    let subscriptions = state.subscriptions.list().await?;
+    Ok(Json(SubscriptionList { value: subscriptions.iter().map(SubscriptionResource::from).collect() }))
+}
+
+/// Gets a subscription.
+#[utoipa::path(get, path = "/subscriptions/{subscriptionId}", operation_id = "Subscriptions_Get", tag = "Subscriptions",
+    params(SubscriptionPath, ApiVersionParam),
+    responses((status = 200, body = SubscriptionResource), (status = "default", body = ErrorResponse)))]
+async fn get_subscription(
+    State(state): State<AppState>,
+    _version: ApiVersion<SubscriptionVersions>,
+    Path(path): Path<SubscriptionPath>,
+) -> Result<Json<SubscriptionResource>, ApiError> {
+    let subscription = state.subscriptions.get(&path.subscription_id).await?;
+    Ok(Json(SubscriptionResource::from(&subscription)))
+}
+
+/// The filters the resource list understands.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct ResourceFilter {
+    resource_type: Option<String>,
+    name: Option<String>,
+}
+
+/// Parses `resourceType eq 'X'` and `name eq 'Y'`, joined by `and`.
+fn parse_filter(filter: &str) -> Result<ResourceFilter, ApiError> {
+    let invalid = || {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidFilterInQueryString",
+            format!(
+                "The $filter '{filter}' is not supported. Use resourceType eq '<type>' and/or name eq '<name>', joined by 'and'."
+            ),
+        )
+        .with_target("$filter")
+    };
+    let mut parsed = ResourceFilter::default();
+    for clause in filter.split(" and ") {
+        let mut words = clause.trim().splitn(3, ' ');
+        let (Some(field), Some(op), Some(value)) = (words.next(), words.next(), words.next()) else {
+            return Err(invalid());
+        };
+        let value = value.trim();
+        if !op.eq_ignore_ascii_case("eq") || value.len() < 2 || !value.starts_with('\'') || !value.ends_with('\'') {
+            return Err(invalid());
+        }
+        let value = value[1..value.len() - 1].replace("''", "'");
+        match field.to_ascii_lowercase().as_str() {
+            "resourcetype" => parsed.resource_type = Some(value),
+            "name" => parsed.name = Some(value),
+            _ => return Err(invalid()),
+        }
+    }
+    Ok(parsed)
+}
+
+/// Lists the subscription's resources (registries are the resource type Berth serves).
+#[utoipa::path(get, path = "/subscriptions/{subscriptionId}/resources", operation_id = "Resources_List", tag = "Subscriptions",
+    params(SubscriptionPath, ResourceListParams),
+    responses((status = 200, body = GenericResourceList), (status = "default", body = ErrorResponse)))]
+async fn list_resources(
+    State(state): State<AppState>,
+    version: ApiVersion<ResourcesVersions>,
+    BaseUrl(base): BaseUrl,
+    Path(path): Path<SubscriptionPath>,
+    query: ListQuery,
+) -> Result<Json<GenericResourceList>, ApiError> {
+    let filter = query.filter.as_deref().map(parse_filter).transpose()?.unwrap_or_default();
+    let wanted = filter.resource_type.as_deref().is_none_or(|t| t.eq_ignore_ascii_case(berth_domain::registry::PROVIDER));
+    if !wanted {
+        state.subscriptions.require(&path.subscription_id).await?;
+        return Ok(Json(GenericResourceList { value: Vec::new(), next_link: None }));
+    }
+    let page = state.registries.list_by_subscription(&path.subscription_id, &query.page).await?;
+    let value = page
+        .items
+        .iter()
+        .filter(|r| filter.name.as_deref().is_none_or(|n| r.name().as_str().eq_ignore_ascii_case(n)))
+        .map(|r| GenericResource {
+            id: r.id.to_string(),
+            name: r.name().to_string(),
+            kind: berth_domain::registry::PROVIDER.to_owned(),
+            location: r.location.as_str().to_owned(),
+            tags: r.tags.as_map().clone(),
+            sku: Some(crate::routes::registries::dto::SkuDto {
+                name: r.sku.as_str().to_owned(),
+                tier: Some(r.sku.as_str().to_owned()),
+            }),
+        })
+        .collect();
+    let list_path = format!("/subscriptions/{}/resources", path.subscription_id);
+    Ok(Json(GenericResourceList {
+        value,
+        next_link: query.next_link(&base, &list_path, version.as_str(), page.next.as_deref()),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_parse_type_and_name() {
+        let f = parse_filter("resourceType eq 'Microsoft.ContainerRegistry/registries' and name eq 'it''s'").ok();
+        assert_eq!(
+            f,
+            Some(ResourceFilter {
+                resource_type: Some("Microsoft.ContainerRegistry/registries".to_owned()),
+                name: Some("it's".to_owned())
+            })
+        );
+        assert!(parse_filter("location eq 'westus'").is_err());
+        assert!(parse_filter("resourceType ne 'x'").is_err());
+        assert!(parse_filter("resourceType eq x").is_err());
+    }
+}

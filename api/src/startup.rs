@@ -1,0 +1,286 @@
+//! `Application`: config -> infra adapters -> domain services -> router -> listener.
+//! `build` binds (port 0 works), `port` tells where, `run_until_stopped` serves until
+//! SIGINT/SIGTERM and then drains.
+
+use crate::arm::{normalize_layer, request_ids};
+use crate::error::ApiError;
+use crate::openapi;
+use crate::state::AppState;
+use crate::telemetry;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router, ServiceExt};
+use axum_server::Handle;
+use axum_server::tls_rustls::RustlsConfig;
+use berth_domain::clock::{Clock, SystemClock};
+use berth_domain::operation::{OperationService, OperationSignal};
+use berth_domain::registry::RegistryService;
+use berth_domain::resource_group::ResourceGroupService;
+use berth_domain::subscription::SubscriptionService;
+use berth_infra::config::{Settings, TlsMode};
+use berth_infra::persistence::{
+    Database, DatabaseError, SeaOrmOperationRepository, SeaOrmRegistryRepository, SeaOrmResourceGroupRepository,
+    SeaOrmSubscriptionRepository,
+};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+use tower::Layer;
+use tower_http::trace::TraceLayer;
+use utoipa_swagger_ui::SwaggerUi;
+
+/// Why `berthd` could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The data directory could not be created.
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        /// Where.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The database could not be opened.
+    #[error(transparent)]
+    Database(#[from] DatabaseError),
+    /// The bootstrap failed.
+    #[error("bootstrap failed: {0}")]
+    Bootstrap(String),
+    /// TLS material could not be made or read.
+    #[error("TLS: {0}")]
+    Tls(String),
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// Where.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Wakes the operation worker.
+struct NotifySignal(Arc<Notify>);
+
+impl OperationSignal for NotifySignal {
+    fn notify(&self) {
+        self.0.notify_one();
+    }
+}
+
+/// A built, bound, not yet serving `berthd`.
+pub struct Application {
+    port: u16,
+    base_url: String,
+    ca_file: Option<PathBuf>,
+    router: Router,
+    server: Server,
+    handle: Handle<SocketAddr>,
+    worker: tokio::task::JoinHandle<()>,
+}
+
+enum Server {
+    Plain(axum_server::Server<SocketAddr>),
+    Tls(axum_server::Server<SocketAddr, axum_server::tls_rustls::RustlsAcceptor>),
+}
+
+impl Application {
+    /// Builds everything and binds the listener.
+    ///
+    /// # Errors
+    /// [`StartupError`] naming what failed.
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        std::fs::create_dir_all(&settings.data_dir)
+            .map_err(|source| StartupError::DataDir { path: settings.data_dir.clone(), source })?;
+        let database = Database::open(&settings.database_target()).await?;
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let notify = Arc::new(Notify::new());
+        let signal: Arc<dyn OperationSignal> = Arc::new(NotifySignal(notify.clone()));
+        let subscriptions_repo = Arc::new(SeaOrmSubscriptionRepository::new(database.clone()));
+        let groups_repo = Arc::new(SeaOrmResourceGroupRepository::new(database.clone()));
+        let registries_repo = Arc::new(SeaOrmRegistryRepository::new(database.clone()));
+        let operations_repo = Arc::new(SeaOrmOperationRepository::new(database.clone()));
+
+        let subscriptions = SubscriptionService::new(subscriptions_repo);
+        let groups = ResourceGroupService::new(
+            subscriptions.clone(),
+            groups_repo.clone(),
+            operations_repo.clone(),
+            signal.clone(),
+            clock.clone(),
+        );
+        let registries = RegistryService::new(
+            groups.clone(),
+            registries_repo.clone(),
+            operations_repo.clone(),
+            signal,
+            clock.clone(),
+            settings.login_server_suffix.clone(),
+        );
+        let operations = OperationService::new(operations_repo, registries_repo, groups_repo, clock);
+
+        let existing = subscriptions.list().await.map_err(|e| StartupError::Bootstrap(e.to_string()))?;
+        let tenant = settings
+            .tenant_id
+            .or_else(|| existing.first().map(|s| s.tenant_id))
+            .unwrap_or_else(uuid::Uuid::new_v4);
+        let subscription = subscriptions
+            .bootstrap(settings.subscription_id, tenant)
+            .await
+            .map_err(|e| StartupError::Bootstrap(e.to_string()))?;
+        tracing::info!(subscription.id = %subscription.id, tenant.id = %subscription.tenant_id, "subscription ready");
+
+        let listener = std::net::TcpListener::bind(settings.listen)
+            .map_err(|source| StartupError::Bind { addr: settings.listen, source })?;
+        let local = listener.local_addr().map_err(|source| StartupError::Bind { addr: settings.listen, source })?;
+        let (tls, ca_file) = match &settings.tls {
+            TlsMode::Off => (None, None),
+            TlsMode::SelfSigned => {
+                let cert = berth_infra::tls::ensure_dev_certificate(&settings.data_dir, &settings.login_server_suffix)
+                    .map_err(|e| StartupError::Tls(e.to_string()))?;
+                (Some((cert.cert.clone(), cert.key)), Some(cert.cert))
+            }
+            TlsMode::Files { cert, key } => (Some((cert.clone(), key.clone())), None),
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let base_url = settings.public_url.clone().unwrap_or_else(|| format!("{scheme}://{local}"));
+
+        let state = AppState {
+            subscriptions,
+            groups,
+            registries,
+            operations: operations.clone(),
+            database,
+            public_url: settings.public_url.clone(),
+            scheme,
+            local_authority: local.to_string(),
+            tenant_id: subscription.tenant_id.to_string(),
+            login_server_suffix: settings.login_server_suffix.clone(),
+        };
+        let router = router(state, settings.max_body_bytes);
+
+        let handle = Handle::new();
+        let std_listener = listener;
+        let server = match tls {
+            None => Server::Plain(
+                axum_server::from_tcp(std_listener)
+                    .map_err(|source| StartupError::Bind { addr: local, source })?
+                    .handle(handle.clone()),
+            ),
+            Some((cert, key)) => {
+                let config = RustlsConfig::from_pem_file(&cert, &key)
+                    .await
+                    .map_err(|e| StartupError::Tls(format!("cannot load {} / {}: {e}", cert.display(), key.display())))?;
+                Server::Tls(
+                    axum_server::from_tcp_rustls(std_listener, config)
+                        .map_err(|source| StartupError::Bind { addr: local, source })?
+                        .handle(handle.clone()),
+                )
+            }
+        };
+        let worker = tokio::spawn(run_worker(operations, notify, format!("berthd-{}", uuid::Uuid::new_v4())));
+        Ok(Self { port: local.port(), base_url, ca_file, router, server, handle, worker })
+    }
+
+    /// The bound port.
+    #[must_use]
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The base URL clients use.
+    #[must_use]
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The CA file of the generated development certificate, when one is used.
+    #[must_use]
+    pub fn ca_file(&self) -> Option<&PathBuf> {
+        self.ca_file.as_ref()
+    }
+
+    /// Serves until SIGINT or SIGTERM, then drains requests for up to ten seconds.
+    ///
+    /// # Errors
+    /// The server's I/O error.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let handle = self.handle.clone();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down");
+            handle.graceful_shutdown(Some(Duration::from_secs(10)));
+        });
+        let service = normalize_layer::<hyper::body::Incoming>().layer(self.router).into_make_service();
+        let result = match self.server {
+            Server::Plain(server) => server.serve(service).await,
+            Server::Tls(server) => server.serve(service).await,
+        };
+        self.worker.abort();
+        result
+    }
+}
+
+fn router(state: AppState, max_body_bytes: usize) -> Router {
+    let (api, spec) = openapi::api_router().split_for_parts();
+    let spec = {
+        let mut spec = spec;
+        spec.info.version = env!("CARGO_PKG_VERSION").to_owned();
+        spec
+    };
+    api.with_state(state)
+        .route("/openapi.json", get(move || std::future::ready(Json(spec.clone()))))
+        .merge(SwaggerUi::new("/docs").url("/docs/openapi.json", openapi::document()))
+        .fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, "NotFound", "The requested path is not served by Berth.").into_response()
+        })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", "The HTTP method is not allowed on this path.")
+                .into_response()
+        })
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(TraceLayer::new_for_http().make_span_with(telemetry::request_span))
+        .layer(axum::middleware::from_fn(request_ids))
+}
+
+/// Runs recorded operations: drains what is due, then waits for a signal or a tick (the
+/// tick picks up retries, and work recorded by other replicas).
+async fn run_worker(operations: OperationService, notify: Arc<Notify>, worker: String) {
+    loop {
+        loop {
+            match operations.run_next(&worker).await {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => {
+                    tracing::warn!(error.cause = %e, "operation attempt failed; it will be retried");
+                    break;
+                }
+            }
+        }
+        let _ = tokio::time::timeout(Duration::from_millis(500), notify.notified()).await;
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,32 @@
+//! What every handler can reach: the domain's use cases and a few facts about the server.
+
+use berth_domain::operation::OperationService;
+use berth_domain::registry::RegistryService;
+use berth_domain::resource_group::ResourceGroupService;
+use berth_domain::subscription::SubscriptionService;
+use berth_infra::persistence::Database;
+
+/// The application state handed to handlers.
+#[derive(Clone)]
+pub struct AppState {
+    /// Subscription use cases.
+    pub subscriptions: SubscriptionService,
+    /// Resource-group use cases.
+    pub groups: ResourceGroupService,
+    /// Registry use cases.
+    pub registries: RegistryService,
+    /// Long-running operations.
+    pub operations: OperationService,
+    /// The database, for readiness.
+    pub database: Database,
+    /// The configured public base URL, if any.
+    pub public_url: Option<String>,
+    /// `http` or `https`.
+    pub scheme: &'static str,
+    /// `host:port` of the listener, used when a request has no `Host`.
+    pub local_authority: String,
+    /// The deployment's tenant id (for managed identities).
+    pub tenant_id: String,
+    /// DNS suffix of login servers (for the cloud-metadata document).
+    pub login_server_suffix: String,
+}

@@ -1,0 +1,28 @@
+//! Tracing: one span per request carrying `x-ms-request-id`; never tokens or secrets.
+
+use axum::http::Request;
+use berth_infra::config::LogFormat;
+use tracing::Span;
+use tracing_subscriber::EnvFilter;
+
+/// Installs the global subscriber (`RUST_LOG` filters; `info` by default). A second call is
+/// a no-op, so tests may call it freely.
+pub fn init(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Pretty => builder.try_init(),
+    };
+}
+
+/// The span of one request: method, path (no query, which may carry secrets later) and id.
+pub fn request_span<B>(req: &Request<B>) -> Span {
+    let request_id = req.headers().get("x-ms-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+    tracing::info_span!(
+        "request",
+        http.method = %req.method(),
+        http.path = %req.uri().path(),
+        request.id = %request_id,
+    )
+}

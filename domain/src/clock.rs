@@ -1,0 +1,19 @@
+//! The `Clock` port, so that rules depending on time can be tested with a fixed one.
+
+use time::OffsetDateTime;
+
+/// Tells the current time.
+pub trait Clock: Send + Sync {
+    /// The current instant, in UTC.
+    fn now(&self) -> OffsetDateTime;
+}
+
+/// The system clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+}

@@ -1,0 +1,21 @@
+//! Container registries (`Microsoft.ContainerRegistry/registries`): their model, the SKU
+//! capability table, the ports they are stored through, and their use cases.
+
+mod model;
+mod name;
+mod ports;
+mod service;
+mod sku;
+
+pub use model::{
+    DomainNameLabelScope, Encryption, EndpointProtocol, Identity, IdentityType, KeyVaultProperties, NetworkRuleBypass, NetworkRuleSet,
+    Policies, PoliciesPatch, PreviewSettings, Registry, RegistryDefinition, RegistryPatch, RegistrySettings, RetentionPolicy,
+    RoleAssignmentMode, SoftDeletePolicy, UserAssignedIdentity,
+};
+pub use name::RegistryName;
+pub use ports::{RegistryRepository, RegistryWriteError};
+pub use service::{NameAvailability, RegistryError, RegistryService};
+pub use sku::{Capabilities, Feature, Sku};
+
+/// The resource provider namespace and type of a registry.
+pub const PROVIDER: &str = "Microsoft.ContainerRegistry/registries";

@@ -1,0 +1,87 @@
+//! Ports of the registry context.
+
+use super::{Registry, RegistryName};
+use crate::arm::{ETag, RegistryId, ResourceGroupId, SubscriptionId};
+use crate::operation::Operation;
+use crate::store::{Page, PageRequest, StoreError};
+use async_trait::async_trait;
+
+/// Why a registry write was not done.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryWriteError {
+    /// Another registry (anywhere in the deployment) has this name, in any case.
+    #[error("the registry name is taken")]
+    NameTaken,
+    /// The resource group is gone or being deleted.
+    #[error("the resource group is missing or being deleted")]
+    ResourceGroupGone,
+    /// The stored ETag is not the expected one.
+    #[error("the registry changed concurrently")]
+    Stale,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Stores registries.
+#[async_trait]
+pub trait RegistryRepository: Send + Sync {
+    /// Reads a registry by id (case-insensitive).
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store fails.
+    async fn get(&self, id: &RegistryId) -> Result<Option<Registry>, StoreError>;
+
+    /// Finds the registry with this name anywhere in the deployment (case-insensitive).
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store fails.
+    async fn find_by_name(&self, name: &RegistryName) -> Result<Option<Registry>, StoreError>;
+
+    /// Inserts a new registry, checking in the same transaction that its resource group
+    /// exists and is not being deleted.
+    ///
+    /// # Errors
+    /// `NameTaken`, `ResourceGroupGone`, or `Store`.
+    async fn insert(&self, registry: &Registry) -> Result<(), RegistryWriteError>;
+
+    /// Replaces a registry whose stored ETag is `expected`.
+    ///
+    /// # Errors
+    /// `Stale` when the ETag changed (or the registry is gone); `Store` otherwise.
+    async fn update(&self, registry: &Registry, expected: &ETag) -> Result<(), RegistryWriteError>;
+
+    /// A page of a resource group's registries.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store fails.
+    async fn list_by_resource_group(
+        &self,
+        group: &ResourceGroupId,
+        page: &PageRequest,
+    ) -> Result<Page<Registry>, StoreError>;
+
+    /// A page of a subscription's registries.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store fails.
+    async fn list_by_subscription(
+        &self,
+        subscription: SubscriptionId,
+        page: &PageRequest,
+    ) -> Result<Page<Registry>, StoreError>;
+
+    /// In one transaction: marks the registry `Deleting` (if its ETag is still `expected`)
+    /// and records `operation`.
+    ///
+    /// # Errors
+    /// `Stale` when the ETag changed; `Store` otherwise.
+    async fn begin_delete(&self, id: &RegistryId, expected: &ETag, operation: &Operation)
+    -> Result<(), RegistryWriteError>;
+
+    /// Removes a registry's row. Idempotent.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store fails.
+    async fn delete(&self, id: &RegistryId) -> Result<(), StoreError>;
+}

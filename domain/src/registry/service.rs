@@ -1,0 +1,400 @@
+//! Registry use cases.
+
+use super::{Feature, Registry, RegistryDefinition, RegistryName, RegistryPatch, RegistryRepository, RegistryWriteError, Sku};
+use crate::arm::{
+    Actor, ETag, NameError, Precondition, ProvisioningState, RegistryId, ResourceGroupId, SystemData,
+};
+use crate::clock::Clock;
+use crate::operation::{Operation, OperationKind, OperationRepository, OperationSignal};
+use crate::resource_group::{DeleteOutcome, ResourceGroupError, ResourceGroupService};
+use crate::store::{Page, PageRequest, StoreError};
+use crate::subscription::SubscriptionError;
+use std::sync::Arc;
+
+/// Errors of the registry use cases.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// The subscription or resource group is missing or unusable.
+    #[error(transparent)]
+    ResourceGroup(#[from] ResourceGroupError),
+    /// The registry name breaks the naming rules.
+    #[error("{0}")]
+    InvalidName(NameError),
+    /// No such registry.
+    #[error("The Resource 'Microsoft.ContainerRegistry/registries/{0}' under resource group '{1}' was not found.")]
+    NotFound(String, String),
+    /// The name is used by another registry of the deployment.
+    #[error("The registry DNS name {0} is already in use. You can check if the name is already claimed using following API: https://docs.microsoft.com/en-us/rest/api/containerregistry/registries/checknameavailability")]
+    NameNotAvailable(String),
+    /// A feature the settings use is not in the SKU.
+    #[error("{} is only available in the {required} SKU; registry '{registry}' would be {sku}. Choose the {required} SKU, or turn the feature off.", feature.describe())]
+    FeatureNotInSku {
+        /// The feature.
+        feature: Feature,
+        /// The registry.
+        registry: String,
+        /// The SKU it would have.
+        sku: Sku,
+        /// The cheapest SKU with the feature.
+        required: Sku,
+    },
+    /// A downgrade would leave a feature in use that the lower SKU lacks.
+    #[error("The SKU of registry '{registry}' cannot be changed from {from} to {to}: {} is enabled and is only available in the {required} SKU. Turn it off first.", feature.describe())]
+    SkuDowngradeBlocked {
+        /// The feature in use.
+        feature: Feature,
+        /// The registry.
+        registry: String,
+        /// Current SKU.
+        from: Sku,
+        /// Requested SKU.
+        to: Sku,
+        /// The cheapest SKU with the feature.
+        required: Sku,
+    },
+    /// A value is out of its range or not allowed.
+    #[error("{message}")]
+    InvalidValue {
+        /// The property path.
+        target: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// PUT with another location than the registry's.
+    #[error("The resource '{name}' already exists in location '{existing}' in resource group '{group}'. A resource with the same name cannot be created in location '{requested}'. Please select a new resource name.")]
+    LocationMismatch {
+        /// Registry.
+        name: String,
+        /// Its group.
+        group: String,
+        /// Its location.
+        existing: String,
+        /// Asked for.
+        requested: String,
+    },
+    /// The registry is being deleted.
+    #[error("The registry '{0}' is being deleted and cannot be changed.")]
+    BeingDeleted(String),
+    /// `If-Match`/`If-None-Match` did not hold.
+    #[error("The condition specified using HTTP conditional header(s) is not met.")]
+    PreconditionFailed,
+    /// A concurrent write won.
+    #[error("The registry was changed by another request; retry.")]
+    Conflict,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<SubscriptionError> for RegistryError {
+    fn from(e: SubscriptionError) -> Self {
+        Self::ResourceGroup(ResourceGroupError::Subscription(e))
+    }
+}
+
+/// The answer of `checkNameAvailability`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NameAvailability {
+    /// The name can be used.
+    Available,
+    /// The name breaks the rules.
+    Invalid(String),
+    /// Another registry has it.
+    AlreadyExists(String),
+}
+
+/// Registry use cases.
+#[derive(Clone)]
+pub struct RegistryService {
+    groups: ResourceGroupService,
+    repo: Arc<dyn RegistryRepository>,
+    operations: Arc<dyn OperationRepository>,
+    signal: Arc<dyn OperationSignal>,
+    clock: Arc<dyn Clock>,
+    login_server_suffix: String,
+}
+
+impl RegistryService {
+    /// Builds the service; `login_server_suffix` is the DNS suffix of login servers
+    /// (`registry.localhost` makes `<name>.registry.localhost`).
+    #[must_use]
+    pub fn new(
+        groups: ResourceGroupService,
+        repo: Arc<dyn RegistryRepository>,
+        operations: Arc<dyn OperationRepository>,
+        signal: Arc<dyn OperationSignal>,
+        clock: Arc<dyn Clock>,
+        login_server_suffix: String,
+    ) -> Self {
+        Self { groups, repo, operations, signal, clock, login_server_suffix }
+    }
+
+    /// Parses and checks a registry id: subscription exists, names valid.
+    ///
+    /// # Errors
+    /// `ResourceGroup(..)` or `InvalidName`.
+    pub async fn resolve_id(&self, subscription: &str, group: &str, name: &str) -> Result<RegistryId, RegistryError> {
+        let resource_group = self.groups.resolve_id(subscription, group).await?;
+        let name = RegistryName::parse(name).map_err(RegistryError::InvalidName)?;
+        Ok(RegistryId { resource_group, name })
+    }
+
+    /// Creates or replaces a registry (PUT). Returns it and whether it was created.
+    ///
+    /// # Errors
+    /// Every [`RegistryError`] but `NotFound`.
+    pub async fn create_or_update(
+        &self,
+        id: RegistryId,
+        definition: RegistryDefinition,
+        precondition: &Precondition,
+        actor: &Actor,
+    ) -> Result<(Registry, bool), RegistryError> {
+        self.groups.get_live(&id.resource_group).await?;
+        let existing = self.repo.get(&id).await?;
+        if !precondition.allows(existing.as_ref().map(|r| &r.etag)) {
+            return Err(RegistryError::PreconditionFailed);
+        }
+        let now = self.clock.now();
+        let Some(current) = existing else {
+            if self.repo.find_by_name(&id.name).await?.is_some() {
+                return Err(RegistryError::NameNotAvailable(self.login_server(&id.name)));
+            }
+            let mut settings = definition.settings;
+            stamp_policy_times(None, &mut settings, now);
+            let registry = Registry {
+                login_server: self.login_server(&id.name),
+                id,
+                location: definition.location,
+                sku: definition.sku,
+                tags: definition.tags,
+                identity: definition.identity,
+                settings,
+                creation_date: now,
+                provisioning_state: ProvisioningState::Succeeded,
+                etag: ETag::generate(),
+                system_data: SystemData {
+                    created_by: actor.name.clone(),
+                    created_by_type: actor.kind.clone(),
+                    created_at: now,
+                    last_modified_by: actor.name.clone(),
+                    last_modified_by_type: actor.kind.clone(),
+                    last_modified_at: now,
+                },
+            };
+            check_values(&registry)?;
+            check_sku(None, &registry)?;
+            self.repo.insert(&registry).await.map_err(|e| self.write_error(e, &registry.id))?;
+            return Ok((registry, true));
+        };
+        if current.location != definition.location {
+            return Err(RegistryError::LocationMismatch {
+                name: current.name().to_string(),
+                group: current.id.resource_group.name.to_string(),
+                existing: current.location.as_str().to_owned(),
+                requested: definition.location.as_str().to_owned(),
+            });
+        }
+        let mut next = Registry {
+            sku: definition.sku,
+            tags: definition.tags,
+            identity: definition.identity,
+            settings: definition.settings,
+            ..current.clone()
+        };
+        // Zone redundancy is fixed at creation.
+        next.settings.zone_redundancy = current.settings.zone_redundancy;
+        self.save(&current, next, actor).await.map(|r| (r, false))
+    }
+
+    /// Applies a PATCH (RegistryUpdateParameters): absent fields keep their values, and
+    /// `policies` merges one policy and one field at a time.
+    ///
+    /// # Errors
+    /// Every [`RegistryError`] but `NameNotAvailable` and `LocationMismatch`.
+    pub async fn update(
+        &self,
+        id: &RegistryId,
+        patch: &RegistryPatch,
+        precondition: &Precondition,
+        actor: &Actor,
+    ) -> Result<Registry, RegistryError> {
+        let current = self.get(id).await?;
+        if !precondition.allows(Some(&current.etag)) {
+            return Err(RegistryError::PreconditionFailed);
+        }
+        let next = current.apply_patch(patch);
+        self.save(&current, next, actor).await
+    }
+
+    /// Reads a registry.
+    ///
+    /// # Errors
+    /// `NotFound` (also when its resource group is missing: `ResourceGroup(NotFound)`), `Store`.
+    pub async fn get(&self, id: &RegistryId) -> Result<Registry, RegistryError> {
+        if let Some(registry) = self.repo.get(id).await? {
+            return Ok(registry);
+        }
+        self.groups.get(&id.resource_group).await?;
+        Err(RegistryError::NotFound(id.name.to_string(), id.resource_group.name.to_string()))
+    }
+
+    /// A page of a resource group's registries.
+    ///
+    /// # Errors
+    /// `ResourceGroup(NotFound)` or `Store`.
+    pub async fn list_by_resource_group(
+        &self,
+        group: &ResourceGroupId,
+        page: &PageRequest,
+    ) -> Result<Page<Registry>, RegistryError> {
+        self.groups.get(group).await?;
+        Ok(self.repo.list_by_resource_group(group, page).await?)
+    }
+
+    /// A page of a subscription's registries.
+    ///
+    /// # Errors
+    /// `ResourceGroup(Subscription(NotFound))` or `Store`.
+    pub async fn list_by_subscription(
+        &self,
+        subscription: &str,
+        page: &PageRequest,
+    ) -> Result<Page<Registry>, RegistryError> {
+        let subscription = self.groups.resolve_subscription(subscription).await?;
+        Ok(self.repo.list_by_subscription(subscription, page).await?)
+    }
+
+    /// Whether a name can be used for a new registry.
+    ///
+    /// # Errors
+    /// `Store`.
+    pub async fn check_name_availability(&self, name: &str) -> Result<NameAvailability, RegistryError> {
+        let name = match RegistryName::parse(name) {
+            Ok(name) => name,
+            Err(e) => return Ok(NameAvailability::Invalid(e.message)),
+        };
+        Ok(match self.repo.find_by_name(&name).await? {
+            Some(_) => NameAvailability::AlreadyExists(format!("The registry {name} is already in use.")),
+            None => NameAvailability::Available,
+        })
+    }
+
+    /// Starts deleting a registry; a second request joins the running deletion.
+    ///
+    /// # Errors
+    /// `PreconditionFailed`, `Conflict`, `Store`.
+    pub async fn begin_delete(&self, id: &RegistryId, precondition: &Precondition) -> Result<DeleteOutcome, RegistryError> {
+        let Some(current) = self.repo.get(id).await? else {
+            return Ok(DeleteOutcome::NotFound);
+        };
+        if !precondition.allows(Some(&current.etag)) {
+            return Err(RegistryError::PreconditionFailed);
+        }
+        if current.provisioning_state == ProvisioningState::Deleting {
+            let running = self.operations.find_in_progress(&id.key()).await?;
+            let group = self.operations.find_in_progress(&id.resource_group.key()).await?;
+            if let Some(op) = running.or(group) {
+                return Ok(DeleteOutcome::Started(op));
+            }
+        }
+        let operation = Operation::start(OperationKind::DeleteRegistry(current.id.clone()), self.clock.now());
+        self.repo.begin_delete(&current.id, &current.etag, &operation).await.map_err(|e| self.write_error(e, id))?;
+        self.signal.notify();
+        Ok(DeleteOutcome::Started(operation))
+    }
+
+    async fn save(&self, current: &Registry, mut next: Registry, actor: &Actor) -> Result<Registry, RegistryError> {
+        if current.provisioning_state == ProvisioningState::Deleting {
+            return Err(RegistryError::BeingDeleted(current.name().to_string()));
+        }
+        let now = self.clock.now();
+        stamp_policy_times(Some(&current.settings), &mut next.settings, now);
+        check_values(&next)?;
+        check_sku(Some(current), &next)?;
+        next.etag = ETag::generate();
+        next.provisioning_state = ProvisioningState::Succeeded;
+        next.system_data.last_modified_by = actor.name.clone();
+        next.system_data.last_modified_by_type = actor.kind.clone();
+        next.system_data.last_modified_at = now;
+        self.repo.update(&next, &current.etag).await.map_err(|e| self.write_error(e, &next.id))?;
+        Ok(next)
+    }
+
+    fn login_server(&self, name: &RegistryName) -> String {
+        format!("{}.{}", name.key(), self.login_server_suffix)
+    }
+
+    fn write_error(&self, e: RegistryWriteError, id: &RegistryId) -> RegistryError {
+        match e {
+            RegistryWriteError::NameTaken => RegistryError::NameNotAvailable(self.login_server(&id.name)),
+            RegistryWriteError::ResourceGroupGone => RegistryError::ResourceGroup(ResourceGroupError::NotFound(
+                id.resource_group.name.to_string(),
+            )),
+            RegistryWriteError::Stale => RegistryError::Conflict,
+            RegistryWriteError::Store(s) => RegistryError::Store(s),
+        }
+    }
+}
+
+/// Policies record when they last changed.
+fn stamp_policy_times(before: Option<&super::RegistrySettings>, after: &mut super::RegistrySettings, now: time::OffsetDateTime) {
+    let p = &mut after.policies;
+    let (retention_changed, soft_delete_changed) = match before {
+        None => (true, true),
+        Some(b) => (
+            (b.policies.retention.enabled, b.policies.retention.days) != (p.retention.enabled, p.retention.days),
+            (b.policies.soft_delete.enabled, b.policies.soft_delete.retention_days)
+                != (p.soft_delete.enabled, p.soft_delete.retention_days),
+        ),
+    };
+    if retention_changed {
+        p.retention.last_updated = Some(now);
+    }
+    if soft_delete_changed {
+        p.soft_delete.last_updated = Some(now);
+    }
+}
+
+fn check_values(r: &Registry) -> Result<(), RegistryError> {
+    let p = &r.settings.policies;
+    if p.retention.days > 365 {
+        return Err(RegistryError::InvalidValue {
+            target: "properties.policies.retentionPolicy.days".to_owned(),
+            message: format!("The retention policy's days must be between 0 and 365; {} was given.", p.retention.days),
+        });
+    }
+    if !(1..=90).contains(&p.soft_delete.retention_days) {
+        return Err(RegistryError::InvalidValue {
+            target: "properties.policies.softDeletePolicy.retentionDays".to_owned(),
+            message: format!(
+                "The soft-delete policy's retentionDays must be between 1 and 90; {} was given.",
+                p.soft_delete.retention_days
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The capability table decides: a feature in use must be in the (new) SKU.
+fn check_sku(current: Option<&Registry>, next: &Registry) -> Result<(), RegistryError> {
+    let caps = next.sku.capabilities();
+    for feature in next.settings.features_used() {
+        if caps.has(feature) {
+            continue;
+        }
+        let required = Sku::ALL.into_iter().find(|s| s.capabilities().has(feature)).unwrap_or(Sku::Premium);
+        let was_in_use = current.is_some_and(|c| c.settings.features_used().contains(&feature) && c.sku != next.sku);
+        return Err(match current {
+            Some(c) if was_in_use => RegistryError::SkuDowngradeBlocked {
+                feature,
+                registry: next.name().to_string(),
+                from: c.sku,
+                to: next.sku,
+                required,
+            },
+            _ => RegistryError::FeatureNotInSku { feature, registry: next.name().to_string(), sku: next.sku, required },
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,358 @@
+//! Typed configuration: defaults < `berth.toml` < `BERTH_*` environment variables.
+//! Bad configuration is a clear startup error, never a panic later.
+
+use crate::persistence::DatabaseTarget;
+use berth_domain::arm::SubscriptionId;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use uuid::Uuid;
+
+/// How `berthd` serves TLS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsMode {
+    /// Plain HTTP (loopback development and tests only).
+    Off,
+    /// A certificate generated for `127.0.0.1`/`localhost` into the data directory.
+    SelfSigned,
+    /// A configured certificate chain and key (PEM files).
+    Files {
+        /// Certificate chain.
+        cert: PathBuf,
+        /// Private key.
+        key: PathBuf,
+    },
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `berthd`'s settings, validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Address to listen on (`host:port`; port 0 picks a free one).
+    pub listen: SocketAddr,
+    /// Data directory (SQLite file, generated certificates).
+    pub data_dir: PathBuf,
+    /// `BERTH_DATABASE_URL`: `postgres://...` or `sqlite://path`; SQLite in the data directory when unset.
+    pub database_url: Option<SecretString>,
+    /// PostgreSQL schema for Berth's tables.
+    pub database_schema: Option<String>,
+    /// The public base URL clients reach this server by (for `nextLink` and operation URLs).
+    pub public_url: Option<String>,
+    /// The bootstrap subscription's id.
+    pub subscription_id: Option<SubscriptionId>,
+    /// The tenant id of the deployment.
+    pub tenant_id: Option<Uuid>,
+    /// TLS.
+    pub tls: TlsMode,
+    /// DNS suffix of registry login servers.
+    pub login_server_suffix: String,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// Log format.
+    pub log_format: LogFormat,
+}
+
+/// Why the configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read the configuration file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML of the expected shape.
+    #[error("invalid configuration file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message.
+        message: String,
+    },
+    /// A value is invalid.
+    #[error("invalid setting {key}: {message}")]
+    Invalid {
+        /// The setting (env var name).
+        key: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// The settings as written in the file or the environment, before validation.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    listen: Option<String>,
+    data_dir: Option<String>,
+    database_url: Option<String>,
+    database_schema: Option<String>,
+    public_url: Option<String>,
+    subscription_id: Option<String>,
+    tenant_id: Option<String>,
+    tls: Option<String>,
+    tls_cert: Option<String>,
+    tls_key: Option<String>,
+    login_server_suffix: Option<String>,
+    max_body_bytes: Option<String>,
+    log_format: Option<String>,
+}
+
+impl Settings {
+    /// Loads the settings from `BERTH_CONFIG` (or `./berth.toml` if present) and the process
+    /// environment.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the bad setting.
+    pub fn load() -> Result<Self, ConfigError> {
+        let file = std::env::var_os("BERTH_CONFIG")
+            .map(PathBuf::from)
+            .or_else(|| Path::new("berth.toml").exists().then(|| PathBuf::from("berth.toml")));
+        Self::from_sources(file.as_deref(), |k| std::env::var(k).ok())
+    }
+
+    /// Builds the settings from an optional TOML file and an environment lookup.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the bad setting.
+    pub fn from_sources(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut raw = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+                toml::from_str::<TomlRaw>(&text)
+                    .map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.to_string() })?
+                    .into_raw()
+            }
+            None => Raw::default(),
+        };
+        let overlay = |slot: &mut Option<String>, key: &str| {
+            if let Some(v) = env(key) {
+                *slot = Some(v);
+            }
+        };
+        overlay(&mut raw.listen, "BERTH_LISTEN");
+        overlay(&mut raw.data_dir, "BERTH_DATA_DIR");
+        overlay(&mut raw.database_url, "BERTH_DATABASE_URL");
+        overlay(&mut raw.database_schema, "BERTH_DATABASE_SCHEMA");
+        overlay(&mut raw.public_url, "BERTH_PUBLIC_URL");
+        overlay(&mut raw.subscription_id, "BERTH_SUBSCRIPTION_ID");
+        overlay(&mut raw.tenant_id, "BERTH_TENANT_ID");
+        overlay(&mut raw.tls, "BERTH_TLS");
+        overlay(&mut raw.tls_cert, "BERTH_TLS_CERT");
+        overlay(&mut raw.tls_key, "BERTH_TLS_KEY");
+        overlay(&mut raw.login_server_suffix, "BERTH_LOGIN_SERVER_SUFFIX");
+        overlay(&mut raw.max_body_bytes, "BERTH_MAX_BODY_BYTES");
+        overlay(&mut raw.log_format, "BERTH_LOG_FORMAT");
+        raw.validate()
+    }
+
+    /// Where the data lives.
+    #[must_use]
+    pub fn database_target(&self) -> DatabaseTarget {
+        match self.database_url.as_ref().map(ExposeSecret::expose_secret) {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                DatabaseTarget::Postgres { url: url.to_owned(), schema: self.database_schema.clone() }
+            }
+            Some(url) => DatabaseTarget::Sqlite(PathBuf::from(url.trim_start_matches("sqlite://"))),
+            None => DatabaseTarget::Sqlite(self.data_dir.join("berth.db")),
+        }
+    }
+}
+
+/// The file's layout: flat keys, plus a `[tls]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TomlRaw {
+    listen: Option<String>,
+    data_dir: Option<String>,
+    database_url: Option<String>,
+    database_schema: Option<String>,
+    public_url: Option<String>,
+    subscription_id: Option<String>,
+    tenant_id: Option<String>,
+    login_server_suffix: Option<String>,
+    max_body_bytes: Option<u64>,
+    log_format: Option<String>,
+    tls: Option<TomlTls>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TomlTls {
+    mode: Option<String>,
+    cert: Option<String>,
+    key: Option<String>,
+}
+
+impl TomlRaw {
+    fn into_raw(self) -> Raw {
+        let tls = self.tls.unwrap_or_default();
+        Raw {
+            listen: self.listen,
+            data_dir: self.data_dir,
+            database_url: self.database_url,
+            database_schema: self.database_schema,
+            public_url: self.public_url,
+            subscription_id: self.subscription_id,
+            tenant_id: self.tenant_id,
+            tls: tls.mode,
+            tls_cert: tls.cert,
+            tls_key: tls.key,
+            login_server_suffix: self.login_server_suffix,
+            max_body_bytes: self.max_body_bytes.map(|n| n.to_string()),
+            log_format: self.log_format,
+        }
+    }
+}
+
+fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { key, message: message.into() }
+}
+
+impl Raw {
+    fn validate(self) -> Result<Settings, ConfigError> {
+        let listen: SocketAddr = self
+            .listen
+            .as_deref()
+            .unwrap_or("127.0.0.1:8443")
+            .parse()
+            .map_err(|e| invalid("BERTH_LISTEN", format!("expected host:port such as 127.0.0.1:8443 ({e})")))?;
+        if !listen.ip().is_loopback() {
+            return Err(invalid(
+                "BERTH_LISTEN",
+                format!(
+                    "refusing to listen on {listen}: this version of berthd has no authentication or \
+                     authorization yet, so it only listens on loopback (127.0.0.1 or [::1])"
+                ),
+            ));
+        }
+        let tls = match (self.tls.as_deref(), self.tls_cert, self.tls_key) {
+            (Some("off"), None, None) => TlsMode::Off,
+            (Some("off"), _, _) => return Err(invalid("BERTH_TLS", "is 'off' but a certificate or key is configured")),
+            (None | Some("files"), Some(cert), Some(key)) => TlsMode::Files { cert: cert.into(), key: key.into() },
+            (_, Some(_), None) | (_, None, Some(_)) => {
+                return Err(invalid("BERTH_TLS_CERT", "BERTH_TLS_CERT and BERTH_TLS_KEY must be given together"));
+            }
+            (None | Some("self-signed"), None, None) => TlsMode::SelfSigned,
+            (Some(other), _, _) => {
+                return Err(invalid("BERTH_TLS", format!("'{other}' is not one of off, self-signed, files")));
+            }
+        };
+        let public_url = match self.public_url {
+            Some(url) if url.starts_with("https://") || url.starts_with("http://") => {
+                Some(url.trim_end_matches('/').to_owned())
+            }
+            Some(url) => return Err(invalid("BERTH_PUBLIC_URL", format!("'{url}' is not an http(s) URL"))),
+            None => None,
+        };
+        let subscription_id = self
+            .subscription_id
+            .map(|s| SubscriptionId::parse(&s).map_err(|e| invalid("BERTH_SUBSCRIPTION_ID", e.message)))
+            .transpose()?;
+        let tenant_id = self
+            .tenant_id
+            .map(|s| Uuid::parse_str(&s).map_err(|e| invalid("BERTH_TENANT_ID", format!("not a GUID: {e}"))))
+            .transpose()?;
+        let max_body_bytes = self
+            .max_body_bytes
+            .map(|s| s.parse::<usize>().map_err(|e| invalid("BERTH_MAX_BODY_BYTES", e.to_string())))
+            .transpose()?
+            .unwrap_or(1024 * 1024);
+        let log_format = match self.log_format.as_deref() {
+            None | Some("pretty") => LogFormat::Pretty,
+            Some("json") => LogFormat::Json,
+            Some(other) => return Err(invalid("BERTH_LOG_FORMAT", format!("'{other}' is not pretty or json"))),
+        };
+        let login_server_suffix = self.login_server_suffix.unwrap_or_else(|| "registry.localhost".to_owned());
+        if login_server_suffix.is_empty()
+            || !login_server_suffix.split('.').all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        {
+            return Err(invalid("BERTH_LOGIN_SERVER_SUFFIX", format!("'{login_server_suffix}' is not a DNS suffix")));
+        }
+        Ok(Settings {
+            listen,
+            data_dir: PathBuf::from(self.data_dir.unwrap_or_else(|| "berth-data".to_owned())),
+            database_url: self.database_url.map(SecretString::from),
+            database_schema: self.database_schema,
+            public_url,
+            subscription_id,
+            tenant_id,
+            tls,
+            login_server_suffix,
+            max_body_bytes,
+            log_format,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: std::collections::HashMap<String, String> =
+            pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn defaults_give_the_embedded_deployment() -> Result<(), ConfigError> {
+        let s = Settings::from_sources(None, env(&[]))?;
+        assert_eq!(s.listen.to_string(), "127.0.0.1:8443");
+        assert_eq!(s.tls, TlsMode::SelfSigned);
+        assert_eq!(s.database_target(), DatabaseTarget::Sqlite(PathBuf::from("berth-data/berth.db")));
+        Ok(())
+    }
+
+    #[test]
+    fn non_loopback_addresses_are_refused_with_the_reason() {
+        let err = Settings::from_sources(None, env(&[("BERTH_LISTEN", "0.0.0.0:8443")])).err();
+        assert!(err.is_some_and(|e| e.to_string().contains("no authentication")));
+    }
+
+    #[test]
+    fn environment_overrides_the_file() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("berth.toml");
+        std::fs::write(&path, "listen = \"127.0.0.1:1000\"\ndata_dir = \"/x\"\n[tls]\nmode = \"off\"\n")?;
+        let s = Settings::from_sources(Some(&path), env(&[("BERTH_LISTEN", "[::1]:2000")]))?;
+        assert_eq!(s.listen.to_string(), "[::1]:2000");
+        assert_eq!(s.data_dir, PathBuf::from("/x"));
+        assert_eq!(s.tls, TlsMode::Off);
+        Ok(())
+    }
+
+    #[test]
+    fn unknown_file_keys_and_bad_values_are_errors() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("berth.toml");
+        std::fs::write(&path, "lisen = \"x\"\n")?;
+        assert!(matches!(Settings::from_sources(Some(&path), env(&[])), Err(ConfigError::Parse { .. })));
+        for (k, v) in [("BERTH_TLS", "maybe"), ("BERTH_SUBSCRIPTION_ID", "nope"), ("BERTH_PUBLIC_URL", "ftp://x")] {
+            assert!(matches!(Settings::from_sources(None, env(&[(k, v)])), Err(ConfigError::Invalid { .. })), "{k}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn postgres_urls_select_postgres() -> Result<(), ConfigError> {
+        let s = Settings::from_sources(
+            None,
+            env(&[("BERTH_DATABASE_URL", "postgres://127.0.0.1/test"), ("BERTH_DATABASE_SCHEMA", "t1")]),
+        )?;
+        assert!(matches!(s.database_target(), DatabaseTarget::Postgres { schema: Some(ref x), .. } if x == "t1"));
+        Ok(())
+    }
+}

@@ -1,0 +1,6 @@
+//! Berth's driven adapters: persistence through sea-orm (SQLite by default, PostgreSQL when
+//! configured), typed configuration, and TLS material for development.
+
+pub mod config;
+pub mod persistence;
+pub mod tls;

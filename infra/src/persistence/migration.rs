@@ -1,0 +1,125 @@
+//! The migrations: one set, run on SQLite and PostgreSQL alike.
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::schema::{big_integer, big_integer_null, integer, string, string_null, text, text_null};
+
+/// All migrations, in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(M0001Foundation)]
+    }
+}
+
+/// Subscriptions, resource groups, registries, operations.
+struct M0001Foundation;
+
+impl MigrationName for M0001Foundation {
+    fn name(&self) -> &str {
+        "m0001_foundation"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0001Foundation {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_table(
+            Table::create()
+                .table("subscriptions")
+                .col(string("id").primary_key())
+                .col(string("display_name"))
+                .col(string("tenant_id"))
+                .col(string("state"))
+                .col(big_integer("created_at"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("resource_groups")
+                .col(string("key").primary_key())
+                .col(string("subscription_id"))
+                .col(string("name"))
+                .col(string("location"))
+                .col(text("tags"))
+                .col(text_null("managed_by"))
+                .col(string("provisioning_state"))
+                .col(string("etag"))
+                .col(big_integer("created_at"))
+                .col(big_integer("changed_at"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create().name("ix_resource_groups_subscription").table("resource_groups").col("subscription_id").to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("registries")
+                .col(string("key").primary_key())
+                .col(string("name_key").unique_key())
+                .col(string("subscription_id"))
+                .col(string("group_key"))
+                .col(string("group_name"))
+                .col(string("name"))
+                .col(string("location"))
+                .col(string("sku"))
+                .col(text("tags"))
+                .col(text_null("identity"))
+                .col(text("settings"))
+                .col(string("login_server"))
+                .col(string("provisioning_state"))
+                .col(string("etag"))
+                .col(big_integer("created_at"))
+                .col(string("created_by"))
+                .col(string("created_by_type"))
+                .col(big_integer("last_modified_at"))
+                .col(string("last_modified_by"))
+                .col(string("last_modified_by_type"))
+                .to_owned(),
+        )
+        .await?;
+        for (name, col) in [("ix_registries_group", "group_key"), ("ix_registries_subscription", "subscription_id")] {
+            m.create_index(Index::create().name(name).table("registries").col(col).to_owned()).await?;
+        }
+        m.create_table(
+            Table::create()
+                .table("operations")
+                .col(string("id").primary_key())
+                .col(string("subscription_id"))
+                .col(string("kind"))
+                .col(string("target_key"))
+                .col(string("group_name"))
+                .col(string_null("registry_name"))
+                .col(string("status"))
+                .col(string_null("error_code"))
+                .col(text_null("error_message"))
+                .col(big_integer("started_at"))
+                .col(big_integer_null("ended_at"))
+                .col(integer("attempts"))
+                .col(big_integer("due_at"))
+                .col(string_null("lease_owner"))
+                .col(big_integer_null("lease_until"))
+                .to_owned(),
+        )
+        .await?;
+        for (name, cols) in [("ix_operations_target", &["target_key", "status"][..]), ("ix_operations_due", &["status", "due_at"][..])] {
+            let mut index = Index::create().name(name).table("operations").to_owned();
+            for col in cols {
+                index.col(*col);
+            }
+            m.create_index(index).await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        for table in ["operations", "registries", "resource_groups", "subscriptions"] {
+            m.drop_table(Table::drop().table(table).to_owned()).await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,148 @@
+//! Persistence through sea-orm: connecting, migrating, and the repositories that implement
+//! the domain's storage ports.
+
+pub mod entities;
+mod migration;
+mod repositories;
+
+pub use migration::Migrator;
+pub use repositories::{
+    SeaOrmOperationRepository, SeaOrmRegistryRepository, SeaOrmResourceGroupRepository, SeaOrmSubscriptionRepository,
+};
+
+use berth_domain::store::StoreError;
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database as SeaDatabase, DatabaseConnection, DbErr};
+use sea_orm_migration::MigratorTrait;
+use std::path::Path;
+use std::time::Duration;
+
+/// Where the data lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseTarget {
+    /// A SQLite file (created if missing).
+    Sqlite(std::path::PathBuf),
+    /// A PostgreSQL URL, optionally with a schema to use (created if missing).
+    Postgres {
+        /// `postgres://...`
+        url: String,
+        /// Schema for every table; `public` when `None`.
+        schema: Option<String>,
+    },
+}
+
+/// Why the database could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum DatabaseError {
+    /// Connecting failed.
+    #[error("cannot connect to the database ({target}): {source}")]
+    Connect {
+        /// Which database (no credentials).
+        target: String,
+        /// The driver's error.
+        source: DbErr,
+    },
+    /// Migrating failed.
+    #[error("cannot migrate the database: {0}")]
+    Migrate(DbErr),
+    /// The schema name is not a plain identifier.
+    #[error("invalid PostgreSQL schema name '{0}': use letters, digits and underscores")]
+    InvalidSchema(String),
+}
+
+/// The connections repositories use. SQLite gets one writer connection, so write
+/// transactions never race for the lock, and a pool of readers (WAL lets them read while the
+/// writer writes); PostgreSQL uses one pool for both.
+#[derive(Debug, Clone)]
+pub struct Database {
+    read: DatabaseConnection,
+    write: DatabaseConnection,
+}
+
+impl Database {
+    /// Connects and runs the migrations.
+    ///
+    /// # Errors
+    /// [`DatabaseError`] when the database cannot be reached or migrated.
+    pub async fn open(target: &DatabaseTarget) -> Result<Self, DatabaseError> {
+        let db = match target {
+            DatabaseTarget::Sqlite(path) => {
+                let write = connect_sqlite(path, 1).await?;
+                // Create the file and switch it to WAL before readers open it.
+                Migrator::up(&write, None).await.map_err(DatabaseError::Migrate)?;
+                let read = connect_sqlite(path, 4).await?;
+                Self { read, write }
+            }
+            DatabaseTarget::Postgres { url, schema } => {
+                if let Some(schema) = schema {
+                    if !schema.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || schema.is_empty() {
+                        return Err(DatabaseError::InvalidSchema(schema.clone()));
+                    }
+                    let admin = connect(ConnectOptions::new(url.clone()), "postgresql").await?;
+                    admin
+                        .execute_unprepared(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
+                        .await
+                        .map_err(DatabaseError::Migrate)?;
+                    admin.close().await.map_err(DatabaseError::Migrate)?;
+                }
+                let mut options = ConnectOptions::new(url.clone());
+                options.max_connections(16).min_connections(1).sqlx_logging(false);
+                if let Some(schema) = schema {
+                    options.set_schema_search_path(schema.clone());
+                }
+                let conn = connect(options, "postgresql").await?;
+                Migrator::up(&conn, None).await.map_err(DatabaseError::Migrate)?;
+                Self { read: conn.clone(), write: conn }
+            }
+        };
+        Ok(db)
+    }
+
+    /// Whether the database answers (for `/readyz`).
+    ///
+    /// # Errors
+    /// [`StoreError`] when it does not.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.read.ping().await.map_err(store_error)
+    }
+
+    /// The connection for reads.
+    #[must_use]
+    pub fn reader(&self) -> &DatabaseConnection {
+        &self.read
+    }
+
+    /// The connection for writes and transactions.
+    #[must_use]
+    pub fn writer(&self) -> &DatabaseConnection {
+        &self.write
+    }
+}
+
+async fn connect_sqlite(path: &Path, max: u32) -> Result<DatabaseConnection, DatabaseError> {
+    let mut options = ConnectOptions::new(format!("sqlite://{}?mode=rwc", path.display()));
+    options
+        .max_connections(max)
+        .min_connections(1)
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(SqliteJournalMode::Wal)
+                // NORMAL is durable across process crashes in WAL mode.
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+                .create_if_missing(true)
+        });
+    connect(options, "sqlite").await
+}
+
+async fn connect(options: ConnectOptions, target: &str) -> Result<DatabaseConnection, DatabaseError> {
+    SeaDatabase::connect(options)
+        .await
+        .map_err(|source| DatabaseError::Connect { target: target.to_owned(), source })
+}
+
+/// Turns a driver error into the domain's opaque store error (the text goes to logs only).
+pub(crate) fn store_error(e: DbErr) -> StoreError {
+    StoreError(e.to_string())
+}

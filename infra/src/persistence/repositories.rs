@@ -1,0 +1,622 @@
+//! sea-orm implementations of the domain's storage ports.
+
+use super::entities::{operation, registry, resource_group, subscription};
+use super::{Database, store_error};
+use async_trait::async_trait;
+use berth_domain::arm::{
+    ETag, Location, ProvisioningState, RegistryId, ResourceGroupId, ResourceGroupName, SubscriptionId, SystemData, Tags,
+};
+use berth_domain::operation::{
+    Operation, OperationFailure, OperationId, OperationKind, OperationRepository, OperationStatus,
+};
+use berth_domain::registry::{Identity, Registry, RegistryName, RegistryRepository, RegistrySettings, RegistryWriteError, Sku};
+use berth_domain::resource_group::{ResourceGroup, ResourceGroupRepository, ResourceGroupWriteError};
+use berth_domain::store::{Page, PageRequest, StoreError};
+use berth_domain::subscription::{Subscription, SubscriptionRepository};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, SqlErr, TransactionTrait,
+};
+use std::collections::BTreeMap;
+use time::OffsetDateTime;
+use tracing::instrument;
+
+fn millis(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+fn from_millis(ms: i64) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .map_err(|e| StoreError(format!("stored timestamp {ms} is out of range: {e}")))
+}
+
+fn corrupt(what: &str, detail: impl std::fmt::Display) -> StoreError {
+    StoreError(format!("stored {what} cannot be read: {detail}"))
+}
+
+fn tags_to_json(tags: &Tags) -> String {
+    serde_json::to_string(tags.as_map()).unwrap_or_else(|_| "{}".to_owned())
+}
+
+fn tags_from_json(text: &str) -> Result<Tags, StoreError> {
+    let map: BTreeMap<String, String> = serde_json::from_str(text).map_err(|e| corrupt("tags", e))?;
+    Tags::parse(map).map_err(|e| corrupt("tags", e))
+}
+
+fn state(text: &str) -> Result<ProvisioningState, StoreError> {
+    ProvisioningState::parse(text).ok_or_else(|| corrupt("provisioning state", text))
+}
+
+fn page_filter<C: ColumnTrait>(key: C, page: &PageRequest) -> Condition {
+    match &page.after {
+        Some(after) => Condition::all().add(key.gt(after.clone())),
+        None => Condition::all(),
+    }
+}
+
+// ---------------------------------------------------------------- subscriptions
+
+/// Subscriptions in SQL.
+#[derive(Debug, Clone)]
+pub struct SeaOrmSubscriptionRepository {
+    db: Database,
+}
+
+impl SeaOrmSubscriptionRepository {
+    /// Builds the repository.
+    #[must_use]
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+}
+
+fn subscription_from_row(row: subscription::Model) -> Result<Subscription, StoreError> {
+    Ok(Subscription {
+        id: SubscriptionId::parse(&row.id).map_err(|e| corrupt("subscription id", e))?,
+        display_name: row.display_name,
+        tenant_id: uuid::Uuid::parse_str(&row.tenant_id).map_err(|e| corrupt("tenant id", e))?,
+        state: row.state,
+    })
+}
+
+#[async_trait]
+impl SubscriptionRepository for SeaOrmSubscriptionRepository {
+    #[instrument(skip_all, err)]
+    async fn list(&self) -> Result<Vec<Subscription>, StoreError> {
+        subscription::Entity::find()
+            .order_by_asc(subscription::Column::CreatedAt)
+            .all(self.db.reader())
+            .await
+            .map_err(store_error)?
+            .into_iter()
+            .map(subscription_from_row)
+            .collect()
+    }
+
+    #[instrument(skip_all, err, fields(subscription.id = %id))]
+    async fn get(&self, id: SubscriptionId) -> Result<Option<Subscription>, StoreError> {
+        subscription::Entity::find_by_id(id.to_string())
+            .one(self.db.reader())
+            .await
+            .map_err(store_error)?
+            .map(subscription_from_row)
+            .transpose()
+    }
+
+    #[instrument(skip_all, err, fields(subscription.id = %s.id))]
+    async fn insert_if_absent(&self, s: &Subscription) -> Result<(), StoreError> {
+        let row = subscription::ActiveModel {
+            id: Set(s.id.to_string()),
+            display_name: Set(s.display_name.clone()),
+            tenant_id: Set(s.tenant_id.to_string()),
+            state: Set(s.state.clone()),
+            created_at: Set(millis(OffsetDateTime::now_utc())),
+        };
+        subscription::Entity::insert(row)
+            .on_conflict_do_nothing_on([subscription::Column::Id])
+            .exec(self.db.writer())
+            .await
+            .map(|_| ())
+            .map_err(store_error)
+    }
+}
+
+// ---------------------------------------------------------------- resource groups
+
+/// Resource groups in SQL.
+#[derive(Debug, Clone)]
+pub struct SeaOrmResourceGroupRepository {
+    db: Database,
+}
+
+impl SeaOrmResourceGroupRepository {
+    /// Builds the repository.
+    #[must_use]
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+}
+
+fn group_from_row(row: resource_group::Model) -> Result<ResourceGroup, StoreError> {
+    Ok(ResourceGroup {
+        id: ResourceGroupId {
+            subscription: SubscriptionId::parse(&row.subscription_id).map_err(|e| corrupt("subscription id", e))?,
+            name: ResourceGroupName::parse(&row.name).map_err(|e| corrupt("resource group name", e))?,
+        },
+        location: Location::parse(&row.location).map_err(|e| corrupt("location", e))?,
+        tags: tags_from_json(&row.tags)?,
+        managed_by: row.managed_by,
+        provisioning_state: state(&row.provisioning_state)?,
+        etag: ETag::from_stored(row.etag),
+    })
+}
+
+fn group_to_row(g: &ResourceGroup, now: i64) -> resource_group::ActiveModel {
+    resource_group::ActiveModel {
+        key: Set(g.id.key()),
+        subscription_id: Set(g.id.subscription.to_string()),
+        name: Set(g.id.name.to_string()),
+        location: Set(g.location.as_str().to_owned()),
+        tags: Set(tags_to_json(&g.tags)),
+        managed_by: Set(g.managed_by.clone()),
+        provisioning_state: Set(g.provisioning_state.as_str().to_owned()),
+        etag: Set(g.etag.as_str().to_owned()),
+        created_at: Set(now),
+        changed_at: Set(now),
+    }
+}
+
+#[async_trait]
+impl ResourceGroupRepository for SeaOrmResourceGroupRepository {
+    #[instrument(skip_all, err, fields(resource_group = %id))]
+    async fn get(&self, id: &ResourceGroupId) -> Result<Option<ResourceGroup>, StoreError> {
+        resource_group::Entity::find_by_id(id.key())
+            .one(self.db.reader())
+            .await
+            .map_err(store_error)?
+            .map(group_from_row)
+            .transpose()
+    }
+
+    #[instrument(skip_all, err, fields(resource_group = %g.id))]
+    async fn insert(&self, g: &ResourceGroup) -> Result<(), ResourceGroupWriteError> {
+        let row = group_to_row(g, millis(OffsetDateTime::now_utc()));
+        resource_group::Entity::insert(row).exec(self.db.writer()).await.map(|_| ()).map_err(|e| {
+            if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) {
+                ResourceGroupWriteError::Conflict
+            } else {
+                ResourceGroupWriteError::Store(store_error(e))
+            }
+        })
+    }
+
+    #[instrument(skip_all, err, fields(resource_group = %g.id))]
+    async fn update(&self, g: &ResourceGroup, expected: &ETag) -> Result<(), ResourceGroupWriteError> {
+        let mut row = group_to_row(g, millis(OffsetDateTime::now_utc()));
+        row.created_at = sea_orm::ActiveValue::NotSet;
+        let done = resource_group::Entity::update_many()
+            .set(row)
+            .filter(resource_group::Column::Key.eq(g.id.key()))
+            .filter(resource_group::Column::Etag.eq(expected.as_str()))
+            .exec(self.db.writer())
+            .await
+            .map_err(store_error)?;
+        if done.rows_affected == 1 { Ok(()) } else { Err(ResourceGroupWriteError::Conflict) }
+    }
+
+    #[instrument(skip_all, err, fields(subscription.id = %subscription))]
+    async fn list(&self, subscription: SubscriptionId, page: &PageRequest) -> Result<Page<ResourceGroup>, StoreError> {
+        let rows = resource_group::Entity::find()
+            .filter(resource_group::Column::SubscriptionId.eq(subscription.to_string()))
+            .filter(page_filter(resource_group::Column::Key, page))
+            .order_by_asc(resource_group::Column::Key)
+            .limit(u64::from(page.top) + 1)
+            .all(self.db.reader())
+            .await
+            .map_err(store_error)?;
+        let groups = rows.into_iter().map(group_from_row).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_overfetch(groups, page.top, |g| g.id.key()))
+    }
+
+    #[instrument(skip_all, err, fields(resource_group = %id, operation.id = %op.id))]
+    async fn begin_delete(&self, id: &ResourceGroupId, expected: &ETag, op: &Operation) -> Result<(), ResourceGroupWriteError> {
+        let txn = self.db.writer().begin().await.map_err(store_error)?;
+        let marked = resource_group::Entity::update_many()
+            .col_expr(resource_group::Column::ProvisioningState, Expr::value(ProvisioningState::Deleting.as_str()))
+            .col_expr(resource_group::Column::Etag, Expr::value(ETag::generate().as_str()))
+            .filter(resource_group::Column::Key.eq(id.key()))
+            .filter(resource_group::Column::Etag.eq(expected.as_str()))
+            .exec(&txn)
+            .await
+            .map_err(store_error)?;
+        if marked.rows_affected != 1 {
+            return Err(ResourceGroupWriteError::Conflict);
+        }
+        registry::Entity::update_many()
+            .col_expr(registry::Column::ProvisioningState, Expr::value(ProvisioningState::Deleting.as_str()))
+            .filter(registry::Column::GroupKey.eq(id.key()))
+            .exec(&txn)
+            .await
+            .map_err(store_error)?;
+        insert_operation(&txn, op).await?;
+        txn.commit().await.map_err(store_error)?;
+        Ok(())
+    }
+
+    #[instrument(skip_all, err, fields(resource_group = %id))]
+    async fn delete(&self, id: &ResourceGroupId) -> Result<(), StoreError> {
+        resource_group::Entity::delete_by_id(id.key()).exec(self.db.writer()).await.map(|_| ()).map_err(store_error)
+    }
+}
+
+// ---------------------------------------------------------------- registries
+
+/// Registries in SQL.
+#[derive(Debug, Clone)]
+pub struct SeaOrmRegistryRepository {
+    db: Database,
+}
+
+impl SeaOrmRegistryRepository {
+    /// Builds the repository.
+    #[must_use]
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+}
+
+fn registry_from_row(row: registry::Model) -> Result<Registry, StoreError> {
+    let settings: RegistrySettings = serde_json::from_str(&row.settings).map_err(|e| corrupt("registry settings", e))?;
+    let identity: Option<Identity> = row
+        .identity
+        .as_deref()
+        .map(serde_json::from_str)
+        .transpose()
+        .map_err(|e| corrupt("registry identity", e))?;
+    Ok(Registry {
+        id: RegistryId {
+            resource_group: ResourceGroupId {
+                subscription: SubscriptionId::parse(&row.subscription_id).map_err(|e| corrupt("subscription id", e))?,
+                name: ResourceGroupName::parse(&row.group_name).map_err(|e| corrupt("resource group name", e))?,
+            },
+            name: RegistryName::parse(&row.name).map_err(|e| corrupt("registry name", e))?,
+        },
+        location: Location::parse(&row.location).map_err(|e| corrupt("location", e))?,
+        sku: Sku::parse(&row.sku).map_err(|e| corrupt("sku", e))?,
+        tags: tags_from_json(&row.tags)?,
+        identity,
+        settings,
+        login_server: row.login_server,
+        creation_date: from_millis(row.created_at)?,
+        provisioning_state: state(&row.provisioning_state)?,
+        etag: ETag::from_stored(row.etag),
+        system_data: SystemData {
+            created_by: row.created_by,
+            created_by_type: row.created_by_type,
+            created_at: from_millis(row.created_at)?,
+            last_modified_by: row.last_modified_by,
+            last_modified_by_type: row.last_modified_by_type,
+            last_modified_at: from_millis(row.last_modified_at)?,
+        },
+    })
+}
+
+fn registry_to_row(r: &Registry) -> Result<registry::ActiveModel, StoreError> {
+    let settings = serde_json::to_string(&r.settings).map_err(|e| StoreError(e.to_string()))?;
+    let identity = r.identity.as_ref().map(serde_json::to_string).transpose().map_err(|e| StoreError(e.to_string()))?;
+    Ok(registry::ActiveModel {
+        key: Set(r.id.key()),
+        name_key: Set(r.id.name.key()),
+        subscription_id: Set(r.id.resource_group.subscription.to_string()),
+        group_key: Set(r.id.resource_group.key()),
+        group_name: Set(r.id.resource_group.name.to_string()),
+        name: Set(r.id.name.to_string()),
+        location: Set(r.location.as_str().to_owned()),
+        sku: Set(r.sku.as_str().to_owned()),
+        tags: Set(tags_to_json(&r.tags)),
+        identity: Set(identity),
+        settings: Set(settings),
+        login_server: Set(r.login_server.clone()),
+        provisioning_state: Set(r.provisioning_state.as_str().to_owned()),
+        etag: Set(r.etag.as_str().to_owned()),
+        created_at: Set(millis(r.system_data.created_at)),
+        created_by: Set(r.system_data.created_by.clone()),
+        created_by_type: Set(r.system_data.created_by_type.clone()),
+        last_modified_at: Set(millis(r.system_data.last_modified_at)),
+        last_modified_by: Set(r.system_data.last_modified_by.clone()),
+        last_modified_by_type: Set(r.system_data.last_modified_by_type.clone()),
+    })
+}
+
+impl SeaOrmRegistryRepository {
+    async fn list_where(&self, condition: Condition, page: &PageRequest) -> Result<Page<Registry>, StoreError> {
+        let rows = registry::Entity::find()
+            .filter(condition)
+            .filter(page_filter(registry::Column::Key, page))
+            .order_by_asc(registry::Column::Key)
+            .limit(u64::from(page.top) + 1)
+            .all(self.db.reader())
+            .await
+            .map_err(store_error)?;
+        let registries = rows.into_iter().map(registry_from_row).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_overfetch(registries, page.top, |r| r.id.key()))
+    }
+}
+
+#[async_trait]
+impl RegistryRepository for SeaOrmRegistryRepository {
+    #[instrument(skip_all, err, fields(registry.name = %id.name))]
+    async fn get(&self, id: &RegistryId) -> Result<Option<Registry>, StoreError> {
+        registry::Entity::find_by_id(id.key())
+            .one(self.db.reader())
+            .await
+            .map_err(store_error)?
+            .map(registry_from_row)
+            .transpose()
+    }
+
+    #[instrument(skip_all, err, fields(registry.name = %name))]
+    async fn find_by_name(&self, name: &RegistryName) -> Result<Option<Registry>, StoreError> {
+        registry::Entity::find()
+            .filter(registry::Column::NameKey.eq(name.key()))
+            .one(self.db.reader())
+            .await
+            .map_err(store_error)?
+            .map(registry_from_row)
+            .transpose()
+    }
+
+    #[instrument(skip_all, err, fields(registry.name = %r.id.name))]
+    async fn insert(&self, r: &Registry) -> Result<(), RegistryWriteError> {
+        let row = registry_to_row(r)?;
+        let txn = self.db.writer().begin().await.map_err(store_error)?;
+        let group = resource_group::Entity::find_by_id(r.id.resource_group.key())
+            .one(&txn)
+            .await
+            .map_err(store_error)?;
+        if group.is_none_or(|g| g.provisioning_state == ProvisioningState::Deleting.as_str()) {
+            return Err(RegistryWriteError::ResourceGroupGone);
+        }
+        registry::Entity::insert(row).exec(&txn).await.map_err(|e: DbErr| {
+            if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) {
+                RegistryWriteError::NameTaken
+            } else {
+                RegistryWriteError::Store(store_error(e))
+            }
+        })?;
+        txn.commit().await.map_err(store_error)?;
+        Ok(())
+    }
+
+    #[instrument(skip_all, err, fields(registry.name = %r.id.name))]
+    async fn update(&self, r: &Registry, expected: &ETag) -> Result<(), RegistryWriteError> {
+        let mut row = registry_to_row(r)?;
+        row.key = sea_orm::ActiveValue::NotSet;
+        let done = registry::Entity::update_many()
+            .set(row)
+            .filter(registry::Column::Key.eq(r.id.key()))
+            .filter(registry::Column::Etag.eq(expected.as_str()))
+            .exec(self.db.writer())
+            .await
+            .map_err(store_error)?;
+        if done.rows_affected == 1 { Ok(()) } else { Err(RegistryWriteError::Stale) }
+    }
+
+    async fn list_by_resource_group(&self, group: &ResourceGroupId, page: &PageRequest) -> Result<Page<Registry>, StoreError> {
+        self.list_where(Condition::all().add(registry::Column::GroupKey.eq(group.key())), page).await
+    }
+
+    async fn list_by_subscription(&self, subscription: SubscriptionId, page: &PageRequest) -> Result<Page<Registry>, StoreError> {
+        self.list_where(Condition::all().add(registry::Column::SubscriptionId.eq(subscription.to_string())), page).await
+    }
+
+    #[instrument(skip_all, err, fields(registry.name = %id.name, operation.id = %op.id))]
+    async fn begin_delete(&self, id: &RegistryId, expected: &ETag, op: &Operation) -> Result<(), RegistryWriteError> {
+        let txn = self.db.writer().begin().await.map_err(store_error)?;
+        let marked = registry::Entity::update_many()
+            .col_expr(registry::Column::ProvisioningState, Expr::value(ProvisioningState::Deleting.as_str()))
+            .col_expr(registry::Column::Etag, Expr::value(ETag::generate().as_str()))
+            .filter(registry::Column::Key.eq(id.key()))
+            .filter(registry::Column::Etag.eq(expected.as_str()))
+            .exec(&txn)
+            .await
+            .map_err(store_error)?;
+        if marked.rows_affected != 1 {
+            return Err(RegistryWriteError::Stale);
+        }
+        insert_operation(&txn, op).await?;
+        txn.commit().await.map_err(store_error)?;
+        Ok(())
+    }
+
+    #[instrument(skip_all, err, fields(registry.name = %id.name))]
+    async fn delete(&self, id: &RegistryId) -> Result<(), StoreError> {
+        registry::Entity::delete_by_id(id.key()).exec(self.db.writer()).await.map(|_| ()).map_err(store_error)
+    }
+}
+
+// ---------------------------------------------------------------- operations
+
+/// Operations in SQL, claimed with a compare-and-set lease so exactly one worker (of any
+/// replica) runs each.
+#[derive(Debug, Clone)]
+pub struct SeaOrmOperationRepository {
+    db: Database,
+}
+
+impl SeaOrmOperationRepository {
+    /// Builds the repository.
+    #[must_use]
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+}
+
+const KIND_DELETE_REGISTRY: &str = "DeleteRegistry";
+const KIND_DELETE_GROUP: &str = "DeleteResourceGroup";
+
+async fn insert_operation(conn: &impl ConnectionTrait, op: &Operation) -> Result<(), StoreError> {
+    let (kind, target_key, group, registry_name) = match &op.kind {
+        OperationKind::DeleteRegistry(id) => {
+            (KIND_DELETE_REGISTRY, id.key(), &id.resource_group.name, Some(id.name.to_string()))
+        }
+        OperationKind::DeleteResourceGroup(id) => (KIND_DELETE_GROUP, id.key(), &id.name, None),
+    };
+    let row = operation::ActiveModel {
+        id: Set(op.id.to_string()),
+        subscription_id: Set(op.kind.subscription().to_string()),
+        kind: Set(kind.to_owned()),
+        target_key: Set(target_key),
+        group_name: Set(group.to_string()),
+        registry_name: Set(registry_name),
+        status: Set(op.status.as_str().to_owned()),
+        error_code: Set(None),
+        error_message: Set(None),
+        started_at: Set(millis(op.started_at)),
+        ended_at: Set(None),
+        attempts: Set(0),
+        due_at: Set(millis(op.started_at)),
+        lease_owner: Set(None),
+        lease_until: Set(None),
+    };
+    operation::Entity::insert(row).exec(conn).await.map(|_| ()).map_err(store_error)
+}
+
+fn operation_from_row(row: operation::Model) -> Result<Operation, StoreError> {
+    let resource_group = ResourceGroupId {
+        subscription: SubscriptionId::parse(&row.subscription_id).map_err(|e| corrupt("subscription id", e))?,
+        name: ResourceGroupName::parse(&row.group_name).map_err(|e| corrupt("resource group name", e))?,
+    };
+    let kind = match (row.kind.as_str(), row.registry_name) {
+        (KIND_DELETE_REGISTRY, Some(name)) => OperationKind::DeleteRegistry(RegistryId {
+            resource_group,
+            name: RegistryName::parse(&name).map_err(|e| corrupt("registry name", e))?,
+        }),
+        (KIND_DELETE_GROUP, _) => OperationKind::DeleteResourceGroup(resource_group),
+        (other, _) => return Err(corrupt("operation kind", other)),
+    };
+    let error = match (row.error_code, row.error_message) {
+        (Some(code), message) => Some(OperationFailure { code, message: message.unwrap_or_default() }),
+        _ => None,
+    };
+    Ok(Operation {
+        id: OperationId::parse(&row.id).ok_or_else(|| corrupt("operation id", &row.id))?,
+        kind,
+        status: OperationStatus::parse(&row.status).ok_or_else(|| corrupt("operation status", &row.status))?,
+        error,
+        started_at: from_millis(row.started_at)?,
+        ended_at: row.ended_at.map(from_millis).transpose()?,
+        attempts: u32::try_from(row.attempts).unwrap_or(0),
+    })
+}
+
+#[async_trait]
+impl OperationRepository for SeaOrmOperationRepository {
+    #[instrument(skip_all, err, fields(operation.id = %id))]
+    async fn get(&self, id: OperationId) -> Result<Option<Operation>, StoreError> {
+        operation::Entity::find_by_id(id.to_string())
+            .one(self.db.reader())
+            .await
+            .map_err(store_error)?
+            .map(operation_from_row)
+            .transpose()
+    }
+
+    #[instrument(skip_all, err)]
+    async fn find_in_progress(&self, target: &str) -> Result<Option<Operation>, StoreError> {
+        operation::Entity::find()
+            .filter(operation::Column::TargetKey.eq(target))
+            .filter(operation::Column::Status.eq(OperationStatus::InProgress.as_str()))
+            .order_by_asc(operation::Column::StartedAt)
+            .one(self.db.reader())
+            .await
+            .map_err(store_error)?
+            .map(operation_from_row)
+            .transpose()
+    }
+
+    #[instrument(skip_all, err, fields(worker = owner))]
+    async fn claim_next(&self, owner: &str, now: OffsetDateTime, lease: time::Duration) -> Result<Option<Operation>, StoreError> {
+        let now_ms = millis(now);
+        let free = Condition::any()
+            .add(operation::Column::LeaseUntil.is_null())
+            .add(operation::Column::LeaseUntil.lt(now_ms));
+        let due = operation::Entity::find()
+            .filter(operation::Column::Status.eq(OperationStatus::InProgress.as_str()))
+            .filter(operation::Column::DueAt.lte(now_ms))
+            .filter(free.clone())
+            .order_by_asc(operation::Column::DueAt)
+            .limit(8)
+            .all(self.db.writer())
+            .await
+            .map_err(store_error)?;
+        for candidate in due {
+            // Compare-and-set: only one worker's UPDATE matches a free lease.
+            let claimed = operation::Entity::update_many()
+                .col_expr(operation::Column::LeaseOwner, Expr::value(owner))
+                .col_expr(operation::Column::LeaseUntil, Expr::value(millis(now + lease)))
+                .col_expr(operation::Column::Attempts, Expr::col(operation::Column::Attempts).add(1))
+                .filter(operation::Column::Id.eq(candidate.id.clone()))
+                .filter(operation::Column::Status.eq(OperationStatus::InProgress.as_str()))
+                .filter(free.clone())
+                .exec(self.db.writer())
+                .await
+                .map_err(store_error)?;
+            if claimed.rows_affected == 1 {
+                let mut row = candidate;
+                row.attempts += 1;
+                return operation_from_row(row).map(Some);
+            }
+        }
+        Ok(None)
+    }
+
+    #[instrument(skip_all, err, fields(operation.id = %id, worker = owner))]
+    async fn finish(
+        &self,
+        id: OperationId,
+        owner: &str,
+        status: OperationStatus,
+        error: Option<OperationFailure>,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let (code, message) = error.map_or((None, None), |e| (Some(e.code), Some(e.message)));
+        let row = operation::ActiveModel {
+            status: Set(status.as_str().to_owned()),
+            error_code: Set(code),
+            error_message: Set(message),
+            ended_at: Set(Some(millis(now))),
+            lease_owner: Set(None),
+            lease_until: Set(None),
+            ..Default::default()
+        };
+        operation::Entity::update_many()
+            .set(row)
+            .filter(operation::Column::Id.eq(id.to_string()))
+            .filter(operation::Column::LeaseOwner.eq(owner))
+            .exec(self.db.writer())
+            .await
+            .map(|_| ())
+            .map_err(store_error)
+    }
+
+    #[instrument(skip_all, err, fields(operation.id = %id, worker = owner))]
+    async fn retry_later(&self, id: OperationId, owner: &str, retry_at: OffsetDateTime) -> Result<(), StoreError> {
+        let row = operation::ActiveModel {
+            due_at: Set(millis(retry_at)),
+            lease_owner: Set(None),
+            lease_until: Set(None),
+            ..Default::default()
+        };
+        operation::Entity::update_many()
+            .set(row)
+            .filter(operation::Column::Id.eq(id.to_string()))
+            .filter(operation::Column::LeaseOwner.eq(owner))
+            .exec(self.db.writer())
+            .await
+            .map(|_| ())
+            .map_err(store_error)
+    }
+}
+
