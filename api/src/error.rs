@@ -3,7 +3,7 @@
 //! 5xx bodies are generic; their cause is logged once, here.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use berth_domain::registry::RegistryError;
 use berth_domain::resource_group::ResourceGroupError;
@@ -40,6 +40,7 @@ pub struct ErrorDetail {
 pub struct ApiError {
     status: StatusCode,
     detail: ErrorDetail,
+    close_connection: bool,
 }
 
 impl ApiError {
@@ -47,7 +48,13 @@ impl ApiError {
     pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
         Self {
             status,
-            detail: ErrorDetail { code: code.to_owned(), message: message.into(), target: None, details: Vec::new() },
+            detail: ErrorDetail {
+                code: code.to_owned(),
+                message: message.into(),
+                target: None,
+                details: Vec::new(),
+            },
+            close_connection: false,
         }
     }
 
@@ -55,6 +62,13 @@ impl ApiError {
     #[must_use]
     pub fn with_target(mut self, target: impl Into<String>) -> Self {
         self.detail.target = Some(target.into());
+        self
+    }
+
+    /// Asks the client not to reuse the connection (the request body was left unread).
+    #[must_use]
+    pub fn closing_connection(mut self) -> Self {
+        self.close_connection = true;
         self
     }
 
@@ -88,7 +102,14 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(ErrorResponse { error: self.detail })).into_response()
+        let mut response =
+            (self.status, Json(ErrorResponse { error: self.detail })).into_response();
+        if self.close_connection {
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        response
     }
 }
 
@@ -101,7 +122,9 @@ impl From<StoreError> for ApiError {
 impl From<SubscriptionError> for ApiError {
     fn from(e: SubscriptionError) -> Self {
         match e {
-            SubscriptionError::NotFound(_) => Self::new(StatusCode::NOT_FOUND, "SubscriptionNotFound", e.to_string()),
+            SubscriptionError::NotFound(_) => {
+                Self::new(StatusCode::NOT_FOUND, "SubscriptionNotFound", e.to_string())
+            }
             SubscriptionError::Store(s) => s.into(),
         }
     }
@@ -113,18 +136,26 @@ impl From<ResourceGroupError> for ApiError {
         match e {
             ResourceGroupError::Subscription(s) => s.into(),
             ResourceGroupError::InvalidName(_) => {
-                Self::new(StatusCode::BAD_REQUEST, "InvalidResourceGroupName", message).with_target("resourceGroupName")
+                Self::new(StatusCode::BAD_REQUEST, "InvalidResourceGroupName", message)
+                    .with_target("resourceGroupName")
             }
-            ResourceGroupError::NotFound(_) => Self::new(StatusCode::NOT_FOUND, "ResourceGroupNotFound", message),
-            ResourceGroupError::LocationMismatch { .. } => {
-                Self::new(StatusCode::CONFLICT, "InvalidResourceGroupLocation", message).with_target("location")
+            ResourceGroupError::NotFound(_) => {
+                Self::new(StatusCode::NOT_FOUND, "ResourceGroupNotFound", message)
             }
+            ResourceGroupError::LocationMismatch { .. } => Self::new(
+                StatusCode::CONFLICT,
+                "InvalidResourceGroupLocation",
+                message,
+            )
+            .with_target("location"),
             ResourceGroupError::BeingDeleted(_) => {
                 Self::new(StatusCode::CONFLICT, "ResourceGroupBeingDeleted", message)
             }
-            ResourceGroupError::PreconditionFailed => {
-                Self::new(StatusCode::PRECONDITION_FAILED, "PreconditionFailed", message)
-            }
+            ResourceGroupError::PreconditionFailed => Self::new(
+                StatusCode::PRECONDITION_FAILED,
+                "PreconditionFailed",
+                message,
+            ),
             ResourceGroupError::Conflict => Self::new(StatusCode::CONFLICT, "Conflict", message),
             ResourceGroupError::Store(s) => s.into(),
         }
@@ -137,24 +168,41 @@ impl From<RegistryError> for ApiError {
         match e {
             RegistryError::ResourceGroup(g) => g.into(),
             RegistryError::InvalidName(_) => {
-                Self::new(StatusCode::BAD_REQUEST, "InvalidResourceName", message).with_target("registryName")
+                Self::new(StatusCode::BAD_REQUEST, "InvalidResourceName", message)
+                    .with_target("registryName")
             }
-            RegistryError::NotFound(..) => Self::new(StatusCode::NOT_FOUND, "ResourceNotFound", message),
+            RegistryError::NotFound(..) => {
+                Self::new(StatusCode::NOT_FOUND, "ResourceNotFound", message)
+            }
             RegistryError::NameNotAvailable(_) => {
-                Self::new(StatusCode::CONFLICT, "RegistryNameNotAvailable", message).with_target("registryName")
+                Self::new(StatusCode::CONFLICT, "RegistryNameNotAvailable", message)
+                    .with_target("registryName")
             }
-            RegistryError::FeatureNotInSku { feature, .. } => {
-                Self::new(StatusCode::BAD_REQUEST, "FeatureNotSupportedForSku", message).with_target(feature_target(feature))
-            }
+            RegistryError::FeatureNotInSku { feature, .. } => Self::new(
+                StatusCode::BAD_REQUEST,
+                "FeatureNotSupportedForSku",
+                message,
+            )
+            .with_target(feature_target(feature)),
             RegistryError::SkuDowngradeBlocked { .. } => {
-                Self::new(StatusCode::BAD_REQUEST, "SkuDowngradeNotAllowed", message).with_target("sku.name")
+                Self::new(StatusCode::BAD_REQUEST, "SkuDowngradeNotAllowed", message)
+                    .with_target("sku.name")
             }
-            RegistryError::InvalidValue { target, .. } => Self::invalid_content(message).with_target(target),
+            RegistryError::InvalidValue { target, .. } => {
+                Self::invalid_content(message).with_target(target)
+            }
             RegistryError::LocationMismatch { .. } => {
-                Self::new(StatusCode::CONFLICT, "InvalidResourceLocation", message).with_target("location")
+                Self::new(StatusCode::CONFLICT, "InvalidResourceLocation", message)
+                    .with_target("location")
             }
-            RegistryError::BeingDeleted(_) => Self::new(StatusCode::CONFLICT, "RegistryBeingDeleted", message),
-            RegistryError::PreconditionFailed => Self::new(StatusCode::PRECONDITION_FAILED, "PreconditionFailed", message),
+            RegistryError::BeingDeleted(_) => {
+                Self::new(StatusCode::CONFLICT, "RegistryBeingDeleted", message)
+            }
+            RegistryError::PreconditionFailed => Self::new(
+                StatusCode::PRECONDITION_FAILED,
+                "PreconditionFailed",
+                message,
+            ),
             RegistryError::Conflict => Self::new(StatusCode::CONFLICT, "Conflict", message),
             RegistryError::Store(s) => s.into(),
         }

@@ -21,8 +21,8 @@ use berth_domain::resource_group::ResourceGroupService;
 use berth_domain::subscription::SubscriptionService;
 use berth_infra::config::{Settings, TlsMode};
 use berth_infra::persistence::{
-    Database, DatabaseError, SeaOrmOperationRepository, SeaOrmRegistryRepository, SeaOrmResourceGroupRepository,
-    SeaOrmSubscriptionRepository,
+    Database, DatabaseError, SeaOrmOperationRepository, SeaOrmRegistryRepository,
+    SeaOrmResourceGroupRepository, SeaOrmSubscriptionRepository,
 };
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -80,7 +80,17 @@ pub struct Application {
     router: Router,
     server: Server,
     handle: Handle<SocketAddr>,
-    worker: tokio::task::JoinHandle<()>,
+    worker: WorkerGuard,
+}
+
+/// Stops the operation worker when the application goes away (a dropped `JoinHandle` would
+/// leave it running).
+struct WorkerGuard(tokio::task::JoinHandle<()>);
+
+impl Drop for WorkerGuard {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 enum Server {
@@ -94,8 +104,10 @@ impl Application {
     /// # Errors
     /// [`StartupError`] naming what failed.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
-        std::fs::create_dir_all(&settings.data_dir)
-            .map_err(|source| StartupError::DataDir { path: settings.data_dir.clone(), source })?;
+        std::fs::create_dir_all(&settings.data_dir).map_err(|source| StartupError::DataDir {
+            path: settings.data_dir.clone(),
+            source,
+        })?;
         let database = Database::open(&settings.database_target()).await?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let notify = Arc::new(Notify::new());
@@ -121,9 +133,13 @@ impl Application {
             clock.clone(),
             settings.login_server_suffix.clone(),
         );
-        let operations = OperationService::new(operations_repo, registries_repo, groups_repo, clock);
+        let operations =
+            OperationService::new(operations_repo, registries_repo, groups_repo, clock);
 
-        let existing = subscriptions.list().await.map_err(|e| StartupError::Bootstrap(e.to_string()))?;
+        let existing = subscriptions
+            .list()
+            .await
+            .map_err(|e| StartupError::Bootstrap(e.to_string()))?;
         let tenant = settings
             .tenant_id
             .or_else(|| existing.first().map(|s| s.tenant_id))
@@ -134,20 +150,32 @@ impl Application {
             .map_err(|e| StartupError::Bootstrap(e.to_string()))?;
         tracing::info!(subscription.id = %subscription.id, tenant.id = %subscription.tenant_id, "subscription ready");
 
-        let listener = std::net::TcpListener::bind(settings.listen)
-            .map_err(|source| StartupError::Bind { addr: settings.listen, source })?;
-        let local = listener.local_addr().map_err(|source| StartupError::Bind { addr: settings.listen, source })?;
+        let listener =
+            std::net::TcpListener::bind(settings.listen).map_err(|source| StartupError::Bind {
+                addr: settings.listen,
+                source,
+            })?;
+        let local = listener.local_addr().map_err(|source| StartupError::Bind {
+            addr: settings.listen,
+            source,
+        })?;
         let (tls, ca_file) = match &settings.tls {
             TlsMode::Off => (None, None),
             TlsMode::SelfSigned => {
-                let cert = berth_infra::tls::ensure_dev_certificate(&settings.data_dir, &settings.login_server_suffix)
-                    .map_err(|e| StartupError::Tls(e.to_string()))?;
-                (Some((cert.cert.clone(), cert.key)), Some(cert.cert))
+                let cert = berth_infra::tls::ensure_dev_certificate(
+                    &settings.data_dir,
+                    &settings.login_server_suffix,
+                )
+                .map_err(|e| StartupError::Tls(e.to_string()))?;
+                (Some((cert.cert, cert.key)), Some(cert.ca))
             }
             TlsMode::Files { cert, key } => (Some((cert.clone(), key.clone())), None),
         };
         let scheme = if tls.is_some() { "https" } else { "http" };
-        let base_url = settings.public_url.clone().unwrap_or_else(|| format!("{scheme}://{local}"));
+        let base_url = settings
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("{scheme}://{local}"));
 
         let state = AppState {
             subscriptions,
@@ -168,22 +196,46 @@ impl Application {
         let server = match tls {
             None => Server::Plain(
                 axum_server::from_tcp(std_listener)
-                    .map_err(|source| StartupError::Bind { addr: local, source })?
+                    .map_err(|source| StartupError::Bind {
+                        addr: local,
+                        source,
+                    })?
                     .handle(handle.clone()),
             ),
             Some((cert, key)) => {
                 let config = RustlsConfig::from_pem_file(&cert, &key)
                     .await
-                    .map_err(|e| StartupError::Tls(format!("cannot load {} / {}: {e}", cert.display(), key.display())))?;
+                    .map_err(|e| {
+                        StartupError::Tls(format!(
+                            "cannot load {} / {}: {e}",
+                            cert.display(),
+                            key.display()
+                        ))
+                    })?;
                 Server::Tls(
                     axum_server::from_tcp_rustls(std_listener, config)
-                        .map_err(|source| StartupError::Bind { addr: local, source })?
+                        .map_err(|source| StartupError::Bind {
+                            addr: local,
+                            source,
+                        })?
                         .handle(handle.clone()),
                 )
             }
         };
-        let worker = tokio::spawn(run_worker(operations, notify, format!("berthd-{}", uuid::Uuid::new_v4())));
-        Ok(Self { port: local.port(), base_url, ca_file, router, server, handle, worker })
+        let worker = WorkerGuard(tokio::spawn(run_worker(
+            operations,
+            notify,
+            format!("berthd-{}", uuid::Uuid::new_v4()),
+        )));
+        Ok(Self {
+            port: local.port(),
+            base_url,
+            ca_file,
+            router,
+            server,
+            handle,
+            worker,
+        })
     }
 
     /// The bound port.
@@ -215,32 +267,44 @@ impl Application {
             tracing::info!("shutting down");
             handle.graceful_shutdown(Some(Duration::from_secs(10)));
         });
-        let service = normalize_layer::<hyper::body::Incoming>().layer(self.router).into_make_service();
+        let service = normalize_layer::<hyper::body::Incoming>()
+            .layer(self.router)
+            .into_make_service();
         let result = match self.server {
             Server::Plain(server) => server.serve(service).await,
             Server::Tls(server) => server.serve(service).await,
         };
-        self.worker.abort();
+        drop(self.worker);
         result
     }
 }
 
 fn router(state: AppState, max_body_bytes: usize) -> Router {
-    let (api, spec) = openapi::api_router().split_for_parts();
-    let spec = {
-        let mut spec = spec;
-        spec.info.version = env!("CARGO_PKG_VERSION").to_owned();
-        spec
-    };
+    let (api, _) = openapi::api_router().split_for_parts();
+    // The served document is the committed one's source, so the two cannot differ.
+    let spec = openapi::document();
+    let served = spec.clone();
     api.with_state(state)
-        .route("/openapi.json", get(move || std::future::ready(Json(spec.clone()))))
-        .merge(SwaggerUi::new("/docs").url("/docs/openapi.json", openapi::document()))
+        .route(
+            "/openapi.json",
+            get(move || std::future::ready(Json(served.clone()))),
+        )
+        .merge(SwaggerUi::new("/docs").url("/docs/openapi.json", spec.clone()))
         .fallback(|| async {
-            ApiError::new(StatusCode::NOT_FOUND, "NotFound", "The requested path is not served by Berth.").into_response()
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "NotFound",
+                "The requested path is not served by Berth.",
+            )
+            .into_response()
         })
         .method_not_allowed_fallback(|| async {
-            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", "The HTTP method is not allowed on this path.")
-                .into_response()
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "MethodNotAllowed",
+                "The HTTP method is not allowed on this path.",
+            )
+            .into_response()
         })
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(TraceLayer::new_for_http().make_span_with(telemetry::request_span))
@@ -269,13 +333,14 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

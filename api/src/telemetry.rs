@@ -18,7 +18,11 @@ pub fn init(format: LogFormat) {
 
 /// The span of one request: method, path (no query, which may carry secrets later) and id.
 pub fn request_span<B>(req: &Request<B>) -> Span {
-    let request_id = req.headers().get("x-ms-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+    let request_id = req
+        .headers()
+        .get("x-ms-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-");
     tracing::info_span!(
         "request",
         http.method = %req.method(),

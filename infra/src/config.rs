@@ -118,7 +118,11 @@ impl Settings {
     pub fn load() -> Result<Self, ConfigError> {
         let file = std::env::var_os("BERTH_CONFIG")
             .map(PathBuf::from)
-            .or_else(|| Path::new("berth.toml").exists().then(|| PathBuf::from("berth.toml")));
+            .or_else(|| {
+                Path::new("berth.toml")
+                    .exists()
+                    .then(|| PathBuf::from("berth.toml"))
+            });
         Self::from_sources(file.as_deref(), |k| std::env::var(k).ok())
     }
 
@@ -126,13 +130,21 @@ impl Settings {
     ///
     /// # Errors
     /// [`ConfigError`] naming the bad setting.
-    pub fn from_sources(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    pub fn from_sources(
+        file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
         let mut raw = match file {
             Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                })?;
                 toml::from_str::<TomlRaw>(&text)
-                    .map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.to_string() })?
+                    .map_err(|e| ConfigError::Parse {
+                        path: path.to_owned(),
+                        message: e.to_string(),
+                    })?
                     .into_raw()
             }
             None => Raw::default(),
@@ -163,7 +175,10 @@ impl Settings {
     pub fn database_target(&self) -> DatabaseTarget {
         match self.database_url.as_ref().map(ExposeSecret::expose_secret) {
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-                DatabaseTarget::Postgres { url: url.to_owned(), schema: self.database_schema.clone() }
+                DatabaseTarget::Postgres {
+                    url: url.to_owned(),
+                    schema: self.database_schema.clone(),
+                }
             }
             Some(url) => DatabaseTarget::Sqlite(PathBuf::from(url.trim_start_matches("sqlite://"))),
             None => DatabaseTarget::Sqlite(self.data_dir.join("berth.db")),
@@ -218,7 +233,10 @@ impl TomlRaw {
 }
 
 fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid { key, message: message.into() }
+    ConfigError::Invalid {
+        key,
+        message: message.into(),
+    }
 }
 
 impl Raw {
@@ -228,7 +246,12 @@ impl Raw {
             .as_deref()
             .unwrap_or("127.0.0.1:8443")
             .parse()
-            .map_err(|e| invalid("BERTH_LISTEN", format!("expected host:port such as 127.0.0.1:8443 ({e})")))?;
+            .map_err(|e| {
+                invalid(
+                    "BERTH_LISTEN",
+                    format!("expected host:port such as 127.0.0.1:8443 ({e})"),
+                )
+            })?;
         if !listen.ip().is_loopback() {
             return Err(invalid(
                 "BERTH_LISTEN",
@@ -240,46 +263,85 @@ impl Raw {
         }
         let tls = match (self.tls.as_deref(), self.tls_cert, self.tls_key) {
             (Some("off"), None, None) => TlsMode::Off,
-            (Some("off"), _, _) => return Err(invalid("BERTH_TLS", "is 'off' but a certificate or key is configured")),
-            (None | Some("files"), Some(cert), Some(key)) => TlsMode::Files { cert: cert.into(), key: key.into() },
+            (Some("off"), _, _) => {
+                return Err(invalid(
+                    "BERTH_TLS",
+                    "is 'off' but a certificate or key is configured",
+                ));
+            }
+            (None | Some("files"), Some(cert), Some(key)) => TlsMode::Files {
+                cert: cert.into(),
+                key: key.into(),
+            },
             (_, Some(_), None) | (_, None, Some(_)) => {
-                return Err(invalid("BERTH_TLS_CERT", "BERTH_TLS_CERT and BERTH_TLS_KEY must be given together"));
+                return Err(invalid(
+                    "BERTH_TLS_CERT",
+                    "BERTH_TLS_CERT and BERTH_TLS_KEY must be given together",
+                ));
             }
             (None | Some("self-signed"), None, None) => TlsMode::SelfSigned,
             (Some(other), _, _) => {
-                return Err(invalid("BERTH_TLS", format!("'{other}' is not one of off, self-signed, files")));
+                return Err(invalid(
+                    "BERTH_TLS",
+                    format!("'{other}' is not one of off, self-signed, files"),
+                ));
             }
         };
         let public_url = match self.public_url {
             Some(url) if url.starts_with("https://") || url.starts_with("http://") => {
                 Some(url.trim_end_matches('/').to_owned())
             }
-            Some(url) => return Err(invalid("BERTH_PUBLIC_URL", format!("'{url}' is not an http(s) URL"))),
+            Some(url) => {
+                return Err(invalid(
+                    "BERTH_PUBLIC_URL",
+                    format!("'{url}' is not an http(s) URL"),
+                ));
+            }
             None => None,
         };
         let subscription_id = self
             .subscription_id
-            .map(|s| SubscriptionId::parse(&s).map_err(|e| invalid("BERTH_SUBSCRIPTION_ID", e.message)))
+            .map(|s| {
+                SubscriptionId::parse(&s).map_err(|e| invalid("BERTH_SUBSCRIPTION_ID", e.message))
+            })
             .transpose()?;
         let tenant_id = self
             .tenant_id
-            .map(|s| Uuid::parse_str(&s).map_err(|e| invalid("BERTH_TENANT_ID", format!("not a GUID: {e}"))))
+            .map(|s| {
+                Uuid::parse_str(&s)
+                    .map_err(|e| invalid("BERTH_TENANT_ID", format!("not a GUID: {e}")))
+            })
             .transpose()?;
         let max_body_bytes = self
             .max_body_bytes
-            .map(|s| s.parse::<usize>().map_err(|e| invalid("BERTH_MAX_BODY_BYTES", e.to_string())))
+            .map(|s| {
+                s.parse::<usize>()
+                    .map_err(|e| invalid("BERTH_MAX_BODY_BYTES", e.to_string()))
+            })
             .transpose()?
             .unwrap_or(1024 * 1024);
         let log_format = match self.log_format.as_deref() {
             None | Some("pretty") => LogFormat::Pretty,
             Some("json") => LogFormat::Json,
-            Some(other) => return Err(invalid("BERTH_LOG_FORMAT", format!("'{other}' is not pretty or json"))),
+            Some(other) => {
+                return Err(invalid(
+                    "BERTH_LOG_FORMAT",
+                    format!("'{other}' is not pretty or json"),
+                ));
+            }
         };
-        let login_server_suffix = self.login_server_suffix.unwrap_or_else(|| "registry.localhost".to_owned());
+        let login_server_suffix = self
+            .login_server_suffix
+            .unwrap_or_else(|| "registry.localhost".to_owned());
         if login_server_suffix.is_empty()
-            || !login_server_suffix.split('.').all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+            || !login_server_suffix
+                .split('.')
+                .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
         {
-            return Err(invalid("BERTH_LOGIN_SERVER_SUFFIX", format!("'{login_server_suffix}' is not a DNS suffix")));
+            return Err(invalid(
+                "BERTH_LOGIN_SERVER_SUFFIX",
+                format!("'{login_server_suffix}' is not a DNS suffix"),
+            ));
         }
         Ok(Settings {
             listen,
@@ -302,8 +364,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: std::collections::HashMap<String, String> =
-            pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let map: std::collections::HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         move |k| map.get(k).cloned()
     }
 
@@ -312,7 +376,10 @@ mod tests {
         let s = Settings::from_sources(None, env(&[]))?;
         assert_eq!(s.listen.to_string(), "127.0.0.1:8443");
         assert_eq!(s.tls, TlsMode::SelfSigned);
-        assert_eq!(s.database_target(), DatabaseTarget::Sqlite(PathBuf::from("berth-data/berth.db")));
+        assert_eq!(
+            s.database_target(),
+            DatabaseTarget::Sqlite(PathBuf::from("berth-data/berth.db"))
+        );
         Ok(())
     }
 
@@ -326,7 +393,10 @@ mod tests {
     fn environment_overrides_the_file() -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("berth.toml");
-        std::fs::write(&path, "listen = \"127.0.0.1:1000\"\ndata_dir = \"/x\"\n[tls]\nmode = \"off\"\n")?;
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:1000\"\ndata_dir = \"/x\"\n[tls]\nmode = \"off\"\n",
+        )?;
         let s = Settings::from_sources(Some(&path), env(&[("BERTH_LISTEN", "[::1]:2000")]))?;
         assert_eq!(s.listen.to_string(), "[::1]:2000");
         assert_eq!(s.data_dir, PathBuf::from("/x"));
@@ -339,9 +409,22 @@ mod tests {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("berth.toml");
         std::fs::write(&path, "lisen = \"x\"\n")?;
-        assert!(matches!(Settings::from_sources(Some(&path), env(&[])), Err(ConfigError::Parse { .. })));
-        for (k, v) in [("BERTH_TLS", "maybe"), ("BERTH_SUBSCRIPTION_ID", "nope"), ("BERTH_PUBLIC_URL", "ftp://x")] {
-            assert!(matches!(Settings::from_sources(None, env(&[(k, v)])), Err(ConfigError::Invalid { .. })), "{k}");
+        assert!(matches!(
+            Settings::from_sources(Some(&path), env(&[])),
+            Err(ConfigError::Parse { .. })
+        ));
+        for (k, v) in [
+            ("BERTH_TLS", "maybe"),
+            ("BERTH_SUBSCRIPTION_ID", "nope"),
+            ("BERTH_PUBLIC_URL", "ftp://x"),
+        ] {
+            assert!(
+                matches!(
+                    Settings::from_sources(None, env(&[(k, v)])),
+                    Err(ConfigError::Invalid { .. })
+                ),
+                "{k}"
+            );
         }
         Ok(())
     }
@@ -350,9 +433,14 @@ mod tests {
     fn postgres_urls_select_postgres() -> Result<(), ConfigError> {
         let s = Settings::from_sources(
             None,
-            env(&[("BERTH_DATABASE_URL", "postgres://127.0.0.1/test"), ("BERTH_DATABASE_SCHEMA", "t1")]),
+            env(&[
+                ("BERTH_DATABASE_URL", "postgres://127.0.0.1/test"),
+                ("BERTH_DATABASE_SCHEMA", "t1"),
+            ]),
         )?;
-        assert!(matches!(s.database_target(), DatabaseTarget::Postgres { schema: Some(ref x), .. } if x == "t1"));
+        assert!(
+            matches!(s.database_target(), DatabaseTarget::Postgres { schema: Some(ref x), .. } if x == "t1")
+        );
         Ok(())
     }
 }

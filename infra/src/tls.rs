@@ -3,13 +3,15 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// Paths of the generated certificate and key. The certificate is its own CA: point
-/// clients at `cert` (e.g. `REQUESTS_CA_BUNDLE`, `connection_verify=`).
+/// Paths of the generated material: a local CA, and a server certificate it signed. Point
+/// clients at `ca` (e.g. `REQUESTS_CA_BUNDLE`, `connection_verify=`, `curl --cacert`).
 #[derive(Debug, Clone)]
 pub struct DevCertificate {
-    /// Certificate (PEM); also the CA bundle.
+    /// The CA certificate (PEM): what clients trust.
+    pub ca: PathBuf,
+    /// The server's certificate chain (PEM).
     pub cert: PathBuf,
-    /// Private key (PEM, mode 0600).
+    /// The server's private key (PEM, mode 0600).
     pub key: PathBuf,
 }
 
@@ -34,10 +36,17 @@ pub enum TlsError {
 ///
 /// # Errors
 /// [`TlsError`] when generating or writing fails.
-pub fn ensure_dev_certificate(data_dir: &Path, login_server_suffix: &str) -> Result<DevCertificate, TlsError> {
+pub fn ensure_dev_certificate(
+    data_dir: &Path,
+    login_server_suffix: &str,
+) -> Result<DevCertificate, TlsError> {
     let dir = data_dir.join("tls");
-    let paths = DevCertificate { cert: dir.join("dev-cert.pem"), key: dir.join("dev-key.pem") };
-    if paths.cert.exists() && paths.key.exists() {
+    let paths = DevCertificate {
+        ca: dir.join("dev-ca.pem"),
+        cert: dir.join("dev-cert.pem"),
+        key: dir.join("dev-key.pem"),
+    };
+    if paths.ca.exists() && paths.cert.exists() && paths.key.exists() {
         return Ok(paths);
     }
     let write_err = |path: &Path| {
@@ -45,18 +54,39 @@ pub fn ensure_dev_certificate(data_dir: &Path, login_server_suffix: &str) -> Res
         move |source| TlsError::Write { path, source }
     };
     std::fs::create_dir_all(&dir).map_err(write_err(&dir))?;
+    // A CA and a leaf it signs: rustls-based clients refuse a CA certificate used as the
+    // server's own, so the two are kept apart. The CA's key is not kept.
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new())?;
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "Berth development CA");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Constrained(0));
+    ca_params.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::CrlSign,
+    ];
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate()?)?;
+
     let key = rcgen::KeyPair::generate()?;
     let mut params = rcgen::CertificateParams::new(vec![
         "localhost".to_owned(),
         format!("*.{login_server_suffix}"),
     ])?;
-    params.subject_alt_names.push(rcgen::SanType::IpAddress(std::net::Ipv4Addr::LOCALHOST.into()));
-    params.subject_alt_names.push(rcgen::SanType::IpAddress(std::net::Ipv6Addr::LOCALHOST.into()));
-    params.distinguished_name.push(rcgen::DnType::CommonName, "Berth development certificate");
-    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    let cert = params.self_signed(&key)?;
+    params.subject_alt_names.push(rcgen::SanType::IpAddress(
+        std::net::Ipv4Addr::LOCALHOST.into(),
+    ));
+    params.subject_alt_names.push(rcgen::SanType::IpAddress(
+        std::net::Ipv6Addr::LOCALHOST.into(),
+    ));
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "Berth development server");
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+    let cert = params.signed_by(&key, &ca)?;
     write_private(&paths.key, key.serialize_pem().as_bytes()).map_err(write_err(&paths.key))?;
-    std::fs::write(&paths.cert, cert.pem()).map_err(write_err(&paths.cert))?;
+    std::fs::write(&paths.cert, format!("{}{}", cert.pem(), ca.pem()))
+        .map_err(write_err(&paths.cert))?;
+    std::fs::write(&paths.ca, ca.pem()).map_err(write_err(&paths.ca))?;
     Ok(paths)
 }
 

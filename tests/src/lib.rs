@@ -1,1 +1,373 @@
-//! placeholder
+//! Helpers for Berth's end-to-end tests: [`spawn_app`] starts a real `berthd`
+//! ([`berth_api::Application`] on port 0) on a fresh SQLite file or a fresh PostgreSQL
+//! schema, and [`TestApp`] talks to it over HTTP.
+
+use berth_api::Application;
+use berth_infra::config::Settings;
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use std::path::PathBuf;
+use tempfile::TempDir;
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file in a temporary data directory.
+    Sqlite,
+    /// A fresh schema in the PostgreSQL database `test` on 127.0.0.1:5432.
+    Postgres,
+}
+
+/// The PostgreSQL server the tests use (override with `BERTH_TEST_POSTGRES_URL`).
+#[must_use]
+pub fn postgres_url() -> String {
+    std::env::var("BERTH_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+/// The stable registry api-version.
+pub const API: &str = "2025-11-01";
+/// The Azure CLI 2.91 preview api-version.
+pub const PREVIEW: &str = "2026-09-01-preview";
+/// The resource-group api-version of azure-mgmt-resource 26.
+pub const RG_API: &str = "2025-04-01";
+
+/// A running `berthd` and a client for it.
+pub struct TestApp {
+    /// `http(s)://127.0.0.1:<port>`.
+    pub base: String,
+    /// The bootstrap subscription.
+    pub subscription: String,
+    /// The database backend.
+    pub backend: Backend,
+    /// The data directory (kept while the app lives).
+    pub data_dir: TempDir,
+    /// The CA file when TLS is on.
+    pub ca_file: Option<PathBuf>,
+    /// The PostgreSQL schema, when on PostgreSQL.
+    pub schema: Option<String>,
+    client: reqwest::Client,
+    server: tokio::task::JoinHandle<()>,
+}
+
+/// Options of [`spawn_app_with`].
+#[derive(Debug, Clone, Default)]
+pub struct SpawnOptions {
+    /// Serve HTTPS with the generated development certificate.
+    pub tls: bool,
+    /// Extra `BERTH_*` settings.
+    pub env: Vec<(String, String)>,
+    /// Reuse this data directory / schema (to test restarts).
+    pub reuse: Option<(PathBuf, Option<String>)>,
+}
+
+/// Starts `berthd` on `backend` with plain HTTP.
+///
+/// # Panics
+/// When the app cannot start (e.g. PostgreSQL is not reachable), with the reason.
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, SpawnOptions::default()).await
+}
+
+/// Starts `berthd` on `backend` with options.
+///
+/// # Panics
+/// When the app cannot start, with the reason.
+pub async fn spawn_app_with(backend: Backend, options: SpawnOptions) -> TestApp {
+    let data_dir =
+        tempfile::tempdir().unwrap_or_else(|e| panic!("cannot create a temporary directory: {e}"));
+    let (dir, schema) = match (&options.reuse, backend) {
+        (Some((dir, schema)), _) => (dir.clone(), schema.clone()),
+        (None, Backend::Sqlite) => (data_dir.path().to_owned(), None),
+        (None, Backend::Postgres) => (
+            data_dir.path().to_owned(),
+            Some(format!("t_{}", uuid::Uuid::new_v4().simple())),
+        ),
+    };
+    let mut env: Vec<(String, String)> = vec![
+        ("BERTH_LISTEN".into(), "127.0.0.1:0".into()),
+        ("BERTH_DATA_DIR".into(), dir.display().to_string()),
+        (
+            "BERTH_TLS".into(),
+            if options.tls { "self-signed" } else { "off" }.into(),
+        ),
+    ];
+    if let Some(schema) = &schema {
+        env.push(("BERTH_DATABASE_URL".into(), postgres_url()));
+        env.push(("BERTH_DATABASE_SCHEMA".into(), schema.clone()));
+    }
+    env.extend(options.env);
+    let settings = Settings::from_sources(None, |k| {
+        env.iter()
+            .rev()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+    })
+    .unwrap_or_else(|e| panic!("test settings are invalid: {e}"));
+    let app = Application::build(settings).await.unwrap_or_else(|e| {
+        panic!(
+            "berthd did not start on {backend:?}: {e}\n(PostgreSQL tests need a server at {}; \
+             ./scripts/test starts one, or set BERTH_TEST_POSTGRES_URL)",
+            postgres_url()
+        )
+    });
+    let base = app.base_url().to_owned();
+    let ca_file = app.ca_file().cloned();
+    let server = tokio::spawn(async move {
+        let _ = app.run_until_stopped().await;
+    });
+    let mut builder = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
+    if let Some(ca) = &ca_file {
+        let pem = std::fs::read(ca).unwrap_or_else(|e| panic!("cannot read the CA file: {e}"));
+        let cert =
+            reqwest::Certificate::from_pem(&pem).unwrap_or_else(|e| panic!("bad CA file: {e}"));
+        builder = builder.add_root_certificate(cert);
+    }
+    let client = builder
+        .build()
+        .unwrap_or_else(|e| panic!("cannot build the HTTP client: {e}"));
+    let mut app = TestApp {
+        base,
+        subscription: String::new(),
+        backend,
+        data_dir,
+        ca_file,
+        schema,
+        client,
+        server,
+    };
+    let (status, body) = app.get("/subscriptions?api-version=2022-12-01").await;
+    assert_eq!(status, StatusCode::OK, "GET /subscriptions: {body}");
+    app.subscription = body["value"][0]["subscriptionId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    app
+}
+
+/// A response: status, headers and JSON body (`Null` when empty or not JSON).
+#[derive(Debug)]
+pub struct Reply {
+    /// Status.
+    pub status: StatusCode,
+    /// Headers.
+    pub headers: reqwest::header::HeaderMap,
+    /// Body as JSON.
+    pub body: Value,
+}
+
+impl Reply {
+    /// A header's value as text.
+    #[must_use]
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// `error.code` of an ARM error body.
+    #[must_use]
+    pub fn error_code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+impl TestApp {
+    /// `/subscriptions/{sub}`.
+    #[must_use]
+    pub fn sub_path(&self) -> String {
+        format!("/subscriptions/{}", self.subscription)
+    }
+
+    /// The path of a resource group.
+    #[must_use]
+    pub fn rg_path(&self, rg: &str) -> String {
+        format!("{}/resourceGroups/{rg}", self.sub_path())
+    }
+
+    /// The path of a registry.
+    #[must_use]
+    pub fn registry_path(&self, rg: &str, name: &str) -> String {
+        format!(
+            "{}/providers/Microsoft.ContainerRegistry/registries/{name}",
+            self.rg_path(rg)
+        )
+    }
+
+    /// Sends a request; `path` may be absolute (a `nextLink`) or start with `/`.
+    ///
+    /// # Panics
+    /// When the request cannot be sent.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let url = if path.starts_with("http") {
+            path.to_owned()
+        } else {
+            format!("{}{path}", self.base)
+        };
+        let mut request = self.client.request(method, &url);
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        let response = request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("request to {url} failed: {e}"));
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.unwrap_or_default();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// GET, returning status and body.
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let r = self.send(Method::GET, path, None, &[]).await;
+        (r.status, r.body)
+    }
+
+    /// PUT with a JSON body.
+    pub async fn put(&self, path: &str, body: &Value) -> Reply {
+        self.send(Method::PUT, path, Some(body), &[]).await
+    }
+
+    /// PATCH with a JSON body.
+    pub async fn patch(&self, path: &str, body: &Value) -> Reply {
+        self.send(Method::PATCH, path, Some(body), &[]).await
+    }
+
+    /// DELETE.
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.send(Method::DELETE, path, None, &[]).await
+    }
+
+    /// Creates a resource group in `westus`.
+    ///
+    /// # Panics
+    /// Unless it is created.
+    pub async fn create_group(&self, rg: &str) {
+        let r = self
+            .put(
+                &format!("{}?api-version={RG_API}", self.rg_path(rg)),
+                &serde_json::json!({"location": "westus"}),
+            )
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::CREATED,
+            "creating resource group {rg}: {:?}",
+            r.body
+        );
+    }
+
+    /// Creates a registry with a SKU, returning its body.
+    ///
+    /// # Panics
+    /// Unless it is created.
+    pub async fn create_registry(&self, rg: &str, name: &str, sku: &str) -> Value {
+        let body = serde_json::json!({"location": "westus", "sku": {"name": sku}});
+        let r = self
+            .put(
+                &format!("{}?api-version={API}", self.registry_path(rg, name)),
+                &body,
+            )
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::CREATED,
+            "creating registry {name}: {:?}",
+            r.body
+        );
+        r.body
+    }
+
+    /// Follows an `Azure-AsyncOperation` URL until the operation ends; returns the final status body.
+    ///
+    /// # Panics
+    /// When the operation does not end within 30 s.
+    pub async fn wait_for_operation(&self, url: &str) -> Value {
+        for _ in 0..300 {
+            let (status, body) = self.get(url).await;
+            assert_eq!(status, StatusCode::OK, "operation status: {body}");
+            if body["status"] != "InProgress" {
+                return body;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("operation {url} did not end within 30 s");
+    }
+
+    /// Stops the server and its worker (the data stays, for restart tests).
+    pub async fn stop(&mut self) {
+        self.server.abort();
+        let _ = (&mut self.server).await;
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+        if let Some(schema) = self.schema.clone() {
+            // Drop the test's schema on a thread of its own: Drop cannot await.
+            let url = postgres_url();
+            let _ = std::thread::spawn(move || {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    return;
+                };
+                rt.block_on(async move {
+                    if let Ok(db) = sea_orm::Database::connect(url).await {
+                        use sea_orm::ConnectionTrait;
+                        let _ = db
+                            .execute_unprepared(&format!(
+                                "DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"
+                            ))
+                            .await;
+                        let _ = db.close().await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+/// Defines a test that runs once on SQLite and once on PostgreSQL:
+/// `both_backends! { async fn name(app) { ... } }` makes `name::sqlite` and `name::postgres`.
+#[macro_export]
+macro_rules! both_backends {
+    ($($(#[$meta:meta])* async fn $name:ident($app:ident) $body:block)*) => {
+        $(
+            $(#[$meta])*
+            mod $name {
+                use super::*;
+
+                async fn run($app: $crate::TestApp) $body
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    run($crate::spawn_app($crate::Backend::Sqlite).await).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    run($crate::spawn_app($crate::Backend::Postgres).await).await;
+                }
+            }
+        )*
+    };
+}

@@ -19,8 +19,13 @@ pub trait VersionSet: Send + Sync + 'static {
 pub struct RegistryVersions;
 impl VersionSet for RegistryVersions {
     const RESOURCE: &'static str = "Microsoft.ContainerRegistry/registries";
-    const SUPPORTED: &'static [&'static str] =
-        &["2023-07-01", "2025-04-01", "2025-11-01", "2026-01-01-preview", "2026-09-01-preview"];
+    const SUPPORTED: &'static [&'static str] = &[
+        "2023-07-01",
+        "2025-04-01",
+        "2025-11-01",
+        "2026-01-01-preview",
+        "2026-09-01-preview",
+    ];
 }
 
 /// `Microsoft.Resources/resourceGroups`.
@@ -50,7 +55,8 @@ impl VersionSet for ResourcesVersions {
 pub struct SubscriptionVersions;
 impl VersionSet for SubscriptionVersions {
     const RESOURCE: &'static str = "Microsoft.Resources/subscriptions";
-    const SUPPORTED: &'static [&'static str] = &["2016-06-01", "2020-01-01", "2021-01-01", "2022-12-01"];
+    const SUPPORTED: &'static [&'static str] =
+        &["2016-06-01", "2020-01-01", "2021-01-01", "2022-12-01"];
 }
 
 /// The cloud-metadata document.
@@ -131,9 +137,15 @@ mod tests {
     #[test]
     fn missing_unknown_and_supported_versions() {
         let missing = ApiVersion::<RegistryVersions>::from_query(Some("x=1")).err();
-        assert_eq!(missing.map(|e| e.code().to_owned()).as_deref(), Some("MissingApiVersionParameter"));
+        assert_eq!(
+            missing.map(|e| e.code().to_owned()).as_deref(),
+            Some("MissingApiVersionParameter")
+        );
         let bad = ApiVersion::<RegistryVersions>::from_query(Some("api-version=2019-01-01")).err();
-        assert_eq!(bad.map(|e| e.code().to_owned()).as_deref(), Some("InvalidApiVersionParameter"));
+        assert_eq!(
+            bad.map(|e| e.code().to_owned()).as_deref(),
+            Some("InvalidApiVersionParameter")
+        );
         let ok = ApiVersion::<RegistryVersions>::from_query(Some("api-version=2026-09-01-PREVIEW"));
         assert!(ok.is_ok_and(|v| v.is_preview() && v.as_str() == "2026-09-01-preview"));
     }

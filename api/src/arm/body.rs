@@ -15,7 +15,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ArmJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
         let essence = content_type.split(';').next().unwrap_or("").trim();
         if !essence.eq_ignore_ascii_case("application/json") {
             return Err(ApiError::new(
@@ -33,15 +37,22 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ArmJson<T> {
                     "RequestEntityTooLarge",
                     "The request body is larger than the server accepts.",
                 )
+                .closing_connection()
             } else {
-                ApiError::invalid_content(format!("The request body could not be read: {rejection}"))
+                ApiError::invalid_content(format!(
+                    "The request body could not be read: {rejection}"
+                ))
             }
         })?;
         if bytes.is_empty() {
-            return Err(ApiError::invalid_content("The request content was invalid: the body is empty."));
+            return Err(ApiError::invalid_content(
+                "The request content was invalid: the body is empty.",
+            ));
         }
-        serde_json::from_slice(&bytes)
-            .map(ArmJson)
-            .map_err(|e| ApiError::invalid_content(format!("The request content was invalid and could not be deserialized: {e}.")))
+        serde_json::from_slice(&bytes).map(ArmJson).map_err(|e| {
+            ApiError::invalid_content(format!(
+                "The request content was invalid and could not be deserialized: {e}."
+            ))
+        })
     }
 }

@@ -8,8 +8,8 @@ mod paging;
 mod request;
 
 pub use api_version::{
-    ApiVersion, MetadataVersions, RegistryVersions, ResourceGroupVersions, ResourcesVersions, SubscriptionVersions,
-    VersionSet,
+    ApiVersion, MetadataVersions, RegistryVersions, ResourceGroupVersions, ResourcesVersions,
+    SubscriptionVersions, VersionSet,
 };
 pub use body::ArmJson;
 pub use normalize::{NormalizeArmPath, layer as normalize_layer, normalize_path};

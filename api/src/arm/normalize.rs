@@ -19,46 +19,58 @@ const KEYS: &[&str] = &[
     "locations",
 ];
 
-const NAMESPACES: &[&str] = &["Microsoft.ContainerRegistry", "Microsoft.Resources", "Microsoft.Authorization"];
+const NAMESPACES: &[&str] = &[
+    "Microsoft.ContainerRegistry",
+    "Microsoft.Resources",
+    "Microsoft.Authorization",
+];
 
 fn canonical(segment: &str, table: &[&'static str]) -> Option<&'static str> {
-    table.iter().copied().find(|k| k.eq_ignore_ascii_case(segment))
+    table
+        .iter()
+        .copied()
+        .find(|k| k.eq_ignore_ascii_case(segment))
 }
 
 /// Returns the canonical form of `path`.
 #[must_use]
 pub fn normalize_path(path: &str) -> String {
     let trimmed = path.trim_end_matches('/');
-    if trimmed.is_empty() {
-        return "/".to_owned();
-    }
     let mut segments: Vec<&str> = trimmed.split('/').skip(1).collect();
-    let is_arm = segments.first().is_some_and(|s| s.eq_ignore_ascii_case("subscriptions") || s.eq_ignore_ascii_case("providers"));
-    if is_arm {
-        enum Expect {
-            Key,
-            Namespace,
-            Value,
-        }
-        let mut expect = Expect::Key;
-        for segment in &mut segments {
-            expect = match expect {
-                Expect::Key => {
-                    let key = canonical(segment, KEYS);
-                    if let Some(key) = key {
-                        *segment = key;
-                    }
-                    if key == Some("providers") { Expect::Namespace } else { Expect::Value }
+    let is_arm = segments.first().is_some_and(|s| {
+        s.eq_ignore_ascii_case("subscriptions") || s.eq_ignore_ascii_case("providers")
+    });
+    if !is_arm {
+        // Other paths are served as sent (the docs UI relies on its trailing slash).
+        return path.to_owned();
+    }
+    enum Expect {
+        Key,
+        Namespace,
+        Value,
+    }
+    let mut expect = Expect::Key;
+    for segment in &mut segments {
+        expect = match expect {
+            Expect::Key => {
+                let key = canonical(segment, KEYS);
+                if let Some(key) = key {
+                    *segment = key;
                 }
-                Expect::Namespace => {
-                    if let Some(ns) = canonical(segment, NAMESPACES) {
-                        *segment = ns;
-                    }
-                    Expect::Key
+                if key == Some("providers") {
+                    Expect::Namespace
+                } else {
+                    Expect::Value
                 }
-                Expect::Value => Expect::Key,
-            };
-        }
+            }
+            Expect::Namespace => {
+                if let Some(ns) = canonical(segment, NAMESPACES) {
+                    *segment = ns;
+                }
+                Expect::Key
+            }
+            Expect::Value => Expect::Key,
+        };
     }
     let mut out = String::with_capacity(path.len());
     for segment in segments {
@@ -105,7 +117,9 @@ mod tests {
     #[test]
     fn fixed_segments_are_canonical_and_names_keep_their_case() {
         assert_eq!(
-            normalize_path("/SUBSCRIPTIONS/S/resourcegroups/MyRg/providers/microsoft.containerregistry/REGISTRIES/MyReg/"),
+            normalize_path(
+                "/SUBSCRIPTIONS/S/resourcegroups/MyRg/providers/microsoft.containerregistry/REGISTRIES/MyReg/"
+            ),
             "/subscriptions/S/resourceGroups/MyRg/providers/Microsoft.ContainerRegistry/registries/MyReg"
         );
     }
@@ -113,14 +127,16 @@ mod tests {
     #[test]
     fn a_name_that_looks_like_a_keyword_is_left_alone() {
         assert_eq!(
-            normalize_path("/subscriptions/s/resourcegroups/Registries/providers/Microsoft.ContainerRegistry/registries/Providers"),
+            normalize_path(
+                "/subscriptions/s/resourcegroups/Registries/providers/Microsoft.ContainerRegistry/registries/Providers"
+            ),
             "/subscriptions/s/resourceGroups/Registries/providers/Microsoft.ContainerRegistry/registries/Providers"
         );
     }
 
     #[test]
-    fn other_paths_only_lose_a_trailing_slash() {
-        assert_eq!(normalize_path("/healthz/"), "/healthz");
+    fn other_paths_are_left_alone() {
+        assert_eq!(normalize_path("/docs/"), "/docs/");
         assert_eq!(normalize_path("/"), "/");
         assert_eq!(normalize_path("/Docs"), "/Docs");
     }

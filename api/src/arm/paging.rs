@@ -42,8 +42,12 @@ impl ListQuery {
                 }
                 "$skiptoken" => {
                     after = Some(decode_token(&v).ok_or_else(|| {
-                        ApiError::new(StatusCode::BAD_REQUEST, "InvalidSkipToken", "The $skipToken is not valid.")
-                            .with_target("$skipToken")
+                        ApiError::new(
+                            StatusCode::BAD_REQUEST,
+                            "InvalidSkipToken",
+                            "The $skipToken is not valid.",
+                        )
+                        .with_target("$skipToken")
                     })?);
                 }
                 "$filter" => filter = Some(v.into_owned()),
@@ -51,7 +55,10 @@ impl ListQuery {
             }
         }
         Ok(Self {
-            page: PageRequest { top: top.unwrap_or(PageRequest::DEFAULT_TOP), after },
+            page: PageRequest {
+                top: top.unwrap_or(PageRequest::DEFAULT_TOP),
+                after,
+            },
             filter,
             top_given: top.is_some(),
         })
@@ -59,9 +66,18 @@ impl ListQuery {
 
     /// The absolute link to the page after `next`, keeping `$top` and `$filter`.
     #[must_use]
-    pub fn next_link(&self, base: &str, path: &str, api_version: &str, next: Option<&str>) -> Option<String> {
+    pub fn next_link(
+        &self,
+        base: &str,
+        path: &str,
+        api_version: &str,
+        next: Option<&str>,
+    ) -> Option<String> {
         next.map(|key| {
-            let mut link = format!("{base}{path}?api-version={api_version}&$skipToken={}", encode_token(key));
+            let mut link = format!(
+                "{base}{path}?api-version={api_version}&$skipToken={}",
+                encode_token(key)
+            );
             if self.top_given {
                 let _ = write!(link, "&$top={}", self.page.top);
             }
@@ -83,18 +99,21 @@ impl<S: Send + Sync> FromRequestParts<S> for ListQuery {
 
 /// Tokens are the hex of the last key, so they are URL-safe and opaque to clients.
 fn encode_token(key: &str) -> String {
-    key.bytes().fold(String::with_capacity(key.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    key.bytes()
+        .fold(String::with_capacity(key.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 fn decode_token(token: &str) -> Option<String> {
     if token.len() % 2 != 0 || token.len() > 4096 {
         return None;
     }
-    let bytes: Option<Vec<u8>> =
-        (0..token.len()).step_by(2).map(|i| u8::from_str_radix(token.get(i..i + 2)?, 16).ok()).collect();
+    let bytes: Option<Vec<u8>> = (0..token.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(token.get(i..i + 2)?, 16).ok())
+        .collect();
     String::from_utf8(bytes?).ok()
 }
 

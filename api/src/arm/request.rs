@@ -17,7 +17,10 @@ pub struct BaseUrl(pub String);
 impl FromRequestParts<AppState> for BaseUrl {
     type Rejection = Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         if let Some(url) = &state.public_url {
             return Ok(Self(url.clone()));
         }
@@ -40,7 +43,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Conditional {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let get = |name: HeaderName| parts.headers.get(name).and_then(|v| v.to_str().ok());
-        Ok(Self(Precondition::from_headers(get(header::IF_MATCH), get(header::IF_NONE_MATCH))))
+        Ok(Self(Precondition::from_headers(
+            get(header::IF_MATCH),
+            get(header::IF_NONE_MATCH),
+        )))
     }
 }
 
@@ -56,8 +62,17 @@ pub async fn request_ids(mut req: Request, next: Next) -> Response {
     let id = uuid::Uuid::new_v4().to_string();
     let id_value = HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("-"));
     let sane = |v: &HeaderValue| v.len() <= 128 && v.as_bytes().iter().all(u8::is_ascii_graphic);
-    let correlation = req.headers().get(&CORRELATION_ID).filter(|v| sane(v)).cloned().unwrap_or_else(|| id_value.clone());
-    let client = req.headers().get(&CLIENT_REQUEST_ID).filter(|v| sane(v)).cloned();
+    let correlation = req
+        .headers()
+        .get(&CORRELATION_ID)
+        .filter(|v| sane(v))
+        .cloned()
+        .unwrap_or_else(|| id_value.clone());
+    let client = req
+        .headers()
+        .get(&CLIENT_REQUEST_ID)
+        .filter(|v| sane(v))
+        .cloned();
     req.headers_mut().insert(REQUEST_ID, id_value.clone());
     let mut response = next.run(req).await;
     let headers = response.headers_mut();

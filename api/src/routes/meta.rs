@@ -2,7 +2,7 @@
 
 use crate::arm::{ApiVersion, BaseUrl, MetadataVersions};
 use crate::error::{ApiError, ErrorResponse};
-use crate::routes::registries::ApiVersionParam;
+use crate::routes::params::MetadataApiVersion;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -61,30 +61,41 @@ pub struct CloudMetadata {
 
 /// The router of these routes.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(healthz)).routes(routes!(readyz)).routes(routes!(metadata_endpoints))
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(metadata_endpoints))
 }
 
 /// Liveness: the process answers.
-#[utoipa::path(get, path = "/healthz", operation_id = "Health_Live", tag = "Meta", responses((status = 200, body = Health)))]
+#[utoipa::path(get, path = "/healthz", operation_id = "Health_Live", tag = "Meta", responses((status = 200, description = "Success", body = Health)))]
 async fn healthz() -> Json<Health> {
-    Json(Health { status: "ok".to_owned() })
+    Json(Health {
+        status: "ok".to_owned(),
+    })
 }
 
 /// Readiness: the database answers.
 #[utoipa::path(get, path = "/readyz", operation_id = "Health_Ready", tag = "Meta",
-    responses((status = 200, body = Health), (status = 503, body = ErrorResponse)))]
+    responses((status = 200, description = "Success", body = Health), (status = 503, description = "Not ready", body = ErrorResponse)))]
 async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
     state.database.ping().await.map_err(|e| {
         tracing::warn!(error.cause = %e, "not ready");
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", "The database is not reachable.")
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailable",
+            "The database is not reachable.",
+        )
     })?;
-    Ok(Json(Health { status: "ok".to_owned() }))
+    Ok(Json(Health {
+        status: "ok".to_owned(),
+    }))
 }
 
 /// The cloud-metadata document, so `az cloud register --endpoint-resource-manager` can
 /// discover this deployment.
 #[utoipa::path(get, path = "/metadata/endpoints", operation_id = "Metadata_Endpoints", tag = "Meta",
-    params(ApiVersionParam), responses((status = 200, body = CloudMetadata), (status = "default", body = ErrorResponse)))]
+    params(MetadataApiVersion), responses((status = 200, description = "Success", body = CloudMetadata), (status = "default", description = "An ARM error response", body = ErrorResponse)))]
 async fn metadata_endpoints(
     State(state): State<AppState>,
     _version: ApiVersion<MetadataVersions>,
@@ -101,6 +112,8 @@ async fn metadata_endpoints(
         resource_manager: format!("{base}/"),
         microsoft_graph_resource_id: format!("{base}/"),
         portal: format!("{base}/docs"),
-        suffixes: CloudSuffixes { acr_login_server: state.login_server_suffix.clone() },
+        suffixes: CloudSuffixes {
+            acr_login_server: state.login_server_suffix.clone(),
+        },
     })
 }

@@ -2,6 +2,7 @@
 
 pub mod meta;
 pub mod operations;
+pub mod params;
 pub mod registries;
 pub mod resource_groups;
 pub mod subscriptions;

@@ -10,7 +10,8 @@ use berth_domain::operation::{Operation, OperationStatus};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-const AZURE_ASYNC_OPERATION: header::HeaderName = header::HeaderName::from_static("azure-asyncoperation");
+const AZURE_ASYNC_OPERATION: header::HeaderName =
+    header::HeaderName::from_static("azure-asyncoperation");
 
 /// Seconds a client should wait between polls.
 pub const RETRY_AFTER_SECS: &str = "1";
@@ -26,9 +27,11 @@ pub struct OperationStatusResource {
     /// `InProgress`, `Succeeded`, `Failed` or `Canceled`.
     pub status: String,
     /// Start (RFC 3339).
+    #[schema(format = DateTime)]
     pub start_time: String,
     /// End (RFC 3339), once ended.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
     pub end_time: Option<String>,
     /// Why it failed.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -49,8 +52,14 @@ impl OperationUrls {
     #[must_use]
     pub fn under(base: &str, resource_path: &str, op: &Operation, api_version: &str) -> Self {
         Self {
-            status: format!("{base}{resource_path}/operationStatuses/{}?api-version={api_version}", op.id),
-            result: format!("{base}{resource_path}/operationResults/{}?api-version={api_version}", op.id),
+            status: format!(
+                "{base}{resource_path}/operationStatuses/{}?api-version={api_version}",
+                op.id
+            ),
+            result: format!(
+                "{base}{resource_path}/operationResults/{}?api-version={api_version}",
+                op.id
+            ),
         }
     }
 
@@ -58,12 +67,18 @@ impl OperationUrls {
     #[must_use]
     pub fn headers(&self) -> HeaderMap {
         let mut headers = HeaderMap::new();
-        for (name, value) in [(AZURE_ASYNC_OPERATION, &self.status), (header::LOCATION, &self.result)] {
+        for (name, value) in [
+            (AZURE_ASYNC_OPERATION, &self.status),
+            (header::LOCATION, &self.result),
+        ] {
             if let Ok(v) = HeaderValue::from_str(value) {
                 headers.insert(name, v);
             }
         }
-        headers.insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECS));
+        headers.insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static(RETRY_AFTER_SECS),
+        );
         headers
     }
 
@@ -92,7 +107,10 @@ pub fn status_response(op: &Operation, path: &str) -> Response {
     };
     let mut response = Json(body).into_response();
     if op.status == OperationStatus::InProgress {
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECS));
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static(RETRY_AFTER_SECS),
+        );
     }
     response
 }
@@ -106,7 +124,10 @@ pub fn result_response(op: &Operation, self_url: &str) -> Response {
             if let Ok(v) = HeaderValue::from_str(self_url) {
                 headers.insert(header::LOCATION, v);
             }
-            headers.insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECS));
+            headers.insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(RETRY_AFTER_SECS),
+            );
             (StatusCode::ACCEPTED, headers).into_response()
         }
         OperationStatus::Succeeded => StatusCode::NO_CONTENT.into_response(),
@@ -114,7 +135,9 @@ pub fn result_response(op: &Operation, self_url: &str) -> Response {
             let (code, message) = op
                 .error
                 .as_ref()
-                .map_or(("OperationFailed", "The operation failed."), |e| (e.code.as_str(), e.message.as_str()));
+                .map_or(("OperationFailed", "The operation failed."), |e| {
+                    (e.code.as_str(), e.message.as_str())
+                });
             ApiError::new(StatusCode::CONFLICT, code, message).into_response()
         }
     }
@@ -123,5 +146,9 @@ pub fn result_response(op: &Operation, self_url: &str) -> Response {
 /// 404 for an operation id that does not exist under the path.
 #[must_use]
 pub fn not_found(id: &str) -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "OperationNotFound", format!("The operation '{id}' could not be found."))
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "OperationNotFound",
+        format!("The operation '{id}' could not be found."),
+    )
 }

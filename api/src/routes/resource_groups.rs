@@ -4,7 +4,9 @@
 use crate::arm::{ApiVersion, ArmJson, BaseUrl, Conditional, ListQuery, ResourceGroupVersions};
 use crate::error::{ApiError, ErrorResponse};
 use crate::routes::operations::{self, OperationStatusResource, OperationUrls};
-use crate::routes::registries::{ApiVersionParam, GroupPath, ListParams, SubscriptionPath};
+use crate::routes::params::{
+    GroupPath, ResourceGroupApiVersion, ResourceGroupListParams, SubscriptionPath,
+};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -12,7 +14,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use berth_domain::arm::{Location, Tags};
 use berth_domain::operation::OperationKind;
-use berth_domain::resource_group::{DeleteOutcome, ResourceGroup, ResourceGroupDefinition, ResourceGroupPatch};
+use berth_domain::resource_group::{
+    DeleteOutcome, ResourceGroup, ResourceGroupDefinition, ResourceGroupPatch,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use utoipa::{IntoParams, ToSchema};
@@ -66,6 +70,7 @@ pub struct ResourceGroupList {
 #[serde(rename_all = "camelCase")]
 pub struct ResourceGroupBody {
     /// Region (required; immutable).
+    #[schema(example = "westus", required = true, nullable = false)]
     pub location: Option<String>,
     /// Tags.
     pub tags: Option<BTreeMap<String, String>>,
@@ -103,7 +108,9 @@ impl From<&ResourceGroup> for ResourceGroupResource {
             location: g.location.as_str().to_owned(),
             tags: (!g.tags.as_map().is_empty()).then(|| g.tags.as_map().clone()),
             managed_by: g.managed_by.clone(),
-            properties: ResourceGroupProperties { provisioning_state: g.provisioning_state.as_str().to_owned() },
+            properties: ResourceGroupProperties {
+                provisioning_state: g.provisioning_state.as_str().to_owned(),
+            },
         }
     }
 }
@@ -111,7 +118,13 @@ impl From<&ResourceGroup> for ResourceGroupResource {
 /// The router of this resource type.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(get_group, create_group, update_group, delete_group, group_exists))
+        .routes(routes!(
+            get_group,
+            create_group,
+            update_group,
+            delete_group,
+            group_exists
+        ))
         .routes(routes!(list_groups))
         .routes(routes!(subscription_operation_result))
         .routes(routes!(subscription_operation_status))
@@ -126,44 +139,56 @@ fn group_response(status: StatusCode, group: &ResourceGroup) -> Response {
 }
 
 fn tags(map: Option<BTreeMap<String, String>>) -> Result<Option<Tags>, ApiError> {
-    map.map(|m| Tags::parse(m).map_err(|e| ApiError::invalid_content(e.0).with_target("tags"))).transpose()
+    map.map(|m| Tags::parse(m).map_err(|e| ApiError::invalid_content(e.0).with_target("tags")))
+        .transpose()
 }
 
 /// Gets a resource group.
 #[utoipa::path(get, path = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}",
-    operation_id = "ResourceGroups_Get", tag = "ResourceGroups", params(GroupPath, ApiVersionParam),
-    responses((status = 200, body = ResourceGroupResource), (status = "default", body = ErrorResponse)))]
+    operation_id = "ResourceGroups_Get", tag = "ResourceGroups", params(GroupPath, ResourceGroupApiVersion),
+    responses((status = 200, description = "Success", body = ResourceGroupResource), (status = "default", description = "An ARM error response", body = ErrorResponse)))]
 async fn get_group(
     State(state): State<AppState>,
     _version: ApiVersion<ResourceGroupVersions>,
     Path(path): Path<GroupPath>,
 ) -> Result<Response, ApiError> {
-    let id = state.groups.resolve_id(&path.subscription_id, &path.resource_group_name).await?;
-    Ok(group_response(StatusCode::OK, &state.groups.get(&id).await?))
+    let id = state
+        .groups
+        .resolve_id(&path.subscription_id, &path.resource_group_name)
+        .await?;
+    Ok(group_response(
+        StatusCode::OK,
+        &state.groups.get(&id).await?,
+    ))
 }
 
 /// Whether a resource group exists: 204 or 404, no body.
 #[utoipa::path(head, path = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}",
-    operation_id = "ResourceGroups_CheckExistence", tag = "ResourceGroups", params(GroupPath, ApiVersionParam),
+    operation_id = "ResourceGroups_CheckExistence", tag = "ResourceGroups", params(GroupPath, ResourceGroupApiVersion),
     responses((status = 204, description = "Exists"), (status = 404, description = "Does not exist")))]
 async fn group_exists(
     State(state): State<AppState>,
     _version: ApiVersion<ResourceGroupVersions>,
     Path(path): Path<GroupPath>,
 ) -> Result<StatusCode, ApiError> {
-    let id = state.groups.resolve_id(&path.subscription_id, &path.resource_group_name).await?;
+    let id = state
+        .groups
+        .resolve_id(&path.subscription_id, &path.resource_group_name)
+        .await?;
     match state.groups.get(&id).await {
         Ok(_) => Ok(StatusCode::NO_CONTENT),
-        Err(berth_domain::resource_group::ResourceGroupError::NotFound(_)) => Ok(StatusCode::NOT_FOUND),
+        Err(berth_domain::resource_group::ResourceGroupError::NotFound(_)) => {
+            Ok(StatusCode::NOT_FOUND)
+        }
         Err(e) => Err(e.into()),
     }
 }
 
 /// Creates a resource group (201) or updates its tags (200).
 #[utoipa::path(put, path = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}",
-    operation_id = "ResourceGroups_CreateOrUpdate", tag = "ResourceGroups", params(GroupPath, ApiVersionParam),
+    operation_id = "ResourceGroups_CreateOrUpdate", tag = "ResourceGroups", params(GroupPath, ResourceGroupApiVersion),
     request_body = ResourceGroupBody,
-    responses((status = 200, body = ResourceGroupResource), (status = 201, body = ResourceGroupResource), (status = "default", body = ErrorResponse)))]
+    responses((status = 200, description = "Success", body = ResourceGroupResource), (status = 201, description = "Created", body = ResourceGroupResource), (status = "default", description = "An ARM error response", body = ErrorResponse)))]
 async fn create_group(
     State(state): State<AppState>,
     _version: ApiVersion<ResourceGroupVersions>,
@@ -171,23 +196,39 @@ async fn create_group(
     Conditional(precondition): Conditional,
     ArmJson(body): ArmJson<ResourceGroupBody>,
 ) -> Result<Response, ApiError> {
-    let id = state.groups.resolve_id(&path.subscription_id, &path.resource_group_name).await?;
-    let location = body
-        .location
-        .as_deref()
-        .ok_or_else(|| ApiError::invalid_content("The property 'location' is required.").with_target("location"))?;
-    let location = Location::parse(location).map_err(|e| ApiError::invalid_content(e.message).with_target("location"))?;
-    let definition =
-        ResourceGroupDefinition { location, tags: tags(body.tags)?.unwrap_or_default(), managed_by: body.managed_by };
-    let (group, created) = state.groups.create_or_update(id, definition, &precondition).await?;
-    Ok(group_response(if created { StatusCode::CREATED } else { StatusCode::OK }, &group))
+    let id = state
+        .groups
+        .resolve_id(&path.subscription_id, &path.resource_group_name)
+        .await?;
+    let location = body.location.as_deref().ok_or_else(|| {
+        ApiError::invalid_content("The property 'location' is required.").with_target("location")
+    })?;
+    let location = Location::parse(location)
+        .map_err(|e| ApiError::invalid_content(e.message).with_target("location"))?;
+    let definition = ResourceGroupDefinition {
+        location,
+        tags: tags(body.tags)?.unwrap_or_default(),
+        managed_by: body.managed_by,
+    };
+    let (group, created) = state
+        .groups
+        .create_or_update(id, definition, &precondition)
+        .await?;
+    Ok(group_response(
+        if created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        },
+        &group,
+    ))
 }
 
 /// Updates a resource group's tags or `managedBy`.
 #[utoipa::path(patch, path = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}",
-    operation_id = "ResourceGroups_Update", tag = "ResourceGroups", params(GroupPath, ApiVersionParam),
+    operation_id = "ResourceGroups_Update", tag = "ResourceGroups", params(GroupPath, ResourceGroupApiVersion),
     request_body = ResourceGroupPatchBody,
-    responses((status = 200, body = ResourceGroupResource), (status = "default", body = ErrorResponse)))]
+    responses((status = 200, description = "Success", body = ResourceGroupResource), (status = "default", description = "An ARM error response", body = ErrorResponse)))]
 async fn update_group(
     State(state): State<AppState>,
     _version: ApiVersion<ResourceGroupVersions>,
@@ -195,15 +236,24 @@ async fn update_group(
     Conditional(precondition): Conditional,
     ArmJson(body): ArmJson<ResourceGroupPatchBody>,
 ) -> Result<Response, ApiError> {
-    let id = state.groups.resolve_id(&path.subscription_id, &path.resource_group_name).await?;
-    let patch = ResourceGroupPatch { tags: tags(body.tags)?, managed_by: body.managed_by };
-    Ok(group_response(StatusCode::OK, &state.groups.update(&id, patch, &precondition).await?))
+    let id = state
+        .groups
+        .resolve_id(&path.subscription_id, &path.resource_group_name)
+        .await?;
+    let patch = ResourceGroupPatch {
+        tags: tags(body.tags)?,
+        managed_by: body.managed_by,
+    };
+    Ok(group_response(
+        StatusCode::OK,
+        &state.groups.update(&id, patch, &precondition).await?,
+    ))
 }
 
 /// Deletes a resource group and every registry in it: 202 and a `Location` to follow.
 #[utoipa::path(delete, path = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}",
-    operation_id = "ResourceGroups_Delete", tag = "ResourceGroups", params(GroupPath, ApiVersionParam),
-    responses((status = 202, description = "Deletion started"), (status = 404, body = ErrorResponse), (status = "default", body = ErrorResponse)))]
+    operation_id = "ResourceGroups_Delete", tag = "ResourceGroups", params(GroupPath, ResourceGroupApiVersion),
+    responses((status = 202, description = "Deletion started; follow Azure-AsyncOperation or Location", headers(("Location" = String, description = "Result URL: 202 while running, 204 when done"), ("Azure-AsyncOperation" = String, description = "Status URL"), ("Retry-After" = i32, description = "Seconds between polls"))), (status = 404, description = "Response", body = ErrorResponse), (status = "default", description = "An ARM error response", body = ErrorResponse)))]
 async fn delete_group(
     State(state): State<AppState>,
     version: ApiVersion<ResourceGroupVersions>,
@@ -211,10 +261,16 @@ async fn delete_group(
     Path(path): Path<GroupPath>,
     Conditional(precondition): Conditional,
 ) -> Result<Response, ApiError> {
-    let id = state.groups.resolve_id(&path.subscription_id, &path.resource_group_name).await?;
+    let id = state
+        .groups
+        .resolve_id(&path.subscription_id, &path.resource_group_name)
+        .await?;
     match state.groups.begin_delete(&id, &precondition).await? {
         // ARM answers a DELETE of a missing resource group with 404, unlike other resources.
-        DeleteOutcome::NotFound => Err(berth_domain::resource_group::ResourceGroupError::NotFound(id.name.to_string()).into()),
+        DeleteOutcome::NotFound => Err(berth_domain::resource_group::ResourceGroupError::NotFound(
+            id.name.to_string(),
+        )
+        .into()),
         DeleteOutcome::Started(op) => {
             let sub_path = format!("/subscriptions/{}", id.subscription);
             Ok(OperationUrls::under(&base, &sub_path, &op, version.as_str()).accepted())
@@ -224,8 +280,8 @@ async fn delete_group(
 
 /// Lists the subscription's resource groups.
 #[utoipa::path(get, path = "/subscriptions/{subscriptionId}/resourceGroups",
-    operation_id = "ResourceGroups_List", tag = "ResourceGroups", params(SubscriptionPath, ListParams),
-    responses((status = 200, body = ResourceGroupList), (status = "default", body = ErrorResponse)))]
+    operation_id = "ResourceGroups_List", tag = "ResourceGroups", params(SubscriptionPath, ResourceGroupListParams),
+    responses((status = 200, description = "Success", body = ResourceGroupList), (status = "default", description = "An ARM error response", body = ErrorResponse)))]
 async fn list_groups(
     State(state): State<AppState>,
     version: ApiVersion<ResourceGroupVersions>,
@@ -233,7 +289,10 @@ async fn list_groups(
     Path(path): Path<SubscriptionPath>,
     query: ListQuery,
 ) -> Result<Json<ResourceGroupList>, ApiError> {
-    let page = state.groups.list(&path.subscription_id, &query.page).await?;
+    let page = state
+        .groups
+        .list(&path.subscription_id, &query.page)
+        .await?;
     let list_path = format!("/subscriptions/{}/resourceGroups", path.subscription_id);
     Ok(Json(ResourceGroupList {
         value: page.items.iter().map(ResourceGroupResource::from).collect(),
@@ -250,14 +309,17 @@ async fn subscription_operation(
         .operations
         .get(&path.operation_id)
         .await?
-        .filter(|op| matches!(op.kind, OperationKind::DeleteResourceGroup(_)) && op.kind.subscription() == subscription)
+        .filter(|op| {
+            matches!(op.kind, OperationKind::DeleteResourceGroup(_))
+                && op.kind.subscription() == subscription
+        })
         .ok_or_else(|| operations::not_found(&path.operation_id))
 }
 
 /// The result of a resource-group deletion (its `Location`): 202 while running, 204 when done.
 #[utoipa::path(get, path = "/subscriptions/{subscriptionId}/operationResults/{operationId}",
-    operation_id = "ResourceGroups_GetOperationResult", tag = "ResourceGroups", params(SubscriptionOperationPath, ApiVersionParam),
-    responses((status = 202, description = "Still running"), (status = 204, description = "Done"), (status = "default", body = ErrorResponse)))]
+    operation_id = "ResourceGroups_GetOperationResult", tag = "ResourceGroups", params(SubscriptionOperationPath, ResourceGroupApiVersion),
+    responses((status = 202, description = "Still running"), (status = 204, description = "Done"), (status = "default", description = "An ARM error response", body = ErrorResponse)))]
 async fn subscription_operation_result(
     State(state): State<AppState>,
     version: ApiVersion<ResourceGroupVersions>,
@@ -265,19 +327,30 @@ async fn subscription_operation_result(
     Path(path): Path<SubscriptionOperationPath>,
 ) -> Result<Response, ApiError> {
     let op = subscription_operation(&state, &path).await?;
-    let urls = OperationUrls::under(&base, &format!("/subscriptions/{}", path.subscription_id), &op, version.as_str());
+    let urls = OperationUrls::under(
+        &base,
+        &format!("/subscriptions/{}", path.subscription_id),
+        &op,
+        version.as_str(),
+    );
     Ok(operations::result_response(&op, &urls.result))
 }
 
 /// The status of a resource-group deletion (its `Azure-AsyncOperation`).
 #[utoipa::path(get, path = "/subscriptions/{subscriptionId}/operationStatuses/{operationId}",
-    operation_id = "ResourceGroups_GetOperationStatus", tag = "ResourceGroups", params(SubscriptionOperationPath, ApiVersionParam),
-    responses((status = 200, body = OperationStatusResource), (status = "default", body = ErrorResponse)))]
+    operation_id = "ResourceGroups_GetOperationStatus", tag = "ResourceGroups", params(SubscriptionOperationPath, ResourceGroupApiVersion),
+    responses((status = 200, description = "Success", body = OperationStatusResource), (status = "default", description = "An ARM error response", body = ErrorResponse)))]
 async fn subscription_operation_status(
     State(state): State<AppState>,
     _version: ApiVersion<ResourceGroupVersions>,
     Path(path): Path<SubscriptionOperationPath>,
 ) -> Result<Response, ApiError> {
     let op = subscription_operation(&state, &path).await?;
-    Ok(operations::status_response(&op, &format!("/subscriptions/{}/operationStatuses/{}", path.subscription_id, op.id)))
+    Ok(operations::status_response(
+        &op,
+        &format!(
+            "/subscriptions/{}/operationStatuses/{}",
+            path.subscription_id, op.id
+        ),
+    ))
 }

@@ -3,7 +3,7 @@
 
 use crate::arm::{ApiVersion, BaseUrl, ListQuery, ResourcesVersions, SubscriptionVersions};
 use crate::error::{ApiError, ErrorResponse};
-use crate::routes::registries::{ApiVersionParam, SubscriptionPath};
+use crate::routes::params::{SubscriptionApiVersion, SubscriptionPath};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -117,7 +117,10 @@ pub struct ResourceListParams {
     pub api_version: String,
     /// `resourceType eq '...'`, optionally `and name eq '...'`.
     #[serde(rename = "$filter")]
-    #[param(rename = "$filter", example = "resourceType eq 'Microsoft.ContainerRegistry/registries'")]
+    #[param(
+        rename = "$filter",
+        example = "resourceType eq 'Microsoft.ContainerRegistry/registries'"
+    )]
     pub filter: Option<String>,
     /// Page size.
     #[serde(rename = "$top")]
@@ -139,19 +142,24 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// Lists the subscriptions.
 #[utoipa::path(get, path = "/subscriptions", operation_id = "Subscriptions_List", tag = "Subscriptions",
-    params(ApiVersionParam), responses((status = 200, body = SubscriptionList), (status = "default", body = ErrorResponse)))]
+    params(SubscriptionApiVersion), responses((status = 200, description = "Success", body = SubscriptionList), (status = "default", description = "An ARM error response", body = ErrorResponse)))]
 async fn list_subscriptions(
     State(state): State<AppState>,
     _version: ApiVersion<SubscriptionVersions>,
 ) -> Result<Json<SubscriptionList>, ApiError> {
     let subscriptions = state.subscriptions.list().await?;
-    Ok(Json(SubscriptionList { value: subscriptions.iter().map(SubscriptionResource::from).collect() }))
+    Ok(Json(SubscriptionList {
+        value: subscriptions
+            .iter()
+            .map(SubscriptionResource::from)
+            .collect(),
+    }))
 }
 
 /// Gets a subscription.
 #[utoipa::path(get, path = "/subscriptions/{subscriptionId}", operation_id = "Subscriptions_Get", tag = "Subscriptions",
-    params(SubscriptionPath, ApiVersionParam),
-    responses((status = 200, body = SubscriptionResource), (status = "default", body = ErrorResponse)))]
+    params(SubscriptionPath, SubscriptionApiVersion),
+    responses((status = 200, description = "Success", body = SubscriptionResource), (status = "default", description = "An ARM error response", body = ErrorResponse)))]
 async fn get_subscription(
     State(state): State<AppState>,
     _version: ApiVersion<SubscriptionVersions>,
@@ -183,11 +191,16 @@ fn parse_filter(filter: &str) -> Result<ResourceFilter, ApiError> {
     let mut parsed = ResourceFilter::default();
     for clause in filter.split(" and ") {
         let mut words = clause.trim().splitn(3, ' ');
-        let (Some(field), Some(op), Some(value)) = (words.next(), words.next(), words.next()) else {
+        let (Some(field), Some(op), Some(value)) = (words.next(), words.next(), words.next())
+        else {
             return Err(invalid());
         };
         let value = value.trim();
-        if !op.eq_ignore_ascii_case("eq") || value.len() < 2 || !value.starts_with('\'') || !value.ends_with('\'') {
+        if !op.eq_ignore_ascii_case("eq")
+            || value.len() < 2
+            || !value.starts_with('\'')
+            || !value.ends_with('\'')
+        {
             return Err(invalid());
         }
         let value = value[1..value.len() - 1].replace("''", "'");
@@ -203,7 +216,7 @@ fn parse_filter(filter: &str) -> Result<ResourceFilter, ApiError> {
 /// Lists the subscription's resources (registries are the resource type Berth serves).
 #[utoipa::path(get, path = "/subscriptions/{subscriptionId}/resources", operation_id = "Resources_List", tag = "Subscriptions",
     params(SubscriptionPath, ResourceListParams),
-    responses((status = 200, body = GenericResourceList), (status = "default", body = ErrorResponse)))]
+    responses((status = 200, description = "Success", body = GenericResourceList), (status = "default", description = "An ARM error response", body = ErrorResponse)))]
 async fn list_resources(
     State(state): State<AppState>,
     version: ApiVersion<ResourcesVersions>,
@@ -211,17 +224,36 @@ async fn list_resources(
     Path(path): Path<SubscriptionPath>,
     query: ListQuery,
 ) -> Result<Json<GenericResourceList>, ApiError> {
-    let filter = query.filter.as_deref().map(parse_filter).transpose()?.unwrap_or_default();
-    let wanted = filter.resource_type.as_deref().is_none_or(|t| t.eq_ignore_ascii_case(berth_domain::registry::PROVIDER));
+    let filter = query
+        .filter
+        .as_deref()
+        .map(parse_filter)
+        .transpose()?
+        .unwrap_or_default();
+    let wanted = filter
+        .resource_type
+        .as_deref()
+        .is_none_or(|t| t.eq_ignore_ascii_case(berth_domain::registry::PROVIDER));
     if !wanted {
         state.subscriptions.require(&path.subscription_id).await?;
-        return Ok(Json(GenericResourceList { value: Vec::new(), next_link: None }));
+        return Ok(Json(GenericResourceList {
+            value: Vec::new(),
+            next_link: None,
+        }));
     }
-    let page = state.registries.list_by_subscription(&path.subscription_id, &query.page).await?;
+    let page = state
+        .registries
+        .list_by_subscription(&path.subscription_id, &query.page)
+        .await?;
     let value = page
         .items
         .iter()
-        .filter(|r| filter.name.as_deref().is_none_or(|n| r.name().as_str().eq_ignore_ascii_case(n)))
+        .filter(|r| {
+            filter
+                .name
+                .as_deref()
+                .is_none_or(|n| r.name().as_str().eq_ignore_ascii_case(n))
+        })
         .map(|r| GenericResource {
             id: r.id.to_string(),
             name: r.name().to_string(),
@@ -247,7 +279,10 @@ mod tests {
 
     #[test]
     fn filters_parse_type_and_name() {
-        let f = parse_filter("resourceType eq 'Microsoft.ContainerRegistry/registries' and name eq 'it''s'").ok();
+        let f = parse_filter(
+            "resourceType eq 'Microsoft.ContainerRegistry/registries' and name eq 'it''s'",
+        )
+        .ok();
         assert_eq!(
             f,
             Some(ResourceFilter {

@@ -45,14 +45,18 @@ impl Precondition {
     /// Parses the raw header values (comma-separated lists, quoted or weak tags).
     #[must_use]
     pub fn from_headers(if_match: Option<&str>, if_none_match: Option<&str>) -> Self {
-        Self { if_match: split_tags(if_match), if_none_match: split_tags(if_none_match) }
+        Self {
+            if_match: split_tags(if_match),
+            if_none_match: split_tags(if_none_match),
+        }
     }
 
     /// Whether the write may go ahead, given the current tag (`None`: no such resource).
     #[must_use]
     pub fn allows(&self, current: Option<&ETag>) -> bool {
         let matches = |list: &[String]| {
-            list.iter().any(|t| t == "*" && current.is_some() || current.is_some_and(|c| c.as_str() == t))
+            list.iter()
+                .any(|t| t == "*" && current.is_some() || current.is_some_and(|c| c.as_str() == t))
         };
         let match_ok = self.if_match.is_empty() || matches(&self.if_match);
         let none_match_ok = self.if_none_match.is_empty() || !matches(&self.if_none_match);
@@ -63,7 +67,12 @@ impl Precondition {
 fn split_tags(raw: Option<&str>) -> Vec<String> {
     raw.map(|v| {
         v.split(',')
-            .map(|t| t.trim().trim_start_matches("W/").trim_matches('"').to_owned())
+            .map(|t| {
+                t.trim()
+                    .trim_start_matches("W/")
+                    .trim_matches('"')
+                    .to_owned()
+            })
             .filter(|t| !t.is_empty())
             .collect()
     })

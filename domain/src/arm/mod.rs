@@ -44,7 +44,10 @@ impl Actor {
     /// The caller used before authentication exists.
     #[must_use]
     pub fn anonymous() -> Self {
-        Self { name: "anonymous".to_owned(), kind: "Application".to_owned() }
+        Self {
+            name: "anonymous".to_owned(),
+            kind: "Application".to_owned(),
+        }
     }
 }
 
@@ -82,8 +85,15 @@ impl ProvisioningState {
     /// Parses the ARM spelling (case-insensitive).
     #[must_use]
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Creating, Self::Updating, Self::Deleting, Self::Succeeded, Self::Failed, Self::Canceled]
-            .into_iter()
-            .find(|v| v.as_str().eq_ignore_ascii_case(s))
+        [
+            Self::Creating,
+            Self::Updating,
+            Self::Deleting,
+            Self::Succeeded,
+            Self::Failed,
+            Self::Canceled,
+        ]
+        .into_iter()
+        .find(|v| v.as_str().eq_ignore_ascii_case(s))
     }
 }

@@ -13,7 +13,9 @@ pub struct NameError {
 
 impl NameError {
     pub(crate) fn new(message: impl Into<String>) -> Self {
-        Self { message: message.into() }
+        Self {
+            message: message.into(),
+        }
     }
 }
 
@@ -57,7 +59,9 @@ impl ResourceGroupName {
     /// A [`NameError`] naming the rule the text breaks.
     pub fn parse(s: &str) -> Result<Self, NameError> {
         let len = s.chars().count();
-        let ok_chars = s.chars().all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | '(' | ')'));
+        let ok_chars = s
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | '(' | ')'));
         if !(1..=90).contains(&len) || !ok_chars || s.ends_with('.') {
             return Err(NameError::new(format!(
                 "Resource group name '{s}' is invalid: it must be 1-90 characters of letters, digits, \
@@ -91,8 +95,15 @@ impl Location {
     /// A [`NameError`] when the location is empty, too long, or has characters other than
     /// letters, digits and spaces.
     pub fn parse(s: &str) -> Result<Self, NameError> {
-        let normalized: String = s.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_lowercase();
-        if normalized.is_empty() || normalized.len() > 64 || !normalized.chars().all(|c| c.is_ascii_alphanumeric()) {
+        let normalized: String = s
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .to_ascii_lowercase();
+        if normalized.is_empty()
+            || normalized.len() > 64
+            || !normalized.chars().all(|c| c.is_ascii_alphanumeric())
+        {
             return Err(NameError::new(format!(
                 "The location '{s}' is invalid: use a region name such as 'westus'."
             )));
@@ -114,7 +125,10 @@ mod tests {
 
     #[test]
     fn locations_are_normalized_as_arm_does() {
-        assert_eq!(Location::parse("West US 2").map(|l| l.0), Ok("westus2".to_owned()));
+        assert_eq!(
+            Location::parse("West US 2").map(|l| l.0),
+            Ok("westus2".to_owned())
+        );
         assert!(Location::parse("  ").is_err());
         assert!(Location::parse("west/us").is_err());
     }

@@ -24,7 +24,11 @@ impl ResourceGroupId {
 
 impl fmt::Display for ResourceGroupId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "/subscriptions/{}/resourceGroups/{}", self.subscription, self.name)
+        write!(
+            f,
+            "/subscriptions/{}/resourceGroups/{}",
+            self.subscription, self.name
+        )
     }
 }
 
@@ -47,6 +51,12 @@ impl RegistryId {
 
 impl fmt::Display for RegistryId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/providers/{}/{}", self.resource_group, crate::registry::PROVIDER, self.name)
+        write!(
+            f,
+            "{}/providers/{}/{}",
+            self.resource_group,
+            crate::registry::PROVIDER,
+            self.name
+        )
     }
 }

@@ -18,16 +18,24 @@ impl Tags {
     /// A [`TagsError`] naming the limit that was exceeded.
     pub fn parse(map: BTreeMap<String, String>) -> Result<Self, TagsError> {
         if map.len() > 50 {
-            return Err(TagsError(format!("A resource can have at most 50 tags; {} were given.", map.len())));
+            return Err(TagsError(format!(
+                "A resource can have at most 50 tags; {} were given.",
+                map.len()
+            )));
         }
         for (k, v) in &map {
-            if k.is_empty() || k.chars().count() > 512 || k.contains(['<', '>', '%', '&', '\\', '?', '/']) {
+            if k.is_empty()
+                || k.chars().count() > 512
+                || k.contains(['<', '>', '%', '&', '\\', '?', '/'])
+            {
                 return Err(TagsError(format!(
                     "The tag name '{k}' is invalid: 1-512 characters, none of < > % & \\ ? /."
                 )));
             }
             if v.chars().count() > 256 {
-                return Err(TagsError(format!("The value of tag '{k}' is longer than 256 characters.")));
+                return Err(TagsError(format!(
+                    "The value of tag '{k}' is longer than 256 characters."
+                )));
             }
         }
         Ok(Self(map))

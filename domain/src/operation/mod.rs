@@ -85,7 +85,14 @@ impl OperationStatus {
     /// Parses the stored spelling.
     #[must_use]
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::InProgress, Self::Succeeded, Self::Failed, Self::Canceled].into_iter().find(|v| v.as_str() == s)
+        [
+            Self::InProgress,
+            Self::Succeeded,
+            Self::Failed,
+            Self::Canceled,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
     }
 
     /// Whether the operation has ended.

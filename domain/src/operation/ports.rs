@@ -26,8 +26,12 @@ pub trait OperationRepository: Send + Sync {
     ///
     /// # Errors
     /// [`StoreError`] when the store fails.
-    async fn claim_next(&self, owner: &str, now: OffsetDateTime, lease: Duration)
-    -> Result<Option<Operation>, StoreError>;
+    async fn claim_next(
+        &self,
+        owner: &str,
+        now: OffsetDateTime,
+        lease: Duration,
+    ) -> Result<Option<Operation>, StoreError>;
 
     /// Ends an operation held by `owner` with a terminal status.
     ///
@@ -46,7 +50,12 @@ pub trait OperationRepository: Send + Sync {
     ///
     /// # Errors
     /// [`StoreError`] when the store fails.
-    async fn retry_later(&self, id: OperationId, owner: &str, retry_at: OffsetDateTime) -> Result<(), StoreError>;
+    async fn retry_later(
+        &self,
+        id: OperationId,
+        owner: &str,
+        retry_at: OffsetDateTime,
+    ) -> Result<(), StoreError>;
 }
 
 /// Wakes the background worker when new work was recorded (so it need not wait for its tick).

@@ -31,7 +31,12 @@ impl OperationService {
         groups: Arc<dyn ResourceGroupRepository>,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        Self { operations, registries, groups, clock }
+        Self {
+            operations,
+            registries,
+            groups,
+            clock,
+        }
     }
 
     /// Reads an operation by its id text; a malformed id is simply not found.
@@ -52,12 +57,24 @@ impl OperationService {
     /// [`StoreError`] when the claim or the outcome could not be recorded; the lease then
     /// expires and another attempt follows.
     pub async fn run_next(&self, worker: &str) -> Result<bool, StoreError> {
-        let Some(op) = self.operations.claim_next(worker, self.clock.now(), LEASE).await? else {
+        let Some(op) = self
+            .operations
+            .claim_next(worker, self.clock.now(), LEASE)
+            .await?
+        else {
             return Ok(false);
         };
         match self.execute(&op.kind).await {
             Ok(()) => {
-                self.operations.finish(op.id, worker, OperationStatus::Succeeded, None, self.clock.now()).await?;
+                self.operations
+                    .finish(
+                        op.id,
+                        worker,
+                        OperationStatus::Succeeded,
+                        None,
+                        self.clock.now(),
+                    )
+                    .await?;
             }
             Err(e) => {
                 // Attempts are unbounded: the work is idempotent, and a store that comes
@@ -75,7 +92,10 @@ impl OperationService {
             OperationKind::DeleteRegistry(id) => self.registries.delete(id).await,
             OperationKind::DeleteResourceGroup(group) => {
                 loop {
-                    let page = PageRequest { top: PageRequest::MAX_TOP, after: None };
+                    let page = PageRequest {
+                        top: PageRequest::MAX_TOP,
+                        after: None,
+                    };
                     let registries = self.registries.list_by_resource_group(group, &page).await?;
                     if registries.items.is_empty() {
                         break;

@@ -8,9 +8,10 @@ mod service;
 mod sku;
 
 pub use model::{
-    DomainNameLabelScope, Encryption, EndpointProtocol, Identity, IdentityType, KeyVaultProperties, NetworkRuleBypass, NetworkRuleSet,
-    Policies, PoliciesPatch, PreviewSettings, Registry, RegistryDefinition, RegistryPatch, RegistrySettings, RetentionPolicy,
-    RoleAssignmentMode, SoftDeletePolicy, UserAssignedIdentity,
+    DomainNameLabelScope, Encryption, EndpointProtocol, Identity, IdentityType, KeyVaultProperties,
+    NetworkRuleBypass, NetworkRuleSet, Policies, PoliciesPatch, PreviewSettings, Registry,
+    RegistryDefinition, RegistryPatch, RegistrySettings, RetentionPolicy, RoleAssignmentMode,
+    SoftDeletePolicy, UserAssignedIdentity,
 };
 pub use name::RegistryName;
 pub use ports::{RegistryRepository, RegistryWriteError};

@@ -105,7 +105,10 @@ pub struct NetworkRuleSet {
 
 impl Default for NetworkRuleSet {
     fn default() -> Self {
-        Self { default_allow: true, ip_rules: Vec::new() }
+        Self {
+            default_allow: true,
+            ip_rules: Vec::new(),
+        }
     }
 }
 
@@ -178,10 +181,18 @@ impl Default for Policies {
         Self {
             quarantine_enabled: false,
             trust_enabled: false,
-            retention: RetentionPolicy { enabled: false, days: 7, last_updated: None },
+            retention: RetentionPolicy {
+                enabled: false,
+                days: 7,
+                last_updated: None,
+            },
             export_enabled: true,
             aad_as_arm_enabled: true,
-            soft_delete: SoftDeletePolicy { enabled: false, retention_days: 7, last_updated: None },
+            soft_delete: SoftDeletePolicy {
+                enabled: false,
+                retention_days: 7,
+                last_updated: None,
+            },
         }
     }
 }
@@ -257,12 +268,17 @@ impl RegistrySettings {
             (Feature::ContentTrust, self.policies.trust_enabled),
             (Feature::RetentionPolicy, self.policies.retention.enabled),
             (Feature::AnonymousPull, self.anonymous_pull_enabled),
-            (Feature::NetworkRules, !self.network_rule_set.default_allow || !self.network_rule_set.ip_rules.is_empty()),
+            (
+                Feature::NetworkRules,
+                !self.network_rule_set.default_allow || !self.network_rule_set.ip_rules.is_empty(),
+            ),
             (Feature::PrivateLink, !self.public_network_access),
             (Feature::DedicatedDataEndpoints, self.data_endpoint_enabled),
             (Feature::CustomerManagedKeys, self.encryption.enabled),
         ];
-        uses.into_iter().filter_map(|(f, on)| on.then_some(f)).collect()
+        uses.into_iter()
+            .filter_map(|(f, on)| on.then_some(f))
+            .collect()
     }
 }
 
@@ -277,7 +293,10 @@ impl RegistrySettings {
         set(&mut s.data_endpoint_enabled, patch.data_endpoint_enabled);
         set(&mut s.public_network_access, patch.public_network_access);
         set(&mut s.network_rule_bypass, patch.network_rule_bypass);
-        set(&mut s.network_rule_bypass_allowed_for_tasks, patch.network_rule_bypass_allowed_for_tasks);
+        set(
+            &mut s.network_rule_bypass_allowed_for_tasks,
+            patch.network_rule_bypass_allowed_for_tasks,
+        );
         set(&mut s.anonymous_pull_enabled, patch.anonymous_pull_enabled);
         set(&mut s.role_assignment_mode, patch.role_assignment_mode);
         set(&mut s.preview.regional_endpoints, patch.regional_endpoints);
@@ -293,7 +312,10 @@ impl RegistrySettings {
         set(&mut p.export_enabled, pp.export_enabled);
         set(&mut p.aad_as_arm_enabled, pp.aad_as_arm_enabled);
         set(&mut p.soft_delete.enabled, pp.soft_delete_enabled);
-        set(&mut p.soft_delete.retention_days, pp.soft_delete_retention_days);
+        set(
+            &mut p.soft_delete.retention_days,
+            pp.soft_delete_retention_days,
+        );
     }
 }
 

@@ -76,8 +76,12 @@ pub trait RegistryRepository: Send + Sync {
     ///
     /// # Errors
     /// `Stale` when the ETag changed; `Store` otherwise.
-    async fn begin_delete(&self, id: &RegistryId, expected: &ETag, operation: &Operation)
-    -> Result<(), RegistryWriteError>;
+    async fn begin_delete(
+        &self,
+        id: &RegistryId,
+        expected: &ETag,
+        operation: &Operation,
+    ) -> Result<(), RegistryWriteError>;
 
     /// Removes a registry's row. Idempotent.
     ///

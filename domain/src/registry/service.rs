@@ -1,8 +1,12 @@
 //! Registry use cases.
 
-use super::{Feature, Registry, RegistryDefinition, RegistryName, RegistryPatch, RegistryRepository, RegistryWriteError, Sku};
+use super::{
+    Feature, Registry, RegistryDefinition, RegistryName, RegistryPatch, RegistryRepository,
+    RegistryWriteError, Sku,
+};
 use crate::arm::{
-    Actor, ETag, NameError, Precondition, ProvisioningState, RegistryId, ResourceGroupId, SystemData,
+    Actor, ETag, NameError, Precondition, ProvisioningState, RegistryId, ResourceGroupId,
+    SystemData,
 };
 use crate::clock::Clock;
 use crate::operation::{Operation, OperationKind, OperationRepository, OperationSignal};
@@ -21,10 +25,14 @@ pub enum RegistryError {
     #[error("{0}")]
     InvalidName(NameError),
     /// No such registry.
-    #[error("The Resource 'Microsoft.ContainerRegistry/registries/{0}' under resource group '{1}' was not found.")]
+    #[error(
+        "The Resource 'Microsoft.ContainerRegistry/registries/{0}' under resource group '{1}' was not found."
+    )]
     NotFound(String, String),
     /// The name is used by another registry of the deployment.
-    #[error("The registry DNS name {0} is already in use. You can check if the name is already claimed using following API: https://docs.microsoft.com/en-us/rest/api/containerregistry/registries/checknameavailability")]
+    #[error(
+        "The registry DNS name {0} is already in use. You can check if the name is already claimed using following API: https://docs.microsoft.com/en-us/rest/api/containerregistry/registries/checknameavailability"
+    )]
     NameNotAvailable(String),
     /// A feature the settings use is not in the SKU.
     #[error("{} is only available in the {required} SKU; registry '{registry}' would be {sku}. Choose the {required} SKU, or turn the feature off.", feature.describe())]
@@ -61,7 +69,9 @@ pub enum RegistryError {
         message: String,
     },
     /// PUT with another location than the registry's.
-    #[error("The resource '{name}' already exists in location '{existing}' in resource group '{group}'. A resource with the same name cannot be created in location '{requested}'. Please select a new resource name.")]
+    #[error(
+        "The resource '{name}' already exists in location '{existing}' in resource group '{group}'. A resource with the same name cannot be created in location '{requested}'. Please select a new resource name."
+    )]
     LocationMismatch {
         /// Registry.
         name: String,
@@ -126,17 +136,32 @@ impl RegistryService {
         clock: Arc<dyn Clock>,
         login_server_suffix: String,
     ) -> Self {
-        Self { groups, repo, operations, signal, clock, login_server_suffix }
+        Self {
+            groups,
+            repo,
+            operations,
+            signal,
+            clock,
+            login_server_suffix,
+        }
     }
 
     /// Parses and checks a registry id: subscription exists, names valid.
     ///
     /// # Errors
     /// `ResourceGroup(..)` or `InvalidName`.
-    pub async fn resolve_id(&self, subscription: &str, group: &str, name: &str) -> Result<RegistryId, RegistryError> {
+    pub async fn resolve_id(
+        &self,
+        subscription: &str,
+        group: &str,
+        name: &str,
+    ) -> Result<RegistryId, RegistryError> {
         let resource_group = self.groups.resolve_id(subscription, group).await?;
         let name = RegistryName::parse(name).map_err(RegistryError::InvalidName)?;
-        Ok(RegistryId { resource_group, name })
+        Ok(RegistryId {
+            resource_group,
+            name,
+        })
     }
 
     /// Creates or replaces a registry (PUT). Returns it and whether it was created.
@@ -184,7 +209,10 @@ impl RegistryService {
             };
             check_values(&registry)?;
             check_sku(None, &registry)?;
-            self.repo.insert(&registry).await.map_err(|e| self.write_error(e, &registry.id))?;
+            self.repo
+                .insert(&registry)
+                .await
+                .map_err(|e| self.write_error(e, &registry.id))?;
             return Ok((registry, true));
         };
         if current.location != definition.location {
@@ -236,7 +264,10 @@ impl RegistryService {
             return Ok(registry);
         }
         self.groups.get(&id.resource_group).await?;
-        Err(RegistryError::NotFound(id.name.to_string(), id.resource_group.name.to_string()))
+        Err(RegistryError::NotFound(
+            id.name.to_string(),
+            id.resource_group.name.to_string(),
+        ))
     }
 
     /// A page of a resource group's registries.
@@ -269,13 +300,18 @@ impl RegistryService {
     ///
     /// # Errors
     /// `Store`.
-    pub async fn check_name_availability(&self, name: &str) -> Result<NameAvailability, RegistryError> {
+    pub async fn check_name_availability(
+        &self,
+        name: &str,
+    ) -> Result<NameAvailability, RegistryError> {
         let name = match RegistryName::parse(name) {
             Ok(name) => name,
             Err(e) => return Ok(NameAvailability::Invalid(e.message)),
         };
         Ok(match self.repo.find_by_name(&name).await? {
-            Some(_) => NameAvailability::AlreadyExists(format!("The registry {name} is already in use.")),
+            Some(_) => {
+                NameAvailability::AlreadyExists(format!("The registry {name} is already in use."))
+            }
             None => NameAvailability::Available,
         })
     }
@@ -284,7 +320,11 @@ impl RegistryService {
     ///
     /// # Errors
     /// `PreconditionFailed`, `Conflict`, `Store`.
-    pub async fn begin_delete(&self, id: &RegistryId, precondition: &Precondition) -> Result<DeleteOutcome, RegistryError> {
+    pub async fn begin_delete(
+        &self,
+        id: &RegistryId,
+        precondition: &Precondition,
+    ) -> Result<DeleteOutcome, RegistryError> {
         let Some(current) = self.repo.get(id).await? else {
             return Ok(DeleteOutcome::NotFound);
         };
@@ -293,18 +333,32 @@ impl RegistryService {
         }
         if current.provisioning_state == ProvisioningState::Deleting {
             let running = self.operations.find_in_progress(&id.key()).await?;
-            let group = self.operations.find_in_progress(&id.resource_group.key()).await?;
+            let group = self
+                .operations
+                .find_in_progress(&id.resource_group.key())
+                .await?;
             if let Some(op) = running.or(group) {
                 return Ok(DeleteOutcome::Started(op));
             }
         }
-        let operation = Operation::start(OperationKind::DeleteRegistry(current.id.clone()), self.clock.now());
-        self.repo.begin_delete(&current.id, &current.etag, &operation).await.map_err(|e| self.write_error(e, id))?;
+        let operation = Operation::start(
+            OperationKind::DeleteRegistry(current.id.clone()),
+            self.clock.now(),
+        );
+        self.repo
+            .begin_delete(&current.id, &current.etag, &operation)
+            .await
+            .map_err(|e| self.write_error(e, id))?;
         self.signal.notify();
         Ok(DeleteOutcome::Started(operation))
     }
 
-    async fn save(&self, current: &Registry, mut next: Registry, actor: &Actor) -> Result<Registry, RegistryError> {
+    async fn save(
+        &self,
+        current: &Registry,
+        mut next: Registry,
+        actor: &Actor,
+    ) -> Result<Registry, RegistryError> {
         if current.provisioning_state == ProvisioningState::Deleting {
             return Err(RegistryError::BeingDeleted(current.name().to_string()));
         }
@@ -317,7 +371,10 @@ impl RegistryService {
         next.system_data.last_modified_by = actor.name.clone();
         next.system_data.last_modified_by_type = actor.kind.clone();
         next.system_data.last_modified_at = now;
-        self.repo.update(&next, &current.etag).await.map_err(|e| self.write_error(e, &next.id))?;
+        self.repo
+            .update(&next, &current.etag)
+            .await
+            .map_err(|e| self.write_error(e, &next.id))?;
         Ok(next)
     }
 
@@ -327,10 +384,12 @@ impl RegistryService {
 
     fn write_error(&self, e: RegistryWriteError, id: &RegistryId) -> RegistryError {
         match e {
-            RegistryWriteError::NameTaken => RegistryError::NameNotAvailable(self.login_server(&id.name)),
-            RegistryWriteError::ResourceGroupGone => RegistryError::ResourceGroup(ResourceGroupError::NotFound(
-                id.resource_group.name.to_string(),
-            )),
+            RegistryWriteError::NameTaken => {
+                RegistryError::NameNotAvailable(self.login_server(&id.name))
+            }
+            RegistryWriteError::ResourceGroupGone => RegistryError::ResourceGroup(
+                ResourceGroupError::NotFound(id.resource_group.name.to_string()),
+            ),
             RegistryWriteError::Stale => RegistryError::Conflict,
             RegistryWriteError::Store(s) => RegistryError::Store(s),
         }
@@ -338,14 +397,21 @@ impl RegistryService {
 }
 
 /// Policies record when they last changed.
-fn stamp_policy_times(before: Option<&super::RegistrySettings>, after: &mut super::RegistrySettings, now: time::OffsetDateTime) {
+fn stamp_policy_times(
+    before: Option<&super::RegistrySettings>,
+    after: &mut super::RegistrySettings,
+    now: time::OffsetDateTime,
+) {
     let p = &mut after.policies;
     let (retention_changed, soft_delete_changed) = match before {
         None => (true, true),
         Some(b) => (
-            (b.policies.retention.enabled, b.policies.retention.days) != (p.retention.enabled, p.retention.days),
-            (b.policies.soft_delete.enabled, b.policies.soft_delete.retention_days)
-                != (p.soft_delete.enabled, p.soft_delete.retention_days),
+            (b.policies.retention.enabled, b.policies.retention.days)
+                != (p.retention.enabled, p.retention.days),
+            (
+                b.policies.soft_delete.enabled,
+                b.policies.soft_delete.retention_days,
+            ) != (p.soft_delete.enabled, p.soft_delete.retention_days),
         ),
     };
     if retention_changed {
@@ -361,7 +427,10 @@ fn check_values(r: &Registry) -> Result<(), RegistryError> {
     if p.retention.days > 365 {
         return Err(RegistryError::InvalidValue {
             target: "properties.policies.retentionPolicy.days".to_owned(),
-            message: format!("The retention policy's days must be between 0 and 365; {} was given.", p.retention.days),
+            message: format!(
+                "The retention policy's days must be between 0 and 365; {} was given.",
+                p.retention.days
+            ),
         });
     }
     if !(1..=90).contains(&p.soft_delete.retention_days) {
@@ -383,8 +452,12 @@ fn check_sku(current: Option<&Registry>, next: &Registry) -> Result<(), Registry
         if caps.has(feature) {
             continue;
         }
-        let required = Sku::ALL.into_iter().find(|s| s.capabilities().has(feature)).unwrap_or(Sku::Premium);
-        let was_in_use = current.is_some_and(|c| c.settings.features_used().contains(&feature) && c.sku != next.sku);
+        let required = Sku::ALL
+            .into_iter()
+            .find(|s| s.capabilities().has(feature))
+            .unwrap_or(Sku::Premium);
+        let was_in_use = current
+            .is_some_and(|c| c.settings.features_used().contains(&feature) && c.sku != next.sku);
         return Err(match current {
             Some(c) if was_in_use => RegistryError::SkuDowngradeBlocked {
                 feature,
@@ -393,7 +466,12 @@ fn check_sku(current: Option<&Registry>, next: &Registry) -> Result<(), Registry
                 to: next.sku,
                 required,
             },
-            _ => RegistryError::FeatureNotInSku { feature, registry: next.name().to_string(), sku: next.sku, required },
+            _ => RegistryError::FeatureNotInSku {
+                feature,
+                registry: next.name().to_string(),
+                sku: next.sku,
+                required,
+            },
         });
     }
     Ok(())

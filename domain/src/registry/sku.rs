@@ -23,14 +23,18 @@ impl Sku {
     /// A message listing the accepted names.
     pub fn parse(s: &str) -> Result<Self, String> {
         if s.eq_ignore_ascii_case("Classic") {
-            return Err("The 'Classic' SKU is retired and cannot be used for new or updated registries. \
+            return Err(
+                "The 'Classic' SKU is retired and cannot be used for new or updated registries. \
                         Use Basic, Standard or Premium."
-                .to_owned());
+                    .to_owned(),
+            );
         }
         Self::ALL
             .into_iter()
             .find(|sku| sku.as_str().eq_ignore_ascii_case(s))
-            .ok_or_else(|| format!("The SKU '{s}' is not supported. Supported SKUs: Basic, Standard, Premium."))
+            .ok_or_else(|| {
+                format!("The SKU '{s}' is not supported. Supported SKUs: Basic, Standard, Premium.")
+            })
     }
 
     /// The ARM spelling.
@@ -91,7 +95,9 @@ impl Feature {
             Self::AnonymousPull => "Anonymous pull (properties.anonymousPullEnabled)",
             Self::NetworkRules => "Network rules (properties.networkRuleSet)",
             Self::PrivateLink => "Disabling public network access (properties.publicNetworkAccess)",
-            Self::DedicatedDataEndpoints => "Dedicated data endpoints (properties.dataEndpointEnabled)",
+            Self::DedicatedDataEndpoints => {
+                "Dedicated data endpoints (properties.dataEndpointEnabled)"
+            }
             Self::CustomerManagedKeys => "Customer-managed keys (properties.encryption)",
             Self::GeoReplication => "Geo-replication",
         }

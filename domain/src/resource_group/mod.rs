@@ -1,13 +1,13 @@
 //! Resource groups (`Microsoft.Resources/resourceGroups`), as ARM serves them.
 
 use crate::arm::{
-    ETag, Location, NameError, Precondition, ProvisioningState, ResourceGroupId, ResourceGroupName, SubscriptionId,
-    Tags,
+    ETag, Location, NameError, Precondition, ProvisioningState, ResourceGroupId, ResourceGroupName,
+    SubscriptionId, Tags,
 };
+use crate::clock::Clock;
 use crate::operation::{Operation, OperationKind, OperationRepository, OperationSignal};
 use crate::store::{Page, PageRequest, StoreError};
 use crate::subscription::{SubscriptionError, SubscriptionService};
-use crate::clock::Clock;
 use async_trait::async_trait;
 use std::sync::Arc;
 
@@ -78,13 +78,21 @@ pub trait ResourceGroupRepository: Send + Sync {
     ///
     /// # Errors
     /// `Conflict` when the ETag changed; `Store` otherwise.
-    async fn update(&self, group: &ResourceGroup, expected: &ETag) -> Result<(), ResourceGroupWriteError>;
+    async fn update(
+        &self,
+        group: &ResourceGroup,
+        expected: &ETag,
+    ) -> Result<(), ResourceGroupWriteError>;
 
     /// A page of a subscription's groups.
     ///
     /// # Errors
     /// [`StoreError`] when the store fails.
-    async fn list(&self, subscription: SubscriptionId, page: &PageRequest) -> Result<Page<ResourceGroup>, StoreError>;
+    async fn list(
+        &self,
+        subscription: SubscriptionId,
+        page: &PageRequest,
+    ) -> Result<Page<ResourceGroup>, StoreError>;
 
     /// In one transaction: marks the group and every registry in it `Deleting`, and records
     /// `operation`, provided the group's ETag is still `expected`.
@@ -118,7 +126,9 @@ pub enum ResourceGroupError {
     #[error("Resource group '{0}' could not be found.")]
     NotFound(String),
     /// PUT with a location other than the group's.
-    #[error("Invalid resource group location '{requested}'. The Resource group already exists in location '{existing}'.")]
+    #[error(
+        "Invalid resource group location '{requested}'. The Resource group already exists in location '{existing}'."
+    )]
     LocationMismatch {
         /// Asked for.
         requested: String,
@@ -126,7 +136,9 @@ pub enum ResourceGroupError {
         existing: String,
     },
     /// The group is being deleted.
-    #[error("The resource group '{0}' is in deprovisioning state and cannot perform this operation.")]
+    #[error(
+        "The resource group '{0}' is in deprovisioning state and cannot perform this operation."
+    )]
     BeingDeleted(String),
     /// `If-Match`/`If-None-Match` did not hold.
     #[error("The condition specified using HTTP conditional header(s) is not met.")]
@@ -177,14 +189,24 @@ impl ResourceGroupService {
         signal: Arc<dyn OperationSignal>,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        Self { subscriptions, repo, operations, signal, clock }
+        Self {
+            subscriptions,
+            repo,
+            operations,
+            signal,
+            clock,
+        }
     }
 
     /// Parses and checks a group id: the subscription must exist and the name be valid.
     ///
     /// # Errors
     /// `Subscription(NotFound)`, `InvalidName`, or `Store`.
-    pub async fn resolve_id(&self, subscription: &str, name: &str) -> Result<ResourceGroupId, ResourceGroupError> {
+    pub async fn resolve_id(
+        &self,
+        subscription: &str,
+        name: &str,
+    ) -> Result<ResourceGroupId, ResourceGroupError> {
         let subscription = self.subscriptions.require(subscription).await?;
         let name = ResourceGroupName::parse(name).map_err(ResourceGroupError::InvalidName)?;
         Ok(ResourceGroupId { subscription, name })
@@ -194,7 +216,10 @@ impl ResourceGroupService {
     ///
     /// # Errors
     /// `Subscription(NotFound)` or `Store`.
-    pub async fn resolve_subscription(&self, subscription: &str) -> Result<SubscriptionId, ResourceGroupError> {
+    pub async fn resolve_subscription(
+        &self,
+        subscription: &str,
+    ) -> Result<SubscriptionId, ResourceGroupError> {
         Ok(self.subscriptions.require(subscription).await?)
     }
 
@@ -275,14 +300,20 @@ impl ResourceGroupService {
     /// # Errors
     /// `NotFound` or `Store`.
     pub async fn get(&self, id: &ResourceGroupId) -> Result<ResourceGroup, ResourceGroupError> {
-        self.repo.get(id).await?.ok_or_else(|| ResourceGroupError::NotFound(id.name.to_string()))
+        self.repo
+            .get(id)
+            .await?
+            .ok_or_else(|| ResourceGroupError::NotFound(id.name.to_string()))
     }
 
     /// Reads a group that accepts new resources (exists and is not being deleted).
     ///
     /// # Errors
     /// `NotFound`, `BeingDeleted` or `Store`.
-    pub async fn get_live(&self, id: &ResourceGroupId) -> Result<ResourceGroup, ResourceGroupError> {
+    pub async fn get_live(
+        &self,
+        id: &ResourceGroupId,
+    ) -> Result<ResourceGroup, ResourceGroupError> {
         let group = self.get(id).await?;
         Self::ensure_live(&group)?;
         Ok(group)
@@ -292,7 +323,11 @@ impl ResourceGroupService {
     ///
     /// # Errors
     /// `Subscription(NotFound)` or `Store`.
-    pub async fn list(&self, subscription: &str, page: &PageRequest) -> Result<Page<ResourceGroup>, ResourceGroupError> {
+    pub async fn list(
+        &self,
+        subscription: &str,
+        page: &PageRequest,
+    ) -> Result<Page<ResourceGroup>, ResourceGroupError> {
         let subscription = self.subscriptions.require(subscription).await?;
         Ok(self.repo.list(subscription, page).await?)
     }
@@ -318,8 +353,13 @@ impl ResourceGroupService {
         {
             return Ok(DeleteOutcome::Started(op));
         }
-        let operation = Operation::start(OperationKind::DeleteResourceGroup(id.clone()), self.clock.now());
-        self.repo.begin_delete(id, &current.etag, &operation).await?;
+        let operation = Operation::start(
+            OperationKind::DeleteResourceGroup(id.clone()),
+            self.clock.now(),
+        );
+        self.repo
+            .begin_delete(id, &current.etag, &operation)
+            .await?;
         self.signal.notify();
         Ok(DeleteOutcome::Started(operation))
     }

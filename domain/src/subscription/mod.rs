@@ -84,8 +84,12 @@ impl SubscriptionService {
         if let Some(found) = existing.iter().find(|s| s.id == id) {
             return Ok(found.clone());
         }
-        let subscription =
-            Subscription { id, display_name: "Berth".to_owned(), tenant_id, state: "Enabled".to_owned() };
+        let subscription = Subscription {
+            id,
+            display_name: "Berth".to_owned(),
+            tenant_id,
+            state: "Enabled".to_owned(),
+        };
         self.repo.insert_if_absent(&subscription).await?;
         Ok(subscription)
     }
@@ -103,8 +107,12 @@ impl SubscriptionService {
     /// # Errors
     /// [`SubscriptionError::NotFound`], or `Store`.
     pub async fn get(&self, id: &str) -> Result<Subscription, SubscriptionError> {
-        let parsed = SubscriptionId::parse(id).map_err(|_| SubscriptionError::NotFound(id.to_owned()))?;
-        self.repo.get(parsed).await?.ok_or_else(|| SubscriptionError::NotFound(id.to_owned()))
+        let parsed =
+            SubscriptionId::parse(id).map_err(|_| SubscriptionError::NotFound(id.to_owned()))?;
+        self.repo
+            .get(parsed)
+            .await?
+            .ok_or_else(|| SubscriptionError::NotFound(id.to_owned()))
     }
 
     /// Checks that a subscription exists, returning its parsed id.

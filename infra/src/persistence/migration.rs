@@ -1,7 +1,9 @@
 //! The migrations: one set, run on SQLite and PostgreSQL alike.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::schema::{big_integer, big_integer_null, integer, string, string_null, text, text_null};
+use sea_orm_migration::schema::{
+    big_integer, big_integer_null, integer, string, string_null, text, text_null,
+};
 
 /// All migrations, in order.
 pub struct Migrator;
@@ -53,7 +55,11 @@ impl MigrationTrait for M0001Foundation {
         )
         .await?;
         m.create_index(
-            Index::create().name("ix_resource_groups_subscription").table("resource_groups").col("subscription_id").to_owned(),
+            Index::create()
+                .name("ix_resource_groups_subscription")
+                .table("resource_groups")
+                .col("subscription_id")
+                .to_owned(),
         )
         .await?;
         m.create_table(
@@ -82,8 +88,18 @@ impl MigrationTrait for M0001Foundation {
                 .to_owned(),
         )
         .await?;
-        for (name, col) in [("ix_registries_group", "group_key"), ("ix_registries_subscription", "subscription_id")] {
-            m.create_index(Index::create().name(name).table("registries").col(col).to_owned()).await?;
+        for (name, col) in [
+            ("ix_registries_group", "group_key"),
+            ("ix_registries_subscription", "subscription_id"),
+        ] {
+            m.create_index(
+                Index::create()
+                    .name(name)
+                    .table("registries")
+                    .col(col)
+                    .to_owned(),
+            )
+            .await?;
         }
         m.create_table(
             Table::create()
@@ -106,7 +122,10 @@ impl MigrationTrait for M0001Foundation {
                 .to_owned(),
         )
         .await?;
-        for (name, cols) in [("ix_operations_target", &["target_key", "status"][..]), ("ix_operations_due", &["status", "due_at"][..])] {
+        for (name, cols) in [
+            ("ix_operations_target", &["target_key", "status"][..]),
+            ("ix_operations_due", &["status", "due_at"][..]),
+        ] {
             let mut index = Index::create().name(name).table("operations").to_owned();
             for col in cols {
                 index.col(*col);
@@ -117,7 +136,12 @@ impl MigrationTrait for M0001Foundation {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        for table in ["operations", "registries", "resource_groups", "subscriptions"] {
+        for table in [
+            "operations",
+            "registries",
+            "resource_groups",
+            "subscriptions",
+        ] {
             m.drop_table(Table::drop().table(table).to_owned()).await?;
         }
         Ok(())

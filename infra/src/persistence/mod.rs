@@ -7,12 +7,15 @@ mod repositories;
 
 pub use migration::Migrator;
 pub use repositories::{
-    SeaOrmOperationRepository, SeaOrmRegistryRepository, SeaOrmResourceGroupRepository, SeaOrmSubscriptionRepository,
+    SeaOrmOperationRepository, SeaOrmRegistryRepository, SeaOrmResourceGroupRepository,
+    SeaOrmSubscriptionRepository,
 };
 
 use berth_domain::store::StoreError;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database as SeaDatabase, DatabaseConnection, DbErr};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database as SeaDatabase, DatabaseConnection, DbErr,
+};
 use sea_orm_migration::MigratorTrait;
 use std::path::Path;
 use std::time::Duration;
@@ -69,13 +72,19 @@ impl Database {
             DatabaseTarget::Sqlite(path) => {
                 let write = connect_sqlite(path, 1).await?;
                 // Create the file and switch it to WAL before readers open it.
-                Migrator::up(&write, None).await.map_err(DatabaseError::Migrate)?;
+                Migrator::up(&write, None)
+                    .await
+                    .map_err(DatabaseError::Migrate)?;
                 let read = connect_sqlite(path, 4).await?;
                 Self { read, write }
             }
             DatabaseTarget::Postgres { url, schema } => {
                 if let Some(schema) = schema {
-                    if !schema.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || schema.is_empty() {
+                    if !schema
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_')
+                        || schema.is_empty()
+                    {
                         return Err(DatabaseError::InvalidSchema(schema.clone()));
                     }
                     let admin = connect(ConnectOptions::new(url.clone()), "postgresql").await?;
@@ -86,13 +95,21 @@ impl Database {
                     admin.close().await.map_err(DatabaseError::Migrate)?;
                 }
                 let mut options = ConnectOptions::new(url.clone());
-                options.max_connections(16).min_connections(1).sqlx_logging(false);
+                options
+                    .max_connections(16)
+                    .min_connections(1)
+                    .sqlx_logging(false);
                 if let Some(schema) = schema {
                     options.set_schema_search_path(schema.clone());
                 }
                 let conn = connect(options, "postgresql").await?;
-                Migrator::up(&conn, None).await.map_err(DatabaseError::Migrate)?;
-                Self { read: conn.clone(), write: conn }
+                Migrator::up(&conn, None)
+                    .await
+                    .map_err(DatabaseError::Migrate)?;
+                Self {
+                    read: conn.clone(),
+                    write: conn,
+                }
             }
         };
         Ok(db)
@@ -136,10 +153,16 @@ async fn connect_sqlite(path: &Path, max: u32) -> Result<DatabaseConnection, Dat
     connect(options, "sqlite").await
 }
 
-async fn connect(options: ConnectOptions, target: &str) -> Result<DatabaseConnection, DatabaseError> {
+async fn connect(
+    options: ConnectOptions,
+    target: &str,
+) -> Result<DatabaseConnection, DatabaseError> {
     SeaDatabase::connect(options)
         .await
-        .map_err(|source| DatabaseError::Connect { target: target.to_owned(), source })
+        .map_err(|source| DatabaseError::Connect {
+            target: target.to_owned(),
+            source,
+        })
 }
 
 /// Turns a driver error into the domain's opaque store error (the text goes to logs only).

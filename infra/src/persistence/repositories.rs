@@ -4,13 +4,18 @@ use super::entities::{operation, registry, resource_group, subscription};
 use super::{Database, store_error};
 use async_trait::async_trait;
 use berth_domain::arm::{
-    ETag, Location, ProvisioningState, RegistryId, ResourceGroupId, ResourceGroupName, SubscriptionId, SystemData, Tags,
+    ETag, Location, ProvisioningState, RegistryId, ResourceGroupId, ResourceGroupName,
+    SubscriptionId, SystemData, Tags,
 };
 use berth_domain::operation::{
     Operation, OperationFailure, OperationId, OperationKind, OperationRepository, OperationStatus,
 };
-use berth_domain::registry::{Identity, Registry, RegistryName, RegistryRepository, RegistrySettings, RegistryWriteError, Sku};
-use berth_domain::resource_group::{ResourceGroup, ResourceGroupRepository, ResourceGroupWriteError};
+use berth_domain::registry::{
+    Identity, Registry, RegistryName, RegistryRepository, RegistrySettings, RegistryWriteError, Sku,
+};
+use berth_domain::resource_group::{
+    ResourceGroup, ResourceGroupRepository, ResourceGroupWriteError,
+};
 use berth_domain::store::{Page, PageRequest, StoreError};
 use berth_domain::subscription::{Subscription, SubscriptionRepository};
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -40,7 +45,8 @@ fn tags_to_json(tags: &Tags) -> String {
 }
 
 fn tags_from_json(text: &str) -> Result<Tags, StoreError> {
-    let map: BTreeMap<String, String> = serde_json::from_str(text).map_err(|e| corrupt("tags", e))?;
+    let map: BTreeMap<String, String> =
+        serde_json::from_str(text).map_err(|e| corrupt("tags", e))?;
     Tags::parse(map).map_err(|e| corrupt("tags", e))
 }
 
@@ -141,8 +147,10 @@ impl SeaOrmResourceGroupRepository {
 fn group_from_row(row: resource_group::Model) -> Result<ResourceGroup, StoreError> {
     Ok(ResourceGroup {
         id: ResourceGroupId {
-            subscription: SubscriptionId::parse(&row.subscription_id).map_err(|e| corrupt("subscription id", e))?,
-            name: ResourceGroupName::parse(&row.name).map_err(|e| corrupt("resource group name", e))?,
+            subscription: SubscriptionId::parse(&row.subscription_id)
+                .map_err(|e| corrupt("subscription id", e))?,
+            name: ResourceGroupName::parse(&row.name)
+                .map_err(|e| corrupt("resource group name", e))?,
         },
         location: Location::parse(&row.location).map_err(|e| corrupt("location", e))?,
         tags: tags_from_json(&row.tags)?,
@@ -182,17 +190,25 @@ impl ResourceGroupRepository for SeaOrmResourceGroupRepository {
     #[instrument(skip_all, err, fields(resource_group = %g.id))]
     async fn insert(&self, g: &ResourceGroup) -> Result<(), ResourceGroupWriteError> {
         let row = group_to_row(g, millis(OffsetDateTime::now_utc()));
-        resource_group::Entity::insert(row).exec(self.db.writer()).await.map(|_| ()).map_err(|e| {
-            if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) {
-                ResourceGroupWriteError::Conflict
-            } else {
-                ResourceGroupWriteError::Store(store_error(e))
-            }
-        })
+        resource_group::Entity::insert(row)
+            .exec(self.db.writer())
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) {
+                    ResourceGroupWriteError::Conflict
+                } else {
+                    ResourceGroupWriteError::Store(store_error(e))
+                }
+            })
     }
 
     #[instrument(skip_all, err, fields(resource_group = %g.id))]
-    async fn update(&self, g: &ResourceGroup, expected: &ETag) -> Result<(), ResourceGroupWriteError> {
+    async fn update(
+        &self,
+        g: &ResourceGroup,
+        expected: &ETag,
+    ) -> Result<(), ResourceGroupWriteError> {
         let mut row = group_to_row(g, millis(OffsetDateTime::now_utc()));
         row.created_at = sea_orm::ActiveValue::NotSet;
         let done = resource_group::Entity::update_many()
@@ -202,11 +218,19 @@ impl ResourceGroupRepository for SeaOrmResourceGroupRepository {
             .exec(self.db.writer())
             .await
             .map_err(store_error)?;
-        if done.rows_affected == 1 { Ok(()) } else { Err(ResourceGroupWriteError::Conflict) }
+        if done.rows_affected == 1 {
+            Ok(())
+        } else {
+            Err(ResourceGroupWriteError::Conflict)
+        }
     }
 
     #[instrument(skip_all, err, fields(subscription.id = %subscription))]
-    async fn list(&self, subscription: SubscriptionId, page: &PageRequest) -> Result<Page<ResourceGroup>, StoreError> {
+    async fn list(
+        &self,
+        subscription: SubscriptionId,
+        page: &PageRequest,
+    ) -> Result<Page<ResourceGroup>, StoreError> {
         let rows = resource_group::Entity::find()
             .filter(resource_group::Column::SubscriptionId.eq(subscription.to_string()))
             .filter(page_filter(resource_group::Column::Key, page))
@@ -215,16 +239,30 @@ impl ResourceGroupRepository for SeaOrmResourceGroupRepository {
             .all(self.db.reader())
             .await
             .map_err(store_error)?;
-        let groups = rows.into_iter().map(group_from_row).collect::<Result<Vec<_>, _>>()?;
+        let groups = rows
+            .into_iter()
+            .map(group_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_overfetch(groups, page.top, |g| g.id.key()))
     }
 
     #[instrument(skip_all, err, fields(resource_group = %id, operation.id = %op.id))]
-    async fn begin_delete(&self, id: &ResourceGroupId, expected: &ETag, op: &Operation) -> Result<(), ResourceGroupWriteError> {
+    async fn begin_delete(
+        &self,
+        id: &ResourceGroupId,
+        expected: &ETag,
+        op: &Operation,
+    ) -> Result<(), ResourceGroupWriteError> {
         let txn = self.db.writer().begin().await.map_err(store_error)?;
         let marked = resource_group::Entity::update_many()
-            .col_expr(resource_group::Column::ProvisioningState, Expr::value(ProvisioningState::Deleting.as_str()))
-            .col_expr(resource_group::Column::Etag, Expr::value(ETag::generate().as_str()))
+            .col_expr(
+                resource_group::Column::ProvisioningState,
+                Expr::value(ProvisioningState::Deleting.as_str()),
+            )
+            .col_expr(
+                resource_group::Column::Etag,
+                Expr::value(ETag::generate().as_str()),
+            )
             .filter(resource_group::Column::Key.eq(id.key()))
             .filter(resource_group::Column::Etag.eq(expected.as_str()))
             .exec(&txn)
@@ -234,7 +272,10 @@ impl ResourceGroupRepository for SeaOrmResourceGroupRepository {
             return Err(ResourceGroupWriteError::Conflict);
         }
         registry::Entity::update_many()
-            .col_expr(registry::Column::ProvisioningState, Expr::value(ProvisioningState::Deleting.as_str()))
+            .col_expr(
+                registry::Column::ProvisioningState,
+                Expr::value(ProvisioningState::Deleting.as_str()),
+            )
             .filter(registry::Column::GroupKey.eq(id.key()))
             .exec(&txn)
             .await
@@ -246,7 +287,11 @@ impl ResourceGroupRepository for SeaOrmResourceGroupRepository {
 
     #[instrument(skip_all, err, fields(resource_group = %id))]
     async fn delete(&self, id: &ResourceGroupId) -> Result<(), StoreError> {
-        resource_group::Entity::delete_by_id(id.key()).exec(self.db.writer()).await.map(|_| ()).map_err(store_error)
+        resource_group::Entity::delete_by_id(id.key())
+            .exec(self.db.writer())
+            .await
+            .map(|_| ())
+            .map_err(store_error)
     }
 }
 
@@ -267,7 +312,8 @@ impl SeaOrmRegistryRepository {
 }
 
 fn registry_from_row(row: registry::Model) -> Result<Registry, StoreError> {
-    let settings: RegistrySettings = serde_json::from_str(&row.settings).map_err(|e| corrupt("registry settings", e))?;
+    let settings: RegistrySettings =
+        serde_json::from_str(&row.settings).map_err(|e| corrupt("registry settings", e))?;
     let identity: Option<Identity> = row
         .identity
         .as_deref()
@@ -277,8 +323,10 @@ fn registry_from_row(row: registry::Model) -> Result<Registry, StoreError> {
     Ok(Registry {
         id: RegistryId {
             resource_group: ResourceGroupId {
-                subscription: SubscriptionId::parse(&row.subscription_id).map_err(|e| corrupt("subscription id", e))?,
-                name: ResourceGroupName::parse(&row.group_name).map_err(|e| corrupt("resource group name", e))?,
+                subscription: SubscriptionId::parse(&row.subscription_id)
+                    .map_err(|e| corrupt("subscription id", e))?,
+                name: ResourceGroupName::parse(&row.group_name)
+                    .map_err(|e| corrupt("resource group name", e))?,
             },
             name: RegistryName::parse(&row.name).map_err(|e| corrupt("registry name", e))?,
         },
@@ -304,7 +352,12 @@ fn registry_from_row(row: registry::Model) -> Result<Registry, StoreError> {
 
 fn registry_to_row(r: &Registry) -> Result<registry::ActiveModel, StoreError> {
     let settings = serde_json::to_string(&r.settings).map_err(|e| StoreError(e.to_string()))?;
-    let identity = r.identity.as_ref().map(serde_json::to_string).transpose().map_err(|e| StoreError(e.to_string()))?;
+    let identity = r
+        .identity
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| StoreError(e.to_string()))?;
     Ok(registry::ActiveModel {
         key: Set(r.id.key()),
         name_key: Set(r.id.name.key()),
@@ -330,7 +383,11 @@ fn registry_to_row(r: &Registry) -> Result<registry::ActiveModel, StoreError> {
 }
 
 impl SeaOrmRegistryRepository {
-    async fn list_where(&self, condition: Condition, page: &PageRequest) -> Result<Page<Registry>, StoreError> {
+    async fn list_where(
+        &self,
+        condition: Condition,
+        page: &PageRequest,
+    ) -> Result<Page<Registry>, StoreError> {
         let rows = registry::Entity::find()
             .filter(condition)
             .filter(page_filter(registry::Column::Key, page))
@@ -339,7 +396,10 @@ impl SeaOrmRegistryRepository {
             .all(self.db.reader())
             .await
             .map_err(store_error)?;
-        let registries = rows.into_iter().map(registry_from_row).collect::<Result<Vec<_>, _>>()?;
+        let registries = rows
+            .into_iter()
+            .map(registry_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_overfetch(registries, page.top, |r| r.id.key()))
     }
 }
@@ -378,13 +438,16 @@ impl RegistryRepository for SeaOrmRegistryRepository {
         if group.is_none_or(|g| g.provisioning_state == ProvisioningState::Deleting.as_str()) {
             return Err(RegistryWriteError::ResourceGroupGone);
         }
-        registry::Entity::insert(row).exec(&txn).await.map_err(|e: DbErr| {
-            if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) {
-                RegistryWriteError::NameTaken
-            } else {
-                RegistryWriteError::Store(store_error(e))
-            }
-        })?;
+        registry::Entity::insert(row)
+            .exec(&txn)
+            .await
+            .map_err(|e: DbErr| {
+                if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) {
+                    RegistryWriteError::NameTaken
+                } else {
+                    RegistryWriteError::Store(store_error(e))
+                }
+            })?;
         txn.commit().await.map_err(store_error)?;
         Ok(())
     }
@@ -400,23 +463,54 @@ impl RegistryRepository for SeaOrmRegistryRepository {
             .exec(self.db.writer())
             .await
             .map_err(store_error)?;
-        if done.rows_affected == 1 { Ok(()) } else { Err(RegistryWriteError::Stale) }
+        if done.rows_affected == 1 {
+            Ok(())
+        } else {
+            Err(RegistryWriteError::Stale)
+        }
     }
 
-    async fn list_by_resource_group(&self, group: &ResourceGroupId, page: &PageRequest) -> Result<Page<Registry>, StoreError> {
-        self.list_where(Condition::all().add(registry::Column::GroupKey.eq(group.key())), page).await
+    async fn list_by_resource_group(
+        &self,
+        group: &ResourceGroupId,
+        page: &PageRequest,
+    ) -> Result<Page<Registry>, StoreError> {
+        self.list_where(
+            Condition::all().add(registry::Column::GroupKey.eq(group.key())),
+            page,
+        )
+        .await
     }
 
-    async fn list_by_subscription(&self, subscription: SubscriptionId, page: &PageRequest) -> Result<Page<Registry>, StoreError> {
-        self.list_where(Condition::all().add(registry::Column::SubscriptionId.eq(subscription.to_string())), page).await
+    async fn list_by_subscription(
+        &self,
+        subscription: SubscriptionId,
+        page: &PageRequest,
+    ) -> Result<Page<Registry>, StoreError> {
+        self.list_where(
+            Condition::all().add(registry::Column::SubscriptionId.eq(subscription.to_string())),
+            page,
+        )
+        .await
     }
 
     #[instrument(skip_all, err, fields(registry.name = %id.name, operation.id = %op.id))]
-    async fn begin_delete(&self, id: &RegistryId, expected: &ETag, op: &Operation) -> Result<(), RegistryWriteError> {
+    async fn begin_delete(
+        &self,
+        id: &RegistryId,
+        expected: &ETag,
+        op: &Operation,
+    ) -> Result<(), RegistryWriteError> {
         let txn = self.db.writer().begin().await.map_err(store_error)?;
         let marked = registry::Entity::update_many()
-            .col_expr(registry::Column::ProvisioningState, Expr::value(ProvisioningState::Deleting.as_str()))
-            .col_expr(registry::Column::Etag, Expr::value(ETag::generate().as_str()))
+            .col_expr(
+                registry::Column::ProvisioningState,
+                Expr::value(ProvisioningState::Deleting.as_str()),
+            )
+            .col_expr(
+                registry::Column::Etag,
+                Expr::value(ETag::generate().as_str()),
+            )
             .filter(registry::Column::Key.eq(id.key()))
             .filter(registry::Column::Etag.eq(expected.as_str()))
             .exec(&txn)
@@ -432,7 +526,11 @@ impl RegistryRepository for SeaOrmRegistryRepository {
 
     #[instrument(skip_all, err, fields(registry.name = %id.name))]
     async fn delete(&self, id: &RegistryId) -> Result<(), StoreError> {
-        registry::Entity::delete_by_id(id.key()).exec(self.db.writer()).await.map(|_| ()).map_err(store_error)
+        registry::Entity::delete_by_id(id.key())
+            .exec(self.db.writer())
+            .await
+            .map(|_| ())
+            .map_err(store_error)
     }
 }
 
@@ -458,9 +556,12 @@ const KIND_DELETE_GROUP: &str = "DeleteResourceGroup";
 
 async fn insert_operation(conn: &impl ConnectionTrait, op: &Operation) -> Result<(), StoreError> {
     let (kind, target_key, group, registry_name) = match &op.kind {
-        OperationKind::DeleteRegistry(id) => {
-            (KIND_DELETE_REGISTRY, id.key(), &id.resource_group.name, Some(id.name.to_string()))
-        }
+        OperationKind::DeleteRegistry(id) => (
+            KIND_DELETE_REGISTRY,
+            id.key(),
+            &id.resource_group.name,
+            Some(id.name.to_string()),
+        ),
         OperationKind::DeleteResourceGroup(id) => (KIND_DELETE_GROUP, id.key(), &id.name, None),
     };
     let row = operation::ActiveModel {
@@ -480,13 +581,19 @@ async fn insert_operation(conn: &impl ConnectionTrait, op: &Operation) -> Result
         lease_owner: Set(None),
         lease_until: Set(None),
     };
-    operation::Entity::insert(row).exec(conn).await.map(|_| ()).map_err(store_error)
+    operation::Entity::insert(row)
+        .exec(conn)
+        .await
+        .map(|_| ())
+        .map_err(store_error)
 }
 
 fn operation_from_row(row: operation::Model) -> Result<Operation, StoreError> {
     let resource_group = ResourceGroupId {
-        subscription: SubscriptionId::parse(&row.subscription_id).map_err(|e| corrupt("subscription id", e))?,
-        name: ResourceGroupName::parse(&row.group_name).map_err(|e| corrupt("resource group name", e))?,
+        subscription: SubscriptionId::parse(&row.subscription_id)
+            .map_err(|e| corrupt("subscription id", e))?,
+        name: ResourceGroupName::parse(&row.group_name)
+            .map_err(|e| corrupt("resource group name", e))?,
     };
     let kind = match (row.kind.as_str(), row.registry_name) {
         (KIND_DELETE_REGISTRY, Some(name)) => OperationKind::DeleteRegistry(RegistryId {
@@ -497,13 +604,17 @@ fn operation_from_row(row: operation::Model) -> Result<Operation, StoreError> {
         (other, _) => return Err(corrupt("operation kind", other)),
     };
     let error = match (row.error_code, row.error_message) {
-        (Some(code), message) => Some(OperationFailure { code, message: message.unwrap_or_default() }),
+        (Some(code), message) => Some(OperationFailure {
+            code,
+            message: message.unwrap_or_default(),
+        }),
         _ => None,
     };
     Ok(Operation {
         id: OperationId::parse(&row.id).ok_or_else(|| corrupt("operation id", &row.id))?,
         kind,
-        status: OperationStatus::parse(&row.status).ok_or_else(|| corrupt("operation status", &row.status))?,
+        status: OperationStatus::parse(&row.status)
+            .ok_or_else(|| corrupt("operation status", &row.status))?,
         error,
         started_at: from_millis(row.started_at)?,
         ended_at: row.ended_at.map(from_millis).transpose()?,
@@ -537,7 +648,12 @@ impl OperationRepository for SeaOrmOperationRepository {
     }
 
     #[instrument(skip_all, err, fields(worker = owner))]
-    async fn claim_next(&self, owner: &str, now: OffsetDateTime, lease: time::Duration) -> Result<Option<Operation>, StoreError> {
+    async fn claim_next(
+        &self,
+        owner: &str,
+        now: OffsetDateTime,
+        lease: time::Duration,
+    ) -> Result<Option<Operation>, StoreError> {
         let now_ms = millis(now);
         let free = Condition::any()
             .add(operation::Column::LeaseUntil.is_null())
@@ -555,8 +671,14 @@ impl OperationRepository for SeaOrmOperationRepository {
             // Compare-and-set: only one worker's UPDATE matches a free lease.
             let claimed = operation::Entity::update_many()
                 .col_expr(operation::Column::LeaseOwner, Expr::value(owner))
-                .col_expr(operation::Column::LeaseUntil, Expr::value(millis(now + lease)))
-                .col_expr(operation::Column::Attempts, Expr::col(operation::Column::Attempts).add(1))
+                .col_expr(
+                    operation::Column::LeaseUntil,
+                    Expr::value(millis(now + lease)),
+                )
+                .col_expr(
+                    operation::Column::Attempts,
+                    Expr::col(operation::Column::Attempts).add(1),
+                )
                 .filter(operation::Column::Id.eq(candidate.id.clone()))
                 .filter(operation::Column::Status.eq(OperationStatus::InProgress.as_str()))
                 .filter(free.clone())
@@ -602,7 +724,12 @@ impl OperationRepository for SeaOrmOperationRepository {
     }
 
     #[instrument(skip_all, err, fields(operation.id = %id, worker = owner))]
-    async fn retry_later(&self, id: OperationId, owner: &str, retry_at: OffsetDateTime) -> Result<(), StoreError> {
+    async fn retry_later(
+        &self,
+        id: OperationId,
+        owner: &str,
+        retry_at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
         let row = operation::ActiveModel {
             due_at: Set(millis(retry_at)),
             lease_owner: Set(None),
@@ -619,4 +746,3 @@ impl OperationRepository for SeaOrmOperationRepository {
             .map_err(store_error)
     }
 }
-

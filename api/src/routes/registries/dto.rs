@@ -4,9 +4,9 @@
 use crate::error::ApiError;
 use berth_domain::arm::{Location, Tags};
 use berth_domain::registry::{
-    DomainNameLabelScope, Encryption, EndpointProtocol, Identity, IdentityType, KeyVaultProperties, NetworkRuleBypass,
-    NetworkRuleSet, PoliciesPatch, Registry, RegistryDefinition, RegistryPatch, RegistrySettings, RoleAssignmentMode,
-    Sku, UserAssignedIdentity,
+    DomainNameLabelScope, Encryption, EndpointProtocol, Identity, IdentityType, KeyVaultProperties,
+    NetworkRuleBypass, NetworkRuleSet, PoliciesPatch, Registry, RegistryDefinition, RegistryPatch,
+    RegistrySettings, RoleAssignmentMode, Sku, UserAssignedIdentity,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -56,6 +56,7 @@ pub struct RetentionPolicyDto {
     pub days: Option<i64>,
     /// When the policy last changed (read-only).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
     pub last_updated_time: Option<String>,
     /// `enabled` or `disabled`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -71,6 +72,7 @@ pub struct SoftDeletePolicyDto {
     pub retention_days: Option<i64>,
     /// When the policy last changed (read-only).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
     pub last_updated_time: Option<String>,
     /// `enabled` or `disabled`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -94,7 +96,10 @@ pub struct PoliciesDto {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub export_policy: Option<StatusPolicy>,
     /// Entra tokens with the ARM audience.
-    #[serde(rename = "azureADAuthenticationAsArmPolicy", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "azureADAuthenticationAsArmPolicy",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub azure_ad_authentication_as_arm_policy: Option<StatusPolicy>,
     /// Soft delete (preview api-versions).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -223,11 +228,12 @@ pub struct RegistryPropertiesInput {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct RegistryCreateBody {
     /// Region (required; immutable).
-    #[schema(example = "westus")]
+    #[schema(example = "westus", required = true, nullable = false)]
     pub location: Option<String>,
     /// Tags.
     pub tags: Option<BTreeMap<String, String>>,
     /// SKU (required).
+    #[schema(required = true, nullable = false)]
     pub sku: Option<SkuDto>,
     /// Managed identity.
     pub identity: Option<IdentityDto>,
@@ -268,10 +274,16 @@ const TOP_READ_ONLY: &[&str] = &["id", "name", "type", "systemData", "location"]
 /// `InvalidRequestContent` naming the property.
 pub fn parse_update(body: Value) -> Result<RegistryUpdateBody, ApiError> {
     let Value::Object(top) = &body else {
-        return Err(ApiError::invalid_content("The request content must be a JSON object."));
+        return Err(ApiError::invalid_content(
+            "The request content must be a JSON object.",
+        ));
     };
     if let Some(key) = TOP_READ_ONLY.iter().find(|k| top.contains_key(**k)) {
-        let why = if *key == "location" { "immutable" } else { "read-only" };
+        let why = if *key == "location" {
+            "immutable"
+        } else {
+            "read-only"
+        };
         return Err(ApiError::invalid_content(format!(
             "The property '{key}' is {why} and cannot be changed with PATCH."
         ))
@@ -285,16 +297,25 @@ pub fn parse_update(body: Value) -> Result<RegistryUpdateBody, ApiError> {
         ))
         .with_target(format!("properties.{key}")));
     }
-    serde_json::from_value(body)
-        .map_err(|e| ApiError::invalid_content(format!("The request content was invalid and could not be deserialized: {e}.")))
+    serde_json::from_value(body).map_err(|e| {
+        ApiError::invalid_content(format!(
+            "The request content was invalid and could not be deserialized: {e}."
+        ))
+    })
 }
 
 fn bad(target: &str, message: impl Into<String>) -> ApiError {
     ApiError::invalid_content(message).with_target(target.to_owned())
 }
 
-fn parse_with<T>(target: &str, value: Option<&str>, parse: impl Fn(&str) -> Result<T, String>) -> Result<Option<T>, ApiError> {
-    value.map(|v| parse(v).map_err(|m| bad(target, format!("Invalid value for '{target}': {m}")))).transpose()
+fn parse_with<T>(
+    target: &str,
+    value: Option<&str>,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<Option<T>, ApiError> {
+    value
+        .map(|v| parse(v).map_err(|m| bad(target, format!("Invalid value for '{target}': {m}"))))
+        .transpose()
 }
 
 /// `enabled`/`disabled` in any case.
@@ -302,17 +323,30 @@ fn toggle(target: &str, value: Option<&str>) -> Result<Option<bool>, ApiError> {
     parse_with(target, value, |v| match v.to_ascii_lowercase().as_str() {
         "enabled" => Ok(true),
         "disabled" => Ok(false),
-        _ => Err(format!("the value '{v}' is not valid; allowed values: enabled, disabled.")),
+        _ => Err(format!(
+            "the value '{v}' is not valid; allowed values: enabled, disabled."
+        )),
     })
 }
 
-fn days(target: &str, value: Option<i64>, range: std::ops::RangeInclusive<i64>) -> Result<Option<u16>, ApiError> {
+fn days(
+    target: &str,
+    value: Option<i64>,
+    range: std::ops::RangeInclusive<i64>,
+) -> Result<Option<u16>, ApiError> {
     value
         .map(|d| {
             if range.contains(&d) {
                 u16::try_from(d).map_err(|_| bad(target, "out of range"))
             } else {
-                Err(bad(target, format!("'{target}' must be between {} and {}; {d} was given.", range.start(), range.end())))
+                Err(bad(
+                    target,
+                    format!(
+                        "'{target}' must be between {} and {}; {d} was given.",
+                        range.start(),
+                        range.end()
+                    ),
+                ))
             }
         })
         .transpose()
@@ -324,18 +358,36 @@ fn sku(dto: Option<&SkuDto>) -> Result<Option<Sku>, ApiError> {
 }
 
 fn tags(map: Option<BTreeMap<String, String>>) -> Result<Option<Tags>, ApiError> {
-    map.map(|m| Tags::parse(m).map_err(|e| bad("tags", e.0))).transpose()
+    map.map(|m| Tags::parse(m).map_err(|e| bad("tags", e.0)))
+        .transpose()
 }
 
 fn identity(dto: Option<&IdentityDto>, tenant: &str) -> Result<Option<Identity>, ApiError> {
     let Some(dto) = dto else { return Ok(None) };
-    let kind = parse_with("identity.type", Some(dto.kind.as_deref().unwrap_or("None")), IdentityType::parse)?
-        .unwrap_or(IdentityType::None);
-    let system = matches!(kind, IdentityType::SystemAssigned | IdentityType::SystemAndUserAssigned);
-    let user_ids: Vec<&String> = dto.user_assigned_identities.iter().flat_map(BTreeMap::keys).collect();
-    let wants_user = matches!(kind, IdentityType::UserAssigned | IdentityType::SystemAndUserAssigned);
+    let kind = parse_with(
+        "identity.type",
+        Some(dto.kind.as_deref().unwrap_or("None")),
+        IdentityType::parse,
+    )?
+    .unwrap_or(IdentityType::None);
+    let system = matches!(
+        kind,
+        IdentityType::SystemAssigned | IdentityType::SystemAndUserAssigned
+    );
+    let user_ids: Vec<&String> = dto
+        .user_assigned_identities
+        .iter()
+        .flat_map(BTreeMap::keys)
+        .collect();
+    let wants_user = matches!(
+        kind,
+        IdentityType::UserAssigned | IdentityType::SystemAndUserAssigned
+    );
     if wants_user && user_ids.is_empty() {
-        return Err(bad("identity.userAssignedIdentities", "A UserAssigned identity needs userAssignedIdentities."));
+        return Err(bad(
+            "identity.userAssignedIdentities",
+            "A UserAssigned identity needs userAssignedIdentities.",
+        ));
     }
     Ok(Some(Identity {
         kind,
@@ -362,7 +414,10 @@ fn network_rules(dto: Option<&NetworkRuleSetDto>) -> Result<Option<NetworkRuleSe
         "allow" => true,
         "deny" => false,
         other => {
-            return Err(bad("properties.networkRuleSet.defaultAction", format!("'{other}' is not Allow or Deny.")));
+            return Err(bad(
+                "properties.networkRuleSet.defaultAction",
+                format!("'{other}' is not Allow or Deny."),
+            ));
         }
     };
     let mut ip_rules = Vec::with_capacity(dto.ip_rules.len());
@@ -370,17 +425,26 @@ fn network_rules(dto: Option<&NetworkRuleSetDto>) -> Result<Option<NetworkRuleSe
         if !rule.action.eq_ignore_ascii_case("Allow") || !is_ipv4_or_cidr(&rule.value) {
             return Err(bad(
                 "properties.networkRuleSet.ipRules",
-                format!("The IP rule '{}' is invalid: use action 'Allow' and an IPv4 address or CIDR range.", rule.value),
+                format!(
+                    "The IP rule '{}' is invalid: use action 'Allow' and an IPv4 address or CIDR range.",
+                    rule.value
+                ),
             ));
         }
         ip_rules.push(rule.value.clone());
     }
-    Ok(Some(NetworkRuleSet { default_allow, ip_rules }))
+    Ok(Some(NetworkRuleSet {
+        default_allow,
+        ip_rules,
+    }))
 }
 
 fn is_ipv4_or_cidr(value: &str) -> bool {
-    let (addr, prefix) = value.split_once('/').map_or((value, None), |(a, p)| (a, Some(p)));
-    addr.parse::<std::net::Ipv4Addr>().is_ok() && prefix.is_none_or(|p| p.parse::<u8>().is_ok_and(|n| n <= 32))
+    let (addr, prefix) = value
+        .split_once('/')
+        .map_or((value, None), |(a, p)| (a, Some(p)));
+    addr.parse::<std::net::Ipv4Addr>().is_ok()
+        && prefix.is_none_or(|p| p.parse::<u8>().is_ok_and(|n| n <= 32))
 }
 
 fn encryption(dto: Option<&EncryptionDto>) -> Result<Option<Encryption>, ApiError> {
@@ -389,34 +453,70 @@ fn encryption(dto: Option<&EncryptionDto>) -> Result<Option<Encryption>, ApiErro
     let key_vault = dto
         .key_vault_properties
         .as_ref()
-        .map(|k| KeyVaultProperties { key_identifier: k.key_identifier.clone(), identity: k.identity.clone() });
-    if enabled && key_vault.as_ref().is_none_or(|k| k.key_identifier.is_none()) {
-        return Err(bad("properties.encryption.keyVaultProperties.keyIdentifier", "Encryption needs a key identifier."));
+        .map(|k| KeyVaultProperties {
+            key_identifier: k.key_identifier.clone(),
+            identity: k.identity.clone(),
+        });
+    if enabled
+        && key_vault
+            .as_ref()
+            .is_none_or(|k| k.key_identifier.is_none())
+    {
+        return Err(bad(
+            "properties.encryption.keyVaultProperties.keyIdentifier",
+            "Encryption needs a key identifier.",
+        ));
     }
     Ok(Some(Encryption { enabled, key_vault }))
 }
 
 fn policies(dto: Option<&PoliciesDto>) -> Result<PoliciesPatch, ApiError> {
-    let Some(p) = dto else { return Ok(PoliciesPatch::default()) };
+    let Some(p) = dto else {
+        return Ok(PoliciesPatch::default());
+    };
     if let Some(kind) = p.trust_policy.as_ref().and_then(|t| t.kind.as_deref())
         && !kind.eq_ignore_ascii_case("Notary")
     {
-        return Err(bad("properties.policies.trustPolicy.type", format!("The trust policy type '{kind}' is not supported; use 'Notary'.")));
+        return Err(bad(
+            "properties.policies.trustPolicy.type",
+            format!("The trust policy type '{kind}' is not supported; use 'Notary'."),
+        ));
     }
-    let status = |target: &str, s: Option<&StatusPolicy>| toggle(target, s.and_then(|s| s.status.as_deref()));
+    let status = |target: &str, s: Option<&StatusPolicy>| {
+        toggle(target, s.and_then(|s| s.status.as_deref()))
+    };
     let retention = p.retention_policy.as_ref();
     let soft_delete = p.soft_delete_policy.as_ref();
     Ok(PoliciesPatch {
-        quarantine_enabled: status("properties.policies.quarantinePolicy.status", p.quarantine_policy.as_ref())?,
-        trust_enabled: toggle("properties.policies.trustPolicy.status", p.trust_policy.as_ref().and_then(|t| t.status.as_deref()))?,
-        retention_enabled: toggle("properties.policies.retentionPolicy.status", retention.and_then(|r| r.status.as_deref()))?,
-        retention_days: days("properties.policies.retentionPolicy.days", retention.and_then(|r| r.days), 0..=365)?,
-        export_enabled: status("properties.policies.exportPolicy.status", p.export_policy.as_ref())?,
+        quarantine_enabled: status(
+            "properties.policies.quarantinePolicy.status",
+            p.quarantine_policy.as_ref(),
+        )?,
+        trust_enabled: toggle(
+            "properties.policies.trustPolicy.status",
+            p.trust_policy.as_ref().and_then(|t| t.status.as_deref()),
+        )?,
+        retention_enabled: toggle(
+            "properties.policies.retentionPolicy.status",
+            retention.and_then(|r| r.status.as_deref()),
+        )?,
+        retention_days: days(
+            "properties.policies.retentionPolicy.days",
+            retention.and_then(|r| r.days),
+            0..=365,
+        )?,
+        export_enabled: status(
+            "properties.policies.exportPolicy.status",
+            p.export_policy.as_ref(),
+        )?,
         aad_as_arm_enabled: status(
             "properties.policies.azureADAuthenticationAsArmPolicy.status",
             p.azure_ad_authentication_as_arm_policy.as_ref(),
         )?,
-        soft_delete_enabled: toggle("properties.policies.softDeletePolicy.status", soft_delete.and_then(|s| s.status.as_deref()))?,
+        soft_delete_enabled: toggle(
+            "properties.policies.softDeletePolicy.status",
+            soft_delete.and_then(|s| s.status.as_deref()),
+        )?,
         soft_delete_retention_days: days(
             "properties.policies.softDeletePolicy.retentionDays",
             soft_delete.and_then(|s| s.retention_days),
@@ -444,7 +544,10 @@ fn patch(
         policies: policies(p.policies.as_ref())?,
         encryption: encryption(p.encryption.as_ref())?,
         data_endpoint_enabled: p.data_endpoint_enabled,
-        public_network_access: toggle("properties.publicNetworkAccess", p.public_network_access.as_deref())?,
+        public_network_access: toggle(
+            "properties.publicNetworkAccess",
+            p.public_network_access.as_deref(),
+        )?,
         network_rule_bypass: parse_with(
             "properties.networkRuleBypassOptions",
             p.network_rule_bypass_options.as_deref(),
@@ -457,8 +560,15 @@ fn patch(
             p.role_assignment_mode.as_deref(),
             RoleAssignmentMode::parse,
         )?,
-        regional_endpoints: toggle("properties.regionalEndpoints", p.regional_endpoints.as_deref())?,
-        endpoint_protocol: parse_with("properties.endpointProtocol", p.endpoint_protocol.as_deref(), EndpointProtocol::parse)?,
+        regional_endpoints: toggle(
+            "properties.regionalEndpoints",
+            p.regional_endpoints.as_deref(),
+        )?,
+        endpoint_protocol: parse_with(
+            "properties.endpointProtocol",
+            p.endpoint_protocol.as_deref(),
+            EndpointProtocol::parse,
+        )?,
         metadata_search: toggle("properties.metadataSearch", p.metadata_search.as_deref())?,
     })
 }
@@ -469,11 +579,18 @@ impl RegistryCreateBody {
     /// # Errors
     /// `InvalidRequestContent` naming the offending property.
     pub fn into_definition(self, tenant: &str) -> Result<RegistryDefinition, ApiError> {
-        let location = self.location.as_deref().ok_or_else(|| bad("location", "The property 'location' is required."))?;
+        let location = self
+            .location
+            .as_deref()
+            .ok_or_else(|| bad("location", "The property 'location' is required."))?;
         let location = Location::parse(location).map_err(|e| bad("location", e.message))?;
-        let sku = sku(self.sku.as_ref())?.ok_or_else(|| bad("sku", "The property 'sku' is required."))?;
+        let sku =
+            sku(self.sku.as_ref())?.ok_or_else(|| bad("sku", "The property 'sku' is required."))?;
         let props = self.properties.as_ref();
-        let zone_redundancy = toggle("properties.zoneRedundancy", props.and_then(|p| p.zone_redundancy.as_deref()))?;
+        let zone_redundancy = toggle(
+            "properties.zoneRedundancy",
+            props.and_then(|p| p.zone_redundancy.as_deref()),
+        )?;
         let label_scope = parse_with(
             "properties.autoGeneratedDomainNameLabelScope",
             props.and_then(|p| p.auto_generated_domain_name_label_scope.as_deref()),
@@ -500,7 +617,13 @@ impl RegistryUpdateBody {
     /// # Errors
     /// `InvalidRequestContent` naming the offending property.
     pub fn into_patch(self, tenant: &str) -> Result<RegistryPatch, ApiError> {
-        patch(self.tags, self.sku.as_ref(), self.identity.as_ref(), self.properties.as_ref(), tenant)
+        patch(
+            self.tags,
+            self.sku.as_ref(),
+            self.identity.as_ref(),
+            self.properties.as_ref(),
+            tenant,
+        )
     }
 }
 
@@ -515,12 +638,14 @@ pub struct SystemDataDto {
     /// Creator kind.
     pub created_by_type: String,
     /// Creation time (RFC 3339).
+    #[schema(format = DateTime)]
     pub created_at: String,
     /// Last modifier.
     pub last_modified_by: String,
     /// Last modifier kind.
     pub last_modified_by_type: String,
     /// Last modification time (RFC 3339).
+    #[schema(format = DateTime)]
     pub last_modified_at: String,
 }
 
@@ -531,6 +656,7 @@ pub struct RegistryProperties {
     /// `<name>.<suffix>`.
     pub login_server: String,
     /// Creation time (RFC 3339).
+    #[schema(format = DateTime)]
     pub creation_date: String,
     /// `Succeeded`, `Deleting`, ...
     pub provisioning_state: String,
@@ -638,15 +764,24 @@ impl RegistryResource {
         let s = &r.settings;
         let p = &s.policies;
         let policies = PoliciesDto {
-            quarantine_policy: Some(StatusPolicy { status: status_text(p.quarantine_enabled) }),
-            trust_policy: Some(TrustPolicyDto { kind: Some("Notary".to_owned()), status: status_text(p.trust_enabled) }),
+            quarantine_policy: Some(StatusPolicy {
+                status: status_text(p.quarantine_enabled),
+            }),
+            trust_policy: Some(TrustPolicyDto {
+                kind: Some("Notary".to_owned()),
+                status: status_text(p.trust_enabled),
+            }),
             retention_policy: Some(RetentionPolicyDto {
                 days: Some(i64::from(p.retention.days)),
                 last_updated_time: p.retention.last_updated.map(rfc3339),
                 status: status_text(p.retention.enabled),
             }),
-            export_policy: Some(StatusPolicy { status: status_text(p.export_enabled) }),
-            azure_ad_authentication_as_arm_policy: Some(StatusPolicy { status: status_text(p.aad_as_arm_enabled) }),
+            export_policy: Some(StatusPolicy {
+                status: status_text(p.export_enabled),
+            }),
+            azure_ad_authentication_as_arm_policy: Some(StatusPolicy {
+                status: status_text(p.aad_as_arm_enabled),
+            }),
             soft_delete_policy: preview.then(|| SoftDeletePolicyDto {
                 retention_days: Some(i64::from(p.soft_delete.retention_days)),
                 last_updated_time: p.soft_delete.last_updated.map(rfc3339),
@@ -661,10 +796,13 @@ impl RegistryResource {
                 i.user_assigned
                     .iter()
                     .map(|u| {
-                        (u.resource_id.clone(), UserIdentityDto {
-                            principal_id: Some(u.principal_id.clone()),
-                            client_id: Some(u.client_id.clone()),
-                        })
+                        (
+                            u.resource_id.clone(),
+                            UserIdentityDto {
+                                principal_id: Some(u.principal_id.clone()),
+                                client_id: Some(u.client_id.clone()),
+                            },
+                        )
                     })
                     .collect()
             }),
@@ -675,7 +813,10 @@ impl RegistryResource {
             kind: berth_domain::registry::PROVIDER.to_owned(),
             location: r.location.as_str().to_owned(),
             tags: r.tags.as_map().clone(),
-            sku: SkuDto { name: r.sku.as_str().to_owned(), tier: Some(r.sku.as_str().to_owned()) },
+            sku: SkuDto {
+                name: r.sku.as_str().to_owned(),
+                tier: Some(r.sku.as_str().to_owned()),
+            },
             identity,
             system_data: SystemDataDto {
                 created_by: r.system_data.created_by.clone(),
@@ -692,20 +833,30 @@ impl RegistryResource {
                 status: None,
                 admin_user_enabled: s.admin_user_enabled,
                 network_rule_set: NetworkRuleSetDto {
-                    default_action: if s.network_rule_set.default_allow { "Allow" } else { "Deny" }.to_owned(),
+                    default_action: if s.network_rule_set.default_allow {
+                        "Allow"
+                    } else {
+                        "Deny"
+                    }
+                    .to_owned(),
                     ip_rules: s
                         .network_rule_set
                         .ip_rules
                         .iter()
-                        .map(|v| IpRuleDto { action: allow(), value: v.clone() })
+                        .map(|v| IpRuleDto {
+                            action: allow(),
+                            value: v.clone(),
+                        })
                         .collect(),
                 },
                 policies,
                 encryption: EncryptionDto {
                     status: status_text(s.encryption.enabled),
-                    key_vault_properties: s.encryption.key_vault.as_ref().map(|k| KeyVaultPropertiesDto {
-                        key_identifier: k.key_identifier.clone(),
-                        identity: k.identity.clone(),
+                    key_vault_properties: s.encryption.key_vault.as_ref().map(|k| {
+                        KeyVaultPropertiesDto {
+                            key_identifier: k.key_identifier.clone(),
+                            identity: k.identity.clone(),
+                        }
                     }),
                 },
                 data_endpoint_enabled: s.data_endpoint_enabled,
@@ -719,11 +870,18 @@ impl RegistryResource {
                 role_assignment_mode: s.role_assignment_mode.as_str().to_owned(),
                 regional_endpoints: preview.then(|| enabled_text(s.preview.regional_endpoints)),
                 regional_endpoint_host_names: preview.then(Vec::new),
-                endpoint_protocol: preview
-                    .then(|| s.preview.endpoint_protocol.unwrap_or(EndpointProtocol::IPv4).as_str().to_owned()),
+                endpoint_protocol: preview.then(|| {
+                    s.preview
+                        .endpoint_protocol
+                        .unwrap_or(EndpointProtocol::IPv4)
+                        .as_str()
+                        .to_owned()
+                }),
                 metadata_search: preview.then(|| enabled_text(s.preview.metadata_search)),
                 auto_generated_domain_name_label_scope: if preview {
-                    s.preview.auto_generated_domain_name_label_scope.map(|d| d.as_str().to_owned())
+                    s.preview
+                        .auto_generated_domain_name_label_scope
+                        .map(|d| d.as_str().to_owned())
                 } else {
                     None
                 },

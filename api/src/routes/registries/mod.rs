@@ -6,6 +6,7 @@ pub mod dto;
 use crate::arm::{ApiVersion, ArmJson, BaseUrl, Conditional, ListQuery, RegistryVersions};
 use crate::error::{ApiError, ErrorResponse};
 use crate::routes::operations::{self, OperationStatusResource, OperationUrls};
+use crate::routes::params::{GroupPath, RegistryApiVersion, RegistryListParams, SubscriptionPath};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -49,58 +50,15 @@ pub struct RegistryOperationPath {
     pub(crate) operation_id: String,
 }
 
-/// The path of a resource group's registries.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(rename_all = "camelCase")]
-#[into_params(parameter_in = Path, rename_all = "camelCase")]
-pub struct GroupPath {
-    /// Subscription id.
-    pub(crate) subscription_id: String,
-    /// Resource group.
-    pub(crate) resource_group_name: String,
-}
-
-/// The path of a subscription.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(rename_all = "camelCase")]
-#[into_params(parameter_in = Path, rename_all = "camelCase")]
-pub struct SubscriptionPath {
-    /// Subscription id.
-    pub(crate) subscription_id: String,
-}
-
-/// The `api-version` query parameter.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ApiVersionParam {
-    /// The API version: `2025-11-01`, `2026-01-01-preview`, `2026-09-01-preview`, ...
-    #[serde(rename = "api-version")]
-    #[param(rename = "api-version", example = "2025-11-01")]
-    pub api_version: String,
-}
-
-/// The list parameters.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ListParams {
-    /// The API version.
-    #[serde(rename = "api-version")]
-    #[param(rename = "api-version", example = "2025-11-01")]
-    pub api_version: String,
-    /// Page size (1–1000).
-    #[serde(rename = "$top")]
-    #[param(rename = "$top")]
-    pub top: Option<u32>,
-    /// Continuation token from `nextLink`.
-    #[serde(rename = "$skipToken")]
-    #[param(rename = "$skipToken")]
-    pub skip_token: Option<String>,
-}
-
 /// The router of this resource type.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(get_registry, create_registry, update_registry, delete_registry))
+        .routes(routes!(
+            get_registry,
+            create_registry,
+            update_registry,
+            delete_registry
+        ))
         .routes(routes!(list_registries_by_group))
         .routes(routes!(list_registries))
         .routes(routes!(check_name_availability))
@@ -109,7 +67,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 fn registry_response(status: StatusCode, registry: &Registry, preview: bool) -> Response {
-    let mut response = (status, Json(RegistryResource::from_domain(registry, preview))).into_response();
+    let mut response = (
+        status,
+        Json(RegistryResource::from_domain(registry, preview)),
+    )
+        .into_response();
     if let Ok(etag) = HeaderValue::from_str(&registry.etag.to_header()) {
         response.headers_mut().insert(header::ETAG, etag);
     }
@@ -117,13 +79,16 @@ fn registry_response(status: StatusCode, registry: &Registry, preview: bool) -> 
 }
 
 async fn resolve(state: &AppState, p: &RegistryPath) -> Result<RegistryId, ApiError> {
-    Ok(state.registries.resolve_id(&p.subscription_id, &p.resource_group_name, &p.registry_name).await?)
+    Ok(state
+        .registries
+        .resolve_id(&p.subscription_id, &p.resource_group_name, &p.registry_name)
+        .await?)
 }
 
 /// Gets a registry.
 #[utoipa::path(get, path = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.ContainerRegistry/registries/{registryName}",
-    operation_id = "Registries_Get", tag = "Registries", params(RegistryPath, ApiVersionParam),
-    responses((status = 200, body = RegistryResource, headers(("ETag" = String))), (status = "default", body = ErrorResponse)))]
+    operation_id = "Registries_Get", tag = "Registries", params(RegistryPath, RegistryApiVersion),
+    responses((status = 200, description = "The registry", body = RegistryResource, headers(("ETag" = String, description = "The registry's version"))), (status = "default", description = "An ARM error response", body = ErrorResponse)))]
 async fn get_registry(
     State(state): State<AppState>,
     version: ApiVersion<RegistryVersions>,
@@ -131,13 +96,17 @@ async fn get_registry(
 ) -> Result<Response, ApiError> {
     let id = resolve(&state, &path).await?;
     let registry = state.registries.get(&id).await?;
-    Ok(registry_response(StatusCode::OK, &registry, version.is_preview()))
+    Ok(registry_response(
+        StatusCode::OK,
+        &registry,
+        version.is_preview(),
+    ))
 }
 
 /// Creates a registry, or replaces its settings (201 on create, 200 on update).
 #[utoipa::path(put, path = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.ContainerRegistry/registries/{registryName}",
-    operation_id = "Registries_Create", tag = "Registries", params(RegistryPath, ApiVersionParam), request_body = RegistryCreateBody,
-    responses((status = 200, body = RegistryResource), (status = 201, body = RegistryResource), (status = "default", body = ErrorResponse)))]
+    operation_id = "Registries_Create", tag = "Registries", params(RegistryPath, RegistryApiVersion), request_body = RegistryCreateBody,
+    responses((status = 200, description = "Success", body = RegistryResource), (status = 201, description = "Created", body = RegistryResource), (status = "default", description = "An ARM error response", body = ErrorResponse)))]
 async fn create_registry(
     State(state): State<AppState>,
     version: ApiVersion<RegistryVersions>,
@@ -147,17 +116,23 @@ async fn create_registry(
 ) -> Result<Response, ApiError> {
     let id = resolve(&state, &path).await?;
     let definition = body.into_definition(&state.tenant_id)?;
-    let (registry, created) =
-        state.registries.create_or_update(id, definition, &precondition, &Actor::anonymous()).await?;
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    let (registry, created) = state
+        .registries
+        .create_or_update(id, definition, &precondition, &Actor::anonymous())
+        .await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok(registry_response(status, &registry, version.is_preview()))
 }
 
 /// Updates a registry (RegistryUpdateParameters): absent fields keep their values, and
 /// `policies` merges one policy at a time.
 #[utoipa::path(patch, path = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.ContainerRegistry/registries/{registryName}",
-    operation_id = "Registries_Update", tag = "Registries", params(RegistryPath, ApiVersionParam), request_body = RegistryUpdateBody,
-    responses((status = 200, body = RegistryResource), (status = "default", body = ErrorResponse)))]
+    operation_id = "Registries_Update", tag = "Registries", params(RegistryPath, RegistryApiVersion), request_body = RegistryUpdateBody,
+    responses((status = 200, description = "Success", body = RegistryResource), (status = "default", description = "An ARM error response", body = ErrorResponse)))]
 async fn update_registry(
     State(state): State<AppState>,
     version: ApiVersion<RegistryVersions>,
@@ -167,15 +142,22 @@ async fn update_registry(
 ) -> Result<Response, ApiError> {
     let id = resolve(&state, &path).await?;
     let patch = dto::parse_update(body)?.into_patch(&state.tenant_id)?;
-    let registry = state.registries.update(&id, &patch, &precondition, &Actor::anonymous()).await?;
-    Ok(registry_response(StatusCode::OK, &registry, version.is_preview()))
+    let registry = state
+        .registries
+        .update(&id, &patch, &precondition, &Actor::anonymous())
+        .await?;
+    Ok(registry_response(
+        StatusCode::OK,
+        &registry,
+        version.is_preview(),
+    ))
 }
 
 /// Deletes a registry: 202 with `Location` and `Azure-AsyncOperation` to follow; 204 when
 /// there is no such registry.
 #[utoipa::path(delete, path = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.ContainerRegistry/registries/{registryName}",
-    operation_id = "Registries_Delete", tag = "Registries", params(RegistryPath, ApiVersionParam),
-    responses((status = 202, description = "Deletion started"), (status = 204, description = "No such registry"), (status = "default", body = ErrorResponse)))]
+    operation_id = "Registries_Delete", tag = "Registries", params(RegistryPath, RegistryApiVersion),
+    responses((status = 202, description = "Deletion started; follow Azure-AsyncOperation or Location", headers(("Location" = String, description = "Result URL: 202 while running, 204 when done"), ("Azure-AsyncOperation" = String, description = "Status URL"), ("Retry-After" = i32, description = "Seconds between polls"))), (status = 204, description = "No such registry"), (status = "default", description = "An ARM error response", body = ErrorResponse)))]
 async fn delete_registry(
     State(state): State<AppState>,
     version: ApiVersion<RegistryVersions>,
@@ -186,14 +168,16 @@ async fn delete_registry(
     let id = resolve(&state, &path).await?;
     match state.registries.begin_delete(&id, &precondition).await? {
         DeleteOutcome::NotFound => Ok(StatusCode::NO_CONTENT.into_response()),
-        DeleteOutcome::Started(op) => Ok(OperationUrls::under(&base, &id.to_string(), &op, version.as_str()).accepted()),
+        DeleteOutcome::Started(op) => {
+            Ok(OperationUrls::under(&base, &id.to_string(), &op, version.as_str()).accepted())
+        }
     }
 }
 
 /// Lists the registries of a resource group.
 #[utoipa::path(get, path = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.ContainerRegistry/registries",
-    operation_id = "Registries_ListByResourceGroup", tag = "Registries", params(GroupPath, ListParams),
-    responses((status = 200, body = RegistryList), (status = "default", body = ErrorResponse)))]
+    operation_id = "Registries_ListByResourceGroup", tag = "Registries", params(GroupPath, RegistryListParams),
+    responses((status = 200, description = "Success", body = RegistryList), (status = "default", description = "An ARM error response", body = ErrorResponse)))]
 async fn list_registries_by_group(
     State(state): State<AppState>,
     version: ApiVersion<RegistryVersions>,
@@ -201,19 +185,29 @@ async fn list_registries_by_group(
     Path(path): Path<GroupPath>,
     query: ListQuery,
 ) -> Result<Json<RegistryList>, ApiError> {
-    let group = state.groups.resolve_id(&path.subscription_id, &path.resource_group_name).await?;
-    let page = state.registries.list_by_resource_group(&group, &query.page).await?;
+    let group = state
+        .groups
+        .resolve_id(&path.subscription_id, &path.resource_group_name)
+        .await?;
+    let page = state
+        .registries
+        .list_by_resource_group(&group, &query.page)
+        .await?;
     let list_path = format!("{group}/providers/{}", berth_domain::registry::PROVIDER);
     Ok(Json(RegistryList {
-        value: page.items.iter().map(|r| RegistryResource::from_domain(r, version.is_preview())).collect(),
+        value: page
+            .items
+            .iter()
+            .map(|r| RegistryResource::from_domain(r, version.is_preview()))
+            .collect(),
         next_link: query.next_link(&base, &list_path, version.as_str(), page.next.as_deref()),
     }))
 }
 
 /// Lists the registries of a subscription.
 #[utoipa::path(get, path = "/subscriptions/{subscriptionId}/providers/Microsoft.ContainerRegistry/registries",
-    operation_id = "Registries_List", tag = "Registries", params(SubscriptionPath, ListParams),
-    responses((status = 200, body = RegistryList), (status = "default", body = ErrorResponse)))]
+    operation_id = "Registries_List", tag = "Registries", params(SubscriptionPath, RegistryListParams),
+    responses((status = 200, description = "Success", body = RegistryList), (status = "default", description = "An ARM error response", body = ErrorResponse)))]
 async fn list_registries(
     State(state): State<AppState>,
     version: ApiVersion<RegistryVersions>,
@@ -221,10 +215,21 @@ async fn list_registries(
     Path(path): Path<SubscriptionPath>,
     query: ListQuery,
 ) -> Result<Json<RegistryList>, ApiError> {
-    let page = state.registries.list_by_subscription(&path.subscription_id, &query.page).await?;
-    let list_path = format!("/subscriptions/{}/providers/{}", path.subscription_id, berth_domain::registry::PROVIDER);
+    let page = state
+        .registries
+        .list_by_subscription(&path.subscription_id, &query.page)
+        .await?;
+    let list_path = format!(
+        "/subscriptions/{}/providers/{}",
+        path.subscription_id,
+        berth_domain::registry::PROVIDER
+    );
     Ok(Json(RegistryList {
-        value: page.items.iter().map(|r| RegistryResource::from_domain(r, version.is_preview())).collect(),
+        value: page
+            .items
+            .iter()
+            .map(|r| RegistryResource::from_domain(r, version.is_preview()))
+            .collect(),
         next_link: query.next_link(&base, &list_path, version.as_str(), page.next.as_deref()),
     }))
 }
@@ -256,9 +261,9 @@ pub struct NameStatus {
 
 /// Checks whether a registry name can be used (names are unique in the whole deployment).
 #[utoipa::path(post, path = "/subscriptions/{subscriptionId}/providers/Microsoft.ContainerRegistry/checkNameAvailability",
-    operation_id = "Registries_CheckNameAvailability", tag = "Registries", params(SubscriptionPath, ApiVersionParam),
+    operation_id = "Registries_CheckNameAvailability", tag = "Registries", params(SubscriptionPath, RegistryApiVersion),
     request_body = NameCheckRequest,
-    responses((status = 200, body = NameStatus), (status = "default", body = ErrorResponse)))]
+    responses((status = 200, description = "Success", body = NameStatus), (status = "default", description = "An ARM error response", body = ErrorResponse)))]
 async fn check_name_availability(
     State(state): State<AppState>,
     _version: ApiVersion<RegistryVersions>,
@@ -266,7 +271,10 @@ async fn check_name_availability(
     ArmJson(body): ArmJson<NameCheckRequest>,
 ) -> Result<Json<NameStatus>, ApiError> {
     state.subscriptions.require(&path.subscription_id).await?;
-    if !body.kind.eq_ignore_ascii_case(berth_domain::registry::PROVIDER) {
+    if !body
+        .kind
+        .eq_ignore_ascii_case(berth_domain::registry::PROVIDER)
+    {
         return Err(ApiError::invalid_content(format!(
             "The resource type '{}' is not supported; use '{}'.",
             body.kind,
@@ -274,19 +282,31 @@ async fn check_name_availability(
         ))
         .with_target("type"));
     }
-    let (available, reason, message) = match state.registries.check_name_availability(&body.name).await? {
-        NameAvailability::Available => (true, None, None),
-        NameAvailability::Invalid(m) => (false, Some("Invalid"), Some(m)),
-        NameAvailability::AlreadyExists(m) => (false, Some("AlreadyExists"), Some(m)),
-    };
-    Ok(Json(NameStatus { name_available: available, reason: reason.map(str::to_owned), message }))
+    let (available, reason, message) =
+        match state.registries.check_name_availability(&body.name).await? {
+            NameAvailability::Available => (true, None, None),
+            NameAvailability::Invalid(m) => (false, Some("Invalid"), Some(m)),
+            NameAvailability::AlreadyExists(m) => (false, Some("AlreadyExists"), Some(m)),
+        };
+    Ok(Json(NameStatus {
+        name_available: available,
+        reason: reason.map(str::to_owned),
+        message,
+    }))
 }
 
 async fn registry_operation(
     state: &AppState,
     path: &RegistryOperationPath,
 ) -> Result<(berth_domain::operation::Operation, String), ApiError> {
-    let id = state.registries.resolve_id(&path.subscription_id, &path.resource_group_name, &path.registry_name).await?;
+    let id = state
+        .registries
+        .resolve_id(
+            &path.subscription_id,
+            &path.resource_group_name,
+            &path.registry_name,
+        )
+        .await?;
     let op = state.operations.get(&path.operation_id).await?;
     let op = op
         .filter(|op| match &op.kind {
@@ -300,21 +320,24 @@ async fn registry_operation(
 
 /// The status of a registry operation (the `Azure-AsyncOperation` URL).
 #[utoipa::path(get, path = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.ContainerRegistry/registries/{registryName}/operationStatuses/{operationId}",
-    operation_id = "Registries_GetOperationStatus", tag = "Registries", params(RegistryOperationPath, ApiVersionParam),
-    responses((status = 200, body = OperationStatusResource), (status = "default", body = ErrorResponse)))]
+    operation_id = "Registries_GetOperationStatus", tag = "Registries", params(RegistryOperationPath, RegistryApiVersion),
+    responses((status = 200, description = "Success", body = OperationStatusResource), (status = "default", description = "An ARM error response", body = ErrorResponse)))]
 async fn registry_operation_status(
     State(state): State<AppState>,
     _version: ApiVersion<RegistryVersions>,
     Path(path): Path<RegistryOperationPath>,
 ) -> Result<Response, ApiError> {
     let (op, registry_path) = registry_operation(&state, &path).await?;
-    Ok(operations::status_response(&op, &format!("{registry_path}/operationStatuses/{}", op.id)))
+    Ok(operations::status_response(
+        &op,
+        &format!("{registry_path}/operationStatuses/{}", op.id),
+    ))
 }
 
 /// The result of a registry operation (the `Location` URL): 202 while running, 204 when done.
 #[utoipa::path(get, path = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.ContainerRegistry/registries/{registryName}/operationResults/{operationId}",
-    operation_id = "Registries_GetOperationResult", tag = "Registries", params(RegistryOperationPath, ApiVersionParam),
-    responses((status = 202, description = "Still running"), (status = 204, description = "Done"), (status = "default", body = ErrorResponse)))]
+    operation_id = "Registries_GetOperationResult", tag = "Registries", params(RegistryOperationPath, RegistryApiVersion),
+    responses((status = 202, description = "Still running"), (status = 204, description = "Done"), (status = "default", description = "An ARM error response", body = ErrorResponse)))]
 async fn registry_operation_result(
     State(state): State<AppState>,
     version: ApiVersion<RegistryVersions>,

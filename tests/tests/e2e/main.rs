@@ -1,0 +1,18 @@
+//! End-to-end tests: a real `berthd` on a real SQLite file and a real PostgreSQL schema,
+//! driven over HTTP. Every scenario runs on both backends.
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "a failed unwrap is a failed test, with its message"
+)]
+
+mod bad_input;
+mod operations;
+mod python_clients;
+mod registries;
+mod resource_groups;
+mod subscriptions;
+
+use berth_tests::{API, PREVIEW, RG_API, TestApp, both_backends};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
