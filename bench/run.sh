@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Load benchmark of berthd: GET and PUT of one registry at 64 connections, on SQLite and on
+# PostgreSQL, next to a minimal axum "hello" server as the baseline, all measured by the same
+# load generator (wrk) in the same run. Servers run on CPU 0, wrk on CPU 1, so the figures
+# are per server core. Prints saturated throughput and latency (64 connections) and unloaded
+# latency (1 connection), with each figure's ratio to the baseline.
+#
+# Usage: bench/run.sh [seconds per run, default 10]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs="${1:-10}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/berth-target}"
+pg_url="${BERTH_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
+
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+cargo build --release -q -p berth-api --bin berthd --example hello
+bin="$CARGO_TARGET_DIR/release"
+work=$(mktemp -d)
+pids=()
+schema="bench_$(date +%s)_$$"
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    psql "$pg_url" -qc "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null 2>&1 || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_up() { for _ in $(seq 1 100); do curl -sf "$1" >/dev/null && return 0; sleep 0.1; done; echo "not up: $1" >&2; exit 1; }
+
+# The baseline.
+hello_port=$(free_port)
+taskset -c 0 "$bin/examples/hello" "127.0.0.1:$hello_port" >/dev/null &
+pids+=($!)
+wait_up "http://127.0.0.1:$hello_port/hello"
+
+# berthd on SQLite and on PostgreSQL (a schema of its own), plain HTTP like the baseline.
+start_berthd() { # name, extra env...
+    local name=$1 port; shift
+    port=$(free_port)
+    env BERTH_LISTEN="127.0.0.1:$port" BERTH_DATA_DIR="$work/$name" BERTH_TLS=off RUST_LOG=warn "$@" \
+        taskset -c 0 "$bin/berthd" >"$work/$name.log" 2>&1 &
+    pids+=($!)
+    wait_up "http://127.0.0.1:$port/readyz"
+    local base="http://127.0.0.1:$port"
+    local sub
+    sub=$(curl -s "$base/subscriptions?api-version=2022-12-01" | python3 -c 'import json,sys; print(json.load(sys.stdin)["value"][0]["subscriptionId"])')
+    curl -sf -X PUT -H 'Content-Type: application/json' -d '{"location":"westus"}' \
+        "$base/subscriptions/$sub/resourceGroups/bench?api-version=2025-04-01" >/dev/null
+    local reg="$base/subscriptions/$sub/resourceGroups/bench/providers/Microsoft.ContainerRegistry/registries/benchreg?api-version=2025-11-01"
+    curl -sf -X PUT -H 'Content-Type: application/json' -d '{"location":"westus","sku":{"name":"Premium"}}' "$reg" >/dev/null
+    echo "$reg"
+}
+sqlite_url=$(start_berthd sqlite)
+pg_url_reg=$(start_berthd postgres BERTH_DATABASE_URL="$pg_url" BERTH_DATABASE_SCHEMA="$schema")
+
+cat >"$work/put.lua" <<'LUA'
+wrk.method = "PUT"
+wrk.body = '{"location":"westus","sku":{"name":"Premium"},"tags":{"bench":"yes"},"properties":{"adminUserEnabled":false}}'
+wrk.headers["Content-Type"] = "application/json"
+LUA
+
+# run label connections url [script] -> "label rps p50_ms p99_ms"
+run() {
+    local label=$1 conns=$2 url=$3 script=${4:-} threads=2 out
+    [ "$conns" = 1 ] && threads=1
+    out=$(taskset -c 1 wrk -t"$threads" -c"$conns" -d"${secs}s" --latency ${script:+-s "$script"} "$url")
+    if grep -q "Non-2xx" <<<"$out"; then echo "$label: non-2xx answers:" >&2; echo "$out" >&2; exit 1; fi
+    awk -v label="$label" '
+        function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+        /Requests\/sec/ { rps = $2 }
+        $1 == "50%" { p50 = ms($2) }
+        $1 == "99%" { p99 = ms($2) }
+        END { printf "%s %.0f %.3f %.3f\n", label, rps, p50, p99 }' <<<"$out"
+}
+
+results="$work/results"
+{
+    run "hello-GET" 64 "http://127.0.0.1:$hello_port/hello"
+    run "sqlite-GET" 64 "$sqlite_url"
+    run "sqlite-PUT" 64 "$sqlite_url" "$work/put.lua"
+    run "postgres-GET" 64 "$pg_url_reg"
+    run "postgres-PUT" 64 "$pg_url_reg" "$work/put.lua"
+    run "hello-GET-unloaded" 1 "http://127.0.0.1:$hello_port/hello"
+    run "sqlite-GET-unloaded" 1 "$sqlite_url"
+    run "sqlite-PUT-unloaded" 1 "$sqlite_url" "$work/put.lua"
+    run "postgres-GET-unloaded" 1 "$pg_url_reg"
+    run "postgres-PUT-unloaded" 1 "$pg_url_reg" "$work/put.lua"
+} >"$results"
+
+echo
+echo "berthd benchmark: ${secs}s per run, server on CPU 0, wrk on CPU 1 ($(nproc) CPUs)"
+awk '
+    { rps[$1] = $2; p50[$1] = $3; p99[$1] = $4; order[NR] = $1 }
+    END {
+        printf "%-24s %10s %8s %9s %9s %9s %9s\n", "run", "req/s", "x hello", "p50 ms", "x hello", "p99 ms", "x hello"
+        for (i = 1; i <= NR; i++) {
+            k = order[i]; base = (k ~ /unloaded/) ? "hello-GET-unloaded" : "hello-GET"
+            printf "%-24s %10d %8.3f %9.3f %9.1f %9.3f %9.1f\n", k, rps[k], rps[k] / rps[base], p50[k], p50[k] / p50[base], p99[k], p99[k] / p99[base]
+        }
+    }' "$results"
