@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Load benchmark of berthd: GET and PUT of one registry at 64 connections, on SQLite and on
+# Load benchmark of berthd: GET of a registry and PUT (update) of one of 64 registries at 64 connections, on SQLite and on
 # PostgreSQL, next to a minimal axum "hello" server as the baseline, all measured by the same
 # load generator (wrk) in the same run. Servers run on CPU 0, wrk on CPU 1, so the figures
 # are per server core. Prints saturated throughput and latency (64 connections) and unloaded
@@ -47,9 +47,13 @@ start_berthd() { # name, extra env...
     sub=$(curl -s "$base/subscriptions?api-version=2022-12-01" | python3 -c 'import json,sys; print(json.load(sys.stdin)["value"][0]["subscriptionId"])')
     curl -sf -X PUT -H 'Content-Type: application/json' -d '{"location":"westus"}' \
         "$base/subscriptions/$sub/resourceGroups/bench?api-version=2025-04-01" >/dev/null
-    local reg="$base/subscriptions/$sub/resourceGroups/bench/providers/Microsoft.ContainerRegistry/registries/benchreg?api-version=2025-11-01"
-    curl -sf -X PUT -H 'Content-Type: application/json' -d '{"location":"westus","sku":{"name":"Premium"}}' "$reg" >/dev/null
-    echo "$reg"
+    # 64 registries: GETs read benchreg0, PUTs update one picked at random per request.
+    local prefix="$base/subscriptions/$sub/resourceGroups/bench/providers/Microsoft.ContainerRegistry/registries"
+    for i in $(seq 0 63); do
+        curl -sf -X PUT -H 'Content-Type: application/json' -d '{"location":"westus","sku":{"name":"Premium"}}' \
+            "$prefix/benchreg$i?api-version=2025-11-01" >/dev/null
+    done
+    echo "$prefix/benchreg0?api-version=2025-11-01"
 }
 sqlite_url=$(start_berthd sqlite)
 pg_url_reg=$(start_berthd postgres BERTH_DATABASE_URL="$pg_url" BERTH_DATABASE_SCHEMA="$schema")
@@ -58,6 +62,10 @@ cat >"$work/put.lua" <<'LUA'
 wrk.method = "PUT"
 wrk.body = '{"location":"westus","sku":{"name":"Premium"},"tags":{"bench":"yes"},"properties":{"adminUserEnabled":false}}'
 wrk.headers["Content-Type"] = "application/json"
+local base = wrk.path:gsub("benchreg0", "benchreg%%d")
+request = function()
+    return wrk.format(nil, string.format(base, math.random(0, 63)))
+end
 LUA
 
 # run label connections url [script] -> "label rps p50_ms p99_ms"

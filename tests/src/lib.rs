@@ -59,6 +59,8 @@ pub struct SpawnOptions {
     pub env: Vec<(String, String)>,
     /// Reuse this data directory / schema (to test restarts).
     pub reuse: Option<(PathBuf, Option<String>)>,
+    /// A CA file the client trusts besides the generated one.
+    pub trust_ca: Option<PathBuf>,
 }
 
 /// Starts `berthd` on `backend` with plain HTTP.
@@ -112,7 +114,7 @@ pub async fn spawn_app_with(backend: Backend, options: SpawnOptions) -> TestApp 
         )
     });
     let base = app.base_url().to_owned();
-    let ca_file = app.ca_file().cloned();
+    let ca_file = app.ca_file().cloned().or(options.trust_ca);
     let server = tokio::spawn(async move {
         let _ = app.run_until_stopped().await;
     });

@@ -51,6 +51,12 @@ impl Precondition {
         }
     }
 
+    /// Whether the caller set no condition (then a concurrent change may simply be retried).
+    #[must_use]
+    pub fn is_unconditional(&self) -> bool {
+        self.if_match.is_empty() && self.if_none_match.is_empty()
+    }
+
     /// Whether the write may go ahead, given the current tag (`None`: no such resource).
     #[must_use]
     pub fn allows(&self, current: Option<&ETag>) -> bool {

@@ -10,7 +10,30 @@ pub use names::{Location, NameError, ResourceGroupName, SubscriptionId};
 pub use resource_id::{RegistryId, ResourceGroupId};
 pub use tags::{Tags, TagsError};
 
+use std::future::Future;
 use time::OffsetDateTime;
+
+/// How often a write is tried when concurrent writes keep winning.
+const WRITE_ATTEMPTS: u32 = 8;
+
+/// Runs `write` again while it loses a race to a concurrent write (`lost`), provided the
+/// caller set no precondition: without `If-Match` a caller asks for last-writer-wins, not
+/// for a 409 caused by our optimistic concurrency.
+pub(crate) async fn retry_lost_races<T, E, F: Future<Output = Result<T, E>>>(
+    precondition: &Precondition,
+    lost: impl Fn(&E) -> bool,
+    mut write: impl FnMut() -> F,
+) -> Result<T, E> {
+    let mut attempt = 1;
+    loop {
+        match write().await {
+            Err(e) if lost(&e) && precondition.is_unconditional() && attempt < WRITE_ATTEMPTS => {
+                attempt += 1
+            }
+            other => return other,
+        }
+    }
+}
 
 /// ARM's `systemData`: who created and last modified a resource, and when.
 #[derive(Debug, Clone, PartialEq, Eq)]

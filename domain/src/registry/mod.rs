@@ -14,7 +14,7 @@ pub use model::{
     SoftDeletePolicy, UserAssignedIdentity,
 };
 pub use name::RegistryName;
-pub use ports::{RegistryRepository, RegistryWriteError};
+pub use ports::{RegistryChange, RegistryRepository, RegistryWriteError};
 pub use service::{NameAvailability, RegistryError, RegistryService};
 pub use sku::{Capabilities, Feature, Sku};
 

@@ -1,10 +1,14 @@
 //! Ports of the registry context.
 
-use super::{Registry, RegistryName};
+use super::{Registry, RegistryError, RegistryName};
 use crate::arm::{ETag, RegistryId, ResourceGroupId, SubscriptionId};
 use crate::operation::Operation;
 use crate::store::{Page, PageRequest, StoreError};
 use async_trait::async_trait;
+
+/// The rules of a change: from the current registry to the one to store, or why not.
+pub type RegistryChange<'a> =
+    &'a (dyn Fn(&Registry) -> Result<Registry, RegistryError> + Send + Sync);
 
 /// Why a registry write was not done.
 #[derive(Debug, thiserror::Error)]
@@ -45,11 +49,18 @@ pub trait RegistryRepository: Send + Sync {
     /// `NameTaken`, `ResourceGroupGone`, or `Store`.
     async fn insert(&self, registry: &Registry) -> Result<(), RegistryWriteError>;
 
-    /// Replaces a registry whose stored ETag is `expected`.
+    /// In one transaction, with the registry's row locked against other writers: reads the
+    /// registry, asks `change` for its next state, and stores it. The adapter decides
+    /// nothing: `change` carries the rules.
     ///
     /// # Errors
-    /// `Stale` when the ETag changed (or the registry is gone); `Store` otherwise.
-    async fn update(&self, registry: &Registry, expected: &ETag) -> Result<(), RegistryWriteError>;
+    /// What `change` returns; [`RegistryError::NotFound`] when there is no such registry;
+    /// [`RegistryError::Store`] when the store fails.
+    async fn update_with(
+        &self,
+        id: &RegistryId,
+        change: RegistryChange<'_>,
+    ) -> Result<Registry, RegistryError>;
 
     /// A page of a resource group's registries.
     ///

@@ -6,7 +6,7 @@ use super::{
 };
 use crate::arm::{
     Actor, ETag, NameError, Precondition, ProvisioningState, RegistryId, ResourceGroupId,
-    SystemData,
+    SystemData, retry_lost_races,
 };
 use crate::clock::Clock;
 use crate::operation::{Operation, OperationKind, OperationRepository, OperationSignal};
@@ -176,67 +176,94 @@ impl RegistryService {
         actor: &Actor,
     ) -> Result<(Registry, bool), RegistryError> {
         self.groups.get_live(&id.resource_group).await?;
-        let existing = self.repo.get(&id).await?;
-        if !precondition.allows(existing.as_ref().map(|r| &r.etag)) {
-            return Err(RegistryError::PreconditionFailed);
-        }
-        let now = self.clock.now();
-        let Some(current) = existing else {
-            if self.repo.find_by_name(&id.name).await?.is_some() {
-                return Err(RegistryError::NameNotAvailable(self.login_server(&id.name)));
+        if self.repo.get(&id).await?.is_none() {
+            if !precondition.allows(None) {
+                return Err(RegistryError::PreconditionFailed);
             }
-            let mut settings = definition.settings;
-            stamp_policy_times(None, &mut settings, now);
-            let registry = Registry {
-                login_server: self.login_server(&id.name),
-                id,
-                location: definition.location,
+            match self.create(id.clone(), definition.clone(), actor).await {
+                // A concurrent PUT created it first: this one replaces it below.
+                Err(RegistryError::Conflict) => {}
+                other => return other.map(|r| (r, true)),
+            }
+        }
+        let replace = |current: &Registry| {
+            if !precondition.allows(Some(&current.etag)) {
+                return Err(RegistryError::PreconditionFailed);
+            }
+            if current.location != definition.location {
+                return Err(RegistryError::LocationMismatch {
+                    name: current.name().to_string(),
+                    group: current.id.resource_group.name.to_string(),
+                    existing: current.location.as_str().to_owned(),
+                    requested: definition.location.as_str().to_owned(),
+                });
+            }
+            let mut next = Registry {
                 sku: definition.sku,
-                tags: definition.tags,
-                identity: definition.identity,
-                settings,
-                creation_date: now,
-                provisioning_state: ProvisioningState::Succeeded,
-                etag: ETag::generate(),
-                system_data: SystemData {
-                    created_by: actor.name.clone(),
-                    created_by_type: actor.kind.clone(),
-                    created_at: now,
-                    last_modified_by: actor.name.clone(),
-                    last_modified_by_type: actor.kind.clone(),
-                    last_modified_at: now,
-                },
+                tags: definition.tags.clone(),
+                identity: definition.identity.clone(),
+                settings: definition.settings.clone(),
+                ..current.clone()
             };
-            check_values(&registry)?;
-            check_sku(None, &registry)?;
-            self.repo
-                .insert(&registry)
-                .await
-                .map_err(|e| self.write_error(e, &registry.id))?;
-            return Ok((registry, true));
+            // Zone redundancy is fixed at creation.
+            next.settings.zone_redundancy = current.settings.zone_redundancy;
+            self.prepare_change(current, next, actor)
         };
-        if current.location != definition.location {
-            return Err(RegistryError::LocationMismatch {
-                name: current.name().to_string(),
-                group: current.id.resource_group.name.to_string(),
-                existing: current.location.as_str().to_owned(),
-                requested: definition.location.as_str().to_owned(),
+        let replaced = self.repo.update_with(&id, &replace).await?;
+        Ok((replaced, false))
+    }
+
+    async fn create(
+        &self,
+        id: RegistryId,
+        definition: RegistryDefinition,
+        actor: &Actor,
+    ) -> Result<Registry, RegistryError> {
+        if let Some(other) = self.repo.find_by_name(&id.name).await? {
+            // The same registry, created by a concurrent PUT, is replaced instead.
+            return Err(if other.id.key() == id.key() {
+                RegistryError::Conflict
+            } else {
+                RegistryError::NameNotAvailable(self.login_server(&id.name))
             });
         }
-        let mut next = Registry {
+        let now = self.clock.now();
+        let mut settings = definition.settings;
+        stamp_policy_times(None, &mut settings, now);
+        let registry = Registry {
+            login_server: self.login_server(&id.name),
+            id,
+            location: definition.location,
             sku: definition.sku,
             tags: definition.tags,
             identity: definition.identity,
-            settings: definition.settings,
-            ..current.clone()
+            settings,
+            creation_date: now,
+            provisioning_state: ProvisioningState::Succeeded,
+            etag: ETag::generate(),
+            system_data: SystemData {
+                created_by: actor.name.clone(),
+                created_by_type: actor.kind.clone(),
+                created_at: now,
+                last_modified_by: actor.name.clone(),
+                last_modified_by_type: actor.kind.clone(),
+                last_modified_at: now,
+            },
         };
-        // Zone redundancy is fixed at creation.
-        next.settings.zone_redundancy = current.settings.zone_redundancy;
-        self.save(&current, next, actor).await.map(|r| (r, false))
+        check_values(&registry)?;
+        check_sku(None, &registry)?;
+        match self.repo.insert(&registry).await {
+            Ok(()) => Ok(registry),
+            Err(RegistryWriteError::NameTaken) if self.repo.get(&registry.id).await?.is_some() => {
+                Err(RegistryError::Conflict)
+            }
+            Err(e) => Err(self.write_error(e, &registry.id)),
+        }
     }
 
     /// Applies a PATCH (RegistryUpdateParameters): absent fields keep their values, and
-    /// `policies` merges one policy and one field at a time.
+    /// `policies` merges one policy and one field at a time. The read, the rules and the
+    /// write happen in one transaction, so concurrent writers serialize instead of failing.
     ///
     /// # Errors
     /// Every [`RegistryError`] but `NameNotAvailable` and `LocationMismatch`.
@@ -247,12 +274,18 @@ impl RegistryService {
         precondition: &Precondition,
         actor: &Actor,
     ) -> Result<Registry, RegistryError> {
-        let current = self.get(id).await?;
-        if !precondition.allows(Some(&current.etag)) {
-            return Err(RegistryError::PreconditionFailed);
+        let change = |current: &Registry| {
+            if !precondition.allows(Some(&current.etag)) {
+                return Err(RegistryError::PreconditionFailed);
+            }
+            self.prepare_change(current, current.apply_patch(patch), actor)
+        };
+        match self.repo.update_with(id, &change).await {
+            Err(RegistryError::NotFound(..)) => {
+                Err(self.get(id).await.err().unwrap_or(RegistryError::Conflict))
+            }
+            other => other,
         }
-        let next = current.apply_patch(patch);
-        self.save(&current, next, actor).await
     }
 
     /// Reads a registry.
@@ -325,6 +358,19 @@ impl RegistryService {
         id: &RegistryId,
         precondition: &Precondition,
     ) -> Result<DeleteOutcome, RegistryError> {
+        retry_lost_races(
+            precondition,
+            |e| matches!(e, RegistryError::Conflict),
+            || self.try_begin_delete(id, precondition),
+        )
+        .await
+    }
+
+    async fn try_begin_delete(
+        &self,
+        id: &RegistryId,
+        precondition: &Precondition,
+    ) -> Result<DeleteOutcome, RegistryError> {
         let Some(current) = self.repo.get(id).await? else {
             return Ok(DeleteOutcome::NotFound);
         };
@@ -353,7 +399,8 @@ impl RegistryService {
         Ok(DeleteOutcome::Started(operation))
     }
 
-    async fn save(
+    /// The rules every change of an existing registry obeys; returns the registry to store.
+    fn prepare_change(
         &self,
         current: &Registry,
         mut next: Registry,
@@ -371,10 +418,6 @@ impl RegistryService {
         next.system_data.last_modified_by = actor.name.clone();
         next.system_data.last_modified_by_type = actor.kind.clone();
         next.system_data.last_modified_at = now;
-        self.repo
-            .update(&next, &current.etag)
-            .await
-            .map_err(|e| self.write_error(e, &next.id))?;
         Ok(next)
     }
 

@@ -2,7 +2,7 @@
 
 use crate::arm::{
     ETag, Location, NameError, Precondition, ProvisioningState, ResourceGroupId, ResourceGroupName,
-    SubscriptionId, Tags,
+    SubscriptionId, Tags, retry_lost_races,
 };
 use crate::clock::Clock;
 use crate::operation::{Operation, OperationKind, OperationRepository, OperationSignal};
@@ -223,11 +223,26 @@ impl ResourceGroupService {
         Ok(self.subscriptions.require(subscription).await?)
     }
 
-    /// Creates or replaces a group. Returns the group and whether it was created.
+    /// Creates or replaces a group. Returns the group and whether it was created. Without a
+    /// precondition, a write that lost a race is retried (last writer wins).
     ///
     /// # Errors
     /// `LocationMismatch`, `BeingDeleted`, `PreconditionFailed`, `Conflict`, `Store`.
     pub async fn create_or_update(
+        &self,
+        id: ResourceGroupId,
+        definition: ResourceGroupDefinition,
+        precondition: &Precondition,
+    ) -> Result<(ResourceGroup, bool), ResourceGroupError> {
+        retry_lost_races(
+            precondition,
+            |e| matches!(e, ResourceGroupError::Conflict),
+            || self.try_create_or_update(id.clone(), definition.clone(), precondition),
+        )
+        .await
+    }
+
+    async fn try_create_or_update(
         &self,
         id: ResourceGroupId,
         definition: ResourceGroupDefinition,
@@ -270,11 +285,25 @@ impl ResourceGroupService {
         }
     }
 
-    /// Applies a PATCH.
+    /// Applies a PATCH, retried like [`Self::create_or_update`].
     ///
     /// # Errors
     /// `NotFound`, `BeingDeleted`, `PreconditionFailed`, `Conflict`, `Store`.
     pub async fn update(
+        &self,
+        id: &ResourceGroupId,
+        patch: ResourceGroupPatch,
+        precondition: &Precondition,
+    ) -> Result<ResourceGroup, ResourceGroupError> {
+        retry_lost_races(
+            precondition,
+            |e| matches!(e, ResourceGroupError::Conflict),
+            || self.try_update(id, patch.clone(), precondition),
+        )
+        .await
+    }
+
+    async fn try_update(
         &self,
         id: &ResourceGroupId,
         patch: ResourceGroupPatch,
@@ -338,6 +367,19 @@ impl ResourceGroupService {
     /// # Errors
     /// `PreconditionFailed`, `Conflict` or `Store`.
     pub async fn begin_delete(
+        &self,
+        id: &ResourceGroupId,
+        precondition: &Precondition,
+    ) -> Result<DeleteOutcome, ResourceGroupError> {
+        retry_lost_races(
+            precondition,
+            |e| matches!(e, ResourceGroupError::Conflict),
+            || self.try_begin_delete(id, precondition),
+        )
+        .await
+    }
+
+    async fn try_begin_delete(
         &self,
         id: &ResourceGroupId,
         precondition: &Precondition,

@@ -11,7 +11,8 @@ use berth_domain::operation::{
     Operation, OperationFailure, OperationId, OperationKind, OperationRepository, OperationStatus,
 };
 use berth_domain::registry::{
-    Identity, Registry, RegistryName, RegistryRepository, RegistrySettings, RegistryWriteError, Sku,
+    Identity, Registry, RegistryChange, RegistryError, RegistryName, RegistryRepository,
+    RegistrySettings, RegistryWriteError, Sku,
 };
 use berth_domain::resource_group::{
     ResourceGroup, ResourceGroupRepository, ResourceGroupWriteError,
@@ -452,22 +453,34 @@ impl RegistryRepository for SeaOrmRegistryRepository {
         Ok(())
     }
 
-    #[instrument(skip_all, err, fields(registry.name = %r.id.name))]
-    async fn update(&self, r: &Registry, expected: &ETag) -> Result<(), RegistryWriteError> {
-        let mut row = registry_to_row(r)?;
+    #[instrument(skip_all, fields(registry.name = %id.name))]
+    async fn update_with(
+        &self,
+        id: &RegistryId,
+        change: RegistryChange<'_>,
+    ) -> Result<Registry, RegistryError> {
+        // The writer connection serializes SQLite writers; on PostgreSQL the row lock does.
+        let txn = self.db.writer().begin().await.map_err(store_error)?;
+        let row = registry::Entity::find_by_id(id.key())
+            .lock_exclusive()
+            .one(&txn)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| {
+                RegistryError::NotFound(id.name.to_string(), id.resource_group.name.to_string())
+            })?;
+        let current = registry_from_row(row)?;
+        let next = change(&current)?;
+        let mut row = registry_to_row(&next)?;
         row.key = sea_orm::ActiveValue::NotSet;
-        let done = registry::Entity::update_many()
+        registry::Entity::update_many()
             .set(row)
-            .filter(registry::Column::Key.eq(r.id.key()))
-            .filter(registry::Column::Etag.eq(expected.as_str()))
-            .exec(self.db.writer())
+            .filter(registry::Column::Key.eq(id.key()))
+            .exec(&txn)
             .await
             .map_err(store_error)?;
-        if done.rows_affected == 1 {
-            Ok(())
-        } else {
-            Err(RegistryWriteError::Stale)
-        }
+        txn.commit().await.map_err(store_error)?;
+        Ok(next)
     }
 
     async fn list_by_resource_group(

@@ -186,3 +186,30 @@ both_backends! {
         assert_eq!((ok.status, ok.body["properties"]["anonymousPullEnabled"].as_bool()), (StatusCode::OK, Some(true)));
     }
 }
+
+both_backends! {
+    async fn concurrent_writes_without_if_match_all_succeed(app) {
+        let app = std::sync::Arc::new(app);
+        app.create_group("race").await;
+        // Concurrent PUTs of a new registry: one creates it, the others update it.
+        let path = format!("{}?api-version={API}", app.registry_path("race", "racereg1"));
+        let mut puts = tokio::task::JoinSet::new();
+        for i in 0..8 {
+            let (app, path) = (app.clone(), path.clone());
+            puts.spawn(async move {
+                app.put(&path, &json!({"location": "westus", "sku": {"name": "Basic"}, "tags": {"n": i.to_string()}})).await.status
+            });
+        }
+        let statuses: Vec<StatusCode> = puts.join_all().await;
+        assert_eq!(statuses.iter().filter(|s| **s == StatusCode::CREATED).count(), 1, "{statuses:?}");
+        assert!(statuses.iter().all(|s| *s == StatusCode::CREATED || *s == StatusCode::OK), "{statuses:?}");
+        // Concurrent PATCHes: every one is applied (last writer wins), none gets a 409.
+        let mut patches = tokio::task::JoinSet::new();
+        for i in 0..16 {
+            let (app, path) = (app.clone(), path.clone());
+            patches.spawn(async move { app.patch(&path, &json!({"tags": {"n": i.to_string()}})).await.status });
+        }
+        let statuses: Vec<StatusCode> = patches.join_all().await;
+        assert!(statuses.iter().all(|s| *s == StatusCode::OK), "{statuses:?}");
+    }
+}

@@ -98,3 +98,41 @@ async fn a_configured_subscription_id_is_used() {
     .await;
     assert_eq!(app.subscription, id);
 }
+
+#[tokio::test]
+async fn a_configured_certificate_and_key_are_served() {
+    let generated = spawn_app_with(
+        Backend::Sqlite,
+        SpawnOptions {
+            tls: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    let tls = generated.data_dir.path().join("tls");
+    let configured = spawn_app_with(
+        Backend::Sqlite,
+        SpawnOptions {
+            env: vec![
+                ("BERTH_TLS".into(), "files".into()),
+                (
+                    "BERTH_TLS_CERT".into(),
+                    tls.join("dev-cert.pem").display().to_string(),
+                ),
+                (
+                    "BERTH_TLS_KEY".into(),
+                    tls.join("dev-key.pem").display().to_string(),
+                ),
+            ],
+            trust_ca: Some(tls.join("dev-ca.pem")),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert!(configured.base.starts_with("https://"));
+    assert!(
+        !configured.data_dir.path().join("tls").exists(),
+        "no certificate is generated when one is configured"
+    );
+    assert_eq!(configured.get("/readyz").await.0, StatusCode::OK);
+}
