@@ -175,17 +175,6 @@ impl RegistryService {
         precondition: &Precondition,
         actor: &Actor,
     ) -> Result<(Registry, bool), RegistryError> {
-        self.groups.get_live(&id.resource_group).await?;
-        if self.repo.get(&id).await?.is_none() {
-            if !precondition.allows(None) {
-                return Err(RegistryError::PreconditionFailed);
-            }
-            match self.create(id.clone(), definition.clone(), actor).await {
-                // A concurrent PUT created it first: this one replaces it below.
-                Err(RegistryError::Conflict) => {}
-                other => return other.map(|r| (r, true)),
-            }
-        }
         let replace = |current: &Registry| {
             if !precondition.allows(Some(&current.etag)) {
                 return Err(RegistryError::PreconditionFailed);
@@ -209,8 +198,24 @@ impl RegistryService {
             next.settings.zone_redundancy = current.settings.zone_redundancy;
             self.prepare_change(current, next, actor)
         };
-        let replaced = self.repo.update_with(&id, &replace).await?;
-        Ok((replaced, false))
+        // Most PUTs of an existing registry need nothing but this transaction.
+        match self.repo.update_with(&id, &replace).await {
+            Err(RegistryError::NotFound(..)) => {}
+            other => return other.map(|r| (r, false)),
+        }
+        self.groups.get_live(&id.resource_group).await?;
+        if !precondition.allows(None) {
+            return Err(RegistryError::PreconditionFailed);
+        }
+        match self.create(id.clone(), definition.clone(), actor).await {
+            // A concurrent PUT created it first: replace it.
+            Err(RegistryError::Conflict) => self
+                .repo
+                .update_with(&id, &replace)
+                .await
+                .map(|r| (r, false)),
+            other => other.map(|r| (r, true)),
+        }
     }
 
     async fn create(

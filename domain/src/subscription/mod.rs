@@ -3,7 +3,8 @@
 use crate::arm::SubscriptionId;
 use crate::store::StoreError;
 use async_trait::async_trait;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 use uuid::Uuid;
 
 /// A subscription.
@@ -52,17 +53,22 @@ pub enum SubscriptionError {
     Store(#[from] StoreError),
 }
 
-/// Subscription use cases.
+/// Subscription use cases. Every ARM request checks its subscription, so the ones seen are
+/// kept in memory: subscriptions are only ever added (at bootstrap), never changed here.
 #[derive(Clone)]
 pub struct SubscriptionService {
     repo: Arc<dyn SubscriptionRepository>,
+    known: Arc<RwLock<HashMap<SubscriptionId, Subscription>>>,
 }
 
 impl SubscriptionService {
     /// Builds the service.
     #[must_use]
     pub fn new(repo: Arc<dyn SubscriptionRepository>) -> Self {
-        Self { repo }
+        Self {
+            repo,
+            known: Arc::default(),
+        }
     }
 
     /// Makes sure a deployment has its subscription: the configured id if given, else the
@@ -109,10 +115,18 @@ impl SubscriptionService {
     pub async fn get(&self, id: &str) -> Result<Subscription, SubscriptionError> {
         let parsed =
             SubscriptionId::parse(id).map_err(|_| SubscriptionError::NotFound(id.to_owned()))?;
-        self.repo
+        if let Some(known) = self.known.read().ok().and_then(|k| k.get(&parsed).cloned()) {
+            return Ok(known);
+        }
+        let found = self
+            .repo
             .get(parsed)
             .await?
-            .ok_or_else(|| SubscriptionError::NotFound(id.to_owned()))
+            .ok_or_else(|| SubscriptionError::NotFound(id.to_owned()))?;
+        if let Ok(mut known) = self.known.write() {
+            known.insert(parsed, found.clone());
+        }
+        Ok(found)
     }
 
     /// Checks that a subscription exists, returning its parsed id.
