@@ -93,6 +93,30 @@ pub struct Identity {
     pub user_assigned: Vec<UserAssignedIdentity>,
 }
 
+impl Identity {
+    /// This identity, keeping the principal and client ids of `current` for the identities
+    /// both have: a PUT or PATCH that names an identity again must not mint a new one.
+    #[must_use]
+    pub fn keeping_ids_of(mut self, current: Option<&Identity>) -> Self {
+        let Some(current) = current else { return self };
+        if self.principal_id.is_some() && current.principal_id.is_some() {
+            self.principal_id.clone_from(&current.principal_id);
+            self.tenant_id.clone_from(&current.tenant_id);
+        }
+        for user in &mut self.user_assigned {
+            if let Some(known) = current
+                .user_assigned
+                .iter()
+                .find(|u| u.resource_id.eq_ignore_ascii_case(&user.resource_id))
+            {
+                user.principal_id.clone_from(&known.principal_id);
+                user.client_id.clone_from(&known.client_id);
+            }
+        }
+        self
+    }
+}
+
 /// The IP rules of the registry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -437,7 +461,7 @@ impl Registry {
             next.sku = sku;
         }
         if let Some(identity) = &patch.identity {
-            next.identity = Some(identity.clone());
+            next.identity = Some(identity.clone().keeping_ids_of(self.identity.as_ref()));
         }
         next.settings.apply(patch);
         next

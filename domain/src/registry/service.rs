@@ -190,7 +190,10 @@ impl RegistryService {
             let mut next = Registry {
                 sku: definition.sku,
                 tags: definition.tags.clone(),
-                identity: definition.identity.clone(),
+                identity: definition
+                    .identity
+                    .clone()
+                    .map(|i| i.keeping_ids_of(current.identity.as_ref())),
                 settings: definition.settings.clone(),
                 ..current.clone()
             };

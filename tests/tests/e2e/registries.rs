@@ -213,3 +213,26 @@ both_backends! {
         assert!(statuses.iter().all(|s| *s == StatusCode::OK), "{statuses:?}");
     }
 }
+
+both_backends! {
+    async fn a_managed_identity_keeps_its_ids_across_updates(app) {
+        app.create_group("rg").await;
+        let path = format!("{}?api-version={API}", app.registry_path("rg", "identity1"));
+        let body = json!({"location": "westus", "sku": {"name": "Premium"}, "identity": {"type": "SystemAssigned"}});
+        let created = app.put(&path, &body).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+        let principal = created.body["identity"]["principalId"].as_str().unwrap().to_owned();
+        assert!(uuid::Uuid::parse_str(&principal).is_ok());
+        assert!(created.body["identity"]["tenantId"].is_string());
+        let again = app.put(&path, &body).await;
+        assert_eq!(again.body["identity"]["principalId"], principal.as_str());
+        let uai = "/subscriptions/x/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id1";
+        let both = app.patch(&path, &json!({"identity": {"type": "SystemAssigned, UserAssigned", "userAssignedIdentities": {uai: {}}}})).await;
+        assert_eq!(both.status, StatusCode::OK, "{:?}", both.body);
+        assert_eq!(both.body["identity"]["principalId"], principal.as_str());
+        let client = both.body["identity"]["userAssignedIdentities"][uai]["clientId"].clone();
+        assert!(client.is_string());
+        let tags = app.patch(&path, &json!({"identity": {"type": "SystemAssigned, UserAssigned", "userAssignedIdentities": {uai: {}}}, "tags": {"a": "b"}})).await;
+        assert_eq!(tags.body["identity"]["userAssignedIdentities"][uai]["clientId"], client);
+    }
+}
