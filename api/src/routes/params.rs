@@ -24,9 +24,10 @@ pub struct GroupPath {
     pub(crate) resource_group_name: String,
 }
 
-/// Defines the `api-version` query parameter of one provider, and its list variant.
+/// Defines the `api-version` query parameter of one provider, with a doc line listing the
+/// versions; with `list`, also the list variant, which adds paging.
 macro_rules! api_version_params {
-    ($plain:ident, $list:ident, $example:literal, $doc:literal) => {
+    ($plain:ident, $example:literal, $doc:literal) => {
         #[doc = concat!("The `api-version` query parameter: ", $doc)]
         #[derive(Debug, Deserialize, IntoParams)]
         #[into_params(parameter_in = Query)]
@@ -36,6 +37,9 @@ macro_rules! api_version_params {
             #[param(rename = "api-version", example = $example)]
             pub api_version: String,
         }
+    };
+    ($plain:ident, list $list:ident, $example:literal, $doc:literal) => {
+        api_version_params!($plain, $example, $doc);
 
         #[doc = concat!("The list parameters, with the `api-version`: ", $doc)]
         #[derive(Debug, Deserialize, IntoParams)]
@@ -59,25 +63,23 @@ macro_rules! api_version_params {
 
 api_version_params!(
     RegistryApiVersion,
-    RegistryListParams,
+    list RegistryListParams,
     "2025-11-01",
     "2025-11-01 (stable), 2026-01-01-preview or 2026-09-01-preview (Azure CLI), 2025-04-01, 2023-07-01."
 );
 api_version_params!(
     ResourceGroupApiVersion,
-    ResourceGroupListParams,
+    list ResourceGroupListParams,
     "2025-04-01",
     "2025-04-01, 2025-03-01, 2024-11-01, 2024-07-01, 2024-03-01, 2023-07-01, 2022-09-01 or 2021-04-01."
 );
 api_version_params!(
     SubscriptionApiVersion,
-    SubscriptionListParams,
     "2022-12-01",
     "2022-12-01, 2021-01-01, 2020-01-01 or 2016-06-01."
 );
 api_version_params!(
     MetadataApiVersion,
-    MetadataListParams,
     "2022-09-01",
     "2022-09-01, 2020-06-01 or 2019-05-01."
 );

@@ -34,7 +34,8 @@ both_backends! {
     }
 }
 
-async fn repository(app: &TestApp) -> SeaOrmOperationRepository {
+/// A second connection to the app's database, as another replica (or an operator) has.
+async fn database(app: &TestApp) -> Database {
     let target = match &app.schema {
         Some(schema) => DatabaseTarget::Postgres {
             url: berth_tests::postgres_url(),
@@ -42,7 +43,11 @@ async fn repository(app: &TestApp) -> SeaOrmOperationRepository {
         },
         None => DatabaseTarget::Sqlite(app.data_dir.path().join("berth.db")),
     };
-    SeaOrmOperationRepository::new(Database::open(&target).await.unwrap())
+    Database::open(&target).await.unwrap()
+}
+
+async fn repository(app: &TestApp) -> SeaOrmOperationRepository {
+    SeaOrmOperationRepository::new(database(app).await)
 }
 
 /// Records an operation the way the registry repository does, without a worker running it.
@@ -58,16 +63,7 @@ async fn recorded_operation(app: &mut TestApp) -> Operation {
         },
         name: RegistryName::parse("leased01").unwrap(),
     };
-    let target = match &app.schema {
-        Some(schema) => DatabaseTarget::Postgres {
-            url: berth_tests::postgres_url(),
-            schema: Some(schema.clone()),
-        },
-        None => DatabaseTarget::Sqlite(app.data_dir.path().join("berth.db")),
-    };
-    let registries = berth_infra::persistence::SeaOrmRegistryRepository::new(
-        Database::open(&target).await.unwrap(),
-    );
+    let registries = berth_infra::persistence::SeaOrmRegistryRepository::new(database(app).await);
     let registry = registries.get(&id).await.unwrap().unwrap();
     let op = Operation::start(
         OperationKind::DeleteRegistry(id.clone()),
@@ -126,5 +122,44 @@ both_backends! {
         assert_eq!(done["status"], "Succeeded");
         assert_eq!(again.get(&format!("{}?api-version={API}", again.registry_path("leases", "leased01"))).await.0, StatusCode::NOT_FOUND);
         drop(again);
+    }
+}
+
+both_backends! {
+    async fn a_deletion_is_retried_while_the_store_fails_and_finishes_when_it_recovers(app) {
+        use sea_orm::ConnectionTrait;
+        app.create_group("flaky").await;
+        app.create_registry("flaky", "flaky001", "Basic").await;
+        let db = database(&app).await;
+        let (block, unblock) = if app.schema.is_some() {
+            (
+                "CREATE FUNCTION store_down() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'store down'; END $$; \
+                 CREATE TRIGGER store_down BEFORE DELETE ON registries FOR EACH ROW EXECUTE FUNCTION store_down();",
+                "DROP TRIGGER store_down ON registries",
+            )
+        } else {
+            (
+                "CREATE TRIGGER store_down BEFORE DELETE ON registries BEGIN SELECT RAISE(ABORT, 'store down'); END;",
+                "DROP TRIGGER store_down",
+            )
+        };
+        db.writer().execute_unprepared(block).await.unwrap();
+        let path = app.registry_path("flaky", "flaky001");
+        let deleted = app.delete(&format!("{path}?api-version={API}")).await;
+        assert_eq!(deleted.status, StatusCode::ACCEPTED);
+        let status_url = deleted.header("azure-asyncoperation").unwrap().to_owned();
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        let (_, running) = app.get(&status_url).await;
+        assert_eq!(running["status"], "InProgress", "the failed attempts are retried, not given up: {running}");
+        let (_, registry) = app.get(&format!("{path}?api-version={API}")).await;
+        assert_eq!(registry["properties"]["provisioningState"], "Deleting");
+        let change = app.patch(&format!("{path}?api-version={API}"), &json!({"tags": {"late": "yes"}})).await;
+        assert_eq!((change.status, change.error_code()), (StatusCode::CONFLICT, "RegistryBeingDeleted"));
+        let again = app.delete(&format!("{path}?api-version={API}")).await;
+        assert_eq!(again.header("azure-asyncoperation"), Some(status_url.as_str()), "a second DELETE joins the running one");
+        db.writer().execute_unprepared(unblock).await.unwrap();
+        let done = app.wait_for_operation(&status_url).await;
+        assert_eq!(done["status"], "Succeeded");
+        assert_eq!(app.get(&format!("{path}?api-version={API}")).await.0, StatusCode::NOT_FOUND);
     }
 }
