@@ -5,6 +5,7 @@
 //! `berth-infra` implements the ports.
 
 pub mod arm;
+pub mod authorization;
 pub mod clock;
 pub mod operation;
 pub mod registry;
