@@ -7,6 +7,7 @@
 pub mod arm;
 pub mod authorization;
 pub mod clock;
+pub mod directory;
 pub mod operation;
 pub mod registry;
 pub mod resource_group;

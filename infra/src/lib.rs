@@ -3,4 +3,5 @@
 
 pub mod config;
 pub mod persistence;
+pub mod secrets;
 pub mod tls;

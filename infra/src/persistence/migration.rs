@@ -2,7 +2,7 @@
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{
-    big_integer, big_integer_null, integer, string, string_null, text, text_null,
+    big_integer, big_integer_null, boolean, integer, string, string_null, text, text_null,
 };
 
 /// All migrations, in order.
@@ -11,7 +11,7 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(M0001Foundation)]
+        vec![Box::new(M0001Foundation), Box::new(M0002Directory)]
     }
 }
 
@@ -141,6 +141,122 @@ impl MigrationTrait for M0001Foundation {
             "registries",
             "resource_groups",
             "subscriptions",
+        ] {
+            m.drop_table(Table::drop().table(table).to_owned()).await?;
+        }
+        Ok(())
+    }
+}
+
+/// The directory: users, service principals with names and passwords, groups, members.
+struct M0002Directory;
+
+impl MigrationName for M0002Directory {
+    fn name(&self) -> &str {
+        "m0002_directory"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0002Directory {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_table(
+            Table::create()
+                .table("directory_users")
+                .col(string("object_id").primary_key())
+                .col(string("upn"))
+                .col(string("upn_key").unique_key())
+                .col(string("display_name"))
+                .col(string("mail_nickname"))
+                .col(boolean("account_enabled"))
+                .col(text_null("password_hash"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("directory_service_principals")
+                .col(string("object_id").primary_key())
+                .col(string("application_object_id").unique_key())
+                .col(string("app_id").unique_key())
+                .col(string("display_name"))
+                .col(boolean("account_enabled"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("directory_sp_names")
+                .col(string("name_key").primary_key())
+                .col(string("name"))
+                .col(string("sp_object_id"))
+                .col(integer("position"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("directory_credentials")
+                .col(string("key_id").primary_key())
+                .col(string("sp_object_id"))
+                .col(string_null("display_name"))
+                .col(string("hint"))
+                .col(text("hash"))
+                .col(big_integer("start_at"))
+                .col(big_integer("end_at"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("directory_groups")
+                .col(string("object_id").primary_key())
+                .col(string("display_name"))
+                .col(string("mail_nickname"))
+                .col(text_null("description"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("directory_members")
+                .col(string("group_id"))
+                .col(string("member_id"))
+                .primary_key(Index::create().col("group_id").col("member_id"))
+                .to_owned(),
+        )
+        .await?;
+        for (name, table, col) in [
+            (
+                "ix_directory_sp_names_sp",
+                "directory_sp_names",
+                "sp_object_id",
+            ),
+            (
+                "ix_directory_credentials_sp",
+                "directory_credentials",
+                "sp_object_id",
+            ),
+            (
+                "ix_directory_members_member",
+                "directory_members",
+                "member_id",
+            ),
+        ] {
+            m.create_index(Index::create().name(name).table(table).col(col).to_owned())
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        for table in [
+            "directory_members",
+            "directory_groups",
+            "directory_credentials",
+            "directory_sp_names",
+            "directory_service_principals",
+            "directory_users",
         ] {
             m.drop_table(Table::drop().table(table).to_owned()).await?;
         }

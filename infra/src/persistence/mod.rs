@@ -1,10 +1,12 @@
 //! Persistence through sea-orm: connecting, migrating, and the repositories that implement
 //! the domain's storage ports.
 
+mod directory_repository;
 pub mod entities;
 mod migration;
 mod repositories;
 
+pub use directory_repository::SeaOrmDirectoryRepository;
 pub use migration::Migrator;
 pub use repositories::{
     SeaOrmOperationRepository, SeaOrmRegistryRepository, SeaOrmResourceGroupRepository,

@@ -7,6 +7,7 @@
 )]
 
 mod bad_input;
+mod directory;
 mod operations;
 mod python_clients;
 mod registries;

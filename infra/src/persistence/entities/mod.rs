@@ -1,6 +1,7 @@
 //! sea-orm entities: the tables' shapes. Conversions to domain types live in the
 //! repositories, never in the domain.
 
+pub mod directory;
 pub mod operation;
 pub mod registry;
 pub mod resource_group;

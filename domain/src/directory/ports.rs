@@ -1,0 +1,130 @@
+//! Ports of the directory.
+
+use super::{DirectoryObject, Group, PasswordCredential, ServicePrincipal, User};
+use crate::store::StoreError;
+use async_trait::async_trait;
+use uuid::Uuid;
+
+/// Why a directory write was not done.
+#[derive(Debug, thiserror::Error)]
+pub enum DirectoryWriteError {
+    /// A unique property (user principal name, appId, member link) is taken.
+    #[error("already exists")]
+    Conflict,
+    /// The object to change does not exist.
+    #[error("no such object")]
+    NotFound,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Stores directory objects.
+#[async_trait]
+pub trait DirectoryRepository: Send + Sync {
+    /// Inserts a user.
+    ///
+    /// # Errors
+    /// `Conflict` when the user principal name is taken (any case); `Store`.
+    async fn insert_user(&self, user: &User) -> Result<(), DirectoryWriteError>;
+
+    /// Inserts a service principal with its credentials.
+    ///
+    /// # Errors
+    /// `Conflict` when the appId is taken; `Store`.
+    async fn insert_service_principal(
+        &self,
+        sp: &ServicePrincipal,
+    ) -> Result<(), DirectoryWriteError>;
+
+    /// Adds a password to a service principal.
+    ///
+    /// # Errors
+    /// `NotFound` when there is no such service principal; `Store`.
+    async fn add_credential(
+        &self,
+        sp_object_id: Uuid,
+        credential: &PasswordCredential,
+    ) -> Result<(), DirectoryWriteError>;
+
+    /// Removes a password; `Ok(false)` when the service principal had no such key.
+    ///
+    /// # Errors
+    /// `Store`.
+    async fn remove_credential(&self, sp_object_id: Uuid, key_id: Uuid)
+    -> Result<bool, StoreError>;
+
+    /// Inserts a group.
+    ///
+    /// # Errors
+    /// `Store` (group names need not be unique).
+    async fn insert_group(&self, group: &Group) -> Result<(), DirectoryWriteError>;
+
+    /// Adds `member` to `group`.
+    ///
+    /// # Errors
+    /// `Conflict` when it is a member already; `NotFound` when either is missing; `Store`.
+    async fn add_member(&self, group: Uuid, member: Uuid) -> Result<(), DirectoryWriteError>;
+
+    /// Removes `member` from `group`; `Ok(false)` when it was not a member.
+    ///
+    /// # Errors
+    /// `Store`.
+    async fn remove_member(&self, group: Uuid, member: Uuid) -> Result<bool, StoreError>;
+
+    /// The groups `member` belongs to directly.
+    ///
+    /// # Errors
+    /// `Store`.
+    async fn groups_of(&self, member: Uuid) -> Result<Vec<Uuid>, StoreError>;
+
+    /// The direct members of a group.
+    ///
+    /// # Errors
+    /// `Store`.
+    async fn members_of(&self, group: Uuid) -> Result<Vec<Uuid>, StoreError>;
+
+    /// The objects with these ids (service principals also by their application object id);
+    /// unknown ids are left out.
+    ///
+    /// # Errors
+    /// `Store`.
+    async fn get_objects(&self, ids: &[Uuid]) -> Result<Vec<DirectoryObject>, StoreError>;
+
+    /// The user with this principal name (any case).
+    ///
+    /// # Errors
+    /// `Store`.
+    async fn find_user(&self, user_principal_name: &str) -> Result<Option<User>, StoreError>;
+
+    /// The service principal with this appId or service principal name (any case).
+    ///
+    /// # Errors
+    /// `Store`.
+    async fn find_service_principal(
+        &self,
+        name: &str,
+    ) -> Result<Option<ServicePrincipal>, StoreError>;
+
+    /// Deletes an object, its credentials and its memberships; `Ok(false)` when unknown.
+    ///
+    /// # Errors
+    /// `Store`.
+    async fn delete_object(&self, id: Uuid) -> Result<bool, StoreError>;
+}
+
+/// Secrets: made from a secure random source, kept only as slow hashes, compared in
+/// constant time.
+pub trait Secrets: Send + Sync {
+    /// A new random secret (at least 256 bits), printable.
+    fn generate(&self) -> String;
+
+    /// A slow, salted hash of `secret` (PHC string).
+    ///
+    /// # Errors
+    /// When hashing fails (it does not, for valid parameters).
+    fn hash(&self, secret: &str) -> Result<String, StoreError>;
+
+    /// Whether `secret` matches `hash`, in constant time.
+    fn verify(&self, secret: &str, hash: &str) -> bool;
+}

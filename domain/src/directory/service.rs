@@ -1,0 +1,486 @@
+//! Directory use cases.
+
+use super::{
+    DirectoryObject, DirectoryRepository, DirectoryWriteError, Group, PasswordCredential, Secrets,
+    ServicePrincipal, User,
+};
+use crate::clock::Clock;
+use crate::store::StoreError;
+use std::collections::HashSet;
+use std::sync::Arc;
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+/// How deep group nesting is followed (Entra allows nesting; a cycle must not loop).
+const MAX_GROUP_DEPTH: usize = 32;
+
+/// Errors of the directory use cases.
+#[derive(Debug, thiserror::Error)]
+pub enum DirectoryError {
+    /// A value breaks a rule.
+    #[error("{message}")]
+    Invalid {
+        /// The property at fault.
+        target: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// A unique property is taken.
+    #[error("{0}")]
+    Conflict(String),
+    /// No such object.
+    #[error(
+        "Resource '{0}' does not exist or one of its queried reference-property objects are not present."
+    )]
+    NotFound(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Why a sign-in was refused. Deliberately coarse: callers learn nothing about which part
+/// was wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum SignInError {
+    /// Unknown principal, wrong or expired secret, or a disabled account.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A secret, shown once when it is made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSecret {
+    /// The stored credential (hash only).
+    pub credential: PasswordCredential,
+    /// The secret itself; it is not stored.
+    pub secret: String,
+}
+
+/// Directory use cases.
+#[derive(Clone)]
+pub struct DirectoryService {
+    repo: Arc<dyn DirectoryRepository>,
+    secrets: Arc<dyn Secrets>,
+    clock: Arc<dyn Clock>,
+}
+
+fn nickname_of(name: &str) -> String {
+    name.split('@').next().unwrap_or(name).to_owned()
+}
+
+impl DirectoryService {
+    /// Builds the service.
+    #[must_use]
+    pub fn new(
+        repo: Arc<dyn DirectoryRepository>,
+        secrets: Arc<dyn Secrets>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            repo,
+            secrets,
+            clock,
+        }
+    }
+
+    /// Creates a user who signs in with a password.
+    ///
+    /// # Errors
+    /// `Invalid` for a malformed name or a short password; `Conflict` when the name is taken.
+    pub async fn create_user(
+        &self,
+        upn: &str,
+        display_name: &str,
+        password: &str,
+    ) -> Result<User, DirectoryError> {
+        let (local, domain) = upn.split_once('@').unwrap_or(("", ""));
+        if local.is_empty()
+            || domain.is_empty()
+            || upn.len() > 113
+            || upn.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(DirectoryError::Invalid {
+                target: "userPrincipalName",
+                message: format!("The user principal name '{upn}' is invalid: use name@domain."),
+            });
+        }
+        if password.chars().count() < 8 || password.len() > 256 {
+            return Err(DirectoryError::Invalid {
+                target: "passwordProfile.password",
+                message: "The password must be 8 to 256 characters long.".to_owned(),
+            });
+        }
+        let user = User {
+            object_id: Uuid::new_v4(),
+            user_principal_name: upn.to_owned(),
+            display_name: if display_name.is_empty() {
+                nickname_of(upn)
+            } else {
+                display_name.to_owned()
+            },
+            mail_nickname: nickname_of(upn),
+            account_enabled: true,
+            password_hash: Some(self.secrets.hash(password)?),
+        };
+        self.repo.insert_user(&user).await.map_err(|e| match e {
+            DirectoryWriteError::Conflict => DirectoryError::Conflict(format!(
+                "Another object with the same value for property userPrincipalName already exists: '{upn}'."
+            )),
+            DirectoryWriteError::NotFound => DirectoryError::NotFound(upn.to_owned()),
+            DirectoryWriteError::Store(s) => DirectoryError::Store(s),
+        })?;
+        Ok(user)
+    }
+
+    /// Creates an application with its service principal. With `years`, also a first
+    /// password valid that long, returned once.
+    ///
+    /// # Errors
+    /// `Invalid` for an empty name; `Store`.
+    pub async fn create_service_principal(
+        &self,
+        display_name: &str,
+        password_years: Option<u8>,
+    ) -> Result<(ServicePrincipal, Option<NewSecret>), DirectoryError> {
+        self.create_service_principal_with(display_name, Uuid::new_v4(), None, password_years)
+            .await
+    }
+
+    /// Like [`Self::create_service_principal`], with a chosen appId and, optionally, a chosen
+    /// secret (the bootstrap owner's come from configuration).
+    ///
+    /// # Errors
+    /// `Invalid`, `Conflict` (the appId is taken), `Store`.
+    pub async fn create_service_principal_with(
+        &self,
+        display_name: &str,
+        app_id: Uuid,
+        secret: Option<&str>,
+        password_years: Option<u8>,
+    ) -> Result<(ServicePrincipal, Option<NewSecret>), DirectoryError> {
+        if display_name.trim().is_empty() || display_name.len() > 256 {
+            return Err(DirectoryError::Invalid {
+                target: "displayName",
+                message: "A display name of 1 to 256 characters is required.".to_owned(),
+            });
+        }
+        let new_secret = match password_years {
+            Some(years) => Some(self.new_secret(secret, None, years)?),
+            None => None,
+        };
+        let sp = ServicePrincipal {
+            object_id: Uuid::new_v4(),
+            application_object_id: Uuid::new_v4(),
+            app_id,
+            display_name: display_name.to_owned(),
+            service_principal_names: vec![app_id.to_string()],
+            account_enabled: true,
+            credentials: new_secret.iter().map(|s| s.credential.clone()).collect(),
+        };
+        self.repo
+            .insert_service_principal(&sp)
+            .await
+            .map_err(|e| match e {
+                DirectoryWriteError::Conflict => {
+                    DirectoryError::Conflict(format!("The appId '{app_id}' is taken."))
+                }
+                DirectoryWriteError::NotFound => DirectoryError::NotFound(app_id.to_string()),
+                DirectoryWriteError::Store(s) => DirectoryError::Store(s),
+            })?;
+        Ok((sp, new_secret))
+    }
+
+    /// Adds a password to a service principal (found by object id, application object id,
+    /// appId or name), valid for `years`.
+    ///
+    /// # Errors
+    /// `NotFound`, `Invalid` (years out of 1–10), `Store`.
+    pub async fn add_password(
+        &self,
+        service_principal: &str,
+        label: Option<&str>,
+        years: u8,
+    ) -> Result<NewSecret, DirectoryError> {
+        let sp = self.service_principal(service_principal).await?;
+        let new_secret = self.new_secret(None, label, years)?;
+        self.repo
+            .add_credential(sp.object_id, &new_secret.credential)
+            .await
+            .map_err(|e| match e {
+                DirectoryWriteError::Store(s) => DirectoryError::Store(s),
+                _ => DirectoryError::NotFound(service_principal.to_owned()),
+            })?;
+        Ok(new_secret)
+    }
+
+    /// Removes a password.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown service principal or key; `Store`.
+    pub async fn remove_password(
+        &self,
+        service_principal: &str,
+        key_id: Uuid,
+    ) -> Result<(), DirectoryError> {
+        let sp = self.service_principal(service_principal).await?;
+        if self.repo.remove_credential(sp.object_id, key_id).await? {
+            Ok(())
+        } else {
+            Err(DirectoryError::NotFound(key_id.to_string()))
+        }
+    }
+
+    /// Creates a group.
+    ///
+    /// # Errors
+    /// `Invalid` for an empty name; `Store`.
+    pub async fn create_group(
+        &self,
+        display_name: &str,
+        mail_nickname: &str,
+        description: Option<&str>,
+    ) -> Result<Group, DirectoryError> {
+        if display_name.trim().is_empty() {
+            return Err(DirectoryError::Invalid {
+                target: "displayName",
+                message: "A group needs a display name.".to_owned(),
+            });
+        }
+        let group = Group {
+            object_id: Uuid::new_v4(),
+            display_name: display_name.to_owned(),
+            mail_nickname: if mail_nickname.is_empty() {
+                display_name.replace(' ', "")
+            } else {
+                mail_nickname.to_owned()
+            },
+            description: description.map(str::to_owned),
+        };
+        self.repo.insert_group(&group).await.map_err(|e| match e {
+            DirectoryWriteError::Store(s) => DirectoryError::Store(s),
+            _ => DirectoryError::Conflict(format!(
+                "The group '{display_name}' could not be created."
+            )),
+        })?;
+        Ok(group)
+    }
+
+    /// Adds a member (user, service principal or group) to a group.
+    ///
+    /// # Errors
+    /// `NotFound` when either is missing or `group` is not a group; `Conflict` when it is a
+    /// member already; `Invalid` when the group would contain itself.
+    pub async fn add_member(&self, group: Uuid, member: Uuid) -> Result<(), DirectoryError> {
+        let objects = self.repo.get_objects(&[group, member]).await?;
+        if !objects
+            .iter()
+            .any(|o| matches!(o, DirectoryObject::Group(g) if g.object_id == group))
+        {
+            return Err(DirectoryError::NotFound(group.to_string()));
+        }
+        if !objects.iter().any(|o| o.object_id() == member) {
+            return Err(DirectoryError::NotFound(member.to_string()));
+        }
+        if member == group || self.member_groups(group).await?.contains(&member) {
+            return Err(DirectoryError::Invalid {
+                target: "members",
+                message: "A group cannot be a member of itself, directly or through other groups."
+                    .to_owned(),
+            });
+        }
+        self.repo.add_member(group, member).await.map_err(|e| match e {
+            DirectoryWriteError::Conflict => {
+                DirectoryError::Conflict("One or more added object references already exist for the following modified properties: 'members'.".to_owned())
+            }
+            DirectoryWriteError::NotFound => DirectoryError::NotFound(member.to_string()),
+            DirectoryWriteError::Store(s) => DirectoryError::Store(s),
+        })
+    }
+
+    /// Removes a member from a group.
+    ///
+    /// # Errors
+    /// `NotFound` when it was not a member; `Store`.
+    pub async fn remove_member(&self, group: Uuid, member: Uuid) -> Result<(), DirectoryError> {
+        if self.repo.remove_member(group, member).await? {
+            Ok(())
+        } else {
+            Err(DirectoryError::NotFound(member.to_string()))
+        }
+    }
+
+    /// Every group `principal` belongs to, directly or through nested groups.
+    ///
+    /// # Errors
+    /// `Store`.
+    pub async fn member_groups(&self, principal: Uuid) -> Result<Vec<Uuid>, DirectoryError> {
+        let mut found: Vec<Uuid> = Vec::new();
+        let mut seen = HashSet::new();
+        let mut frontier = vec![principal];
+        for _ in 0..MAX_GROUP_DEPTH {
+            let mut next = Vec::new();
+            for id in frontier {
+                for group in self.repo.groups_of(id).await? {
+                    if seen.insert(group) {
+                        found.push(group);
+                        next.push(group);
+                    }
+                }
+            }
+            if next.is_empty() {
+                break;
+            }
+            frontier = next;
+        }
+        Ok(found)
+    }
+
+    /// The direct members of a group.
+    ///
+    /// # Errors
+    /// `Store`.
+    pub async fn members_of(&self, group: Uuid) -> Result<Vec<Uuid>, DirectoryError> {
+        Ok(self.repo.members_of(group).await?)
+    }
+
+    /// The objects with these ids (unknown ones left out).
+    ///
+    /// # Errors
+    /// `Store`.
+    pub async fn get_by_ids(&self, ids: &[Uuid]) -> Result<Vec<DirectoryObject>, DirectoryError> {
+        Ok(self.repo.get_objects(ids).await?)
+    }
+
+    /// The user with this principal name.
+    ///
+    /// # Errors
+    /// `Store`.
+    pub async fn find_user(&self, upn: &str) -> Result<Option<User>, DirectoryError> {
+        Ok(self.repo.find_user(upn).await?)
+    }
+
+    /// The service principal with this appId or name.
+    ///
+    /// # Errors
+    /// `Store`.
+    pub async fn find_service_principal(
+        &self,
+        name: &str,
+    ) -> Result<Option<ServicePrincipal>, DirectoryError> {
+        Ok(self.repo.find_service_principal(name).await?)
+    }
+
+    /// Deletes a directory object; its credentials and memberships go with it, so it can
+    /// sign in and be authorized no more.
+    ///
+    /// # Errors
+    /// `NotFound`, `Store`.
+    pub async fn delete(&self, id: Uuid) -> Result<(), DirectoryError> {
+        if self.repo.delete_object(id).await? {
+            Ok(())
+        } else {
+            Err(DirectoryError::NotFound(id.to_string()))
+        }
+    }
+
+    /// Signs a service principal in with its appId and a password.
+    ///
+    /// # Errors
+    /// `InvalidCredentials` for an unknown appId, a wrong or expired secret, or a disabled
+    /// principal; `Store`.
+    pub async fn sign_in_service_principal(
+        &self,
+        app_id: &str,
+        secret: &str,
+    ) -> Result<ServicePrincipal, SignInError> {
+        let now = self.clock.now();
+        let sp = Uuid::parse_str(app_id)
+            .ok()
+            .map(|_| self.repo.find_service_principal(app_id));
+        let sp = match sp {
+            Some(find) => find.await?,
+            None => None,
+        };
+        let Some(sp) = sp
+            .filter(|sp| sp.account_enabled && sp.app_id.to_string().eq_ignore_ascii_case(app_id))
+        else {
+            // Spend the time a hash check takes, so timing tells nothing about the appId.
+            let _ = self.secrets.verify(secret, DUMMY_HASH);
+            return Err(SignInError::InvalidCredentials);
+        };
+        let valid = sp
+            .credentials
+            .iter()
+            .filter(|c| c.is_valid_at(now))
+            .fold(false, |ok, c| self.secrets.verify(secret, &c.hash) | ok);
+        if valid {
+            Ok(sp)
+        } else {
+            Err(SignInError::InvalidCredentials)
+        }
+    }
+
+    /// Signs a user in with user principal name and password.
+    ///
+    /// # Errors
+    /// `InvalidCredentials`, `Store`.
+    pub async fn sign_in_user(&self, upn: &str, password: &str) -> Result<User, SignInError> {
+        let user = self.repo.find_user(upn).await?;
+        let hash = user
+            .as_ref()
+            .and_then(|u| u.password_hash.clone())
+            .unwrap_or_else(|| DUMMY_HASH.to_owned());
+        let ok = self.secrets.verify(password, &hash);
+        match user {
+            Some(user) if ok && user.account_enabled => Ok(user),
+            _ => Err(SignInError::InvalidCredentials),
+        }
+    }
+
+    async fn service_principal(&self, name: &str) -> Result<ServicePrincipal, DirectoryError> {
+        if let Ok(id) = Uuid::parse_str(name) {
+            for object in self.repo.get_objects(&[id]).await? {
+                if let DirectoryObject::ServicePrincipal(sp) = object {
+                    return Ok(sp);
+                }
+            }
+        }
+        self.repo
+            .find_service_principal(name)
+            .await?
+            .ok_or_else(|| DirectoryError::NotFound(name.to_owned()))
+    }
+
+    fn new_secret(
+        &self,
+        given: Option<&str>,
+        label: Option<&str>,
+        years: u8,
+    ) -> Result<NewSecret, DirectoryError> {
+        if !(1..=10).contains(&years) {
+            return Err(DirectoryError::Invalid {
+                target: "endDateTime",
+                message: "A password is valid for 1 to 10 years.".to_owned(),
+            });
+        }
+        let secret = given.map_or_else(|| self.secrets.generate(), str::to_owned);
+        let start: OffsetDateTime = self.clock.now();
+        Ok(NewSecret {
+            credential: PasswordCredential {
+                key_id: Uuid::new_v4(),
+                display_name: label.map(str::to_owned),
+                hint: secret.chars().take(3).collect(),
+                hash: self.secrets.hash(&secret)?,
+                start,
+                end: start + Duration::days(365 * i64::from(years)),
+            },
+            secret,
+        })
+    }
+}
+
+/// A valid hash of an unguessable secret: verified against when the principal is unknown.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2c6c4hVGbE3yKGXdF9SwJ0G9wFmv0m2b1mSx1r8iQ5g";
