@@ -103,6 +103,19 @@ fn main() {
     let roles = built_in_roles();
     let role_ids: Vec<Uuid> = roles.iter().map(|r| r.id).collect();
     let principals: Vec<Uuid> = (0..10_000).map(|_| Uuid::new_v4()).collect();
+    let template = RoleAssignment {
+        name: Uuid::nil(),
+        scope: Scope::root(),
+        role_definition_id: Uuid::nil(),
+        role_definition_ref: String::new(),
+        principal_id: Uuid::nil(),
+        principal_type: PrincipalType::User,
+        description: None,
+        condition: None,
+        condition_version: None,
+        created_by: None,
+        created_on: time::OffsetDateTime::UNIX_EPOCH,
+    };
     let heavy = Uuid::new_v4();
     let mut assignments: Vec<RoleAssignment> = (0..target)
         .map(|i| RoleAssignment {
@@ -110,7 +123,7 @@ fn main() {
             scope: scope_of(&mut rng),
             role_definition_id: role_ids[rng.below(role_ids.len())],
             principal_id: principals[i % principals.len()],
-            principal_type: PrincipalType::User,
+            ..template.clone()
         })
         .collect();
     let heavy_scopes: Vec<Scope> = (0..10_000)
@@ -128,7 +141,7 @@ fn main() {
         scope: scope.clone(),
         role_definition_id: role_ids[6],
         principal_id: heavy,
-        principal_type: PrincipalType::User,
+        ..template.clone()
     }));
 
     // ARM refuses a duplicate (principal, scope, role): keep each triple once.

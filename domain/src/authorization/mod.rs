@@ -3,13 +3,17 @@
 
 mod index;
 mod permission;
+mod ports;
 mod role;
 mod scope;
+mod service;
 
 pub use index::AuthorizationIndex;
 pub use permission::{AccessKind, Permission, matches};
+pub use ports::{RbacRepository, RbacWriteError};
 pub use role::{RoleDefinition, RoleKind, built_in_roles};
 pub use scope::{Scope, ScopeError, ScopeLevel};
+pub use service::{AssignmentFilter, NewAssignment, RbacError, RbacService, role_definition_guid};
 
 use uuid::Uuid;
 
@@ -27,6 +31,19 @@ pub enum PrincipalType {
 }
 
 impl PrincipalType {
+    /// Parses ARM's spelling without regard to case.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::User,
+            Self::Group,
+            Self::ServicePrincipal,
+            Self::ForeignGroup,
+        ]
+        .into_iter()
+        .find(|t| t.as_str().eq_ignore_ascii_case(s))
+    }
+
     /// ARM's spelling.
     #[must_use]
     pub fn as_str(self) -> &'static str {
@@ -48,10 +65,23 @@ pub struct RoleAssignment {
     pub scope: Scope,
     /// The role's GUID.
     pub role_definition_id: Uuid,
+    /// What was sent as `roleDefinitionId`, echoed back verbatim (the Azure CLI compares
+    /// it as a string).
+    pub role_definition_ref: String,
     /// Who holds it.
     pub principal_id: Uuid,
     /// What the principal is.
     pub principal_type: PrincipalType,
+    /// Free text.
+    pub description: Option<String>,
+    /// An ABAC condition (stored and returned).
+    pub condition: Option<String>,
+    /// The condition's version (`2.0`).
+    pub condition_version: Option<String>,
+    /// Who made it, and when.
+    pub created_by: Option<Uuid>,
+    /// When it was made.
+    pub created_on: time::OffsetDateTime,
 }
 
 #[cfg(test)]
@@ -77,8 +107,14 @@ mod tests {
             name: Uuid::new_v4(),
             scope: scope(at),
             role_definition_id: role_id(role),
+            role_definition_ref: role_id(role).to_string(),
             principal_id: principal,
             principal_type: PrincipalType::User,
+            description: None,
+            condition: None,
+            condition_version: None,
+            created_by: None,
+            created_on: time::OffsetDateTime::UNIX_EPOCH,
         }
     }
 

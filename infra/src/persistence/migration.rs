@@ -11,7 +11,11 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(M0001Foundation), Box::new(M0002Directory)]
+        vec![
+            Box::new(M0001Foundation),
+            Box::new(M0002Directory),
+            Box::new(M0003Rbac),
+        ]
     }
 }
 
@@ -258,6 +262,94 @@ impl MigrationTrait for M0002Directory {
             "directory_service_principals",
             "directory_users",
         ] {
+            m.drop_table(Table::drop().table(table).to_owned()).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Custom role definitions, role assignments and the change counter.
+struct M0003Rbac;
+
+impl MigrationName for M0003Rbac {
+    fn name(&self) -> &str {
+        "m0003_rbac"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0003Rbac {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_table(
+            Table::create()
+                .table("role_definitions")
+                .col(string("id").primary_key())
+                .col(string("role_name"))
+                .col(string("role_name_key").unique_key())
+                .col(text("description"))
+                .col(text("permissions"))
+                .col(text("assignable_scopes"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("role_assignments")
+                .col(string("name").primary_key())
+                .col(text("scope"))
+                .col(text("scope_key"))
+                .col(string("role_definition_id"))
+                .col(text("role_definition_ref"))
+                .col(string("principal_id"))
+                .col(string("principal_type"))
+                .col(text_null("description"))
+                .col(text_null("condition"))
+                .col(string_null("condition_version"))
+                .col(string_null("created_by"))
+                .col(big_integer("created_on"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("ux_role_assignments_triple")
+                .table("role_assignments")
+                .col("scope_key")
+                .col("role_definition_id")
+                .col("principal_id")
+                .unique()
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("ix_role_assignments_principal")
+                .table("role_assignments")
+                .col("principal_id")
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("change_counters")
+                .col(string("name").primary_key())
+                .col(big_integer("value"))
+                .to_owned(),
+        )
+        .await?;
+        m.exec_stmt(
+            Query::insert()
+                .into_table("change_counters")
+                .columns(["name", "value"])
+                .values_panic(["rbac".into(), 0.into()])
+                .to_owned(),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        for table in ["change_counters", "role_assignments", "role_definitions"] {
             m.drop_table(Table::drop().table(table).to_owned()).await?;
         }
         Ok(())

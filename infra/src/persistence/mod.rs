@@ -4,10 +4,12 @@
 mod directory_repository;
 pub mod entities;
 mod migration;
+mod rbac_repository;
 mod repositories;
 
 pub use directory_repository::SeaOrmDirectoryRepository;
 pub use migration::Migrator;
+pub use rbac_repository::SeaOrmRbacRepository;
 pub use repositories::{
     SeaOrmOperationRepository, SeaOrmRegistryRepository, SeaOrmResourceGroupRepository,
     SeaOrmSubscriptionRepository,

@@ -10,6 +10,7 @@ mod bad_input;
 mod directory;
 mod operations;
 mod python_clients;
+mod rbac;
 mod registries;
 mod resource_groups;
 mod subscriptions;

@@ -3,6 +3,7 @@
 
 pub mod directory;
 pub mod operation;
+pub mod rbac;
 pub mod registry;
 pub mod resource_group;
 pub mod subscription;
