@@ -18,6 +18,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "Registries", description = "Microsoft.ContainerRegistry/registries"),
         (name = "ResourceGroups", description = "Microsoft.Resources/resourceGroups"),
         (name = "Subscriptions", description = "Subscriptions and the generic resource list"),
+        (name = "Authorization", description = "Microsoft.Authorization: role definitions and role assignments, at any scope"),
         (name = "Meta", description = "Health, readiness and cloud metadata")
     )
 )]
@@ -29,6 +30,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::subscriptions::router())
         .merge(routes::resource_groups::router())
         .merge(routes::registries::router())
+        .merge(routes::authorization::router())
         .merge(routes::meta::router())
 }
 

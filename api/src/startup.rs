@@ -14,16 +14,20 @@ use axum::routing::get;
 use axum::{Json, Router, ServiceExt};
 use axum_server::Handle;
 use axum_server::tls_rustls::RustlsConfig;
+use berth_domain::authorization::RbacService;
 use berth_domain::clock::{Clock, SystemClock};
+use berth_domain::directory::DirectoryService;
 use berth_domain::operation::{OperationService, OperationSignal};
 use berth_domain::registry::RegistryService;
 use berth_domain::resource_group::ResourceGroupService;
 use berth_domain::subscription::SubscriptionService;
 use berth_infra::config::{Settings, TlsMode};
 use berth_infra::persistence::{
-    Database, DatabaseError, SeaOrmOperationRepository, SeaOrmRegistryRepository,
-    SeaOrmResourceGroupRepository, SeaOrmSubscriptionRepository,
+    Database, DatabaseError, SeaOrmDirectoryRepository, SeaOrmOperationRepository,
+    SeaOrmRbacRepository, SeaOrmRegistryRepository, SeaOrmResourceGroupRepository,
+    SeaOrmSubscriptionRepository,
 };
+use berth_infra::secrets::Argon2Secrets;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -80,7 +84,7 @@ pub struct Application {
     router: Router,
     server: Server,
     handle: Handle<SocketAddr>,
-    worker: WorkerGuard,
+    workers: [WorkerGuard; 2],
 }
 
 /// Stops the operation worker when the application goes away (a dropped `JoinHandle` would
@@ -134,7 +138,7 @@ impl Application {
             settings.login_server_suffix.clone(),
         );
         let operations =
-            OperationService::new(operations_repo, registries_repo, groups_repo, clock);
+            OperationService::new(operations_repo, registries_repo, groups_repo, clock.clone());
 
         let existing = subscriptions
             .list()
@@ -149,6 +153,21 @@ impl Application {
             .await
             .map_err(|e| StartupError::Bootstrap(e.to_string()))?;
         tracing::info!(subscription.id = %subscription.id, tenant.id = %subscription.tenant_id, "subscription ready");
+
+        let directory = DirectoryService::new(
+            Arc::new(SeaOrmDirectoryRepository::new(database.clone())),
+            Arc::new(Argon2Secrets),
+            clock.clone(),
+        );
+        let rbac = RbacService::new(
+            Arc::new(SeaOrmRbacRepository::new(database.clone())),
+            directory.clone(),
+            clock,
+            subscription.tenant_id.to_string(),
+        );
+        rbac.refresh()
+            .await
+            .map_err(|e| StartupError::Bootstrap(e.to_string()))?;
 
         let listener =
             std::net::TcpListener::bind(settings.listen).map_err(|source| StartupError::Bind {
@@ -182,6 +201,8 @@ impl Application {
             groups,
             registries,
             operations: operations.clone(),
+            rbac: rbac.clone(),
+            directory,
             database,
             public_url: settings.public_url.clone(),
             scheme,
@@ -222,6 +243,7 @@ impl Application {
                 )
             }
         };
+        let refresher = WorkerGuard(tokio::spawn(refresh_rbac(rbac)));
         let worker = WorkerGuard(tokio::spawn(run_worker(
             operations,
             notify,
@@ -234,7 +256,7 @@ impl Application {
             router,
             server,
             handle,
-            worker,
+            workers: [worker, refresher],
         })
     }
 
@@ -274,7 +296,7 @@ impl Application {
             Server::Plain(server) => server.serve(service).await,
             Server::Tls(server) => server.serve(service).await,
         };
-        drop(self.worker);
+        drop(self.workers);
         result
     }
 }
@@ -326,6 +348,16 @@ async fn run_worker(operations: OperationService, notify: Arc<Notify>, worker: S
             }
         }
         let _ = tokio::time::timeout(Duration::from_millis(500), notify.notified()).await;
+    }
+}
+
+/// Keeps the authorization snapshot in step with writes made through other replicas.
+async fn refresh_rbac(rbac: RbacService) {
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        if let Err(e) = rbac.refresh().await {
+            tracing::warn!(error.cause = %e, "cannot refresh the authorization index");
+        }
     }
 }
 

@@ -1,5 +1,7 @@
 //! What every handler can reach: the domain's use cases and a few facts about the server.
 
+use berth_domain::authorization::RbacService;
+use berth_domain::directory::DirectoryService;
 use berth_domain::operation::OperationService;
 use berth_domain::registry::RegistryService;
 use berth_domain::resource_group::ResourceGroupService;
@@ -15,6 +17,10 @@ pub struct AppState {
     pub groups: ResourceGroupService,
     /// Registry use cases.
     pub registries: RegistryService,
+    /// Role definitions, role assignments and authorization decisions.
+    pub rbac: RbacService,
+    /// The directory.
+    pub directory: DirectoryService,
     /// Long-running operations.
     pub operations: OperationService,
     /// The database, for readiness.

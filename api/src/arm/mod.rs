@@ -12,6 +12,6 @@ pub use api_version::{
     SubscriptionVersions, VersionSet,
 };
 pub use body::ArmJson;
-pub use normalize::{NormalizeArmPath, layer as normalize_layer, normalize_path};
+pub use normalize::{NormalizeArmPath, ScopePrefix, layer as normalize_layer, normalize_path};
 pub use paging::ListQuery;
 pub use request::{BaseUrl, Conditional, request_ids};

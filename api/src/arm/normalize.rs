@@ -17,6 +17,8 @@ const KEYS: &[&str] = &[
     "operationStatuses",
     "checkNameAvailability",
     "locations",
+    "roleAssignments",
+    "roleDefinitions",
 ];
 
 const NAMESPACES: &[&str] = &[
@@ -80,11 +82,37 @@ pub fn normalize_path(path: &str) -> String {
     out
 }
 
-/// Rewrites the request's URI path to its canonical form (query kept).
+/// The scope an extension resource (`Microsoft.Authorization`) was addressed under: the
+/// part of the path before `/providers/Microsoft.Authorization/`, as sent (`/` for none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopePrefix(pub String);
+
+const EXTENSION: &str = "/providers/microsoft.authorization/";
+
+/// Rewrites the request's URI path to its canonical form (query kept). An extension
+/// resource under any scope (`{scope}/providers/Microsoft.Authorization/...`) is routed as
+/// if at the root, with the scope handed over as a [`ScopePrefix`].
 pub fn normalize_request<B>(mut req: Request<B>) -> Request<B> {
-    let path = req.uri().path();
+    let full = req.uri().path().to_owned();
+    let (scope, path) = match full.to_ascii_lowercase().find(EXTENSION) {
+        Some(at) => {
+            let scope = full[..at].trim_end_matches('/');
+            (
+                Some(if scope.is_empty() {
+                    "/".to_owned()
+                } else {
+                    scope.to_owned()
+                }),
+                &full[at..],
+            )
+        }
+        None => (None, full.as_str()),
+    };
+    if let Some(scope) = scope {
+        req.extensions_mut().insert(ScopePrefix(scope));
+    }
     let normalized = normalize_path(path);
-    if normalized != path {
+    if normalized != full {
         let path_and_query = match req.uri().query() {
             Some(q) => format!("{normalized}?{q}"),
             None => normalized,
@@ -112,7 +140,7 @@ pub fn layer<B>() -> NormalizeArmPath<B> {
 
 #[cfg(test)]
 mod tests {
-    use super::normalize_path;
+    use super::{Request, ScopePrefix, normalize_path, normalize_request};
 
     #[test]
     fn fixed_segments_are_canonical_and_names_keep_their_case() {
@@ -131,6 +159,36 @@ mod tests {
                 "/subscriptions/s/resourcegroups/Registries/providers/Microsoft.ContainerRegistry/registries/Providers"
             ),
             "/subscriptions/s/resourceGroups/Registries/providers/Microsoft.ContainerRegistry/registries/Providers"
+        );
+    }
+
+    #[test]
+    fn extension_resources_are_routed_from_the_root_with_their_scope() {
+        let scope =
+            "/subscriptions/S/resourceGroups/RG/providers/Microsoft.ContainerRegistry/registries/R";
+        let req = Request::builder()
+            .uri(format!("{scope}/providers/microsoft.authorization/roleassignments/abc?api-version=2022-04-01"))
+            .body(())
+            .unwrap_or_default();
+        let req = normalize_request(req);
+        assert_eq!(
+            req.uri().path(),
+            "/providers/Microsoft.Authorization/roleAssignments/abc"
+        );
+        assert_eq!(req.uri().query(), Some("api-version=2022-04-01"));
+        assert_eq!(
+            req.extensions().get::<ScopePrefix>(),
+            Some(&ScopePrefix(scope.to_owned()))
+        );
+        let root = normalize_request(
+            Request::builder()
+                .uri("/providers/Microsoft.Authorization/roleDefinitions")
+                .body(())
+                .unwrap_or_default(),
+        );
+        assert_eq!(
+            root.extensions().get::<ScopePrefix>(),
+            Some(&ScopePrefix("/".to_owned()))
         );
     }
 
