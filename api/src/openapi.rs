@@ -19,6 +19,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "ResourceGroups", description = "Microsoft.Resources/resourceGroups"),
         (name = "Subscriptions", description = "Subscriptions and the generic resource list"),
         (name = "Authorization", description = "Microsoft.Authorization: role definitions and role assignments, at any scope"),
+        (name = "Graph", description = "The Microsoft Graph v1.0 subset for principals: users, applications, service principals, groups"),
         (name = "Meta", description = "Health, readiness and cloud metadata")
     )
 )]
@@ -31,6 +32,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::resource_groups::router())
         .merge(routes::registries::router())
         .merge(routes::authorization::router())
+        .merge(routes::graph::router())
         .merge(routes::meta::router())
 }
 

@@ -1,6 +1,7 @@
 //! The HTTP routes, one module per resource type. Handlers parse, call one use case, map.
 
 pub mod authorization;
+pub mod graph;
 pub mod meta;
 pub mod operations;
 pub mod params;

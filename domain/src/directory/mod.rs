@@ -5,7 +5,7 @@
 mod ports;
 mod service;
 
-pub use ports::{DirectoryRepository, DirectoryWriteError, Secrets};
+pub use ports::{DirectoryRepository, DirectoryWriteError, ObjectKind, Secrets};
 pub use service::{DirectoryError, DirectoryService, NewSecret, SignInError};
 
 use time::OffsetDateTime;

@@ -106,11 +106,28 @@ pub trait DirectoryRepository: Send + Sync {
         name: &str,
     ) -> Result<Option<ServicePrincipal>, StoreError>;
 
+    /// Every object of one kind (`user`, `servicePrincipal` or `group`), at most `top`.
+    ///
+    /// # Errors
+    /// `Store`.
+    async fn list(&self, kind: ObjectKind, top: u64) -> Result<Vec<DirectoryObject>, StoreError>;
+
     /// Deletes an object, its credentials and its memberships; `Ok(false)` when unknown.
     ///
     /// # Errors
     /// `Store`.
     async fn delete_object(&self, id: Uuid) -> Result<bool, StoreError>;
+}
+
+/// The kinds of directory objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectKind {
+    /// Users.
+    User,
+    /// Service principals.
+    ServicePrincipal,
+    /// Groups.
+    Group,
 }
 
 /// Secrets: made from a secure random source, kept only as slow hashes, compared in

@@ -1,8 +1,8 @@
 //! Directory use cases.
 
 use super::{
-    DirectoryObject, DirectoryRepository, DirectoryWriteError, Group, PasswordCredential, Secrets,
-    ServicePrincipal, User,
+    DirectoryObject, DirectoryRepository, DirectoryWriteError, Group, ObjectKind,
+    PasswordCredential, Secrets, ServicePrincipal, User,
 };
 use crate::clock::Clock;
 use crate::store::StoreError;
@@ -352,6 +352,18 @@ impl DirectoryService {
     /// `Store`.
     pub async fn get_by_ids(&self, ids: &[Uuid]) -> Result<Vec<DirectoryObject>, DirectoryError> {
         Ok(self.repo.get_objects(ids).await?)
+    }
+
+    /// Up to `top` objects of a kind.
+    ///
+    /// # Errors
+    /// `Store`.
+    pub async fn list(
+        &self,
+        kind: ObjectKind,
+        top: u64,
+    ) -> Result<Vec<DirectoryObject>, DirectoryError> {
+        Ok(self.repo.list(kind, top).await?)
     }
 
     /// The user with this principal name.

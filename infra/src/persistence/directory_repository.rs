@@ -4,12 +4,14 @@ use super::entities::directory::{credential, group, member, service_principal, s
 use super::{Database, store_error};
 use async_trait::async_trait;
 use berth_domain::directory::{
-    DirectoryObject, DirectoryRepository, DirectoryWriteError, Group, PasswordCredential,
-    ServicePrincipal, User,
+    DirectoryObject, DirectoryRepository, DirectoryWriteError, Group, ObjectKind,
+    PasswordCredential, ServicePrincipal, User,
 };
 use berth_domain::store::StoreError;
 use sea_orm::ActiveValue::Set;
-use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, SqlErr, TransactionTrait};
+use sea_orm::{
+    ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr, TransactionTrait,
+};
 use std::collections::HashMap;
 use time::OffsetDateTime;
 use tracing::instrument;
@@ -370,6 +372,43 @@ impl DirectoryRepository for SeaOrmDirectoryRepository {
             .await
             .map_err(store_error)?;
         Ok(self.service_principals(rows).await?.pop())
+    }
+
+    async fn list(&self, kind: ObjectKind, top: u64) -> Result<Vec<DirectoryObject>, StoreError> {
+        let conn = self.db.reader();
+        Ok(match kind {
+            ObjectKind::User => user::Entity::find()
+                .order_by_asc(user::Column::UpnKey)
+                .limit(top)
+                .all(conn)
+                .await
+                .map_err(store_error)?
+                .into_iter()
+                .map(|r| user_from_row(r).map(DirectoryObject::User))
+                .collect::<Result<_, _>>()?,
+            ObjectKind::Group => group::Entity::find()
+                .order_by_asc(group::Column::DisplayName)
+                .limit(top)
+                .all(conn)
+                .await
+                .map_err(store_error)?
+                .into_iter()
+                .map(|r| group_from_row(r).map(DirectoryObject::Group))
+                .collect::<Result<_, _>>()?,
+            ObjectKind::ServicePrincipal => {
+                let rows = service_principal::Entity::find()
+                    .order_by_asc(service_principal::Column::DisplayName)
+                    .limit(top)
+                    .all(conn)
+                    .await
+                    .map_err(store_error)?;
+                self.service_principals(rows)
+                    .await?
+                    .into_iter()
+                    .map(DirectoryObject::ServicePrincipal)
+                    .collect()
+            }
+        })
     }
 
     #[instrument(skip_all, err, fields(object.id = %object))]

@@ -9,6 +9,7 @@
 mod authorization_api;
 mod bad_input;
 mod directory;
+mod graph;
 mod operations;
 mod python_clients;
 mod rbac;

@@ -1,0 +1,685 @@
+//! The Microsoft Graph v1.0 subset that the Azure CLI uses to manage and resolve
+//! principals: users, applications with their service principals and passwords, groups and
+//! members, and `directoryObjects/getByIds`. Errors have Graph's `{"error":{"code","message"}}`.
+
+use crate::arm::ArmJson;
+use crate::error::{ApiError, ErrorResponse};
+use crate::routes::registries::dto::rfc3339;
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use berth_domain::directory::{
+    DirectoryError, DirectoryObject, Group, NewSecret, ObjectKind, ServicePrincipal, User,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+const MAX_LIST: u64 = 999;
+
+impl From<DirectoryError> for ApiError {
+    fn from(e: DirectoryError) -> Self {
+        let message = e.to_string();
+        match e {
+            DirectoryError::Invalid { target, .. } => {
+                Self::new(StatusCode::BAD_REQUEST, "Request_BadRequest", message)
+                    .with_target(target)
+            }
+            DirectoryError::Conflict(_) => Self::new(
+                StatusCode::BAD_REQUEST,
+                "Request_MultipleObjectsWithSameKeyValue",
+                message,
+            ),
+            DirectoryError::NotFound(_) => {
+                Self::new(StatusCode::NOT_FOUND, "Request_ResourceNotFound", message)
+            }
+            DirectoryError::Store(s) => s.into(),
+        }
+    }
+}
+
+/// `$filter` of the directory lists.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct GraphQuery {
+    /// `userPrincipalName eq '...'`, `servicePrincipalNames/any(c:c eq '...')`, `appId eq '...'`,
+    /// `displayName eq '...'`.
+    #[serde(rename = "$filter")]
+    #[param(rename = "$filter")]
+    pub filter: Option<String>,
+}
+
+/// A list of directory objects, in Graph's shape.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct GraphList {
+    /// The objects (each with `@odata.type` and `id`).
+    #[schema(value_type = Vec<Object>)]
+    pub value: Vec<Value>,
+}
+
+/// `passwordProfile` of a new user.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PasswordProfile {
+    /// The password.
+    pub password: String,
+    /// Accepted and ignored.
+    #[serde(default)]
+    pub force_change_password_next_sign_in: bool,
+}
+
+/// The body of `POST /v1.0/users`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NewUser {
+    /// `name@domain`.
+    pub user_principal_name: String,
+    /// Display name.
+    #[serde(default)]
+    pub display_name: String,
+    /// Accepted; users are enabled.
+    #[serde(default)]
+    pub account_enabled: Option<bool>,
+    /// Accepted; derived from the name.
+    #[serde(default)]
+    pub mail_nickname: Option<String>,
+    /// The password.
+    pub password_profile: PasswordProfile,
+}
+
+/// The body of `POST /v1.0/applications`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NewApplication {
+    /// Display name.
+    pub display_name: String,
+}
+
+/// The body of `POST /v1.0/servicePrincipals`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NewServicePrincipal {
+    /// The application's appId.
+    pub app_id: String,
+}
+
+/// A password asked for.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PasswordRequest {
+    /// Label.
+    pub display_name: Option<String>,
+    /// End of validity (RFC 3339); one year when absent, at most ten.
+    pub end_date_time: Option<String>,
+}
+
+/// The body of `addPassword`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AddPassword {
+    /// The password asked for.
+    #[serde(default)]
+    pub password_credential: PasswordRequest,
+}
+
+/// The body of `removePassword`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RemovePassword {
+    /// The password's key id.
+    pub key_id: String,
+}
+
+/// A new password: `secretText` is shown this once.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PasswordCredentialDto {
+    /// Always null.
+    pub custom_key_identifier: Option<String>,
+    /// Label.
+    pub display_name: Option<String>,
+    /// End of validity.
+    #[schema(format = DateTime)]
+    pub end_date_time: String,
+    /// First three characters of the secret.
+    pub hint: String,
+    /// Key id.
+    pub key_id: String,
+    /// The secret (only in the answer that made it).
+    pub secret_text: Option<String>,
+    /// Start of validity.
+    #[schema(format = DateTime)]
+    pub start_date_time: String,
+}
+
+/// The body of `POST /v1.0/groups`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NewGroup {
+    /// Display name.
+    pub display_name: String,
+    /// Nickname.
+    #[serde(default)]
+    pub mail_nickname: String,
+    /// Description.
+    pub description: Option<String>,
+}
+
+/// The body of `POST /v1.0/groups/{id}/members/$ref`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MemberRef {
+    /// `https://.../v1.0/directoryObjects/{id}`.
+    #[serde(rename = "@odata.id")]
+    pub odata_id: String,
+}
+
+/// The body of `POST /v1.0/directoryObjects/getByIds`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct GetByIds {
+    /// Object ids.
+    pub ids: Vec<String>,
+    /// `user`, `group`, `servicePrincipal`, ... (all when absent).
+    #[serde(default)]
+    pub types: Vec<String>,
+}
+
+/// A path with an object id.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ObjectPath {
+    /// Object id (for users, also the user principal name).
+    id: String,
+}
+
+/// A path with a group and a member.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Path, rename_all = "camelCase")]
+pub struct MemberPath {
+    /// Group object id.
+    id: String,
+    /// Member object id.
+    member_id: String,
+}
+
+/// The router of the Graph subset.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_users, create_user))
+        .routes(routes!(get_user, delete_user))
+        .routes(routes!(create_application))
+        .routes(routes!(delete_application))
+        .routes(routes!(add_password))
+        .routes(routes!(remove_password))
+        .routes(routes!(list_service_principals, create_service_principal))
+        .routes(routes!(get_service_principal, delete_service_principal))
+        .routes(routes!(create_group))
+        .routes(routes!(get_group, delete_group))
+        .routes(routes!(list_members))
+        .routes(routes!(add_member))
+        .routes(routes!(remove_member))
+        .routes(routes!(get_by_ids))
+}
+
+fn user_json(u: &User) -> Value {
+    json!({"@odata.type": "#microsoft.graph.user", "id": u.object_id, "userPrincipalName": u.user_principal_name,
+        "displayName": u.display_name, "mailNickname": u.mail_nickname, "accountEnabled": u.account_enabled})
+}
+
+fn sp_json(sp: &ServicePrincipal) -> Value {
+    json!({"@odata.type": "#microsoft.graph.servicePrincipal", "id": sp.object_id, "appId": sp.app_id,
+        "displayName": sp.display_name, "servicePrincipalNames": sp.service_principal_names,
+        "accountEnabled": sp.account_enabled, "servicePrincipalType": "Application",
+        "passwordCredentials": sp.credentials.iter().map(|c| json!({"keyId": c.key_id, "displayName": c.display_name,
+            "hint": c.hint, "startDateTime": rfc3339(c.start), "endDateTime": rfc3339(c.end), "secretText": null})).collect::<Vec<_>>()})
+}
+
+fn application_json(sp: &ServicePrincipal) -> Value {
+    json!({"@odata.type": "#microsoft.graph.application", "id": sp.application_object_id, "appId": sp.app_id,
+        "displayName": sp.display_name})
+}
+
+fn group_json(g: &Group) -> Value {
+    json!({"@odata.type": "#microsoft.graph.group", "id": g.object_id, "displayName": g.display_name,
+        "mailNickname": g.mail_nickname, "description": g.description, "securityEnabled": true, "mailEnabled": false})
+}
+
+fn object_json(o: &DirectoryObject) -> Value {
+    match o {
+        DirectoryObject::User(u) => user_json(u),
+        DirectoryObject::ServicePrincipal(sp) => sp_json(sp),
+        DirectoryObject::Group(g) => group_json(g),
+    }
+}
+
+fn password_json(new: &NewSecret) -> PasswordCredentialDto {
+    let c = &new.credential;
+    PasswordCredentialDto {
+        custom_key_identifier: None,
+        display_name: c.display_name.clone(),
+        end_date_time: rfc3339(c.end),
+        hint: c.hint.clone(),
+        key_id: c.key_id.to_string(),
+        secret_text: Some(new.secret.clone()),
+        start_date_time: rfc3339(c.start),
+    }
+}
+
+fn unsupported_filter(filter: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "Request_UnsupportedQuery",
+        format!("Unsupported query: $filter={filter}"),
+    )
+}
+
+/// The quoted value of `... eq '<value>'` after `prefix`.
+fn quoted_after<'a>(filter: &'a str, prefix: &str) -> Option<&'a str> {
+    let rest = filter.trim();
+    if rest.len() < prefix.len() || !rest[..prefix.len()].eq_ignore_ascii_case(prefix) {
+        return None;
+    }
+    let value = rest[prefix.len()..].trim_start();
+    let value = value.strip_prefix('\'')?;
+    let end = value.rfind('\'')?;
+    Some(&value[..end])
+}
+
+async fn object(state: &AppState, id: &str) -> Result<Option<DirectoryObject>, ApiError> {
+    let Ok(id) = Uuid::parse_str(id) else {
+        return Ok(None);
+    };
+    Ok(state.directory.get_by_ids(&[id]).await?.into_iter().next())
+}
+
+fn not_found(id: &str) -> ApiError {
+    DirectoryError::NotFound(id.to_owned()).into()
+}
+
+/// Lists users (`$filter=userPrincipalName eq '...'`).
+#[utoipa::path(get, path = "/v1.0/users", operation_id = "Graph_ListUsers", tag = "Graph", params(GraphQuery),
+    responses((status = 200, description = "Users", body = GraphList), (status = "default", description = "A Graph error", body = ErrorResponse)))]
+async fn list_users(
+    State(state): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<GraphQuery>,
+) -> Result<Json<GraphList>, ApiError> {
+    let value = match q.filter.as_deref() {
+        None => state
+            .directory
+            .list(ObjectKind::User, MAX_LIST)
+            .await?
+            .iter()
+            .map(object_json)
+            .collect(),
+        Some(f) => {
+            let upn =
+                quoted_after(f, "userPrincipalName eq").ok_or_else(|| unsupported_filter(f))?;
+            state
+                .directory
+                .find_user(upn)
+                .await?
+                .iter()
+                .map(user_json)
+                .collect()
+        }
+    };
+    Ok(Json(GraphList { value }))
+}
+
+/// Creates a user who signs in with a password.
+#[utoipa::path(post, path = "/v1.0/users", operation_id = "Graph_CreateUser", tag = "Graph", request_body = NewUser,
+    responses((status = 201, description = "The user", body = Object), (status = "default", description = "A Graph error", body = ErrorResponse)))]
+async fn create_user(
+    State(state): State<AppState>,
+    ArmJson(body): ArmJson<NewUser>,
+) -> Result<Response, ApiError> {
+    let user = state
+        .directory
+        .create_user(
+            &body.user_principal_name,
+            &body.display_name,
+            &body.password_profile.password,
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(user_json(&user))).into_response())
+}
+
+/// Gets a user by object id or user principal name.
+#[utoipa::path(get, path = "/v1.0/users/{id}", operation_id = "Graph_GetUser", tag = "Graph", params(ObjectPath),
+    responses((status = 200, description = "The user", body = Object), (status = "default", description = "A Graph error", body = ErrorResponse)))]
+async fn get_user(
+    State(state): State<AppState>,
+    Path(path): Path<ObjectPath>,
+) -> Result<Json<Value>, ApiError> {
+    if let Some(DirectoryObject::User(u)) = object(&state, &path.id).await? {
+        return Ok(Json(user_json(&u)));
+    }
+    let user = state
+        .directory
+        .find_user(&path.id)
+        .await?
+        .ok_or_else(|| not_found(&path.id))?;
+    Ok(Json(user_json(&user)))
+}
+
+/// Deletes a user, with its role assignments.
+#[utoipa::path(delete, path = "/v1.0/users/{id}", operation_id = "Graph_DeleteUser", tag = "Graph", params(ObjectPath),
+    responses((status = 204, description = "Deleted"), (status = "default", description = "A Graph error", body = ErrorResponse)))]
+async fn delete_user(
+    State(state): State<AppState>,
+    Path(path): Path<ObjectPath>,
+) -> Result<StatusCode, ApiError> {
+    let user = match object(&state, &path.id).await? {
+        Some(DirectoryObject::User(u)) => u,
+        _ => state
+            .directory
+            .find_user(&path.id)
+            .await?
+            .ok_or_else(|| not_found(&path.id))?,
+    };
+    remove_principal(&state, user.object_id).await
+}
+
+async fn remove_principal(state: &AppState, id: Uuid) -> Result<StatusCode, ApiError> {
+    state.directory.delete(id).await?;
+    state
+        .rbac
+        .forget_principal(id)
+        .await
+        .map_err(ApiError::from)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Creates an application (and its service principal).
+#[utoipa::path(post, path = "/v1.0/applications", operation_id = "Graph_CreateApplication", tag = "Graph", request_body = NewApplication,
+    responses((status = 201, description = "The application", body = Object), (status = "default", description = "A Graph error", body = ErrorResponse)))]
+async fn create_application(
+    State(state): State<AppState>,
+    ArmJson(body): ArmJson<NewApplication>,
+) -> Result<Response, ApiError> {
+    let (sp, _) = state
+        .directory
+        .create_service_principal(&body.display_name, None)
+        .await?;
+    Ok((StatusCode::CREATED, Json(application_json(&sp))).into_response())
+}
+
+/// Deletes an application and its service principal, with their role assignments.
+#[utoipa::path(delete, path = "/v1.0/applications/{id}", operation_id = "Graph_DeleteApplication", tag = "Graph", params(ObjectPath),
+    responses((status = 204, description = "Deleted"), (status = "default", description = "A Graph error", body = ErrorResponse)))]
+async fn delete_application(
+    State(state): State<AppState>,
+    Path(path): Path<ObjectPath>,
+) -> Result<StatusCode, ApiError> {
+    match object(&state, &path.id).await? {
+        Some(DirectoryObject::ServicePrincipal(sp)) => remove_principal(&state, sp.object_id).await,
+        _ => Err(not_found(&path.id)),
+    }
+}
+
+/// Adds a password to an application; the secret is in this answer only.
+#[utoipa::path(post, path = "/v1.0/applications/{id}/addPassword", operation_id = "Graph_AddPassword", tag = "Graph",
+    params(ObjectPath), request_body = AddPassword,
+    responses((status = 200, description = "The new password", body = PasswordCredentialDto), (status = "default", description = "A Graph error", body = ErrorResponse)))]
+async fn add_password(
+    State(state): State<AppState>,
+    Path(path): Path<ObjectPath>,
+    ArmJson(body): ArmJson<AddPassword>,
+) -> Result<Json<PasswordCredentialDto>, ApiError> {
+    let request = body.password_credential;
+    let years = match request.end_date_time.as_deref() {
+        None => 1,
+        Some(end) => {
+            let end =
+                time::OffsetDateTime::parse(end, &time::format_description::well_known::Rfc3339)
+                    .map_err(|_| {
+                        ApiError::new(
+                            StatusCode::BAD_REQUEST,
+                            "Request_BadRequest",
+                            "endDateTime is not an RFC 3339 time.",
+                        )
+                    })?;
+            let days = (end - time::OffsetDateTime::now_utc()).whole_days();
+            u8::try_from((days + 364) / 365).unwrap_or(u8::MAX).max(1)
+        }
+    };
+    let new = state
+        .directory
+        .add_password(&path.id, request.display_name.as_deref(), years)
+        .await?;
+    Ok(Json(password_json(&new)))
+}
+
+/// Removes a password from an application.
+#[utoipa::path(post, path = "/v1.0/applications/{id}/removePassword", operation_id = "Graph_RemovePassword", tag = "Graph",
+    params(ObjectPath), request_body = RemovePassword,
+    responses((status = 204, description = "Removed"), (status = "default", description = "A Graph error", body = ErrorResponse)))]
+async fn remove_password(
+    State(state): State<AppState>,
+    Path(path): Path<ObjectPath>,
+    ArmJson(body): ArmJson<RemovePassword>,
+) -> Result<StatusCode, ApiError> {
+    let key = Uuid::parse_str(&body.key_id).map_err(|_| not_found(&body.key_id))?;
+    state.directory.remove_password(&path.id, key).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Lists service principals (`$filter=servicePrincipalNames/any(c:c eq '...')` or `appId eq '...'`).
+#[utoipa::path(get, path = "/v1.0/servicePrincipals", operation_id = "Graph_ListServicePrincipals", tag = "Graph", params(GraphQuery),
+    responses((status = 200, description = "Service principals", body = GraphList), (status = "default", description = "A Graph error", body = ErrorResponse)))]
+async fn list_service_principals(
+    State(state): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<GraphQuery>,
+) -> Result<Json<GraphList>, ApiError> {
+    let value = match q.filter.as_deref() {
+        None => state
+            .directory
+            .list(ObjectKind::ServicePrincipal, MAX_LIST)
+            .await?
+            .iter()
+            .map(object_json)
+            .collect(),
+        Some(f) => {
+            let name = quoted_after(f, "servicePrincipalNames/any(c:c eq")
+                .or_else(|| quoted_after(f, "appId eq"))
+                .ok_or_else(|| unsupported_filter(f))?;
+            state
+                .directory
+                .find_service_principal(name)
+                .await?
+                .iter()
+                .map(sp_json)
+                .collect()
+        }
+    };
+    Ok(Json(GraphList { value }))
+}
+
+/// Creates the service principal of an application: Berth makes both together, so this
+/// returns the existing one.
+#[utoipa::path(post, path = "/v1.0/servicePrincipals", operation_id = "Graph_CreateServicePrincipal", tag = "Graph",
+    request_body = NewServicePrincipal,
+    responses((status = 201, description = "The service principal", body = Object), (status = "default", description = "A Graph error", body = ErrorResponse)))]
+async fn create_service_principal(
+    State(state): State<AppState>,
+    ArmJson(body): ArmJson<NewServicePrincipal>,
+) -> Result<Response, ApiError> {
+    let sp = state
+        .directory
+        .find_service_principal(&body.app_id)
+        .await?
+        .ok_or_else(|| not_found(&body.app_id))?;
+    Ok((StatusCode::CREATED, Json(sp_json(&sp))).into_response())
+}
+
+/// Gets a service principal by object id or appId.
+#[utoipa::path(get, path = "/v1.0/servicePrincipals/{id}", operation_id = "Graph_GetServicePrincipal", tag = "Graph", params(ObjectPath),
+    responses((status = 200, description = "The service principal", body = Object), (status = "default", description = "A Graph error", body = ErrorResponse)))]
+async fn get_service_principal(
+    State(state): State<AppState>,
+    Path(path): Path<ObjectPath>,
+) -> Result<Json<Value>, ApiError> {
+    if let Some(DirectoryObject::ServicePrincipal(sp)) = object(&state, &path.id).await? {
+        return Ok(Json(sp_json(&sp)));
+    }
+    let sp = state
+        .directory
+        .find_service_principal(&path.id)
+        .await?
+        .ok_or_else(|| not_found(&path.id))?;
+    Ok(Json(sp_json(&sp)))
+}
+
+/// Deletes a service principal (and its application), with its role assignments.
+#[utoipa::path(delete, path = "/v1.0/servicePrincipals/{id}", operation_id = "Graph_DeleteServicePrincipal", tag = "Graph", params(ObjectPath),
+    responses((status = 204, description = "Deleted"), (status = "default", description = "A Graph error", body = ErrorResponse)))]
+async fn delete_service_principal(
+    State(state): State<AppState>,
+    Path(path): Path<ObjectPath>,
+) -> Result<StatusCode, ApiError> {
+    match object(&state, &path.id).await? {
+        Some(DirectoryObject::ServicePrincipal(sp)) => remove_principal(&state, sp.object_id).await,
+        _ => Err(not_found(&path.id)),
+    }
+}
+
+/// Creates a group.
+#[utoipa::path(post, path = "/v1.0/groups", operation_id = "Graph_CreateGroup", tag = "Graph", request_body = NewGroup,
+    responses((status = 201, description = "The group", body = Object), (status = "default", description = "A Graph error", body = ErrorResponse)))]
+async fn create_group(
+    State(state): State<AppState>,
+    ArmJson(body): ArmJson<NewGroup>,
+) -> Result<Response, ApiError> {
+    let group = state
+        .directory
+        .create_group(
+            &body.display_name,
+            &body.mail_nickname,
+            body.description.as_deref(),
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(group_json(&group))).into_response())
+}
+
+/// Gets a group.
+#[utoipa::path(get, path = "/v1.0/groups/{id}", operation_id = "Graph_GetGroup", tag = "Graph", params(ObjectPath),
+    responses((status = 200, description = "The group", body = Object), (status = "default", description = "A Graph error", body = ErrorResponse)))]
+async fn get_group(
+    State(state): State<AppState>,
+    Path(path): Path<ObjectPath>,
+) -> Result<Json<Value>, ApiError> {
+    match object(&state, &path.id).await? {
+        Some(DirectoryObject::Group(g)) => Ok(Json(group_json(&g))),
+        _ => Err(not_found(&path.id)),
+    }
+}
+
+/// Deletes a group, with its role assignments.
+#[utoipa::path(delete, path = "/v1.0/groups/{id}", operation_id = "Graph_DeleteGroup", tag = "Graph", params(ObjectPath),
+    responses((status = 204, description = "Deleted"), (status = "default", description = "A Graph error", body = ErrorResponse)))]
+async fn delete_group(
+    State(state): State<AppState>,
+    Path(path): Path<ObjectPath>,
+) -> Result<StatusCode, ApiError> {
+    match object(&state, &path.id).await? {
+        Some(DirectoryObject::Group(g)) => remove_principal(&state, g.object_id).await,
+        _ => Err(not_found(&path.id)),
+    }
+}
+
+/// Lists a group's direct members.
+#[utoipa::path(get, path = "/v1.0/groups/{id}/members", operation_id = "Graph_ListMembers", tag = "Graph", params(ObjectPath),
+    responses((status = 200, description = "Members", body = GraphList), (status = "default", description = "A Graph error", body = ErrorResponse)))]
+async fn list_members(
+    State(state): State<AppState>,
+    Path(path): Path<ObjectPath>,
+) -> Result<Json<GraphList>, ApiError> {
+    let Some(DirectoryObject::Group(group)) = object(&state, &path.id).await? else {
+        return Err(not_found(&path.id));
+    };
+    let members = state.directory.members_of(group.object_id).await?;
+    let value = state
+        .directory
+        .get_by_ids(&members)
+        .await?
+        .iter()
+        .map(object_json)
+        .collect();
+    Ok(Json(GraphList { value }))
+}
+
+/// Adds a member (`{"@odata.id": ".../directoryObjects/{id}"}`).
+#[utoipa::path(post, path = "/v1.0/groups/{id}/members/$ref", operation_id = "Graph_AddMember", tag = "Graph", params(ObjectPath),
+    request_body = MemberRef,
+    responses((status = 204, description = "Added"), (status = "default", description = "A Graph error", body = ErrorResponse)))]
+async fn add_member(
+    State(state): State<AppState>,
+    Path(path): Path<ObjectPath>,
+    ArmJson(body): ArmJson<MemberRef>,
+) -> Result<StatusCode, ApiError> {
+    let group = Uuid::parse_str(&path.id).map_err(|_| not_found(&path.id))?;
+    let member = body
+        .odata_id
+        .rsplit('/')
+        .next()
+        .and_then(|id| Uuid::parse_str(id).ok())
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "Request_BadRequest",
+                "@odata.id must end with the member's object id.",
+            )
+        })?;
+    state.directory.add_member(group, member).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Removes a member.
+#[utoipa::path(delete, path = "/v1.0/groups/{id}/members/{memberId}/$ref", operation_id = "Graph_RemoveMember", tag = "Graph",
+    params(MemberPath),
+    responses((status = 204, description = "Removed"), (status = "default", description = "A Graph error", body = ErrorResponse)))]
+async fn remove_member(
+    State(state): State<AppState>,
+    Path(path): Path<MemberPath>,
+) -> Result<StatusCode, ApiError> {
+    let (group, member) = match (Uuid::parse_str(&path.id), Uuid::parse_str(&path.member_id)) {
+        (Ok(g), Ok(m)) => (g, m),
+        _ => return Err(not_found(&path.member_id)),
+    };
+    state.directory.remove_member(group, member).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Finds directory objects by id; `types` narrows the kinds.
+#[utoipa::path(post, path = "/v1.0/directoryObjects/getByIds", operation_id = "Graph_GetByIds", tag = "Graph", request_body = GetByIds,
+    responses((status = 200, description = "The objects found", body = GraphList), (status = "default", description = "A Graph error", body = ErrorResponse)))]
+async fn get_by_ids(
+    State(state): State<AppState>,
+    ArmJson(body): ArmJson<GetByIds>,
+) -> Result<Json<GraphList>, ApiError> {
+    let ids: Vec<Uuid> = body
+        .ids
+        .iter()
+        .filter_map(|id| Uuid::parse_str(id).ok())
+        .collect();
+    let wanted = |o: &DirectoryObject| {
+        let kind = match o {
+            DirectoryObject::User(_) => "user",
+            DirectoryObject::ServicePrincipal(_) => "serviceprincipal",
+            DirectoryObject::Group(_) => "group",
+        };
+        body.types.is_empty() || body.types.iter().any(|t| t.eq_ignore_ascii_case(kind))
+    };
+    let found = state.directory.get_by_ids(&ids).await?;
+    let value = found
+        .iter()
+        .filter(|o| ids.contains(&o.object_id()) && wanted(o))
+        .map(object_json)
+        .collect();
+    Ok(Json(GraphList { value }))
+}
