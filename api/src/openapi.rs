@@ -20,6 +20,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "Subscriptions", description = "Subscriptions and the generic resource list"),
         (name = "Authorization", description = "Microsoft.Authorization: role definitions and role assignments, at any scope"),
         (name = "Graph", description = "The Microsoft Graph v1.0 subset for principals: users, applications, service principals, groups"),
+        (name = "Identity", description = "The built-in OpenID Connect issuer, shaped like Microsoft Entra ID"),
         (name = "Meta", description = "Health, readiness and cloud metadata")
     )
 )]
@@ -33,6 +34,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::registries::router())
         .merge(routes::authorization::router())
         .merge(routes::graph::router())
+        .merge(routes::issuer::router())
         .merge(routes::meta::router())
 }
 

@@ -14,14 +14,16 @@ use axum::routing::get;
 use axum::{Json, Router, ServiceExt};
 use axum_server::Handle;
 use axum_server::tls_rustls::RustlsConfig;
-use berth_domain::authorization::RbacService;
+use berth_domain::authorization::{AssignmentFilter, NewAssignment, RbacService};
 use berth_domain::clock::{Clock, SystemClock};
 use berth_domain::directory::DirectoryService;
+use berth_domain::identity::{IssuerSettings, TokenService};
 use berth_domain::operation::{OperationService, OperationSignal};
 use berth_domain::registry::RegistryService;
 use berth_domain::resource_group::ResourceGroupService;
 use berth_domain::subscription::SubscriptionService;
 use berth_infra::config::{Settings, TlsMode};
+use berth_infra::jwt::JwtSigner;
 use berth_infra::persistence::{
     Database, DatabaseError, SeaOrmDirectoryRepository, SeaOrmOperationRepository,
     SeaOrmRbacRepository, SeaOrmRegistryRepository, SeaOrmResourceGroupRepository,
@@ -159,6 +161,7 @@ impl Application {
             Arc::new(Argon2Secrets),
             clock.clone(),
         );
+        let clock_for_tokens = clock.clone();
         let rbac = RbacService::new(
             Arc::new(SeaOrmRbacRepository::new(database.clone())),
             directory.clone(),
@@ -195,6 +198,29 @@ impl Application {
             .public_url
             .clone()
             .unwrap_or_else(|| format!("{scheme}://{local}"));
+        let signer = JwtSigner::open(database.clone())
+            .await
+            .map_err(|e| StartupError::Bootstrap(e.to_string()))?;
+        let tokens = TokenService::new(
+            IssuerSettings {
+                base_url: base_url.clone(),
+                tenant: subscription.tenant_id,
+                resources: vec![
+                    settings.management_audience.clone(),
+                    // What the Azure SDKs ask for unless told otherwise.
+                    "https://management.azure.com/".to_owned(),
+                    "https://management.core.windows.net/".to_owned(),
+                    // The directory (Graph) lives on this host.
+                    base_url.clone(),
+                    // What `az acr login` asks for.
+                    "https://containerregistry.azure.net".to_owned(),
+                ],
+            },
+            directory.clone(),
+            Arc::new(signer),
+            clock_for_tokens,
+        );
+        bootstrap_owner(&settings, subscription.tenant_id, &directory, &rbac).await?;
 
         let state = AppState {
             subscriptions,
@@ -202,7 +228,9 @@ impl Application {
             registries,
             operations: operations.clone(),
             rbac: rbac.clone(),
+            tokens,
             directory,
+            management_audience: settings.management_audience.clone(),
             database,
             public_url: settings.public_url.clone(),
             scheme,
@@ -349,6 +377,79 @@ async fn run_worker(operations: OperationService, notify: Arc<Notify>, worker: S
         }
         let _ = tokio::time::timeout(Duration::from_millis(500), notify.notified()).await;
     }
+}
+
+/// On first start (no role assignment at all), creates the bootstrap owner: a service
+/// principal with the Owner role at the root scope. Its appId and secret come from the
+/// configuration, or are generated, printed once, and written to a 0600 file.
+async fn bootstrap_owner(
+    settings: &Settings,
+    tenant: uuid::Uuid,
+    directory: &DirectoryService,
+    rbac: &RbacService,
+) -> Result<(), StartupError> {
+    let fail = |e: &dyn std::fmt::Display| {
+        StartupError::Bootstrap(format!("cannot create the bootstrap owner: {e}"))
+    };
+    if !rbac
+        .list_assignments("/", &AssignmentFilter::default())
+        .await
+        .map_err(|e| fail(&e))?
+        .is_empty()
+    {
+        return Ok(());
+    }
+    let app_id = settings
+        .bootstrap_client_id
+        .unwrap_or_else(uuid::Uuid::new_v4);
+    let configured_secret = settings
+        .bootstrap_client_secret
+        .as_ref()
+        .map(|s| secrecy::ExposeSecret::expose_secret(s).to_owned());
+    let (sp, secret) = match directory
+        .find_service_principal(&app_id.to_string())
+        .await
+        .map_err(|e| fail(&e))?
+    {
+        Some(sp) => (sp, None),
+        None => directory
+            .create_service_principal_with(
+                "berth-bootstrap-owner",
+                app_id,
+                configured_secret.as_deref(),
+                Some(10),
+            )
+            .await
+            .map_err(|e| fail(&e))?,
+    };
+    rbac.create_assignment(NewAssignment {
+        scope: "/".to_owned(),
+        name: uuid::Uuid::new_v4().to_string(),
+        role_definition_id: "/providers/Microsoft.Authorization/roleDefinitions/8e3af657-a8ff-443c-a75c-2fe8c4bcb635".to_owned(),
+        principal_id: sp.object_id.to_string(),
+        principal_type: Some("ServicePrincipal".to_owned()),
+        description: Some("The bootstrap owner, made at first start.".to_owned()),
+        condition: None,
+        condition_version: None,
+        created_by: None,
+    })
+    .await
+    .map_err(|e| fail(&e))?;
+    tracing::info!(app.id = %app_id, principal.id = %sp.object_id, "created the bootstrap owner (Owner at /)");
+    if let (Some(secret), None) = (secret, configured_secret) {
+        let path = settings.data_dir.join("bootstrap-owner.json");
+        let document =
+            serde_json::json!({"appId": app_id, "secret": secret.secret, "tenant": tenant});
+        berth_infra::files::write_private(&path, document.to_string().as_bytes())
+            .map_err(|e| fail(&e))?;
+        // Printed once, on the console only: never through the log.
+        println!(
+            "berthd: bootstrap owner appId {app_id}, secret {} (also in {})",
+            secret.secret,
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 /// Keeps the authorization snapshot in step with writes made through other replicas.

@@ -2,6 +2,7 @@
 
 use berth_domain::authorization::RbacService;
 use berth_domain::directory::DirectoryService;
+use berth_domain::identity::TokenService;
 use berth_domain::operation::OperationService;
 use berth_domain::registry::RegistryService;
 use berth_domain::resource_group::ResourceGroupService;
@@ -19,6 +20,8 @@ pub struct AppState {
     pub registries: RegistryService,
     /// Role definitions, role assignments and authorization decisions.
     pub rbac: RbacService,
+    /// The built-in token issuer.
+    pub tokens: TokenService,
     /// The directory.
     pub directory: DirectoryService,
     /// Long-running operations.
@@ -33,6 +36,8 @@ pub struct AppState {
     pub local_authority: String,
     /// The deployment's tenant id (for managed identities).
     pub tenant_id: String,
+    /// The audience of management tokens (the cloud's `activeDirectoryResourceId`).
+    pub management_audience: String,
     /// DNS suffix of login servers (for the cloud-metadata document).
     pub login_server_suffix: String,
 }

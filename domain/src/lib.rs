@@ -8,6 +8,7 @@ pub mod arm;
 pub mod authorization;
 pub mod clock;
 pub mod directory;
+pub mod identity;
 pub mod operation;
 pub mod registry;
 pub mod resource_group;

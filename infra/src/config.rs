@@ -59,6 +59,12 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Log format.
     pub log_format: LogFormat,
+    /// The bootstrap owner's appId (generated when unset).
+    pub bootstrap_client_id: Option<Uuid>,
+    /// The bootstrap owner's secret (generated when unset).
+    pub bootstrap_client_secret: Option<SecretString>,
+    /// The audience of management (ARM) tokens, as `az cloud register` is told it.
+    pub management_audience: String,
 }
 
 /// Why the configuration was refused.
@@ -107,6 +113,9 @@ struct Raw {
     login_server_suffix: Option<String>,
     max_body_bytes: Option<String>,
     log_format: Option<String>,
+    bootstrap_client_id: Option<String>,
+    bootstrap_client_secret: Option<String>,
+    management_audience: Option<String>,
 }
 
 impl Settings {
@@ -167,6 +176,12 @@ impl Settings {
         overlay(&mut raw.login_server_suffix, "BERTH_LOGIN_SERVER_SUFFIX");
         overlay(&mut raw.max_body_bytes, "BERTH_MAX_BODY_BYTES");
         overlay(&mut raw.log_format, "BERTH_LOG_FORMAT");
+        overlay(&mut raw.bootstrap_client_id, "BERTH_BOOTSTRAP_CLIENT_ID");
+        overlay(
+            &mut raw.bootstrap_client_secret,
+            "BERTH_BOOTSTRAP_CLIENT_SECRET",
+        );
+        overlay(&mut raw.management_audience, "BERTH_MANAGEMENT_AUDIENCE");
         raw.validate()
     }
 
@@ -200,6 +215,8 @@ struct TomlRaw {
     login_server_suffix: Option<String>,
     max_body_bytes: Option<u64>,
     log_format: Option<String>,
+    bootstrap_client_id: Option<String>,
+    management_audience: Option<String>,
     tls: Option<TomlTls>,
 }
 
@@ -228,6 +245,10 @@ impl TomlRaw {
             login_server_suffix: self.login_server_suffix,
             max_body_bytes: self.max_body_bytes.map(|n| n.to_string()),
             log_format: self.log_format,
+            bootstrap_client_id: self.bootstrap_client_id,
+            // A secret belongs in the environment (or a secret store), not in the file.
+            bootstrap_client_secret: None,
+            management_audience: self.management_audience,
         }
     }
 }
@@ -343,7 +364,38 @@ impl Raw {
                 format!("'{login_server_suffix}' is not a DNS suffix"),
             ));
         }
+        let bootstrap_client_id = self
+            .bootstrap_client_id
+            .map(|s| {
+                Uuid::parse_str(&s)
+                    .map_err(|e| invalid("BERTH_BOOTSTRAP_CLIENT_ID", format!("not a GUID: {e}")))
+            })
+            .transpose()?;
+        if self
+            .bootstrap_client_secret
+            .as_ref()
+            .is_some_and(|s| s.len() < 16)
+        {
+            return Err(invalid(
+                "BERTH_BOOTSTRAP_CLIENT_SECRET",
+                "must be at least 16 characters",
+            ));
+        }
+        let management_audience = self
+            .management_audience
+            .unwrap_or_else(|| "https://management.berth.local/".to_owned());
+        if !management_audience.starts_with("https://")
+            && !management_audience.starts_with("http://")
+        {
+            return Err(invalid(
+                "BERTH_MANAGEMENT_AUDIENCE",
+                format!("'{management_audience}' is not a URL"),
+            ));
+        }
         Ok(Settings {
+            bootstrap_client_id,
+            bootstrap_client_secret: self.bootstrap_client_secret.map(SecretString::from),
+            management_audience,
             listen,
             data_dir: PathBuf::from(self.data_dir.unwrap_or_else(|| "berth-data".to_owned())),
             database_url: self.database_url.map(SecretString::from),

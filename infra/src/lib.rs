@@ -2,6 +2,8 @@
 //! configured), typed configuration, and TLS material for development.
 
 pub mod config;
+pub mod files;
+pub mod jwt;
 pub mod persistence;
 pub mod secrets;
 pub mod tls;

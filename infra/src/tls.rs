@@ -1,6 +1,5 @@
 //! A development certificate for loopback, generated once into the data directory.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Paths of the generated material: a local CA, and a server certificate it signed. Point
@@ -83,17 +82,10 @@ pub fn ensure_dev_certificate(
         .push(rcgen::DnType::CommonName, "Berth development server");
     params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
     let cert = params.signed_by(&key, &ca)?;
-    write_private(&paths.key, key.serialize_pem().as_bytes()).map_err(write_err(&paths.key))?;
+    crate::files::write_private(&paths.key, key.serialize_pem().as_bytes())
+        .map_err(write_err(&paths.key))?;
     std::fs::write(&paths.cert, format!("{}{}", cert.pem(), ca.pem()))
         .map_err(write_err(&paths.cert))?;
     std::fs::write(&paths.ca, ca.pem()).map_err(write_err(&paths.ca))?;
     Ok(paths)
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)?.write_all(bytes)
 }

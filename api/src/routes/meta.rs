@@ -105,7 +105,7 @@ async fn metadata_endpoints(
         name: "Berth".to_owned(),
         authentication: CloudAuthentication {
             login_endpoint: base.clone(),
-            audiences: vec![format!("{base}/")],
+            audiences: vec![state.management_audience.clone()],
             tenant: "common".to_owned(),
             identity_provider: "AAD".to_owned(),
         },

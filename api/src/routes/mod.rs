@@ -2,6 +2,7 @@
 
 pub mod authorization;
 pub mod graph;
+pub mod issuer;
 pub mod meta;
 pub mod operations;
 pub mod params;

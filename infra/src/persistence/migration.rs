@@ -15,6 +15,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0001Foundation),
             Box::new(M0002Directory),
             Box::new(M0003Rbac),
+            Box::new(M0004SigningKeys),
         ]
     }
 }
@@ -353,5 +354,35 @@ impl MigrationTrait for M0003Rbac {
             m.drop_table(Table::drop().table(table).to_owned()).await?;
         }
         Ok(())
+    }
+}
+
+/// The built-in issuer's signing keys.
+struct M0004SigningKeys;
+
+impl MigrationName for M0004SigningKeys {
+    fn name(&self) -> &str {
+        "m0004_signing_keys"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0004SigningKeys {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_table(
+            Table::create()
+                .table("signing_keys")
+                .col(string("kid").primary_key())
+                .col(text("private_pem"))
+                .col(big_integer("created_at"))
+                .col(big_integer_null("retired_at"))
+                .to_owned(),
+        )
+        .await
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_table(Table::drop().table("signing_keys").to_owned())
+            .await
     }
 }

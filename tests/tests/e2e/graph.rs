@@ -59,7 +59,7 @@ both_backends! {
             &json!({"properties": {"roleDefinitionId": "7f951dda-4ed3-4680-a7ca-43fe172d538d", "principalId": sp_id}})).await;
         assert_eq!(assignment.status, StatusCode::CREATED, "{:?}", assignment.body);
         assert_eq!(app.delete(&format!("/v1.0/servicePrincipals/{sp_id}")).await.status, StatusCode::NO_CONTENT);
-        let (_, left) = app.get(&format!("{}/providers/Microsoft.Authorization/roleAssignments?api-version=2022-04-01", app.sub_path())).await;
+        let (_, left) = app.get(&format!("{}/providers/Microsoft.Authorization/roleAssignments?api-version=2022-04-01&$filter=principalId%20eq%20%27{sp_id}%27", app.sub_path())).await;
         assert_eq!(left["value"], json!([]), "a deleted principal holds no role");
         let (_, members) = app.get(&format!("/v1.0/groups/{group_id}/members")).await;
         assert_eq!(members["value"], json!([]));

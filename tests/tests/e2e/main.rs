@@ -10,6 +10,7 @@ mod authorization_api;
 mod bad_input;
 mod directory;
 mod graph;
+mod issuer;
 mod operations;
 mod python_clients;
 mod rbac;

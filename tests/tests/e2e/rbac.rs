@@ -107,12 +107,15 @@ both_backends! {
         let scope = registry_scope(&app);
         let reader = rbac.create_assignment(new_assignment(&sub, "acdd72a7-3385-48ef-bd42-f606fba81ae7", user.object_id)).await.unwrap().0;
         let pusher = rbac.create_assignment(new_assignment(&scope, "8311e382-0749-4cb8-b61a-304f252e45ec", group.object_id)).await.unwrap().0;
-        let names = |list: Vec<berth_domain::authorization::RoleAssignment>| list.into_iter().map(|a| a.name).collect::<Vec<_>>();
+        // The bootstrap owner's assignment at the root is left out.
+        let names = |list: Vec<berth_domain::authorization::RoleAssignment>| {
+            list.into_iter().filter(|a| a.scope.key() != "/").map(|a| a.name).collect::<Vec<_>>()
+        };
         let at_registry = rbac.list_assignments(&scope, &AssignmentFilter { at_scope: true, ..Default::default() }).await.unwrap();
-        assert_eq!(at_registry.len(), 2, "atScope(): at and above");
+        assert_eq!(names(at_registry).len(), 2, "atScope(): at and above");
         let at_sub = rbac.list_assignments(&sub, &AssignmentFilter { at_scope: true, ..Default::default() }).await.unwrap();
         assert_eq!(names(at_sub), [reader.name]);
-        assert_eq!(rbac.list_assignments(&sub, &AssignmentFilter::default()).await.unwrap().len(), 2, "no filter: below too");
+        assert_eq!(names(rbac.list_assignments(&sub, &AssignmentFilter::default()).await.unwrap()).len(), 2, "no filter: below too");
         let for_user = rbac.list_assignments(&sub, &AssignmentFilter { principal_id: Some(user.object_id), ..Default::default() }).await.unwrap();
         assert_eq!(names(for_user), [reader.name]);
         let assigned = rbac.list_assignments(&scope, &AssignmentFilter { assigned_to: Some(user.object_id), at_scope: true, ..Default::default() }).await.unwrap();

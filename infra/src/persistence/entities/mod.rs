@@ -6,4 +6,5 @@ pub mod operation;
 pub mod rbac;
 pub mod registry;
 pub mod resource_group;
+pub mod signing_key;
 pub mod subscription;

@@ -1,0 +1,310 @@
+//! The built-in identity provider's endpoints, shaped like Microsoft Entra ID's: OpenID
+//! discovery (for a tenant id, `organizations` and `common`), the JWKS, the v2.0 token
+//! endpoint, and ARM's `GET /tenants`.
+
+use crate::arm::{ApiVersion, SubscriptionVersions};
+use crate::error::ErrorResponse;
+use crate::routes::params::SubscriptionApiVersion;
+use crate::state::AppState;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use berth_domain::identity::{Jwk, OAuthError, TokenRequest};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// The path of the tenant-scoped endpoints.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct TenantPath {
+    /// The tenant id, `organizations` or `common`.
+    tenant: String,
+}
+
+/// The OpenID Connect discovery document.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OpenIdConfiguration {
+    /// `iss` of the tokens.
+    pub issuer: String,
+    /// The token endpoint (its first path segment is the tenant, as MSAL reads it).
+    pub token_endpoint: String,
+    /// Present for clients that require it; interactive sign-in is not offered.
+    pub authorization_endpoint: String,
+    /// The JWKS.
+    pub jwks_uri: String,
+    /// `code`, `id_token`, `token`.
+    pub response_types_supported: Vec<String>,
+    /// `pairwise`.
+    pub subject_types_supported: Vec<String>,
+    /// `ES256`.
+    pub id_token_signing_alg_values_supported: Vec<String>,
+    /// `client_credentials`, `password`, `refresh_token`.
+    pub grant_types_supported: Vec<String>,
+    /// `client_secret_post`.
+    pub token_endpoint_auth_methods_supported: Vec<String>,
+    /// `openid`, `profile`, `offline_access`.
+    pub scopes_supported: Vec<String>,
+    /// `AAD`-style hint that this is a single-tenant issuer.
+    pub tenant_region_scope: Option<String>,
+}
+
+/// The JWKS document.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Jwks {
+    /// The issuer's public keys.
+    #[schema(value_type = Vec<Object>)]
+    pub keys: Vec<Jwk>,
+}
+
+/// A token request (form-encoded).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TokenForm {
+    /// `client_credentials`, `password` or `refresh_token`.
+    pub grant_type: String,
+    /// The application (client) id.
+    pub client_id: Option<String>,
+    /// The client secret (`client_credentials`).
+    pub client_secret: Option<String>,
+    /// `{resource}/.default`, space-separated with OIDC scopes.
+    pub scope: Option<String>,
+    /// User principal name (`password`).
+    pub username: Option<String>,
+    /// Password (`password`).
+    pub password: Option<String>,
+    /// Refresh token (`refresh_token`).
+    pub refresh_token: Option<String>,
+}
+
+/// A token answer.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TokenAnswer {
+    /// `Bearer`.
+    pub token_type: String,
+    /// The scope granted.
+    pub scope: String,
+    /// Seconds of validity.
+    pub expires_in: i64,
+    /// Same as `expires_in`.
+    pub ext_expires_in: i64,
+    /// The access token (ES256 JWT).
+    pub access_token: String,
+    /// For people.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// For people.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    /// For people: base64url of `{"uid","utid"}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_info: Option<String>,
+}
+
+/// An OAuth 2.0 error.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OAuthErrorAnswer {
+    /// `invalid_client`, `invalid_grant`, ...
+    pub error: String,
+    /// What went wrong (with an `AADSTS` code).
+    pub error_description: String,
+}
+
+/// A tenant.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantResource {
+    /// `/tenants/{id}`.
+    pub id: String,
+    /// The tenant id.
+    pub tenant_id: String,
+    /// `Home`.
+    pub tenant_category: String,
+    /// Display name.
+    pub display_name: String,
+    /// Default domain.
+    pub default_domain: String,
+}
+
+/// The tenants.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TenantList {
+    /// The tenants.
+    pub value: Vec<TenantResource>,
+}
+
+/// The router of the issuer.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(openid_configuration))
+        .routes(routes!(jwks))
+        .routes(routes!(token))
+        .routes(routes!(tenants))
+}
+
+fn oauth_error(status: StatusCode, code: &str, description: String) -> Response {
+    (
+        status,
+        Json(OAuthErrorAnswer {
+            error: code.to_owned(),
+            error_description: description,
+        }),
+    )
+        .into_response()
+}
+
+/// Whether a path names this issuer's tenant (by id, `organizations` or `common`).
+fn known_tenant(state: &AppState, tenant: &str) -> bool {
+    let own = state.tokens.settings().tenant.to_string();
+    tenant.eq_ignore_ascii_case(&own)
+        || tenant.eq_ignore_ascii_case("organizations")
+        || tenant.eq_ignore_ascii_case("common")
+}
+
+fn unknown_tenant(tenant: &str) -> Response {
+    oauth_error(
+        StatusCode::BAD_REQUEST,
+        "invalid_tenant",
+        format!("AADSTS90002: Tenant '{tenant}' not found."),
+    )
+}
+
+/// OpenID Connect discovery.
+#[utoipa::path(get, path = "/{tenant}/v2.0/.well-known/openid-configuration", operation_id = "Issuer_OpenIdConfiguration",
+    tag = "Identity", params(TenantPath),
+    responses((status = 200, description = "The discovery document", body = OpenIdConfiguration), (status = 400, description = "Unknown tenant", body = OAuthErrorAnswer)))]
+async fn openid_configuration(
+    State(state): State<AppState>,
+    Path(path): Path<TenantPath>,
+) -> Response {
+    if !known_tenant(&state, &path.tenant) {
+        return unknown_tenant(&path.tenant);
+    }
+    let settings = state.tokens.settings();
+    let base = format!("{}/{}", settings.base_url, settings.tenant);
+    let strings = |items: &[&str]| items.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    Json(OpenIdConfiguration {
+        issuer: settings.issuer(),
+        token_endpoint: format!("{base}/oauth2/v2.0/token"),
+        authorization_endpoint: format!("{base}/oauth2/v2.0/authorize"),
+        jwks_uri: format!("{base}/discovery/v2.0/keys"),
+        response_types_supported: strings(&["code", "id_token", "token"]),
+        subject_types_supported: strings(&["pairwise"]),
+        id_token_signing_alg_values_supported: strings(&["ES256"]),
+        grant_types_supported: strings(&["client_credentials", "password", "refresh_token"]),
+        token_endpoint_auth_methods_supported: strings(&["client_secret_post"]),
+        scopes_supported: strings(&["openid", "profile", "offline_access"]),
+        tenant_region_scope: None,
+    })
+    .into_response()
+}
+
+/// The issuer's public keys.
+#[utoipa::path(get, path = "/{tenant}/discovery/v2.0/keys", operation_id = "Issuer_Keys", tag = "Identity", params(TenantPath),
+    responses((status = 200, description = "The JWKS", body = Jwks), (status = 400, description = "Unknown tenant", body = OAuthErrorAnswer)))]
+async fn jwks(State(state): State<AppState>, Path(path): Path<TenantPath>) -> Response {
+    if !known_tenant(&state, &path.tenant) {
+        return unknown_tenant(&path.tenant);
+    }
+    Json(Jwks {
+        keys: state.tokens.signer().public_keys().await,
+    })
+    .into_response()
+}
+
+/// The v2.0 token endpoint: `client_credentials`, `password`, `refresh_token`. MSAL's
+/// `client_info` and `claims` fields are accepted and ignored.
+#[utoipa::path(post, path = "/{tenant}/oauth2/v2.0/token", operation_id = "Issuer_Token", tag = "Identity", params(TenantPath),
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "Tokens", body = TokenAnswer), (status = 400, description = "An OAuth error", body = OAuthErrorAnswer), (status = 401, description = "Bad client credentials", body = OAuthErrorAnswer)))]
+async fn token(
+    State(state): State<AppState>,
+    Path(path): Path<TenantPath>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !known_tenant(&state, &path.tenant) {
+        return unknown_tenant(&path.tenant);
+    }
+    let form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !form
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+    {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "AADSTS900144: The request body must be application/x-www-form-urlencoded.".to_owned(),
+        );
+    }
+    let mut request = TokenRequest::default();
+    for (k, v) in form_urlencoded::parse(&body) {
+        let v = v.into_owned();
+        match k.as_ref() {
+            "grant_type" => request.grant_type = v,
+            "client_id" => request.client_id = Some(v),
+            "client_secret" => request.client_secret = Some(v),
+            "scope" => request.scope = Some(v),
+            "username" => request.username = Some(v),
+            "password" => request.password = Some(v),
+            "refresh_token" => request.refresh_token = Some(v),
+            _ => {}
+        }
+    }
+    match state.tokens.token(&request).await {
+        Ok(t) => Json(TokenAnswer {
+            token_type: "Bearer".to_owned(),
+            scope: t.scope,
+            expires_in: t.expires_in,
+            ext_expires_in: t.expires_in,
+            access_token: t.access_token,
+            refresh_token: t.refresh_token,
+            id_token: t.id_token,
+            client_info: t.client_info.map(|(uid, utid)| {
+                URL_SAFE_NO_PAD.encode(json!({"uid": uid, "utid": utid}).to_string())
+            }),
+        })
+        .into_response(),
+        Err(OAuthError::Store(e)) => crate::error::ApiError::internal(&e).into_response(),
+        Err(e) => {
+            // The reason goes to the log; neither secrets nor tokens do.
+            tracing::info!(oauth.error = e.code(), oauth.grant = %request.grant_type, reason = ?e, "token request refused");
+            let status = if matches!(e, OAuthError::InvalidClient(_)) {
+                StatusCode::UNAUTHORIZED
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            oauth_error(status, e.code(), e.to_string())
+        }
+    }
+}
+
+/// The tenants the caller can see (ARM's `GET /tenants`).
+#[utoipa::path(get, path = "/tenants", operation_id = "Tenants_List", tag = "Identity", params(SubscriptionApiVersion),
+    responses((status = 200, description = "The tenant", body = TenantList), (status = "default", description = "An ARM error response", body = ErrorResponse)))]
+async fn tenants(
+    State(state): State<AppState>,
+    _version: ApiVersion<SubscriptionVersions>,
+) -> Json<TenantList> {
+    let tenant = state.tokens.settings().tenant.to_string();
+    Json(TenantList {
+        value: vec![TenantResource {
+            id: format!("/tenants/{tenant}"),
+            tenant_id: tenant,
+            tenant_category: "Home".to_owned(),
+            display_name: "Berth".to_owned(),
+            default_domain: "berth.local".to_owned(),
+        }],
+    })
+}

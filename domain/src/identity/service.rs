@@ -1,0 +1,352 @@
+//! The OAuth 2.0 grants of the built-in issuer: `client_credentials` for service
+//! principals, `password` for people (with a refresh token and an id token), and
+//! `refresh_token`.
+
+use super::{TokenClaims, TokenRejected, TokenSigner, TokenUse};
+use crate::clock::Clock;
+use crate::directory::{DirectoryService, SignInError};
+use crate::store::StoreError;
+use std::sync::Arc;
+use time::Duration;
+use uuid::Uuid;
+
+/// Lifetime of access and id tokens.
+const ACCESS_LIFETIME: Duration = Duration::hours(1);
+/// Lifetime of refresh tokens.
+const REFRESH_LIFETIME: Duration = Duration::days(90);
+
+/// Where the issuer lives and which resources it issues tokens for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuerSettings {
+    /// Public base URL (`https://host:port`).
+    pub base_url: String,
+    /// The tenant id.
+    pub tenant: Uuid,
+    /// Resources (token audiences) the issuer serves: the management API, the directory
+    /// API, the registry token service.
+    pub resources: Vec<String>,
+}
+
+impl IssuerSettings {
+    /// `{base}/{tenant}/v2.0`, the `iss` of every token.
+    #[must_use]
+    pub fn issuer(&self) -> String {
+        format!("{}/{}/v2.0", self.base_url, self.tenant)
+    }
+}
+
+/// A token request, as the form fields came.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TokenRequest {
+    /// `grant_type`.
+    pub grant_type: String,
+    /// `client_id`.
+    pub client_id: Option<String>,
+    /// `client_secret`.
+    pub client_secret: Option<String>,
+    /// `scope` (space-separated).
+    pub scope: Option<String>,
+    /// `username`.
+    pub username: Option<String>,
+    /// `password`.
+    pub password: Option<String>,
+    /// `refresh_token`.
+    pub refresh_token: Option<String>,
+}
+
+/// A successful token answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenResponse {
+    /// The access token.
+    pub access_token: String,
+    /// Seconds until it expires.
+    pub expires_in: i64,
+    /// The scope granted.
+    pub scope: String,
+    /// For people: a refresh token.
+    pub refresh_token: Option<String>,
+    /// For people: an id token.
+    pub id_token: Option<String>,
+    /// For people: the object and tenant ids (MSAL's `client_info`).
+    pub client_info: Option<(Uuid, Uuid)>,
+}
+
+/// OAuth 2.0 errors, with Entra's `AADSTS` codes in their descriptions.
+#[derive(Debug, thiserror::Error)]
+pub enum OAuthError {
+    /// A required field is missing or malformed.
+    #[error("AADSTS900144: {0}")]
+    InvalidRequest(String),
+    /// Unknown client or wrong secret.
+    #[error(
+        "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{0}'."
+    )]
+    InvalidClient(String),
+    /// Wrong user name or password, or a refresh token that is no longer good.
+    #[error("AADSTS50126: Error validating credentials due to invalid username or password.")]
+    InvalidGrant,
+    /// A refresh token that failed verification (the reason is for logs only).
+    #[error("AADSTS700082: The refresh token is not valid.")]
+    InvalidRefreshToken(String),
+    /// The resource asked for is not served.
+    #[error("AADSTS500011: The resource principal named {0} was not found in the tenant.")]
+    InvalidScope(String),
+    /// The grant type is not supported.
+    #[error("AADSTS70003: The app requested an unsupported grant type '{0}'.")]
+    UnsupportedGrantType(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl OAuthError {
+    /// The OAuth 2.0 `error` code.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidRequest(_) => "invalid_request",
+            Self::InvalidClient(_) => "invalid_client",
+            Self::InvalidGrant | Self::InvalidRefreshToken(_) => "invalid_grant",
+            Self::InvalidScope(_) => "invalid_scope",
+            Self::UnsupportedGrantType(_) => "unsupported_grant_type",
+            Self::Store(_) => "server_error",
+        }
+    }
+}
+
+/// The issuer's use cases.
+#[derive(Clone)]
+pub struct TokenService {
+    settings: IssuerSettings,
+    directory: DirectoryService,
+    signer: Arc<dyn TokenSigner>,
+    clock: Arc<dyn Clock>,
+}
+
+impl TokenService {
+    /// Builds the service.
+    #[must_use]
+    pub fn new(
+        settings: IssuerSettings,
+        directory: DirectoryService,
+        signer: Arc<dyn TokenSigner>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            settings,
+            directory,
+            signer,
+            clock,
+        }
+    }
+
+    /// The issuer's settings.
+    #[must_use]
+    pub fn settings(&self) -> &IssuerSettings {
+        &self.settings
+    }
+
+    /// The signer (for the JWKS and for verifying this issuer's tokens).
+    #[must_use]
+    pub fn signer(&self) -> &Arc<dyn TokenSigner> {
+        &self.signer
+    }
+
+    /// Answers a token request.
+    ///
+    /// # Errors
+    /// An [`OAuthError`].
+    pub async fn token(&self, request: &TokenRequest) -> Result<TokenResponse, OAuthError> {
+        match request.grant_type.as_str() {
+            "client_credentials" => self.client_credentials(request).await,
+            "password" => self.password(request).await,
+            "refresh_token" => self.refresh(request).await,
+            "" => Err(OAuthError::InvalidRequest(
+                "The request body must contain the following parameter: 'grant_type'.".to_owned(),
+            )),
+            other => Err(OAuthError::UnsupportedGrantType(other.to_owned())),
+        }
+    }
+
+    /// The resource a scope list asks for: `{resource}/.default`, `{resource}/user_impersonation`,
+    /// or the resource itself, among OIDC scopes (`openid`, `profile`, `offline_access`).
+    fn resource(&self, scope: Option<&str>) -> Result<String, OAuthError> {
+        let scope = scope.ok_or_else(|| {
+            OAuthError::InvalidRequest(
+                "The request body must contain the following parameter: 'scope'.".to_owned(),
+            )
+        })?;
+        let wanted = scope
+            .split_whitespace()
+            .find(|s| !matches!(*s, "openid" | "profile" | "offline_access" | "email"))
+            .ok_or_else(|| OAuthError::InvalidScope(scope.to_owned()))?;
+        let resource = wanted
+            .strip_suffix("/.default")
+            .or_else(|| wanted.strip_suffix("/user_impersonation"))
+            .unwrap_or(wanted);
+        let trimmed = resource.trim_end_matches('/');
+        self.settings
+            .resources
+            .iter()
+            .find(|r| r.trim_end_matches('/').eq_ignore_ascii_case(trimmed))
+            .map(|_| resource.to_owned())
+            .ok_or_else(|| OAuthError::InvalidScope(resource.to_owned()))
+    }
+
+    fn claims(&self, use_: TokenUse, aud: &str, lifetime: Duration, oid: Uuid) -> TokenClaims {
+        let now = self.clock.now().unix_timestamp();
+        TokenClaims {
+            iss: self.settings.issuer(),
+            sub: oid.to_string(),
+            aud: aud.to_owned(),
+            exp: now + lifetime.whole_seconds(),
+            nbf: now,
+            iat: now,
+            jti: Uuid::new_v4().to_string(),
+            oid: oid.to_string(),
+            tid: self.settings.tenant.to_string(),
+            idtyp: String::new(),
+            ver: "2.0".to_owned(),
+            token_use: use_,
+            appid: None,
+            azp: None,
+            upn: None,
+            preferred_username: None,
+            name: None,
+        }
+    }
+
+    async fn client_credentials(
+        &self,
+        request: &TokenRequest,
+    ) -> Result<TokenResponse, OAuthError> {
+        let client_id = request.client_id.as_deref().unwrap_or_default();
+        let secret = request.client_secret.as_deref().unwrap_or_default();
+        let resource = self.resource(request.scope.as_deref())?;
+        let sp = self
+            .directory
+            .sign_in_service_principal(client_id, secret)
+            .await
+            .map_err(|e| match e {
+                SignInError::InvalidCredentials => OAuthError::InvalidClient(client_id.to_owned()),
+                SignInError::Store(s) => OAuthError::Store(s),
+            })?;
+        let mut claims = self.claims(TokenUse::Access, &resource, ACCESS_LIFETIME, sp.object_id);
+        claims.idtyp = "app".to_owned();
+        claims.appid = Some(sp.app_id.to_string());
+        claims.azp = Some(sp.app_id.to_string());
+        claims.name = Some(sp.display_name);
+        Ok(TokenResponse {
+            access_token: self.signer.sign(&claims).await?,
+            expires_in: ACCESS_LIFETIME.whole_seconds(),
+            scope: format!("{resource}/.default"),
+            refresh_token: None,
+            id_token: None,
+            client_info: None,
+        })
+    }
+
+    async fn password(&self, request: &TokenRequest) -> Result<TokenResponse, OAuthError> {
+        let username = request.username.as_deref().unwrap_or_default();
+        let password = request.password.as_deref().unwrap_or_default();
+        let resource = self.resource(request.scope.as_deref())?;
+        let user = self
+            .directory
+            .sign_in_user(username, password)
+            .await
+            .map_err(|e| match e {
+                SignInError::InvalidCredentials => OAuthError::InvalidGrant,
+                SignInError::Store(s) => OAuthError::Store(s),
+            })?;
+        self.user_tokens(
+            user.object_id,
+            &user.user_principal_name,
+            &user.display_name,
+            &resource,
+            request.client_id.as_deref(),
+        )
+        .await
+    }
+
+    async fn refresh(&self, request: &TokenRequest) -> Result<TokenResponse, OAuthError> {
+        let token = request.refresh_token.as_deref().ok_or_else(|| {
+            OAuthError::InvalidRequest(
+                "The request body must contain the following parameter: 'refresh_token'."
+                    .to_owned(),
+            )
+        })?;
+        let resource = self.resource(request.scope.as_deref())?;
+        let claims = self
+            .signer
+            .verify(token, &self.settings.issuer(), &[self.settings.issuer()])
+            .await
+            .map_err(|TokenRejected(reason)| OAuthError::InvalidRefreshToken(reason))?;
+        if claims.token_use != TokenUse::Refresh {
+            return Err(OAuthError::InvalidRefreshToken(
+                "not a refresh token".to_owned(),
+            ));
+        }
+        let oid = Uuid::parse_str(&claims.oid)
+            .map_err(|_| OAuthError::InvalidRefreshToken("bad oid".to_owned()))?;
+        // A deleted or disabled user gets nothing more from an old refresh token.
+        let user = self
+            .directory
+            .get_by_ids(&[oid])
+            .await
+            .map_err(|e| OAuthError::Store(StoreError(e.to_string())))?
+            .into_iter()
+            .find_map(|o| match o {
+                crate::directory::DirectoryObject::User(u) if u.account_enabled => Some(u),
+                _ => None,
+            })
+            .ok_or(OAuthError::InvalidGrant)?;
+        self.user_tokens(
+            user.object_id,
+            &user.user_principal_name,
+            &user.display_name,
+            &resource,
+            request.client_id.as_deref(),
+        )
+        .await
+    }
+
+    async fn user_tokens(
+        &self,
+        oid: Uuid,
+        upn: &str,
+        display_name: &str,
+        resource: &str,
+        client_id: Option<&str>,
+    ) -> Result<TokenResponse, OAuthError> {
+        let mut access = self.claims(TokenUse::Access, resource, ACCESS_LIFETIME, oid);
+        access.idtyp = "user".to_owned();
+        access.upn = Some(upn.to_owned());
+        access.name = Some(display_name.to_owned());
+        access.azp = client_id.map(str::to_owned);
+        let mut refresh = self.claims(
+            TokenUse::Refresh,
+            &self.settings.issuer(),
+            REFRESH_LIFETIME,
+            oid,
+        );
+        refresh.idtyp = "user".to_owned();
+        refresh.azp = client_id.map(str::to_owned);
+        let mut id = self.claims(
+            TokenUse::Id,
+            client_id.unwrap_or(resource),
+            ACCESS_LIFETIME,
+            oid,
+        );
+        id.idtyp = "user".to_owned();
+        id.preferred_username = Some(upn.to_owned());
+        id.name = Some(display_name.to_owned());
+        Ok(TokenResponse {
+            access_token: self.signer.sign(&access).await?,
+            expires_in: ACCESS_LIFETIME.whole_seconds(),
+            scope: format!("{resource}/.default"),
+            refresh_token: Some(self.signer.sign(&refresh).await?),
+            id_token: Some(self.signer.sign(&id).await?),
+            client_info: Some((oid, self.settings.tenant)),
+        })
+    }
+}
