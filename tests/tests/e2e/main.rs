@@ -17,6 +17,7 @@ mod rbac;
 mod registries;
 mod resource_groups;
 mod subscriptions;
+mod tokens;
 
 use berth_tests::{API, PREVIEW, RG_API, TestApp, both_backends};
 use reqwest::StatusCode;
