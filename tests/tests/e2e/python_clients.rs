@@ -1,5 +1,5 @@
-//! The official Azure SDK (azure-mgmt-containerregistry 15.0.0, azure-mgmt-resource 26.0.0)
-//! and a client generated from `openapi/openapi.json` by openapi-python-client, driving a
+//! The official Azure SDKs (azure-mgmt-containerregistry 15.0.0, azure-mgmt-resource 26.0.0,
+//! azure-mgmt-authorization 4.0.0 with a token from the built-in issuer) and a client generated from `openapi/openapi.json` by openapi-python-client, driving a
 //! real `berthd` over HTTPS. `./scripts/test` creates the Python environment they need.
 
 use berth_tests::{Backend, SpawnOptions, spawn_app_with};
@@ -24,11 +24,20 @@ fn python() -> PathBuf {
     python
 }
 
+/// The bootstrap owner the scripts sign in as.
+const CLIENT: &str = "0b6a3a77-1d0e-4d8f-9c55-bb6d3c2f0a11";
+const SECRET: &str = "a-bootstrap-secret-for-tests";
+
 async fn run_script(backend: Backend, script: &str) {
+    let env = vec![
+        ("BERTH_BOOTSTRAP_CLIENT_ID".into(), CLIENT.into()),
+        ("BERTH_BOOTSTRAP_CLIENT_SECRET".into(), SECRET.into()),
+    ];
     let app = spawn_app_with(
         backend,
         SpawnOptions {
             tls: true,
+            env,
             ..Default::default()
         },
     )
@@ -46,6 +55,8 @@ async fn run_script(backend: Backend, script: &str) {
             .env("BERTH_SUBSCRIPTION", subscription)
             .env("BERTH_OPENAPI", workspace().join("openapi/openapi.json"))
             .env("BERTH_WORKDIR", work.path())
+            .env("BERTH_CLIENT_ID", CLIENT)
+            .env("BERTH_CLIENT_SECRET", SECRET)
             .output()
     })
     .await
@@ -74,4 +85,9 @@ async fn the_azure_sdk_drives_registries_on_postgres() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_generated_from_the_openapi_contract_drives_registries() {
     run_script(Backend::Sqlite, "generated_client.py").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_authorization_sdk_manages_role_assignments_with_a_real_token() {
+    run_script(Backend::Postgres, "sdk_authorization.py").await;
 }
