@@ -41,6 +41,7 @@ pub struct ApiError {
     status: StatusCode,
     detail: ErrorDetail,
     close_connection: bool,
+    challenge: bool,
 }
 
 impl ApiError {
@@ -55,6 +56,7 @@ impl ApiError {
                 details: Vec::new(),
             },
             close_connection: false,
+            challenge: false,
         }
     }
 
@@ -62,6 +64,13 @@ impl ApiError {
     #[must_use]
     pub fn with_target(mut self, target: impl Into<String>) -> Self {
         self.detail.target = Some(target.into());
+        self
+    }
+
+    /// Adds `WWW-Authenticate: Bearer` (401 answers).
+    #[must_use]
+    pub fn challenging(mut self) -> Self {
+        self.challenge = true;
         self
     }
 
@@ -104,6 +113,12 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response =
             (self.status, Json(ErrorResponse { error: self.detail })).into_response();
+        if self.challenge {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer error=\"invalid_token\""),
+            );
+        }
         if self.close_connection {
             response
                 .headers_mut()

@@ -2,6 +2,7 @@
 //! contract, and [`Application`], the composition root `berthd` runs.
 
 pub mod arm;
+pub mod auth;
 pub mod error;
 pub mod openapi;
 pub mod routes;

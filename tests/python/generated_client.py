@@ -45,7 +45,11 @@ def main():
 
     # An SSLContext rather than the CA path: httpx 0.28 deprecates `verify=<str>`.
     tls = ssl.create_default_context(cafile=CA)
-    with Client(base_url=URL, verify_ssl=tls, raise_on_unexpected_status=False) as api:
+    from berth_auth import MANAGEMENT_SCOPE, token
+
+    # A real token from berthd's built-in issuer, as the generated client's bearer.
+    headers = {"Authorization": f"Bearer {token(MANAGEMENT_SCOPE)[0]}"}
+    with Client(base_url=URL, verify_ssl=tls, raise_on_unexpected_status=False, headers=headers) as api:
         lifecycle(api)
 
 

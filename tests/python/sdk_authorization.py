@@ -14,16 +14,15 @@ import time
 import uuid
 
 import requests
-from azure.core.credentials import AccessToken
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.mgmt.authorization import AuthorizationManagementClient
 from azure.mgmt.authorization.v2022_04_01.models import RoleAssignmentCreateParameters
 
+from berth_auth import ClientSecretToken, bearer
+
 URL = os.environ["BERTH_URL"].rstrip("/")
 CA = os.environ["BERTH_CA"]
 SUB = os.environ["BERTH_SUBSCRIPTION"]
-CLIENT_ID = os.environ["BERTH_CLIENT_ID"]
-CLIENT_SECRET = os.environ["BERTH_CLIENT_SECRET"]
 SUB_SCOPE = f"/subscriptions/{SUB}"
 # RBAC scopes are not checked against resources: neither the group nor the registry needs to exist.
 SCOPE = f"{SUB_SCOPE}/resourceGroups/rg-authz/providers/Microsoft.ContainerRegistry/registries/authzreg1"
@@ -31,31 +30,6 @@ ROLE_DEFINITIONS = f"{SUB_SCOPE}/providers/Microsoft.Authorization/roleDefinitio
 ACR_IMAGE_SIGNER = "6cef56e8-d556-48e5-a04f-b8e64114680f"
 ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
 START = time.monotonic()
-
-
-class ClientSecretToken:
-    """A TokenCredential that asks berthd's issuer for client-credentials tokens, one per scope."""
-
-    def __init__(self, tenant):
-        self.endpoint = f"{URL}/{tenant}/oauth2/v2.0/token"
-        self.asked = []
-
-    def get_token(self, *scopes, **kwargs):
-        assert scopes, "get_token called without a scope"
-        self.asked.append(" ".join(scopes))
-        form = {
-            "grant_type": "client_credentials",
-            "client_id": CLIENT_ID,
-            "client_secret": CLIENT_SECRET,
-            "scope": " ".join(scopes),
-        }
-        r = requests.post(self.endpoint, data=form, verify=CA, timeout=10)
-        assert r.status_code == 200, f"POST {self.endpoint} (scope {form['scope']}): {r.status_code} {r.text}"
-        body = r.json()
-        token = body.get("access_token", "")
-        assert token.count(".") == 2 and all(token.split(".")), f"access_token is not a JWT: {token[:40]!r}"
-        assert isinstance(body.get("expires_in"), int) and body["expires_in"] > 0, f"expires_in: {body}"
-        return AccessToken(token, int(time.time()) + body["expires_in"])
 
 
 def step(text):
@@ -86,7 +60,7 @@ def expect_error(call, kind, code, what):
 
 def main():
     # a. The tenant.
-    r = requests.get(f"{URL}/tenants?api-version=2022-12-01", verify=CA, timeout=10)
+    r = requests.get(f"{URL}/tenants?api-version=2022-12-01", verify=CA, timeout=10, headers=bearer())
     assert r.status_code == 200, f"GET /tenants: {r.status_code} {r.text}"
     tenants = r.json().get("value", [])
     assert tenants and tenants[0].get("tenantId"), f"GET /tenants: no tenantId in {r.text}"

@@ -3,7 +3,8 @@
 Drives resource groups (azure-mgmt-resource) and registries (azure-mgmt-containerregistry)
 against a running berthd over HTTPS, asserting each step; exits non-zero on the first failure.
 
-Env: BERTH_URL (https://127.0.0.1:PORT), BERTH_CA (CA PEM file), BERTH_SUBSCRIPTION (GUID).
+Env: BERTH_URL (https://127.0.0.1:PORT), BERTH_CA (CA PEM file), BERTH_SUBSCRIPTION (GUID), and the
+bootstrap owner's BERTH_CLIENT_ID / BERTH_CLIENT_SECRET (tokens come from berthd's built-in issuer).
 """
 
 import os
@@ -12,7 +13,6 @@ import time
 import uuid
 
 import requests
-from azure.core.credentials import AccessToken
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.mgmt.containerregistry import ContainerRegistryManagementClient
 from azure.mgmt.containerregistry.models import (
@@ -25,19 +25,14 @@ from azure.mgmt.containerregistry.models import (
 )
 from azure.mgmt.resource.resources import ResourceManagementClient
 
+from berth_auth import ClientSecretToken, bearer
+
 URL = os.environ["BERTH_URL"].rstrip("/")
 CA = os.environ["BERTH_CA"]
 SUB = os.environ["BERTH_SUBSCRIPTION"]
 API_VERSION = "2025-11-01"
 REGISTRY_TYPE = "Microsoft.ContainerRegistry/registries"
 START = time.monotonic()
-
-
-class StaticToken:
-    """The whole TokenCredential protocol the SDK needs; berthd does not check tokens yet."""
-
-    def get_token(self, *scopes, **kwargs):
-        return AccessToken("any-token", int(time.time()) + 3600)
 
 
 def step(text):
@@ -55,7 +50,7 @@ def expect_not_found(call, what):
 def raw_pages(url):
     """Follows nextLink from `url` with plain HTTP, yielding each page's `value`."""
     while url:
-        r = requests.get(url, verify=CA, headers={"Authorization": "Bearer any-token"}, timeout=10)
+        r = requests.get(url, verify=CA, headers=bearer(), timeout=10)
         assert r.status_code == 200, f"GET {url}: {r.status_code} {r.text}"
         body = r.json()
         yield url, body.get("value", [])
@@ -70,8 +65,8 @@ def main():
         f"{p}{suffix}" for p in ("sdkmain", "sdkbasic", "sdkthird", "sdkdoomed")
     )
     clients = {"base_url": URL, "connection_verify": CA}
-    res = ResourceManagementClient(StaticToken(), SUB, **clients)
-    acr = ContainerRegistryManagementClient(StaticToken(), SUB, **clients)
+    res = ResourceManagementClient(ClientSecretToken(), SUB, **clients)
+    acr = ContainerRegistryManagementClient(ClientSecretToken(), SUB, **clients)
 
     # 1. Resource group: create, get, check existence.
     group = res.resource_groups.create_or_update(rg, {"location": "westus", "tags": {"run": suffix}})

@@ -46,6 +46,12 @@ pub struct TestApp {
     pub ca_file: Option<PathBuf>,
     /// The PostgreSQL schema, when on PostgreSQL.
     pub schema: Option<String>,
+    /// The bootstrap owner's appId and secret (configured, or read from the file berthd wrote).
+    pub owner: (String, String),
+    /// The owner's token for the management API.
+    pub management_token: String,
+    /// The owner's token for the directory (Graph) API.
+    pub graph_token: String,
     client: reqwest::Client,
     server: tokio::task::JoinHandle<()>,
 }
@@ -128,6 +134,37 @@ pub async fn spawn_app_with(backend: Backend, options: SpawnOptions) -> TestApp 
     let client = builder
         .build()
         .unwrap_or_else(|e| panic!("cannot build the HTTP client: {e}"));
+    let configured = |key: &str| {
+        env.iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+    };
+    let owner = match (
+        configured("BERTH_BOOTSTRAP_CLIENT_ID"),
+        configured("BERTH_BOOTSTRAP_CLIENT_SECRET"),
+    ) {
+        (Some(id), Some(secret)) => (id, secret),
+        _ => {
+            let file = dir.join("bootstrap-owner.json");
+            let text = std::fs::read(&file)
+                .unwrap_or_else(|e| panic!("cannot read {}: {e}", file.display()));
+            let owner: Value = serde_json::from_slice(&text)
+                .unwrap_or_else(|e| panic!("bad {}: {e}", file.display()));
+            (
+                owner["appId"].as_str().unwrap_or_default().to_owned(),
+                owner["secret"].as_str().unwrap_or_default().to_owned(),
+            )
+        }
+    };
+    let management_token = client_token(
+        &client,
+        &base,
+        &owner,
+        "https://management.berth.local/.default",
+    )
+    .await;
+    let graph_token = client_token(&client, &base, &owner, &format!("{base}/.default")).await;
     let mut app = TestApp {
         base,
         subscription: String::new(),
@@ -135,6 +172,9 @@ pub async fn spawn_app_with(backend: Backend, options: SpawnOptions) -> TestApp 
         data_dir,
         ca_file,
         schema,
+        owner,
+        management_token,
+        graph_token,
         client,
         server,
     };
@@ -145,6 +185,38 @@ pub async fn spawn_app_with(backend: Backend, options: SpawnOptions) -> TestApp 
         .unwrap_or_default()
         .to_owned();
     app
+}
+
+/// Gets a token for a service principal from the built-in issuer.
+///
+/// # Panics
+/// Unless the issuer answers with a token.
+pub async fn client_token(
+    client: &reqwest::Client,
+    base: &str,
+    (id, secret): &(String, String),
+    scope: &str,
+) -> String {
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", id.as_str()),
+        ("client_secret", secret.as_str()),
+        ("scope", scope),
+    ];
+    let response = client
+        .post(format!("{base}/organizations/oauth2/v2.0/token"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("token request failed: {e}"));
+    let body: Value = response
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("token answer is not JSON: {e}"));
+    body["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no token: {body}"))
+        .to_owned()
 }
 
 /// A response: status, headers and JSON body (`Null` when empty or not JSON).
@@ -194,11 +266,43 @@ impl TestApp {
         )
     }
 
-    /// Sends a request; `path` may be absolute (a `nextLink`) or start with `/`.
+    /// The owner's token for `path` (the directory API has an audience of its own).
+    #[must_use]
+    pub fn token_for(&self, path: &str) -> &str {
+        if path.contains("/v1.0/") {
+            &self.graph_token
+        } else {
+            &self.management_token
+        }
+    }
+
+    /// Sends a request as the bootstrap owner; `path` may be absolute (a `nextLink`) or
+    /// start with `/`.
     ///
     /// # Panics
     /// When the request cannot be sent.
     pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let bearer = format!("Bearer {}", self.token_for(path));
+        self.send_as(
+            method,
+            path,
+            body,
+            &[&[("authorization", bearer.as_str())], headers].concat(),
+        )
+        .await
+    }
+
+    /// Sends a request with exactly the headers given (no token unless among them).
+    ///
+    /// # Panics
+    /// When the request cannot be sent.
+    pub async fn send_as(
         &self,
         method: Method,
         path: &str,

@@ -3,6 +3,7 @@
 //! [`ScopePrefix`], see `arm::normalize`).
 
 use crate::arm::{ApiVersion, ArmJson, ScopePrefix, VersionSet};
+use crate::auth::Caller;
 use crate::error::{ApiError, ErrorResponse};
 use crate::routes::registries::dto::rfc3339;
 use crate::state::AppState;
@@ -295,6 +296,12 @@ impl From<RbacError> for ApiError {
     }
 }
 
+/// A malformed scope is a bad request; a well-formed one the caller may not act on is 403.
+fn check(state: &AppState, caller: &Caller, action: &str, scope: &str) -> Result<(), ApiError> {
+    Scope::parse(scope).map_err(RbacError::from)?;
+    state.authorize(caller, action, scope)
+}
+
 /// ARM ids of role definitions name the subscription of the scope they are read at (none
 /// at the root).
 fn role_definition_id(scope: &str, id: Uuid) -> String {
@@ -413,10 +420,17 @@ fn parse_assignment_filter(filter: Option<&str>) -> Result<AssignmentFilter, Api
     responses((status = 200, description = "The role definitions", body = RoleDefinitionList), (status = "default", description = "An ARM error response", body = ErrorResponse)))]
 async fn list_role_definitions(
     State(state): State<AppState>,
+    caller: Caller,
     _version: ApiVersion<AuthorizationVersions>,
     RequestScope(scope): RequestScope,
     query: crate::arm::ListQuery,
 ) -> Result<Json<RoleDefinitionList>, ApiError> {
+    check(
+        &state,
+        &caller,
+        "Microsoft.Authorization/roleDefinitions/read",
+        &scope,
+    )?;
     let (name, kind) = match query.filter.as_deref() {
         None => (None, None),
         Some(f) => match (eq_value(f, "roleName"), eq_value(f, "type")) {
@@ -443,10 +457,17 @@ async fn list_role_definitions(
     responses((status = 200, description = "The role definition", body = RoleDefinitionResource), (status = "default", description = "An ARM error response", body = ErrorResponse)))]
 async fn get_role_definition(
     State(state): State<AppState>,
+    caller: Caller,
     _version: ApiVersion<AuthorizationVersions>,
     RequestScope(scope): RequestScope,
     Path(path): Path<RoleDefinitionPath>,
 ) -> Result<Json<RoleDefinitionResource>, ApiError> {
+    check(
+        &state,
+        &caller,
+        "Microsoft.Authorization/roleDefinitions/read",
+        &scope,
+    )?;
     Scope::parse(&scope).map_err(RbacError::from)?;
     let role = state.rbac.role_definition(&path.role_definition_id)?;
     Ok(Json(role_resource(&scope, &role)))
@@ -458,11 +479,18 @@ async fn get_role_definition(
     responses((status = 201, description = "Created", body = RoleDefinitionResource), (status = 200, description = "Replaced", body = RoleDefinitionResource), (status = "default", description = "An ARM error response", body = ErrorResponse)))]
 async fn put_role_definition(
     State(state): State<AppState>,
+    caller: Caller,
     _version: ApiVersion<AuthorizationVersions>,
     RequestScope(scope): RequestScope,
     Path(path): Path<RoleDefinitionPath>,
     ArmJson(body): ArmJson<RoleDefinitionBody>,
 ) -> Result<Response, ApiError> {
+    check(
+        &state,
+        &caller,
+        "Microsoft.Authorization/roleDefinitions/write",
+        &scope,
+    )?;
     let id = Uuid::parse_str(&path.role_definition_id).map_err(|_| {
         ApiError::invalid_content("The role definition id must be a GUID.")
             .with_target("roleDefinitionId")
@@ -509,10 +537,17 @@ async fn put_role_definition(
     responses((status = 200, description = "Deleted", body = RoleDefinitionResource), (status = 204, description = "No such role"), (status = "default", description = "An ARM error response", body = ErrorResponse)))]
 async fn delete_role_definition(
     State(state): State<AppState>,
+    caller: Caller,
     _version: ApiVersion<AuthorizationVersions>,
     RequestScope(scope): RequestScope,
     Path(path): Path<RoleDefinitionPath>,
 ) -> Result<Response, ApiError> {
+    check(
+        &state,
+        &caller,
+        "Microsoft.Authorization/roleDefinitions/delete",
+        &scope,
+    )?;
     match state
         .rbac
         .delete_role_definition(&path.role_definition_id)
@@ -531,10 +566,17 @@ async fn delete_role_definition(
     responses((status = 200, description = "The role assignments", body = RoleAssignmentList), (status = "default", description = "An ARM error response", body = ErrorResponse)))]
 async fn list_role_assignments(
     State(state): State<AppState>,
+    caller: Caller,
     _version: ApiVersion<AuthorizationVersions>,
     RequestScope(scope): RequestScope,
     query: crate::arm::ListQuery,
 ) -> Result<Json<RoleAssignmentList>, ApiError> {
+    check(
+        &state,
+        &caller,
+        "Microsoft.Authorization/roleAssignments/read",
+        &scope,
+    )?;
     let filter = parse_assignment_filter(query.filter.as_deref())?;
     let found = state.rbac.list_assignments(&scope, &filter).await?;
     Ok(Json(RoleAssignmentList {
@@ -548,10 +590,17 @@ async fn list_role_assignments(
     responses((status = 200, description = "The role assignment", body = RoleAssignmentResource), (status = "default", description = "An ARM error response", body = ErrorResponse)))]
 async fn get_role_assignment(
     State(state): State<AppState>,
+    caller: Caller,
     _version: ApiVersion<AuthorizationVersions>,
     RequestScope(scope): RequestScope,
     Path(path): Path<RoleAssignmentPath>,
 ) -> Result<Json<RoleAssignmentResource>, ApiError> {
+    check(
+        &state,
+        &caller,
+        "Microsoft.Authorization/roleAssignments/read",
+        &scope,
+    )?;
     Ok(Json(assignment_resource(
         &state.rbac.assignment(&scope, &path.role_assignment_name)?,
     )))
@@ -564,11 +613,18 @@ async fn get_role_assignment(
     responses((status = 201, description = "Created", body = RoleAssignmentResource), (status = 200, description = "The same assignment existed", body = RoleAssignmentResource), (status = "default", description = "An ARM error response", body = ErrorResponse)))]
 async fn put_role_assignment(
     State(state): State<AppState>,
+    caller: Caller,
     _version: ApiVersion<AuthorizationVersions>,
     RequestScope(scope): RequestScope,
     Path(path): Path<RoleAssignmentPath>,
     ArmJson(body): ArmJson<RoleAssignmentBody>,
 ) -> Result<Response, ApiError> {
+    check(
+        &state,
+        &caller,
+        "Microsoft.Authorization/roleAssignments/write",
+        &scope,
+    )?;
     let p = body.properties;
     let new = NewAssignment {
         scope,
@@ -609,10 +665,17 @@ async fn put_role_assignment(
     responses((status = 200, description = "Deleted", body = RoleAssignmentResource), (status = 204, description = "No such assignment"), (status = "default", description = "An ARM error response", body = ErrorResponse)))]
 async fn delete_role_assignment(
     State(state): State<AppState>,
+    caller: Caller,
     _version: ApiVersion<AuthorizationVersions>,
     RequestScope(scope): RequestScope,
     Path(path): Path<RoleAssignmentPath>,
 ) -> Result<Response, ApiError> {
+    check(
+        &state,
+        &caller,
+        "Microsoft.Authorization/roleAssignments/delete",
+        &scope,
+    )?;
     Ok(
         match state
             .rbac

@@ -1,8 +1,11 @@
 //! The Microsoft Graph v1.0 subset that the Azure CLI uses to manage and resolve
 //! principals: users, applications with their service principals and passwords, groups and
 //! members, and `directoryObjects/getByIds`. Errors have Graph's `{"error":{"code","message"}}`.
+//! Any principal of the tenant may read the directory; changing it takes a role granting
+//! `Microsoft.Directory/...` actions at the root scope (Owner's `*` does).
 
 use crate::arm::ArmJson;
+use crate::auth::Caller;
 use crate::error::{ApiError, ErrorResponse};
 use crate::routes::registries::dto::rfc3339;
 use crate::state::AppState;
@@ -306,6 +309,7 @@ fn not_found(id: &str) -> ApiError {
     responses((status = 200, description = "Users", body = GraphList), (status = "default", description = "A Graph error", body = ErrorResponse)))]
 async fn list_users(
     State(state): State<AppState>,
+    _caller: Caller,
     axum::extract::Query(q): axum::extract::Query<GraphQuery>,
 ) -> Result<Json<GraphList>, ApiError> {
     let value = match q.filter.as_deref() {
@@ -336,8 +340,10 @@ async fn list_users(
     responses((status = 201, description = "The user", body = Object), (status = "default", description = "A Graph error", body = ErrorResponse)))]
 async fn create_user(
     State(state): State<AppState>,
+    caller: Caller,
     ArmJson(body): ArmJson<NewUser>,
 ) -> Result<Response, ApiError> {
+    state.authorize(&caller, "Microsoft.Directory/users/write", "/")?;
     let user = state
         .directory
         .create_user(
@@ -354,6 +360,7 @@ async fn create_user(
     responses((status = 200, description = "The user", body = Object), (status = "default", description = "A Graph error", body = ErrorResponse)))]
 async fn get_user(
     State(state): State<AppState>,
+    _caller: Caller,
     Path(path): Path<ObjectPath>,
 ) -> Result<Json<Value>, ApiError> {
     if let Some(DirectoryObject::User(u)) = object(&state, &path.id).await? {
@@ -372,8 +379,10 @@ async fn get_user(
     responses((status = 204, description = "Deleted"), (status = "default", description = "A Graph error", body = ErrorResponse)))]
 async fn delete_user(
     State(state): State<AppState>,
+    caller: Caller,
     Path(path): Path<ObjectPath>,
 ) -> Result<StatusCode, ApiError> {
+    state.authorize(&caller, "Microsoft.Directory/users/delete", "/")?;
     let user = match object(&state, &path.id).await? {
         Some(DirectoryObject::User(u)) => u,
         _ => state
@@ -400,8 +409,10 @@ async fn remove_principal(state: &AppState, id: Uuid) -> Result<StatusCode, ApiE
     responses((status = 201, description = "The application", body = Object), (status = "default", description = "A Graph error", body = ErrorResponse)))]
 async fn create_application(
     State(state): State<AppState>,
+    caller: Caller,
     ArmJson(body): ArmJson<NewApplication>,
 ) -> Result<Response, ApiError> {
+    state.authorize(&caller, "Microsoft.Directory/applications/write", "/")?;
     let (sp, _) = state
         .directory
         .create_service_principal(&body.display_name, None)
@@ -414,8 +425,10 @@ async fn create_application(
     responses((status = 204, description = "Deleted"), (status = "default", description = "A Graph error", body = ErrorResponse)))]
 async fn delete_application(
     State(state): State<AppState>,
+    caller: Caller,
     Path(path): Path<ObjectPath>,
 ) -> Result<StatusCode, ApiError> {
+    state.authorize(&caller, "Microsoft.Directory/applications/delete", "/")?;
     match object(&state, &path.id).await? {
         Some(DirectoryObject::ServicePrincipal(sp)) => remove_principal(&state, sp.object_id).await,
         _ => Err(not_found(&path.id)),
@@ -428,9 +441,11 @@ async fn delete_application(
     responses((status = 200, description = "The new password", body = PasswordCredentialDto), (status = "default", description = "A Graph error", body = ErrorResponse)))]
 async fn add_password(
     State(state): State<AppState>,
+    caller: Caller,
     Path(path): Path<ObjectPath>,
     ArmJson(body): ArmJson<AddPassword>,
 ) -> Result<Json<PasswordCredentialDto>, ApiError> {
+    state.authorize(&caller, "Microsoft.Directory/applications/write", "/")?;
     let request = body.password_credential;
     let years = match request.end_date_time.as_deref() {
         None => 1,
@@ -461,9 +476,11 @@ async fn add_password(
     responses((status = 204, description = "Removed"), (status = "default", description = "A Graph error", body = ErrorResponse)))]
 async fn remove_password(
     State(state): State<AppState>,
+    caller: Caller,
     Path(path): Path<ObjectPath>,
     ArmJson(body): ArmJson<RemovePassword>,
 ) -> Result<StatusCode, ApiError> {
+    state.authorize(&caller, "Microsoft.Directory/applications/write", "/")?;
     let key = Uuid::parse_str(&body.key_id).map_err(|_| not_found(&body.key_id))?;
     state.directory.remove_password(&path.id, key).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -474,6 +491,7 @@ async fn remove_password(
     responses((status = 200, description = "Service principals", body = GraphList), (status = "default", description = "A Graph error", body = ErrorResponse)))]
 async fn list_service_principals(
     State(state): State<AppState>,
+    _caller: Caller,
     axum::extract::Query(q): axum::extract::Query<GraphQuery>,
 ) -> Result<Json<GraphList>, ApiError> {
     let value = match q.filter.as_deref() {
@@ -507,8 +525,10 @@ async fn list_service_principals(
     responses((status = 201, description = "The service principal", body = Object), (status = "default", description = "A Graph error", body = ErrorResponse)))]
 async fn create_service_principal(
     State(state): State<AppState>,
+    caller: Caller,
     ArmJson(body): ArmJson<NewServicePrincipal>,
 ) -> Result<Response, ApiError> {
+    state.authorize(&caller, "Microsoft.Directory/applications/write", "/")?;
     let sp = state
         .directory
         .find_service_principal(&body.app_id)
@@ -522,6 +542,7 @@ async fn create_service_principal(
     responses((status = 200, description = "The service principal", body = Object), (status = "default", description = "A Graph error", body = ErrorResponse)))]
 async fn get_service_principal(
     State(state): State<AppState>,
+    _caller: Caller,
     Path(path): Path<ObjectPath>,
 ) -> Result<Json<Value>, ApiError> {
     if let Some(DirectoryObject::ServicePrincipal(sp)) = object(&state, &path.id).await? {
@@ -540,8 +561,10 @@ async fn get_service_principal(
     responses((status = 204, description = "Deleted"), (status = "default", description = "A Graph error", body = ErrorResponse)))]
 async fn delete_service_principal(
     State(state): State<AppState>,
+    caller: Caller,
     Path(path): Path<ObjectPath>,
 ) -> Result<StatusCode, ApiError> {
+    state.authorize(&caller, "Microsoft.Directory/applications/delete", "/")?;
     match object(&state, &path.id).await? {
         Some(DirectoryObject::ServicePrincipal(sp)) => remove_principal(&state, sp.object_id).await,
         _ => Err(not_found(&path.id)),
@@ -553,8 +576,10 @@ async fn delete_service_principal(
     responses((status = 201, description = "The group", body = Object), (status = "default", description = "A Graph error", body = ErrorResponse)))]
 async fn create_group(
     State(state): State<AppState>,
+    caller: Caller,
     ArmJson(body): ArmJson<NewGroup>,
 ) -> Result<Response, ApiError> {
+    state.authorize(&caller, "Microsoft.Directory/groups/write", "/")?;
     let group = state
         .directory
         .create_group(
@@ -571,6 +596,7 @@ async fn create_group(
     responses((status = 200, description = "The group", body = Object), (status = "default", description = "A Graph error", body = ErrorResponse)))]
 async fn get_group(
     State(state): State<AppState>,
+    _caller: Caller,
     Path(path): Path<ObjectPath>,
 ) -> Result<Json<Value>, ApiError> {
     match object(&state, &path.id).await? {
@@ -584,8 +610,10 @@ async fn get_group(
     responses((status = 204, description = "Deleted"), (status = "default", description = "A Graph error", body = ErrorResponse)))]
 async fn delete_group(
     State(state): State<AppState>,
+    caller: Caller,
     Path(path): Path<ObjectPath>,
 ) -> Result<StatusCode, ApiError> {
+    state.authorize(&caller, "Microsoft.Directory/groups/delete", "/")?;
     match object(&state, &path.id).await? {
         Some(DirectoryObject::Group(g)) => remove_principal(&state, g.object_id).await,
         _ => Err(not_found(&path.id)),
@@ -597,6 +625,7 @@ async fn delete_group(
     responses((status = 200, description = "Members", body = GraphList), (status = "default", description = "A Graph error", body = ErrorResponse)))]
 async fn list_members(
     State(state): State<AppState>,
+    _caller: Caller,
     Path(path): Path<ObjectPath>,
 ) -> Result<Json<GraphList>, ApiError> {
     let Some(DirectoryObject::Group(group)) = object(&state, &path.id).await? else {
@@ -619,9 +648,11 @@ async fn list_members(
     responses((status = 204, description = "Added"), (status = "default", description = "A Graph error", body = ErrorResponse)))]
 async fn add_member(
     State(state): State<AppState>,
+    caller: Caller,
     Path(path): Path<ObjectPath>,
     ArmJson(body): ArmJson<MemberRef>,
 ) -> Result<StatusCode, ApiError> {
+    state.authorize(&caller, "Microsoft.Directory/groups/write", "/")?;
     let group = Uuid::parse_str(&path.id).map_err(|_| not_found(&path.id))?;
     let member = body
         .odata_id
@@ -645,8 +676,10 @@ async fn add_member(
     responses((status = 204, description = "Removed"), (status = "default", description = "A Graph error", body = ErrorResponse)))]
 async fn remove_member(
     State(state): State<AppState>,
+    caller: Caller,
     Path(path): Path<MemberPath>,
 ) -> Result<StatusCode, ApiError> {
+    state.authorize(&caller, "Microsoft.Directory/groups/write", "/")?;
     let (group, member) = match (Uuid::parse_str(&path.id), Uuid::parse_str(&path.member_id)) {
         (Ok(g), Ok(m)) => (g, m),
         _ => return Err(not_found(&path.member_id)),
@@ -660,6 +693,7 @@ async fn remove_member(
     responses((status = 200, description = "The objects found", body = GraphList), (status = "default", description = "A Graph error", body = ErrorResponse)))]
 async fn get_by_ids(
     State(state): State<AppState>,
+    _caller: Caller,
     ArmJson(body): ArmJson<GetByIds>,
 ) -> Result<Json<GraphList>, ApiError> {
     let ids: Vec<Uuid> = body

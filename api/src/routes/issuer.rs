@@ -3,6 +3,7 @@
 //! endpoint, and ARM's `GET /tenants`.
 
 use crate::arm::{ApiVersion, SubscriptionVersions};
+use crate::auth::Caller;
 use crate::error::ErrorResponse;
 use crate::routes::params::SubscriptionApiVersion;
 use crate::state::AppState;
@@ -295,6 +296,7 @@ async fn token(
     responses((status = 200, description = "The tenant", body = TenantList), (status = "default", description = "An ARM error response", body = ErrorResponse)))]
 async fn tenants(
     State(state): State<AppState>,
+    _caller: Caller,
     _version: ApiVersion<SubscriptionVersions>,
 ) -> Json<TenantList> {
     let tenant = state.tokens.settings().tenant.to_string();

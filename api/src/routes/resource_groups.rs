@@ -2,6 +2,7 @@
 //! operation resources their deletion is followed by.
 
 use crate::arm::{ApiVersion, ArmJson, BaseUrl, Conditional, ListQuery, ResourceGroupVersions};
+use crate::auth::Caller;
 use crate::error::{ApiError, ErrorResponse};
 use crate::routes::operations::{self, OperationStatusResource, OperationUrls};
 use crate::routes::params::{
@@ -115,6 +116,10 @@ impl From<&ResourceGroup> for ResourceGroupResource {
     }
 }
 
+const READ: &str = "Microsoft.Resources/subscriptions/resourceGroups/read";
+const WRITE: &str = "Microsoft.Resources/subscriptions/resourceGroups/write";
+const DELETE: &str = "Microsoft.Resources/subscriptions/resourceGroups/delete";
+
 /// The router of this resource type.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -149,6 +154,7 @@ fn tags(map: Option<BTreeMap<String, String>>) -> Result<Option<Tags>, ApiError>
     responses((status = 200, description = "Success", body = ResourceGroupResource), (status = "default", description = "An ARM error response", body = ErrorResponse)))]
 async fn get_group(
     State(state): State<AppState>,
+    caller: Caller,
     _version: ApiVersion<ResourceGroupVersions>,
     Path(path): Path<GroupPath>,
 ) -> Result<Response, ApiError> {
@@ -156,6 +162,7 @@ async fn get_group(
         .groups
         .resolve_id(&path.subscription_id, &path.resource_group_name)
         .await?;
+    state.authorize(&caller, READ, &id.to_string())?;
     Ok(group_response(
         StatusCode::OK,
         &state.groups.get(&id).await?,
@@ -168,6 +175,7 @@ async fn get_group(
     responses((status = 204, description = "Exists"), (status = 404, description = "Does not exist")))]
 async fn group_exists(
     State(state): State<AppState>,
+    caller: Caller,
     _version: ApiVersion<ResourceGroupVersions>,
     Path(path): Path<GroupPath>,
 ) -> Result<StatusCode, ApiError> {
@@ -175,6 +183,7 @@ async fn group_exists(
         .groups
         .resolve_id(&path.subscription_id, &path.resource_group_name)
         .await?;
+    state.authorize(&caller, READ, &id.to_string())?;
     match state.groups.get(&id).await {
         Ok(_) => Ok(StatusCode::NO_CONTENT),
         Err(berth_domain::resource_group::ResourceGroupError::NotFound(_)) => {
@@ -191,6 +200,7 @@ async fn group_exists(
     responses((status = 200, description = "Success", body = ResourceGroupResource), (status = 201, description = "Created", body = ResourceGroupResource), (status = "default", description = "An ARM error response", body = ErrorResponse)))]
 async fn create_group(
     State(state): State<AppState>,
+    caller: Caller,
     _version: ApiVersion<ResourceGroupVersions>,
     Path(path): Path<GroupPath>,
     Conditional(precondition): Conditional,
@@ -200,6 +210,7 @@ async fn create_group(
         .groups
         .resolve_id(&path.subscription_id, &path.resource_group_name)
         .await?;
+    state.authorize(&caller, WRITE, &id.to_string())?;
     let location = body.location.as_deref().ok_or_else(|| {
         ApiError::invalid_content("The property 'location' is required.").with_target("location")
     })?;
@@ -231,6 +242,7 @@ async fn create_group(
     responses((status = 200, description = "Success", body = ResourceGroupResource), (status = "default", description = "An ARM error response", body = ErrorResponse)))]
 async fn update_group(
     State(state): State<AppState>,
+    caller: Caller,
     _version: ApiVersion<ResourceGroupVersions>,
     Path(path): Path<GroupPath>,
     Conditional(precondition): Conditional,
@@ -240,6 +252,7 @@ async fn update_group(
         .groups
         .resolve_id(&path.subscription_id, &path.resource_group_name)
         .await?;
+    state.authorize(&caller, WRITE, &id.to_string())?;
     let patch = ResourceGroupPatch {
         tags: tags(body.tags)?,
         managed_by: body.managed_by,
@@ -256,6 +269,7 @@ async fn update_group(
     responses((status = 202, description = "Deletion started; follow Azure-AsyncOperation or Location", headers(("Location" = String, description = "Result URL: 202 while running, 204 when done"), ("Azure-AsyncOperation" = String, description = "Status URL"), ("Retry-After" = i32, description = "Seconds between polls"))), (status = 404, description = "Response", body = ErrorResponse), (status = "default", description = "An ARM error response", body = ErrorResponse)))]
 async fn delete_group(
     State(state): State<AppState>,
+    caller: Caller,
     version: ApiVersion<ResourceGroupVersions>,
     BaseUrl(base): BaseUrl,
     Path(path): Path<GroupPath>,
@@ -265,6 +279,7 @@ async fn delete_group(
         .groups
         .resolve_id(&path.subscription_id, &path.resource_group_name)
         .await?;
+    state.authorize(&caller, DELETE, &id.to_string())?;
     match state.groups.begin_delete(&id, &precondition).await? {
         // ARM answers a DELETE of a missing resource group with 404, unlike other resources.
         DeleteOutcome::NotFound => Err(berth_domain::resource_group::ResourceGroupError::NotFound(
@@ -284,6 +299,7 @@ async fn delete_group(
     responses((status = 200, description = "Success", body = ResourceGroupList), (status = "default", description = "An ARM error response", body = ErrorResponse)))]
 async fn list_groups(
     State(state): State<AppState>,
+    caller: Caller,
     version: ApiVersion<ResourceGroupVersions>,
     BaseUrl(base): BaseUrl,
     Path(path): Path<SubscriptionPath>,
@@ -295,7 +311,12 @@ async fn list_groups(
         .await?;
     let list_path = format!("/subscriptions/{}/resourceGroups", path.subscription_id);
     Ok(Json(ResourceGroupList {
-        value: page.items.iter().map(ResourceGroupResource::from).collect(),
+        value: page
+            .items
+            .iter()
+            .filter(|g| state.allows(&caller, READ, &g.id.to_string()))
+            .map(ResourceGroupResource::from)
+            .collect(),
         next_link: query.next_link(&base, &list_path, version.as_str(), page.next.as_deref()),
     }))
 }
@@ -322,11 +343,15 @@ async fn subscription_operation(
     responses((status = 202, description = "Still running"), (status = 204, description = "Done"), (status = "default", description = "An ARM error response", body = ErrorResponse)))]
 async fn subscription_operation_result(
     State(state): State<AppState>,
+    caller: Caller,
     version: ApiVersion<ResourceGroupVersions>,
     BaseUrl(base): BaseUrl,
     Path(path): Path<SubscriptionOperationPath>,
 ) -> Result<Response, ApiError> {
     let op = subscription_operation(&state, &path).await?;
+    if let OperationKind::DeleteResourceGroup(group) = &op.kind {
+        state.authorize(&caller, READ, &group.to_string())?;
+    }
     let urls = OperationUrls::under(
         &base,
         &format!("/subscriptions/{}", path.subscription_id),
@@ -342,10 +367,14 @@ async fn subscription_operation_result(
     responses((status = 200, description = "Success", body = OperationStatusResource), (status = "default", description = "An ARM error response", body = ErrorResponse)))]
 async fn subscription_operation_status(
     State(state): State<AppState>,
+    caller: Caller,
     _version: ApiVersion<ResourceGroupVersions>,
     Path(path): Path<SubscriptionOperationPath>,
 ) -> Result<Response, ApiError> {
     let op = subscription_operation(&state, &path).await?;
+    if let OperationKind::DeleteResourceGroup(group) = &op.kind {
+        state.authorize(&caller, READ, &group.to_string())?;
+    }
     Ok(operations::status_response(
         &op,
         &format!(

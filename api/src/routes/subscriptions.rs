@@ -2,6 +2,7 @@
 //! (how `az acr show --name R` finds a registry without a resource group).
 
 use crate::arm::{ApiVersion, BaseUrl, ListQuery, ResourcesVersions, SubscriptionVersions};
+use crate::auth::Caller;
 use crate::error::{ApiError, ErrorResponse};
 use crate::routes::params::{SubscriptionApiVersion, SubscriptionPath};
 use crate::state::AppState;
@@ -132,6 +133,8 @@ pub struct ResourceListParams {
     pub skip_token: Option<String>,
 }
 
+const SUBSCRIPTION_READ: &str = "Microsoft.Resources/subscriptions/read";
+
 /// The router of subscriptions and the resource list.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -145,12 +148,20 @@ pub fn router() -> OpenApiRouter<AppState> {
     params(SubscriptionApiVersion), responses((status = 200, description = "Success", body = SubscriptionList), (status = "default", description = "An ARM error response", body = ErrorResponse)))]
 async fn list_subscriptions(
     State(state): State<AppState>,
+    caller: Caller,
     _version: ApiVersion<SubscriptionVersions>,
 ) -> Result<Json<SubscriptionList>, ApiError> {
     let subscriptions = state.subscriptions.list().await?;
     Ok(Json(SubscriptionList {
         value: subscriptions
             .iter()
+            .filter(|s| {
+                state.allows(
+                    &caller,
+                    SUBSCRIPTION_READ,
+                    &format!("/subscriptions/{}", s.id),
+                )
+            })
             .map(SubscriptionResource::from)
             .collect(),
     }))
@@ -162,10 +173,16 @@ async fn list_subscriptions(
     responses((status = 200, description = "Success", body = SubscriptionResource), (status = "default", description = "An ARM error response", body = ErrorResponse)))]
 async fn get_subscription(
     State(state): State<AppState>,
+    caller: Caller,
     _version: ApiVersion<SubscriptionVersions>,
     Path(path): Path<SubscriptionPath>,
 ) -> Result<Json<SubscriptionResource>, ApiError> {
     let subscription = state.subscriptions.get(&path.subscription_id).await?;
+    state.authorize(
+        &caller,
+        SUBSCRIPTION_READ,
+        &format!("/subscriptions/{}", subscription.id),
+    )?;
     Ok(Json(SubscriptionResource::from(&subscription)))
 }
 
@@ -219,6 +236,7 @@ fn parse_filter(filter: &str) -> Result<ResourceFilter, ApiError> {
     responses((status = 200, description = "Success", body = GenericResourceList), (status = "default", description = "An ARM error response", body = ErrorResponse)))]
 async fn list_resources(
     State(state): State<AppState>,
+    caller: Caller,
     version: ApiVersion<ResourcesVersions>,
     BaseUrl(base): BaseUrl,
     Path(path): Path<SubscriptionPath>,
@@ -253,6 +271,11 @@ async fn list_resources(
                 .name
                 .as_deref()
                 .is_none_or(|n| r.name().as_str().eq_ignore_ascii_case(n))
+                && state.allows(
+                    &caller,
+                    "Microsoft.ContainerRegistry/registries/read",
+                    &r.id.to_string(),
+                )
         })
         .map(|r| GenericResource {
             id: r.id.to_string(),

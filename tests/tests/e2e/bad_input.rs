@@ -29,7 +29,7 @@ both_backends! {
     async fn malformed_json_is_refused_and_creates_nothing(app) {
         app.create_group("rg").await;
         let url = format!("{}{}?api-version={API}", app.base, app.registry_path("rg", "badjson1"));
-        let r = reqwest::Client::new().put(&url).header("content-type", "application/json").body("{\"location\": \"westus\",").send().await.unwrap();
+        let r = reqwest::Client::new().put(&url).bearer_auth(&app.management_token).header("content-type", "application/json").body("{\"location\": \"westus\",").send().await.unwrap();
         assert_eq!(r.status(), StatusCode::BAD_REQUEST);
         let body: Value = r.json().await.unwrap();
         assert_eq!(body["error"]["code"], "InvalidRequestContent");
@@ -42,11 +42,11 @@ both_backends! {
     async fn a_wrong_content_type_is_refused(app) {
         app.create_group("rg").await;
         let url = format!("{}{}?api-version={API}", app.base, app.registry_path("rg", "ctype001"));
-        let r = reqwest::Client::new().put(&url).header("content-type", "text/plain").body(r#"{"location":"westus","sku":{"name":"Basic"}}"#).send().await.unwrap();
+        let r = reqwest::Client::new().put(&url).bearer_auth(&app.management_token).header("content-type", "text/plain").body(r#"{"location":"westus","sku":{"name":"Basic"}}"#).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
         let body: Value = r.json().await.unwrap();
         assert_eq!(body["error"]["code"], "UnsupportedMediaType");
-        let charset = reqwest::Client::new().put(&url).header("content-type", "application/json; charset=utf-8").body(r#"{"location":"westus","sku":{"name":"Basic"}}"#).send().await.unwrap();
+        let charset = reqwest::Client::new().put(&url).bearer_auth(&app.management_token).header("content-type", "application/json; charset=utf-8").body(r#"{"location":"westus","sku":{"name":"Basic"}}"#).send().await.unwrap();
         assert_eq!(charset.status(), StatusCode::CREATED, "a charset parameter is fine");
         assert_eq!(registry_count(&app).await, 1);
     }

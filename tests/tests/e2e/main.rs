@@ -6,6 +6,7 @@
     reason = "a failed unwrap is a failed test, with its message"
 )]
 
+mod auth;
 mod authorization_api;
 mod bad_input;
 mod directory;

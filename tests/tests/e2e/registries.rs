@@ -4,7 +4,10 @@
 use super::*;
 
 fn redacted(mut v: Value, app: &TestApp) -> Value {
-    let text = v.to_string().replace(&app.subscription, "[subscription]");
+    let text = v
+        .to_string()
+        .replace(&app.subscription, "[subscription]")
+        .replace(&app.owner.0, "[owner appId]");
     v = serde_json::from_str(&text).unwrap();
     for path in [
         "/systemData/createdAt",

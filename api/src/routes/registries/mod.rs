@@ -4,6 +4,7 @@
 pub mod dto;
 
 use crate::arm::{ApiVersion, ArmJson, BaseUrl, Conditional, ListQuery, RegistryVersions};
+use crate::auth::Caller;
 use crate::error::{ApiError, ErrorResponse};
 use crate::routes::operations::{self, OperationStatusResource, OperationUrls};
 use crate::routes::params::{GroupPath, RegistryApiVersion, RegistryListParams, SubscriptionPath};
@@ -12,7 +13,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use berth_domain::arm::{Actor, RegistryId};
+use berth_domain::arm::RegistryId;
 use berth_domain::operation::OperationKind;
 use berth_domain::registry::{NameAvailability, Registry};
 use berth_domain::resource_group::DeleteOutcome;
@@ -49,6 +50,10 @@ pub struct RegistryOperationPath {
     /// Operation id.
     pub(crate) operation_id: String,
 }
+
+const READ: &str = "Microsoft.ContainerRegistry/registries/read";
+const WRITE: &str = "Microsoft.ContainerRegistry/registries/write";
+const DELETE: &str = "Microsoft.ContainerRegistry/registries/delete";
 
 /// The router of this resource type.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -91,10 +96,12 @@ async fn resolve(state: &AppState, p: &RegistryPath) -> Result<RegistryId, ApiEr
     responses((status = 200, description = "The registry", body = RegistryResource, headers(("ETag" = String, description = "The registry's version"))), (status = "default", description = "An ARM error response", body = ErrorResponse)))]
 async fn get_registry(
     State(state): State<AppState>,
+    caller: Caller,
     version: ApiVersion<RegistryVersions>,
     Path(path): Path<RegistryPath>,
 ) -> Result<Response, ApiError> {
     let id = resolve(&state, &path).await?;
+    state.authorize(&caller, READ, &id.to_string())?;
     let registry = state.registries.get(&id).await?;
     Ok(registry_response(
         StatusCode::OK,
@@ -109,16 +116,18 @@ async fn get_registry(
     responses((status = 200, description = "Success", body = RegistryResource), (status = 201, description = "Created", body = RegistryResource), (status = "default", description = "An ARM error response", body = ErrorResponse)))]
 async fn create_registry(
     State(state): State<AppState>,
+    caller: Caller,
     version: ApiVersion<RegistryVersions>,
     Path(path): Path<RegistryPath>,
     Conditional(precondition): Conditional,
     ArmJson(body): ArmJson<RegistryCreateBody>,
 ) -> Result<Response, ApiError> {
     let id = resolve(&state, &path).await?;
+    state.authorize(&caller, WRITE, &id.to_string())?;
     let definition = body.into_definition(&state.tenant_id)?;
     let (registry, created) = state
         .registries
-        .create_or_update(id, definition, &precondition, &Actor::anonymous())
+        .create_or_update(id, definition, &precondition, &caller.actor())
         .await?;
     let status = if created {
         StatusCode::CREATED
@@ -135,16 +144,18 @@ async fn create_registry(
     responses((status = 200, description = "Success", body = RegistryResource), (status = "default", description = "An ARM error response", body = ErrorResponse)))]
 async fn update_registry(
     State(state): State<AppState>,
+    caller: Caller,
     version: ApiVersion<RegistryVersions>,
     Path(path): Path<RegistryPath>,
     Conditional(precondition): Conditional,
     ArmJson(body): ArmJson<serde_json::Value>,
 ) -> Result<Response, ApiError> {
     let id = resolve(&state, &path).await?;
+    state.authorize(&caller, WRITE, &id.to_string())?;
     let patch = dto::parse_update(body)?.into_patch(&state.tenant_id)?;
     let registry = state
         .registries
-        .update(&id, &patch, &precondition, &Actor::anonymous())
+        .update(&id, &patch, &precondition, &caller.actor())
         .await?;
     Ok(registry_response(
         StatusCode::OK,
@@ -160,12 +171,14 @@ async fn update_registry(
     responses((status = 202, description = "Deletion started; follow Azure-AsyncOperation or Location", headers(("Location" = String, description = "Result URL: 202 while running, 204 when done"), ("Azure-AsyncOperation" = String, description = "Status URL"), ("Retry-After" = i32, description = "Seconds between polls"))), (status = 204, description = "No such registry"), (status = "default", description = "An ARM error response", body = ErrorResponse)))]
 async fn delete_registry(
     State(state): State<AppState>,
+    caller: Caller,
     version: ApiVersion<RegistryVersions>,
     BaseUrl(base): BaseUrl,
     Path(path): Path<RegistryPath>,
     Conditional(precondition): Conditional,
 ) -> Result<Response, ApiError> {
     let id = resolve(&state, &path).await?;
+    state.authorize(&caller, DELETE, &id.to_string())?;
     match state.registries.begin_delete(&id, &precondition).await? {
         DeleteOutcome::NotFound => Ok(StatusCode::NO_CONTENT.into_response()),
         DeleteOutcome::Started(op) => {
@@ -180,6 +193,7 @@ async fn delete_registry(
     responses((status = 200, description = "Success", body = RegistryList), (status = "default", description = "An ARM error response", body = ErrorResponse)))]
 async fn list_registries_by_group(
     State(state): State<AppState>,
+    caller: Caller,
     version: ApiVersion<RegistryVersions>,
     BaseUrl(base): BaseUrl,
     Path(path): Path<GroupPath>,
@@ -198,6 +212,7 @@ async fn list_registries_by_group(
         value: page
             .items
             .iter()
+            .filter(|r| state.allows(&caller, READ, &r.id.to_string()))
             .map(|r| RegistryResource::from_domain(r, version.is_preview()))
             .collect(),
         next_link: query.next_link(&base, &list_path, version.as_str(), page.next.as_deref()),
@@ -210,6 +225,7 @@ async fn list_registries_by_group(
     responses((status = 200, description = "Success", body = RegistryList), (status = "default", description = "An ARM error response", body = ErrorResponse)))]
 async fn list_registries(
     State(state): State<AppState>,
+    caller: Caller,
     version: ApiVersion<RegistryVersions>,
     BaseUrl(base): BaseUrl,
     Path(path): Path<SubscriptionPath>,
@@ -228,6 +244,7 @@ async fn list_registries(
         value: page
             .items
             .iter()
+            .filter(|r| state.allows(&caller, READ, &r.id.to_string()))
             .map(|r| RegistryResource::from_domain(r, version.is_preview()))
             .collect(),
         next_link: query.next_link(&base, &list_path, version.as_str(), page.next.as_deref()),
@@ -266,11 +283,17 @@ pub struct NameStatus {
     responses((status = 200, description = "Success", body = NameStatus), (status = "default", description = "An ARM error response", body = ErrorResponse)))]
 async fn check_name_availability(
     State(state): State<AppState>,
+    caller: Caller,
     _version: ApiVersion<RegistryVersions>,
     Path(path): Path<SubscriptionPath>,
     ArmJson(body): ArmJson<NameCheckRequest>,
 ) -> Result<Json<NameStatus>, ApiError> {
     state.subscriptions.require(&path.subscription_id).await?;
+    state.authorize(
+        &caller,
+        "Microsoft.ContainerRegistry/checkNameAvailability/read",
+        &format!("/subscriptions/{}", path.subscription_id),
+    )?;
     if !body
         .kind
         .eq_ignore_ascii_case(berth_domain::registry::PROVIDER)
@@ -324,10 +347,12 @@ async fn registry_operation(
     responses((status = 200, description = "Success", body = OperationStatusResource), (status = "default", description = "An ARM error response", body = ErrorResponse)))]
 async fn registry_operation_status(
     State(state): State<AppState>,
+    caller: Caller,
     _version: ApiVersion<RegistryVersions>,
     Path(path): Path<RegistryOperationPath>,
 ) -> Result<Response, ApiError> {
     let (op, registry_path) = registry_operation(&state, &path).await?;
+    state.authorize(&caller, READ, &registry_path)?;
     Ok(operations::status_response(
         &op,
         &format!("{registry_path}/operationStatuses/{}", op.id),
@@ -340,11 +365,13 @@ async fn registry_operation_status(
     responses((status = 202, description = "Still running"), (status = 204, description = "Done"), (status = "default", description = "An ARM error response", body = ErrorResponse)))]
 async fn registry_operation_result(
     State(state): State<AppState>,
+    caller: Caller,
     version: ApiVersion<RegistryVersions>,
     BaseUrl(base): BaseUrl,
     Path(path): Path<RegistryOperationPath>,
 ) -> Result<Response, ApiError> {
     let (op, registry_path) = registry_operation(&state, &path).await?;
+    state.authorize(&caller, READ, &registry_path)?;
     let urls = OperationUrls::under(&base, &registry_path, &op, version.as_str());
     Ok(operations::result_response(&op, &urls.result))
 }

@@ -1,0 +1,171 @@
+//! Authentication and authorization of requests: a bearer token from the built-in issuer,
+//! verified strictly, names the caller; the caller's role assignments (and its groups')
+//! decide each action at each scope, from the in-memory index.
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use berth_domain::arm::Actor;
+use berth_domain::authorization::{AccessKind, Scope};
+use berth_domain::directory::DirectoryObject;
+use berth_domain::identity::TokenUse;
+use uuid::Uuid;
+
+/// An authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// Object id.
+    pub object_id: Uuid,
+    /// The caller and every group it belongs to (transitively).
+    pub principals: Vec<Uuid>,
+    /// A name for `systemData` and error messages (appId or user principal name).
+    pub name: String,
+    /// `Application` or `User`.
+    pub kind: &'static str,
+}
+
+impl Caller {
+    /// The caller as `systemData` records it.
+    #[must_use]
+    pub fn actor(&self) -> Actor {
+        Actor {
+            name: self.name.clone(),
+            kind: self.kind.to_owned(),
+        }
+    }
+}
+
+fn unauthenticated(message: &str) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "AuthenticationFailed", message).challenging()
+}
+
+fn invalid_token() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "InvalidAuthenticationToken",
+        "The access token is invalid. It may be expired, malformed, or issued for another audience or by another issuer.",
+    )
+    .challenging()
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let value = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let Some(value) = value else {
+            return Err(unauthenticated(
+                "Authentication failed. The 'Authorization' header is missing.",
+            ));
+        };
+        let token = match value.split_once(' ') {
+            Some((scheme, token))
+                if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+            {
+                token.trim()
+            }
+            _ => {
+                return Err(unauthenticated(
+                    "Authentication failed. The 'Authorization' header must be 'Bearer <token>'.",
+                ));
+            }
+        };
+        let settings = state.tokens.settings();
+        let audiences = if parts.uri.path().starts_with("/v1.0/") {
+            vec![settings.base_url.clone()]
+        } else {
+            settings
+                .resources
+                .iter()
+                .filter(|r| !r.starts_with(&settings.base_url))
+                .cloned()
+                .collect()
+        };
+        // A token's `aud` is the resource as asked for, with or without its trailing slash.
+        let audiences: Vec<String> = audiences
+            .iter()
+            .flat_map(|a| {
+                [
+                    a.trim_end_matches('/').to_owned(),
+                    format!("{}/", a.trim_end_matches('/')),
+                ]
+            })
+            .collect();
+        let claims = state
+            .tokens
+            .signer()
+            .verify(token, &settings.issuer(), &audiences)
+            .await
+            .map_err(|e| {
+                tracing::info!(auth.reason = %e.0, "bearer token refused");
+                invalid_token()
+            })?;
+        if claims.token_use != TokenUse::Access {
+            tracing::info!(auth.reason = "not an access token", "bearer token refused");
+            return Err(invalid_token());
+        }
+        let object_id = Uuid::parse_str(&claims.oid).map_err(|_| invalid_token())?;
+        // A deleted or disabled principal's still-valid token is refused: deletion revokes.
+        let found = state
+            .directory
+            .get_by_ids(&[object_id])
+            .await?
+            .into_iter()
+            .find(|o| o.object_id() == object_id);
+        let (name, kind) = match found {
+            Some(DirectoryObject::ServicePrincipal(sp)) if sp.account_enabled => {
+                (sp.app_id.to_string(), "Application")
+            }
+            Some(DirectoryObject::User(u)) if u.account_enabled => (u.user_principal_name, "User"),
+            _ => {
+                tracing::info!(auth.reason = "principal deleted or disabled", principal.id = %object_id, "bearer token refused");
+                return Err(invalid_token());
+            }
+        };
+        let mut principals = state.directory.member_groups(object_id).await?;
+        principals.insert(0, object_id);
+        Ok(Self {
+            object_id,
+            principals,
+            name,
+            kind,
+        })
+    }
+}
+
+impl AppState {
+    /// Whether the caller may perform `action` at `scope`.
+    #[must_use]
+    pub fn allows(&self, caller: &Caller, action: &str, scope: &str) -> bool {
+        Scope::parse(scope).is_ok_and(|scope| {
+            self.rbac
+                .is_allowed(&caller.principals, action, AccessKind::Control, &scope)
+        })
+    }
+
+    /// Refuses with ARM's `AuthorizationFailed` unless the caller may perform `action` at `scope`.
+    ///
+    /// # Errors
+    /// 403 `AuthorizationFailed`.
+    pub fn authorize(&self, caller: &Caller, action: &str, scope: &str) -> Result<(), ApiError> {
+        if self.allows(caller, action, scope) {
+            return Ok(());
+        }
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "AuthorizationFailed",
+            format!(
+                "The client '{}' with object id '{}' does not have authorization to perform action '{action}' over scope '{scope}' or the scope is invalid. If access was recently granted, please refresh your credentials.",
+                caller.name, caller.object_id
+            ),
+        ))
+    }
+}

@@ -1,0 +1,135 @@
+//! Every ARM and Graph route needs a valid token from the issuer, and every operation is
+//! authorized from the caller's role assignments; discovery, health and docs stay open.
+
+use super::*;
+use berth_tests::client_token;
+
+/// A new service principal with a password, made through Graph by the owner.
+async fn principal(app: &TestApp, name: &str) -> (String, (String, String)) {
+    let application = app
+        .send(
+            reqwest::Method::POST,
+            "/v1.0/applications",
+            Some(&json!({"displayName": name})),
+            &[],
+        )
+        .await;
+    let (object, app_id) = (
+        application.body["id"].as_str().unwrap().to_owned(),
+        application.body["appId"].as_str().unwrap().to_owned(),
+    );
+    let password = app
+        .send(
+            reqwest::Method::POST,
+            &format!("/v1.0/applications/{object}/addPassword"),
+            Some(&json!({})),
+            &[],
+        )
+        .await;
+    let secret = password.body["secretText"].as_str().unwrap().to_owned();
+    let (_, sp) = app.get(&format!("/v1.0/servicePrincipals/{app_id}")).await;
+    (sp["id"].as_str().unwrap().to_owned(), (app_id, secret))
+}
+
+async fn assign(app: &TestApp, scope: &str, role: &str, principal: &str) {
+    let url = format!(
+        "{scope}/providers/Microsoft.Authorization/roleAssignments/{}?api-version=2022-04-01",
+        uuid::Uuid::new_v4()
+    );
+    let r = app
+        .put(
+            &url,
+            &json!({"properties": {"roleDefinitionId": role, "principalId": principal}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+}
+
+async fn as_token(
+    app: &TestApp,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<&Value>,
+) -> berth_tests::Reply {
+    app.send_as(
+        method,
+        path,
+        body,
+        &[("authorization", &format!("Bearer {token}"))],
+    )
+    .await
+}
+
+const READER: &str = "acdd72a7-3385-48ef-bd42-f606fba81ae7";
+const CONTRIBUTOR: &str = "b24988ac-6180-42a0-ab88-20f7382dd24c";
+const ACR_PUSH: &str = "8311e382-0749-4cb8-b61a-304f252e45ec";
+const OWNER: &str = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635";
+
+both_backends! {
+    async fn requests_without_a_good_token_are_refused_with_a_challenge(app) {
+        let path = "/subscriptions?api-version=2022-12-01";
+        let none = app.send_as(reqwest::Method::GET, path, None, &[]).await;
+        assert_eq!((none.status, none.error_code()), (StatusCode::UNAUTHORIZED, "AuthenticationFailed"));
+        assert!(none.header("www-authenticate").is_some_and(|h| h.starts_with("Bearer")));
+        for bad in ["Bearer garbage", "Bearer a.b.c", "Basic dXNlcjpwYXNz"] {
+            let r = app.send_as(reqwest::Method::GET, path, None, &[("authorization", bad)]).await;
+            assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{bad}");
+        }
+        let graph_audience = as_token(&app, &app.graph_token, reqwest::Method::GET, path, None).await;
+        assert_eq!((graph_audience.status, graph_audience.error_code()), (StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken"), "a Graph token is not an ARM token");
+        let arm_on_graph = as_token(&app, &app.management_token, reqwest::Method::GET, "/v1.0/users", None).await;
+        assert_eq!(arm_on_graph.status, StatusCode::UNAUTHORIZED, "an ARM token is not a Graph token");
+        for open in ["/healthz", "/readyz", "/openapi.json", "/metadata/endpoints?api-version=2022-09-01", "/organizations/v2.0/.well-known/openid-configuration"] {
+            assert_eq!(app.send_as(reqwest::Method::GET, open, None, &[]).await.status, StatusCode::OK, "{open} is open");
+        }
+    }
+
+    async fn roles_decide_what_a_caller_may_do(app) {
+        app.create_group("rg1").await;
+        app.create_group("rg2").await;
+        app.create_registry("rg1", "visible01", "Premium").await;
+        app.create_registry("rg2", "hidden001", "Premium").await;
+        let (reader, reader_creds) = principal(&app, "reader").await;
+        assign(&app, &app.rg_path("rg1"), READER, &reader).await;
+        let token = client_token(&reqwest::Client::new(), &app.base, &reader_creds, "https://management.berth.local/.default").await;
+        let registry = format!("{}?api-version={API}", app.registry_path("rg1", "visible01"));
+        assert_eq!(as_token(&app, &token, reqwest::Method::GET, &registry, None).await.status, StatusCode::OK);
+        let write = as_token(&app, &token, reqwest::Method::PATCH, &registry, Some(&json!({"tags": {"x": "y"}}))).await;
+        assert_eq!((write.status, write.error_code()), (StatusCode::FORBIDDEN, "AuthorizationFailed"));
+        let message = write.body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(&format!("with object id '{reader}' does not have authorization to perform action 'Microsoft.ContainerRegistry/registries/write' over scope")), "{message}");
+        let other = format!("{}?api-version={API}", app.registry_path("rg2", "hidden001"));
+        assert_eq!(as_token(&app, &token, reqwest::Method::GET, &other, None).await.status, StatusCode::FORBIDDEN);
+        let list = as_token(&app, &token, reqwest::Method::GET, &format!("{}/providers/Microsoft.ContainerRegistry/registries?api-version={API}", app.sub_path()), None).await;
+        let names: Vec<&str> = list.body["value"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["visible01"], "lists show only what the caller may read");
+        let (_, after) = app.get(&registry).await;
+        assert!(after["tags"].get("x").is_none(), "the refused PATCH changed nothing");
+
+        let (pusher, pusher_creds) = principal(&app, "pusher").await;
+        assign(&app, &app.registry_path("rg1", "visible01"), ACR_PUSH, &pusher).await;
+        let token = client_token(&reqwest::Client::new(), &app.base, &pusher_creds, "https://management.berth.local/.default").await;
+        assert_eq!(as_token(&app, &token, reqwest::Method::GET, &registry, None).await.status, StatusCode::FORBIDDEN, "AcrPush is data-plane only");
+
+        let (contributor, contributor_creds) = principal(&app, "contributor").await;
+        assign(&app, &app.sub_path(), CONTRIBUTOR, &contributor).await;
+        let token = client_token(&reqwest::Client::new(), &app.base, &contributor_creds, "https://management.berth.local/.default").await;
+        assert_eq!(as_token(&app, &token, reqwest::Method::PATCH, &registry, Some(&json!({"tags": {"by": "contributor"}}))).await.status, StatusCode::OK);
+        let grab = as_token(&app, &token, reqwest::Method::PUT,
+            &format!("{}/providers/Microsoft.Authorization/roleAssignments/{}?api-version=2022-04-01", app.sub_path(), uuid::Uuid::new_v4()),
+            Some(&json!({"properties": {"roleDefinitionId": OWNER, "principalId": contributor}}))).await;
+        assert_eq!((grab.status, grab.error_code()), (StatusCode::FORBIDDEN, "AuthorizationFailed"), "no granting yourself Owner");
+    }
+
+    async fn a_deleted_principals_token_stops_working_at_once(app) {
+        let (sp, creds) = principal(&app, "short-lived").await;
+        assign(&app, &app.sub_path(), READER, &sp).await;
+        let token = client_token(&reqwest::Client::new(), &app.base, &creds, "https://management.berth.local/.default").await;
+        let path = format!("{}?api-version=2022-12-01", app.sub_path());
+        assert_eq!(as_token(&app, &token, reqwest::Method::GET, &path, None).await.status, StatusCode::OK);
+        assert_eq!(app.delete(&format!("/v1.0/servicePrincipals/{sp}")).await.status, StatusCode::NO_CONTENT);
+        let after = as_token(&app, &token, reqwest::Method::GET, &path, None).await;
+        assert_eq!((after.status, after.error_code()), (StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken"));
+    }
+}
