@@ -3,12 +3,30 @@
 
 use crate::routes;
 use crate::state::AppState;
-use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
+
+/// Adds the bearer-token scheme every protected route uses.
+struct BearerScheme;
+
+impl Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let scheme = HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").description(Some(
+            "An access token from the built-in issuer (`POST /{tenant}/oauth2/v2.0/token`) for the management audience, or for the Graph audience on `/v1.0` routes.",
+        ));
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme("bearer", SecurityScheme::Http(scheme.build()));
+    }
+}
 
 /// The document's header.
 #[derive(OpenApi)]
 #[openapi(
+    modifiers(&BearerScheme),
+    security(("bearer" = [])),
     info(
         title = "Berth",
         description = "A self-hostable control plane for container registries, shaped like the Azure Resource Manager API of Azure Container Registry.",

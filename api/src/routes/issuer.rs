@@ -176,7 +176,7 @@ fn unknown_tenant(tenant: &str) -> Response {
 }
 
 /// OpenID Connect discovery.
-#[utoipa::path(get, path = "/{tenant}/v2.0/.well-known/openid-configuration", operation_id = "Issuer_OpenIdConfiguration",
+#[utoipa::path(get, path = "/{tenant}/v2.0/.well-known/openid-configuration", operation_id = "Issuer_OpenIdConfiguration", security(()),
     tag = "Identity", params(TenantPath),
     responses((status = 200, description = "The discovery document", body = OpenIdConfiguration), (status = 400, description = "Unknown tenant", body = OAuthErrorAnswer)))]
 async fn openid_configuration(
@@ -206,7 +206,7 @@ async fn openid_configuration(
 }
 
 /// The issuer's public keys.
-#[utoipa::path(get, path = "/{tenant}/discovery/v2.0/keys", operation_id = "Issuer_Keys", tag = "Identity", params(TenantPath),
+#[utoipa::path(get, path = "/{tenant}/discovery/v2.0/keys", operation_id = "Issuer_Keys", security(()), tag = "Identity", params(TenantPath),
     responses((status = 200, description = "The JWKS", body = Jwks), (status = 400, description = "Unknown tenant", body = OAuthErrorAnswer)))]
 async fn jwks(State(state): State<AppState>, Path(path): Path<TenantPath>) -> Response {
     if !known_tenant(&state, &path.tenant) {
@@ -220,7 +220,7 @@ async fn jwks(State(state): State<AppState>, Path(path): Path<TenantPath>) -> Re
 
 /// The v2.0 token endpoint: `client_credentials`, `password`, `refresh_token`. MSAL's
 /// `client_info` and `claims` fields are accepted and ignored.
-#[utoipa::path(post, path = "/{tenant}/oauth2/v2.0/token", operation_id = "Issuer_Token", tag = "Identity", params(TenantPath),
+#[utoipa::path(post, path = "/{tenant}/oauth2/v2.0/token", operation_id = "Issuer_Token", security(()), tag = "Identity", params(TenantPath),
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "Tokens", body = TokenAnswer), (status = 400, description = "An OAuth error", body = OAuthErrorAnswer), (status = 401, description = "Bad client credentials", body = OAuthErrorAnswer)))]
 async fn token(
