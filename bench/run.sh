@@ -43,22 +43,38 @@ start_berthd() { # name, extra env...
     pids+=($!)
     wait_up "http://127.0.0.1:$port/readyz"
     local base="http://127.0.0.1:$port"
+    # The bootstrap owner's token, as every request carries one.
+    local token
+    token=$(python3 - "$base" "$work/$name/bootstrap-owner.json" <<'PY'
+import json, sys, urllib.parse, urllib.request
+base, owner = sys.argv[1], json.load(open(sys.argv[2]))
+form = urllib.parse.urlencode({"grant_type": "client_credentials", "client_id": owner["appId"],
+    "client_secret": owner["secret"], "scope": "https://management.berth.local/.default"}).encode()
+print(json.load(urllib.request.urlopen(f"{base}/organizations/oauth2/v2.0/token", form))["access_token"])
+PY
+)
+    echo "$token" >"$work/$name.token"
     local sub
-    sub=$(curl -s "$base/subscriptions?api-version=2022-12-01" | python3 -c 'import json,sys; print(json.load(sys.stdin)["value"][0]["subscriptionId"])')
-    curl -sf -X PUT -H 'Content-Type: application/json' -d '{"location":"westus"}' \
+    sub=$(curl -s -H "Authorization: Bearer $token" "$base/subscriptions?api-version=2022-12-01" | python3 -c 'import json,sys; print(json.load(sys.stdin)["value"][0]["subscriptionId"])')
+    curl -sf -H "Authorization: Bearer $token" -X PUT -H 'Content-Type: application/json' -d '{"location":"westus"}' \
         "$base/subscriptions/$sub/resourceGroups/bench?api-version=2025-04-01" >/dev/null
     # 64 registries: GETs read benchreg0, PUTs update one picked at random per request.
     local prefix="$base/subscriptions/$sub/resourceGroups/bench/providers/Microsoft.ContainerRegistry/registries"
     for i in $(seq 0 63); do
-        curl -sf -X PUT -H 'Content-Type: application/json' -d '{"location":"westus","sku":{"name":"Premium"}}' \
-            "$prefix/benchreg$i?api-version=2025-11-01" >/dev/null
+        curl -sf -H "Authorization: Bearer $token" -X PUT -H 'Content-Type: application/json' \
+            -d '{"location":"westus","sku":{"name":"Premium"}}' "$prefix/benchreg$i?api-version=2025-11-01" >/dev/null
     done
     echo "$prefix/benchreg0?api-version=2025-11-01"
 }
 sqlite_url=$(start_berthd sqlite)
 pg_url_reg=$(start_berthd postgres BERTH_DATABASE_URL="$pg_url" BERTH_DATABASE_SCHEMA="$schema")
 
+# wrk sends the bootstrap owner's token on every request (the file holds it for each server).
+cat >"$work/get.lua" <<'LUA'
+wrk.headers["Authorization"] = "Bearer " .. io.open(os.getenv("BERTH_TOKEN_FILE")):read("*l")
+LUA
 cat >"$work/put.lua" <<'LUA'
+wrk.headers["Authorization"] = "Bearer " .. io.open(os.getenv("BERTH_TOKEN_FILE")):read("*l")
 wrk.method = "PUT"
 wrk.body = '{"location":"westus","sku":{"name":"Premium"},"tags":{"bench":"yes"},"properties":{"adminUserEnabled":false}}'
 wrk.headers["Content-Type"] = "application/json"
@@ -68,11 +84,11 @@ request = function()
 end
 LUA
 
-# run label connections url [script] -> "label rps p50_ms p99_ms"
+# run label connections url [script [token file]] -> "label rps p50_ms p99_ms"
 run() {
-    local label=$1 conns=$2 url=$3 script=${4:-} threads=2 out
+    local label=$1 conns=$2 url=$3 script=${4:-} tokens=${5:-/dev/null} threads=2 out
     [ "$conns" = 1 ] && threads=1
-    out=$(taskset -c 1 wrk -t"$threads" -c"$conns" -d"${secs}s" --latency ${script:+-s "$script"} "$url")
+    out=$(BERTH_TOKEN_FILE=$tokens taskset -c 1 wrk -t"$threads" -c"$conns" -d"${secs}s" --latency ${script:+-s "$script"} "$url")
     if grep -q "Non-2xx" <<<"$out"; then echo "$label: non-2xx answers:" >&2; echo "$out" >&2; exit 1; fi
     awk -v label="$label" '
         function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
@@ -85,15 +101,15 @@ run() {
 results="$work/results"
 {
     run "hello-GET" 64 "http://127.0.0.1:$hello_port/hello"
-    run "sqlite-GET" 64 "$sqlite_url"
-    run "sqlite-PUT" 64 "$sqlite_url" "$work/put.lua"
-    run "postgres-GET" 64 "$pg_url_reg"
-    run "postgres-PUT" 64 "$pg_url_reg" "$work/put.lua"
+    run "sqlite-GET" 64 "$sqlite_url" "$work/get.lua" "$work/sqlite.token"
+    run "sqlite-PUT" 64 "$sqlite_url" "$work/put.lua" "$work/sqlite.token"
+    run "postgres-GET" 64 "$pg_url_reg" "$work/get.lua" "$work/postgres.token"
+    run "postgres-PUT" 64 "$pg_url_reg" "$work/put.lua" "$work/postgres.token"
     run "hello-GET-unloaded" 1 "http://127.0.0.1:$hello_port/hello"
-    run "sqlite-GET-unloaded" 1 "$sqlite_url"
-    run "sqlite-PUT-unloaded" 1 "$sqlite_url" "$work/put.lua"
-    run "postgres-GET-unloaded" 1 "$pg_url_reg"
-    run "postgres-PUT-unloaded" 1 "$pg_url_reg" "$work/put.lua"
+    run "sqlite-GET-unloaded" 1 "$sqlite_url" "$work/get.lua" "$work/sqlite.token"
+    run "sqlite-PUT-unloaded" 1 "$sqlite_url" "$work/put.lua" "$work/sqlite.token"
+    run "postgres-GET-unloaded" 1 "$pg_url_reg" "$work/get.lua" "$work/postgres.token"
+    run "postgres-PUT-unloaded" 1 "$pg_url_reg" "$work/put.lua" "$work/postgres.token"
 } >"$results"
 
 echo

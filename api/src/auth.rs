@@ -9,7 +9,6 @@ use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use berth_domain::arm::Actor;
 use berth_domain::authorization::{AccessKind, Scope};
-use berth_domain::directory::DirectoryObject;
 use berth_domain::identity::TokenUse;
 use uuid::Uuid;
 
@@ -114,28 +113,21 @@ impl FromRequestParts<AppState> for Caller {
         }
         let object_id = Uuid::parse_str(&claims.oid).map_err(|_| invalid_token())?;
         // A deleted or disabled principal's still-valid token is refused: deletion revokes.
-        let found = state
-            .directory
-            .get_by_ids(&[object_id])
-            .await?
-            .into_iter()
-            .find(|o| o.object_id() == object_id);
-        let (name, kind) = match found {
-            Some(DirectoryObject::ServicePrincipal(sp)) if sp.account_enabled => {
-                (sp.app_id.to_string(), "Application")
-            }
-            Some(DirectoryObject::User(u)) if u.account_enabled => (u.user_principal_name, "User"),
-            _ => {
-                tracing::info!(auth.reason = "principal deleted or disabled", principal.id = %object_id, "bearer token refused");
-                return Err(invalid_token());
-            }
+        let Some(principal) = state.directory.principal(object_id).await? else {
+            tracing::info!(auth.reason = "principal deleted or disabled", principal.id = %object_id, "bearer token refused");
+            return Err(invalid_token());
         };
-        let mut principals = state.directory.member_groups(object_id).await?;
+        let kind = if principal.is_application {
+            "Application"
+        } else {
+            "User"
+        };
+        let mut principals = principal.groups;
         principals.insert(0, object_id);
         Ok(Self {
             object_id,
             principals,
-            name,
+            name: principal.name,
             kind,
         })
     }

@@ -222,6 +222,7 @@ impl Application {
         );
         bootstrap_owner(&settings, subscription.tenant_id, &directory, &rbac).await?;
 
+        let snapshot_directory = directory.clone();
         let state = AppState {
             subscriptions,
             groups,
@@ -271,7 +272,7 @@ impl Application {
                 )
             }
         };
-        let refresher = WorkerGuard(tokio::spawn(refresh_rbac(rbac)));
+        let refresher = WorkerGuard(tokio::spawn(refresh_snapshots(rbac, snapshot_directory)));
         let worker = WorkerGuard(tokio::spawn(run_worker(
             operations,
             notify,
@@ -452,12 +453,16 @@ async fn bootstrap_owner(
     Ok(())
 }
 
-/// Keeps the authorization snapshot in step with writes made through other replicas.
-async fn refresh_rbac(rbac: RbacService) {
+/// Keeps the authorization index and the principal cache in step with writes made through
+/// other replicas.
+async fn refresh_snapshots(rbac: RbacService, directory: DirectoryService) {
     loop {
         tokio::time::sleep(Duration::from_millis(500)).await;
         if let Err(e) = rbac.refresh().await {
             tracing::warn!(error.cause = %e, "cannot refresh the authorization index");
+        }
+        if let Err(e) = directory.refresh().await {
+            tracing::warn!(error.cause = %e, "cannot refresh the principal cache");
         }
     }
 }

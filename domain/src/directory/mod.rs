@@ -6,7 +6,7 @@ mod ports;
 mod service;
 
 pub use ports::{DirectoryRepository, DirectoryWriteError, ObjectKind, Secrets};
-pub use service::{DirectoryError, DirectoryService, NewSecret, SignInError};
+pub use service::{DirectoryError, DirectoryService, NewSecret, PrincipalInfo, SignInError};
 
 use time::OffsetDateTime;
 use uuid::Uuid;

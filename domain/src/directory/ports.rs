@@ -106,6 +106,12 @@ pub trait DirectoryRepository: Send + Sync {
         name: &str,
     ) -> Result<Option<ServicePrincipal>, StoreError>;
 
+    /// The change counter, advanced by deletions and membership changes.
+    ///
+    /// # Errors
+    /// `Store`.
+    async fn version(&self) -> Result<i64, StoreError>;
+
     /// Every object of one kind (`user`, `servicePrincipal` or `group`), at most `top`.
     ///
     /// # Errors

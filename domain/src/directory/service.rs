@@ -6,8 +6,8 @@ use super::{
 };
 use crate::clock::Clock;
 use crate::store::StoreError;
-use std::collections::HashSet;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
@@ -59,12 +59,33 @@ pub struct NewSecret {
     pub secret: String,
 }
 
+/// What authenticating a request needs to know about a principal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrincipalInfo {
+    /// Object id.
+    pub object_id: Uuid,
+    /// appId of a service principal, or a user's principal name.
+    pub name: String,
+    /// Whether it is an application (else a person).
+    pub is_application: bool,
+    /// Every group it belongs to, transitively.
+    pub groups: Vec<Uuid>,
+}
+
+/// Principals seen by this process, valid while the store's directory counter is unchanged.
+#[derive(Debug, Default)]
+struct PrincipalCache {
+    version: Option<i64>,
+    entries: HashMap<Uuid, PrincipalInfo>,
+}
+
 /// Directory use cases.
 #[derive(Clone)]
 pub struct DirectoryService {
     repo: Arc<dyn DirectoryRepository>,
     secrets: Arc<dyn Secrets>,
     clock: Arc<dyn Clock>,
+    cache: Arc<RwLock<PrincipalCache>>,
 }
 
 fn nickname_of(name: &str) -> String {
@@ -83,6 +104,7 @@ impl DirectoryService {
             repo,
             secrets,
             clock,
+            cache: Arc::default(),
         }
     }
 
@@ -291,7 +313,9 @@ impl DirectoryService {
                     .to_owned(),
             });
         }
-        self.repo.add_member(group, member).await.map_err(|e| match e {
+        let added = self.repo.add_member(group, member).await;
+        self.forget_cached();
+        added.map_err(|e| match e {
             DirectoryWriteError::Conflict => {
                 DirectoryError::Conflict("One or more added object references already exist for the following modified properties: 'members'.".to_owned())
             }
@@ -305,7 +329,9 @@ impl DirectoryService {
     /// # Errors
     /// `NotFound` when it was not a member; `Store`.
     pub async fn remove_member(&self, group: Uuid, member: Uuid) -> Result<(), DirectoryError> {
-        if self.repo.remove_member(group, member).await? {
+        let removed = self.repo.remove_member(group, member).await?;
+        self.forget_cached();
+        if removed {
             Ok(())
         } else {
             Err(DirectoryError::NotFound(member.to_string()))
@@ -354,6 +380,75 @@ impl DirectoryService {
         Ok(self.repo.get_objects(ids).await?)
     }
 
+    /// The enabled user or service principal with this object id, with its groups; `None`
+    /// when it was deleted or disabled. Answers from memory when it can: deletions and
+    /// membership changes through this process clear the cache at once, and [`Self::refresh`]
+    /// clears it when another replica changed the directory.
+    ///
+    /// # Errors
+    /// `Store`.
+    pub async fn principal(
+        &self,
+        object_id: Uuid,
+    ) -> Result<Option<PrincipalInfo>, DirectoryError> {
+        if let Some(hit) = self
+            .cache
+            .read()
+            .ok()
+            .and_then(|c| c.entries.get(&object_id).cloned())
+        {
+            return Ok(Some(hit));
+        }
+        let found = self
+            .repo
+            .get_objects(&[object_id])
+            .await?
+            .into_iter()
+            .find(|o| o.object_id() == object_id);
+        let (name, is_application) = match found {
+            Some(DirectoryObject::ServicePrincipal(sp)) if sp.account_enabled => {
+                (sp.app_id.to_string(), true)
+            }
+            Some(DirectoryObject::User(u)) if u.account_enabled => (u.user_principal_name, false),
+            _ => return Ok(None),
+        };
+        let info = PrincipalInfo {
+            object_id,
+            name,
+            is_application,
+            groups: self.member_groups(object_id).await?,
+        };
+        if let Ok(mut cache) = self.cache.write() {
+            cache.entries.insert(object_id, info.clone());
+        }
+        Ok(Some(info))
+    }
+
+    /// Drops the cached principals when the store's directory counter moved. Returns
+    /// whether it did.
+    ///
+    /// # Errors
+    /// `Store`.
+    pub async fn refresh(&self) -> Result<bool, DirectoryError> {
+        let version = self.repo.version().await?;
+        let mut cache = self
+            .cache
+            .write()
+            .map_err(|_| StoreError("principal cache lock poisoned".to_owned()))?;
+        if cache.version == Some(version) {
+            return Ok(false);
+        }
+        cache.version = Some(version);
+        cache.entries.clear();
+        Ok(true)
+    }
+
+    fn forget_cached(&self) {
+        if let Ok(mut cache) = self.cache.write() {
+            cache.entries.clear();
+        }
+    }
+
     /// Up to `top` objects of a kind.
     ///
     /// # Errors
@@ -391,7 +486,9 @@ impl DirectoryService {
     /// # Errors
     /// `NotFound`, `Store`.
     pub async fn delete(&self, id: Uuid) -> Result<(), DirectoryError> {
-        if self.repo.delete_object(id).await? {
+        let deleted = self.repo.delete_object(id).await?;
+        self.forget_cached();
+        if deleted {
             Ok(())
         } else {
             Err(DirectoryError::NotFound(id.to_string()))
@@ -409,12 +506,10 @@ impl DirectoryService {
         secret: &str,
     ) -> Result<ServicePrincipal, SignInError> {
         let now = self.clock.now();
-        let sp = Uuid::parse_str(app_id)
-            .ok()
-            .map(|_| self.repo.find_service_principal(app_id));
-        let sp = match sp {
-            Some(find) => find.await?,
-            None => None,
+        let sp = if Uuid::parse_str(app_id).is_ok() {
+            self.repo.find_service_principal(app_id).await?
+        } else {
+            None
         };
         let Some(sp) = sp
             .filter(|sp| sp.account_enabled && sp.app_id.to_string().eq_ignore_ascii_case(app_id))

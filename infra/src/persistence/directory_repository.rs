@@ -1,6 +1,7 @@
 //! The directory in SQL.
 
 use super::entities::directory::{credential, group, member, service_principal, sp_name, user};
+use super::entities::rbac::change_counter;
 use super::{Database, store_error};
 use async_trait::async_trait;
 use berth_domain::directory::{
@@ -9,8 +10,10 @@ use berth_domain::directory::{
 };
 use berth_domain::store::StoreError;
 use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
+    TransactionTrait,
 };
 use std::collections::HashMap;
 use time::OffsetDateTime;
@@ -29,6 +32,23 @@ impl SeaOrmDirectoryRepository {
     pub fn new(db: Database) -> Self {
         Self { db }
     }
+}
+
+const COUNTER: &str = "directory";
+
+/// Advances the directory's change counter, in the caller's transaction, so replicas drop
+/// what they cached about principals (deletions and memberships decide authentication).
+async fn bump(conn: &impl ConnectionTrait) -> Result<(), StoreError> {
+    change_counter::Entity::update_many()
+        .col_expr(
+            change_counter::Column::Value,
+            Expr::col(change_counter::Column::Value).add(1),
+        )
+        .filter(change_counter::Column::Name.eq(COUNTER))
+        .exec(conn)
+        .await
+        .map(|_| ())
+        .map_err(store_error)
 }
 
 fn write_error(e: DbErr) -> DirectoryWriteError {
@@ -263,25 +283,37 @@ impl DirectoryRepository for SeaOrmDirectoryRepository {
 
     #[instrument(skip_all, err, fields(group.id = %g, member.id = %m))]
     async fn add_member(&self, g: Uuid, m: Uuid) -> Result<(), DirectoryWriteError> {
+        let txn = self
+            .db
+            .writer()
+            .begin()
+            .await
+            .map_err(|e| DirectoryWriteError::Store(store_error(e)))?;
         let row = member::ActiveModel {
             group_id: Set(g.to_string()),
             member_id: Set(m.to_string()),
         };
         member::Entity::insert(row)
-            .exec(self.db.writer())
+            .exec(&txn)
             .await
-            .map(|_| ())
-            .map_err(write_error)
+            .map_err(write_error)?;
+        bump(&txn).await?;
+        txn.commit()
+            .await
+            .map_err(|e| DirectoryWriteError::Store(store_error(e)))
     }
 
     #[instrument(skip_all, err, fields(group.id = %g, member.id = %m))]
     async fn remove_member(&self, g: Uuid, m: Uuid) -> Result<bool, StoreError> {
+        let txn = self.db.writer().begin().await.map_err(store_error)?;
         let done = member::Entity::delete_many()
             .filter(member::Column::GroupId.eq(g.to_string()))
             .filter(member::Column::MemberId.eq(m.to_string()))
-            .exec(self.db.writer())
+            .exec(&txn)
             .await
             .map_err(store_error)?;
+        bump(&txn).await?;
+        txn.commit().await.map_err(store_error)?;
         Ok(done.rows_affected == 1)
     }
 
@@ -374,6 +406,15 @@ impl DirectoryRepository for SeaOrmDirectoryRepository {
         Ok(self.service_principals(rows).await?.pop())
     }
 
+    async fn version(&self) -> Result<i64, StoreError> {
+        change_counter::Entity::find_by_id(COUNTER)
+            .one(self.db.reader())
+            .await
+            .map_err(store_error)?
+            .map(|c| c.value)
+            .ok_or_else(|| StoreError("the directory change counter is missing".to_owned()))
+    }
+
     async fn list(&self, kind: ObjectKind, top: u64) -> Result<Vec<DirectoryObject>, StoreError> {
         let conn = self.db.reader();
         Ok(match kind {
@@ -450,6 +491,7 @@ impl DirectoryRepository for SeaOrmDirectoryRepository {
             .exec(&txn)
             .await
             .map_err(store_error)?;
+        bump(&txn).await?;
         txn.commit().await.map_err(store_error)?;
         Ok(deleted > 0)
     }

@@ -16,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0002Directory),
             Box::new(M0003Rbac),
             Box::new(M0004SigningKeys),
+            Box::new(M0005DirectoryCounter),
         ]
     }
 }
@@ -384,5 +385,38 @@ impl MigrationTrait for M0004SigningKeys {
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
         m.drop_table(Table::drop().table("signing_keys").to_owned())
             .await
+    }
+}
+
+/// The directory's change counter (principals are cached in memory by every replica).
+struct M0005DirectoryCounter;
+
+impl MigrationName for M0005DirectoryCounter {
+    fn name(&self) -> &str {
+        "m0005_directory_counter"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0005DirectoryCounter {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.exec_stmt(
+            Query::insert()
+                .into_table("change_counters")
+                .columns(["name", "value"])
+                .values_panic(["directory".into(), 0.into()])
+                .to_owned(),
+        )
+        .await
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.exec_stmt(
+            Query::delete()
+                .from_table("change_counters")
+                .and_where(Expr::col("name").eq("directory"))
+                .to_owned(),
+        )
+        .await
     }
 }

@@ -133,3 +133,57 @@ both_backends! {
         assert_eq!((after.status, after.error_code()), (StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken"));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_refuses_a_deleted_principal_within_a_second() {
+    let first = berth_tests::spawn_app(berth_tests::Backend::Postgres).await;
+    let second = berth_tests::spawn_app_with(
+        berth_tests::Backend::Postgres,
+        berth_tests::SpawnOptions {
+            reuse: Some((first.data_dir.path().to_owned(), first.schema.clone())),
+            ..Default::default()
+        },
+    )
+    .await;
+    let (sp, creds) = principal(&first, "replicated").await;
+    assign(&first, &first.sub_path(), READER, &sp).await;
+    let token = client_token(
+        &reqwest::Client::new(),
+        &second.base,
+        &creds,
+        "https://management.berth.local/.default",
+    )
+    .await;
+    let path = format!("{}?api-version=2022-12-01", second.sub_path());
+    let mut allowed = false;
+    for _ in 0..30 {
+        // The role assignment made through the first replica reaches the second's index.
+        if as_token(&second, &token, reqwest::Method::GET, &path, None)
+            .await
+            .status
+            == StatusCode::OK
+        {
+            allowed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        allowed,
+        "the second replica saw the role assignment within 3 s"
+    );
+    assert_eq!(
+        first
+            .delete(&format!("/v1.0/servicePrincipals/{sp}"))
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let after = as_token(&second, &token, reqwest::Method::GET, &path, None).await;
+    assert_eq!(
+        after.status,
+        StatusCode::UNAUTHORIZED,
+        "the deletion reached the other replica within a second"
+    );
+}
