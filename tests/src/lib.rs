@@ -245,6 +245,36 @@ impl Reply {
 }
 
 impl TestApp {
+    /// A second connection to the app's database, as another replica (or an operator) has.
+    ///
+    /// # Panics
+    /// When the database cannot be opened.
+    pub async fn database(&self) -> berth_infra::persistence::Database {
+        use berth_infra::persistence::{Database, DatabaseTarget};
+        let target = match &self.schema {
+            Some(schema) => DatabaseTarget::Postgres {
+                url: postgres_url(),
+                schema: Some(schema.clone()),
+            },
+            None => DatabaseTarget::Sqlite(self.data_dir.path().join("berth.db")),
+        };
+        Database::open(&target)
+            .await
+            .unwrap_or_else(|e| panic!("cannot open the app's database: {e}"))
+    }
+
+    /// The directory use cases over the app's database.
+    pub async fn directory(&self) -> berth_domain::directory::DirectoryService {
+        use std::sync::Arc;
+        berth_domain::directory::DirectoryService::new(
+            Arc::new(berth_infra::persistence::SeaOrmDirectoryRepository::new(
+                self.database().await,
+            )),
+            Arc::new(berth_infra::secrets::Argon2Secrets),
+            Arc::new(berth_domain::clock::SystemClock),
+        )
+    }
+
     /// `/subscriptions/{sub}`.
     #[must_use]
     pub fn sub_path(&self) -> String {

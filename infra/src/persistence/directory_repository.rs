@@ -1,8 +1,7 @@
 //! The directory in SQL.
 
 use super::entities::directory::{credential, group, member, service_principal, sp_name, user};
-use super::entities::rbac::change_counter;
-use super::{Database, store_error};
+use super::{Database, bump_counter, read_counter, store_error};
 use async_trait::async_trait;
 use berth_domain::directory::{
     DirectoryObject, DirectoryRepository, DirectoryWriteError, Group, ObjectKind,
@@ -10,10 +9,8 @@ use berth_domain::directory::{
 };
 use berth_domain::store::StoreError;
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
-    TransactionTrait,
+    ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr, TransactionTrait,
 };
 use std::collections::HashMap;
 use time::OffsetDateTime;
@@ -35,21 +32,6 @@ impl SeaOrmDirectoryRepository {
 }
 
 const COUNTER: &str = "directory";
-
-/// Advances the directory's change counter, in the caller's transaction, so replicas drop
-/// what they cached about principals (deletions and memberships decide authentication).
-async fn bump(conn: &impl ConnectionTrait) -> Result<(), StoreError> {
-    change_counter::Entity::update_many()
-        .col_expr(
-            change_counter::Column::Value,
-            Expr::col(change_counter::Column::Value).add(1),
-        )
-        .filter(change_counter::Column::Name.eq(COUNTER))
-        .exec(conn)
-        .await
-        .map(|_| ())
-        .map_err(store_error)
-}
 
 fn write_error(e: DbErr) -> DirectoryWriteError {
     if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) {
@@ -297,7 +279,7 @@ impl DirectoryRepository for SeaOrmDirectoryRepository {
             .exec(&txn)
             .await
             .map_err(write_error)?;
-        bump(&txn).await?;
+        bump_counter(&txn, COUNTER).await?;
         txn.commit()
             .await
             .map_err(|e| DirectoryWriteError::Store(store_error(e)))
@@ -312,7 +294,7 @@ impl DirectoryRepository for SeaOrmDirectoryRepository {
             .exec(&txn)
             .await
             .map_err(store_error)?;
-        bump(&txn).await?;
+        bump_counter(&txn, COUNTER).await?;
         txn.commit().await.map_err(store_error)?;
         Ok(done.rows_affected == 1)
     }
@@ -407,12 +389,7 @@ impl DirectoryRepository for SeaOrmDirectoryRepository {
     }
 
     async fn version(&self) -> Result<i64, StoreError> {
-        change_counter::Entity::find_by_id(COUNTER)
-            .one(self.db.reader())
-            .await
-            .map_err(store_error)?
-            .map(|c| c.value)
-            .ok_or_else(|| StoreError("the directory change counter is missing".to_owned()))
+        read_counter(self.db.reader(), COUNTER).await
     }
 
     async fn list(&self, kind: ObjectKind, top: u64) -> Result<Vec<DirectoryObject>, StoreError> {
@@ -491,7 +468,7 @@ impl DirectoryRepository for SeaOrmDirectoryRepository {
             .exec(&txn)
             .await
             .map_err(store_error)?;
-        bump(&txn).await?;
+        bump_counter(&txn, COUNTER).await?;
         txn.commit().await.map_err(store_error)?;
         Ok(deleted > 0)
     }

@@ -169,6 +169,42 @@ async fn connect(
         })
 }
 
+/// Advances a change counter (`rbac`, `directory`) in the caller's transaction, so replicas
+/// notice the write.
+pub(crate) async fn bump_counter(
+    conn: &impl ConnectionTrait,
+    name: &str,
+) -> Result<(), StoreError> {
+    use entities::rbac::change_counter;
+    use sea_orm::sea_query::{Expr, ExprTrait};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    change_counter::Entity::update_many()
+        .col_expr(
+            change_counter::Column::Value,
+            Expr::col(change_counter::Column::Value).add(1),
+        )
+        .filter(change_counter::Column::Name.eq(name))
+        .exec(conn)
+        .await
+        .map(|_| ())
+        .map_err(store_error)
+}
+
+/// Reads a change counter.
+pub(crate) async fn read_counter(
+    conn: &impl ConnectionTrait,
+    name: &str,
+) -> Result<i64, StoreError> {
+    use entities::rbac::change_counter;
+    use sea_orm::EntityTrait;
+    change_counter::Entity::find_by_id(name)
+        .one(conn)
+        .await
+        .map_err(store_error)?
+        .map(|c| c.value)
+        .ok_or_else(|| StoreError(format!("the {name} change counter is missing")))
+}
+
 /// Turns a driver error into the domain's opaque store error (the text goes to logs only).
 pub(crate) fn store_error(e: DbErr) -> StoreError {
     StoreError(e.to_string())

@@ -1,8 +1,8 @@
 //! Custom role definitions and role assignments in SQL. Every write advances the `rbac`
 //! change counter in the same transaction, so replicas notice it.
 
-use super::entities::rbac::{change_counter, role_assignment, role_definition};
-use super::{Database, store_error};
+use super::entities::rbac::{role_assignment, role_definition};
+use super::{Database, bump_counter, read_counter, store_error};
 use async_trait::async_trait;
 use berth_domain::authorization::{
     Permission, PrincipalType, RbacRepository, RbacWriteError, RoleAssignment, RoleDefinition,
@@ -10,10 +10,7 @@ use berth_domain::authorization::{
 };
 use berth_domain::store::StoreError;
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait,
-};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait};
 use time::OffsetDateTime;
 use tracing::instrument;
 use uuid::Uuid;
@@ -40,19 +37,6 @@ fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
 
 fn uuid(text: &str) -> Result<Uuid, StoreError> {
     Uuid::parse_str(text).map_err(|e| corrupt("id", e))
-}
-
-async fn bump(conn: &impl ConnectionTrait) -> Result<(), StoreError> {
-    change_counter::Entity::update_many()
-        .col_expr(
-            change_counter::Column::Value,
-            Expr::col(change_counter::Column::Value).add(1),
-        )
-        .filter(change_counter::Column::Name.eq(COUNTER))
-        .exec(conn)
-        .await
-        .map(|_| ())
-        .map_err(store_error)
 }
 
 fn role_from_row(row: role_definition::Model) -> Result<RoleDefinition, StoreError> {
@@ -137,7 +121,7 @@ impl RbacRepository for SeaOrmRbacRepository {
             .exec(&txn)
             .await
             .map_err(store_error)?;
-        bump(&txn).await?;
+        bump_counter(&txn, COUNTER).await?;
         txn.commit().await.map_err(store_error)?;
         Ok(())
     }
@@ -157,7 +141,7 @@ impl RbacRepository for SeaOrmRbacRepository {
             .exec(&txn)
             .await
             .map_err(store_error)?;
-        bump(&txn).await?;
+        bump_counter(&txn, COUNTER).await?;
         txn.commit().await.map_err(store_error)?;
         Ok(deleted.rows_affected == 1)
     }
@@ -213,7 +197,7 @@ impl RbacRepository for SeaOrmRbacRepository {
             .exec(&txn)
             .await
             .map_err(store_error)?;
-        bump(&txn).await?;
+        bump_counter(&txn, COUNTER).await?;
         txn.commit().await.map_err(store_error)?;
         Ok(())
     }
@@ -232,7 +216,7 @@ impl RbacRepository for SeaOrmRbacRepository {
             .exec(&txn)
             .await
             .map_err(store_error)?;
-        bump(&txn).await?;
+        bump_counter(&txn, COUNTER).await?;
         txn.commit().await.map_err(store_error)?;
         assignment_from_row(row).map(Some)
     }
@@ -245,17 +229,12 @@ impl RbacRepository for SeaOrmRbacRepository {
             .exec(&txn)
             .await
             .map_err(store_error)?;
-        bump(&txn).await?;
+        bump_counter(&txn, COUNTER).await?;
         txn.commit().await.map_err(store_error)?;
         Ok(deleted.rows_affected)
     }
 
     async fn version(&self) -> Result<i64, StoreError> {
-        change_counter::Entity::find_by_id(COUNTER)
-            .one(self.db.reader())
-            .await
-            .map_err(store_error)?
-            .map(|c| c.value)
-            .ok_or_else(|| StoreError("the rbac change counter is missing".to_owned()))
+        read_counter(self.db.reader(), COUNTER).await
     }
 }

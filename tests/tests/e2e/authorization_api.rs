@@ -2,30 +2,9 @@
 //! assignments as the Azure CLI and the SDK use them.
 
 use super::*;
-use berth_domain::clock::SystemClock;
-use berth_domain::directory::DirectoryService;
-use berth_infra::persistence::{Database, DatabaseTarget, SeaOrmDirectoryRepository};
-use berth_infra::secrets::Argon2Secrets;
-use std::sync::Arc;
 
 const SIGNER: &str = "6cef56e8-d556-48e5-a04f-b8e64114680f";
 const AUTHZ: &str = "2022-04-01";
-
-async fn directory(app: &TestApp) -> DirectoryService {
-    let target = match &app.schema {
-        Some(schema) => DatabaseTarget::Postgres {
-            url: berth_tests::postgres_url(),
-            schema: Some(schema.clone()),
-        },
-        None => DatabaseTarget::Sqlite(app.data_dir.path().join("berth.db")),
-    };
-    let db = Database::open(&target).await.unwrap();
-    DirectoryService::new(
-        Arc::new(SeaOrmDirectoryRepository::new(db)),
-        Arc::new(Argon2Secrets),
-        Arc::new(SystemClock),
-    )
-}
 
 both_backends! {
     async fn role_definitions_are_listed_and_filtered_at_any_scope(app) {
@@ -49,7 +28,7 @@ both_backends! {
     }
 
     async fn role_assignments_are_created_listed_and_deleted_as_az_expects(app) {
-        let dir = directory(&app).await;
+        let dir = app.directory().await;
         let (sp, _) = dir.create_service_principal("signer", None).await.unwrap();
         let scope = app.registry_path("rg", "reg00001");
         let role_id = format!("/subscriptions/{}/providers/Microsoft.Authorization/roleDefinitions/{SIGNER}", app.subscription);
@@ -78,7 +57,7 @@ both_backends! {
     }
 
     async fn bad_role_assignments_get_arm_errors(app) {
-        let dir = directory(&app).await;
+        let dir = app.directory().await;
         let user = dir.create_user("frank@contoso.test", "", "password123").await.unwrap();
         let scope = app.registry_path("rg", "reg00001");
         let put = |scope: String, body: Value| {

@@ -2,31 +2,11 @@
 //! (nested), sign-in, and deletion revoking everything.
 
 use super::*;
-use berth_domain::clock::SystemClock;
-use berth_domain::directory::{DirectoryError, DirectoryObject, DirectoryService, SignInError};
-use berth_infra::persistence::{Database, DatabaseTarget, SeaOrmDirectoryRepository};
-use berth_infra::secrets::Argon2Secrets;
-use std::sync::Arc;
-
-async fn directory(app: &TestApp) -> DirectoryService {
-    let target = match &app.schema {
-        Some(schema) => DatabaseTarget::Postgres {
-            url: berth_tests::postgres_url(),
-            schema: Some(schema.clone()),
-        },
-        None => DatabaseTarget::Sqlite(app.data_dir.path().join("berth.db")),
-    };
-    let db = Database::open(&target).await.unwrap();
-    DirectoryService::new(
-        Arc::new(SeaOrmDirectoryRepository::new(db)),
-        Arc::new(Argon2Secrets),
-        Arc::new(SystemClock),
-    )
-}
+use berth_domain::directory::{DirectoryError, DirectoryObject, SignInError};
 
 both_backends! {
     async fn users_sign_in_with_their_password_and_names_are_unique(app) {
-        let dir = directory(&app).await;
+        let dir = app.directory().await;
         let alice = dir.create_user("Alice@contoso.test", "Alice", "correct horse").await.unwrap();
         assert!(matches!(dir.create_user("alice@CONTOSO.test", "", "another pass").await, Err(DirectoryError::Conflict(_))));
         assert!(matches!(dir.create_user("no-at-sign", "", "long enough").await, Err(DirectoryError::Invalid { .. })));
@@ -40,7 +20,7 @@ both_backends! {
     }
 
     async fn service_principals_sign_in_with_any_valid_password(app) {
-        let dir = directory(&app).await;
+        let dir = app.directory().await;
         let (sp, first) = dir.create_service_principal("ci-pipeline", Some(1)).await.unwrap();
         let first = first.unwrap();
         let app_id = sp.app_id.to_string();
@@ -59,7 +39,7 @@ both_backends! {
     }
 
     async fn group_membership_is_transitive_and_cycles_are_refused(app) {
-        let dir = directory(&app).await;
+        let dir = app.directory().await;
         let user = dir.create_user("carol@contoso.test", "", "password123").await.unwrap();
         let (inner, outer) = (dir.create_group("signers", "", None).await.unwrap(), dir.create_group("release", "", None).await.unwrap());
         dir.add_member(inner.object_id, user.object_id).await.unwrap();
@@ -77,7 +57,7 @@ both_backends! {
     }
 
     async fn get_by_ids_finds_every_kind_and_deletion_revokes(app) {
-        let dir = directory(&app).await;
+        let dir = app.directory().await;
         let user = dir.create_user("dave@contoso.test", "", "password123").await.unwrap();
         let (sp, secret) = dir.create_service_principal("deployer", Some(1)).await.unwrap();
         let group = dir.create_group("ops", "", None).await.unwrap();

@@ -5,7 +5,7 @@ use super::*;
 use berth_domain::arm::{RegistryId, ResourceGroupId, ResourceGroupName, SubscriptionId};
 use berth_domain::operation::{Operation, OperationKind, OperationRepository};
 use berth_domain::registry::RegistryName;
-use berth_infra::persistence::{Database, DatabaseTarget, SeaOrmOperationRepository};
+use berth_infra::persistence::SeaOrmOperationRepository;
 use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 
@@ -34,20 +34,8 @@ both_backends! {
     }
 }
 
-/// A second connection to the app's database, as another replica (or an operator) has.
-async fn database(app: &TestApp) -> Database {
-    let target = match &app.schema {
-        Some(schema) => DatabaseTarget::Postgres {
-            url: berth_tests::postgres_url(),
-            schema: Some(schema.clone()),
-        },
-        None => DatabaseTarget::Sqlite(app.data_dir.path().join("berth.db")),
-    };
-    Database::open(&target).await.unwrap()
-}
-
 async fn repository(app: &TestApp) -> SeaOrmOperationRepository {
-    SeaOrmOperationRepository::new(database(app).await)
+    SeaOrmOperationRepository::new(app.database().await)
 }
 
 /// Records an operation the way the registry repository does, without a worker running it.
@@ -63,7 +51,7 @@ async fn recorded_operation(app: &mut TestApp) -> Operation {
         },
         name: RegistryName::parse("leased01").unwrap(),
     };
-    let registries = berth_infra::persistence::SeaOrmRegistryRepository::new(database(app).await);
+    let registries = berth_infra::persistence::SeaOrmRegistryRepository::new(app.database().await);
     let registry = registries.get(&id).await.unwrap().unwrap();
     let op = Operation::start(
         OperationKind::DeleteRegistry(id.clone()),
@@ -130,7 +118,7 @@ both_backends! {
         use sea_orm::ConnectionTrait;
         app.create_group("flaky").await;
         app.create_registry("flaky", "flaky001", "Basic").await;
-        let db = database(&app).await;
+        let db = app.database().await;
         let (block, unblock) = if app.schema.is_some() {
             (
                 "CREATE FUNCTION store_down() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'store down'; END $$; \

@@ -8,33 +8,18 @@ use berth_domain::authorization::{
 };
 use berth_domain::clock::SystemClock;
 use berth_domain::directory::DirectoryService;
-use berth_infra::persistence::{
-    Database, DatabaseTarget, SeaOrmDirectoryRepository, SeaOrmRbacRepository,
-};
-use berth_infra::secrets::Argon2Secrets;
+use berth_infra::persistence::SeaOrmRbacRepository;
 use std::sync::Arc;
 
 const SIGNER: &str = "6cef56e8-d556-48e5-a04f-b8e64114680f";
 
 async fn services(app: &TestApp) -> (DirectoryService, RbacService) {
-    let target = match &app.schema {
-        Some(schema) => DatabaseTarget::Postgres {
-            url: berth_tests::postgres_url(),
-            schema: Some(schema.clone()),
-        },
-        None => DatabaseTarget::Sqlite(app.data_dir.path().join("berth.db")),
-    };
-    let db = Database::open(&target).await.unwrap();
-    let clock = Arc::new(SystemClock);
-    let directory = DirectoryService::new(
-        Arc::new(SeaOrmDirectoryRepository::new(db.clone())),
-        Arc::new(Argon2Secrets),
-        clock.clone(),
-    );
+    let directory = app.directory().await;
+    let repo = Arc::new(SeaOrmRbacRepository::new(app.database().await));
     let rbac = RbacService::new(
-        Arc::new(SeaOrmRbacRepository::new(db)),
+        repo,
         directory.clone(),
-        clock,
+        Arc::new(SystemClock),
         "tenant".into(),
     );
     rbac.refresh().await.unwrap();
