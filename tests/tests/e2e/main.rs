@@ -12,6 +12,7 @@ mod bad_input;
 mod directory;
 mod graph;
 mod issuer;
+mod matrix;
 mod operations;
 mod python_clients;
 mod rbac;

@@ -318,8 +318,11 @@ async fn check_name_availability(
     }))
 }
 
+/// The operation under a registry path, once the caller may read that registry (checked
+/// first, so that an unknown operation id tells nothing to a caller without access).
 async fn registry_operation(
     state: &AppState,
+    caller: &Caller,
     path: &RegistryOperationPath,
 ) -> Result<(berth_domain::operation::Operation, String), ApiError> {
     let id = state
@@ -330,6 +333,7 @@ async fn registry_operation(
             &path.registry_name,
         )
         .await?;
+    state.authorize(caller, READ, &id.to_string())?;
     let op = state.operations.get(&path.operation_id).await?;
     let op = op
         .filter(|op| match &op.kind {
@@ -351,8 +355,7 @@ async fn registry_operation_status(
     _version: ApiVersion<RegistryVersions>,
     Path(path): Path<RegistryOperationPath>,
 ) -> Result<Response, ApiError> {
-    let (op, registry_path) = registry_operation(&state, &path).await?;
-    state.authorize(&caller, READ, &registry_path)?;
+    let (op, registry_path) = registry_operation(&state, &caller, &path).await?;
     Ok(operations::status_response(
         &op,
         &format!("{registry_path}/operationStatuses/{}", op.id),
@@ -370,8 +373,7 @@ async fn registry_operation_result(
     BaseUrl(base): BaseUrl,
     Path(path): Path<RegistryOperationPath>,
 ) -> Result<Response, ApiError> {
-    let (op, registry_path) = registry_operation(&state, &path).await?;
-    state.authorize(&caller, READ, &registry_path)?;
+    let (op, registry_path) = registry_operation(&state, &caller, &path).await?;
     let urls = OperationUrls::under(&base, &registry_path, &op, version.as_str());
     Ok(operations::result_response(&op, &urls.result))
 }

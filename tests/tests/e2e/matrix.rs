@@ -1,0 +1,163 @@
+//! Walks every route of the OpenAPI document, so that a new route without authentication
+//! or without an authorization check fails the suite: with no token every protected route
+//! answers 401, and a caller holding only AcrPush (a data-plane role) is refused every ARM
+//! read.
+
+use super::*;
+use berth_tests::{Backend, client_token, spawn_app};
+
+const ACR_PUSH: &str = "8311e382-0749-4cb8-b61a-304f252e45ec";
+
+/// A concrete URL for a path template of the spec.
+fn concrete(app: &TestApp, template: &str, api_version: Option<&str>) -> String {
+    let path = template
+        .replace("{subscriptionId}", &app.subscription)
+        .replace("{resourceGroupName}", "matrix")
+        .replace("{registryName}", "matrixreg1")
+        .replace("{operationId}", &uuid::Uuid::new_v4().to_string())
+        .replace("{roleDefinitionId}", "7f951dda-4ed3-4680-a7ca-43fe172d538d")
+        .replace("{roleAssignmentName}", &uuid::Uuid::new_v4().to_string())
+        .replace("{memberId}", &uuid::Uuid::new_v4().to_string())
+        .replace("{id}", &uuid::Uuid::new_v4().to_string())
+        .replace("{tenant}", "organizations");
+    assert!(
+        !path.contains('{'),
+        "a path parameter the matrix does not know: {path}"
+    );
+    match api_version {
+        Some(v) => format!("{path}?api-version={v}"),
+        None => path,
+    }
+}
+
+fn api_version(operation: &Value) -> Option<&str> {
+    operation["parameters"]
+        .as_array()?
+        .iter()
+        .find(|p| p["name"] == "api-version")
+        .and_then(|p| p["example"].as_str())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_protected_route_wants_a_token_and_every_arm_read_is_authorized() {
+    let app = spawn_app(Backend::Sqlite).await;
+    app.create_group("matrix").await;
+    app.create_registry("matrix", "matrixreg1", "Premium").await;
+    let application = app
+        .send(
+            reqwest::Method::POST,
+            "/v1.0/applications",
+            Some(&json!({"displayName": "pusher"})),
+            &[],
+        )
+        .await;
+    let object = application.body["id"].as_str().unwrap().to_owned();
+    let app_id = application.body["appId"].as_str().unwrap().to_owned();
+    let password = app
+        .send(
+            reqwest::Method::POST,
+            &format!("/v1.0/applications/{object}/addPassword"),
+            Some(&json!({})),
+            &[],
+        )
+        .await;
+    let (_, sp) = app.get(&format!("/v1.0/servicePrincipals/{app_id}")).await;
+    let registry = app.registry_path("matrix", "matrixreg1");
+    let assignment = app.put(&format!("{registry}/providers/Microsoft.Authorization/roleAssignments/{}?api-version=2022-04-01", uuid::Uuid::new_v4()),
+        &json!({"properties": {"roleDefinitionId": ACR_PUSH, "principalId": sp["id"]}})).await;
+    assert_eq!(assignment.status, StatusCode::CREATED);
+    let creds = (
+        app_id,
+        password.body["secretText"].as_str().unwrap().to_owned(),
+    );
+    let pusher = client_token(
+        &reqwest::Client::new(),
+        &app.base,
+        &creds,
+        "https://management.berth.local/.default",
+    )
+    .await;
+
+    let spec = app
+        .send_as(reqwest::Method::GET, "/openapi.json", None, &[])
+        .await
+        .body;
+    let mut checked = 0;
+    for (template, item) in spec["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let open = operation["security"].as_array().is_some_and(|s| {
+                s.iter()
+                    .any(|r| r.as_object().is_some_and(serde_json::Map::is_empty))
+            });
+            let url = concrete(&app, template, api_version(operation));
+            let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let body = (method != reqwest::Method::GET
+                && method != reqwest::Method::DELETE
+                && method != reqwest::Method::HEAD)
+                .then(|| json!({}));
+            let anonymous = app.send_as(method.clone(), &url, body.as_ref(), &[]).await;
+            if open {
+                assert_ne!(
+                    anonymous.status,
+                    StatusCode::UNAUTHORIZED,
+                    "{method} {template} is documented as open"
+                );
+            } else {
+                assert_eq!(
+                    anonymous.status,
+                    StatusCode::UNAUTHORIZED,
+                    "{method} {template} answered without a token: {:?}",
+                    anonymous.body
+                );
+            }
+            let arm_read = method == reqwest::Method::GET
+                && !open
+                && !template.starts_with("/v1.0/")
+                && template != "/tenants";
+            if arm_read {
+                let listed = template.ends_with("/registries")
+                    || template.ends_with("/resourceGroups")
+                    || template == "/subscriptions"
+                    || template.ends_with("/resources");
+                let r = app
+                    .send_as(
+                        method.clone(),
+                        &url,
+                        None,
+                        &[("authorization", &format!("Bearer {pusher}"))],
+                    )
+                    .await;
+                if listed {
+                    // Lists answer, but show nothing the caller may not read.
+                    assert_eq!(
+                        r.status,
+                        StatusCode::OK,
+                        "{method} {template}: {:?}",
+                        r.body
+                    );
+                    assert_eq!(
+                        r.body["value"],
+                        json!([]),
+                        "{method} {template} showed what AcrPush may not read"
+                    );
+                } else if template.starts_with("/subscriptions/{subscriptionId}/operation") {
+                    // A resource-group operation's scope is known only once it is found.
+                    assert!(
+                        matches!(r.status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND),
+                        "{method} {template}: {:?}",
+                        r.body
+                    );
+                } else {
+                    assert_eq!(
+                        r.status,
+                        StatusCode::FORBIDDEN,
+                        "{method} {template} let AcrPush read: {:?}",
+                        r.body
+                    );
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 40, "walked {checked} operations");
+}
