@@ -3,7 +3,7 @@
 //! strictly with `jsonwebtoken`.
 
 use crate::persistence::entities::signing_key;
-use crate::persistence::{Database, store_error};
+use crate::persistence::{Database, millis, store_error};
 use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -43,10 +43,6 @@ impl std::fmt::Debug for JwtSigner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JwtSigner").finish_non_exhaustive()
     }
-}
-
-fn millis(t: OffsetDateTime) -> i64 {
-    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
 fn load_key(row: &signing_key::Model) -> Result<Key, StoreError> {

@@ -1,7 +1,7 @@
 //! The directory in SQL.
 
 use super::entities::directory::{credential, group, member, service_principal, sp_name, user};
-use super::{Database, bump_counter, read_counter, store_error};
+use super::{Database, bump_counter, from_millis, millis, read_counter, store_error};
 use async_trait::async_trait;
 use berth_domain::directory::{
     DirectoryObject, DirectoryRepository, DirectoryWriteError, Group, ObjectKind,
@@ -13,7 +13,6 @@ use sea_orm::{
     ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr, TransactionTrait,
 };
 use std::collections::HashMap;
-use time::OffsetDateTime;
 use tracing::instrument;
 use uuid::Uuid;
 
@@ -44,15 +43,6 @@ fn write_error(e: DbErr) -> DirectoryWriteError {
 fn id(text: &str) -> Result<Uuid, StoreError> {
     Uuid::parse_str(text)
         .map_err(|e| StoreError(format!("stored object id '{text}' cannot be read: {e}")))
-}
-
-fn millis(t: OffsetDateTime) -> i64 {
-    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
-}
-
-fn time(ms: i64) -> Result<OffsetDateTime, StoreError> {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .map_err(|e| StoreError(e.to_string()))
 }
 
 fn user_from_row(row: user::Model) -> Result<User, StoreError> {
@@ -124,8 +114,8 @@ impl SeaOrmDirectoryRepository {
                     display_name: c.display_name,
                     hint: c.hint,
                     hash: c.hash,
-                    start: time(c.start_at)?,
-                    end: time(c.end_at)?,
+                    start: from_millis(c.start_at)?,
+                    end: from_millis(c.end_at)?,
                 });
         }
         rows.into_iter()

@@ -205,6 +205,17 @@ pub(crate) async fn read_counter(
         .ok_or_else(|| StoreError(format!("the {name} change counter is missing")))
 }
 
+/// A time as stored: unix milliseconds.
+pub(crate) fn millis(t: time::OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+/// A stored time back.
+pub(crate) fn from_millis(ms: i64) -> Result<time::OffsetDateTime, StoreError> {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .map_err(|e| StoreError(format!("stored timestamp {ms} is out of range: {e}")))
+}
+
 /// Turns a driver error into the domain's opaque store error (the text goes to logs only).
 pub(crate) fn store_error(e: DbErr) -> StoreError {
     StoreError(e.to_string())

@@ -2,7 +2,7 @@
 //! change counter in the same transaction, so replicas notice it.
 
 use super::entities::rbac::{role_assignment, role_definition};
-use super::{Database, bump_counter, read_counter, store_error};
+use super::{Database, bump_counter, from_millis, millis, read_counter, store_error};
 use async_trait::async_trait;
 use berth_domain::authorization::{
     Permission, PrincipalType, RbacRepository, RbacWriteError, RoleAssignment, RoleDefinition,
@@ -11,7 +11,6 @@ use berth_domain::authorization::{
 use berth_domain::store::StoreError;
 use sea_orm::ActiveValue::Set;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait};
-use time::OffsetDateTime;
 use tracing::instrument;
 use uuid::Uuid;
 
@@ -70,10 +69,7 @@ fn assignment_from_row(row: role_assignment::Model) -> Result<RoleAssignment, St
         condition: row.condition,
         condition_version: row.condition_version,
         created_by: row.created_by.as_deref().map(uuid).transpose()?,
-        created_on: OffsetDateTime::from_unix_timestamp_nanos(
-            i128::from(row.created_on) * 1_000_000,
-        )
-        .map_err(|e| corrupt("time", e))?,
+        created_on: from_millis(row.created_on)?,
     })
 }
 
@@ -189,9 +185,7 @@ impl RbacRepository for SeaOrmRbacRepository {
             condition: Set(a.condition.clone()),
             condition_version: Set(a.condition_version.clone()),
             created_by: Set(a.created_by.map(|c| c.to_string())),
-            created_on: Set(
-                i64::try_from(a.created_on.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX),
-            ),
+            created_on: Set(millis(a.created_on)),
         };
         role_assignment::Entity::insert(row)
             .exec(&txn)

@@ -1,7 +1,7 @@
 //! sea-orm implementations of the domain's storage ports.
 
 use super::entities::{operation, registry, resource_group, subscription};
-use super::{Database, store_error};
+use super::{Database, from_millis, millis, store_error};
 use async_trait::async_trait;
 use berth_domain::arm::{
     ETag, Location, ProvisioningState, RegistryId, ResourceGroupId, ResourceGroupName,
@@ -27,15 +27,6 @@ use sea_orm::{
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
 use tracing::instrument;
-
-fn millis(t: OffsetDateTime) -> i64 {
-    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
-}
-
-fn from_millis(ms: i64) -> Result<OffsetDateTime, StoreError> {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .map_err(|e| StoreError(format!("stored timestamp {ms} is out of range: {e}")))
-}
 
 fn corrupt(what: &str, detail: impl std::fmt::Display) -> StoreError {
     StoreError(format!("stored {what} cannot be read: {detail}"))
