@@ -30,16 +30,10 @@ fn jwt_part(token: &str, index: usize) -> Value {
 }
 
 async fn token(app: &TestApp, tenant: &str, form: &[(&str, &str)]) -> berth_tests::Reply {
-    let body: String = form
-        .iter()
-        .map(|(k, v)| format!("{k}={}", urlencoding_encode(v)))
-        .collect::<Vec<_>>()
-        .join("&");
     let url = format!("{}/{tenant}/oauth2/v2.0/token", app.base);
     let response = reqwest::Client::new()
         .post(url)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
+        .form(form)
         .send()
         .await
         .unwrap();
@@ -51,18 +45,6 @@ async fn token(app: &TestApp, tenant: &str, form: &[(&str, &str)]) -> berth_test
         headers,
         body,
     }
-}
-
-fn urlencoding_encode(v: &str) -> String {
-    v.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 async fn tenant_of(app: &TestApp) -> String {
