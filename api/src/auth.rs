@@ -12,6 +12,35 @@ use berth_domain::authorization::{AccessKind, Scope};
 use berth_domain::identity::TokenUse;
 use uuid::Uuid;
 
+/// The issuer and audiences a bearer token must name: management tokens on ARM routes,
+/// directory tokens on `/v1.0` routes. A token for the registry token service is neither.
+#[derive(Debug, Clone)]
+pub struct RequestAudiences {
+    /// `iss`.
+    pub issuer: String,
+    /// Accepted `aud` on ARM routes.
+    pub management: Vec<String>,
+    /// Accepted `aud` on Graph routes.
+    pub graph: Vec<String>,
+}
+
+impl RequestAudiences {
+    /// Each audience is accepted with and without its trailing slash: a token's `aud` is the
+    /// resource as the client asked for it.
+    #[must_use]
+    pub fn new(issuer: &str, management: &[String], graph: &str) -> Self {
+        let both = |a: &String| {
+            let bare = a.trim_end_matches('/');
+            [bare.to_owned(), format!("{bare}/")]
+        };
+        Self {
+            issuer: issuer.to_owned(),
+            management: management.iter().flat_map(both).collect(),
+            graph: both(&graph.to_owned()).to_vec(),
+        }
+    }
+}
+
 /// An authenticated caller.
 #[derive(Debug, Clone)]
 pub struct Caller {
@@ -77,31 +106,15 @@ impl FromRequestParts<AppState> for Caller {
                 ));
             }
         };
-        let settings = state.tokens.settings();
         let audiences = if parts.uri.path().starts_with("/v1.0/") {
-            vec![settings.base_url.clone()]
+            &state.audiences.graph
         } else {
-            settings
-                .resources
-                .iter()
-                .filter(|r| !r.starts_with(&settings.base_url))
-                .cloned()
-                .collect()
+            &state.audiences.management
         };
-        // A token's `aud` is the resource as asked for, with or without its trailing slash.
-        let audiences: Vec<String> = audiences
-            .iter()
-            .flat_map(|a| {
-                [
-                    a.trim_end_matches('/').to_owned(),
-                    format!("{}/", a.trim_end_matches('/')),
-                ]
-            })
-            .collect();
         let claims = state
             .tokens
             .signer()
-            .verify(token, &settings.issuer(), &audiences)
+            .verify(token, &state.audiences.issuer, audiences)
             .await
             .map_err(|e| {
                 tracing::info!(auth.reason = %e.0, "bearer token refused");

@@ -3,6 +3,7 @@
 //! SIGINT/SIGTERM and then drains.
 
 use crate::arm::{normalize_layer, request_ids};
+use crate::auth::RequestAudiences;
 use crate::error::ApiError;
 use crate::openapi;
 use crate::state::AppState;
@@ -198,6 +199,12 @@ impl Application {
             .public_url
             .clone()
             .unwrap_or_else(|| format!("{scheme}://{local}"));
+        let management_audiences = vec![
+            settings.management_audience.clone(),
+            // What the Azure SDKs ask for unless told otherwise.
+            "https://management.azure.com/".to_owned(),
+            "https://management.core.windows.net/".to_owned(),
+        ];
         let signer = JwtSigner::open(database.clone())
             .await
             .map_err(|e| StartupError::Bootstrap(e.to_string()))?;
@@ -205,16 +212,16 @@ impl Application {
             IssuerSettings {
                 base_url: base_url.clone(),
                 tenant: subscription.tenant_id,
-                resources: vec![
-                    settings.management_audience.clone(),
-                    // What the Azure SDKs ask for unless told otherwise.
-                    "https://management.azure.com/".to_owned(),
-                    "https://management.core.windows.net/".to_owned(),
-                    // The directory (Graph) lives on this host.
-                    base_url.clone(),
-                    // What `az acr login` asks for.
-                    "https://containerregistry.azure.net".to_owned(),
-                ],
+                resources: management_audiences
+                    .iter()
+                    .cloned()
+                    // The directory (Graph) lives on this host; `az acr login` asks for the
+                    // registry token service.
+                    .chain([
+                        base_url.clone(),
+                        "https://containerregistry.azure.net".to_owned(),
+                    ])
+                    .collect(),
             },
             directory.clone(),
             Arc::new(signer),
@@ -223,6 +230,7 @@ impl Application {
         bootstrap_owner(&settings, subscription.tenant_id, &directory, &rbac).await?;
 
         let snapshot_directory = directory.clone();
+        let tokens_issuer = tokens.settings().issuer();
         let state = AppState {
             subscriptions,
             groups,
@@ -232,6 +240,11 @@ impl Application {
             tokens,
             directory,
             management_audience: settings.management_audience.clone(),
+            audiences: Arc::new(RequestAudiences::new(
+                &tokens_issuer,
+                &management_audiences,
+                &base_url,
+            )),
             database,
             public_url: settings.public_url.clone(),
             scheme,

@@ -38,6 +38,8 @@ pub struct AppState {
     pub tenant_id: String,
     /// The audience of management tokens (the cloud's `activeDirectoryResourceId`).
     pub management_audience: String,
+    /// What a request's bearer token must say, computed once.
+    pub audiences: std::sync::Arc<crate::auth::RequestAudiences>,
     /// DNS suffix of login servers (for the cloud-metadata document).
     pub login_server_suffix: String,
 }

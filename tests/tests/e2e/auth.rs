@@ -78,6 +78,9 @@ both_backends! {
         }
         let graph_audience = as_token(&app, &app.graph_token, reqwest::Method::GET, path, None).await;
         assert_eq!((graph_audience.status, graph_audience.error_code()), (StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken"), "a Graph token is not an ARM token");
+        let registry_token = client_token(&reqwest::Client::new(), &app.base, &app.owner, "https://containerregistry.azure.net/.default").await;
+        let registry_audience = as_token(&app, &registry_token, reqwest::Method::GET, path, None).await;
+        assert_eq!(registry_audience.status, StatusCode::UNAUTHORIZED, "a registry token-service token is not an ARM token");
         let arm_on_graph = as_token(&app, &app.management_token, reqwest::Method::GET, "/v1.0/users", None).await;
         assert_eq!(arm_on_graph.status, StatusCode::UNAUTHORIZED, "an ARM token is not a Graph token");
         for open in ["/healthz", "/readyz", "/openapi.json", "/metadata/endpoints?api-version=2022-09-01", "/organizations/v2.0/.well-known/openid-configuration"] {
