@@ -483,7 +483,7 @@ async fn put_role_definition(
     _version: ApiVersion<AuthorizationVersions>,
     RequestScope(scope): RequestScope,
     Path(path): Path<RoleDefinitionPath>,
-    ArmJson(body): ArmJson<RoleDefinitionBody>,
+    body: ArmJson<RoleDefinitionBody>,
 ) -> Result<Response, ApiError> {
     check(
         &state,
@@ -491,6 +491,7 @@ async fn put_role_definition(
         "Microsoft.Authorization/roleDefinitions/write",
         &scope,
     )?;
+    let body = body.parse()?;
     let id = Uuid::parse_str(&path.role_definition_id).map_err(|_| {
         ApiError::invalid_content("The role definition id must be a GUID.")
             .with_target("roleDefinitionId")
@@ -617,7 +618,7 @@ async fn put_role_assignment(
     _version: ApiVersion<AuthorizationVersions>,
     RequestScope(scope): RequestScope,
     Path(path): Path<RoleAssignmentPath>,
-    ArmJson(body): ArmJson<RoleAssignmentBody>,
+    body: ArmJson<RoleAssignmentBody>,
 ) -> Result<Response, ApiError> {
     check(
         &state,
@@ -625,6 +626,7 @@ async fn put_role_assignment(
         "Microsoft.Authorization/roleAssignments/write",
         &scope,
     )?;
+    let body = body.parse()?;
     let p = body.properties;
     let new = NewAssignment {
         scope,

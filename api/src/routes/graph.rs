@@ -341,9 +341,10 @@ async fn list_users(
 async fn create_user(
     State(state): State<AppState>,
     caller: Caller,
-    ArmJson(body): ArmJson<NewUser>,
+    body: ArmJson<NewUser>,
 ) -> Result<Response, ApiError> {
     state.authorize(&caller, "Microsoft.Directory/users/write", "/")?;
+    let body = body.parse()?;
     let user = state
         .directory
         .create_user(
@@ -410,9 +411,10 @@ async fn remove_principal(state: &AppState, id: Uuid) -> Result<StatusCode, ApiE
 async fn create_application(
     State(state): State<AppState>,
     caller: Caller,
-    ArmJson(body): ArmJson<NewApplication>,
+    body: ArmJson<NewApplication>,
 ) -> Result<Response, ApiError> {
     state.authorize(&caller, "Microsoft.Directory/applications/write", "/")?;
+    let body = body.parse()?;
     let (sp, _) = state
         .directory
         .create_service_principal(&body.display_name, None)
@@ -443,9 +445,10 @@ async fn add_password(
     State(state): State<AppState>,
     caller: Caller,
     Path(path): Path<ObjectPath>,
-    ArmJson(body): ArmJson<AddPassword>,
+    body: ArmJson<AddPassword>,
 ) -> Result<Json<PasswordCredentialDto>, ApiError> {
     state.authorize(&caller, "Microsoft.Directory/applications/write", "/")?;
+    let body = body.parse()?;
     let request = body.password_credential;
     let years = match request.end_date_time.as_deref() {
         None => 1,
@@ -478,9 +481,10 @@ async fn remove_password(
     State(state): State<AppState>,
     caller: Caller,
     Path(path): Path<ObjectPath>,
-    ArmJson(body): ArmJson<RemovePassword>,
+    body: ArmJson<RemovePassword>,
 ) -> Result<StatusCode, ApiError> {
     state.authorize(&caller, "Microsoft.Directory/applications/write", "/")?;
+    let body = body.parse()?;
     let key = Uuid::parse_str(&body.key_id).map_err(|_| not_found(&body.key_id))?;
     state.directory.remove_password(&path.id, key).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -526,9 +530,10 @@ async fn list_service_principals(
 async fn create_service_principal(
     State(state): State<AppState>,
     caller: Caller,
-    ArmJson(body): ArmJson<NewServicePrincipal>,
+    body: ArmJson<NewServicePrincipal>,
 ) -> Result<Response, ApiError> {
     state.authorize(&caller, "Microsoft.Directory/applications/write", "/")?;
+    let body = body.parse()?;
     let sp = state
         .directory
         .find_service_principal(&body.app_id)
@@ -577,9 +582,10 @@ async fn delete_service_principal(
 async fn create_group(
     State(state): State<AppState>,
     caller: Caller,
-    ArmJson(body): ArmJson<NewGroup>,
+    body: ArmJson<NewGroup>,
 ) -> Result<Response, ApiError> {
     state.authorize(&caller, "Microsoft.Directory/groups/write", "/")?;
+    let body = body.parse()?;
     let group = state
         .directory
         .create_group(
@@ -650,9 +656,10 @@ async fn add_member(
     State(state): State<AppState>,
     caller: Caller,
     Path(path): Path<ObjectPath>,
-    ArmJson(body): ArmJson<MemberRef>,
+    body: ArmJson<MemberRef>,
 ) -> Result<StatusCode, ApiError> {
     state.authorize(&caller, "Microsoft.Directory/groups/write", "/")?;
+    let body = body.parse()?;
     let group = Uuid::parse_str(&path.id).map_err(|_| not_found(&path.id))?;
     let member = body
         .odata_id
@@ -694,8 +701,9 @@ async fn remove_member(
 async fn get_by_ids(
     State(state): State<AppState>,
     _caller: Caller,
-    ArmJson(body): ArmJson<GetByIds>,
+    body: ArmJson<GetByIds>,
 ) -> Result<Json<GraphList>, ApiError> {
+    let body = body.parse()?;
     let ids: Vec<Uuid> = body
         .ids
         .iter()

@@ -204,13 +204,14 @@ async fn create_group(
     _version: ApiVersion<ResourceGroupVersions>,
     Path(path): Path<GroupPath>,
     Conditional(precondition): Conditional,
-    ArmJson(body): ArmJson<ResourceGroupBody>,
+    body: ArmJson<ResourceGroupBody>,
 ) -> Result<Response, ApiError> {
     let id = state
         .groups
         .resolve_id(&path.subscription_id, &path.resource_group_name)
         .await?;
     state.authorize(&caller, WRITE, &id.to_string())?;
+    let body = body.parse()?;
     let location = body.location.as_deref().ok_or_else(|| {
         ApiError::invalid_content("The property 'location' is required.").with_target("location")
     })?;
@@ -246,13 +247,14 @@ async fn update_group(
     _version: ApiVersion<ResourceGroupVersions>,
     Path(path): Path<GroupPath>,
     Conditional(precondition): Conditional,
-    ArmJson(body): ArmJson<ResourceGroupPatchBody>,
+    body: ArmJson<ResourceGroupPatchBody>,
 ) -> Result<Response, ApiError> {
     let id = state
         .groups
         .resolve_id(&path.subscription_id, &path.resource_group_name)
         .await?;
     state.authorize(&caller, WRITE, &id.to_string())?;
+    let body = body.parse()?;
     let patch = ResourceGroupPatch {
         tags: tags(body.tags)?,
         managed_by: body.managed_by,

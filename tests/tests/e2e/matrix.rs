@@ -161,3 +161,154 @@ async fn every_protected_route_wants_a_token_and_every_arm_read_is_authorized() 
     }
     assert!(checked > 40, "walked {checked} operations");
 }
+
+/// What a role held at the subscription lets its holder do on one route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    /// Anything but 401 and 403.
+    Allowed,
+    /// 403 `AuthorizationFailed`.
+    Denied,
+}
+
+fn expect(role: &str, method: &reqwest::Method, url_scope_is_root: bool, template: &str) -> Expect {
+    use Expect::{Allowed, Denied};
+    let read = *method == reqwest::Method::GET
+        || *method == reqwest::Method::HEAD
+        || template.ends_with("/getByIds")
+        || template.ends_with("/checkNameAvailability");
+    if template.starts_with("/v1.0/") {
+        // Anyone signed in reads the directory; writing it takes a directory role at `/`.
+        return if read { Allowed } else { Denied };
+    }
+    if template == "/subscriptions" || template == "/tenants" {
+        return Allowed;
+    }
+    if url_scope_is_root {
+        // Nobody here holds anything at the root scope.
+        return Denied;
+    }
+    let authorization_write = !read && template.contains("Microsoft.Authorization");
+    match (role, read) {
+        ("Owner", _) | ("Reader" | "Contributor", true) => Allowed,
+        ("Contributor", false) if !authorization_write => Allowed,
+        _ => Denied,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_is_authorized_for_readers_contributors_pushers_and_owners() {
+    use super::auth::{ACR_PUSH, CONTRIBUTOR, OWNER, READER, assign, principal};
+    let app = spawn_app(Backend::Sqlite).await;
+    app.create_group("matrix").await;
+    app.create_registry("matrix", "matrixreg1", "Premium").await;
+    let subscription = app.sub_path();
+    let mut callers = Vec::new();
+    // The destructive roles walk last, so the readers see every resource in place.
+    for (role, id) in [
+        ("Reader", READER),
+        ("AcrPush", ACR_PUSH),
+        ("Contributor", CONTRIBUTOR),
+        ("Owner", OWNER),
+    ] {
+        let (object, creds) = principal(&app, &format!("matrix-{role}")).await;
+        assign(&app, &subscription, id, &object).await;
+        let client = reqwest::Client::new();
+        let management = client_token(
+            &client,
+            &app.base,
+            &creds,
+            "https://management.berth.local/.default",
+        )
+        .await;
+        let graph = client_token(
+            &client,
+            &app.base,
+            &creds,
+            &format!("{}/.default", app.base),
+        )
+        .await;
+        callers.push((role, management, graph));
+    }
+    let spec = app
+        .send_as(reqwest::Method::GET, "/openapi.json", None, &[])
+        .await
+        .body;
+    let mut checked = 0;
+    for (role, management, graph) in &callers {
+        for (template, item) in spec["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                let open = operation["security"].as_array().is_some_and(|s| {
+                    s.iter()
+                        .any(|r| r.as_object().is_some_and(serde_json::Map::is_empty))
+                });
+                if open {
+                    continue;
+                }
+                let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+                let root = concrete(&app, template, api_version(operation));
+                // Extension routes are walked at the root and at the subscription.
+                let mut urls = vec![(root.clone(), template.starts_with("/providers/"))];
+                if template.starts_with("/providers/") {
+                    urls.push((format!("{subscription}{root}"), false));
+                }
+                for (url, at_root) in urls {
+                    let body = (method == reqwest::Method::PUT
+                        || method == reqwest::Method::PATCH
+                        || method == reqwest::Method::POST)
+                        .then(|| json!({}));
+                    let token = if template.starts_with("/v1.0/") {
+                        graph
+                    } else {
+                        management
+                    };
+                    let r = app
+                        .send_as(
+                            method.clone(),
+                            &url,
+                            body.as_ref(),
+                            &[("authorization", &format!("Bearer {token}"))],
+                        )
+                        .await;
+                    let wanted = expect(role, &method, at_root, template);
+                    let got = r.status;
+                    let listed_for_pusher = *role == "AcrPush"
+                        && method == reqwest::Method::GET
+                        && (template.ends_with("/registries")
+                            || template.ends_with("/resourceGroups")
+                            || template.ends_with("/resources"));
+                    let found_first =
+                        template.starts_with("/subscriptions/{subscriptionId}/operation");
+                    match wanted {
+                        _ if listed_for_pusher => assert_eq!(
+                            (got, &r.body["value"]),
+                            (StatusCode::OK, &json!([])),
+                            "{role} {method} {url}"
+                        ),
+                        Expect::Denied if found_first => assert!(
+                            matches!(got, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND),
+                            "{role} {method} {url}: {got} {:?}",
+                            r.body
+                        ),
+                        Expect::Denied if method == reqwest::Method::HEAD => {
+                            assert_eq!(got, StatusCode::FORBIDDEN, "{role} HEAD {url}");
+                        }
+                        Expect::Denied => assert_eq!(
+                            (got, r.error_code()),
+                            (StatusCode::FORBIDDEN, "AuthorizationFailed"),
+                            "{role} {method} {url}: {:?}",
+                            r.body
+                        ),
+                        Expect::Allowed => assert!(
+                            got != StatusCode::FORBIDDEN && got != StatusCode::UNAUTHORIZED,
+                            "{role} {method} {url} was refused: {got} {:?}",
+                            r.body
+                        ),
+                    }
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 200, "walked {checked} requests");
+}

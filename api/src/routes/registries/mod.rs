@@ -120,10 +120,11 @@ async fn create_registry(
     version: ApiVersion<RegistryVersions>,
     Path(path): Path<RegistryPath>,
     Conditional(precondition): Conditional,
-    ArmJson(body): ArmJson<RegistryCreateBody>,
+    body: ArmJson<RegistryCreateBody>,
 ) -> Result<Response, ApiError> {
     let id = resolve(&state, &path).await?;
     state.authorize(&caller, WRITE, &id.to_string())?;
+    let body = body.parse()?;
     let definition = body.into_definition(&state.tenant_id)?;
     let (registry, created) = state
         .registries
@@ -148,10 +149,11 @@ async fn update_registry(
     version: ApiVersion<RegistryVersions>,
     Path(path): Path<RegistryPath>,
     Conditional(precondition): Conditional,
-    ArmJson(body): ArmJson<serde_json::Value>,
+    body: ArmJson<serde_json::Value>,
 ) -> Result<Response, ApiError> {
     let id = resolve(&state, &path).await?;
     state.authorize(&caller, WRITE, &id.to_string())?;
+    let body = body.parse()?;
     let patch = dto::parse_update(body)?.into_patch(&state.tenant_id)?;
     let registry = state
         .registries
@@ -286,7 +288,7 @@ async fn check_name_availability(
     caller: Caller,
     _version: ApiVersion<RegistryVersions>,
     Path(path): Path<SubscriptionPath>,
-    ArmJson(body): ArmJson<NameCheckRequest>,
+    body: ArmJson<NameCheckRequest>,
 ) -> Result<Json<NameStatus>, ApiError> {
     state.subscriptions.require(&path.subscription_id).await?;
     state.authorize(
@@ -294,6 +296,7 @@ async fn check_name_availability(
         "Microsoft.ContainerRegistry/checkNameAvailability/read",
         &format!("/subscriptions/{}", path.subscription_id),
     )?;
+    let body = body.parse()?;
     if !body
         .kind
         .eq_ignore_ascii_case(berth_domain::registry::PROVIDER)
