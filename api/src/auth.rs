@@ -9,7 +9,7 @@ use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use berth_domain::arm::Actor;
 use berth_domain::authorization::{AccessKind, Scope};
-use berth_domain::identity::TokenUse;
+use berth_domain::identity::{TokenRejected, TokenUse};
 use uuid::Uuid;
 
 /// The issuer and audiences a bearer token must name: management tokens on ARM routes,
@@ -78,6 +78,27 @@ fn invalid_token() -> ApiError {
     .challenging()
 }
 
+/// Logs why a token was refused (never the token) and answers the generic 401.
+fn refused(reason: TokenRejected) -> ApiError {
+    tracing::info!(auth.reason = %reason.0, "bearer token refused");
+    invalid_token()
+}
+
+/// The `iss` of a token, read before its signature is checked: it only picks which
+/// issuer's keys verify the token, and that verification checks `iss` again.
+fn unverified_issuer(token: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Issuer {
+        iss: String,
+    }
+    use base64::Engine;
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    serde_json::from_slice::<Issuer>(&bytes).ok().map(|c| c.iss)
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
@@ -111,20 +132,36 @@ impl FromRequestParts<AppState> for Caller {
         } else {
             &state.audiences.management
         };
-        let claims = state
-            .tokens
-            .signer()
-            .verify(token, &state.audiences.issuer, audiences)
-            .await
-            .map_err(|e| {
-                tracing::info!(auth.reason = %e.0, "bearer token refused");
-                invalid_token()
-            })?;
-        if claims.token_use != TokenUse::Access {
-            tracing::info!(auth.reason = "not an access token", "bearer token refused");
-            return Err(invalid_token());
-        }
-        let object_id = Uuid::parse_str(&claims.oid).map_err(|_| invalid_token())?;
+        let issuer = unverified_issuer(token).ok_or_else(|| {
+            tracing::info!(
+                auth.reason = "malformed: no readable iss",
+                "bearer token refused"
+            );
+            invalid_token()
+        })?;
+        let object_id = if issuer == state.audiences.issuer {
+            let claims = state
+                .tokens
+                .signer()
+                .verify(token, &state.audiences.issuer, audiences)
+                .await
+                .map_err(refused)?;
+            if claims.token_use != TokenUse::Access {
+                return Err(refused(TokenRejected("not an access token".to_owned())));
+            }
+            Uuid::parse_str(&claims.oid).map_err(|_| invalid_token())?
+        } else if state.external.trusts(&issuer) {
+            let who = state
+                .external
+                .verify(token, &issuer)
+                .await
+                .map_err(refused)?;
+            state.directory.resolve_external(&who).await?
+        } else {
+            return Err(refused(TokenRejected(format!(
+                "issuer '{issuer}' is not trusted"
+            ))));
+        };
         // A deleted or disabled principal's still-valid token is refused: deletion revokes.
         let Some(principal) = state.directory.principal(object_id).await? else {
             tracing::info!(auth.reason = "principal deleted or disabled", principal.id = %object_id, "bearer token refused");

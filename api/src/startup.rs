@@ -25,6 +25,7 @@ use berth_domain::resource_group::ResourceGroupService;
 use berth_domain::subscription::SubscriptionService;
 use berth_infra::config::{Settings, TlsMode};
 use berth_infra::jwt::JwtSigner;
+use berth_infra::oidc::OidcProviders;
 use berth_infra::persistence::{
     Database, DatabaseError, SeaOrmDirectoryRepository, SeaOrmOperationRepository,
     SeaOrmRbacRepository, SeaOrmRegistryRepository, SeaOrmResourceGroupRepository,
@@ -251,6 +252,9 @@ impl Application {
             local_authority: local.to_string(),
             tenant_id: subscription.tenant_id.to_string(),
             login_server_suffix: settings.login_server_suffix.clone(),
+            external: Arc::new(
+                OidcProviders::new(&settings.oidc_providers).map_err(StartupError::Bootstrap)?,
+            ),
         };
         let router = router(state, settings.max_body_bytes);
 

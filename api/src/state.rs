@@ -40,6 +40,8 @@ pub struct AppState {
     pub management_audience: String,
     /// What a request's bearer token must say, computed once.
     pub audiences: std::sync::Arc<crate::auth::RequestAudiences>,
+    /// Trusted external OIDC providers.
+    pub external: std::sync::Arc<dyn berth_domain::identity::ExternalIssuers>,
     /// DNS suffix of login servers (for the cloud-metadata document).
     pub login_server_suffix: String,
 }

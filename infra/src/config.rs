@@ -65,6 +65,105 @@ pub struct Settings {
     pub bootstrap_client_secret: Option<SecretString>,
     /// The audience of management (ARM) tokens, as `az cloud register` is told it.
     pub management_audience: String,
+    /// Trusted external OIDC providers.
+    pub oidc_providers: Vec<TrustedProvider>,
+}
+
+/// A trusted external OIDC provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustedProvider {
+    /// Its issuer URL, exactly as its tokens' `iss` and its discovery document say.
+    pub issuer: String,
+    /// Accepted `aud` values (Berth's management API as the provider names it).
+    pub audiences: Vec<String>,
+    /// The claim that identifies a caller at this provider: `sub` (default) or `oid`.
+    pub subject_claim: String,
+    /// Claims naming the client an application token was issued to, first found wins.
+    pub application_claims: Vec<String>,
+    /// When set, the token's `tid` must be this tenant.
+    pub tenant: Option<String>,
+    /// Accepted signing algorithms (asymmetric only).
+    pub algorithms: Vec<String>,
+    /// An unknown `kid` refetches the provider's keys at most this often.
+    pub jwks_refetch_floor_secs: u64,
+}
+
+/// A provider as written in `[[oidc_providers]]` or `BERTH_OIDC_PROVIDERS` (a JSON array).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProviderRaw {
+    issuer: String,
+    audiences: Vec<String>,
+    subject_claim: Option<String>,
+    application_claims: Option<Vec<String>>,
+    tenant: Option<String>,
+    algorithms: Option<Vec<String>>,
+    jwks_refetch_floor_secs: Option<u64>,
+}
+
+impl ProviderRaw {
+    fn validate(self) -> Result<TrustedProvider, ConfigError> {
+        let key = "BERTH_OIDC_PROVIDERS";
+        let issuer = self.issuer;
+        let host = issuer
+            .strip_prefix("https://")
+            .map(|rest| (true, rest))
+            .or_else(|| issuer.strip_prefix("http://").map(|rest| (false, rest)));
+        let Some((https, rest)) = host else {
+            return Err(invalid(
+                key,
+                format!("issuer '{issuer}' is not an http(s) URL"),
+            ));
+        };
+        let host = rest.split('/').next().unwrap_or_default();
+        let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
+        // Keys fetched over plain HTTP could be swapped on the way: only on loopback.
+        if !https && !matches!(host, "127.0.0.1" | "localhost" | "[::1]") {
+            return Err(invalid(
+                key,
+                format!("issuer '{issuer}' must use https (plain http only on loopback)"),
+            ));
+        }
+        if self.audiences.is_empty() || self.audiences.iter().any(String::is_empty) {
+            return Err(invalid(
+                key,
+                format!("issuer '{issuer}' needs at least one audience"),
+            ));
+        }
+        let subject_claim = self.subject_claim.unwrap_or_else(|| "sub".to_owned());
+        if !matches!(subject_claim.as_str(), "sub" | "oid") {
+            return Err(invalid(
+                key,
+                format!("subject_claim '{subject_claim}' is not sub or oid"),
+            ));
+        }
+        let algorithms = self
+            .algorithms
+            .unwrap_or_else(|| ["RS256", "PS256", "ES256"].map(str::to_owned).to_vec());
+        if let Some(bad) = algorithms
+            .iter()
+            .find(|a| !crate::oidc::ALLOWED_ALGORITHMS.contains(&a.as_str()))
+        {
+            return Err(invalid(
+                key,
+                format!(
+                    "algorithm '{bad}' is not accepted (asymmetric only: {})",
+                    crate::oidc::ALLOWED_ALGORITHMS.join(", ")
+                ),
+            ));
+        }
+        Ok(TrustedProvider {
+            issuer,
+            audiences: self.audiences,
+            subject_claim,
+            application_claims: self
+                .application_claims
+                .unwrap_or_else(|| ["appid", "azp", "client_id"].map(str::to_owned).to_vec()),
+            tenant: self.tenant,
+            algorithms,
+            jwks_refetch_floor_secs: self.jwks_refetch_floor_secs.unwrap_or(30),
+        })
+    }
 }
 
 /// Why the configuration was refused.
@@ -116,6 +215,7 @@ struct Raw {
     bootstrap_client_id: Option<String>,
     bootstrap_client_secret: Option<String>,
     management_audience: Option<String>,
+    oidc_providers: Option<Vec<ProviderRaw>>,
 }
 
 impl Settings {
@@ -182,6 +282,14 @@ impl Settings {
             "BERTH_BOOTSTRAP_CLIENT_SECRET",
         );
         overlay(&mut raw.management_audience, "BERTH_MANAGEMENT_AUDIENCE");
+        if let Some(json) = env("BERTH_OIDC_PROVIDERS") {
+            raw.oidc_providers = Some(serde_json::from_str(&json).map_err(|e| {
+                invalid(
+                    "BERTH_OIDC_PROVIDERS",
+                    format!("expected a JSON array of providers: {e}"),
+                )
+            })?);
+        }
         raw.validate()
     }
 
@@ -218,6 +326,7 @@ struct TomlRaw {
     bootstrap_client_id: Option<String>,
     management_audience: Option<String>,
     tls: Option<TomlTls>,
+    oidc_providers: Option<Vec<ProviderRaw>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -249,6 +358,7 @@ impl TomlRaw {
             // A secret belongs in the environment (or a secret store), not in the file.
             bootstrap_client_secret: None,
             management_audience: self.management_audience,
+            oidc_providers: self.oidc_providers,
         }
     }
 }
@@ -392,7 +502,14 @@ impl Raw {
                 format!("'{management_audience}' is not a URL"),
             ));
         }
+        let oidc_providers = self
+            .oidc_providers
+            .unwrap_or_default()
+            .into_iter()
+            .map(ProviderRaw::validate)
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Settings {
+            oidc_providers,
             bootstrap_client_id,
             bootstrap_client_secret: self.bootstrap_client_secret.map(SecretString::from),
             management_audience,
@@ -453,6 +570,53 @@ mod tests {
         assert_eq!(s.listen.to_string(), "[::1]:2000");
         assert_eq!(s.data_dir, PathBuf::from("/x"));
         assert_eq!(s.tls, TlsMode::Off);
+        Ok(())
+    }
+
+    #[test]
+    fn trusted_providers_come_from_the_file_or_the_environment_and_are_checked()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("berth.toml");
+        std::fs::write(
+            &path,
+            "[[oidc_providers]]\nissuer = \"https://login.example/t\"\naudiences = [\"api://berth\"]\nsubject_claim = \"oid\"\ntenant = \"t\"\n",
+        )?;
+        let s = Settings::from_sources(Some(&path), env(&[]))?;
+        let p = &s.oidc_providers[0];
+        assert_eq!(
+            (
+                p.subject_claim.as_str(),
+                p.tenant.as_deref(),
+                p.algorithms.len()
+            ),
+            ("oid", Some("t"), 3)
+        );
+        let s = Settings::from_sources(
+            None,
+            env(&[(
+                "BERTH_OIDC_PROVIDERS",
+                r#"[{"issuer":"http://127.0.0.1:9/","audiences":["a"],"algorithms":["ES256"]}]"#,
+            )]),
+        )?;
+        assert_eq!(s.oidc_providers[0].algorithms, ["ES256"]);
+        for bad in [
+            r#"[{"issuer":"http://idp.example/","audiences":["a"]}]"#,
+            r#"[{"issuer":"https://idp.example/","audiences":[]}]"#,
+            r#"[{"issuer":"https://idp.example/","audiences":["a"],"algorithms":["HS256"]}]"#,
+            r#"[{"issuer":"https://idp.example/","audiences":["a"],"algorithms":["none"]}]"#,
+            r#"[{"issuer":"https://idp.example/","audiences":["a"],"subject_claim":"email"}]"#,
+            r#"[{"issuer":"https://idp.example/","audiences":["a"],"extra":1}]"#,
+            "not json",
+        ] {
+            assert!(
+                matches!(
+                    Settings::from_sources(None, env(&[("BERTH_OIDC_PROVIDERS", bad)])),
+                    Err(ConfigError::Invalid { .. })
+                ),
+                "{bad}"
+            );
+        }
         Ok(())
     }
 

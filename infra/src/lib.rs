@@ -4,6 +4,7 @@
 pub mod config;
 pub mod files;
 pub mod jwt;
+pub mod oidc;
 pub mod persistence;
 pub mod secrets;
 pub mod tls;

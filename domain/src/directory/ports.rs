@@ -118,7 +118,26 @@ pub trait DirectoryRepository: Send + Sync {
     /// `Store`.
     async fn list(&self, kind: ObjectKind, top: u64) -> Result<Vec<DirectoryObject>, StoreError>;
 
-    /// Deletes an object, its credentials and its memberships; `Ok(false)` when unknown.
+    /// The object linked to an external provider's subject.
+    ///
+    /// # Errors
+    /// `Store`.
+    async fn find_external(&self, issuer: &str, subject: &str) -> Result<Option<Uuid>, StoreError>;
+
+    /// Inserts a user or service principal seen for the first time at an external provider,
+    /// and its link to (issuer, subject), in one transaction.
+    ///
+    /// # Errors
+    /// `Conflict` when the link or a unique name exists already; `Store`.
+    async fn insert_external(
+        &self,
+        issuer: &str,
+        subject: &str,
+        object: &DirectoryObject,
+    ) -> Result<(), DirectoryWriteError>;
+
+    /// Deletes an object, its credentials, its memberships and its external link;
+    /// `Ok(false)` when unknown.
     ///
     /// # Errors
     /// `Store`.

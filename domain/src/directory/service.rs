@@ -5,6 +5,7 @@ use super::{
     PasswordCredential, Secrets, ServicePrincipal, User,
 };
 use crate::clock::Clock;
+use crate::identity::ExternalIdentity;
 use crate::store::StoreError;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
@@ -77,6 +78,7 @@ pub struct PrincipalInfo {
 struct PrincipalCache {
     version: Option<i64>,
     entries: HashMap<Uuid, PrincipalInfo>,
+    external: HashMap<(String, String), Uuid>,
 }
 
 /// Directory use cases.
@@ -86,6 +88,14 @@ pub struct DirectoryService {
     secrets: Arc<dyn Secrets>,
     clock: Arc<dyn Clock>,
     cache: Arc<RwLock<PrincipalCache>>,
+}
+
+fn is_principal_name(upn: &str) -> bool {
+    let (local, domain) = upn.split_once('@').unwrap_or(("", ""));
+    !local.is_empty()
+        && !domain.is_empty()
+        && upn.len() <= 113
+        && !upn.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 fn nickname_of(name: &str) -> String {
@@ -118,12 +128,7 @@ impl DirectoryService {
         display_name: &str,
         password: &str,
     ) -> Result<User, DirectoryError> {
-        let (local, domain) = upn.split_once('@').unwrap_or(("", ""));
-        if local.is_empty()
-            || domain.is_empty()
-            || upn.len() > 113
-            || upn.chars().any(|c| c.is_whitespace() || c.is_control())
-        {
+        if !is_principal_name(upn) {
             return Err(DirectoryError::Invalid {
                 target: "userPrincipalName",
                 message: format!("The user principal name '{upn}' is invalid: use name@domain."),
@@ -440,13 +445,125 @@ impl DirectoryService {
         }
         cache.version = Some(version);
         cache.entries.clear();
+        cache.external.clear();
         Ok(true)
     }
 
     fn forget_cached(&self) {
         if let Ok(mut cache) = self.cache.write() {
             cache.entries.clear();
+            cache.external.clear();
         }
+    }
+
+    /// The object id of a caller of a trusted external provider, keyed by issuer and
+    /// subject. Seen for the first time, the caller is added to the directory: a person as
+    /// a user, an application acting for itself as a service principal. It then holds no
+    /// role until one is assigned to it. An external user never takes over an existing
+    /// account: when its sign-in name is taken it gets a guest name
+    /// (`name#EXT#@provider-host`), as Entra ID names its guests.
+    ///
+    /// # Errors
+    /// `Store`.
+    pub async fn resolve_external(&self, who: &ExternalIdentity) -> Result<Uuid, DirectoryError> {
+        let key = (who.issuer.clone(), who.subject.clone());
+        if let Some(hit) = self
+            .cache
+            .read()
+            .ok()
+            .and_then(|c| c.external.get(&key).copied())
+        {
+            return Ok(hit);
+        }
+        let id = match self.repo.find_external(&who.issuer, &who.subject).await? {
+            Some(id) => id,
+            None => self.add_external(who).await?,
+        };
+        if let Ok(mut cache) = self.cache.write() {
+            cache.external.insert(key, id);
+        }
+        Ok(id)
+    }
+
+    async fn add_external(&self, who: &ExternalIdentity) -> Result<Uuid, DirectoryError> {
+        let host = who
+            .issuer
+            .split("://")
+            .nth(1)
+            .and_then(|rest| rest.split(['/', ':']).next())
+            .filter(|h| !h.is_empty())
+            .unwrap_or("external");
+        let object_id = Uuid::new_v4();
+        let candidates: Vec<DirectoryObject> = if let Some(client) = &who.application {
+            let app_id = Uuid::new_v4();
+            vec![DirectoryObject::ServicePrincipal(ServicePrincipal {
+                object_id,
+                application_object_id: Uuid::new_v4(),
+                app_id,
+                display_name: client.clone(),
+                service_principal_names: vec![
+                    app_id.to_string(),
+                    format!("{}/{client}", who.issuer.trim_end_matches('/')),
+                ],
+                account_enabled: true,
+                credentials: Vec::new(),
+            })]
+        } else {
+            let username = who.username.as_deref().filter(|n| is_principal_name(n));
+            let local: String = username
+                .unwrap_or(&who.subject)
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .take(64)
+                .collect();
+            let suffix = object_id.simple().to_string();
+            let names = username.map(str::to_owned).into_iter().chain([
+                format!("{local}#EXT#@{host}"),
+                format!("{local}_{}#EXT#@{host}", &suffix[..8]),
+            ]);
+            names
+                .map(|upn| {
+                    DirectoryObject::User(User {
+                        object_id,
+                        display_name: who
+                            .display_name
+                            .clone()
+                            .unwrap_or_else(|| nickname_of(&upn)),
+                        mail_nickname: nickname_of(&upn),
+                        user_principal_name: upn,
+                        account_enabled: true,
+                        password_hash: None,
+                    })
+                })
+                .collect()
+        };
+        for object in candidates {
+            match self
+                .repo
+                .insert_external(&who.issuer, &who.subject, &object)
+                .await
+            {
+                Ok(()) => return Ok(object_id),
+                Err(DirectoryWriteError::Conflict) => {
+                    // Another request (or replica) may have added this caller meanwhile.
+                    if let Some(id) = self.repo.find_external(&who.issuer, &who.subject).await? {
+                        return Ok(id);
+                    }
+                }
+                Err(DirectoryWriteError::NotFound) => {}
+                Err(DirectoryWriteError::Store(e)) => return Err(e.into()),
+            }
+        }
+        Err(DirectoryError::Conflict(format!(
+            "No free name for the caller '{}' of '{}'.",
+            who.subject, who.issuer
+        )))
     }
 
     /// Up to `top` objects of a kind.

@@ -97,6 +97,40 @@ pub trait TokenSigner: Send + Sync {
     async fn public_keys(&self) -> Vec<Jwk>;
 }
 
+/// Who a trusted external OIDC provider says the caller is, after its token was verified
+/// and its claims mapped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalIdentity {
+    /// The provider's issuer URL, exactly as the token's `iss`.
+    pub issuer: String,
+    /// The caller's stable id at that provider (`sub`, or `oid`, as the provider's claim
+    /// mapping says); with the issuer, the key of its directory object.
+    pub subject: String,
+    /// The client id, when the token names an application acting for itself (client
+    /// credentials) rather than a person.
+    pub application: Option<String>,
+    /// A sign-in name (`preferred_username`, `upn` or `email`), when the token has one.
+    pub username: Option<String>,
+    /// A display name (`name`), when the token has one.
+    pub display_name: Option<String>,
+}
+
+/// The external OIDC providers this deployment trusts, each found by discovery, its keys
+/// cached and refetched (with a floor) when an unknown `kid` appears.
+#[async_trait]
+pub trait ExternalIssuers: Send + Sync {
+    /// Whether tokens with this `iss` are verified here.
+    fn trusts(&self, issuer: &str) -> bool;
+
+    /// Verifies a token of a trusted issuer strictly (signature by `kid` against the
+    /// provider's JWKS, the allowed algorithms, `iss`, `aud`, `exp`, `nbf`) and maps its
+    /// claims.
+    ///
+    /// # Errors
+    /// [`TokenRejected`] naming the failed check.
+    async fn verify(&self, token: &str, issuer: &str) -> Result<ExternalIdentity, TokenRejected>;
+}
+
 /// An EC P-256 public key, as a JWKS document lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Jwk {

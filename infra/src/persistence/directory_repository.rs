@@ -1,6 +1,8 @@
 //! The directory in SQL.
 
-use super::entities::directory::{credential, group, member, service_principal, sp_name, user};
+use super::entities::directory::{
+    credential, external_link, group, member, service_principal, sp_name, user,
+};
 use super::{Database, bump_counter, from_millis, millis, read_counter, store_error};
 use async_trait::async_trait;
 use berth_domain::directory::{
@@ -10,7 +12,8 @@ use berth_domain::directory::{
 use berth_domain::store::StoreError;
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
-    ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
+    TransactionTrait,
 };
 use std::collections::HashMap;
 use tracing::instrument;
@@ -77,6 +80,59 @@ fn credential_row(sp: Uuid, c: &PasswordCredential) -> credential::ActiveModel {
     }
 }
 
+async fn insert_user_row(conn: &impl ConnectionTrait, u: &User) -> Result<(), DirectoryWriteError> {
+    let row = user::ActiveModel {
+        object_id: Set(u.object_id.to_string()),
+        upn: Set(u.user_principal_name.clone()),
+        upn_key: Set(u.user_principal_name.to_lowercase()),
+        display_name: Set(u.display_name.clone()),
+        mail_nickname: Set(u.mail_nickname.clone()),
+        account_enabled: Set(u.account_enabled),
+        password_hash: Set(u.password_hash.clone()),
+    };
+    user::Entity::insert(row)
+        .exec(conn)
+        .await
+        .map(|_| ())
+        .map_err(write_error)
+}
+
+async fn insert_service_principal_rows(
+    conn: &impl ConnectionTrait,
+    sp: &ServicePrincipal,
+) -> Result<(), DirectoryWriteError> {
+    let row = service_principal::ActiveModel {
+        object_id: Set(sp.object_id.to_string()),
+        application_object_id: Set(sp.application_object_id.to_string()),
+        app_id: Set(sp.app_id.to_string()),
+        display_name: Set(sp.display_name.clone()),
+        account_enabled: Set(sp.account_enabled),
+    };
+    service_principal::Entity::insert(row)
+        .exec(conn)
+        .await
+        .map_err(write_error)?;
+    for (position, name) in sp.service_principal_names.iter().enumerate() {
+        let row = sp_name::ActiveModel {
+            name_key: Set(name.to_lowercase()),
+            name: Set(name.clone()),
+            sp_object_id: Set(sp.object_id.to_string()),
+            position: Set(i32::try_from(position).unwrap_or(i32::MAX)),
+        };
+        sp_name::Entity::insert(row)
+            .exec(conn)
+            .await
+            .map_err(write_error)?;
+    }
+    for c in &sp.credentials {
+        credential::Entity::insert(credential_row(sp.object_id, c))
+            .exec(conn)
+            .await
+            .map_err(write_error)?;
+    }
+    Ok(())
+}
+
 impl SeaOrmDirectoryRepository {
     /// Loads service principals with their names and credentials.
     async fn service_principals(
@@ -138,20 +194,7 @@ impl SeaOrmDirectoryRepository {
 impl DirectoryRepository for SeaOrmDirectoryRepository {
     #[instrument(skip_all, err, fields(object.id = %u.object_id))]
     async fn insert_user(&self, u: &User) -> Result<(), DirectoryWriteError> {
-        let row = user::ActiveModel {
-            object_id: Set(u.object_id.to_string()),
-            upn: Set(u.user_principal_name.clone()),
-            upn_key: Set(u.user_principal_name.to_lowercase()),
-            display_name: Set(u.display_name.clone()),
-            mail_nickname: Set(u.mail_nickname.clone()),
-            account_enabled: Set(u.account_enabled),
-            password_hash: Set(u.password_hash.clone()),
-        };
-        user::Entity::insert(row)
-            .exec(self.db.writer())
-            .await
-            .map(|_| ())
-            .map_err(write_error)
+        insert_user_row(self.db.writer(), u).await
     }
 
     #[instrument(skip_all, err, fields(object.id = %sp.object_id))]
@@ -165,34 +208,51 @@ impl DirectoryRepository for SeaOrmDirectoryRepository {
             .begin()
             .await
             .map_err(|e| DirectoryWriteError::Store(store_error(e)))?;
-        let row = service_principal::ActiveModel {
-            object_id: Set(sp.object_id.to_string()),
-            application_object_id: Set(sp.application_object_id.to_string()),
-            app_id: Set(sp.app_id.to_string()),
-            display_name: Set(sp.display_name.clone()),
-            account_enabled: Set(sp.account_enabled),
+        insert_service_principal_rows(&txn, sp).await?;
+        txn.commit()
+            .await
+            .map_err(|e| DirectoryWriteError::Store(store_error(e)))
+    }
+
+    #[instrument(skip_all, err)]
+    async fn find_external(&self, issuer: &str, subject: &str) -> Result<Option<Uuid>, StoreError> {
+        external_link::Entity::find_by_id((issuer.to_owned(), subject.to_owned()))
+            .one(self.db.writer())
+            .await
+            .map_err(store_error)?
+            .map(|row| id(&row.object_id))
+            .transpose()
+    }
+
+    #[instrument(skip_all, err, fields(object.id = %object.object_id()))]
+    async fn insert_external(
+        &self,
+        issuer: &str,
+        subject: &str,
+        object: &DirectoryObject,
+    ) -> Result<(), DirectoryWriteError> {
+        let txn = self
+            .db
+            .writer()
+            .begin()
+            .await
+            .map_err(|e| DirectoryWriteError::Store(store_error(e)))?;
+        let link = external_link::ActiveModel {
+            issuer: Set(issuer.to_owned()),
+            subject: Set(subject.to_owned()),
+            object_id: Set(object.object_id().to_string()),
+            created_at: Set(millis(time::OffsetDateTime::now_utc())),
         };
-        service_principal::Entity::insert(row)
+        external_link::Entity::insert(link)
             .exec(&txn)
             .await
             .map_err(write_error)?;
-        for (position, name) in sp.service_principal_names.iter().enumerate() {
-            let row = sp_name::ActiveModel {
-                name_key: Set(name.to_lowercase()),
-                name: Set(name.clone()),
-                sp_object_id: Set(sp.object_id.to_string()),
-                position: Set(i32::try_from(position).unwrap_or(i32::MAX)),
-            };
-            sp_name::Entity::insert(row)
-                .exec(&txn)
-                .await
-                .map_err(write_error)?;
-        }
-        for c in &sp.credentials {
-            credential::Entity::insert(credential_row(sp.object_id, c))
-                .exec(&txn)
-                .await
-                .map_err(write_error)?;
+        match object {
+            DirectoryObject::User(u) => insert_user_row(&txn, u).await?,
+            DirectoryObject::ServicePrincipal(sp) => {
+                insert_service_principal_rows(&txn, sp).await?
+            }
+            DirectoryObject::Group(_) => return Err(DirectoryWriteError::NotFound),
         }
         txn.commit()
             .await
@@ -446,6 +506,11 @@ impl DirectoryRepository for SeaOrmDirectoryRepository {
             .map_err(store_error)?;
         credential::Entity::delete_many()
             .filter(credential::Column::SpObjectId.eq(key.clone()))
+            .exec(&txn)
+            .await
+            .map_err(store_error)?;
+        external_link::Entity::delete_many()
+            .filter(external_link::Column::ObjectId.eq(key.clone()))
             .exec(&txn)
             .await
             .map_err(store_error)?;

@@ -17,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0003Rbac),
             Box::new(M0004SigningKeys),
             Box::new(M0005DirectoryCounter),
+            Box::new(M0006ExternalLinks),
         ]
     }
 }
@@ -418,5 +419,44 @@ impl MigrationTrait for M0005DirectoryCounter {
                 .to_owned(),
         )
         .await
+    }
+}
+
+/// Links from a trusted external provider's (issuer, subject) to a directory object.
+struct M0006ExternalLinks;
+
+impl MigrationName for M0006ExternalLinks {
+    fn name(&self) -> &str {
+        "m0006_external_links"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0006ExternalLinks {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_table(
+            Table::create()
+                .table("directory_external_links")
+                .col(string("issuer"))
+                .col(string("subject"))
+                .col(string("object_id"))
+                .col(big_integer("created_at"))
+                .primary_key(Index::create().col("issuer").col("subject"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("ix_directory_external_links_object")
+                .table("directory_external_links")
+                .col("object_id")
+                .to_owned(),
+        )
+        .await
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_table(Table::drop().table("directory_external_links").to_owned())
+            .await
     }
 }

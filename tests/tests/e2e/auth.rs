@@ -5,7 +5,7 @@ use super::*;
 use berth_tests::client_token;
 
 /// A new service principal with a password, made through Graph by the owner.
-async fn principal(app: &TestApp, name: &str) -> (String, (String, String)) {
+pub(super) async fn principal(app: &TestApp, name: &str) -> (String, (String, String)) {
     let application = app
         .send(
             reqwest::Method::POST,
@@ -31,7 +31,7 @@ async fn principal(app: &TestApp, name: &str) -> (String, (String, String)) {
     (sp["id"].as_str().unwrap().to_owned(), (app_id, secret))
 }
 
-async fn assign(app: &TestApp, scope: &str, role: &str, principal: &str) {
+pub(super) async fn assign(app: &TestApp, scope: &str, role: &str, principal: &str) {
     let url = format!(
         "{scope}/providers/Microsoft.Authorization/roleAssignments/{}?api-version=2022-04-01",
         uuid::Uuid::new_v4()
@@ -45,7 +45,7 @@ async fn assign(app: &TestApp, scope: &str, role: &str, principal: &str) {
     assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
 }
 
-async fn as_token(
+pub(super) async fn as_token(
     app: &TestApp,
     token: &str,
     method: reqwest::Method,
@@ -61,10 +61,10 @@ async fn as_token(
     .await
 }
 
-const READER: &str = "acdd72a7-3385-48ef-bd42-f606fba81ae7";
-const CONTRIBUTOR: &str = "b24988ac-6180-42a0-ab88-20f7382dd24c";
-const ACR_PUSH: &str = "8311e382-0749-4cb8-b61a-304f252e45ec";
-const OWNER: &str = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635";
+pub(super) const READER: &str = "acdd72a7-3385-48ef-bd42-f606fba81ae7";
+pub(super) const CONTRIBUTOR: &str = "b24988ac-6180-42a0-ab88-20f7382dd24c";
+pub(super) const ACR_PUSH: &str = "8311e382-0749-4cb8-b61a-304f252e45ec";
+pub(super) const OWNER: &str = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635";
 
 both_backends! {
     async fn requests_without_a_good_token_are_refused_with_a_challenge(app) {

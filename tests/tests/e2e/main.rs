@@ -10,6 +10,7 @@ mod auth;
 mod authorization_api;
 mod bad_input;
 mod directory;
+mod external_oidc;
 mod graph;
 mod issuer;
 mod matrix;

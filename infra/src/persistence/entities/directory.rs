@@ -167,3 +167,30 @@ pub mod member {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// `directory_external_links`: which directory object a trusted external provider's subject is.
+pub mod external_link {
+    use sea_orm::entity::prelude::*;
+
+    /// A link row.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "directory_external_links")]
+    pub struct Model {
+        /// The provider's issuer URL.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub issuer: String,
+        /// The subject at that provider.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub subject: String,
+        /// The user or service principal.
+        pub object_id: String,
+        /// Unix milliseconds.
+        pub created_at: i64,
+    }
+
+    /// No relations are navigated through sea-orm.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
