@@ -1,7 +1,13 @@
 //! `berthd`: loads the settings, builds the application, serves until stopped.
+//!
+//! `berthd rotate-signing-key` makes a new signing key for the built-in issuer and exits:
+//! running servers sign with it within a minute, and tokens signed with the old key stay
+//! valid until they expire.
 
 use berth_api::{Application, telemetry};
 use berth_infra::config::Settings;
+use berth_infra::jwt::JwtSigner;
+use berth_infra::persistence::Database;
 use std::process::ExitCode;
 
 #[tokio::main]
@@ -14,6 +20,14 @@ async fn main() -> ExitCode {
         }
     };
     telemetry::init(settings.log_format);
+    match std::env::args().nth(1).as_deref() {
+        None => {}
+        Some("rotate-signing-key") => return rotate_signing_key(&settings).await,
+        Some(other) => {
+            eprintln!("berthd: unknown command '{other}' (commands: rotate-signing-key)");
+            return ExitCode::from(2);
+        }
+    }
     let app = match Application::build(settings).await {
         Ok(app) => app,
         Err(e) => {
@@ -29,6 +43,26 @@ async fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("berthd: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn rotate_signing_key(settings: &Settings) -> ExitCode {
+    let rotated = async {
+        let db = Database::open(&settings.database_target())
+            .await
+            .map_err(|e| e.to_string())?;
+        let signer = JwtSigner::open(db).await.map_err(|e| e.to_string())?;
+        signer.rotate().await.map_err(|e| e.to_string())
+    };
+    match rotated.await {
+        Ok(kid) => {
+            println!("berthd: the built-in issuer signs with key {kid} from now on");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("berthd: cannot rotate the signing key: {e}");
             ExitCode::FAILURE
         }
     }

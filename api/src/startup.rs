@@ -206,9 +206,11 @@ impl Application {
             "https://management.azure.com/".to_owned(),
             "https://management.core.windows.net/".to_owned(),
         ];
-        let signer = JwtSigner::open(database.clone())
-            .await
-            .map_err(|e| StartupError::Bootstrap(e.to_string()))?;
+        let signer = Arc::new(
+            JwtSigner::open(database.clone())
+                .await
+                .map_err(|e| StartupError::Bootstrap(e.to_string()))?,
+        );
         let tokens = TokenService::new(
             IssuerSettings {
                 base_url: base_url.clone(),
@@ -225,7 +227,7 @@ impl Application {
                     .collect(),
             },
             directory.clone(),
-            Arc::new(signer),
+            signer.clone(),
             clock_for_tokens,
         );
         bootstrap_owner(&settings, subscription.tenant_id, &directory, &rbac).await?;
@@ -289,7 +291,11 @@ impl Application {
                 )
             }
         };
-        let refresher = WorkerGuard(tokio::spawn(refresh_snapshots(rbac, snapshot_directory)));
+        let refresher = WorkerGuard(tokio::spawn(refresh_snapshots(
+            rbac,
+            snapshot_directory,
+            signer,
+        )));
         let worker = WorkerGuard(tokio::spawn(run_worker(
             operations,
             notify,
@@ -471,10 +477,15 @@ async fn bootstrap_owner(
 }
 
 /// Keeps the authorization index and the principal cache in step with writes made through
-/// other replicas.
-async fn refresh_snapshots(rbac: RbacService, directory: DirectoryService) {
-    loop {
+/// other replicas (within a second), and the signing keys with a rotation (within a minute).
+async fn refresh_snapshots(rbac: RbacService, directory: DirectoryService, signer: Arc<JwtSigner>) {
+    for tick in 1u64.. {
         tokio::time::sleep(Duration::from_millis(500)).await;
+        if tick % 120 == 0
+            && let Err(e) = signer.reload().await
+        {
+            tracing::warn!(error.cause = %e, "cannot reload the signing keys");
+        }
         if let Err(e) = rbac.refresh().await {
             tracing::warn!(error.cause = %e, "cannot refresh the authorization index");
         }

@@ -53,19 +53,111 @@ fn every_operation_has_an_id_and_every_response_a_description() {
 }
 
 #[test]
-fn berthd_refuses_to_listen_beyond_loopback_and_says_why() {
+fn berthd_refuses_plain_http_beyond_loopback_and_says_why() {
     let dir = tempfile::tempdir().unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_berthd"))
         .env("BERTH_LISTEN", "0.0.0.0:0")
+        .env("BERTH_TLS", "off")
         .env("BERTH_DATA_DIR", dir.path())
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("BERTH_LISTEN") && stderr.contains("no authentication"),
+        stderr.contains("BERTH_TLS") && stderr.contains("not loopback"),
         "{stderr}"
     );
+}
+
+#[tokio::test]
+async fn rotate_signing_key_makes_the_newest_key_sign_and_keeps_the_old_ones_published() {
+    let dir = tempfile::tempdir().unwrap();
+    let rotate = || {
+        let output = Command::new(env!("CARGO_BIN_EXE_berthd"))
+            .arg("rotate-signing-key")
+            .env("BERTH_DATA_DIR", dir.path())
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        let out = String::from_utf8_lossy(&output.stdout).to_string();
+        let line = out
+            .lines()
+            .find_map(|l| l.strip_prefix("berthd: the built-in issuer signs with key "))
+            .unwrap_or_else(|| panic!("no key id in {out}"));
+        line.split_whitespace().next().unwrap().to_owned()
+    };
+    let (first, second) = (rotate(), rotate());
+    assert_ne!(first, second);
+    let unknown = Command::new(env!("CARGO_BIN_EXE_berthd"))
+        .arg("rotate-everything")
+        .env("BERTH_DATA_DIR", dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(unknown.status.code(), Some(2));
+
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let mut child = Command::new(env!("CARGO_BIN_EXE_berthd"))
+        .env("BERTH_LISTEN", format!("127.0.0.1:{port}"))
+        .env("BERTH_TLS", "off")
+        .env("BERTH_DATA_DIR", dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut keys = None;
+    for _ in 0..200 {
+        if let Ok(r) = reqwest::get(format!("{base}/organizations/discovery/v2.0/keys")).await {
+            keys = r.json::<serde_json::Value>().await.ok();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let owner: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("bootstrap-owner.json")).unwrap())
+            .unwrap();
+    let token: serde_json::Value = reqwest::Client::new()
+        .post(format!("{base}/organizations/oauth2/v2.0/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", owner["appId"].as_str().unwrap()),
+            ("client_secret", owner["secret"].as_str().unwrap()),
+            ("scope", "https://management.berth.local/.default"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let kids: Vec<String> = keys.unwrap()["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect();
+    // The key the first rotation replaced, and both rotated keys, newest first.
+    assert_eq!(kids.len(), 3, "{kids:?}");
+    assert_eq!(kids[..2], [second.clone(), first]);
+    use base64::Engine;
+    let header = token["access_token"]
+        .as_str()
+        .unwrap()
+        .split('.')
+        .next()
+        .unwrap();
+    let header: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(header)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["kid"], second.as_str());
 }
 
 #[test]

@@ -12,7 +12,7 @@ use uuid::Uuid;
 /// How `berthd` serves TLS.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TlsMode {
-    /// Plain HTTP (loopback development and tests only).
+    /// Plain HTTP: on loopback, or behind a proxy that terminates TLS.
     Off,
     /// A certificate generated for `127.0.0.1`/`localhost` into the data directory.
     SelfSigned,
@@ -383,15 +383,6 @@ impl Raw {
                     format!("expected host:port such as 127.0.0.1:8443 ({e})"),
                 )
             })?;
-        if !listen.ip().is_loopback() {
-            return Err(invalid(
-                "BERTH_LISTEN",
-                format!(
-                    "refusing to listen on {listen}: this version of berthd has no authentication or \
-                     authorization yet, so it only listens on loopback (127.0.0.1 or [::1])"
-                ),
-            ));
-        }
         let tls = match (self.tls.as_deref(), self.tls_cert, self.tls_key) {
             (Some("off"), None, None) => TlsMode::Off,
             (Some("off"), _, _) => {
@@ -430,6 +421,23 @@ impl Raw {
             }
             None => None,
         };
+        // Bearer tokens and client secrets cross the wire: plain HTTP only on loopback, or
+        // behind a proxy that terminates TLS (then the public URL is https).
+        if tls == TlsMode::Off
+            && !listen.ip().is_loopback()
+            && !public_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("https://"))
+        {
+            return Err(invalid(
+                "BERTH_TLS",
+                format!(
+                    "is 'off' while listening on {listen}, which is not loopback: tokens and secrets \
+                     would cross the network in clear. Serve TLS, or put a TLS-terminating proxy \
+                     in front and set BERTH_PUBLIC_URL to its https:// URL"
+                ),
+            ));
+        }
         let subscription_id = self
             .subscription_id
             .map(|s| {
@@ -553,9 +561,22 @@ mod tests {
     }
 
     #[test]
-    fn non_loopback_addresses_are_refused_with_the_reason() {
-        let err = Settings::from_sources(None, env(&[("BERTH_LISTEN", "0.0.0.0:8443")])).err();
-        assert!(err.is_some_and(|e| e.to_string().contains("no authentication")));
+    fn plain_http_beyond_loopback_needs_a_tls_proxy_in_front() -> Result<(), ConfigError> {
+        let tls = Settings::from_sources(None, env(&[("BERTH_LISTEN", "0.0.0.0:8443")]))?;
+        assert_eq!(tls.tls, TlsMode::SelfSigned);
+        let plain = [("BERTH_LISTEN", "0.0.0.0:8080"), ("BERTH_TLS", "off")];
+        let err = Settings::from_sources(None, env(&plain)).err();
+        assert!(err.is_some_and(|e| e.to_string().contains("not loopback")));
+        let proxied = [
+            plain[0],
+            plain[1],
+            ("BERTH_PUBLIC_URL", "https://berth.example"),
+        ];
+        assert_eq!(
+            Settings::from_sources(None, env(&proxied))?.tls,
+            TlsMode::Off
+        );
+        Ok(())
     }
 
     #[test]

@@ -123,8 +123,12 @@ impl JwtSigner {
         Ok(kid)
     }
 
-    /// Reads the published keys, newest first.
-    async fn reload(&self) -> Result<(), StoreError> {
+    /// Reads the published keys, newest first: a key rotated by another process signs
+    /// here from then on.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the keys cannot be read.
+    pub async fn reload(&self) -> Result<(), StoreError> {
         let oldest = millis(OffsetDateTime::now_utc() - RETIRED_KEPT);
         let rows = signing_key::Entity::find()
             .filter(
