@@ -102,7 +102,14 @@ impl JwtSigner {
         let pair = rcgen::KeyPair::generate()
             .map_err(|e| StoreError(format!("cannot make a signing key: {e}")))?;
         let kid = uuid::Uuid::new_v4().simple().to_string();
-        let now = millis(OffsetDateTime::now_utc());
+        // Keys are ordered by creation: two rotations within one millisecond must not tie.
+        let newest = signing_key::Entity::find()
+            .order_by_desc(signing_key::Column::CreatedAt)
+            .one(self.db.writer())
+            .await
+            .map_err(store_error)?
+            .map_or(i64::MIN, |k| k.created_at);
+        let now = millis(OffsetDateTime::now_utc()).max(newest.saturating_add(1));
         signing_key::Entity::update_many()
             .col_expr(signing_key::Column::RetiredAt, Expr::value(now))
             .filter(signing_key::Column::RetiredAt.is_null())
