@@ -4,7 +4,7 @@
 //! Any principal of the tenant may read the directory; changing it takes a role granting
 //! `Microsoft.Directory/...` actions at the root scope (Owner's `*` does).
 
-use crate::arm::ArmJson;
+use crate::arm::{ArmJson, BaseUrl};
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorResponse};
 use crate::routes::registries::dto::rfc3339;
@@ -23,7 +23,57 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-const MAX_LIST: u64 = 999;
+/// Graph's largest page.
+const MAX_PAGE: u64 = 999;
+/// Graph's default page.
+const DEFAULT_PAGE: u64 = 100;
+
+/// One page of a directory listing, with `@odata.nextLink` when more follow.
+async fn page(
+    state: &AppState,
+    kind: ObjectKind,
+    q: &GraphQuery,
+    BaseUrl(base): &BaseUrl,
+    path: &str,
+) -> Result<GraphList, ApiError> {
+    let top = q.top.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&top) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "Request_BadRequest",
+            format!(
+                "Invalid page size specified: '{top}'. Must be between 1 and {MAX_PAGE} inclusive."
+            ),
+        ));
+    }
+    let after = q
+        .skiptoken
+        .as_deref()
+        .map(|t| {
+            Uuid::parse_str(t).map_err(|_| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "Request_BadRequest",
+                    "The $skiptoken is not one this service made.",
+                )
+            })
+        })
+        .transpose()?;
+    let mut found = state.directory.list(kind, after, top + 1).await?;
+    let more = u64::try_from(found.len()).unwrap_or(u64::MAX) > top;
+    found.truncate(usize::try_from(top).unwrap_or(usize::MAX));
+    let next_link = match found.last() {
+        Some(last) if more => Some(format!(
+            "{base}{path}?$top={top}&$skiptoken={}",
+            last.object_id()
+        )),
+        _ => None,
+    };
+    Ok(GraphList {
+        value: found.iter().map(object_json).collect(),
+        next_link,
+    })
+}
 
 impl From<DirectoryError> for ApiError {
     fn from(e: DirectoryError) -> Self {
@@ -55,6 +105,14 @@ pub struct GraphQuery {
     #[serde(rename = "$filter")]
     #[param(rename = "$filter")]
     pub filter: Option<String>,
+    /// Page size, 1 to 999 (default 100).
+    #[serde(rename = "$top")]
+    #[param(rename = "$top")]
+    pub top: Option<u64>,
+    /// Where the next page starts (from `@odata.nextLink`).
+    #[serde(rename = "$skiptoken")]
+    #[param(rename = "$skiptoken")]
+    pub skiptoken: Option<String>,
 }
 
 /// A list of directory objects, in Graph's shape.
@@ -63,6 +121,9 @@ pub struct GraphList {
     /// The objects (each with `@odata.type` and `id`).
     #[schema(value_type = Vec<Object>)]
     pub value: Vec<Value>,
+    /// The next page, when there is one.
+    #[serde(rename = "@odata.nextLink", skip_serializing_if = "Option::is_none")]
+    pub next_link: Option<String>,
 }
 
 /// `passwordProfile` of a new user.
@@ -310,16 +371,15 @@ fn not_found(id: &str) -> ApiError {
 async fn list_users(
     State(state): State<AppState>,
     _caller: Caller,
+    base: BaseUrl,
     axum::extract::Query(q): axum::extract::Query<GraphQuery>,
 ) -> Result<Json<GraphList>, ApiError> {
     let value = match q.filter.as_deref() {
-        None => state
-            .directory
-            .list(ObjectKind::User, MAX_LIST)
-            .await?
-            .iter()
-            .map(object_json)
-            .collect(),
+        None => {
+            return Ok(Json(
+                page(&state, ObjectKind::User, &q, &base, "/v1.0/users").await?,
+            ));
+        }
         Some(f) => {
             let upn =
                 quoted_after(f, "userPrincipalName eq").ok_or_else(|| unsupported_filter(f))?;
@@ -332,7 +392,10 @@ async fn list_users(
                 .collect()
         }
     };
-    Ok(Json(GraphList { value }))
+    Ok(Json(GraphList {
+        value,
+        next_link: None,
+    }))
 }
 
 /// Creates a user who signs in with a password.
@@ -432,7 +495,15 @@ async fn delete_application(
 ) -> Result<StatusCode, ApiError> {
     state.authorize(&caller, "Microsoft.Directory/applications/delete", "/")?;
     match object(&state, &path.id).await? {
-        Some(DirectoryObject::ServicePrincipal(sp)) => remove_principal(&state, sp.object_id).await,
+        // The application's own id: a service principal's object id names another object.
+        Some(DirectoryObject::ServicePrincipal(sp))
+            if sp
+                .application_object_id
+                .to_string()
+                .eq_ignore_ascii_case(&path.id) =>
+        {
+            remove_principal(&state, sp.object_id).await
+        }
         _ => Err(not_found(&path.id)),
     }
 }
@@ -496,16 +567,22 @@ async fn remove_password(
 async fn list_service_principals(
     State(state): State<AppState>,
     _caller: Caller,
+    base: BaseUrl,
     axum::extract::Query(q): axum::extract::Query<GraphQuery>,
 ) -> Result<Json<GraphList>, ApiError> {
     let value = match q.filter.as_deref() {
-        None => state
-            .directory
-            .list(ObjectKind::ServicePrincipal, MAX_LIST)
-            .await?
-            .iter()
-            .map(object_json)
-            .collect(),
+        None => {
+            return Ok(Json(
+                page(
+                    &state,
+                    ObjectKind::ServicePrincipal,
+                    &q,
+                    &base,
+                    "/v1.0/servicePrincipals",
+                )
+                .await?,
+            ));
+        }
         Some(f) => {
             let name = quoted_after(f, "servicePrincipalNames/any(c:c eq")
                 .or_else(|| quoted_after(f, "appId eq"))
@@ -519,7 +596,10 @@ async fn list_service_principals(
                 .collect()
         }
     };
-    Ok(Json(GraphList { value }))
+    Ok(Json(GraphList {
+        value,
+        next_link: None,
+    }))
 }
 
 /// Creates the service principal of an application: Berth makes both together, so this
@@ -571,7 +651,12 @@ async fn delete_service_principal(
 ) -> Result<StatusCode, ApiError> {
     state.authorize(&caller, "Microsoft.Directory/applications/delete", "/")?;
     match object(&state, &path.id).await? {
-        Some(DirectoryObject::ServicePrincipal(sp)) => remove_principal(&state, sp.object_id).await,
+        // The service principal's own id: its application's id names another object.
+        Some(DirectoryObject::ServicePrincipal(sp))
+            if sp.object_id.to_string().eq_ignore_ascii_case(&path.id) =>
+        {
+            remove_principal(&state, sp.object_id).await
+        }
         _ => Err(not_found(&path.id)),
     }
 }
@@ -645,7 +730,10 @@ async fn list_members(
         .iter()
         .map(object_json)
         .collect();
-    Ok(Json(GraphList { value }))
+    Ok(Json(GraphList {
+        value,
+        next_link: None,
+    }))
 }
 
 /// Adds a member (`{"@odata.id": ".../directoryObjects/{id}"}`).
@@ -723,5 +811,8 @@ async fn get_by_ids(
         .filter(|o| ids.contains(&o.object_id()) && wanted(o))
         .map(object_json)
         .collect();
-    Ok(Json(GraphList { value }))
+    Ok(Json(GraphList {
+        value,
+        next_link: None,
+    }))
 }

@@ -112,11 +112,16 @@ pub trait DirectoryRepository: Send + Sync {
     /// `Store`.
     async fn version(&self) -> Result<i64, StoreError>;
 
-    /// Every object of one kind (`user`, `servicePrincipal` or `group`), at most `top`.
+    /// Objects of one kind in object-id order, after `after` when given, at most `top`.
     ///
     /// # Errors
     /// `Store`.
-    async fn list(&self, kind: ObjectKind, top: u64) -> Result<Vec<DirectoryObject>, StoreError>;
+    async fn list(
+        &self,
+        kind: ObjectKind,
+        after: Option<Uuid>,
+        top: u64,
+    ) -> Result<Vec<DirectoryObject>, StoreError>;
 
     /// The object linked to an external provider's subject.
     ///

@@ -573,9 +573,10 @@ impl DirectoryService {
     pub async fn list(
         &self,
         kind: ObjectKind,
+        after: Option<Uuid>,
         top: u64,
     ) -> Result<Vec<DirectoryObject>, DirectoryError> {
-        Ok(self.repo.list(kind, top).await?)
+        Ok(self.repo.list(kind, after, top).await?)
     }
 
     /// The user with this principal name.

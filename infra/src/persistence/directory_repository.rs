@@ -442,11 +442,19 @@ impl DirectoryRepository for SeaOrmDirectoryRepository {
         read_counter(self.db.reader(), COUNTER).await
     }
 
-    async fn list(&self, kind: ObjectKind, top: u64) -> Result<Vec<DirectoryObject>, StoreError> {
+    async fn list(
+        &self,
+        kind: ObjectKind,
+        after: Option<Uuid>,
+        top: u64,
+    ) -> Result<Vec<DirectoryObject>, StoreError> {
         let conn = self.db.reader();
+        // Object ids are stored as lowercase hyphenated text, so text order is id order.
+        let after = after.map(|a| a.to_string()).unwrap_or_default();
         Ok(match kind {
             ObjectKind::User => user::Entity::find()
-                .order_by_asc(user::Column::UpnKey)
+                .filter(user::Column::ObjectId.gt(after))
+                .order_by_asc(user::Column::ObjectId)
                 .limit(top)
                 .all(conn)
                 .await
@@ -455,7 +463,8 @@ impl DirectoryRepository for SeaOrmDirectoryRepository {
                 .map(|r| user_from_row(r).map(DirectoryObject::User))
                 .collect::<Result<_, _>>()?,
             ObjectKind::Group => group::Entity::find()
-                .order_by_asc(group::Column::DisplayName)
+                .filter(group::Column::ObjectId.gt(after))
+                .order_by_asc(group::Column::ObjectId)
                 .limit(top)
                 .all(conn)
                 .await
@@ -465,7 +474,8 @@ impl DirectoryRepository for SeaOrmDirectoryRepository {
                 .collect::<Result<_, _>>()?,
             ObjectKind::ServicePrincipal => {
                 let rows = service_principal::Entity::find()
-                    .order_by_asc(service_principal::Column::DisplayName)
+                    .filter(service_principal::Column::ObjectId.gt(after))
+                    .order_by_asc(service_principal::Column::ObjectId)
                     .limit(top)
                     .all(conn)
                     .await

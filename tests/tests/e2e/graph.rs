@@ -66,3 +66,47 @@ both_backends! {
         assert_eq!(app.delete(&format!("/v1.0/servicePrincipals/{sp_id}")).await.status, StatusCode::NOT_FOUND);
     }
 }
+
+both_backends! {
+    async fn lists_page_with_odata_next_links_and_applications_are_deleted_by_their_own_id(app) {
+        let mut made = Vec::new();
+        for n in 0..5 {
+            let a = app.send(reqwest::Method::POST, "/v1.0/applications", Some(&json!({"displayName": format!("paged-{n}")})), &[]).await;
+            made.push((a.body["id"].as_str().unwrap().to_owned(), a.body["appId"].as_str().unwrap().to_owned()));
+        }
+        // The bootstrap owner is a service principal too: six in all, two per page.
+        let mut seen = Vec::new();
+        let mut next = Some("/v1.0/servicePrincipals?$top=2".to_owned());
+        let mut pages = 0;
+        while let Some(url) = next {
+            let (status, page) = app.get(&url).await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            assert!(page["value"].as_array().unwrap().len() <= 2);
+            seen.extend(page["value"].as_array().unwrap().iter().map(|o| o["appId"].as_str().unwrap().to_owned()));
+            next = page["@odata.nextLink"].as_str().map(str::to_owned);
+            if let Some(link) = &next {
+                assert!(link.starts_with(&app.base), "an absolute link: {link}");
+            }
+            pages += 1;
+        }
+        assert_eq!((pages, seen.len()), (3, 6), "{seen:?}");
+        for (_, app_id) in &made {
+            assert!(seen.contains(app_id), "{app_id} missing from the pages");
+        }
+        let (_, all) = app.get("/v1.0/servicePrincipals").await;
+        assert!(all["@odata.nextLink"].is_null());
+        for bad in ["$top=0", "$top=1000", "$skiptoken=not-a-token"] {
+            let (status, body) = app.get(&format!("/v1.0/users?{bad}")).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+        }
+
+        // DELETE /applications/{id} takes the application's id, not its service principal's.
+        let (app_object, app_id) = &made[0];
+        let (_, sp) = app.get(&format!("/v1.0/servicePrincipals/{app_id}")).await;
+        let sp_id = sp["id"].as_str().unwrap();
+        let wrong = app.send(reqwest::Method::DELETE, &format!("/v1.0/applications/{sp_id}"), None, &[]).await;
+        assert_eq!(wrong.status, StatusCode::NOT_FOUND);
+        let right = app.send(reqwest::Method::DELETE, &format!("/v1.0/applications/{app_object}"), None, &[]).await;
+        assert_eq!(right.status, StatusCode::NO_CONTENT);
+    }
+}
