@@ -22,13 +22,16 @@ pub struct RequestAudiences {
     pub management: Vec<String>,
     /// Accepted `aud` on Graph routes.
     pub graph: Vec<String>,
+    /// Accepted `aud` of a token exchanged for a registry refresh token: the registry token
+    /// service's, and the management API's (ACR's `azureADAuthenticationAsArmPolicy`).
+    pub registry: Vec<String>,
 }
 
 impl RequestAudiences {
     /// Each audience is accepted with and without its trailing slash: a token's `aud` is the
     /// resource as the client asked for it.
     #[must_use]
-    pub fn new(issuer: &str, management: &[String], graph: &str) -> Self {
+    pub fn new(issuer: &str, management: &[String], graph: &str, registry: &str) -> Self {
         let both = |a: &String| {
             let bare = a.trim_end_matches('/');
             [bare.to_owned(), format!("{bare}/")]
@@ -37,6 +40,10 @@ impl RequestAudiences {
             issuer: issuer.to_owned(),
             management: management.iter().flat_map(both).collect(),
             graph: both(&graph.to_owned()).to_vec(),
+            registry: std::iter::once(&registry.to_owned())
+                .chain(management)
+                .flat_map(both)
+                .collect(),
         }
     }
 }
@@ -132,55 +139,69 @@ impl FromRequestParts<AppState> for Caller {
         } else {
             &state.audiences.management
         };
-        let issuer = unverified_issuer(token).ok_or_else(|| {
-            tracing::info!(
-                auth.reason = "malformed: no readable iss",
-                "bearer token refused"
-            );
-            invalid_token()
-        })?;
-        let object_id = if issuer == state.audiences.issuer {
-            let claims = state
-                .tokens
-                .signer()
-                .verify(token, &state.audiences.issuer, audiences)
-                .await
-                .map_err(refused)?;
-            if claims.token_use != TokenUse::Access {
-                return Err(refused(TokenRejected("not an access token".to_owned())));
-            }
-            Uuid::parse_str(&claims.oid).map_err(|_| invalid_token())?
-        } else if state.external.trusts(&issuer) {
-            let who = state
-                .external
-                .verify(token, &issuer)
-                .await
-                .map_err(refused)?;
-            state.directory.resolve_external(&who).await?
-        } else {
-            return Err(refused(TokenRejected(format!(
-                "issuer '{issuer}' is not trusted"
-            ))));
-        };
-        // A deleted or disabled principal's still-valid token is refused: deletion revokes.
-        let Some(principal) = state.directory.principal(object_id).await? else {
-            tracing::info!(auth.reason = "principal deleted or disabled", principal.id = %object_id, "bearer token refused");
-            return Err(invalid_token());
-        };
-        let kind = if principal.is_application {
-            "Application"
-        } else {
-            "User"
-        };
-        let mut principals = principal.groups;
-        principals.insert(0, object_id);
-        Ok(Self {
-            object_id,
-            principals,
-            name: principal.name,
-            kind,
-        })
+        authenticate(state, token, audiences).await
     }
+}
+
+/// Verifies a bearer token for one of `audiences` (from the built-in issuer or a trusted
+/// external provider) and names its caller: refused with 401 when the token fails any check
+/// or its principal was deleted or disabled.
+///
+/// # Errors
+/// 401 `InvalidAuthenticationToken`; 500 when the store fails.
+pub async fn authenticate(
+    state: &AppState,
+    token: &str,
+    audiences: &[String],
+) -> Result<Caller, ApiError> {
+    let issuer = unverified_issuer(token).ok_or_else(|| {
+        tracing::info!(
+            auth.reason = "malformed: no readable iss",
+            "bearer token refused"
+        );
+        invalid_token()
+    })?;
+    let object_id = if issuer == state.audiences.issuer {
+        let claims = state
+            .tokens
+            .signer()
+            .verify(token, &state.audiences.issuer, audiences)
+            .await
+            .map_err(refused)?;
+        if claims.token_use != TokenUse::Access {
+            return Err(refused(TokenRejected("not an access token".to_owned())));
+        }
+        Uuid::parse_str(&claims.oid).map_err(|_| invalid_token())?
+    } else if state.external.trusts(&issuer) {
+        let who = state
+            .external
+            .verify(token, &issuer)
+            .await
+            .map_err(refused)?;
+        state.directory.resolve_external(&who).await?
+    } else {
+        return Err(refused(TokenRejected(format!(
+            "issuer '{issuer}' is not trusted"
+        ))));
+    };
+    // A deleted or disabled principal's still-valid token is refused: deletion revokes.
+    let Some(principal) = state.directory.principal(object_id).await? else {
+        tracing::info!(auth.reason = "principal deleted or disabled", principal.id = %object_id, "bearer token refused");
+        return Err(invalid_token());
+    };
+    let kind = if principal.is_application {
+        "Application"
+    } else {
+        "User"
+    };
+    let mut principals = principal.groups;
+    principals.insert(0, object_id);
+    Ok(Caller {
+        object_id,
+        principals,
+        name: principal.name,
+        kind,
+    })
 }
 
 impl AppState {

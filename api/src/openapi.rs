@@ -39,6 +39,7 @@ impl Modify for BearerScheme {
         (name = "Authorization", description = "Microsoft.Authorization: role definitions and role assignments, at any scope"),
         (name = "Graph", description = "The Microsoft Graph v1.0 subset for principals: users, applications, service principals, groups"),
         (name = "Identity", description = "The built-in OpenID Connect issuer, shaped like Microsoft Entra ID"),
+        (name = "TokenServer", description = "The registry token server: Docker-style tokens for a Distribution registry and a Notary server, as ACR's /oauth2/exchange and /oauth2/token"),
         (name = "Meta", description = "Health, readiness and cloud metadata")
     )
 )]
@@ -53,6 +54,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::authorization::router())
         .merge(routes::graph::router())
         .merge(routes::issuer::router())
+        .merge(routes::token_server::router())
         .merge(routes::meta::router())
 }
 

@@ -21,6 +21,7 @@ use berth_domain::directory::DirectoryService;
 use berth_domain::identity::{IssuerSettings, TokenService};
 use berth_domain::operation::{OperationService, OperationSignal};
 use berth_domain::registry::RegistryService;
+use berth_domain::registry_token::{RegistryTokenService, TokenServerSettings};
 use berth_domain::resource_group::ResourceGroupService;
 use berth_domain::subscription::SubscriptionService;
 use berth_infra::config::{Settings, TlsMode};
@@ -31,6 +32,7 @@ use berth_infra::persistence::{
     SeaOrmRbacRepository, SeaOrmRegistryRepository, SeaOrmResourceGroupRepository,
     SeaOrmSubscriptionRepository,
 };
+use berth_infra::registry_token::TokenServerKeys;
 use berth_infra::secrets::Argon2Secrets;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -164,6 +166,7 @@ impl Application {
             clock.clone(),
         );
         let clock_for_tokens = clock.clone();
+        let clock_for_registry_tokens = clock.clone();
         let rbac = RbacService::new(
             Arc::new(SeaOrmRbacRepository::new(database.clone())),
             directory.clone(),
@@ -220,10 +223,7 @@ impl Application {
                     .cloned()
                     // The directory (Graph) lives on this host; `az acr login` asks for the
                     // registry token service.
-                    .chain([
-                        base_url.clone(),
-                        "https://containerregistry.azure.net".to_owned(),
-                    ])
+                    .chain([base_url.clone(), REGISTRY_AUDIENCE.to_owned()])
                     .collect(),
             },
             directory.clone(),
@@ -232,6 +232,28 @@ impl Application {
         );
         bootstrap_owner(&settings, subscription.tenant_id, &directory, &rbac).await?;
 
+        let token_keys = Arc::new(
+            TokenServerKeys::open(
+                database.clone(),
+                &settings.data_dir.join("registry-token-certs.pem"),
+            )
+            .await
+            .map_err(|e| StartupError::Bootstrap(e.to_string()))?,
+        );
+        let registry_tokens = RegistryTokenService::new(
+            TokenServerSettings {
+                issuer: settings.registry_token_issuer.clone(),
+                tenant: subscription.tenant_id.to_string(),
+                refresh_lifetime: time::Duration::hours(3),
+                access_lifetime: time::Duration::minutes(15),
+                trust_service: settings.notary_service.clone(),
+            },
+            registries.clone(),
+            directory.clone(),
+            rbac.clone(),
+            token_keys.clone(),
+            clock_for_registry_tokens,
+        );
         let snapshot_directory = directory.clone();
         let tokens_issuer = tokens.settings().issuer();
         let state = AppState {
@@ -247,7 +269,9 @@ impl Application {
                 &tokens_issuer,
                 &management_audiences,
                 &base_url,
+                REGISTRY_AUDIENCE,
             )),
+            registry_tokens,
             database,
             public_url: settings.public_url.clone(),
             scheme,
@@ -295,6 +319,7 @@ impl Application {
             rbac,
             snapshot_directory,
             signer,
+            token_keys,
         )));
         let worker = WorkerGuard(tokio::spawn(run_worker(
             operations,
@@ -352,6 +377,9 @@ impl Application {
         result
     }
 }
+
+/// The audience of tokens for the registry token service, as `az acr login` asks for it.
+const REGISTRY_AUDIENCE: &str = "https://containerregistry.azure.net";
 
 fn router(state: AppState, max_body_bytes: usize) -> Router {
     let (api, _) = openapi::api_router().split_for_parts();
@@ -478,13 +506,21 @@ async fn bootstrap_owner(
 
 /// Keeps the authorization index and the principal cache in step with writes made through
 /// other replicas (within a second), and the signing keys with a rotation (within a minute).
-async fn refresh_snapshots(rbac: RbacService, directory: DirectoryService, signer: Arc<JwtSigner>) {
+async fn refresh_snapshots(
+    rbac: RbacService,
+    directory: DirectoryService,
+    signer: Arc<JwtSigner>,
+    token_keys: Arc<TokenServerKeys>,
+) {
     for tick in 1u64.. {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        if tick % 120 == 0
-            && let Err(e) = signer.reload().await
-        {
-            tracing::warn!(error.cause = %e, "cannot reload the signing keys");
+        if tick % 120 == 0 {
+            if let Err(e) = signer.reload().await {
+                tracing::warn!(error.cause = %e, "cannot reload the signing keys");
+            }
+            if let Err(e) = token_keys.reload().await {
+                tracing::warn!(error.cause = %e, "cannot reload the registry token keys");
+            }
         }
         if let Err(e) = rbac.refresh().await {
             tracing::warn!(error.cause = %e, "cannot refresh the authorization index");

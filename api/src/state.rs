@@ -24,6 +24,8 @@ pub struct AppState {
     pub tokens: TokenService,
     /// The directory.
     pub directory: DirectoryService,
+    /// The registry token server.
+    pub registry_tokens: berth_domain::registry_token::RegistryTokenService,
     /// Long-running operations.
     pub operations: OperationService,
     /// The database, for readiness.

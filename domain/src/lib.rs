@@ -11,6 +11,7 @@ pub mod directory;
 pub mod identity;
 pub mod operation;
 pub mod registry;
+pub mod registry_token;
 pub mod resource_group;
 pub mod store;
 pub mod subscription;

@@ -67,6 +67,10 @@ pub struct Settings {
     pub management_audience: String,
     /// Trusted external OIDC providers.
     pub oidc_providers: Vec<TrustedProvider>,
+    /// `iss` of registry tokens: the `issuer` a registry's and Notary's token auth is given.
+    pub registry_token_issuer: String,
+    /// The Notary server's `service` name, when content trust uses one.
+    pub notary_service: Option<String>,
 }
 
 /// A trusted external OIDC provider.
@@ -216,6 +220,8 @@ struct Raw {
     bootstrap_client_secret: Option<String>,
     management_audience: Option<String>,
     oidc_providers: Option<Vec<ProviderRaw>>,
+    registry_token_issuer: Option<String>,
+    notary_service: Option<String>,
 }
 
 impl Settings {
@@ -282,6 +288,11 @@ impl Settings {
             "BERTH_BOOTSTRAP_CLIENT_SECRET",
         );
         overlay(&mut raw.management_audience, "BERTH_MANAGEMENT_AUDIENCE");
+        overlay(
+            &mut raw.registry_token_issuer,
+            "BERTH_REGISTRY_TOKEN_ISSUER",
+        );
+        overlay(&mut raw.notary_service, "BERTH_NOTARY_SERVICE");
         if let Some(json) = env("BERTH_OIDC_PROVIDERS") {
             raw.oidc_providers = Some(serde_json::from_str(&json).map_err(|e| {
                 invalid(
@@ -327,6 +338,8 @@ struct TomlRaw {
     management_audience: Option<String>,
     tls: Option<TomlTls>,
     oidc_providers: Option<Vec<ProviderRaw>>,
+    registry_token_issuer: Option<String>,
+    notary_service: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -359,6 +372,8 @@ impl TomlRaw {
             bootstrap_client_secret: None,
             management_audience: self.management_audience,
             oidc_providers: self.oidc_providers,
+            registry_token_issuer: self.registry_token_issuer,
+            notary_service: self.notary_service,
         }
     }
 }
@@ -516,7 +531,18 @@ impl Raw {
             .into_iter()
             .map(ProviderRaw::validate)
             .collect::<Result<Vec<_>, _>>()?;
+        let registry_token_issuer = self
+            .registry_token_issuer
+            .unwrap_or_else(|| "berth-token-server".to_owned());
+        if registry_token_issuer.is_empty() || registry_token_issuer.chars().any(char::is_control) {
+            return Err(invalid(
+                "BERTH_REGISTRY_TOKEN_ISSUER",
+                "must be a non-empty name",
+            ));
+        }
         Ok(Settings {
+            registry_token_issuer,
+            notary_service: self.notary_service.filter(|s| !s.is_empty()),
             oidc_providers,
             bootstrap_client_id,
             bootstrap_client_secret: self.bootstrap_client_secret.map(SecretString::from),

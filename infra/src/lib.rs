@@ -6,5 +6,6 @@ pub mod files;
 pub mod jwt;
 pub mod oidc;
 pub mod persistence;
+pub mod registry_token;
 pub mod secrets;
 pub mod tls;

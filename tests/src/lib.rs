@@ -3,6 +3,7 @@
 //! schema, and [`TestApp`] talks to it over HTTP.
 
 pub mod oidc;
+pub mod registry;
 use berth_api::Application;
 use berth_infra::config::Settings;
 use reqwest::{Method, StatusCode};
@@ -53,7 +54,8 @@ pub struct TestApp {
     pub management_token: String,
     /// The owner's token for the directory (Graph) API.
     pub graph_token: String,
-    client: reqwest::Client,
+    /// The HTTP client (trusts the development CA).
+    pub client: reqwest::Client,
     server: tokio::task::JoinHandle<()>,
 }
 

@@ -9,3 +9,4 @@ pub mod params;
 pub mod registries;
 pub mod resource_groups;
 pub mod subscriptions;
+pub mod token_server;

@@ -337,6 +337,30 @@ impl RegistryService {
         Ok(self.repo.list_by_subscription(subscription, page).await?)
     }
 
+    /// The registry whose login server is `host` (any case), if it exists and is not being
+    /// deleted.
+    ///
+    /// # Errors
+    /// `Store`.
+    pub async fn find_by_login_server(
+        &self,
+        host: &str,
+    ) -> Result<Option<Registry>, RegistryError> {
+        let host = host.to_ascii_lowercase();
+        let suffix = format!(".{}", self.login_server_suffix.to_ascii_lowercase());
+        let Some(name) = host.strip_suffix(&suffix) else {
+            return Ok(None);
+        };
+        let Ok(name) = RegistryName::parse(name) else {
+            return Ok(None);
+        };
+        Ok(self
+            .repo
+            .find_by_name(&name)
+            .await?
+            .filter(|r| r.provisioning_state != ProvisioningState::Deleting))
+    }
+
     /// Whether a name can be used for a new registry.
     ///
     /// # Errors

@@ -18,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0004SigningKeys),
             Box::new(M0005DirectoryCounter),
             Box::new(M0006ExternalLinks),
+            Box::new(M0007TokenServerKeys),
         ]
     }
 }
@@ -457,6 +458,38 @@ impl MigrationTrait for M0006ExternalLinks {
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
         m.drop_table(Table::drop().table("directory_external_links").to_owned())
+            .await
+    }
+}
+
+/// The registry token server's keys.
+struct M0007TokenServerKeys;
+
+impl MigrationName for M0007TokenServerKeys {
+    fn name(&self) -> &str {
+        "m0007_token_server_keys"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0007TokenServerKeys {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_table(
+            Table::create()
+                .table("token_server_keys")
+                .col(string("kid").primary_key())
+                .col(string("purpose"))
+                .col(text("material"))
+                .col(text_null("certificate_pem"))
+                .col(big_integer("created_at"))
+                .col(big_integer_null("retired_at"))
+                .to_owned(),
+        )
+        .await
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_table(Table::drop().table("token_server_keys").to_owned())
             .await
     }
 }

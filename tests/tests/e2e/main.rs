@@ -20,6 +20,7 @@ mod rbac;
 mod registries;
 mod resource_groups;
 mod subscriptions;
+mod token_server;
 mod tokens;
 
 use berth_tests::{API, PREVIEW, RG_API, TestApp, both_backends};

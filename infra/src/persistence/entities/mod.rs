@@ -8,3 +8,4 @@ pub mod registry;
 pub mod resource_group;
 pub mod signing_key;
 pub mod subscription;
+pub mod token_server_key;

@@ -1,0 +1,331 @@
+//! The registry token server, as ACR's: `POST /oauth2/exchange` turns an Entra-style access
+//! token into a registry refresh token; `POST /oauth2/token` (refresh token or password
+//! grant) and `GET /oauth2/token` (Basic, or anonymous) hand out the access tokens a
+//! Distribution registry and a Notary server verify. Errors use the Docker registry's
+//! `{"errors":[{"code","message"}]}` shape.
+
+use crate::auth::authenticate;
+use crate::state::AppState;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use berth_domain::registry_token::{
+    Credentials, REFRESH_TOKEN_USER, TokenServerError, parse_scopes,
+};
+use serde::{Deserialize, Serialize};
+use time::format_description::well_known::Rfc3339;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// One error of the Docker registry error shape.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RegistryErrorDetail {
+    /// `UNAUTHORIZED`, `UNSUPPORTED`, `INVALID_REQUEST`, `TOOMANYREQUESTS`.
+    pub code: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// The Docker registry error shape.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RegistryErrors {
+    /// The errors.
+    pub errors: Vec<RegistryErrorDetail>,
+}
+
+/// The exchange's answer.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ExchangeAnswer {
+    /// A registry refresh token (3 hours): `docker login -u 00000000-0000-0000-0000-000000000000`
+    /// takes it as the password.
+    pub refresh_token: String,
+}
+
+/// An access token, in the shape the Docker token specification and ACR give.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TokenAnswer {
+    /// The access token.
+    pub access_token: String,
+    /// The same token (older clients read `token`).
+    pub token: String,
+    /// Seconds it lives.
+    pub expires_in: i64,
+    /// When it was issued (RFC 3339).
+    pub issued_at: String,
+    /// A refresh token, when `offline_token=true` was asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+}
+
+/// `POST /oauth2/exchange`'s form.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ExchangeForm {
+    /// `access_token` (or the older `access_token_refresh_token`).
+    pub grant_type: String,
+    /// The registry's login server.
+    pub service: String,
+    /// The tenant (optional).
+    pub tenant: Option<String>,
+    /// An access token from the built-in issuer or a trusted provider.
+    pub access_token: String,
+}
+
+/// `POST /oauth2/token`'s form.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TokenForm {
+    /// `refresh_token` or `password`.
+    pub grant_type: String,
+    /// The registry's login server, or the Notary service.
+    pub service: String,
+    /// `repository:<name>:<actions>` or `registry:catalog:*`; repeatable, or space-separated.
+    pub scope: Option<String>,
+    /// A registry refresh token (`refresh_token` grant).
+    pub refresh_token: Option<String>,
+    /// A service principal's appId (`password` grant).
+    pub username: Option<String>,
+    /// Its secret (`password` grant).
+    pub password: Option<String>,
+    /// The client (Docker sends `docker`); ignored.
+    pub client_id: Option<String>,
+}
+
+/// The router.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(exchange))
+        .routes(routes!(token_post, token_get))
+}
+
+fn error(status: StatusCode, code: &str, message: String) -> Response {
+    let mut response = (
+        status,
+        Json(RegistryErrors {
+            errors: vec![RegistryErrorDetail {
+                code: code.to_owned(),
+                message,
+            }],
+        }),
+    )
+        .into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"berth\""),
+        );
+    }
+    response
+}
+
+fn refused(e: TokenServerError) -> Response {
+    match e {
+        TokenServerError::InvalidRequest(m) => error(StatusCode::BAD_REQUEST, "INVALID_REQUEST", m),
+        TokenServerError::UnsupportedGrantType(_) => {
+            error(StatusCode::BAD_REQUEST, "UNSUPPORTED", e.to_string())
+        }
+        TokenServerError::UnknownService(_) => {
+            error(StatusCode::BAD_REQUEST, "INVALID_REQUEST", e.to_string())
+        }
+        TokenServerError::Unauthorized(reason) => {
+            // The reason goes to the log; the caller learns only that it was refused.
+            tracing::info!(token_server.reason = %reason, "registry token refused");
+            error(
+                StatusCode::UNAUTHORIZED,
+                "UNAUTHORIZED",
+                "authentication required: the credentials or token are invalid, expired or revoked"
+                    .to_owned(),
+            )
+        }
+        TokenServerError::Store(s) => crate::error::ApiError::internal(&s).into_response(),
+    }
+}
+
+/// Form (or query) fields, keeping every `scope`.
+#[derive(Default)]
+struct Fields {
+    values: Vec<(String, String)>,
+}
+
+impl Fields {
+    fn parse(bytes: &[u8]) -> Self {
+        Self {
+            values: form_urlencoded::parse(bytes)
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<&str> {
+        self.values
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn required(&self, key: &str) -> Result<&str, TokenServerError> {
+        self.get(key)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| TokenServerError::InvalidRequest(format!("'{key}' is required")))
+    }
+
+    fn scopes(&self) -> Vec<String> {
+        self.values
+            .iter()
+            .filter(|(k, _)| k == "scope")
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+}
+
+fn form(headers: &HeaderMap, body: &Bytes) -> Result<Fields, TokenServerError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+    {
+        return Err(TokenServerError::InvalidRequest(
+            "the body must be application/x-www-form-urlencoded".to_owned(),
+        ));
+    }
+    Ok(Fields::parse(body))
+}
+
+fn answer(t: berth_domain::registry_token::IssuedToken) -> Response {
+    Json(TokenAnswer {
+        token: t.access_token.clone(),
+        access_token: t.access_token,
+        expires_in: t.expires_in,
+        issued_at: t.issued_at.format(&Rfc3339).unwrap_or_default(),
+        refresh_token: t.refresh_token,
+    })
+    .into_response()
+}
+
+/// Exchanges an access token (for `https://containerregistry.azure.net` or the management
+/// API) for a registry refresh token, as `az acr login` does.
+#[utoipa::path(post, path = "/oauth2/exchange", operation_id = "TokenServer_Exchange", security(()), tag = "TokenServer",
+    request_body(content = ExchangeForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "A refresh token", body = ExchangeAnswer), (status = 400, description = "A bad request", body = RegistryErrors), (status = 401, description = "The access token is refused", body = RegistryErrors)))]
+async fn exchange(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let run = async {
+        let fields = form(&headers, &body)?;
+        let grant = fields.required("grant_type")?;
+        if grant != "access_token" && grant != "access_token_refresh_token" {
+            return Err(TokenServerError::UnsupportedGrantType(grant.to_owned()));
+        }
+        let service = fields.required("service")?;
+        let token = fields.required("access_token")?;
+        let caller = authenticate(&state, token, &state.audiences.registry)
+            .await
+            .map_err(|_| {
+                TokenServerError::Unauthorized("the access token was refused".to_owned())
+            })?;
+        state
+            .registry_tokens
+            .exchange(service, fields.get("tenant"), caller.object_id)
+            .await
+    };
+    match run.await {
+        Ok(refresh_token) => Json(ExchangeAnswer { refresh_token }).into_response(),
+        Err(e) => refused(e),
+    }
+}
+
+/// An access token for a refresh token (`grant_type=refresh_token`) or a service principal's
+/// credentials (`grant_type=password`).
+#[utoipa::path(post, path = "/oauth2/token", operation_id = "TokenServer_Token", security(()), tag = "TokenServer",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "An access token", body = TokenAnswer), (status = 400, description = "A bad request", body = RegistryErrors), (status = 401, description = "The credentials are refused", body = RegistryErrors)))]
+async fn token_post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let run = async {
+        let fields = form(&headers, &body)?;
+        let service = fields.required("service")?;
+        let scopes = parse_scopes(&fields.scopes())?;
+        let credentials = match fields.required("grant_type")? {
+            "refresh_token" => {
+                Credentials::RefreshToken(fields.required("refresh_token")?.to_owned())
+            }
+            "password" => password(fields.required("username")?, fields.required("password")?),
+            other => return Err(TokenServerError::UnsupportedGrantType(other.to_owned())),
+        };
+        state
+            .registry_tokens
+            .token(service, &scopes, credentials, false)
+            .await
+    };
+    match run.await {
+        Ok(t) => answer(t),
+        Err(e) => refused(e),
+    }
+}
+
+fn password(user: &str, secret: &str) -> Credentials {
+    if user == REFRESH_TOKEN_USER {
+        Credentials::RefreshToken(secret.to_owned())
+    } else {
+        Credentials::ServicePrincipal {
+            app_id: user.to_owned(),
+            secret: secret.to_owned(),
+        }
+    }
+}
+
+/// An access token for Basic credentials (the null-GUID user with a refresh token, or a
+/// service principal's appId and secret), or for nobody: anonymous callers get a token that
+/// grants nothing unless the registry allows anonymous pull.
+#[utoipa::path(get, path = "/oauth2/token", operation_id = "TokenServer_TokenBasic", security(()), tag = "TokenServer",
+    params(
+        ("service" = String, Query, description = "The registry's login server, or the Notary service"),
+        ("scope" = Option<String>, Query, description = "repository:<name>:<actions> or registry:catalog:*; repeatable"),
+        ("offline_token" = Option<bool>, Query, description = "Also return a refresh token"),
+    ),
+    responses((status = 200, description = "An access token", body = TokenAnswer), (status = 400, description = "A bad request", body = RegistryErrors), (status = 401, description = "The credentials are refused", body = RegistryErrors)))]
+async fn token_get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let run = async {
+        let fields = Fields::parse(query.unwrap_or_default().as_bytes());
+        let service = fields.required("service")?;
+        let scopes = parse_scopes(&fields.scopes())?;
+        let credentials = match headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+        {
+            None => Credentials::Anonymous,
+            Some(value) => {
+                let basic = value
+                    .split_once(' ')
+                    .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
+                    .and_then(|(_, b64)| STANDARD.decode(b64.trim()).ok())
+                    .and_then(|raw| String::from_utf8(raw).ok());
+                let Some((user, secret)) = basic.as_deref().and_then(|b| b.split_once(':')) else {
+                    return Err(TokenServerError::Unauthorized(
+                        "the Authorization header is not Basic user:password".to_owned(),
+                    ));
+                };
+                password(user, secret)
+            }
+        };
+        let offline = fields.get("offline_token") == Some("true");
+        state
+            .registry_tokens
+            .token(service, &scopes, credentials, offline)
+            .await
+    };
+    match run.await {
+        Ok(t) => answer(t),
+        Err(e) => refused(e),
+    }
+}

@@ -1,0 +1,534 @@
+//! The token server's use cases: exchange, and access tokens computed from role assignments.
+
+use super::{
+    AccessClaims, AccessEntry, RefreshClaims, RefreshPermissions, RegistryTokenKeys, ScopeRequest,
+    TokenServerError, is_repository_name,
+};
+use crate::authorization::{AccessKind, RbacService, Scope};
+use crate::clock::Clock;
+use crate::directory::{DirectoryService, PrincipalInfo, SignInError};
+use crate::registry::{Registry, RegistryError, RegistryService};
+use std::sync::Arc;
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+/// How the token server is set up.
+#[derive(Debug, Clone)]
+pub struct TokenServerSettings {
+    /// `iss` of every token (the registry's and Notary's configured `issuer`).
+    pub issuer: String,
+    /// The deployment's tenant id.
+    pub tenant: String,
+    /// Lifetime of refresh tokens (ACR: 3 hours).
+    pub refresh_lifetime: Duration,
+    /// Lifetime of access tokens.
+    pub access_lifetime: Duration,
+    /// The Notary server's `service` name, when one is used.
+    pub trust_service: Option<String>,
+}
+
+/// What a caller of `/oauth2/token` presented.
+#[derive(Debug, Clone)]
+pub enum Credentials {
+    /// Nothing: Notary and Docker ask anonymously first.
+    Anonymous,
+    /// A registry refresh token (the `refresh_token` grant, or Basic with the null-GUID user).
+    RefreshToken(String),
+    /// A service principal's appId and secret (Basic or the `password` grant).
+    ServicePrincipal {
+        /// appId.
+        app_id: String,
+        /// Secret.
+        secret: String,
+    },
+}
+
+/// An issued access token.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    /// The JWT.
+    pub access_token: String,
+    /// Seconds it lives.
+    pub expires_in: i64,
+    /// When it was issued.
+    pub issued_at: OffsetDateTime,
+    /// A refresh token, when `offline_token=true` was asked with credentials that name a
+    /// principal.
+    pub refresh_token: Option<String>,
+}
+
+/// The data-plane operations a scope action maps to, with the control action (what ACR's
+/// classic roles carry) and the data action (the repository-scoped roles') granting each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Operation {
+    Pull,
+    Push,
+    Delete,
+    MetadataRead,
+    MetadataWrite,
+    Catalog,
+    Sign,
+}
+
+impl Operation {
+    fn control(self) -> Option<&'static str> {
+        Some(match self {
+            Self::Pull | Self::MetadataRead | Self::Catalog => {
+                "Microsoft.ContainerRegistry/registries/pull/read"
+            }
+            Self::Push | Self::MetadataWrite => "Microsoft.ContainerRegistry/registries/push/write",
+            Self::Delete => "Microsoft.ContainerRegistry/registries/artifacts/delete",
+            Self::Sign => return None,
+        })
+    }
+
+    fn data(self) -> &'static str {
+        match self {
+            Self::Pull => "Microsoft.ContainerRegistry/registries/repositories/content/read",
+            Self::Push => "Microsoft.ContainerRegistry/registries/repositories/content/write",
+            Self::Delete => "Microsoft.ContainerRegistry/registries/repositories/content/delete",
+            Self::MetadataRead => {
+                "Microsoft.ContainerRegistry/registries/repositories/metadata/read"
+            }
+            Self::MetadataWrite => {
+                "Microsoft.ContainerRegistry/registries/repositories/metadata/write"
+            }
+            Self::Catalog => "Microsoft.ContainerRegistry/registries/catalog/read",
+            Self::Sign => "Microsoft.ContainerRegistry/registries/trustedCollections/write",
+        }
+    }
+
+    fn of(action: &str) -> Option<Self> {
+        Some(match action {
+            "pull" => Self::Pull,
+            "push" => Self::Push,
+            "delete" => Self::Delete,
+            "metadata_read" => Self::MetadataRead,
+            "metadata_write" => Self::MetadataWrite,
+            _ => return None,
+        })
+    }
+}
+
+/// Who is asking, once authenticated.
+struct Identity {
+    principal: PrincipalInfo,
+    /// The registry a refresh token was issued for.
+    bound_to: Option<String>,
+    /// The `sub` of its tokens.
+    name: String,
+}
+
+/// Where the token is for.
+enum Target {
+    Registry(Box<Registry>),
+    Trust,
+}
+
+/// The token server.
+#[derive(Clone)]
+pub struct RegistryTokenService {
+    settings: TokenServerSettings,
+    registries: RegistryService,
+    directory: DirectoryService,
+    rbac: RbacService,
+    keys: Arc<dyn RegistryTokenKeys>,
+    clock: Arc<dyn Clock>,
+}
+
+fn unix(t: OffsetDateTime) -> i64 {
+    t.unix_timestamp()
+}
+
+fn store(e: RegistryError) -> TokenServerError {
+    match e {
+        RegistryError::Store(s) => TokenServerError::Store(s),
+        other => TokenServerError::InvalidRequest(other.to_string()),
+    }
+}
+
+impl RegistryTokenService {
+    /// Builds the service.
+    #[must_use]
+    pub fn new(
+        settings: TokenServerSettings,
+        registries: RegistryService,
+        directory: DirectoryService,
+        rbac: RbacService,
+        keys: Arc<dyn RegistryTokenKeys>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            settings,
+            registries,
+            directory,
+            rbac,
+            keys,
+            clock,
+        }
+    }
+
+    /// The settings.
+    #[must_use]
+    pub fn settings(&self) -> &TokenServerSettings {
+        &self.settings
+    }
+
+    async fn registry(&self, service: &str) -> Result<Registry, TokenServerError> {
+        self.registries
+            .find_by_login_server(service)
+            .await
+            .map_err(store)?
+            .ok_or_else(|| TokenServerError::UnknownService(service.to_owned()))
+    }
+
+    async fn principal(&self, object_id: Uuid) -> Result<PrincipalInfo, TokenServerError> {
+        self.directory
+            .principal(object_id)
+            .await
+            .map_err(|e| TokenServerError::Store(crate::store::StoreError(e.to_string())))?
+            .ok_or_else(|| {
+                TokenServerError::Unauthorized("the principal is deleted or disabled".to_owned())
+            })
+    }
+
+    fn refresh_token(
+        &self,
+        principal: &PrincipalInfo,
+        registry: &str,
+    ) -> Result<String, TokenServerError> {
+        let now = self.clock.now();
+        let claims = RefreshClaims {
+            jti: Uuid::new_v4().simple().to_string(),
+            sub: principal.name.clone(),
+            oid: principal.object_id.to_string(),
+            nbf: unix(now),
+            exp: unix(now + self.settings.refresh_lifetime),
+            iat: unix(now),
+            iss: self.settings.issuer.clone(),
+            aud: registry.to_ascii_lowercase(),
+            version: "1.0".to_owned(),
+            grant_type: "refresh_token".to_owned(),
+            tenant: self.settings.tenant.clone(),
+            permissions: RefreshPermissions {
+                actions: vec!["*".to_owned()],
+                not_actions: Vec::new(),
+            },
+            roles: Vec::new(),
+        };
+        Ok(self.keys.sign_refresh(&claims)?)
+    }
+
+    /// Exchanges the identity of an already verified Entra-style access token for a refresh
+    /// token of the registry named by `service`.
+    ///
+    /// # Errors
+    /// `UnknownService`; `Unauthorized` for another tenant or a deleted principal; `Store`.
+    pub async fn exchange(
+        &self,
+        service: &str,
+        tenant: Option<&str>,
+        principal: Uuid,
+    ) -> Result<String, TokenServerError> {
+        if tenant.is_some_and(|t| !t.is_empty() && !t.eq_ignore_ascii_case(&self.settings.tenant)) {
+            return Err(TokenServerError::Unauthorized(
+                "the tenant is not this deployment's".to_owned(),
+            ));
+        }
+        let registry = self.registry(service).await?;
+        let principal = self.principal(principal).await?;
+        self.refresh_token(&principal, &registry.login_server)
+    }
+
+    async fn identify(
+        &self,
+        credentials: Credentials,
+    ) -> Result<Option<Identity>, TokenServerError> {
+        match credentials {
+            Credentials::Anonymous => Ok(None),
+            Credentials::RefreshToken(token) => {
+                let claims = self
+                    .keys
+                    .verify_refresh(&token, &self.settings.issuer)
+                    .map_err(|e| {
+                        TokenServerError::Unauthorized(format!("invalid refresh token ({})", e.0))
+                    })?;
+                let oid = Uuid::parse_str(&claims.oid).map_err(|_| {
+                    TokenServerError::Unauthorized("invalid refresh token".to_owned())
+                })?;
+                let principal = self.principal(oid).await?;
+                Ok(Some(Identity {
+                    name: principal.name.clone(),
+                    principal,
+                    bound_to: Some(claims.aud),
+                }))
+            }
+            Credentials::ServicePrincipal { app_id, secret } => {
+                let sp = self
+                    .directory
+                    .sign_in_service_principal(&app_id, &secret)
+                    .await
+                    .map_err(|e| match e {
+                        SignInError::InvalidCredentials => TokenServerError::Unauthorized(
+                            "invalid username or password".to_owned(),
+                        ),
+                        SignInError::Store(s) => TokenServerError::Store(s),
+                    })?;
+                let principal = self.principal(sp.object_id).await?;
+                Ok(Some(Identity {
+                    name: principal.name.clone(),
+                    principal,
+                    bound_to: None,
+                }))
+            }
+        }
+    }
+
+    /// Issues an access token for `service` granting what the caller may do of `scopes` now;
+    /// scopes it may not have are dropped, as the Docker token specification says.
+    ///
+    /// # Errors
+    /// `UnknownService`; `Unauthorized` for bad credentials, a refresh token of another
+    /// registry, or a deleted principal; `Store`.
+    pub async fn token(
+        &self,
+        service: &str,
+        scopes: &[ScopeRequest],
+        credentials: Credentials,
+        offline: bool,
+    ) -> Result<IssuedToken, TokenServerError> {
+        let target = if self
+            .settings
+            .trust_service
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case(service))
+        {
+            Target::Trust
+        } else {
+            Target::Registry(Box::new(self.registry(service).await?))
+        };
+        let identity = self.identify(credentials).await?;
+        if let (
+            Target::Registry(registry),
+            Some(Identity {
+                bound_to: Some(aud),
+                ..
+            }),
+        ) = (&target, &identity)
+            && !aud.eq_ignore_ascii_case(&registry.login_server)
+        {
+            return Err(TokenServerError::Unauthorized(
+                "the refresh token is for another registry".to_owned(),
+            ));
+        }
+        let mut access = Vec::new();
+        for scope in scopes {
+            let actions = match &target {
+                Target::Registry(registry) => {
+                    self.registry_actions(identity.as_ref(), registry, scope)
+                }
+                Target::Trust => self.trust_actions(identity.as_ref(), scope).await?,
+            };
+            if !actions.is_empty() {
+                access.push(AccessEntry {
+                    kind: scope.kind.clone(),
+                    name: scope.name.clone(),
+                    actions,
+                });
+            }
+        }
+        let now = self.clock.now();
+        let claims = AccessClaims {
+            jti: Uuid::new_v4().simple().to_string(),
+            sub: identity
+                .as_ref()
+                .map(|i| i.name.clone())
+                .unwrap_or_default(),
+            nbf: unix(now),
+            exp: unix(now + self.settings.access_lifetime),
+            iat: unix(now),
+            iss: self.settings.issuer.clone(),
+            aud: service.to_ascii_lowercase(),
+            version: "1.0".to_owned(),
+            access,
+            roles: Vec::new(),
+            grant_type: match &identity {
+                None => "none",
+                Some(Identity {
+                    bound_to: Some(_), ..
+                }) => "refresh_token",
+                Some(_) => "password",
+            }
+            .to_owned(),
+        };
+        let refresh_token = match (&identity, &target, offline) {
+            (Some(identity), Target::Registry(registry), true) => {
+                Some(self.refresh_token(&identity.principal, &registry.login_server)?)
+            }
+            _ => None,
+        };
+        Ok(IssuedToken {
+            access_token: self.keys.sign_access(&claims)?,
+            expires_in: self.settings.access_lifetime.whole_seconds(),
+            issued_at: now,
+            refresh_token,
+        })
+    }
+
+    /// Whether the caller may perform `op` at `scope` (its own roles, or its groups').
+    fn can(&self, identity: Option<&Identity>, op: Operation, scope: &Scope) -> bool {
+        let Some(identity) = identity else {
+            return false;
+        };
+        let principals = &identity.principal.groups;
+        let mut all = Vec::with_capacity(principals.len() + 1);
+        all.push(identity.principal.object_id);
+        all.extend_from_slice(principals);
+        op.control()
+            .is_some_and(|a| self.rbac.is_allowed(&all, a, AccessKind::Control, scope))
+            || self
+                .rbac
+                .is_allowed(&all, op.data(), AccessKind::Data, scope)
+    }
+
+    fn repository_scope(registry: &Registry, repository: &str) -> Option<Scope> {
+        if !is_repository_name(repository) {
+            return None;
+        }
+        Scope::parse(&format!("{}/repositories/{repository}", registry.id)).ok()
+    }
+
+    fn registry_actions(
+        &self,
+        identity: Option<&Identity>,
+        registry: &Registry,
+        scope: &ScopeRequest,
+    ) -> Vec<String> {
+        match scope.kind.as_str() {
+            "registry" if scope.name == "catalog" => {
+                let Ok(at) = Scope::parse(&registry.id.to_string()) else {
+                    return Vec::new();
+                };
+                if scope.actions.iter().any(|a| a == "*")
+                    && self.can(identity, Operation::Catalog, &at)
+                {
+                    vec!["*".to_owned()]
+                } else {
+                    Vec::new()
+                }
+            }
+            "repository" => {
+                let Some(at) = Self::repository_scope(registry, &scope.name) else {
+                    return Vec::new();
+                };
+                let anonymous_pull = registry.settings.anonymous_pull_enabled;
+                let can = |op: Operation| {
+                    (anonymous_pull && matches!(op, Operation::Pull | Operation::MetadataRead))
+                        || self.can(identity, op, &at)
+                };
+                grant(&scope.actions, can)
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Notary scopes name a GUN (`<loginServer>/<repository>`). Pull needs pull rights on
+    /// the repository; push needs content trust enabled on the registry, push and pull
+    /// rights, and AcrImageSigner's data action; `*` (remote delete, key rotation) needs
+    /// the same as push.
+    async fn trust_actions(
+        &self,
+        identity: Option<&Identity>,
+        scope: &ScopeRequest,
+    ) -> Result<Vec<String>, TokenServerError> {
+        if scope.kind != "repository" {
+            return Ok(Vec::new());
+        }
+        let Some((host, repository)) = scope.name.split_once('/') else {
+            return Ok(Vec::new());
+        };
+        if identity
+            .and_then(|i| i.bound_to.as_deref())
+            .is_some_and(|aud| !aud.eq_ignore_ascii_case(host))
+        {
+            // A refresh token of one registry reaches no other registry's trust data.
+            return Ok(Vec::new());
+        }
+        let Some(registry) = self
+            .registries
+            .find_by_login_server(host)
+            .await
+            .map_err(store)?
+        else {
+            return Ok(Vec::new());
+        };
+        let Some(at) = Self::repository_scope(&registry, repository) else {
+            return Ok(Vec::new());
+        };
+        let anonymous_pull = registry.settings.anonymous_pull_enabled;
+        let pull = anonymous_pull || self.can(identity, Operation::Pull, &at);
+        let sign = registry.settings.policies.trust_enabled
+            && pull
+            && self.can(identity, Operation::Push, &at)
+            && self.can(identity, Operation::Sign, &at);
+        let mut granted = Vec::new();
+        for action in &scope.actions {
+            let ok = match action.as_str() {
+                "pull" => pull,
+                "push" | "*" => sign,
+                _ => false,
+            };
+            if ok && !granted.contains(action) {
+                granted.push(action.clone());
+            }
+        }
+        Ok(granted)
+    }
+}
+
+/// The requested actions the caller may perform; `*` is granted whole when pull, push and
+/// delete all are, else as those of the three it may.
+fn grant(requested: &[String], can: impl Fn(Operation) -> bool) -> Vec<String> {
+    let mut granted: Vec<String> = Vec::new();
+    let mut add = |a: &str| {
+        if !granted.iter().any(|g| g == a) {
+            granted.push(a.to_owned());
+        }
+    };
+    for action in requested {
+        if action == "*" {
+            let parts = [Operation::Pull, Operation::Push, Operation::Delete];
+            if parts.iter().all(|op| can(*op)) {
+                add("*");
+            } else {
+                for (name, op) in ["pull", "push", "delete"].iter().zip(parts) {
+                    if can(op) {
+                        add(name);
+                    }
+                }
+            }
+        } else if Operation::of(action).is_some_and(&can) {
+            add(action);
+        }
+    }
+    granted
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_what_may_be_done_is_granted_and_star_splits() {
+        let requested = |s: &[&str]| s.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>();
+        let pull_only = |op: Operation| op == Operation::Pull;
+        assert_eq!(grant(&requested(&["pull", "push"]), pull_only), ["pull"]);
+        assert_eq!(grant(&requested(&["*"]), pull_only), ["pull"]);
+        assert_eq!(grant(&requested(&["*"]), |_| true), ["*"]);
+        assert_eq!(
+            grant(&requested(&["pull", "pull", "bogus"]), |_| true),
+            ["pull"]
+        );
+        assert!(grant(&requested(&["push"]), |_| false).is_empty());
+    }
+}

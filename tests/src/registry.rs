@@ -1,0 +1,141 @@
+//! Real data-plane components for the tests: Debian's `docker-registry` (Distribution 2.8)
+//! with token auth pointing at `berthd`, and `skopeo` to push and pull through it.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::process::{Child, Command};
+
+/// A running registry; stopped when dropped.
+#[derive(Debug)]
+pub struct DockerRegistry {
+    /// `127.0.0.1:<port>`.
+    pub address: String,
+    _dir: tempfile::TempDir,
+    _child: Child,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("no free port: {e}"))
+}
+
+fn require(binary: &str, package: &str) {
+    let found = std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|p| p.join(binary).is_file()));
+    assert!(
+        found,
+        "`{binary}` is not installed: run ./scripts/test, which installs it, or `apt-get install {package}`"
+    );
+}
+
+impl DockerRegistry {
+    /// Starts a registry whose token auth trusts `berthd` at `realm_base`, for the registry
+    /// with login server `service`, tokens issued by `issuer` and signed by a key of the
+    /// `bundle` certificates.
+    ///
+    /// # Panics
+    /// When the registry is missing or does not start.
+    pub async fn start(realm_base: &str, service: &str, issuer: &str, bundle: &Path) -> Self {
+        require("docker-registry", "docker-registry");
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("no temporary directory: {e}"));
+        let address = format!("127.0.0.1:{}", free_port());
+        let config = dir.path().join("config.yml");
+        let yaml = format!(
+            "version: 0.1\nlog: {{ level: warn }}\nstorage:\n  filesystem: {{ rootdirectory: {data} }}\n  delete: {{ enabled: true }}\n\
+             http:\n  addr: {address}\n  secret: berth-tests\nauth:\n  token:\n    realm: {realm_base}/oauth2/token\n    service: {service}\n    issuer: {issuer}\n    rootcertbundle: {bundle}\n",
+            data = dir.path().join("data").display(),
+            bundle = bundle.display(),
+        );
+        std::fs::write(&config, yaml).unwrap_or_else(|e| panic!("cannot write the config: {e}"));
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start docker-registry: {e}"));
+        let client = reqwest::Client::new();
+        for _ in 0..200 {
+            if let Ok(r) = client.get(format!("http://{address}/v2/")).send().await
+                && r.status() == reqwest::StatusCode::UNAUTHORIZED
+            {
+                return Self {
+                    address,
+                    _dir: dir,
+                    _child: child,
+                };
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("docker-registry did not answer on {address}");
+    }
+}
+
+/// Writes a tiny OCI image layout (one layer, a config, a manifest) to `dir`.
+///
+/// # Panics
+/// When the files cannot be written.
+pub fn oci_layout(dir: &Path, tag: &str) -> PathBuf {
+    let sha = |bytes: &[u8]| {
+        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes)
+            .as_ref()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    let blobs = dir.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).unwrap_or_else(|e| panic!("cannot write the layout: {e}"));
+    let write = |bytes: &[u8]| {
+        let digest = sha(bytes);
+        std::fs::write(blobs.join(&digest), bytes)
+            .unwrap_or_else(|e| panic!("cannot write a blob: {e}"));
+        (format!("sha256:{digest}"), bytes.len())
+    };
+    let layer = write(format!("berth test layer {}", uuid::Uuid::new_v4()).as_bytes());
+    let config = serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [layer.0]}, "config": {}
+    });
+    let config = write(config.to_string().as_bytes());
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config.0, "size": config.1},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer.0, "size": layer.1}]
+    });
+    let manifest = write(manifest.to_string().as_bytes());
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": manifest.0,
+            "size": manifest.1, "annotations": {"org.opencontainers.image.ref.name": tag}}]
+    });
+    std::fs::write(dir.join("index.json"), index.to_string())
+        .and_then(|()| std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#))
+        .unwrap_or_else(|e| panic!("cannot write the layout: {e}"));
+    dir.to_owned()
+}
+
+/// Runs `skopeo` with `args`; returns whether it succeeded, and what it printed to stderr.
+///
+/// # Panics
+/// When skopeo is missing.
+pub async fn skopeo(args: &[&str]) -> (bool, String) {
+    require("skopeo", "skopeo");
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("no temporary directory: {e}"));
+    let output = Command::new("skopeo")
+        .args(args)
+        // A fresh home: no stored credentials, no blob-info cache shared between runs.
+        .env("HOME", home.path())
+        .env("XDG_RUNTIME_DIR", home.path())
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("cannot run skopeo: {e}"));
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
