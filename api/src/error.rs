@@ -210,6 +210,9 @@ impl From<RegistryError> for ApiError {
                 Self::new(StatusCode::CONFLICT, "InvalidResourceLocation", message)
                     .with_target("location")
             }
+            RegistryError::AdminUserDisabled(_) => {
+                Self::new(StatusCode::BAD_REQUEST, "AdminUserDisabled", message)
+            }
             RegistryError::BeingDeleted(_) => {
                 Self::new(StatusCode::CONFLICT, "RegistryBeingDeleted", message)
             }

@@ -20,6 +20,7 @@ use berth_domain::clock::{Clock, SystemClock};
 use berth_domain::directory::DirectoryService;
 use berth_domain::identity::{IssuerSettings, TokenService};
 use berth_domain::operation::{OperationService, OperationSignal};
+use berth_domain::registry::AdminUsers;
 use berth_domain::registry::RegistryService;
 use berth_domain::registry_token::{RegistryTokenService, TokenServerSettings};
 use berth_domain::resource_group::ResourceGroupService;
@@ -27,12 +28,14 @@ use berth_domain::subscription::SubscriptionService;
 use berth_infra::config::{Settings, TlsMode};
 use berth_infra::jwt::JwtSigner;
 use berth_infra::oidc::OidcProviders;
+use berth_infra::persistence::SeaOrmAdminPasswordRepository;
 use berth_infra::persistence::{
     Database, DatabaseError, SeaOrmDirectoryRepository, SeaOrmOperationRepository,
     SeaOrmRbacRepository, SeaOrmRegistryRepository, SeaOrmResourceGroupRepository,
     SeaOrmSubscriptionRepository,
 };
 use berth_infra::registry_token::TokenServerKeys;
+use berth_infra::sealing::AesGcmBox;
 use berth_infra::secrets::Argon2Secrets;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -240,6 +243,20 @@ impl Application {
             .await
             .map_err(|e| StartupError::Bootstrap(e.to_string()))?,
         );
+        let sealing = AesGcmBox::from_config(
+            settings
+                .secrets_key
+                .as_ref()
+                .map(secrecy::ExposeSecret::expose_secret),
+            &settings.data_dir,
+        )
+        .map_err(StartupError::Bootstrap)?;
+        let admin_users = AdminUsers::new(
+            registries.clone(),
+            Arc::new(SeaOrmAdminPasswordRepository::new(database.clone())),
+            Arc::new(sealing),
+            Arc::new(Argon2Secrets),
+        );
         let registry_tokens = RegistryTokenService::new(
             TokenServerSettings {
                 issuer: settings.registry_token_issuer.clone(),
@@ -252,6 +269,7 @@ impl Application {
             directory.clone(),
             rbac.clone(),
             token_keys.clone(),
+            admin_users.clone(),
             clock_for_registry_tokens,
         );
         let snapshot_directory = directory.clone();
@@ -272,6 +290,7 @@ impl Application {
                 REGISTRY_AUDIENCE,
             )),
             registry_tokens,
+            admin_users,
             database,
             public_url: settings.public_url.clone(),
             scheme,

@@ -24,6 +24,8 @@ pub struct AppState {
     pub tokens: TokenService,
     /// The directory.
     pub directory: DirectoryService,
+    /// The registries' admin users.
+    pub admin_users: berth_domain::registry::AdminUsers,
     /// The registry token server.
     pub registry_tokens: berth_domain::registry_token::RegistryTokenService,
     /// Long-running operations.

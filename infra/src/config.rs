@@ -71,6 +71,9 @@ pub struct Settings {
     pub registry_token_issuer: String,
     /// The Notary server's `service` name, when content trust uses one.
     pub notary_service: Option<String>,
+    /// Base64 of the 32-byte key that seals secrets kept readable (admin passwords); every
+    /// replica needs the same. Made once into the data directory when unset.
+    pub secrets_key: Option<SecretString>,
 }
 
 /// A trusted external OIDC provider.
@@ -222,6 +225,7 @@ struct Raw {
     oidc_providers: Option<Vec<ProviderRaw>>,
     registry_token_issuer: Option<String>,
     notary_service: Option<String>,
+    secrets_key: Option<String>,
 }
 
 impl Settings {
@@ -293,6 +297,7 @@ impl Settings {
             "BERTH_REGISTRY_TOKEN_ISSUER",
         );
         overlay(&mut raw.notary_service, "BERTH_NOTARY_SERVICE");
+        overlay(&mut raw.secrets_key, "BERTH_SECRETS_KEY");
         if let Some(json) = env("BERTH_OIDC_PROVIDERS") {
             raw.oidc_providers = Some(serde_json::from_str(&json).map_err(|e| {
                 invalid(
@@ -374,6 +379,8 @@ impl TomlRaw {
             oidc_providers: self.oidc_providers,
             registry_token_issuer: self.registry_token_issuer,
             notary_service: self.notary_service,
+            // A key belongs in the environment (or a secret store), not in the file.
+            secrets_key: None,
         }
     }
 }
@@ -541,6 +548,7 @@ impl Raw {
             ));
         }
         Ok(Settings {
+            secrets_key: self.secrets_key.map(SecretString::from),
             registry_token_issuer,
             notary_service: self.notary_service.filter(|s| !s.is_empty()),
             oidc_providers,

@@ -7,5 +7,6 @@ pub mod jwt;
 pub mod oidc;
 pub mod persistence;
 pub mod registry_token;
+pub mod sealing;
 pub mod secrets;
 pub mod tls;

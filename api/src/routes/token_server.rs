@@ -269,13 +269,20 @@ async fn token_post(State(state): State<AppState>, headers: HeaderMap, body: Byt
     }
 }
 
+/// Basic or `password`-grant credentials: the null-GUID user with a refresh token, a
+/// service principal's appId (a GUID) and secret, or the admin user's name and password.
 fn password(user: &str, secret: &str) -> Credentials {
     if user == REFRESH_TOKEN_USER {
         Credentials::RefreshToken(secret.to_owned())
-    } else {
+    } else if uuid::Uuid::parse_str(user).is_ok() {
         Credentials::ServicePrincipal {
             app_id: user.to_owned(),
             secret: secret.to_owned(),
+        }
+    } else {
+        Credentials::Named {
+            username: user.to_owned(),
+            password: secret.to_owned(),
         }
     }
 }

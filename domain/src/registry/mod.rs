@@ -1,12 +1,16 @@
 //! Container registries (`Microsoft.ContainerRegistry/registries`): their model, the SKU
 //! capability table, the ports they are stored through, and their use cases.
 
+mod admin;
 mod model;
 mod name;
 mod ports;
 mod service;
 mod sku;
 
+pub use admin::{
+    ADMIN_PASSWORD_NAMES, AdminCredentials, AdminPasswordRepository, AdminUsers, SecretBox,
+};
 pub use model::{
     DomainNameLabelScope, Encryption, EndpointProtocol, Identity, IdentityType, KeyVaultProperties,
     NetworkRuleBypass, NetworkRuleSet, Policies, PoliciesPatch, PreviewSettings, Registry,

@@ -91,6 +91,11 @@ pub enum RegistryError {
     /// A concurrent write won.
     #[error("The registry was changed by another request; retry.")]
     Conflict,
+    /// The admin user is off.
+    #[error(
+        "The admin user of registry '{0}' is disabled. Enable it first (adminUserEnabled: true)."
+    )]
+    AdminUserDisabled(String),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -335,6 +340,12 @@ impl RegistryService {
     ) -> Result<Page<Registry>, RegistryError> {
         let subscription = self.groups.resolve_subscription(subscription).await?;
         Ok(self.repo.list_by_subscription(subscription, page).await?)
+    }
+
+    /// The DNS suffix of login servers.
+    #[must_use]
+    pub fn login_server_suffix(&self) -> &str {
+        &self.login_server_suffix
     }
 
     /// The registry whose login server is `host` (any case), if it exists and is not being

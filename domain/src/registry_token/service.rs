@@ -7,7 +7,7 @@ use super::{
 use crate::authorization::{AccessKind, RbacService, Scope};
 use crate::clock::Clock;
 use crate::directory::{DirectoryService, PrincipalInfo, SignInError};
-use crate::registry::{Registry, RegistryError, RegistryService};
+use crate::registry::{AdminUsers, Registry, RegistryError, RegistryService};
 use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -40,6 +40,13 @@ pub enum Credentials {
         app_id: String,
         /// Secret.
         secret: String,
+    },
+    /// Any other user name and password: the registry's admin user (its name).
+    Named {
+        /// The user name.
+        username: String,
+        /// The password.
+        password: String,
     },
 }
 
@@ -110,9 +117,16 @@ impl Operation {
     }
 }
 
-/// Who is asking, once authenticated.
+/// Who is asking, once authenticated: a principal, whose role assignments decide, or a
+/// registry's admin user, who may do everything on its registry's repositories but sign.
+enum Who {
+    Principal(PrincipalInfo),
+    Admin,
+}
+
+/// Who is asking, and what its credentials bind it to.
 struct Identity {
-    principal: PrincipalInfo,
+    who: Who,
     /// The registry a refresh token was issued for.
     bound_to: Option<String>,
     /// The `sub` of its tokens.
@@ -133,6 +147,7 @@ pub struct RegistryTokenService {
     directory: DirectoryService,
     rbac: RbacService,
     keys: Arc<dyn RegistryTokenKeys>,
+    admin: AdminUsers,
     clock: Arc<dyn Clock>,
 }
 
@@ -156,6 +171,7 @@ impl RegistryTokenService {
         directory: DirectoryService,
         rbac: RbacService,
         keys: Arc<dyn RegistryTokenKeys>,
+        admin: AdminUsers,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
@@ -164,6 +180,7 @@ impl RegistryTokenService {
             directory,
             rbac,
             keys,
+            admin,
             clock,
         }
     }
@@ -259,7 +276,7 @@ impl RegistryTokenService {
                 let principal = self.principal(oid).await?;
                 Ok(Some(Identity {
                     name: principal.name.clone(),
-                    principal,
+                    who: Who::Principal(principal),
                     bound_to: Some(claims.aud),
                 }))
             }
@@ -277,8 +294,32 @@ impl RegistryTokenService {
                 let principal = self.principal(sp.object_id).await?;
                 Ok(Some(Identity {
                     name: principal.name.clone(),
-                    principal,
+                    who: Who::Principal(principal),
                     bound_to: None,
+                }))
+            }
+            Credentials::Named { username, password } => {
+                let refused =
+                    || TokenServerError::Unauthorized("invalid username or password".to_owned());
+                // The admin user's name is its registry's, so it names the registry too.
+                let host = format!(
+                    "{}.{}",
+                    username.to_ascii_lowercase(),
+                    self.registries.login_server_suffix()
+                );
+                let registry = self
+                    .registries
+                    .find_by_login_server(&host)
+                    .await
+                    .map_err(store)?
+                    .ok_or_else(refused)?;
+                if !self.admin.verify(&registry, &password).await? {
+                    return Err(refused());
+                }
+                Ok(Some(Identity {
+                    name: registry.name().to_string(),
+                    who: Who::Admin,
+                    bound_to: Some(registry.login_server.clone()),
                 }))
             }
         }
@@ -362,9 +403,14 @@ impl RegistryTokenService {
             .to_owned(),
         };
         let refresh_token = match (&identity, &target, offline) {
-            (Some(identity), Target::Registry(registry), true) => {
-                Some(self.refresh_token(&identity.principal, &registry.login_server)?)
-            }
+            (
+                Some(Identity {
+                    who: Who::Principal(principal),
+                    ..
+                }),
+                Target::Registry(registry),
+                true,
+            ) => Some(self.refresh_token(principal, &registry.login_server)?),
             _ => None,
         };
         Ok(IssuedToken {
@@ -375,15 +421,19 @@ impl RegistryTokenService {
         })
     }
 
-    /// Whether the caller may perform `op` at `scope` (its own roles, or its groups').
+    /// Whether the caller may perform `op` at `scope` (its own roles, or its groups'; the
+    /// admin user everything but signing, on the registry it is bound to).
     fn can(&self, identity: Option<&Identity>, op: Operation, scope: &Scope) -> bool {
         let Some(identity) = identity else {
             return false;
         };
-        let principals = &identity.principal.groups;
-        let mut all = Vec::with_capacity(principals.len() + 1);
-        all.push(identity.principal.object_id);
-        all.extend_from_slice(principals);
+        let principal = match &identity.who {
+            Who::Admin => return op != Operation::Sign,
+            Who::Principal(p) => p,
+        };
+        let mut all = Vec::with_capacity(principal.groups.len() + 1);
+        all.push(principal.object_id);
+        all.extend_from_slice(&principal.groups);
         op.control()
             .is_some_and(|a| self.rbac.is_allowed(&all, a, AccessKind::Control, scope))
             || self

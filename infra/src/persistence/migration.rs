@@ -19,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0005DirectoryCounter),
             Box::new(M0006ExternalLinks),
             Box::new(M0007TokenServerKeys),
+            Box::new(M0008AdminPasswords),
         ]
     }
 }
@@ -490,6 +491,37 @@ impl MigrationTrait for M0007TokenServerKeys {
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
         m.drop_table(Table::drop().table("token_server_keys").to_owned())
+            .await
+    }
+}
+
+/// The registries' admin passwords, sealed.
+struct M0008AdminPasswords;
+
+impl MigrationName for M0008AdminPasswords {
+    fn name(&self) -> &str {
+        "m0008_admin_passwords"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0008AdminPasswords {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_table(
+            Table::create()
+                .table("registry_admin_passwords")
+                .col(string("registry_key"))
+                .col(string("name"))
+                .col(text("sealed"))
+                .col(big_integer("created_at"))
+                .primary_key(Index::create().col("registry_key").col("name"))
+                .to_owned(),
+        )
+        .await
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_table(Table::drop().table("registry_admin_passwords").to_owned())
             .await
     }
 }

@@ -11,8 +11,8 @@ pub use directory_repository::SeaOrmDirectoryRepository;
 pub use migration::Migrator;
 pub use rbac_repository::SeaOrmRbacRepository;
 pub use repositories::{
-    SeaOrmOperationRepository, SeaOrmRegistryRepository, SeaOrmResourceGroupRepository,
-    SeaOrmSubscriptionRepository,
+    SeaOrmAdminPasswordRepository, SeaOrmOperationRepository, SeaOrmRegistryRepository,
+    SeaOrmResourceGroupRepository, SeaOrmSubscriptionRepository,
 };
 
 use berth_domain::store::StoreError;

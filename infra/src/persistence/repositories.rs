@@ -1,6 +1,6 @@
 //! sea-orm implementations of the domain's storage ports.
 
-use super::entities::{operation, registry, resource_group, subscription};
+use super::entities::{admin_password, operation, registry, resource_group, subscription};
 use super::{Database, from_millis, millis, store_error};
 use async_trait::async_trait;
 use berth_domain::arm::{
@@ -11,8 +11,8 @@ use berth_domain::operation::{
     Operation, OperationFailure, OperationId, OperationKind, OperationRepository, OperationStatus,
 };
 use berth_domain::registry::{
-    Identity, Registry, RegistryChange, RegistryError, RegistryName, RegistryRepository,
-    RegistrySettings, RegistryWriteError, Sku,
+    AdminPasswordRepository, Identity, Registry, RegistryChange, RegistryError, RegistryName,
+    RegistryRepository, RegistrySettings, RegistryWriteError, Sku,
 };
 use berth_domain::resource_group::{
     ResourceGroup, ResourceGroupRepository, ResourceGroupWriteError,
@@ -530,11 +530,84 @@ impl RegistryRepository for SeaOrmRegistryRepository {
 
     #[instrument(skip_all, err, fields(registry.name = %id.name))]
     async fn delete(&self, id: &RegistryId) -> Result<(), StoreError> {
+        // Its admin passwords go with it: a registry made later with the same name must not
+        // inherit them.
+        let txn = self.db.writer().begin().await.map_err(store_error)?;
+        admin_password::Entity::delete_many()
+            .filter(admin_password::Column::RegistryKey.eq(id.key()))
+            .exec(&txn)
+            .await
+            .map_err(store_error)?;
         registry::Entity::delete_by_id(id.key())
+            .exec(&txn)
+            .await
+            .map_err(store_error)?;
+        txn.commit().await.map_err(store_error)
+    }
+}
+
+// ---------------------------------------------------------------- admin passwords
+
+/// The registries' sealed admin passwords in SQL.
+#[derive(Debug, Clone)]
+pub struct SeaOrmAdminPasswordRepository {
+    db: Database,
+}
+
+impl SeaOrmAdminPasswordRepository {
+    /// Builds the repository.
+    #[must_use]
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+}
+
+#[async_trait]
+impl AdminPasswordRepository for SeaOrmAdminPasswordRepository {
+    async fn load(&self, registry: &RegistryId) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(admin_password::Entity::find()
+            .filter(admin_password::Column::RegistryKey.eq(registry.key()))
+            .all(self.db.writer())
+            .await
+            .map_err(store_error)?
+            .into_iter()
+            .map(|row| (row.name, row.sealed))
+            .collect())
+    }
+
+    async fn store(
+        &self,
+        registry: &RegistryId,
+        name: &str,
+        sealed: &str,
+        replace: bool,
+    ) -> Result<(), StoreError> {
+        let row = admin_password::ActiveModel {
+            registry_key: Set(registry.key()),
+            name: Set(name.to_owned()),
+            sealed: Set(sealed.to_owned()),
+            created_at: Set(millis(time::OffsetDateTime::now_utc())),
+        };
+        let mut conflict = sea_orm::sea_query::OnConflict::columns([
+            admin_password::Column::RegistryKey,
+            admin_password::Column::Name,
+        ]);
+        if replace {
+            conflict.update_columns([
+                admin_password::Column::Sealed,
+                admin_password::Column::CreatedAt,
+            ]);
+        } else {
+            conflict.do_nothing();
+        }
+        match admin_password::Entity::insert(row)
+            .on_conflict(conflict)
             .exec(self.db.writer())
             .await
-            .map(|_| ())
-            .map_err(store_error)
+        {
+            Ok(_) | Err(DbErr::RecordNotInserted) => Ok(()),
+            Err(e) => Err(store_error(e)),
+        }
     }
 }
 

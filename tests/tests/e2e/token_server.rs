@@ -453,3 +453,257 @@ async fn a_real_registry_accepts_pushes_and_pulls_only_as_roles_allow() {
     .await;
     assert!(!ok, "a removed role takes effect at the next token");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_user_works_only_while_enabled_and_with_its_current_passwords() {
+    let app = spawn_app(Backend::Sqlite).await;
+    app.create_group("adm").await;
+    app.create_registry("adm", "admreg01", "Basic").await;
+    let registry = app.registry_path("adm", "admreg01");
+    let service = login_server(&app, &registry).await;
+    let list = format!("{registry}/listCredentials?api-version={API}");
+    let disabled = app.send(reqwest::Method::POST, &list, None, &[]).await;
+    assert_eq!(
+        (disabled.status, disabled.error_code()),
+        (StatusCode::BAD_REQUEST, "AdminUserDisabled")
+    );
+    let on = app
+        .patch(
+            &format!("{registry}?api-version={API}"),
+            &json!({"properties": {"adminUserEnabled": true}}),
+        )
+        .await;
+    assert_eq!(on.status, StatusCode::OK, "{:?}", on.body);
+    let creds = app.send(reqwest::Method::POST, &list, None, &[]).await;
+    assert_eq!(creds.status, StatusCode::OK, "{:?}", creds.body);
+    assert_eq!(creds.body["username"], "admreg01");
+    let names: Vec<&str> = creds.body["passwords"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["password", "password2"]);
+    let first = creds.body["passwords"][0]["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let second = creds.body["passwords"][1]["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let again = app.send(reqwest::Method::POST, &list, None, &[]).await;
+    assert_eq!(
+        again.body, creds.body,
+        "the passwords are kept, not made anew"
+    );
+    // Sealed at rest: the database never holds a password in clear.
+    let db = app.database().await;
+    let rows =
+        <berth_infra::persistence::entities::admin_password::Entity as sea_orm::EntityTrait>::find(
+        )
+        .all(db.writer())
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!(
+        rows.iter()
+            .all(|r| !r.sealed.contains(&first) && !r.sealed.contains(&second))
+    );
+
+    let basic = |user: &str, password: &str| {
+        format!("Basic {}", STANDARD.encode(format!("{user}:{password}")))
+    };
+    let get = |auth: String| {
+        let app = &app;
+        let service = service.clone();
+        async move {
+            app.send_as(
+                reqwest::Method::GET,
+                &format!("/oauth2/token?service={service}&scope=repository:app:pull,push,delete"),
+                None,
+                &[("authorization", &auth)],
+            )
+            .await
+        }
+    };
+    let t = get(basic("admreg01", &first)).await;
+    assert_eq!(t.status, StatusCode::OK, "{:?}", t.body);
+    assert_eq!(
+        claims(t.body["token"].as_str().unwrap())["access"][0]["actions"],
+        json!(["pull", "push", "delete"])
+    );
+    assert_eq!(
+        get(basic("ADMREG01", &second)).await.status,
+        StatusCode::OK,
+        "the user name is the registry's, any case"
+    );
+    assert_eq!(
+        get(basic("admreg01", "wrong")).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // A real registry takes the admin user's pushes.
+    let distribution = DockerRegistry::start(
+        &app.base,
+        &service,
+        "berth-token-server",
+        &app.data_dir.path().join("registry-token-certs.pem"),
+    )
+    .await;
+    let layout = tempfile::tempdir().unwrap();
+    let source = format!("oci:{}:v1", oci_layout(layout.path(), "v1").display());
+    let (ok, err) = skopeo(&[
+        "copy",
+        "--dest-tls-verify=false",
+        "--dest-creds",
+        &format!("admreg01:{first}"),
+        &source,
+        &format!("docker://{}/app:v1", distribution.address),
+    ])
+    .await;
+    assert!(ok, "the admin user pushes: {err}");
+
+    // Regenerating one password retires it at once; the other keeps working.
+    let renewed = app
+        .send(
+            reqwest::Method::POST,
+            &format!("{registry}/regenerateCredential?api-version={API}"),
+            Some(&json!({"name": "password"})),
+            &[],
+        )
+        .await;
+    assert_eq!(renewed.status, StatusCode::OK, "{:?}", renewed.body);
+    let new_first = renewed.body["passwords"][0]["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(new_first, first);
+    assert_eq!(renewed.body["passwords"][1]["value"], second.as_str());
+    assert_eq!(
+        get(basic("admreg01", &first)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        get(basic("admreg01", &new_first)).await.status,
+        StatusCode::OK
+    );
+    let bad = app
+        .send(
+            reqwest::Method::POST,
+            &format!("{registry}/regenerateCredential?api-version={API}"),
+            Some(&json!({"name": "password3"})),
+            &[],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+
+    // Disabled: its credentials fail at once, and the real registry refuses it.
+    let off = app
+        .patch(
+            &format!("{registry}?api-version={API}"),
+            &json!({"properties": {"adminUserEnabled": false}}),
+        )
+        .await;
+    assert_eq!(off.status, StatusCode::OK);
+    assert_eq!(
+        get(basic("admreg01", &new_first)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let (ok, _) = skopeo(&[
+        "inspect",
+        "--tls-verify=false",
+        "--creds",
+        &format!("admreg01:{new_first}"),
+        &format!("docker://{}/app:v1", distribution.address),
+    ])
+    .await;
+    assert!(!ok, "a disabled admin user is refused");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trust_scopes_need_content_trust_push_rights_and_the_signer_role() {
+    let app = berth_tests::spawn_app_with(
+        Backend::Sqlite,
+        berth_tests::SpawnOptions {
+            env: vec![("BERTH_NOTARY_SERVICE".into(), "notary-test".into())],
+            ..berth_tests::SpawnOptions::default()
+        },
+    )
+    .await;
+    app.create_group("trust").await;
+    app.create_registry("trust", "trustreg1", "Premium").await;
+    let registry = app.registry_path("trust", "trustreg1");
+    let gun = format!("{}/app", login_server(&app, &registry).await);
+    let scope = format!("repository:{gun}:push,pull");
+    let (signer, _, signer_refresh) = signed_in(&app, &registry, ACR_PUSH, "trust-signer").await;
+    assign(
+        &app,
+        &registry,
+        "6cef56e8-d556-48e5-a04f-b8e64114680f",
+        &signer,
+    )
+    .await;
+    let (_, _, pusher_refresh) = signed_in(&app, &registry, ACR_PUSH, "trust-pusher").await;
+    let granted =
+        |r: berth_tests::Reply| claims(r.body["access_token"].as_str().unwrap())["access"].clone();
+
+    // Content trust off: nobody may push trust data.
+    assert_eq!(
+        granted(access(&app, "notary-test", &scope, &signer_refresh).await),
+        json!([{"type": "repository", "name": gun, "actions": ["pull"]}])
+    );
+    let on = app.patch(&format!("{registry}?api-version={API}"), &json!({"properties": {"policies": {"trustPolicy": {"type": "Notary", "status": "enabled"}}}})).await;
+    assert_eq!(on.status, StatusCode::OK, "{:?}", on.body);
+    assert_eq!(
+        granted(access(&app, "notary-test", &scope, &signer_refresh).await),
+        json!([{"type": "repository", "name": gun, "actions": ["push", "pull"]}])
+    );
+    // AcrPush without AcrImageSigner: pull only.
+    assert_eq!(
+        granted(access(&app, "notary-test", &scope, &pusher_refresh).await),
+        json!([{"type": "repository", "name": gun, "actions": ["pull"]}])
+    );
+    // The admin user never pushes trust data.
+    app.patch(
+        &format!("{registry}?api-version={API}"),
+        &json!({"properties": {"adminUserEnabled": true}}),
+    )
+    .await;
+    let creds = app
+        .send(
+            reqwest::Method::POST,
+            &format!("{registry}/listCredentials?api-version={API}"),
+            None,
+            &[],
+        )
+        .await;
+    let password = creds.body["passwords"][0]["value"].as_str().unwrap();
+    let admin = app
+        .send_as(
+            reqwest::Method::GET,
+            &format!(
+                "/oauth2/token?service=notary-test&scope={}",
+                urlencoding::encode(&scope)
+            ),
+            None,
+            &[(
+                "authorization",
+                &format!("Basic {}", STANDARD.encode(format!("trustreg1:{password}"))),
+            )],
+        )
+        .await;
+    assert_eq!(
+        claims(admin.body["token"].as_str().unwrap())["access"],
+        json!([{"type": "repository", "name": gun, "actions": ["pull"]}])
+    );
+    // A refresh token of one registry reaches no other registry's trust data.
+    let elsewhere = access(
+        &app,
+        "notary-test",
+        "repository:otherreg.registry.localhost/app:pull",
+        &signer_refresh,
+    )
+    .await;
+    assert_eq!(granted(elsewhere), json!([]));
+}

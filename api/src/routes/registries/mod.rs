@@ -1,6 +1,7 @@
 //! `Microsoft.ContainerRegistry/registries`: create-or-update, read, update, delete, lists,
 //! name availability, and the registry's operation resources.
 
+mod credentials;
 pub mod dto;
 
 use crate::arm::{ApiVersion, ArmJson, BaseUrl, Conditional, ListQuery, RegistryVersions};
@@ -69,6 +70,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(check_name_availability))
         .routes(routes!(registry_operation_status))
         .routes(routes!(registry_operation_result))
+        .routes(routes!(credentials::list_credentials))
+        .routes(routes!(credentials::regenerate_credential))
 }
 
 fn registry_response(status: StatusCode, registry: &Registry, preview: bool) -> Response {
