@@ -264,6 +264,8 @@ impl Application {
                 refresh_lifetime: time::Duration::hours(3),
                 access_lifetime: time::Duration::minutes(15),
                 trust_service: settings.notary_service.clone(),
+                max_failures: 10,
+                failure_window: time::Duration::minutes(1),
             },
             registries.clone(),
             directory.clone(),
@@ -387,7 +389,7 @@ impl Application {
         });
         let service = normalize_layer::<hyper::body::Incoming>()
             .layer(self.router)
-            .into_make_service();
+            .into_make_service_with_connect_info::<SocketAddr>();
         let result = match self.server {
             Server::Plain(server) => server.serve(service).await,
             Server::Tls(server) => server.serve(service).await,

@@ -140,7 +140,37 @@ fn refused(e: TokenServerError) -> Response {
                     .to_owned(),
             )
         }
+        TokenServerError::TooManyRequests { retry_after } => {
+            let mut response = error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TOOMANYREQUESTS",
+                e.to_string(),
+            );
+            if let Ok(value) = HeaderValue::from_str(&retry_after.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            response
+        }
         TokenServerError::Store(s) => crate::error::ApiError::internal(&s).into_response(),
+    }
+}
+
+/// Where a request came from, for the failed-attempt limit.
+pub struct ClientAddress(String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string()),
+        ))
     }
 }
 
@@ -245,8 +275,13 @@ async fn exchange(State(state): State<AppState>, headers: HeaderMap, body: Bytes
 /// credentials (`grant_type=password`).
 #[utoipa::path(post, path = "/oauth2/token", operation_id = "TokenServer_Token", security(()), tag = "TokenServer",
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, description = "An access token", body = TokenAnswer), (status = 400, description = "A bad request", body = RegistryErrors), (status = 401, description = "The credentials are refused", body = RegistryErrors)))]
-async fn token_post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    responses((status = 200, description = "An access token", body = TokenAnswer), (status = 400, description = "A bad request", body = RegistryErrors), (status = 401, description = "The credentials are refused", body = RegistryErrors), (status = 429, description = "Too many failed attempts; see Retry-After", body = RegistryErrors)))]
+async fn token_post(
+    State(state): State<AppState>,
+    ClientAddress(client): ClientAddress,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let run = async {
         let fields = form(&headers, &body)?;
         let service = fields.required("service")?;
@@ -260,7 +295,7 @@ async fn token_post(State(state): State<AppState>, headers: HeaderMap, body: Byt
         };
         state
             .registry_tokens
-            .token(service, &scopes, credentials, false)
+            .token(service, &scopes, credentials, false, &client)
             .await
     };
     match run.await {
@@ -296,9 +331,10 @@ fn password(user: &str, secret: &str) -> Credentials {
         ("scope" = Option<String>, Query, description = "repository:<name>:<actions> or registry:catalog:*; repeatable"),
         ("offline_token" = Option<bool>, Query, description = "Also return a refresh token"),
     ),
-    responses((status = 200, description = "An access token", body = TokenAnswer), (status = 400, description = "A bad request", body = RegistryErrors), (status = 401, description = "The credentials are refused", body = RegistryErrors)))]
+    responses((status = 200, description = "An access token", body = TokenAnswer), (status = 400, description = "A bad request", body = RegistryErrors), (status = 401, description = "The credentials are refused", body = RegistryErrors), (status = 429, description = "Too many failed attempts; see Retry-After", body = RegistryErrors)))]
 async fn token_get(
     State(state): State<AppState>,
+    ClientAddress(client): ClientAddress,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
@@ -328,7 +364,7 @@ async fn token_get(
         let offline = fields.get("offline_token") == Some("true");
         state
             .registry_tokens
-            .token(service, &scopes, credentials, offline)
+            .token(service, &scopes, credentials, offline, &client)
             .await
     };
     match run.await {

@@ -4,9 +4,11 @@
 //! and a Notary server verify. The refresh token carries identity only; what an access token
 //! grants is computed from the role assignments at the moment it is issued.
 
+mod limiter;
 mod scope;
 mod service;
 
+pub use limiter::FailureLimiter;
 pub use scope::{
     AccessEntry, MAX_SCOPE_LEN, MAX_SCOPES, ScopeRequest, is_repository_name, parse_scopes,
 };
@@ -34,6 +36,12 @@ pub enum TokenServerError {
     /// Credentials or a token are wrong, expired, revoked or for something else (401).
     #[error("{0}")]
     Unauthorized(String),
+    /// Too many failed attempts from this client (429).
+    #[error("too many failed sign-in attempts; retry after {retry_after} seconds")]
+    TooManyRequests {
+        /// Seconds until the client may try again.
+        retry_after: i64,
+    },
     /// The store failed (500).
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -1,8 +1,8 @@
 //! The token server's use cases: exchange, and access tokens computed from role assignments.
 
 use super::{
-    AccessClaims, AccessEntry, RefreshClaims, RefreshPermissions, RegistryTokenKeys, ScopeRequest,
-    TokenServerError, is_repository_name,
+    AccessClaims, AccessEntry, FailureLimiter, RefreshClaims, RefreshPermissions,
+    RegistryTokenKeys, ScopeRequest, TokenServerError, is_repository_name,
 };
 use crate::authorization::{AccessKind, RbacService, Scope};
 use crate::clock::Clock;
@@ -25,6 +25,10 @@ pub struct TokenServerSettings {
     pub access_lifetime: Duration,
     /// The Notary server's `service` name, when one is used.
     pub trust_service: Option<String>,
+    /// Failed sign-ins a client may make per `failure_window` before it gets 429.
+    pub max_failures: u32,
+    /// The window of `max_failures`.
+    pub failure_window: Duration,
 }
 
 /// What a caller of `/oauth2/token` presented.
@@ -149,6 +153,7 @@ pub struct RegistryTokenService {
     keys: Arc<dyn RegistryTokenKeys>,
     admin: AdminUsers,
     clock: Arc<dyn Clock>,
+    limiter: Arc<FailureLimiter>,
 }
 
 fn unix(t: OffsetDateTime) -> i64 {
@@ -175,6 +180,10 @@ impl RegistryTokenService {
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
+            limiter: Arc::new(FailureLimiter::new(
+                settings.max_failures,
+                settings.failure_window,
+            )),
             settings,
             registries,
             directory,
@@ -325,18 +334,55 @@ impl RegistryTokenService {
         }
     }
 
+    /// Authenticates, counting failures per client (`client` names where the request came
+    /// from): a client with too many recent failures is refused before its credentials are
+    /// even looked at.
+    async fn identify_limited(
+        &self,
+        client: &str,
+        credentials: Credentials,
+    ) -> Result<Option<Identity>, TokenServerError> {
+        let key = match &credentials {
+            Credentials::Anonymous => return Ok(None),
+            Credentials::RefreshToken(_) => format!("{client}|refresh"),
+            Credentials::ServicePrincipal { app_id, .. } => {
+                format!("{client}|{}", app_id.to_ascii_lowercase())
+            }
+            Credentials::Named { username, .. } => {
+                format!("{client}|{}", username.to_ascii_lowercase())
+            }
+        };
+        let now = self.clock.now();
+        if let Some(retry_after) = self.limiter.blocked(&key, now) {
+            return Err(TokenServerError::TooManyRequests { retry_after });
+        }
+        match self.identify(credentials).await {
+            Err(TokenServerError::Unauthorized(reason)) => {
+                self.limiter.failed(&key, now);
+                Err(TokenServerError::Unauthorized(reason))
+            }
+            Ok(identity) => {
+                self.limiter.succeeded(&key);
+                Ok(identity)
+            }
+            Err(other) => Err(other),
+        }
+    }
+
     /// Issues an access token for `service` granting what the caller may do of `scopes` now;
     /// scopes it may not have are dropped, as the Docker token specification says.
     ///
     /// # Errors
     /// `UnknownService`; `Unauthorized` for bad credentials, a refresh token of another
-    /// registry, or a deleted principal; `Store`.
+    /// registry, or a deleted principal; `TooManyRequests` after too many failures from
+    /// `client`; `Store`.
     pub async fn token(
         &self,
         service: &str,
         scopes: &[ScopeRequest],
         credentials: Credentials,
         offline: bool,
+        client: &str,
     ) -> Result<IssuedToken, TokenServerError> {
         let target = if self
             .settings
@@ -348,7 +394,7 @@ impl RegistryTokenService {
         } else {
             Target::Registry(Box::new(self.registry(service).await?))
         };
-        let identity = self.identify(credentials).await?;
+        let identity = self.identify_limited(client, credentials).await?;
         if let (
             Target::Registry(registry),
             Some(Identity {
