@@ -13,6 +13,7 @@ use crate::operation::{Operation, OperationKind, OperationRepository, OperationS
 use crate::resource_group::{DeleteOutcome, ResourceGroupError, ResourceGroupService};
 use crate::store::{Page, PageRequest, StoreError};
 use crate::subscription::SubscriptionError;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Errors of the registry use cases.
@@ -118,6 +119,44 @@ pub enum NameAvailability {
     AlreadyExists(String),
 }
 
+/// How long a registry looked up by login server is answered from memory. Writes through
+/// this process clear it at once; another replica's writes show within this time.
+const LOOKUP_TTL: time::Duration = time::Duration::seconds(1);
+/// Login servers remembered at most (unknown ones too, so a flood of them cannot reach the
+/// store more than once a second each).
+const LOOKUP_MAX: usize = 10_000;
+
+/// Registries by login server, for the token server's hot path.
+#[derive(Default)]
+struct LookupCache {
+    generation: std::sync::atomic::AtomicU64,
+    entries: std::sync::RwLock<HashMap<String, (Option<Registry>, time::OffsetDateTime, u64)>>,
+}
+
+impl LookupCache {
+    fn changed(&self) {
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Bumps the lookup generation when dropped: a write is bracketed by two bumps, so a lookup
+/// that raced it cannot keep what it read.
+struct Changing<'a>(&'a LookupCache);
+
+impl Drop for Changing<'_> {
+    fn drop(&mut self) {
+        self.0.changed();
+    }
+}
+
+impl<'a> Changing<'a> {
+    fn start(cache: &'a LookupCache) -> Self {
+        cache.changed();
+        Self(cache)
+    }
+}
+
 /// Registry use cases.
 #[derive(Clone)]
 pub struct RegistryService {
@@ -127,6 +166,7 @@ pub struct RegistryService {
     signal: Arc<dyn OperationSignal>,
     clock: Arc<dyn Clock>,
     login_server_suffix: String,
+    lookups: Arc<LookupCache>,
 }
 
 impl RegistryService {
@@ -148,6 +188,7 @@ impl RegistryService {
             signal,
             clock,
             login_server_suffix,
+            lookups: Arc::default(),
         }
     }
 
@@ -180,6 +221,7 @@ impl RegistryService {
         precondition: &Precondition,
         actor: &Actor,
     ) -> Result<(Registry, bool), RegistryError> {
+        let _changing = Changing::start(&self.lookups);
         let replace = |current: &Registry| {
             if !precondition.allows(Some(&current.etag)) {
                 return Err(RegistryError::PreconditionFailed);
@@ -287,6 +329,7 @@ impl RegistryService {
         precondition: &Precondition,
         actor: &Actor,
     ) -> Result<Registry, RegistryError> {
+        let _changing = Changing::start(&self.lookups);
         let change = |current: &Registry| {
             if !precondition.allows(Some(&current.etag)) {
                 return Err(RegistryError::PreconditionFailed);
@@ -349,7 +392,8 @@ impl RegistryService {
     }
 
     /// The registry whose login server is `host` (any case), if it exists and is not being
-    /// deleted.
+    /// deleted; answered from memory for up to a second (writes through this process clear
+    /// it at once).
     ///
     /// # Errors
     /// `Store`.
@@ -357,7 +401,28 @@ impl RegistryService {
         &self,
         host: &str,
     ) -> Result<Option<Registry>, RegistryError> {
+        use std::sync::atomic::Ordering;
         let host = host.to_ascii_lowercase();
+        let now = self.clock.now();
+        let generation = self.lookups.generation.load(Ordering::SeqCst);
+        if let Some((found, _, _)) = self.lookups.entries.read().ok().and_then(|e| {
+            e.get(&host)
+                .filter(|(_, at, g)| *g == generation && now - *at < LOOKUP_TTL)
+                .cloned()
+        }) {
+            return Ok(found);
+        }
+        let found = self.lookup(&host).await?;
+        if let Ok(mut entries) = self.lookups.entries.write() {
+            if entries.len() >= LOOKUP_MAX {
+                entries.clear();
+            }
+            entries.insert(host, (found.clone(), now, generation));
+        }
+        Ok(found)
+    }
+
+    async fn lookup(&self, host: &str) -> Result<Option<Registry>, RegistryError> {
         let suffix = format!(".{}", self.login_server_suffix.to_ascii_lowercase());
         let Some(name) = host.strip_suffix(&suffix) else {
             return Ok(None);
@@ -401,6 +466,7 @@ impl RegistryService {
         id: &RegistryId,
         precondition: &Precondition,
     ) -> Result<DeleteOutcome, RegistryError> {
+        let _changing = Changing::start(&self.lookups);
         retry_lost_races(
             precondition,
             |e| matches!(e, RegistryError::Conflict),
