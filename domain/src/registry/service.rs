@@ -126,11 +126,14 @@ const LOOKUP_TTL: time::Duration = time::Duration::seconds(1);
 /// store more than once a second each).
 const LOOKUP_MAX: usize = 10_000;
 
+/// A remembered lookup: what was found, when, and at which write generation.
+type Lookup = (Option<Registry>, time::OffsetDateTime, u64);
+
 /// Registries by login server, for the token server's hot path.
 #[derive(Default)]
 struct LookupCache {
     generation: std::sync::atomic::AtomicU64,
-    entries: std::sync::RwLock<HashMap<String, (Option<Registry>, time::OffsetDateTime, u64)>>,
+    entries: std::sync::RwLock<HashMap<String, Lookup>>,
 }
 
 impl LookupCache {
