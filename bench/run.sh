@@ -24,9 +24,7 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_up() { for _ in $(seq 1 100); do curl -sf "$1" >/dev/null && return 0; sleep 0.1; done; echo "not up: $1" >&2; exit 1; }
+source bench/lib.sh
 
 # The baseline.
 hello_port=$(free_port)
@@ -83,20 +81,6 @@ request = function()
     return wrk.format(nil, string.format(base, math.random(0, 63)))
 end
 LUA
-
-# run label connections url [script [token file]] -> "label rps p50_ms p99_ms"
-run() {
-    local label=$1 conns=$2 url=$3 script=${4:-} tokens=${5:-/dev/null} threads=2 out
-    [ "$conns" = 1 ] && threads=1
-    out=$(BERTH_TOKEN_FILE=$tokens taskset -c 1 wrk -t"$threads" -c"$conns" -d"${secs}s" --latency ${script:+-s "$script"} "$url")
-    if grep -q "Non-2xx" <<<"$out"; then echo "$label: non-2xx answers:" >&2; echo "$out" >&2; exit 1; fi
-    awk -v label="$label" '
-        function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
-        /Requests\/sec/ { rps = $2 }
-        $1 == "50%" { p50 = ms($2) }
-        $1 == "99%" { p99 = ms($2) }
-        END { printf "%s %.0f %.3f %.3f\n", label, rps, p50, p99 }' <<<"$out"
-}
 
 results="$work/results"
 {

@@ -210,6 +210,10 @@ impl From<RegistryError> for ApiError {
                 Self::new(StatusCode::CONFLICT, "InvalidResourceLocation", message)
                     .with_target("location")
             }
+            RegistryError::ChildNotFound { .. } => {
+                Self::new(StatusCode::NOT_FOUND, "ResourceNotFound", message)
+            }
+            RegistryError::InUse(_) => Self::new(StatusCode::CONFLICT, "ResourceInUse", message),
             RegistryError::AdminUserDisabled(_) => {
                 Self::new(StatusCode::BAD_REQUEST, "AdminUserDisabled", message)
             }

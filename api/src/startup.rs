@@ -20,15 +20,16 @@ use berth_domain::clock::{Clock, SystemClock};
 use berth_domain::directory::DirectoryService;
 use berth_domain::identity::{IssuerSettings, TokenService};
 use berth_domain::operation::{OperationService, OperationSignal};
-use berth_domain::registry::AdminUsers;
 use berth_domain::registry::RegistryService;
-use berth_domain::registry_token::{RegistryTokenService, TokenServerSettings};
+use berth_domain::registry::{AdminUsers, ScopeMaps};
+use berth_domain::registry_token::{AccessSources, RegistryTokenService, TokenServerSettings};
 use berth_domain::resource_group::ResourceGroupService;
 use berth_domain::subscription::SubscriptionService;
 use berth_infra::config::{Settings, TlsMode};
 use berth_infra::jwt::JwtSigner;
 use berth_infra::oidc::OidcProviders;
 use berth_infra::persistence::SeaOrmAdminPasswordRepository;
+use berth_infra::persistence::SeaOrmScopeMapRepository;
 use berth_infra::persistence::{
     Database, DatabaseError, SeaOrmDirectoryRepository, SeaOrmOperationRepository,
     SeaOrmRbacRepository, SeaOrmRegistryRepository, SeaOrmResourceGroupRepository,
@@ -37,6 +38,7 @@ use berth_infra::persistence::{
 use berth_infra::registry_token::TokenServerKeys;
 use berth_infra::sealing::AesGcmBox;
 use berth_infra::secrets::Argon2Secrets;
+use berth_infra::secrets::Sha256Hash;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -170,6 +172,7 @@ impl Application {
         );
         let clock_for_tokens = clock.clone();
         let clock_for_registry_tokens = clock.clone();
+        let clock_for_scope_maps = clock.clone();
         let rbac = RbacService::new(
             Arc::new(SeaOrmRbacRepository::new(database.clone())),
             directory.clone(),
@@ -257,6 +260,13 @@ impl Application {
             Arc::new(sealing),
             Arc::new(Argon2Secrets),
         );
+        let scope_maps = ScopeMaps::new(
+            registries.clone(),
+            Arc::new(SeaOrmScopeMapRepository::new(database.clone())),
+            Arc::new(Argon2Secrets),
+            Arc::new(Sha256Hash),
+            clock_for_scope_maps,
+        );
         let registry_tokens = RegistryTokenService::new(
             TokenServerSettings {
                 issuer: settings.registry_token_issuer.clone(),
@@ -267,11 +277,14 @@ impl Application {
                 max_failures: 10,
                 failure_window: time::Duration::minutes(1),
             },
-            registries.clone(),
-            directory.clone(),
-            rbac.clone(),
+            AccessSources {
+                registries: registries.clone(),
+                directory: directory.clone(),
+                rbac: rbac.clone(),
+                admin: admin_users.clone(),
+                scope_maps: scope_maps.clone(),
+            },
             token_keys.clone(),
-            admin_users.clone(),
             clock_for_registry_tokens,
         );
         let snapshot_directory = directory.clone();
@@ -293,6 +306,7 @@ impl Application {
             )),
             registry_tokens,
             admin_users,
+            scope_maps,
             database,
             public_url: settings.public_url.clone(),
             scheme,

@@ -24,6 +24,8 @@ pub struct AppState {
     pub tokens: TokenService,
     /// The directory.
     pub directory: DirectoryService,
+    /// Scope maps and repository-scoped tokens.
+    pub scope_maps: berth_domain::registry::ScopeMaps,
     /// The registries' admin users.
     pub admin_users: berth_domain::registry::AdminUsers,
     /// The registry token server.

@@ -5,6 +5,7 @@ mod admin;
 mod model;
 mod name;
 mod ports;
+mod scope_map;
 mod service;
 mod sku;
 
@@ -19,6 +20,10 @@ pub use model::{
 };
 pub use name::RegistryName;
 pub use ports::{RegistryChange, RegistryRepository, RegistryWriteError};
+pub use scope_map::{
+    FastHash, GeneratedPassword, RepositoryToken, ScopeMap, ScopeMapRepository, ScopeMaps,
+    TokenPassword, scope_map_allows, system_scope_maps,
+};
 pub use service::{NameAvailability, RegistryError, RegistryService};
 pub use sku::{Capabilities, Feature, Sku};
 

@@ -92,6 +92,17 @@ pub enum RegistryError {
     /// A concurrent write won.
     #[error("The registry was changed by another request; retry.")]
     Conflict,
+    /// A scope map or token of the registry does not exist.
+    #[error("The {kind} resource '{name}' was not found in the registry.")]
+    ChildNotFound {
+        /// `scopeMaps` or `tokens`.
+        kind: &'static str,
+        /// Its name.
+        name: String,
+    },
+    /// Something still uses what was to be deleted.
+    #[error("{0}")]
+    InUse(String),
     /// The admin user is off.
     #[error(
         "The admin user of registry '{0}' is disabled. Enable it first (adminUserEnabled: true)."

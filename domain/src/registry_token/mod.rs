@@ -12,7 +12,9 @@ pub use limiter::FailureLimiter;
 pub use scope::{
     AccessEntry, MAX_SCOPE_LEN, MAX_SCOPES, ScopeRequest, is_repository_name, parse_scopes,
 };
-pub use service::{Credentials, IssuedToken, RegistryTokenService, TokenServerSettings};
+pub use service::{
+    AccessSources, Credentials, IssuedToken, RegistryTokenService, TokenServerSettings,
+};
 
 use crate::identity::TokenRejected;
 use crate::store::StoreError;

@@ -7,7 +7,9 @@ use super::{
 use crate::authorization::{AccessKind, RbacService, Scope};
 use crate::clock::Clock;
 use crate::directory::{DirectoryService, PrincipalInfo, SignInError};
-use crate::registry::{AdminUsers, Registry, RegistryError, RegistryService};
+use crate::registry::{
+    AdminUsers, Registry, RegistryError, RegistryService, ScopeMaps, scope_map_allows,
+};
 use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -126,6 +128,8 @@ impl Operation {
 enum Who {
     Principal(PrincipalInfo),
     Admin,
+    /// A repository-scoped token, with its scope map's actions.
+    Token(Vec<String>),
 }
 
 /// Who is asking, and what its credentials bind it to.
@@ -143,6 +147,21 @@ enum Target {
     Trust,
 }
 
+/// What the token server reads to decide who a caller is and what it may do.
+#[derive(Clone)]
+pub struct AccessSources {
+    /// Registries, by login server.
+    pub registries: RegistryService,
+    /// Principals and their groups.
+    pub directory: DirectoryService,
+    /// Role assignments.
+    pub rbac: RbacService,
+    /// Admin users.
+    pub admin: AdminUsers,
+    /// Scope maps and repository-scoped tokens.
+    pub scope_maps: ScopeMaps,
+}
+
 /// The token server.
 #[derive(Clone)]
 pub struct RegistryTokenService {
@@ -152,6 +171,7 @@ pub struct RegistryTokenService {
     rbac: RbacService,
     keys: Arc<dyn RegistryTokenKeys>,
     admin: AdminUsers,
+    scope_maps: ScopeMaps,
     clock: Arc<dyn Clock>,
     limiter: Arc<FailureLimiter>,
 }
@@ -172,11 +192,8 @@ impl RegistryTokenService {
     #[must_use]
     pub fn new(
         settings: TokenServerSettings,
-        registries: RegistryService,
-        directory: DirectoryService,
-        rbac: RbacService,
+        sources: AccessSources,
         keys: Arc<dyn RegistryTokenKeys>,
-        admin: AdminUsers,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
@@ -185,11 +202,12 @@ impl RegistryTokenService {
                 settings.failure_window,
             )),
             settings,
-            registries,
-            directory,
-            rbac,
+            registries: sources.registries,
+            directory: sources.directory,
+            rbac: sources.rbac,
             keys,
-            admin,
+            admin: sources.admin,
+            scope_maps: sources.scope_maps,
             clock,
         }
     }
@@ -269,6 +287,7 @@ impl RegistryTokenService {
     async fn identify(
         &self,
         credentials: Credentials,
+        target: &Target,
     ) -> Result<Option<Identity>, TokenServerError> {
         match credentials {
             Credentials::Anonymous => Ok(None),
@@ -316,18 +335,32 @@ impl RegistryTokenService {
                     username.to_ascii_lowercase(),
                     self.registries.login_server_suffix()
                 );
-                let registry = self
+                if let Some(registry) = self
                     .registries
                     .find_by_login_server(&host)
                     .await
                     .map_err(store)?
-                    .ok_or_else(refused)?;
-                if !self.admin.verify(&registry, &password).await? {
-                    return Err(refused());
+                    && self.admin.verify(&registry, &password).await?
+                {
+                    return Ok(Some(Identity {
+                        name: registry.name().to_string(),
+                        who: Who::Admin,
+                        bound_to: Some(registry.login_server.clone()),
+                    }));
                 }
+                // A repository-scoped token of the registry asked for. Tokens never reach
+                // trust data (ACR's documented limit), so the trust service knows none.
+                let Target::Registry(registry) = target else {
+                    return Err(refused());
+                };
+                let actions = self
+                    .scope_maps
+                    .authenticate(&registry.id, &username, &password)
+                    .await?
+                    .ok_or_else(refused)?;
                 Ok(Some(Identity {
-                    name: registry.name().to_string(),
-                    who: Who::Admin,
+                    name: username,
+                    who: Who::Token(actions),
                     bound_to: Some(registry.login_server.clone()),
                 }))
             }
@@ -341,6 +374,7 @@ impl RegistryTokenService {
         &self,
         client: &str,
         credentials: Credentials,
+        target: &Target,
     ) -> Result<Option<Identity>, TokenServerError> {
         let key = match &credentials {
             Credentials::Anonymous => return Ok(None),
@@ -356,7 +390,7 @@ impl RegistryTokenService {
         if let Some(retry_after) = self.limiter.blocked(&key, now) {
             return Err(TokenServerError::TooManyRequests { retry_after });
         }
-        match self.identify(credentials).await {
+        match self.identify(credentials, target).await {
             Err(TokenServerError::Unauthorized(reason)) => {
                 self.limiter.failed(&key, now);
                 Err(TokenServerError::Unauthorized(reason))
@@ -394,7 +428,7 @@ impl RegistryTokenService {
         } else {
             Target::Registry(Box::new(self.registry(service).await?))
         };
-        let identity = self.identify_limited(client, credentials).await?;
+        let identity = self.identify_limited(client, credentials, &target).await?;
         if let (
             Target::Registry(registry),
             Some(Identity {
@@ -469,12 +503,33 @@ impl RegistryTokenService {
 
     /// Whether the caller may perform `op` at `scope` (its own roles, or its groups'; the
     /// admin user everything but signing, on the registry it is bound to).
-    fn can(&self, identity: Option<&Identity>, op: Operation, scope: &Scope) -> bool {
+    fn can(
+        &self,
+        identity: Option<&Identity>,
+        op: Operation,
+        scope: &Scope,
+        repository: &str,
+    ) -> bool {
         let Some(identity) = identity else {
             return false;
         };
         let principal = match &identity.who {
             Who::Admin => return op != Operation::Sign,
+            Who::Token(actions) => {
+                let (repository, permission) = match op {
+                    Operation::Pull => (repository, "content/read"),
+                    Operation::Push => (repository, "content/write"),
+                    Operation::Delete => (repository, "content/delete"),
+                    Operation::MetadataRead => (repository, "metadata/read"),
+                    Operation::MetadataWrite => (repository, "metadata/write"),
+                    // The catalog lists every repository: only a map that reads the metadata
+                    // of all of them (`repositories/*/metadata/read`) may; "/" is a name no
+                    // repository has, so only the `*` pattern covers it.
+                    Operation::Catalog => ("/", "metadata/read"),
+                    Operation::Sign => return false,
+                };
+                return scope_map_allows(actions, repository, permission);
+            }
             Who::Principal(p) => p,
         };
         let mut all = Vec::with_capacity(principal.groups.len() + 1);
@@ -506,7 +561,7 @@ impl RegistryTokenService {
                     return Vec::new();
                 };
                 if scope.actions.iter().any(|a| a == "*")
-                    && self.can(identity, Operation::Catalog, &at)
+                    && self.can(identity, Operation::Catalog, &at, "")
                 {
                     vec!["*".to_owned()]
                 } else {
@@ -520,7 +575,7 @@ impl RegistryTokenService {
                 let anonymous_pull = registry.settings.anonymous_pull_enabled;
                 let can = |op: Operation| {
                     (anonymous_pull && matches!(op, Operation::Pull | Operation::MetadataRead))
-                        || self.can(identity, op, &at)
+                        || self.can(identity, op, &at, &scope.name)
                 };
                 grant(&scope.actions, can)
             }
@@ -562,11 +617,14 @@ impl RegistryTokenService {
             return Ok(Vec::new());
         };
         let anonymous_pull = registry.settings.anonymous_pull_enabled;
-        let pull = anonymous_pull || self.can(identity, Operation::Pull, &at);
+        if identity.is_some_and(|i| matches!(i.who, Who::Token(_))) {
+            return Ok(Vec::new());
+        }
+        let pull = anonymous_pull || self.can(identity, Operation::Pull, &at, repository);
         let sign = registry.settings.policies.trust_enabled
             && pull
-            && self.can(identity, Operation::Push, &at)
-            && self.can(identity, Operation::Sign, &at);
+            && self.can(identity, Operation::Push, &at, repository)
+            && self.can(identity, Operation::Sign, &at, repository);
         let mut granted = Vec::new();
         for action in &scope.actions {
             let ok = match action.as_str() {

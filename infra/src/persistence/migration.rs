@@ -20,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0006ExternalLinks),
             Box::new(M0007TokenServerKeys),
             Box::new(M0008AdminPasswords),
+            Box::new(M0009ScopeMaps),
         ]
     }
 }
@@ -522,6 +523,55 @@ impl MigrationTrait for M0008AdminPasswords {
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
         m.drop_table(Table::drop().table("registry_admin_passwords").to_owned())
+            .await
+    }
+}
+
+/// Scope maps and repository-scoped tokens.
+struct M0009ScopeMaps;
+
+impl MigrationName for M0009ScopeMaps {
+    fn name(&self) -> &str {
+        "m0009_scope_maps"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0009ScopeMaps {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_table(
+            Table::create()
+                .table("registry_scope_maps")
+                .col(string("registry_key"))
+                .col(string("name_key"))
+                .col(string("name"))
+                .col(text_null("description"))
+                .col(text("actions"))
+                .col(big_integer("created_at"))
+                .primary_key(Index::create().col("registry_key").col("name_key"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("registry_tokens")
+                .col(string("registry_key"))
+                .col(string("name_key"))
+                .col(string("name"))
+                .col(string("scope_map"))
+                .col(boolean("enabled"))
+                .col(text("passwords"))
+                .col(big_integer("created_at"))
+                .primary_key(Index::create().col("registry_key").col("name_key"))
+                .to_owned(),
+        )
+        .await
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_table(Table::drop().table("registry_tokens").to_owned())
+            .await?;
+        m.drop_table(Table::drop().table("registry_scope_maps").to_owned())
             .await
     }
 }

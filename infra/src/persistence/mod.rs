@@ -6,6 +6,7 @@ pub mod entities;
 mod migration;
 mod rbac_repository;
 mod repositories;
+mod scope_map_repository;
 
 pub use directory_repository::SeaOrmDirectoryRepository;
 pub use migration::Migrator;
@@ -14,6 +15,7 @@ pub use repositories::{
     SeaOrmAdminPasswordRepository, SeaOrmOperationRepository, SeaOrmRegistryRepository,
     SeaOrmResourceGroupRepository, SeaOrmSubscriptionRepository,
 };
+pub use scope_map_repository::SeaOrmScopeMapRepository;
 
 use berth_domain::store::StoreError;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};

@@ -1,6 +1,8 @@
 //! sea-orm implementations of the domain's storage ports.
 
-use super::entities::{admin_password, operation, registry, resource_group, subscription};
+use super::entities::{
+    admin_password, operation, registry, resource_group, scope_map, subscription,
+};
 use super::{Database, from_millis, millis, store_error};
 use async_trait::async_trait;
 use berth_domain::arm::{
@@ -535,6 +537,16 @@ impl RegistryRepository for SeaOrmRegistryRepository {
         let txn = self.db.writer().begin().await.map_err(store_error)?;
         admin_password::Entity::delete_many()
             .filter(admin_password::Column::RegistryKey.eq(id.key()))
+            .exec(&txn)
+            .await
+            .map_err(store_error)?;
+        scope_map::map::Entity::delete_many()
+            .filter(scope_map::map::Column::RegistryKey.eq(id.key()))
+            .exec(&txn)
+            .await
+            .map_err(store_error)?;
+        scope_map::token::Entity::delete_many()
+            .filter(scope_map::token::Column::RegistryKey.eq(id.key()))
             .exec(&txn)
             .await
             .map_err(store_error)?;

@@ -14,6 +14,7 @@ mod external_oidc;
 mod graph;
 mod issuer;
 mod matrix;
+mod notary;
 mod operations;
 mod python_clients;
 mod rbac;

@@ -14,6 +14,8 @@ fn concrete(app: &TestApp, template: &str, api_version: Option<&str>) -> String 
         .replace("{subscriptionId}", &app.subscription)
         .replace("{resourceGroupName}", "matrix")
         .replace("{registryName}", "matrixreg1")
+        .replace("{scopeMapName}", "matrixmap1")
+        .replace("{tokenName}", "matrixtok1")
         .replace("{operationId}", &uuid::Uuid::new_v4().to_string())
         .replace("{roleDefinitionId}", "7f951dda-4ed3-4680-a7ca-43fe172d538d")
         .replace("{roleAssignmentName}", &uuid::Uuid::new_v4().to_string())

@@ -12,7 +12,7 @@ use berth_tests::{Backend, spawn_app};
 const ACR_PULL: &str = "7f951dda-4ed3-4680-a7ca-43fe172d538d";
 const NULL_USER: &str = "00000000-0000-0000-0000-000000000000";
 
-fn claims(token: &str) -> Value {
+pub(super) fn claims(token: &str) -> Value {
     let part = token.split('.').nth(1).unwrap();
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
 }
@@ -47,7 +47,7 @@ fn form_urlencoded(fields: &[(&str, &str)]) -> String {
 
 /// A service principal holding `role` at the registry, and its refresh token from the
 /// exchange (as `az acr login` gets it).
-async fn signed_in(
+pub(super) async fn signed_in(
     app: &TestApp,
     registry: &str,
     role: &str,
@@ -83,7 +83,7 @@ async fn signed_in(
     )
 }
 
-async fn login_server(app: &TestApp, registry: &str) -> String {
+pub(super) async fn login_server(app: &TestApp, registry: &str) -> String {
     let (_, body) = app.get(&format!("{registry}?api-version={API}")).await;
     body["properties"]["loginServer"]
         .as_str()
@@ -91,7 +91,12 @@ async fn login_server(app: &TestApp, registry: &str) -> String {
         .to_owned()
 }
 
-async fn access(app: &TestApp, service: &str, scope: &str, refresh: &str) -> berth_tests::Reply {
+pub(super) async fn access(
+    app: &TestApp,
+    service: &str,
+    scope: &str,
+    refresh: &str,
+) -> berth_tests::Reply {
     form(
         app,
         "/oauth2/token",
@@ -706,4 +711,202 @@ async fn trust_scopes_need_content_trust_push_rights_and_the_signer_role() {
     )
     .await;
     assert_eq!(granted(elsewhere), json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scope_map_token_reaches_only_its_repositories() {
+    let app = spawn_app(Backend::Sqlite).await;
+    app.create_group("scoped").await;
+    app.create_registry("scoped", "scopedreg1", "Basic").await;
+    let registry = app.registry_path("scoped", "scopedreg1");
+    let service = login_server(&app, &registry).await;
+    let url = |tail: &str| format!("{registry}/{tail}?api-version={API}");
+
+    // The system scope maps are there; a user-defined one is made and listed after them.
+    let (_, maps) = app.get(&url("scopeMaps")).await;
+    let names: Vec<&str> = maps["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"_repositories_pull") && names.contains(&"_repositories_admin"),
+        "{names:?}"
+    );
+    let made = app.put(&url("scopeMaps/team-app-rw"), &json!({"properties": {"description": "team/app read-write",
+        "actions": ["repositories/team/app/content/read", "repositories/team/app/content/write", "repositories/samples/*/content/read"]}})).await;
+    assert_eq!(made.status, StatusCode::CREATED, "{:?}", made.body);
+    assert_eq!(made.body["properties"]["type"], "UserDefined");
+    for (body, why) in [
+        (
+            json!({"properties": {"actions": ["repositories/team/app/content/run"]}}),
+            "an unknown permission",
+        ),
+        (json!({"properties": {"actions": []}}), "no action"),
+    ] {
+        let r = app.put(&url("scopeMaps/badmap01"), &body).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{why}: {:?}", r.body);
+    }
+    let system = app
+        .put(
+            &url("scopeMaps/_repositories_pull"),
+            &json!({"properties": {"actions": ["repositories/x/content/read"]}}),
+        )
+        .await;
+    assert_eq!(
+        system.status,
+        StatusCode::BAD_REQUEST,
+        "system scope maps cannot change"
+    );
+
+    // A token with that scope map, and its passwords.
+    let map_id = made.body["id"].as_str().unwrap().to_owned();
+    let token = app
+        .put(
+            &url("tokens/ci-robot"),
+            &json!({"properties": {"scopeMapId": map_id, "status": "enabled"}}),
+        )
+        .await;
+    assert_eq!(token.status, StatusCode::CREATED, "{:?}", token.body);
+    let unknown_map = app
+        .put(
+            &url("tokens/ci-robot2"),
+            &json!({"properties": {"scopeMapId": format!("{registry}/scopeMaps/nosuchmap")}}),
+        )
+        .await;
+    assert_eq!(unknown_map.status, StatusCode::BAD_REQUEST);
+    let generated = app
+        .send(
+            reqwest::Method::POST,
+            &url("generateCredentials"),
+            Some(&json!({"tokenId": token.body["id"], "name": "password1"})),
+            &[],
+        )
+        .await;
+    assert_eq!(generated.status, StatusCode::OK, "{:?}", generated.body);
+    assert_eq!(generated.body["username"], "ci-robot");
+    let password = generated.body["passwords"][0]["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, shown) = app.get(&url("tokens/ci-robot")).await;
+    assert!(
+        shown["properties"]["credentials"]["passwords"][0]["value"].is_null(),
+        "a password is shown once"
+    );
+    assert_eq!(
+        shown["properties"]["credentials"]["passwords"][0]["name"],
+        "password1"
+    );
+
+    let basic = |user: &str, pw: &str| format!("Basic {}", STANDARD.encode(format!("{user}:{pw}")));
+    let granted = |scope: &str, auth: String| {
+        let app = &app;
+        let service = service.clone();
+        let scope = scope.to_owned();
+        async move {
+            let r = app
+                .send_as(
+                    reqwest::Method::GET,
+                    &format!(
+                        "/oauth2/token?service={service}&scope={}",
+                        urlencoding::encode(&scope)
+                    ),
+                    None,
+                    &[("authorization", &auth)],
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+            claims(r.body["token"].as_str().unwrap())["access"].clone()
+        }
+    };
+    assert_eq!(
+        granted(
+            "repository:team/app:pull,push,delete",
+            basic("ci-robot", &password)
+        )
+        .await,
+        json!([{"type": "repository", "name": "team/app", "actions": ["pull", "push"]}])
+    );
+    assert_eq!(
+        granted("repository:team/other:pull", basic("ci-robot", &password)).await,
+        json!([])
+    );
+    assert_eq!(
+        granted(
+            "repository:samples/x/y:pull,push",
+            basic("ci-robot", &password)
+        )
+        .await,
+        json!([{"type": "repository", "name": "samples/x/y", "actions": ["pull"]}])
+    );
+    assert_eq!(
+        granted("registry:catalog:*", basic("ci-robot", &password)).await,
+        json!([])
+    );
+
+    // A real registry agrees.
+    let distribution = DockerRegistry::start(
+        &app.base,
+        &service,
+        "berth-token-server",
+        &app.data_dir.path().join("registry-token-certs.pem"),
+    )
+    .await;
+    let layout = tempfile::tempdir().unwrap();
+    let source = format!("oci:{}:v1", oci_layout(layout.path(), "v1").display());
+    let creds = format!("ci-robot:{password}");
+    let (ok, err) = skopeo(&[
+        "copy",
+        "--dest-tls-verify=false",
+        "--dest-creds",
+        &creds,
+        &source,
+        &format!("docker://{}/team/app:v1", distribution.address),
+    ])
+    .await;
+    assert!(ok, "the token pushes to its repository: {err}");
+    let (ok, _) = skopeo(&[
+        "copy",
+        "--dest-tls-verify=false",
+        "--dest-creds",
+        &creds,
+        &source,
+        &format!("docker://{}/team/other:v1", distribution.address),
+    ])
+    .await;
+    assert!(!ok, "and to no other");
+
+    // Disabled, or its scope map in use: refused.
+    let in_use = app.delete(&url("scopeMaps/team-app-rw")).await;
+    assert_eq!(in_use.status, StatusCode::CONFLICT, "{:?}", in_use.body);
+    let off = app
+        .patch(
+            &url("tokens/ci-robot"),
+            &json!({"properties": {"status": "disabled"}}),
+        )
+        .await;
+    assert_eq!(off.status, StatusCode::OK, "{:?}", off.body);
+    let r = app
+        .send_as(
+            reqwest::Method::GET,
+            &format!("/oauth2/token?service={service}&scope=repository:team/app:pull"),
+            None,
+            &[("authorization", &basic("ci-robot", &password))],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.delete(&url("tokens/ci-robot")).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.delete(&url("scopeMaps/team-app-rw")).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.delete(&url("scopeMaps/team-app-rw")).await.status,
+        StatusCode::NO_CONTENT
+    );
 }

@@ -3,6 +3,7 @@
 
 mod credentials;
 pub mod dto;
+mod scope_maps;
 
 use crate::arm::{ApiVersion, ArmJson, BaseUrl, Conditional, ListQuery, RegistryVersions};
 use crate::auth::Caller;
@@ -72,6 +73,21 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(registry_operation_result))
         .routes(routes!(credentials::list_credentials))
         .routes(routes!(credentials::regenerate_credential))
+        .routes(routes!(scope_maps::list_scope_maps))
+        .routes(routes!(
+            scope_maps::get_scope_map,
+            scope_maps::put_scope_map,
+            scope_maps::patch_scope_map,
+            scope_maps::delete_scope_map
+        ))
+        .routes(routes!(scope_maps::list_tokens))
+        .routes(routes!(
+            scope_maps::get_token,
+            scope_maps::put_token,
+            scope_maps::patch_token,
+            scope_maps::delete_token
+        ))
+        .routes(routes!(scope_maps::generate_credentials))
 }
 
 fn registry_response(status: StatusCode, registry: &Registry, preview: bool) -> Response {

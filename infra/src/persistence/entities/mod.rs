@@ -7,6 +7,7 @@ pub mod operation;
 pub mod rbac;
 pub mod registry;
 pub mod resource_group;
+pub mod scope_map;
 pub mod signing_key;
 pub mod subscription;
 pub mod token_server_key;

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Benchmark of the registry token server, in one run:
+# 1. the cryptography on one core (cargo bench --bench registry_tokens): raw jsonwebtoken
+#    ES256 sign and verify, the ceiling 1/(t_verify + t_sign), and Berth's own primitives;
+# 2. berthd (SQLite, plain HTTP) on CPU 0 under wrk on CPU 1: POST /oauth2/token
+#    (refresh token -> access token) and GET /oauth2/token with Basic (the null-GUID user
+#    and a refresh token, as docker login stores it), at 64 connections and at 1, for a
+#    service principal holding AcrPush on the registry, next to a minimal axum server.
+# Prints throughput against the ceiling and the baseline, and latencies.
+#
+# Usage: bench/tokens.sh [seconds per run, default 10]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs="${1:-10}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/berth-target}"
+
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+crypto=$(taskset -c 0 cargo bench -q -p berth-infra --bench registry_tokens 2>/dev/null)
+ceiling=$(awk '/ceiling/ { print $4 }' <<<"$crypto")
+cargo build --release -q -p berth-api --bin berthd --example hello
+bin="$CARGO_TARGET_DIR/release"
+work=$(mktemp -d)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+source bench/lib.sh
+
+hello_port=$(free_port)
+taskset -c 0 "$bin/examples/hello" "127.0.0.1:$hello_port" >/dev/null &
+pids+=($!)
+wait_up "http://127.0.0.1:$hello_port/hello"
+
+port=$(free_port)
+base="http://127.0.0.1:$port"
+env BERTH_LISTEN="127.0.0.1:$port" BERTH_DATA_DIR="$work/data" BERTH_TLS=off RUST_LOG=warn \
+    taskset -c 0 "$bin/berthd" >"$work/berthd.log" 2>&1 &
+pids+=($!)
+wait_up "$base/readyz"
+
+# A registry, a service principal with AcrPush on it, and its refresh token from the
+# exchange, as `az acr login` gets one.
+python3 - "$base" "$work/data/bootstrap-owner.json" "$work" <<'PY'
+import json, sys, urllib.parse, urllib.request, uuid
+base, owner, work = sys.argv[1], json.load(open(sys.argv[2])), sys.argv[3]
+def call(method, url, token=None, body=None, form=None):
+    data, headers = None, {}
+    if token: headers["Authorization"] = f"Bearer {token}"
+    if body is not None: data, headers["Content-Type"] = json.dumps(body).encode(), "application/json"
+    if form is not None: data = urllib.parse.urlencode(form).encode()
+    with urllib.request.urlopen(urllib.request.Request(base + url, data, headers, method=method)) as r:
+        text = r.read()
+        return json.loads(text) if text else None
+def token(app_id, secret, scope):
+    return call("POST", "/organizations/oauth2/v2.0/token", form={"grant_type": "client_credentials",
+        "client_id": app_id, "client_secret": secret, "scope": scope})["access_token"]
+arm = token(owner["appId"], owner["secret"], "https://management.berth.local/.default")
+graph = token(owner["appId"], owner["secret"], f"{base}/.default")
+sub = call("GET", "/subscriptions?api-version=2022-12-01", arm)["value"][0]["subscriptionId"]
+call("PUT", f"/subscriptions/{sub}/resourceGroups/bench?api-version=2025-04-01", arm, {"location": "westus"})
+reg = f"/subscriptions/{sub}/resourceGroups/bench/providers/Microsoft.ContainerRegistry/registries/benchreg0"
+login = call("PUT", f"{reg}?api-version=2025-11-01", arm, {"location": "westus", "sku": {"name": "Premium"}})["properties"]["loginServer"]
+app = call("POST", "/v1.0/applications", graph, {"displayName": "bench-pusher"})
+secret = call("POST", f"/v1.0/applications/{app['id']}/addPassword", graph, {})["secretText"]
+sp = call("GET", f"/v1.0/servicePrincipals/{app['appId']}", graph)["id"]
+call("PUT", f"{reg}/providers/Microsoft.Authorization/roleAssignments/{uuid.uuid4()}?api-version=2022-04-01", arm,
+     {"properties": {"roleDefinitionId": "8311e382-0749-4cb8-b61a-304f252e45ec", "principalId": sp}})
+aad = token(app["appId"], secret, "https://containerregistry.azure.net/.default")
+refresh = call("POST", "/oauth2/exchange", form={"grant_type": "access_token", "service": login, "access_token": aad})["refresh_token"]
+open(f"{work}/service", "w").write(login)
+open(f"{work}/refresh", "w").write(refresh)
+PY
+service=$(cat "$work/service")
+scope="repository:team/app:pull,push"
+
+cat >"$work/post.lua" <<LUA
+local refresh = io.open("$work/refresh"):read("*l")
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.body = "grant_type=refresh_token&service=$service&scope=repository%3Ateam%2Fapp%3Apull%2Cpush&refresh_token=" .. refresh
+LUA
+basic=$(printf '00000000-0000-0000-0000-000000000000:%s' "$(cat "$work/refresh")" | base64 -w0)
+cat >"$work/get.lua" <<LUA
+wrk.headers["Authorization"] = "Basic $basic"
+LUA
+# The answers must grant what was asked: a token without access would be cheaper.
+granted=$(curl -sf -X POST --data-urlencode grant_type=refresh_token --data-urlencode "service=$service" \
+    --data-urlencode "scope=$scope" --data-urlencode "refresh_token=$(cat "$work/refresh")" "$base/oauth2/token" \
+    | python3 -c 'import base64,json,sys; t=json.load(sys.stdin)["access_token"].split(".")[1]; print(json.loads(base64.urlsafe_b64decode(t+"=="))["access"])')
+echo "access granted by the benchmarked token: $granted"
+
+results="$work/results"
+{
+    run "hello-GET" 64 "http://127.0.0.1:$hello_port/hello"
+    run "token-POST-refresh" 64 "$base/oauth2/token" "$work/post.lua"
+    run "token-GET-basic" 64 "$base/oauth2/token?service=$service&scope=$scope" "$work/get.lua"
+    run "hello-GET-unloaded" 1 "http://127.0.0.1:$hello_port/hello"
+    run "token-POST-refresh-unloaded" 1 "$base/oauth2/token" "$work/post.lua"
+    run "token-GET-basic-unloaded" 1 "$base/oauth2/token?service=$service&scope=$scope" "$work/get.lua"
+} >"$results"
+
+echo
+echo "$crypto"
+echo
+echo "token server load: ${secs}s per run, server on CPU 0, wrk on CPU 1 ($(nproc) CPUs); ceiling $ceiling exchanges/s per core"
+awk -v ceiling="$ceiling" '
+    { rps[$1] = $2; p50[$1] = $3; p99[$1] = $4; order[NR] = $1 }
+    END {
+        printf "%-28s %10s %10s %8s %9s %9s\n", "run", "req/s", "x ceiling", "x hello", "p50 ms", "p99 ms"
+        for (i = 1; i <= NR; i++) {
+            k = order[i]; base = (k ~ /unloaded/) ? "hello-GET-unloaded" : "hello-GET"
+            printf "%-28s %10d %10.2f %8.3f %9.3f %9.3f\n", k, rps[k], (k ~ /token/) ? rps[k] / ceiling : 0, rps[k] / rps[base], p50[k], p99[k]
+        }
+    }' "$results"
