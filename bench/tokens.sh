@@ -16,7 +16,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/berth-target}"
 
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 crypto=$(taskset -c 0 cargo bench -q -p berth-infra --bench registry_tokens 2>/dev/null)
-ceiling=$(awk '/ceiling/ { print $4 }' <<<"$crypto")
+ceiling=$(awk '/ceiling/ { print $5 }' <<<"$crypto")
 cargo build --release -q -p berth-api --bin berthd --example hello
 bin="$CARGO_TARGET_DIR/release"
 work=$(mktemp -d)
