@@ -1,13 +1,15 @@
 //! `berthd`: loads the settings, builds the application, serves until stopped.
 //!
-//! `berthd rotate-signing-key` makes a new signing key for the built-in issuer and exits:
-//! running servers sign with it within a minute, and tokens signed with the old key stay
-//! valid until they expire.
+//! `berthd rotate-signing-key` makes new signing keys for the built-in issuer and the
+//! registry token server, and exits: running servers sign with them within a minute, tokens
+//! signed with the old keys stay valid until they expire, and the registry token
+//! certificate bundle lists old and new keys (give registries the new bundle).
 
 use berth_api::{Application, telemetry};
 use berth_infra::config::Settings;
 use berth_infra::jwt::JwtSigner;
 use berth_infra::persistence::Database;
+use berth_infra::registry_token::TokenServerKeys;
 use std::process::ExitCode;
 
 #[tokio::main]
@@ -53,8 +55,23 @@ async fn rotate_signing_key(settings: &Settings) -> ExitCode {
         let db = Database::open(&settings.database_target())
             .await
             .map_err(|e| e.to_string())?;
-        let signer = JwtSigner::open(db).await.map_err(|e| e.to_string())?;
-        signer.rotate().await.map_err(|e| e.to_string())
+        let signer = JwtSigner::open(db.clone())
+            .await
+            .map_err(|e| e.to_string())?;
+        let kid = signer.rotate().await.map_err(|e| e.to_string())?;
+        let bundle = settings.data_dir.join("registry-token-certs.pem");
+        let registry_keys = TokenServerKeys::open(db, &bundle)
+            .await
+            .map_err(|e| e.to_string())?;
+        registry_keys
+            .rotate_all()
+            .await
+            .map_err(|e| e.to_string())?;
+        println!(
+            "berthd: registry tokens are signed with a new key; give registries {}",
+            bundle.display()
+        );
+        Ok::<_, String>(kid)
     };
     match rotated.await {
         Ok(kid) => {

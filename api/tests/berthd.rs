@@ -88,6 +88,10 @@ async fn rotate_signing_key_makes_the_newest_key_sign_and_keeps_the_old_ones_pub
     };
     let (first, second) = (rotate(), rotate());
     assert_ne!(first, second);
+    // The registry token server's keys rotated too: three certificates (the first key and
+    // two rotations) are in the bundle registries trust.
+    let bundle = std::fs::read_to_string(dir.path().join("registry-token-certs.pem")).unwrap();
+    assert_eq!(bundle.matches("BEGIN CERTIFICATE").count(), 3);
     let unknown = Command::new(env!("CARGO_BIN_EXE_berthd"))
         .arg("rotate-everything")
         .env("BERTH_DATA_DIR", dir.path())

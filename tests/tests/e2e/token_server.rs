@@ -140,10 +140,18 @@ both_backends! {
         let (_, puller_creds, puller) = signed_in(&app, &registry, ACR_PULL, "puller").await;
         let t = access(&app, &service, "repository:team/app:pull,push,delete", &puller).await;
         assert_eq!(claims(t.body["access_token"].as_str().unwrap())["access"], json!([{"type": "repository", "name": "team/app", "actions": ["pull"]}]));
-        // Basic with the service principal's own credentials works too (GET, as Docker does).
+        // Basic with the service principal's own credentials works too (GET, as Docker does);
+        // with offline_token=true Docker also gets a refresh token, which it keeps.
         let basic = STANDARD.encode(format!("{}:{}", puller_creds.0, puller_creds.1));
-        let r = app.send_as(reqwest::Method::GET, &format!("/oauth2/token?service={service}&scope=repository:team/app:pull"), None, &[("authorization", &format!("Basic {basic}"))]).await;
+        let r = app.send_as(reqwest::Method::GET, &format!("/oauth2/token?service={service}&scope=repository:team/app:pull&offline_token=true&client_id=docker"), None, &[("authorization", &format!("Basic {basic}"))]).await;
         assert_eq!(claims(r.body["token"].as_str().unwrap())["access"][0]["actions"], json!(["pull"]));
+        let kept = r.body["refresh_token"].as_str().unwrap().to_owned();
+        // Docker refreshes with a POST whose scopes are space-joined and which names its client.
+        let again = form(&app, "/oauth2/token", &[("grant_type", "refresh_token"), ("service", &service), ("client_id", "docker"),
+            ("scope", "repository:team/app:pull repository:team/base:pull"), ("refresh_token", &kept)]).await;
+        assert_eq!(claims(again.body["access_token"].as_str().unwrap())["access"].as_array().unwrap().len(), 2);
+        let without = app.send_as(reqwest::Method::GET, &format!("/oauth2/token?service={service}&scope=repository:team/app:pull"), None, &[("authorization", &format!("Basic {basic}"))]).await;
+        assert!(without.body["refresh_token"].is_null(), "no refresh token unless asked");
 
         // The role is removed: the same refresh token's next access token grants nothing.
         let (_, listed) = app.get(&format!("{registry}/providers/Microsoft.Authorization/roleAssignments?api-version=2022-04-01&$filter=principalId%20eq%20%27{pusher}%27")).await;
