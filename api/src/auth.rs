@@ -59,6 +59,8 @@ pub struct Caller {
     pub name: String,
     /// `Application` or `User`.
     pub kind: &'static str,
+    /// When its token was issued (unix seconds), when the issuer is the built-in one.
+    pub issued_at: Option<i64>,
 }
 
 impl Caller {
@@ -161,6 +163,7 @@ pub async fn authenticate(
         );
         invalid_token()
     })?;
+    let mut issued_at = None;
     let object_id = if issuer == state.audiences.issuer {
         let claims = state
             .tokens
@@ -171,6 +174,7 @@ pub async fn authenticate(
         if claims.token_use != TokenUse::Access {
             return Err(refused(TokenRejected("not an access token".to_owned())));
         }
+        issued_at = Some(claims.iat);
         Uuid::parse_str(&claims.oid).map_err(|_| invalid_token())?
     } else if state.external.trusts(&issuer) {
         let who = state
@@ -201,6 +205,7 @@ pub async fn authenticate(
         principals,
         name: principal.name,
         kind,
+        issued_at,
     })
 }
 

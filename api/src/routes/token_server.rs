@@ -262,7 +262,12 @@ async fn exchange(State(state): State<AppState>, headers: HeaderMap, body: Bytes
             })?;
         state
             .registry_tokens
-            .exchange(service, fields.get("tenant"), caller.object_id)
+            .exchange(
+                service,
+                fields.get("tenant"),
+                caller.object_id,
+                caller.issued_at,
+            )
             .await
     };
     match run.await {

@@ -71,6 +71,9 @@ pub struct ServicePrincipal {
     pub account_enabled: bool,
     /// Its passwords.
     pub credentials: Vec<PasswordCredential>,
+    /// Sessions (registry refresh tokens) opened before this time are revoked: a
+    /// credential was removed then.
+    pub sessions_valid_after: Option<OffsetDateTime>,
 }
 
 /// A group; its members inherit its role assignments.

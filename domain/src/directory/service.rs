@@ -71,6 +71,8 @@ pub struct PrincipalInfo {
     pub is_application: bool,
     /// Every group it belongs to, transitively.
     pub groups: Vec<Uuid>,
+    /// Sessions opened before this time are revoked (a credential was removed).
+    pub sessions_valid_after: Option<OffsetDateTime>,
 }
 
 /// Principals seen by this process, valid while the store's directory counter is unchanged.
@@ -206,6 +208,7 @@ impl DirectoryService {
             service_principal_names: vec![app_id.to_string()],
             account_enabled: true,
             credentials: new_secret.iter().map(|s| s.credential.clone()).collect(),
+            sessions_valid_after: None,
         };
         self.repo
             .insert_service_principal(&sp)
@@ -254,6 +257,7 @@ impl DirectoryService {
     ) -> Result<(), DirectoryError> {
         let sp = self.service_principal(service_principal).await?;
         if self.repo.remove_credential(sp.object_id, key_id).await? {
+            self.forget_cached();
             Ok(())
         } else {
             Err(DirectoryError::NotFound(key_id.to_string()))
@@ -410,11 +414,13 @@ impl DirectoryService {
             .await?
             .into_iter()
             .find(|o| o.object_id() == object_id);
-        let (name, is_application) = match found {
+        let (name, is_application, sessions_valid_after) = match found {
             Some(DirectoryObject::ServicePrincipal(sp)) if sp.account_enabled => {
-                (sp.app_id.to_string(), true)
+                (sp.app_id.to_string(), true, sp.sessions_valid_after)
             }
-            Some(DirectoryObject::User(u)) if u.account_enabled => (u.user_principal_name, false),
+            Some(DirectoryObject::User(u)) if u.account_enabled => {
+                (u.user_principal_name, false, None)
+            }
             _ => return Ok(None),
         };
         let info = PrincipalInfo {
@@ -422,6 +428,7 @@ impl DirectoryService {
             name,
             is_application,
             groups: self.member_groups(object_id).await?,
+            sessions_valid_after,
         };
         if let Ok(mut cache) = self.cache.write() {
             cache.entries.insert(object_id, info.clone());
@@ -507,6 +514,7 @@ impl DirectoryService {
                 ],
                 account_enabled: true,
                 credentials: Vec::new(),
+                sessions_valid_after: None,
             })]
         } else {
             let username = who.username.as_deref().filter(|n| is_principal_name(n));

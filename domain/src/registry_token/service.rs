@@ -176,6 +176,16 @@ pub struct RegistryTokenService {
     limiter: Arc<FailureLimiter>,
 }
 
+/// Refuses what was issued at or before a removal of one of the principal's credentials.
+fn revoked(principal: &PrincipalInfo, issued_at: i64) -> Result<(), TokenServerError> {
+    match principal.sessions_valid_after {
+        Some(after) if issued_at <= after.unix_timestamp() => Err(TokenServerError::Unauthorized(
+            "the token was issued before a credential of its principal was removed".to_owned(),
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn unix(t: OffsetDateTime) -> i64 {
     t.unix_timestamp()
 }
@@ -263,16 +273,19 @@ impl RegistryTokenService {
         Ok(self.keys.sign_refresh(&claims)?)
     }
 
-    /// Exchanges the identity of an already verified Entra-style access token for a refresh
-    /// token of the registry named by `service`.
+    /// Exchanges the identity of an already verified Entra-style access token (issued at
+    /// `issued_at`, unix seconds, when known) for a refresh token of the registry named by
+    /// `service`.
     ///
     /// # Errors
-    /// `UnknownService`; `Unauthorized` for another tenant or a deleted principal; `Store`.
+    /// `UnknownService`; `Unauthorized` for another tenant, a deleted principal, or a token
+    /// issued before one of the principal's credentials was removed; `Store`.
     pub async fn exchange(
         &self,
         service: &str,
         tenant: Option<&str>,
         principal: Uuid,
+        issued_at: Option<i64>,
     ) -> Result<String, TokenServerError> {
         if tenant.is_some_and(|t| !t.is_empty() && !t.eq_ignore_ascii_case(&self.settings.tenant)) {
             return Err(TokenServerError::Unauthorized(
@@ -281,6 +294,9 @@ impl RegistryTokenService {
         }
         let registry = self.registry(service).await?;
         let principal = self.principal(principal).await?;
+        if let Some(issued_at) = issued_at {
+            revoked(&principal, issued_at)?;
+        }
         self.refresh_token(&principal, &registry.login_server)
     }
 
@@ -302,6 +318,7 @@ impl RegistryTokenService {
                     TokenServerError::Unauthorized("invalid refresh token".to_owned())
                 })?;
                 let principal = self.principal(oid).await?;
+                revoked(&principal, claims.iat)?;
                 Ok(Some(Identity {
                     name: principal.name.clone(),
                     who: Who::Principal(principal),

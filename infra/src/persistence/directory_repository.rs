@@ -107,6 +107,7 @@ async fn insert_service_principal_rows(
         app_id: Set(sp.app_id.to_string()),
         display_name: Set(sp.display_name.clone()),
         account_enabled: Set(sp.account_enabled),
+        sessions_valid_after: Set(sp.sessions_valid_after.map(millis)),
     };
     service_principal::Entity::insert(row)
         .exec(conn)
@@ -184,6 +185,7 @@ impl SeaOrmDirectoryRepository {
                     service_principal_names: names.remove(&row.object_id).unwrap_or_default(),
                     account_enabled: row.account_enabled,
                     credentials: credentials.remove(&row.object_id).unwrap_or_default(),
+                    sessions_valid_after: row.sessions_valid_after.map(from_millis).transpose()?,
                 })
             })
             .collect()
@@ -289,12 +291,28 @@ impl DirectoryRepository for SeaOrmDirectoryRepository {
 
     #[instrument(skip_all, err, fields(object.id = %sp))]
     async fn remove_credential(&self, sp: Uuid, key_id: Uuid) -> Result<bool, StoreError> {
+        // The credential goes, and the sessions it may have opened with it: tokens issued
+        // before now are refused from now on, on every replica (the counter moves).
+        let txn = self.db.writer().begin().await.map_err(store_error)?;
         let done = credential::Entity::delete_many()
             .filter(credential::Column::SpObjectId.eq(sp.to_string()))
             .filter(credential::Column::KeyId.eq(key_id.to_string()))
-            .exec(self.db.writer())
+            .exec(&txn)
             .await
             .map_err(store_error)?;
+        if done.rows_affected == 1 {
+            service_principal::Entity::update_many()
+                .col_expr(
+                    service_principal::Column::SessionsValidAfter,
+                    sea_orm::sea_query::Expr::value(millis(time::OffsetDateTime::now_utc())),
+                )
+                .filter(service_principal::Column::ObjectId.eq(sp.to_string()))
+                .exec(&txn)
+                .await
+                .map_err(store_error)?;
+            bump_counter(&txn, COUNTER).await?;
+        }
+        txn.commit().await.map_err(store_error)?;
         Ok(done.rows_affected == 1)
     }
 

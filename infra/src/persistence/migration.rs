@@ -21,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0007TokenServerKeys),
             Box::new(M0008AdminPasswords),
             Box::new(M0009ScopeMaps),
+            Box::new(M0010SessionsValidAfter),
         ]
     }
 }
@@ -573,5 +574,38 @@ impl MigrationTrait for M0009ScopeMaps {
             .await?;
         m.drop_table(Table::drop().table("registry_scope_maps").to_owned())
             .await
+    }
+}
+
+/// When a service principal's credential is removed, the registry refresh tokens issued
+/// before are revoked.
+struct M0010SessionsValidAfter;
+
+impl MigrationName for M0010SessionsValidAfter {
+    fn name(&self) -> &str {
+        "m0010_sessions_valid_after"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0010SessionsValidAfter {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.alter_table(
+            Table::alter()
+                .table("directory_service_principals")
+                .add_column(big_integer_null("sessions_valid_after"))
+                .to_owned(),
+        )
+        .await
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.alter_table(
+            Table::alter()
+                .table("directory_service_principals")
+                .drop_column("sessions_valid_after")
+                .to_owned(),
+        )
+        .await
     }
 }

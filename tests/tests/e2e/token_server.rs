@@ -918,3 +918,105 @@ async fn a_scope_map_token_reaches_only_its_repositories() {
         StatusCode::NO_CONTENT
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_a_credential_revokes_the_sessions_opened_before() {
+    let app = spawn_app(Backend::Sqlite).await;
+    app.create_group("rev").await;
+    app.create_registry("rev", "revreg01", "Basic").await;
+    let registry = app.registry_path("rev", "revreg01");
+    let service = login_server(&app, &registry).await;
+    let (_, (app_id, secret), refresh) = signed_in(&app, &registry, ACR_PULL, "revoked-sp").await;
+    let aad = berth_tests::client_token(
+        &app.client,
+        &app.base,
+        &(app_id.clone(), secret.clone()),
+        "https://containerregistry.azure.net/.default",
+    )
+    .await;
+    // A second password, which stays.
+    let second = app
+        .send(
+            reqwest::Method::POST,
+            &format!("/v1.0/applications/{app_id}/addPassword"),
+            Some(&json!({})),
+            &[],
+        )
+        .await;
+    let second_secret = second.body["secretText"].as_str().unwrap().to_owned();
+    assert_eq!(
+        access(&app, &service, "repository:app:pull", &refresh)
+            .await
+            .status,
+        StatusCode::OK
+    );
+
+    let (_, sp) = app.get(&format!("/v1.0/servicePrincipals/{app_id}")).await;
+    let first_key = sp["passwordCredentials"][0]["keyId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let removed = app
+        .send(
+            reqwest::Method::POST,
+            &format!("/v1.0/applications/{app_id}/removePassword"),
+            Some(&json!({"keyId": first_key})),
+            &[],
+        )
+        .await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT, "{:?}", removed.body);
+
+    let stale = access(&app, &service, "repository:app:pull", &refresh).await;
+    assert_eq!(
+        stale.status,
+        StatusCode::UNAUTHORIZED,
+        "a refresh token from before the removal"
+    );
+    let exchanged = form(
+        &app,
+        "/oauth2/exchange",
+        &[
+            ("grant_type", "access_token"),
+            ("service", &service),
+            ("access_token", &aad),
+        ],
+    )
+    .await;
+    assert_eq!(
+        exchanged.status,
+        StatusCode::UNAUTHORIZED,
+        "an access token from before the removal"
+    );
+
+    // Signing in again with the password that stays opens a new session.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let fresh_aad = berth_tests::client_token(
+        &app.client,
+        &app.base,
+        &(app_id, second_secret),
+        "https://containerregistry.azure.net/.default",
+    )
+    .await;
+    let again = form(
+        &app,
+        "/oauth2/exchange",
+        &[
+            ("grant_type", "access_token"),
+            ("service", &service),
+            ("access_token", &fresh_aad),
+        ],
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::OK, "{:?}", again.body);
+    let t = access(
+        &app,
+        &service,
+        "repository:app:pull",
+        again.body["refresh_token"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(
+        claims(t.body["access_token"].as_str().unwrap())["access"][0]["actions"],
+        json!(["pull"])
+    );
+}

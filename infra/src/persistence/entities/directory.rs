@@ -52,6 +52,9 @@ pub mod service_principal {
         pub display_name: String,
         /// May sign in.
         pub account_enabled: bool,
+        /// Tokens issued before this time (unix milliseconds) are revoked: a credential
+        /// was removed then.
+        pub sessions_valid_after: Option<i64>,
     }
 
     /// No relations are navigated through sea-orm.
