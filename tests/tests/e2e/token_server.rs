@@ -1020,3 +1020,85 @@ async fn removing_a_credential_revokes_the_sessions_opened_before() {
         json!(["pull"])
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scope_maps_and_tokens_keep_to_the_sku_limits() {
+    let app = spawn_app(Backend::Sqlite).await;
+    app.create_group("lim").await;
+    app.create_registry("lim", "limreg001", "Basic").await;
+    let registry = app.registry_path("lim", "limreg001");
+    let url = |tail: &str| format!("{registry}/{tail}?api-version={API}");
+    // Basic: 100 scope maps and 100 tokens.
+    for n in 0..100 {
+        let r = app
+            .put(
+                &url(&format!("scopeMaps/map-{n:03}")),
+                &json!({"properties": {"actions": [format!("repositories/r{n}/content/read")]}}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "map {n}: {:?}", r.body);
+        let t = app
+            .put(
+                &url(&format!("tokens/token-{n:03}")),
+                &json!({"properties": {"scopeMapId": "_repositories_pull"}}),
+            )
+            .await;
+        assert_eq!(t.status, StatusCode::CREATED, "token {n}: {:?}", t.body);
+    }
+    let map = app
+        .put(
+            &url("scopeMaps/map-100"),
+            &json!({"properties": {"actions": ["repositories/x/content/read"]}}),
+        )
+        .await;
+    assert_eq!(map.status, StatusCode::BAD_REQUEST, "{:?}", map.body);
+    assert!(
+        map.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at most 100 scope maps")
+    );
+    let token = app
+        .put(
+            &url("tokens/token-100"),
+            &json!({"properties": {"scopeMapId": "_repositories_pull"}}),
+        )
+        .await;
+    assert_eq!(token.status, StatusCode::BAD_REQUEST, "{:?}", token.body);
+    // Replacing an existing one is no new one.
+    let replaced = app
+        .put(
+            &url("scopeMaps/map-000"),
+            &json!({"properties": {"actions": ["repositories/y/content/read"]}}),
+        )
+        .await;
+    assert_eq!(replaced.status, StatusCode::OK);
+    // Standard has room for more.
+    let up = app
+        .patch(
+            &format!("{registry}?api-version={API}"),
+            &json!({"sku": {"name": "Standard"}}),
+        )
+        .await;
+    assert_eq!(up.status, StatusCode::OK);
+    assert_eq!(
+        app.put(
+            &url("scopeMaps/map-100"),
+            &json!({"properties": {"actions": ["repositories/x/content/read"]}})
+        )
+        .await
+        .status,
+        StatusCode::CREATED
+    );
+    // At most 500 repositories in one map.
+    let many: Vec<String> = (0..501)
+        .map(|n| format!("repositories/r{n}/content/read"))
+        .collect();
+    let wide = app
+        .put(
+            &url("scopeMaps/too-wide"),
+            &json!({"properties": {"actions": many}}),
+        )
+        .await;
+    assert_eq!(wide.status, StatusCode::BAD_REQUEST, "{:?}", wide.body);
+}
