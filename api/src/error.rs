@@ -210,6 +210,10 @@ impl From<RegistryError> for ApiError {
                 Self::new(StatusCode::CONFLICT, "InvalidResourceLocation", message)
                     .with_target("location")
             }
+            RegistryError::SkuLimitExceeded { .. } => {
+                Self::new(StatusCode::BAD_REQUEST, "SkuDowngradeNotAllowed", message)
+                    .with_target("sku.name")
+            }
             RegistryError::ChildNotFound { .. } => {
                 Self::new(StatusCode::NOT_FOUND, "ResourceNotFound", message)
             }

@@ -36,6 +36,12 @@ pub trait RegistryRepository: Send + Sync {
     /// [`StoreError`] when the store fails.
     async fn get(&self, id: &RegistryId) -> Result<Option<Registry>, StoreError>;
 
+    /// How many user-defined scope maps and tokens the registry has.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store fails.
+    async fn child_counts(&self, id: &RegistryId) -> Result<(u64, u64), StoreError>;
+
     /// Finds the registry with this name anywhere in the deployment (case-insensitive).
     ///
     /// # Errors

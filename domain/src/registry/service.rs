@@ -92,6 +92,22 @@ pub enum RegistryError {
     /// A concurrent write won.
     #[error("The registry was changed by another request; retry.")]
     Conflict,
+    /// A downgrade would leave more scope maps or tokens than the lower SKU allows.
+    #[error(
+        "The SKU of registry '{registry}' cannot be changed to {to}: it has {count} {what}, and {to} allows {limit}. Delete some first."
+    )]
+    SkuLimitExceeded {
+        /// The registry.
+        registry: String,
+        /// Requested SKU.
+        to: Sku,
+        /// `scope maps` or `tokens`.
+        what: &'static str,
+        /// How many it has.
+        count: u64,
+        /// How many the SKU allows.
+        limit: u32,
+    },
     /// A scope map or token of the registry does not exist.
     #[error("The {kind} resource '{name}' was not found in the registry.")]
     ChildNotFound {
@@ -236,6 +252,7 @@ impl RegistryService {
         actor: &Actor,
     ) -> Result<(Registry, bool), RegistryError> {
         let _changing = Changing::start(&self.lookups);
+        self.check_sku_limits(&id, definition.sku).await?;
         let replace = |current: &Registry| {
             if !precondition.allows(Some(&current.etag)) {
                 return Err(RegistryError::PreconditionFailed);
@@ -344,6 +361,9 @@ impl RegistryService {
         actor: &Actor,
     ) -> Result<Registry, RegistryError> {
         let _changing = Changing::start(&self.lookups);
+        if let Some(sku) = patch.sku {
+            self.check_sku_limits(id, sku).await?;
+        }
         let change = |current: &Registry| {
             if !precondition.allows(Some(&current.etag)) {
                 return Err(RegistryError::PreconditionFailed);
@@ -520,6 +540,27 @@ impl RegistryService {
             .map_err(|e| self.write_error(e, id))?;
         self.signal.notify();
         Ok(DeleteOutcome::Started(operation))
+    }
+
+    /// Refuses a SKU whose limits the registry's scope maps or tokens exceed.
+    async fn check_sku_limits(&self, id: &RegistryId, to: Sku) -> Result<(), RegistryError> {
+        let caps = to.capabilities();
+        let (maps, tokens) = self.repo.child_counts(id).await?;
+        for (what, count, limit) in [
+            ("scope maps", maps, caps.scope_maps),
+            ("tokens", tokens, caps.tokens),
+        ] {
+            if count > u64::from(limit) {
+                return Err(RegistryError::SkuLimitExceeded {
+                    registry: id.name.to_string(),
+                    to,
+                    what,
+                    count,
+                    limit,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The rules every change of an existing registry obeys; returns the registry to store.

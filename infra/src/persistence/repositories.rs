@@ -531,6 +531,21 @@ impl RegistryRepository for SeaOrmRegistryRepository {
     }
 
     #[instrument(skip_all, err, fields(registry.name = %id.name))]
+    async fn child_counts(&self, id: &RegistryId) -> Result<(u64, u64), StoreError> {
+        use sea_orm::PaginatorTrait;
+        let maps = scope_map::map::Entity::find()
+            .filter(scope_map::map::Column::RegistryKey.eq(id.key()))
+            .count(self.db.reader())
+            .await
+            .map_err(store_error)?;
+        let tokens = scope_map::token::Entity::find()
+            .filter(scope_map::token::Column::RegistryKey.eq(id.key()))
+            .count(self.db.reader())
+            .await
+            .map_err(store_error)?;
+        Ok((maps, tokens))
+    }
+
     async fn delete(&self, id: &RegistryId) -> Result<(), StoreError> {
         // Its admin passwords go with it: a registry made later with the same name must not
         // inherit them.
