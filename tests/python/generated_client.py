@@ -62,7 +62,10 @@ def lifecycle(api):
         registries_list_by_resource_group,
         registries_update,
     )
-    from client.api.resource_groups import resource_groups_create_or_update, resource_groups_delete
+    from client.api.resource_groups import (
+        resource_groups_create_or_update,
+        resource_groups_delete,
+    )
     from client.models import (
         ErrorResponse,
         RegistryCreateBody,

@@ -14,10 +14,13 @@ import time
 import uuid
 
 import requests
-from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import (
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceNotFoundError,
+)
 from azure.mgmt.authorization import AuthorizationManagementClient
 from azure.mgmt.authorization.v2022_04_01.models import RoleAssignmentCreateParameters
-
 from berth_auth import ClientSecretToken, bearer
 
 URL = os.environ["BERTH_URL"].rstrip("/")

@@ -16,15 +16,18 @@ import requests
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.mgmt.containerregistry import ContainerRegistryManagementClient
 from azure.mgmt.containerregistry.models import (
+    GenerateCredentialsParameters,
     Policies,
+    RegenerateCredentialParameters,
     Registry,
     RegistryNameCheckRequest,
     RegistryUpdateParameters,
+    ScopeMap,
     Sku,
+    Token,
     TrustPolicy,
 )
 from azure.mgmt.resource.resources import ResourceManagementClient
-
 from berth_auth import ClientSecretToken, bearer
 
 URL = os.environ["BERTH_URL"].rstrip("/")
@@ -127,6 +130,34 @@ def main():
     assert reg.policies.retention_policy.status == before.retention_policy.status, f"retention changed: {reg.policies}"
     assert reg.admin_user_enabled is True and reg.sku.name == "Premium", f"after trust: {reg}"
     step("5 trust policy enabled on Premium; other policies unchanged")
+
+    # 5b. The admin user's credentials, scope maps and tokens, as `az acr credential`,
+    # `az acr scope-map` and `az acr token` drive them.
+    creds = acr.registries.list_credentials(rg, main_name)
+    assert creds.username == main_name and [p.name for p in creds.passwords] == ["password", "password2"], (
+        f"list_credentials: {creds}"
+    )
+    renewed = acr.registries.regenerate_credential(rg, main_name, RegenerateCredentialParameters(name="password2"))
+    assert renewed.passwords[0].value == creds.passwords[0].value, "password kept"
+    assert renewed.passwords[1].value != creds.passwords[1].value, "password2 renewed"
+    system = {m.name for m in acr.scope_maps.list(rg, main_name)}
+    assert "_repositories_pull" in system, f"system scope maps: {system}"
+    scope_map = acr.scope_maps.begin_create(
+        rg, main_name, "sdk-map", ScopeMap(description="sdk", actions=["repositories/sdk/app/content/read"])
+    ).result()
+    assert scope_map.actions == ["repositories/sdk/app/content/read"] and scope_map.properties.type == "UserDefined", (
+        f"scope map: {scope_map}"
+    )
+    token = acr.tokens.begin_create(rg, main_name, "sdk-token", Token(scope_map_id=scope_map.id, status="enabled")).result()
+    assert token.scope_map_id.lower() == scope_map.id.lower() and token.status == "enabled", f"token: {token}"
+    generated = acr.registries.begin_generate_credentials(
+        rg, main_name, GenerateCredentialsParameters(token_id=token.id, name="password1")
+    ).result()
+    assert generated.username == "sdk-token" and generated.passwords[0].value, f"generate_credentials: {generated}"
+    acr.tokens.begin_delete(rg, main_name, "sdk-token").result()
+    acr.scope_maps.begin_delete(rg, main_name, "sdk-map").result()
+    assert "sdk-map" not in {m.name for m in acr.scope_maps.list(rg, main_name)}, "scope map left after delete"
+    step("5b list/regenerate credentials; scope map, token, generate_credentials, deletes")
 
     # 6. Trust is Premium-only: a Basic registry refuses it and stays unchanged.
     basic = acr.registries.begin_create(rg, basic_name, Registry(location="westus", sku=Sku(name="Basic"))).result()
