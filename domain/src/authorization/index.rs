@@ -2,16 +2,28 @@
 //! requested scope and its ancestors (at most five levels) with hash lookups, so its cost
 //! does not grow with the number of role assignments.
 
+use super::condition::{Condition, RequestAttributes};
 use super::{AccessKind, RoleAssignment, RoleDefinition, Scope};
 use std::collections::HashMap;
 use std::sync::Arc;
 use uuid::Uuid;
 
+/// What limits an assignment's data actions.
+#[derive(Debug, Clone)]
+enum Guard {
+    /// Nothing: the role's data actions are granted.
+    None,
+    /// They are granted where the condition holds.
+    Condition(Arc<Condition>),
+    /// A stored condition that cannot be read: its data actions are granted nowhere.
+    Unreadable,
+}
+
 /// Role assignments and role definitions, indexed for decisions.
 #[derive(Debug, Clone, Default)]
 pub struct AuthorizationIndex {
     roles: HashMap<Uuid, Arc<RoleDefinition>>,
-    by_principal: HashMap<Uuid, HashMap<String, Vec<Uuid>>>,
+    by_principal: HashMap<Uuid, HashMap<String, Vec<(Uuid, Guard)>>>,
 }
 
 impl AuthorizationIndex {
@@ -42,14 +54,23 @@ impl AuthorizationIndex {
 
     /// Adds an assignment.
     pub fn add(&mut self, assignment: &RoleAssignment) {
+        let guard = match assignment.condition.as_deref() {
+            None => Guard::None,
+            Some(text) => {
+                Condition::parse(text).map_or(Guard::Unreadable, |c| Guard::Condition(Arc::new(c)))
+            }
+        };
         let roles = self
             .by_principal
             .entry(assignment.principal_id)
             .or_default()
             .entry(assignment.scope.key().to_owned())
             .or_default();
-        if !roles.contains(&assignment.role_definition_id) {
-            roles.push(assignment.role_definition_id);
+        if !roles
+            .iter()
+            .any(|(r, _)| *r == assignment.role_definition_id)
+        {
+            roles.push((assignment.role_definition_id, guard));
         }
     }
 
@@ -57,7 +78,7 @@ impl AuthorizationIndex {
     pub fn remove(&mut self, assignment: &RoleAssignment) {
         if let Some(scopes) = self.by_principal.get_mut(&assignment.principal_id) {
             if let Some(roles) = scopes.get_mut(assignment.scope.key()) {
-                roles.retain(|r| *r != assignment.role_definition_id);
+                roles.retain(|(r, _)| *r != assignment.role_definition_id);
                 if roles.is_empty() {
                     scopes.remove(assignment.scope.key());
                 }
@@ -69,7 +90,7 @@ impl AuthorizationIndex {
     }
 
     /// Whether any of `principals` (a caller and the groups it belongs to) holds a role
-    /// granting `action` at `scope` or above it.
+    /// granting `action` at `scope` or above it, for a request with no attributes.
     #[must_use]
     pub fn is_allowed(
         &self,
@@ -77,6 +98,28 @@ impl AuthorizationIndex {
         action: &str,
         kind: AccessKind,
         scope: &Scope,
+    ) -> bool {
+        self.is_allowed_for(
+            principals,
+            action,
+            kind,
+            scope,
+            &RequestAttributes::default(),
+        )
+    }
+
+    /// Whether any of `principals` (a caller and the groups it belongs to) holds a role
+    /// granting `action` at `scope` or above it. A data action of an assignment with a
+    /// condition is granted only where the condition holds for `request`; conditions do not
+    /// limit control actions, as in Azure.
+    #[must_use]
+    pub fn is_allowed_for(
+        &self,
+        principals: &[Uuid],
+        action: &str,
+        kind: AccessKind,
+        scope: &Scope,
+        request: &RequestAttributes<'_>,
     ) -> bool {
         principals
             .iter()
@@ -86,7 +129,15 @@ impl AuthorizationIndex {
                     .self_and_ancestor_keys()
                     .filter_map(|key| scopes.get(key))
                     .flatten()
-                    .any(|role| self.roles.get(role).is_some_and(|r| r.grants(action, kind)))
+                    .any(|(role, guard)| {
+                        self.roles.get(role).is_some_and(|r| r.grants(action, kind))
+                            && (kind == AccessKind::Control
+                                || match guard {
+                                    Guard::None => true,
+                                    Guard::Condition(c) => c.holds(action, request),
+                                    Guard::Unreadable => false,
+                                })
+                    })
             })
     }
 

@@ -1,6 +1,7 @@
 //! Azure-style RBAC: scopes, role definitions (Azure's built-ins and custom ones), role
 //! assignments, and the in-memory index every authorization decision reads.
 
+mod condition;
 mod index;
 mod permission;
 mod ports;
@@ -8,6 +9,7 @@ mod role;
 mod scope;
 mod service;
 
+pub use condition::{Condition, REPOSITORY_NAME, RequestAttributes};
 pub use index::AuthorizationIndex;
 pub use permission::{AccessKind, Permission, matches};
 pub use ports::{RbacRepository, RbacWriteError};

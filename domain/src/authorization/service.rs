@@ -230,6 +230,23 @@ impl RbacService {
             .is_ok_and(|s| s.index.is_allowed(principals, action, kind, scope))
     }
 
+    /// Like [`Self::is_allowed`], for a request with attributes that role-assignment
+    /// conditions may test (the repository of a data-plane request).
+    #[must_use]
+    pub fn is_allowed_for(
+        &self,
+        principals: &[Uuid],
+        action: &str,
+        kind: AccessKind,
+        scope: &Scope,
+        request: &super::RequestAttributes<'_>,
+    ) -> bool {
+        self.snapshot.read().is_ok_and(|s| {
+            s.index
+                .is_allowed_for(principals, action, kind, scope, request)
+        })
+    }
+
     /// Role definitions usable at `scope` (built-ins, and custom roles assignable there),
     /// optionally only those named `name` (any case).
     ///
@@ -389,6 +406,14 @@ impl RbacService {
                     given: given.as_str(),
                 });
             }
+        }
+        if let Some(condition) = new.condition.as_deref()
+            && let Err(why) = super::Condition::parse(condition)
+        {
+            return Err(RbacError::Invalid {
+                target: "properties.condition",
+                message: format!("The condition is not understood: {why}."),
+            });
         }
         if new.condition.is_some() && new.condition_version.as_deref().is_some_and(|v| v != "2.0") {
             return Err(RbacError::Invalid {

@@ -4,7 +4,7 @@ use super::{
     AccessClaims, AccessEntry, FailureLimiter, RefreshClaims, RefreshPermissions,
     RegistryTokenKeys, ScopeRequest, TokenServerError, is_repository_name,
 };
-use crate::authorization::{AccessKind, RbacService, Scope};
+use crate::authorization::{AccessKind, RbacService, RequestAttributes, Scope};
 use crate::clock::Clock;
 use crate::directory::{DirectoryService, PrincipalInfo, SignInError};
 use crate::registry::{
@@ -552,11 +552,14 @@ impl RegistryTokenService {
         let mut all = Vec::with_capacity(principal.groups.len() + 1);
         all.push(principal.object_id);
         all.extend_from_slice(&principal.groups);
+        let request = RequestAttributes {
+            repository: (!repository.is_empty()).then_some(repository),
+        };
         op.control()
             .is_some_and(|a| self.rbac.is_allowed(&all, a, AccessKind::Control, scope))
             || self
                 .rbac
-                .is_allowed(&all, op.data(), AccessKind::Data, scope)
+                .is_allowed_for(&all, op.data(), AccessKind::Data, scope, &request)
     }
 
     fn repository_scope(registry: &Registry, repository: &str) -> Option<Scope> {

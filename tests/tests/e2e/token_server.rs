@@ -1102,3 +1102,53 @@ async fn scope_maps_and_tokens_keep_to_the_sku_limits() {
         .await;
     assert_eq!(wide.status, StatusCode::BAD_REQUEST, "{:?}", wide.body);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conditioned_repository_role_reaches_only_the_repositories_its_condition_names() {
+    let app = spawn_app(Backend::Sqlite).await;
+    app.create_group("abac").await;
+    app.create_registry("abac", "abacreg01", "Basic").await;
+    let registry = app.registry_path("abac", "abacreg01");
+    let service = login_server(&app, &registry).await;
+    let (object, _, refresh) = signed_in(&app, &registry, "", "abac-reader").await;
+    let condition = "((!(ActionMatches{'Microsoft.ContainerRegistry/registries/repositories/content/read'}) AND !(ActionMatches{'Microsoft.ContainerRegistry/registries/repositories/metadata/read'})) OR (@Request[Microsoft.ContainerRegistry/registries/repositories:name] StringStartsWithIgnoreCase 'team-a/'))";
+    let put = |condition: &str| {
+        let app = &app;
+        let body = json!({"properties": {"roleDefinitionId": "b93aa761-3e63-49ed-ac28-beffa264f7ac", "principalId": object,
+            "condition": condition, "conditionVersion": "2.0"}});
+        let url = format!(
+            "{registry}/providers/Microsoft.Authorization/roleAssignments/{}?api-version=2022-04-01",
+            uuid::Uuid::new_v4()
+        );
+        async move { app.put(&url, &body).await }
+    };
+    let bad =
+        put("@Request[Microsoft.ContainerRegistry/registries/repositories:name] NumericEquals '1'")
+            .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{:?}", bad.body);
+    let made = put(condition).await;
+    assert_eq!(made.status, StatusCode::CREATED, "{:?}", made.body);
+    assert_eq!(made.body["properties"]["condition"], condition);
+
+    let granted = |scope: &str| {
+        let (app, service, refresh, scope) =
+            (&app, service.clone(), refresh.clone(), scope.to_owned());
+        async move {
+            claims(
+                access(app, &service, &scope, &refresh).await.body["access_token"]
+                    .as_str()
+                    .unwrap(),
+            )["access"]
+                .clone()
+        }
+    };
+    assert_eq!(
+        granted("repository:team-a/app:pull,push").await,
+        json!([{"type": "repository", "name": "team-a/app", "actions": ["pull"]}])
+    );
+    assert_eq!(
+        granted("repository:team-b/app:pull").await,
+        json!([]),
+        "the condition names team-a/ only"
+    );
+}
