@@ -25,16 +25,17 @@ use berth_domain::registry::{AdminUsers, ScopeMaps};
 use berth_domain::registry_token::{AccessSources, RegistryTokenService, TokenServerSettings};
 use berth_domain::resource_group::ResourceGroupService;
 use berth_domain::subscription::SubscriptionService;
+use berth_domain::trust::TrustedCollectionCatalog;
 use berth_infra::config::{Settings, TlsMode};
 use berth_infra::jwt::JwtSigner;
 use berth_infra::oidc::OidcProviders;
 use berth_infra::persistence::SeaOrmAdminPasswordRepository;
-use berth_infra::persistence::SeaOrmScopeMapRepository;
 use berth_infra::persistence::{
     Database, DatabaseError, SeaOrmDirectoryRepository, SeaOrmOperationRepository,
     SeaOrmRbacRepository, SeaOrmRegistryRepository, SeaOrmResourceGroupRepository,
     SeaOrmSubscriptionRepository,
 };
+use berth_infra::persistence::{SeaOrmScopeMapRepository, SeaOrmTrustedCollectionCatalog};
 use berth_infra::registry_token::TokenServerKeys;
 use berth_infra::sealing::AesGcmBox;
 use berth_infra::secrets::Argon2Secrets;
@@ -267,6 +268,8 @@ impl Application {
             Arc::new(Sha256Hash),
             clock_for_scope_maps,
         );
+        let trust_catalog: Arc<dyn TrustedCollectionCatalog> =
+            Arc::new(SeaOrmTrustedCollectionCatalog::new(database.clone()));
         let registry_tokens = RegistryTokenService::new(
             TokenServerSettings {
                 issuer: settings.registry_token_issuer.clone(),
@@ -283,6 +286,7 @@ impl Application {
                 rbac: rbac.clone(),
                 admin: admin_users.clone(),
                 scope_maps: scope_maps.clone(),
+                catalog: trust_catalog.clone(),
             },
             token_keys.clone(),
             clock_for_registry_tokens,
@@ -305,6 +309,7 @@ impl Application {
                 REGISTRY_AUDIENCE,
             )),
             registry_tokens,
+            trust_catalog,
             admin_users,
             scope_maps,
             database,

@@ -28,6 +28,8 @@ pub struct AppState {
     pub scope_maps: berth_domain::registry::ScopeMaps,
     /// The registries' admin users.
     pub admin_users: berth_domain::registry::AdminUsers,
+    /// The catalog of trusted collections per registry.
+    pub trust_catalog: std::sync::Arc<dyn berth_domain::trust::TrustedCollectionCatalog>,
     /// The registry token server.
     pub registry_tokens: berth_domain::registry_token::RegistryTokenService,
     /// Long-running operations.

@@ -15,3 +15,4 @@ pub mod registry_token;
 pub mod resource_group;
 pub mod store;
 pub mod subscription;
+pub mod trust;

@@ -4,6 +4,7 @@
 pub mod config;
 pub mod files;
 pub mod jwt;
+pub mod notary;
 pub mod oidc;
 pub mod persistence;
 pub mod registry_token;

@@ -10,6 +10,7 @@ use crate::directory::{DirectoryService, PrincipalInfo, SignInError};
 use crate::registry::{
     AdminUsers, Registry, RegistryError, RegistryService, ScopeMaps, scope_map_allows,
 };
+use crate::trust::TrustedCollectionCatalog;
 use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -160,6 +161,8 @@ pub struct AccessSources {
     pub admin: AdminUsers,
     /// Scope maps and repository-scoped tokens.
     pub scope_maps: ScopeMaps,
+    /// The catalog of trusted collections, fed with every GUN given a trust-data push.
+    pub catalog: Arc<dyn TrustedCollectionCatalog>,
 }
 
 /// The token server.
@@ -172,6 +175,7 @@ pub struct RegistryTokenService {
     keys: Arc<dyn RegistryTokenKeys>,
     admin: AdminUsers,
     scope_maps: ScopeMaps,
+    catalog: Arc<dyn TrustedCollectionCatalog>,
     clock: Arc<dyn Clock>,
     limiter: Arc<FailureLimiter>,
 }
@@ -218,6 +222,7 @@ impl RegistryTokenService {
             keys,
             admin: sources.admin,
             scope_maps: sources.scope_maps,
+            catalog: sources.catalog,
             clock,
         }
     }
@@ -655,6 +660,14 @@ impl RegistryTokenService {
             if ok && !granted.contains(action) {
                 granted.push(action.clone());
             }
+        }
+        if sign && granted.iter().any(|a| a == "push" || a == "*") {
+            // Whatever is pushed with this token must be found by a wipe later: the
+            // collection is in the catalog before the token exists. Trust-data pushes are
+            // rare, so the (idempotent) write is made every time, never skipped from a
+            // cache that a wipe could leave stale.
+            let gun = format!("{}/{repository}", registry.login_server);
+            self.catalog.record(&registry.id, &gun).await?;
         }
         Ok(granted)
     }

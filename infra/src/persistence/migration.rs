@@ -22,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0008AdminPasswords),
             Box::new(M0009ScopeMaps),
             Box::new(M0010SessionsValidAfter),
+            Box::new(M0011TrustedCollections),
         ]
     }
 }
@@ -604,6 +605,40 @@ impl MigrationTrait for M0010SessionsValidAfter {
             Table::alter()
                 .table("directory_service_principals")
                 .drop_column("sessions_valid_after")
+                .to_owned(),
+        )
+        .await
+    }
+}
+
+/// The catalog of trusted collections per registry.
+struct M0011TrustedCollections;
+
+impl MigrationName for M0011TrustedCollections {
+    fn name(&self) -> &str {
+        "m0011_trusted_collections"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0011TrustedCollections {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_table(
+            Table::create()
+                .table("registry_trusted_collections")
+                .col(string("registry_key"))
+                .col(string("gun"))
+                .col(big_integer("created_at"))
+                .primary_key(Index::create().col("registry_key").col("gun"))
+                .to_owned(),
+        )
+        .await
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_table(
+            Table::drop()
+                .table("registry_trusted_collections")
                 .to_owned(),
         )
         .await

@@ -7,6 +7,7 @@ mod migration;
 mod rbac_repository;
 mod repositories;
 mod scope_map_repository;
+mod trusted_collections;
 
 pub use directory_repository::SeaOrmDirectoryRepository;
 pub use migration::Migrator;
@@ -16,6 +17,7 @@ pub use repositories::{
     SeaOrmResourceGroupRepository, SeaOrmSubscriptionRepository,
 };
 pub use scope_map_repository::SeaOrmScopeMapRepository;
+pub use trusted_collections::SeaOrmTrustedCollectionCatalog;
 
 use berth_domain::store::StoreError;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};

@@ -146,3 +146,151 @@ async fn a_real_notary_server_accepts_berth_tokens_for_reads_as_roles_allow() {
     assert!(!ok);
     assert!(out.contains("not authorized"), "{out}{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_collections_are_catalogued_and_the_notary_store_deletes_exactly_one() {
+    use berth_domain::trust::TrustStore;
+    use berth_infra::notary::{NotarySettings, NotaryTrustStore};
+    const SIGNER: &str = "6cef56e8-d556-48e5-a04f-b8e64114680f";
+    const ACR_PUSH: &str = "8311e382-0749-4cb8-b61a-304f252e45ec";
+    let app = spawn_app_with(
+        Backend::Sqlite,
+        SpawnOptions {
+            env: vec![("BERTH_NOTARY_SERVICE".into(), SERVICE.into())],
+            ..SpawnOptions::default()
+        },
+    )
+    .await;
+    app.create_group("cat").await;
+    let mut guns = Vec::new();
+    let mut refreshes = Vec::new();
+    for name in ["catreg001", "catreg002"] {
+        app.create_registry("cat", name, "Premium").await;
+        let registry = app.registry_path("cat", name);
+        let on = app.patch(&format!("{registry}?api-version={API}"), &json!({"properties": {"policies": {"trustPolicy": {"type": "Notary", "status": "enabled"}}}})).await;
+        assert_eq!(on.status, StatusCode::OK, "{:?}", on.body);
+        let (signer, _, refresh) =
+            signed_in(&app, &registry, ACR_PUSH, &format!("{name}-signer")).await;
+        super::auth::assign(&app, &registry, SIGNER, &signer).await;
+        let login = login_server(&app, &registry).await;
+        guns.push(format!("{login}/app"));
+        guns.push(format!("{login}/app-b"));
+        refreshes.push(refresh);
+    }
+    let notary = NotaryServer::start(
+        &app.base,
+        SERVICE,
+        "berth-token-server",
+        &app.data_dir.path().join("registry-token-certs.pem"),
+        &berth_tests::postgres_url(),
+    )
+    .await;
+
+    // Each signer initialises and publishes its registry's two collections with the CLI.
+    for (i, gun) in guns.iter().enumerate() {
+        let trust_dir = tempfile::tempdir().unwrap();
+        let dir = trust_dir.path().display().to_string();
+        let auth = notary_auth(NULL_USER, &refreshes[i / 2]);
+        let env = [("NOTARY_AUTH", auth.as_str())];
+        let (ok, out, err) =
+            notary_cli(&["-s", &notary.url, "-d", &dir, "init", "-p", gun], &env).await;
+        assert!(ok, "init {gun}: {out} {err}\n{}", notary.log());
+        let digest = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        let (ok, out, err) = notary_cli(
+            &[
+                "-s",
+                &notary.url,
+                "-d",
+                &dir,
+                "addhash",
+                "-p",
+                gun,
+                "v1",
+                "1234",
+                "--sha256",
+                digest,
+            ],
+            &env,
+        )
+        .await;
+        assert!(ok, "addhash {gun}: {out} {err}");
+    }
+
+    // Berth catalogued every collection it gave a trust-data push for, per registry.
+    let rows = <berth_infra::persistence::entities::trusted_collection::Entity as sea_orm::EntityTrait>::find()
+        .all(app.database().await.writer())
+        .await
+        .unwrap();
+    let first_key = app.registry_path("cat", "catreg001").to_lowercase();
+    let mut first: Vec<String> = rows
+        .iter()
+        .filter(|r| r.registry_key == first_key)
+        .map(|r| r.gun.clone())
+        .collect();
+    first.sort();
+    assert_eq!(first, guns[..2].to_vec());
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    let (status, listed) = app
+        .get(&format!(
+            "{}/trustedCollections?api-version={API}",
+            app.registry_path("cat", "catreg001")
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    assert_eq!(
+        listed["value"],
+        json!([{"gun": guns[0], "repository": "app"}, {"gun": guns[1], "repository": "app-b"}])
+    );
+
+    // The Notary store, with Berth's own keys: it lists, deletes exactly one GUN, and checks.
+    let bundle = tempfile::tempdir().unwrap();
+    let keys = berth_infra::registry_token::TokenServerKeys::open(
+        app.database().await,
+        &bundle.path().join("certs.pem"),
+    )
+    .await
+    .unwrap();
+    let store = NotaryTrustStore::new(
+        NotarySettings {
+            url: notary.url.clone(),
+            service: SERVICE.into(),
+            issuer: "berth-token-server".into(),
+            ca_pem: None,
+        },
+        std::sync::Arc::new(keys),
+    )
+    .unwrap();
+    store.health().await.unwrap();
+    let mut listed = store.list_collections().await.unwrap();
+    listed.sort();
+    let mut expected = guns.clone();
+    expected.sort();
+    assert_eq!(listed, expected);
+    for gun in &guns {
+        assert!(store.has_collection(gun).await.unwrap(), "{gun}");
+    }
+    store.delete_collection(&guns[0]).await.unwrap();
+    store.delete_collection(&guns[0]).await.unwrap();
+    assert!(!store.has_collection(&guns[0]).await.unwrap(), "deleted");
+    for gun in &guns[1..] {
+        assert!(
+            store.has_collection(gun).await.unwrap(),
+            "{gun} must survive the deletion of {}",
+            guns[0]
+        );
+    }
+    assert!(!store.list_collections().await.unwrap().contains(&guns[0]));
+    let reader = notary_auth(NULL_USER, &refreshes[0]);
+    let (_, out, _) = notary_cli(
+        &["-s", &notary.url, "list", &guns[0]],
+        &[("NOTARY_AUTH", reader.as_str())],
+    )
+    .await;
+    assert!(out.contains("does not have trust data"), "{out}");
+    let (ok, out, _) = notary_cli(
+        &["-s", &notary.url, "list", &guns[1]],
+        &[("NOTARY_AUTH", reader.as_str())],
+    )
+    .await;
+    assert!(ok && out.contains("v1"), "{out}");
+}

@@ -4,6 +4,7 @@
 mod credentials;
 pub mod dto;
 mod scope_maps;
+mod trust;
 
 use crate::arm::{ApiVersion, ArmJson, BaseUrl, Conditional, ListQuery, RegistryVersions};
 use crate::auth::Caller;
@@ -88,6 +89,7 @@ pub fn router() -> OpenApiRouter<AppState> {
             scope_maps::delete_token
         ))
         .routes(routes!(scope_maps::generate_credentials))
+        .routes(routes!(trust::list_trusted_collections))
 }
 
 fn registry_response(status: StatusCode, registry: &Registry, preview: bool) -> Response {

@@ -11,3 +11,4 @@ pub mod scope_map;
 pub mod signing_key;
 pub mod subscription;
 pub mod token_server_key;
+pub mod trusted_collection;

@@ -1,0 +1,64 @@
+//! Content trust's store of signed metadata (Notary v1 collections, keyed by GUN
+//! `<loginServer>/<repository>`), seen through a port, and the catalog Berth keeps of the
+//! collections of each registry, since Notary cannot list them per registry.
+
+use crate::arm::RegistryId;
+use crate::store::StoreError;
+use async_trait::async_trait;
+
+/// Why the trust store did not do what was asked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("trust store: {0}")]
+pub struct TrustStoreError(pub String);
+
+/// A store of trust data (a Notary v1 server, or an embedded one).
+#[async_trait]
+pub trait TrustStore: Send + Sync {
+    /// Every collection the store holds now (for Notary: its changefeed replayed).
+    ///
+    /// # Errors
+    /// [`TrustStoreError`] when the store cannot be read.
+    async fn list_collections(&self) -> Result<Vec<String>, TrustStoreError>;
+
+    /// Deletes one collection's trust data, exactly that GUN; deleting one that does not
+    /// exist succeeds.
+    ///
+    /// # Errors
+    /// [`TrustStoreError`] when the store refuses or cannot be reached.
+    async fn delete_collection(&self, gun: &str) -> Result<(), TrustStoreError>;
+
+    /// Whether the collection has trust data.
+    ///
+    /// # Errors
+    /// [`TrustStoreError`] when the store cannot be read.
+    async fn has_collection(&self, gun: &str) -> Result<bool, TrustStoreError>;
+
+    /// Whether the store answers.
+    ///
+    /// # Errors
+    /// [`TrustStoreError`] when it does not.
+    async fn health(&self) -> Result<(), TrustStoreError>;
+}
+
+/// The collections Berth knows of, per registry: every GUN it issued a trust-data push
+/// scope for.
+#[async_trait]
+pub trait TrustedCollectionCatalog: Send + Sync {
+    /// Records a collection of a registry (nothing when it is known).
+    ///
+    /// # Errors
+    /// `Store`.
+    async fn record(&self, registry: &RegistryId, gun: &str) -> Result<(), StoreError>;
+
+    /// The registry's collections, in name order.
+    ///
+    /// # Errors
+    /// `Store`.
+    async fn list(&self, registry: &RegistryId) -> Result<Vec<String>, StoreError>;
+
+    /// Forgets a collection (it was wiped).
+    ///
+    /// # Errors
+    /// `Store`.
+    async fn forget(&self, registry: &RegistryId, gun: &str) -> Result<(), StoreError>;
+}

@@ -1,0 +1,232 @@
+//! The trust store on a Notary v1 server, over its HTTP API: Berth mints its own short
+//! tokens (the same keys and issuer the server trusts for its users), deletes a collection
+//! with `DELETE /v2/<gun>/_trust/tuf/` (a `*` token), reads the changefeed with a catalog
+//! token, and checks a collection by its `root.json`. Every call has a timeout.
+
+use crate::registry_token::TokenServerKeys;
+use async_trait::async_trait;
+use berth_domain::registry_token::{AccessClaims, AccessEntry, RegistryTokenKeys};
+use berth_domain::trust::{TrustStore, TrustStoreError};
+use reqwest::StatusCode;
+use serde::Deserialize;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Records read per changefeed page.
+const PAGE: usize = 500;
+/// The lifetime of the tokens Berth mints for itself.
+const SELF_TOKEN_SECONDS: i64 = 60;
+
+/// Where the Notary server is and how it knows Berth.
+#[derive(Debug, Clone)]
+pub struct NotarySettings {
+    /// Its base URL (`https://notary.example:4443`).
+    pub url: String,
+    /// Its `auth.token.service`.
+    pub service: String,
+    /// Its `auth.token.issuer` (Berth's registry token issuer).
+    pub issuer: String,
+    /// A CA to trust for its TLS certificate, PEM.
+    pub ca_pem: Option<Vec<u8>>,
+}
+
+/// A Notary v1 server as Berth's trust store.
+pub struct NotaryTrustStore {
+    settings: NotarySettings,
+    keys: Arc<TokenServerKeys>,
+    http: reqwest::Client,
+}
+
+impl std::fmt::Debug for NotaryTrustStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NotaryTrustStore")
+            .field("url", &self.settings.url)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Deserialize)]
+struct Changefeed {
+    records: Vec<Change>,
+}
+
+#[derive(Deserialize)]
+struct Change {
+    #[serde(rename = "ID")]
+    id: String,
+    #[serde(rename = "GUN")]
+    gun: String,
+    #[serde(rename = "Category")]
+    category: String,
+}
+
+fn failed(what: &str, e: impl std::fmt::Display) -> TrustStoreError {
+    TrustStoreError(format!("{what}: {e}"))
+}
+
+impl NotaryTrustStore {
+    /// A store on the server `settings` names, with tokens signed by `keys`.
+    ///
+    /// # Errors
+    /// When the CA is not PEM or the HTTP client cannot be built.
+    pub fn new(settings: NotarySettings, keys: Arc<TokenServerKeys>) -> Result<Self, String> {
+        let mut builder = reqwest::Client::builder()
+            .timeout(Duration::from_secs(15))
+            .connect_timeout(Duration::from_secs(5))
+            .redirect(reqwest::redirect::Policy::none());
+        if let Some(pem) = &settings.ca_pem {
+            let ca = reqwest::Certificate::from_pem(pem)
+                .map_err(|e| format!("the Notary CA is not a PEM certificate: {e}"))?;
+            builder = builder.add_root_certificate(ca);
+        }
+        let http = builder
+            .build()
+            .map_err(|e| format!("cannot build the Notary HTTP client: {e}"))?;
+        Ok(Self {
+            settings: NotarySettings {
+                url: settings.url.trim_end_matches('/').to_owned(),
+                ..settings
+            },
+            keys,
+            http,
+        })
+    }
+
+    /// A token for Berth itself, granting `access` on the Notary service for a minute.
+    fn token(&self, access: Vec<AccessEntry>) -> Result<String, TrustStoreError> {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let claims = AccessClaims {
+            jti: uuid::Uuid::new_v4().simple().to_string(),
+            sub: "berth-trust-store".to_owned(),
+            nbf: now - 5,
+            exp: now + SELF_TOKEN_SECONDS,
+            iat: now,
+            iss: self.settings.issuer.clone(),
+            aud: self.settings.service.clone(),
+            version: "1.0".to_owned(),
+            access,
+            roles: Vec::new(),
+            grant_type: "none".to_owned(),
+        };
+        self.keys
+            .sign_access(&claims)
+            .map_err(|e| failed("cannot sign a token for Notary", e.0))
+    }
+
+    fn repository(gun: &str, actions: &[&str]) -> Vec<AccessEntry> {
+        vec![AccessEntry {
+            kind: "repository".to_owned(),
+            name: gun.to_owned(),
+            actions: actions.iter().map(|a| (*a).to_owned()).collect(),
+        }]
+    }
+}
+
+#[async_trait]
+impl TrustStore for NotaryTrustStore {
+    async fn list_collections(&self) -> Result<Vec<String>, TrustStoreError> {
+        let token = self.token(vec![AccessEntry {
+            kind: "registry".to_owned(),
+            name: "catalog".to_owned(),
+            actions: vec!["*".to_owned()],
+        }])?;
+        // Replay the changefeed: updates add a collection, deletions remove it.
+        let mut live = BTreeSet::new();
+        let mut after = "0".to_owned();
+        loop {
+            let url = format!(
+                "{}/v2/_trust/changefeed?change_id={after}&records={PAGE}",
+                self.settings.url
+            );
+            let response = self
+                .http
+                .get(&url)
+                .bearer_auth(&token)
+                .send()
+                .await
+                .map_err(|e| failed("cannot read Notary's changefeed", e))?;
+            if response.status() != StatusCode::OK {
+                return Err(failed(
+                    "Notary's changefeed",
+                    format!("answered {}", response.status()),
+                ));
+            }
+            let feed: Changefeed = response
+                .json()
+                .await
+                .map_err(|e| failed("Notary's changefeed is not what was expected", e))?;
+            for change in &feed.records {
+                if change.category == "deletion" {
+                    live.remove(&change.gun);
+                } else {
+                    live.insert(change.gun.clone());
+                }
+            }
+            match feed.records.last() {
+                Some(last) if feed.records.len() == PAGE => after.clone_from(&last.id),
+                _ => break,
+            }
+        }
+        Ok(live.into_iter().collect())
+    }
+
+    async fn delete_collection(&self, gun: &str) -> Result<(), TrustStoreError> {
+        let token = self.token(Self::repository(gun, &["*"]))?;
+        // The trailing slash matters: without it the request falls to a catch-all route.
+        let url = format!("{}/v2/{gun}/_trust/tuf/", self.settings.url);
+        let response = self
+            .http
+            .delete(&url)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .map_err(|e| failed(&format!("cannot delete {gun}"), e))?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(failed(
+                &format!("Notary refused to delete {gun}"),
+                format!("it answered {}", response.status()),
+            ))
+        }
+    }
+
+    async fn has_collection(&self, gun: &str) -> Result<bool, TrustStoreError> {
+        let token = self.token(Self::repository(gun, &["pull"]))?;
+        let url = format!("{}/v2/{gun}/_trust/tuf/root.json", self.settings.url);
+        let response = self
+            .http
+            .get(&url)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .map_err(|e| failed(&format!("cannot read {gun}"), e))?;
+        match response.status() {
+            StatusCode::OK => Ok(true),
+            StatusCode::NOT_FOUND => Ok(false),
+            other => Err(failed(
+                &format!("reading {gun}"),
+                format!("Notary answered {other}"),
+            )),
+        }
+    }
+
+    async fn health(&self) -> Result<(), TrustStoreError> {
+        let url = format!("{}/_notary_server/health", self.settings.url);
+        let response = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| failed("Notary does not answer", e))?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(failed(
+                "Notary is unhealthy",
+                format!("it answered {}", response.status()),
+            ))
+        }
+    }
+}
