@@ -5,6 +5,7 @@
 //! The schema comes from `tests/notary/server-schema.sql` (upstream Notary's server
 //! migrations for PostgreSQL); `psql` creates it, since Debian ships no migrations.
 
+use crate::registry::{free_port, require};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use std::path::{Path, PathBuf};
@@ -27,22 +28,6 @@ pub struct NotaryServer {
     log: PathBuf,
     child: Child,
     _dir: tempfile::TempDir,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("no free port: {e}"))
-}
-
-fn require(binary: &str, package: &str) {
-    let found = std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|p| p.join(binary).is_file()));
-    assert!(
-        found,
-        "`{binary}` is not installed: run ./scripts/test, which installs it, or `apt-get install {package}`"
-    );
 }
 
 /// `url` with `params` added to its query string.

@@ -15,14 +15,16 @@ pub struct DockerRegistry {
     _child: Child,
 }
 
-fn free_port() -> u16 {
+/// A free loopback port.
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .unwrap_or_else(|e| panic!("no free port: {e}"))
 }
 
-fn require(binary: &str, package: &str) {
+/// Fails with how to install `package` unless `binary` is on the PATH.
+pub(crate) fn require(binary: &str, package: &str) {
     let found = std::env::var_os("PATH")
         .is_some_and(|paths| std::env::split_paths(&paths).any(|p| p.join(binary).is_file()));
     assert!(
