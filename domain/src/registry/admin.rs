@@ -70,7 +70,7 @@ pub struct AdminUsers {
 }
 
 /// Compares in time that depends only on the lengths.
-fn same(a: &str, b: &str) -> bool {
+pub(super) fn same(a: &str, b: &str) -> bool {
     a.len() == b.len()
         && a.bytes()
             .zip(b.bytes())

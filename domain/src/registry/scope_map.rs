@@ -620,12 +620,7 @@ impl ScopeMaps {
         let now = self.clock.now();
         let hash = self.hash.hash(password);
         let matched = token.passwords.iter().fold(false, |ok, p| {
-            let same = p.hash.len() == hash.len()
-                && p.hash
-                    .bytes()
-                    .zip(hash.bytes())
-                    .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-                    == 0;
+            let same = super::admin::same(&p.hash, &hash);
             ok | (same && p.expiry.is_none_or(|e| e > now))
         });
         if !token.enabled || !matched {
