@@ -127,10 +127,24 @@ impl Operation {
 /// Who is asking, once authenticated: a principal, whose role assignments decide, or a
 /// registry's admin user, who may do everything on its registry's repositories but sign.
 enum Who {
-    Principal(PrincipalInfo),
+    /// A principal, with itself and its groups as the authorization index takes them
+    /// (worked out once per request, not per scope checked).
+    Principal {
+        info: PrincipalInfo,
+        principals: Vec<Uuid>,
+    },
     Admin,
     /// A repository-scoped token, with its scope map's actions.
     Token(Vec<String>),
+}
+
+impl Who {
+    fn principal(info: PrincipalInfo) -> Self {
+        let mut principals = Vec::with_capacity(info.groups.len() + 1);
+        principals.push(info.object_id);
+        principals.extend_from_slice(&info.groups);
+        Self::Principal { info, principals }
+    }
 }
 
 /// Who is asking, and what its credentials bind it to.
@@ -326,7 +340,7 @@ impl RegistryTokenService {
                 revoked(&principal, claims.iat)?;
                 Ok(Some(Identity {
                     name: principal.name.clone(),
-                    who: Who::Principal(principal),
+                    who: Who::principal(principal),
                     bound_to: Some(claims.aud),
                 }))
             }
@@ -344,7 +358,7 @@ impl RegistryTokenService {
                 let principal = self.principal(sp.object_id).await?;
                 Ok(Some(Identity {
                     name: principal.name.clone(),
-                    who: Who::Principal(principal),
+                    who: Who::principal(principal),
                     bound_to: None,
                 }))
             }
@@ -507,7 +521,10 @@ impl RegistryTokenService {
         let refresh_token = match (&identity, &target, offline) {
             (
                 Some(Identity {
-                    who: Who::Principal(principal),
+                    who:
+                        Who::Principal {
+                            info: principal, ..
+                        },
                     ..
                 }),
                 Target::Registry(registry),
@@ -535,7 +552,7 @@ impl RegistryTokenService {
         let Some(identity) = identity else {
             return false;
         };
-        let principal = match &identity.who {
+        let principals = match &identity.who {
             Who::Admin => return op != Operation::Sign,
             Who::Token(actions) => {
                 let (repository, permission) = match op {
@@ -552,19 +569,17 @@ impl RegistryTokenService {
                 };
                 return scope_map_allows(actions, repository, permission);
             }
-            Who::Principal(p) => p,
+            Who::Principal { principals, .. } => principals,
         };
-        let mut all = Vec::with_capacity(principal.groups.len() + 1);
-        all.push(principal.object_id);
-        all.extend_from_slice(&principal.groups);
         let request = RequestAttributes {
             repository: (!repository.is_empty()).then_some(repository),
         };
-        op.control()
-            .is_some_and(|a| self.rbac.is_allowed(&all, a, AccessKind::Control, scope))
-            || self
-                .rbac
-                .is_allowed_for(&all, op.data(), AccessKind::Data, scope, &request)
+        op.control().is_some_and(|a| {
+            self.rbac
+                .is_allowed(principals, a, AccessKind::Control, scope)
+        }) || self
+            .rbac
+            .is_allowed_for(principals, op.data(), AccessKind::Data, scope, &request)
     }
 
     fn repository_scope(registry: &Registry, repository: &str) -> Option<Scope> {
