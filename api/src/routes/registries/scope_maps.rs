@@ -63,6 +63,39 @@ fn registry_path(
     }
 }
 
+impl ScopeMapPath {
+    fn registry(&self) -> RegistryPath {
+        registry_path(
+            &self.subscription_id,
+            &self.resource_group_name,
+            &self.registry_name,
+        )
+    }
+}
+
+impl TokenPath {
+    fn registry(&self) -> RegistryPath {
+        registry_path(
+            &self.subscription_id,
+            &self.resource_group_name,
+            &self.registry_name,
+        )
+    }
+}
+
+/// A DELETE's answer: 200 when something was deleted, 204 when there was nothing.
+fn deleted(
+    outcome: Result<(), berth_domain::registry::RegistryError>,
+) -> Result<StatusCode, ApiError> {
+    match outcome {
+        Ok(()) => Ok(StatusCode::OK),
+        Err(berth_domain::registry::RegistryError::ChildNotFound { .. }) => {
+            Ok(StatusCode::NO_CONTENT)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// A scope map's properties.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -301,15 +334,7 @@ pub(super) async fn get_scope_map(
     _version: ApiVersion<RegistryVersions>,
     Path(path): Path<ScopeMapPath>,
 ) -> Result<Json<ScopeMapResource>, ApiError> {
-    let id = resolve(
-        &state,
-        &registry_path(
-            &path.subscription_id,
-            &path.resource_group_name,
-            &path.registry_name,
-        ),
-    )
-    .await?;
+    let id = resolve(&state, &path.registry()).await?;
     state.authorize(
         &caller,
         &format!("{ACTION}/scopeMaps/read"),
@@ -326,15 +351,7 @@ async fn write_scope_map(
     body: ArmJson<ScopeMapBody>,
     patch: bool,
 ) -> Result<Response, ApiError> {
-    let id = resolve(
-        state,
-        &registry_path(
-            &path.subscription_id,
-            &path.resource_group_name,
-            &path.registry_name,
-        ),
-    )
-    .await?;
+    let id = resolve(state, &path.registry()).await?;
     state.authorize(
         caller,
         &format!("{ACTION}/scopeMaps/write"),
@@ -399,27 +416,13 @@ pub(super) async fn delete_scope_map(
     _version: ApiVersion<RegistryVersions>,
     Path(path): Path<ScopeMapPath>,
 ) -> Result<StatusCode, ApiError> {
-    let id = resolve(
-        &state,
-        &registry_path(
-            &path.subscription_id,
-            &path.resource_group_name,
-            &path.registry_name,
-        ),
-    )
-    .await?;
+    let id = resolve(&state, &path.registry()).await?;
     state.authorize(
         &caller,
         &format!("{ACTION}/scopeMaps/delete"),
         &id.to_string(),
     )?;
-    match state.scope_maps.delete(&id, &path.scope_map_name).await {
-        Ok(()) => Ok(StatusCode::OK),
-        Err(berth_domain::registry::RegistryError::ChildNotFound { .. }) => {
-            Ok(StatusCode::NO_CONTENT)
-        }
-        Err(e) => Err(e.into()),
-    }
+    deleted(state.scope_maps.delete(&id, &path.scope_map_name).await)
 }
 
 /// The registry's tokens.
@@ -450,15 +453,7 @@ pub(super) async fn get_token(
     _version: ApiVersion<RegistryVersions>,
     Path(path): Path<TokenPath>,
 ) -> Result<Json<TokenResource>, ApiError> {
-    let id = resolve(
-        &state,
-        &registry_path(
-            &path.subscription_id,
-            &path.resource_group_name,
-            &path.registry_name,
-        ),
-    )
-    .await?;
+    let id = resolve(&state, &path.registry()).await?;
     state.authorize(&caller, &format!("{ACTION}/tokens/read"), &id.to_string())?;
     let token = state.scope_maps.token(&id, &path.token_name).await?;
     Ok(Json(token_resource(&id, &token)))
@@ -475,15 +470,7 @@ async fn write_token(
     path: &TokenPath,
     body: ArmJson<TokenBody>,
 ) -> Result<Response, ApiError> {
-    let id = resolve(
-        state,
-        &registry_path(
-            &path.subscription_id,
-            &path.resource_group_name,
-            &path.registry_name,
-        ),
-    )
-    .await?;
+    let id = resolve(state, &path.registry()).await?;
     state.authorize(caller, &format!("{ACTION}/tokens/write"), &id.to_string())?;
     let body = body.parse()?;
     let enabled = match body.properties.status.as_deref() {
@@ -534,15 +521,7 @@ pub(super) async fn patch_token(
     Path(path): Path<TokenPath>,
     body: ArmJson<TokenBody>,
 ) -> Result<Response, ApiError> {
-    let id = resolve(
-        &state,
-        &registry_path(
-            &path.subscription_id,
-            &path.resource_group_name,
-            &path.registry_name,
-        ),
-    )
-    .await?;
+    let id = resolve(&state, &path.registry()).await?;
     state.authorize(&caller, &format!("{ACTION}/tokens/write"), &id.to_string())?;
     // A PATCH changes an existing token only.
     state.scope_maps.token(&id, &path.token_name).await?;
@@ -559,23 +538,9 @@ pub(super) async fn delete_token(
     _version: ApiVersion<RegistryVersions>,
     Path(path): Path<TokenPath>,
 ) -> Result<StatusCode, ApiError> {
-    let id = resolve(
-        &state,
-        &registry_path(
-            &path.subscription_id,
-            &path.resource_group_name,
-            &path.registry_name,
-        ),
-    )
-    .await?;
+    let id = resolve(&state, &path.registry()).await?;
     state.authorize(&caller, &format!("{ACTION}/tokens/delete"), &id.to_string())?;
-    match state.scope_maps.delete_token(&id, &path.token_name).await {
-        Ok(()) => Ok(StatusCode::OK),
-        Err(berth_domain::registry::RegistryError::ChildNotFound { .. }) => {
-            Ok(StatusCode::NO_CONTENT)
-        }
-        Err(e) => Err(e.into()),
-    }
+    deleted(state.scope_maps.delete_token(&id, &path.token_name).await)
 }
 
 /// Makes a token's passwords; their values are in this answer only.
