@@ -73,3 +73,18 @@ async fn read<T: DeserializeOwned, S: Send + Sync>(req: Request, state: &S) -> R
         ))
     })
 }
+
+/// Whether a request's body is `application/x-www-form-urlencoded` (OAuth 2.0 token
+/// endpoints take only that).
+#[must_use]
+pub fn is_form_urlencoded(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|essence| {
+            essence
+                .trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+}

@@ -11,7 +11,7 @@ pub use api_version::{
     ApiVersion, MetadataVersions, RegistryVersions, ResourceGroupVersions, ResourcesVersions,
     SubscriptionVersions, VersionSet,
 };
-pub use body::ArmJson;
+pub use body::{ArmJson, is_form_urlencoded};
 pub use normalize::{NormalizeArmPath, ScopePrefix, layer as normalize_layer, normalize_path};
 pub use paging::ListQuery;
 pub use request::{BaseUrl, Conditional, request_ids};

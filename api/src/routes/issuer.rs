@@ -10,7 +10,7 @@ use crate::state::AppState;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -232,17 +232,7 @@ async fn token(
     if !known_tenant(&state, &path.tenant) {
         return unknown_tenant(&path.tenant);
     }
-    let form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !form
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-    {
+    if !crate::arm::is_form_urlencoded(&headers) {
         return oauth_error(
             StatusCode::BAD_REQUEST,
             "invalid_request",

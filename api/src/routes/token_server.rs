@@ -212,17 +212,7 @@ impl Fields {
 }
 
 fn form(headers: &HeaderMap, body: &Bytes) -> Result<Fields, TokenServerError> {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-    {
+    if !crate::arm::is_form_urlencoded(headers) {
         return Err(TokenServerError::InvalidRequest(
             "the body must be application/x-www-form-urlencoded".to_owned(),
         ));
