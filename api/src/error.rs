@@ -230,6 +230,20 @@ impl From<RegistryError> for ApiError {
                 message,
             ),
             RegistryError::Conflict => Self::new(StatusCode::CONFLICT, "Conflict", message),
+            RegistryError::ContentTrustUnavailable(_) => Self::new(
+                StatusCode::BAD_REQUEST,
+                "ContentTrustNotConfigured",
+                format!(
+                    "{message} Point Berth at a Notary server with BERTH_NOTARY_URL and \
+                     BERTH_NOTARY_SERVICE (notary_url and notary_service in berth.toml; \
+                     BERTH_NOTARY_CA for a private CA), then enable content trust."
+                ),
+            )
+            .with_target("properties.policies.trustPolicy.status"),
+            RegistryError::TrustWipeInProgress { .. } => {
+                Self::new(StatusCode::CONFLICT, "ContentTrustWipeInProgress", message)
+                    .with_target("properties.policies.trustPolicy.status")
+            }
             RegistryError::Store(s) => s.into(),
         }
     }

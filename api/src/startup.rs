@@ -25,9 +25,10 @@ use berth_domain::registry::{AdminUsers, ScopeMaps};
 use berth_domain::registry_token::{AccessSources, RegistryTokenService, TokenServerSettings};
 use berth_domain::resource_group::ResourceGroupService;
 use berth_domain::subscription::SubscriptionService;
-use berth_domain::trust::TrustedCollectionCatalog;
+use berth_domain::trust::{TrustStore, TrustWipe, TrustedCollectionCatalog, WipeSettings};
 use berth_infra::config::{Settings, TlsMode};
 use berth_infra::jwt::JwtSigner;
+use berth_infra::notary::{NotarySettings, NotaryTrustStore};
 use berth_infra::oidc::OidcProviders;
 use berth_infra::persistence::SeaOrmAdminPasswordRepository;
 use berth_infra::persistence::{
@@ -148,9 +149,8 @@ impl Application {
             signal,
             clock.clone(),
             settings.login_server_suffix.clone(),
+            settings.notary.is_some(),
         );
-        let operations =
-            OperationService::new(operations_repo, registries_repo, groups_repo, clock.clone());
 
         let existing = subscriptions
             .list()
@@ -174,6 +174,7 @@ impl Application {
         let clock_for_tokens = clock.clone();
         let clock_for_registry_tokens = clock.clone();
         let clock_for_scope_maps = clock.clone();
+        let clock_for_operations = clock.clone();
         let rbac = RbacService::new(
             Arc::new(SeaOrmRbacRepository::new(database.clone())),
             directory.clone(),
@@ -270,12 +271,32 @@ impl Application {
         );
         let trust_catalog: Arc<dyn TrustedCollectionCatalog> =
             Arc::new(SeaOrmTrustedCollectionCatalog::new(database.clone()));
+        let trust_store = trust_store(&settings, &token_keys)?;
+        let timing = settings.trust;
+        let operations = OperationService::new(
+            operations_repo,
+            registries_repo,
+            registries.clone(),
+            groups_repo,
+            TrustWipe::new(
+                trust_store,
+                trust_catalog.clone(),
+                clock_for_operations.clone(),
+                WipeSettings {
+                    parallelism: timing.wipe_parallelism as usize,
+                    token_leeway: time::Duration::seconds(timing.token_leeway_secs.into()),
+                },
+            ),
+            clock_for_operations,
+            time::Duration::seconds(timing.operation_lease_secs.into()),
+        );
         let registry_tokens = RegistryTokenService::new(
             TokenServerSettings {
                 issuer: settings.registry_token_issuer.clone(),
                 tenant: subscription.tenant_id.to_string(),
                 refresh_lifetime: time::Duration::hours(3),
                 access_lifetime: time::Duration::minutes(15),
+                trust_push_lifetime: time::Duration::seconds(timing.push_token_secs.into()),
                 trust_service: settings.notary_service.clone(),
                 max_failures: 10,
                 failure_window: time::Duration::minutes(1),
@@ -453,21 +474,91 @@ fn router(state: AppState, max_body_bytes: usize) -> Router {
         .layer(axum::middleware::from_fn(request_ids))
 }
 
+/// The trust store content trust uses: the configured Notary server, or none.
+fn trust_store(
+    settings: &Settings,
+    keys: &Arc<TokenServerKeys>,
+) -> Result<Option<Arc<dyn TrustStore>>, StartupError> {
+    let (Some(notary), Some(service)) = (&settings.notary, &settings.notary_service) else {
+        return Ok(None);
+    };
+    let ca_pem = notary
+        .ca_file
+        .as_ref()
+        .map(|path| {
+            std::fs::read(path).map_err(|e| {
+                StartupError::Bootstrap(format!(
+                    "cannot read BERTH_NOTARY_CA {}: {e}",
+                    path.display()
+                ))
+            })
+        })
+        .transpose()?;
+    let store = NotaryTrustStore::new(
+        NotarySettings {
+            url: notary.url.clone(),
+            service: service.clone(),
+            issuer: settings.registry_token_issuer.clone(),
+            ca_pem,
+        },
+        keys.clone(),
+    )
+    .map_err(StartupError::Bootstrap)?;
+    Ok(Some(Arc::new(store)))
+}
+
 /// Runs recorded operations: drains what is due, then waits for a signal or a tick (the
 /// tick picks up retries, and work recorded by other replicas).
 async fn run_worker(operations: OperationService, notify: Arc<Notify>, worker: String) {
     loop {
         loop {
-            match operations.run_next(&worker).await {
-                Ok(true) => {}
-                Ok(false) => break,
+            match operations.claim_next(&worker).await {
+                Ok(Some(op)) => run_leased(&operations, &op, &worker).await,
+                Ok(None) => break,
                 Err(e) => {
-                    tracing::warn!(error.cause = %e, "operation attempt failed; it will be retried");
+                    tracing::warn!(error.cause = %e, "cannot claim an operation; retrying");
                     break;
                 }
             }
         }
         let _ = tokio::time::timeout(Duration::from_millis(500), notify.notified()).await;
+    }
+}
+
+/// Runs a step of a claimed operation while renewing its lease; stops the step if the lease
+/// is lost (another worker has taken the operation over).
+async fn run_leased(
+    operations: &OperationService,
+    op: &berth_domain::operation::Operation,
+    worker: &str,
+) {
+    let every = Duration::from_millis(
+        u64::try_from(operations.lease().whole_milliseconds() / 3).unwrap_or(1000),
+    );
+    let renew = async {
+        loop {
+            tokio::time::sleep(every).await;
+            match operations.renew(op, worker).await {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(e) => {
+                    tracing::warn!(error.cause = %e, operation.id = %op.id, "cannot renew the lease")
+                }
+            }
+        }
+    };
+    tokio::select! {
+        outcome = operations.run(op, worker) => match outcome {
+            Ok(None) => {}
+            Ok(Some(failure)) => tracing::warn!(
+                operation.id = %op.id,
+                error.code = %failure.code,
+                error.message = %failure.message,
+                "operation step failed; it will be retried"
+            ),
+            Err(e) => tracing::warn!(operation.id = %op.id, error.cause = %e, "cannot record an operation's outcome; it will be retried"),
+        },
+        () = renew => tracing::warn!(operation.id = %op.id, "lost the lease of an operation; another worker runs it"),
     }
 }
 

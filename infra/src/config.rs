@@ -71,9 +71,48 @@ pub struct Settings {
     pub registry_token_issuer: String,
     /// The Notary server's `service` name, when content trust uses one.
     pub notary_service: Option<String>,
+    /// The Notary server content trust uses (its URL and CA), when one is configured.
+    pub notary: Option<NotaryEndpoint>,
+    /// Content trust's timing and the operation worker's lease.
+    pub trust: TrustTiming,
     /// Base64 of the 32-byte key that seals secrets kept readable (admin passwords); every
     /// replica needs the same. Made once into the data directory when unset.
     pub secrets_key: Option<SecretString>,
+}
+
+/// Where the Notary server is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotaryEndpoint {
+    /// `BERTH_NOTARY_URL`: its base URL.
+    pub url: String,
+    /// `BERTH_NOTARY_CA`: a PEM file of the CA that signed its certificate.
+    pub ca_file: Option<PathBuf>,
+}
+
+/// Content trust's timing, and the lease of a running operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrustTiming {
+    /// `BERTH_TRUST_PUSH_TOKEN_SECS`: lifetime of a token that grants a trust-data push.
+    pub push_token_secs: u32,
+    /// `BERTH_NOTARY_TOKEN_LEEWAY_SECS`: how long past `exp` the Notary server accepts a
+    /// token (Distribution's token check allows 60 s).
+    pub token_leeway_secs: u32,
+    /// `BERTH_TRUST_WIPE_PARALLELISM`: collections deleted at once by a wipe.
+    pub wipe_parallelism: u32,
+    /// `BERTH_OPERATION_LEASE_SECS`: how long a worker's claim of an operation lasts
+    /// without renewal (another replica takes it over after that).
+    pub operation_lease_secs: u32,
+}
+
+impl Default for TrustTiming {
+    fn default() -> Self {
+        Self {
+            push_token_secs: 60,
+            token_leeway_secs: 60,
+            wipe_parallelism: 16,
+            operation_lease_secs: 30,
+        }
+    }
 }
 
 /// A trusted external OIDC provider.
@@ -225,6 +264,12 @@ struct Raw {
     oidc_providers: Option<Vec<ProviderRaw>>,
     registry_token_issuer: Option<String>,
     notary_service: Option<String>,
+    notary_url: Option<String>,
+    notary_ca: Option<String>,
+    trust_push_token_secs: Option<String>,
+    notary_token_leeway_secs: Option<String>,
+    trust_wipe_parallelism: Option<String>,
+    operation_lease_secs: Option<String>,
     secrets_key: Option<String>,
 }
 
@@ -297,6 +342,21 @@ impl Settings {
             "BERTH_REGISTRY_TOKEN_ISSUER",
         );
         overlay(&mut raw.notary_service, "BERTH_NOTARY_SERVICE");
+        overlay(&mut raw.notary_url, "BERTH_NOTARY_URL");
+        overlay(&mut raw.notary_ca, "BERTH_NOTARY_CA");
+        overlay(
+            &mut raw.trust_push_token_secs,
+            "BERTH_TRUST_PUSH_TOKEN_SECS",
+        );
+        overlay(
+            &mut raw.notary_token_leeway_secs,
+            "BERTH_NOTARY_TOKEN_LEEWAY_SECS",
+        );
+        overlay(
+            &mut raw.trust_wipe_parallelism,
+            "BERTH_TRUST_WIPE_PARALLELISM",
+        );
+        overlay(&mut raw.operation_lease_secs, "BERTH_OPERATION_LEASE_SECS");
         overlay(&mut raw.secrets_key, "BERTH_SECRETS_KEY");
         if let Some(json) = env("BERTH_OIDC_PROVIDERS") {
             raw.oidc_providers = Some(serde_json::from_str(&json).map_err(|e| {
@@ -345,6 +405,12 @@ struct TomlRaw {
     oidc_providers: Option<Vec<ProviderRaw>>,
     registry_token_issuer: Option<String>,
     notary_service: Option<String>,
+    notary_url: Option<String>,
+    notary_ca: Option<String>,
+    trust_push_token_secs: Option<u32>,
+    notary_token_leeway_secs: Option<u32>,
+    trust_wipe_parallelism: Option<u32>,
+    operation_lease_secs: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -379,10 +445,85 @@ impl TomlRaw {
             oidc_providers: self.oidc_providers,
             registry_token_issuer: self.registry_token_issuer,
             notary_service: self.notary_service,
+            notary_url: self.notary_url,
+            notary_ca: self.notary_ca,
+            trust_push_token_secs: self.trust_push_token_secs.map(|n| n.to_string()),
+            notary_token_leeway_secs: self.notary_token_leeway_secs.map(|n| n.to_string()),
+            trust_wipe_parallelism: self.trust_wipe_parallelism.map(|n| n.to_string()),
+            operation_lease_secs: self.operation_lease_secs.map(|n| n.to_string()),
             // A key belongs in the environment (or a secret store), not in the file.
             secrets_key: None,
         }
     }
+}
+
+/// A whole number of `key` within `range`, or `default` when unset.
+fn bounded(
+    value: Option<String>,
+    key: &'static str,
+    default: u32,
+    range: std::ops::RangeInclusive<u32>,
+) -> Result<u32, ConfigError> {
+    let Some(text) = value else {
+        return Ok(default);
+    };
+    match text.trim().parse::<u32>() {
+        Ok(n) if range.contains(&n) => Ok(n),
+        _ => Err(invalid(
+            key,
+            format!(
+                "'{text}' is not a whole number from {} to {}",
+                range.start(),
+                range.end()
+            ),
+        )),
+    }
+}
+
+/// The Notary server's URL: https, or plain http on loopback only (Berth's own `*` tokens
+/// cross that connection), and the service name it is known by must be set too.
+fn notary_endpoint(
+    url: String,
+    ca: Option<String>,
+    has_service: bool,
+) -> Result<NotaryEndpoint, ConfigError> {
+    let url = url.trim_end_matches('/').to_owned();
+    let host = url
+        .strip_prefix("https://")
+        .map(|rest| (rest, true))
+        .or_else(|| url.strip_prefix("http://").map(|rest| (rest, false)));
+    let Some((rest, https)) = host else {
+        return Err(invalid(
+            "BERTH_NOTARY_URL",
+            format!("'{url}' is not an http(s) URL"),
+        ));
+    };
+    let authority = rest.split('/').next().unwrap_or_default();
+    let hostname = authority
+        .rsplit_once(':')
+        .map_or(authority, |(h, _)| h)
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    let loopback = hostname == "localhost"
+        || hostname
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if !https && !loopback {
+        return Err(invalid(
+            "BERTH_NOTARY_URL",
+            format!("'{url}' is plain HTTP to a host that is not loopback; use https://"),
+        ));
+    }
+    if !has_service {
+        return Err(invalid(
+            "BERTH_NOTARY_SERVICE",
+            "must be set when BERTH_NOTARY_URL is: it is the Notary server's auth.token.service",
+        ));
+    }
+    Ok(NotaryEndpoint {
+        url,
+        ca_file: ca.filter(|c| !c.is_empty()).map(PathBuf::from),
+    })
 }
 
 fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
@@ -547,10 +688,48 @@ impl Raw {
                 "must be a non-empty name",
             ));
         }
+        let notary_service = self.notary_service.filter(|s| !s.is_empty());
+        let notary = match self.notary_url.filter(|u| !u.is_empty()) {
+            None => None,
+            Some(url) => Some(notary_endpoint(
+                url,
+                self.notary_ca,
+                notary_service.is_some(),
+            )?),
+        };
+        let defaults = TrustTiming::default();
+        let trust = TrustTiming {
+            push_token_secs: bounded(
+                self.trust_push_token_secs,
+                "BERTH_TRUST_PUSH_TOKEN_SECS",
+                defaults.push_token_secs,
+                1..=3600,
+            )?,
+            token_leeway_secs: bounded(
+                self.notary_token_leeway_secs,
+                "BERTH_NOTARY_TOKEN_LEEWAY_SECS",
+                defaults.token_leeway_secs,
+                0..=3600,
+            )?,
+            wipe_parallelism: bounded(
+                self.trust_wipe_parallelism,
+                "BERTH_TRUST_WIPE_PARALLELISM",
+                defaults.wipe_parallelism,
+                1..=256,
+            )?,
+            operation_lease_secs: bounded(
+                self.operation_lease_secs,
+                "BERTH_OPERATION_LEASE_SECS",
+                defaults.operation_lease_secs,
+                3..=3600,
+            )?,
+        };
         Ok(Settings {
             secrets_key: self.secrets_key.map(SecretString::from),
             registry_token_issuer,
-            notary_service: self.notary_service.filter(|s| !s.is_empty()),
+            notary_service,
+            notary,
+            trust,
             oidc_providers,
             bootstrap_client_id,
             bootstrap_client_secret: self.bootstrap_client_secret.map(SecretString::from),

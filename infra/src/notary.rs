@@ -1,7 +1,8 @@
 //! The trust store on a Notary v1 server, over its HTTP API: Berth mints its own short
 //! tokens (the same keys and issuer the server trusts for its users), deletes a collection
 //! with `DELETE /v2/<gun>/_trust/tuf/` (a `*` token), reads the changefeed with a catalog
-//! token, and checks a collection by its `root.json`. Every call has a timeout.
+//! token, and checks a collection by its `root.json`. Every call has a timeout, and what
+//! may pass on a second try (a refused connection, a 5xx) is tried again.
 
 use crate::registry_token::TokenServerKeys;
 use async_trait::async_trait;
@@ -15,6 +16,9 @@ use std::time::Duration;
 
 /// Records read per changefeed page.
 const PAGE: usize = 500;
+/// Tries per request: a refused connection, a 5xx or a 429 is tried again, after 200 ms,
+/// then 400 ms.
+const ATTEMPTS: u32 = 3;
 /// The lifetime of the tokens Berth mints for itself.
 const SELF_TOKEN_SECONDS: i64 = 60;
 
@@ -114,6 +118,32 @@ impl NotaryTrustStore {
             .map_err(|e| failed("cannot sign a token for Notary", e.0))
     }
 
+    /// Sends `request`, trying again on what may pass (transport errors, 5xx, 429).
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        what: &str,
+    ) -> Result<reqwest::Response, TrustStoreError> {
+        let mut delay = Duration::from_millis(200);
+        for attempt in 1..=ATTEMPTS {
+            let Some(this) = request.try_clone() else {
+                break;
+            };
+            let last = attempt == ATTEMPTS;
+            match this.send().await {
+                Ok(r) if last || !(r.status().is_server_error() || r.status() == 429) => {
+                    return Ok(r);
+                }
+                Err(e) if last => return Err(failed(what, e)),
+                _ => {
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                }
+            }
+        }
+        Err(failed(what, "the request cannot be sent"))
+    }
+
     fn repository(gun: &str, actions: &[&str]) -> Vec<AccessEntry> {
         vec![AccessEntry {
             kind: "repository".to_owned(),
@@ -140,12 +170,11 @@ impl TrustStore for NotaryTrustStore {
                 self.settings.url
             );
             let response = self
-                .http
-                .get(&url)
-                .bearer_auth(&token)
-                .send()
-                .await
-                .map_err(|e| failed("cannot read Notary's changefeed", e))?;
+                .send(
+                    self.http.get(&url).bearer_auth(&token),
+                    "cannot read Notary's changefeed",
+                )
+                .await?;
             if response.status() != StatusCode::OK {
                 return Err(failed(
                     "Notary's changefeed",
@@ -176,12 +205,11 @@ impl TrustStore for NotaryTrustStore {
         // The trailing slash matters: without it the request falls to a catch-all route.
         let url = format!("{}/v2/{gun}/_trust/tuf/", self.settings.url);
         let response = self
-            .http
-            .delete(&url)
-            .bearer_auth(&token)
-            .send()
-            .await
-            .map_err(|e| failed(&format!("cannot delete {gun}"), e))?;
+            .send(
+                self.http.delete(&url).bearer_auth(&token),
+                &format!("cannot delete {gun}"),
+            )
+            .await?;
         if response.status().is_success() {
             Ok(())
         } else {
@@ -196,12 +224,11 @@ impl TrustStore for NotaryTrustStore {
         let token = self.token(Self::repository(gun, &["pull"]))?;
         let url = format!("{}/v2/{gun}/_trust/tuf/root.json", self.settings.url);
         let response = self
-            .http
-            .get(&url)
-            .bearer_auth(&token)
-            .send()
-            .await
-            .map_err(|e| failed(&format!("cannot read {gun}"), e))?;
+            .send(
+                self.http.get(&url).bearer_auth(&token),
+                &format!("cannot read {gun}"),
+            )
+            .await?;
         match response.status() {
             StatusCode::OK => Ok(true),
             StatusCode::NOT_FOUND => Ok(false),

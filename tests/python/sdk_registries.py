@@ -131,6 +131,19 @@ def main():
     assert reg.admin_user_enabled is True and reg.sku.name == "Premium", f"after trust: {reg}"
     step("5 trust policy enabled on Premium; other policies unchanged")
 
+    # 5a. Disabling content trust wipes the registry's trust data: a long-running PATCH
+    # (200 with Azure-AsyncOperation) that the SDK's poller follows to the final GET.
+    off = Policies(trust_policy=TrustPolicy(type="Notary", status="disabled"))
+    poller = update(rg, main_name, RegistryUpdateParameters(policies=off))
+    reg = poller.result()
+    assert poller.status().lower() == "succeeded", f"poller status: {poller.status()}"
+    assert reg.policies.trust_policy.status == "disabled", f"trust after disable: {reg.policies}"
+    assert reg.provisioning_state == "Succeeded", f"provisioning after disable: {reg}"
+    assert reg.policies.export_policy.status == "enabled" and reg.admin_user_enabled is True, f"after disable: {reg}"
+    reg = update(rg, main_name, RegistryUpdateParameters(policies=trust)).result()
+    assert reg.policies.trust_policy.status == "enabled", f"trust enabled again: {reg.policies}"
+    step("5a disabling trust is a long-running update the SDK follows; enabling again works")
+
     # 5b. The admin user's credentials, scope maps and tokens, as `az acr credential`,
     # `az acr scope-map` and `az acr token` drive them.
     creds = acr.registries.list_credentials(rg, main_name)

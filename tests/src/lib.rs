@@ -57,6 +57,8 @@ pub struct TestApp {
     pub graph_token: String,
     /// The HTTP client (trusts the development CA).
     pub client: reqwest::Client,
+    /// The Notary server content trust uses, when [`SpawnOptions::notary`] asked for one.
+    pub notary: Option<notary::NotaryServer>,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -71,6 +73,9 @@ pub struct SpawnOptions {
     pub reuse: Option<(PathBuf, Option<String>)>,
     /// A CA file the client trusts besides the generated one.
     pub trust_ca: Option<PathBuf>,
+    /// Start a notary-server (on PostgreSQL) wired to this `berthd` as its trust store,
+    /// with the service name [`notary::SERVICE`].
+    pub notary: bool,
 }
 
 /// Starts `berthd` on `backend` with plain HTTP.
@@ -107,6 +112,16 @@ pub async fn spawn_app_with(backend: Backend, options: SpawnOptions) -> TestApp 
     if let Some(schema) = &schema {
         env.push(("BERTH_DATABASE_URL".into(), postgres_url()));
         env.push(("BERTH_DATABASE_SCHEMA".into(), schema.clone()));
+    }
+    // The Notary server's port is chosen first, so that berthd can be told its URL; the
+    // server starts once berthd has written the certificates it must trust.
+    let notary_port = options.notary.then(registry::free_port);
+    if let Some(port) = notary_port {
+        env.push(("BERTH_NOTARY_SERVICE".into(), notary::SERVICE.into()));
+        env.push((
+            "BERTH_NOTARY_URL".into(),
+            format!("http://127.0.0.1:{port}"),
+        ));
     }
     env.extend(options.env);
     let settings = Settings::from_sources(None, |k| {
@@ -169,6 +184,22 @@ pub async fn spawn_app_with(backend: Backend, options: SpawnOptions) -> TestApp 
     )
     .await;
     let graph_token = client_token(&client, &base, &owner, &format!("{base}/.default")).await;
+    let notary = match notary_port {
+        Some(port) => Some(
+            notary::NotaryServer::start_on(
+                port,
+                &base,
+                notary::SERVICE,
+                configured("BERTH_REGISTRY_TOKEN_ISSUER")
+                    .as_deref()
+                    .unwrap_or("berth-token-server"),
+                &dir.join("registry-token-certs.pem"),
+                &postgres_url(),
+            )
+            .await,
+        ),
+        None => None,
+    };
     let mut app = TestApp {
         base,
         subscription: String::new(),
@@ -180,6 +211,7 @@ pub async fn spawn_app_with(backend: Backend, options: SpawnOptions) -> TestApp 
         management_token,
         graph_token,
         client,
+        notary,
         server,
     };
     let (status, body) = app.get("/subscriptions?api-version=2022-12-01").await;
@@ -491,6 +523,17 @@ impl Drop for TestApp {
 #[macro_export]
 macro_rules! both_backends {
     ($($(#[$meta:meta])* async fn $name:ident($app:ident) $body:block)*) => {
+        $crate::both_backends_with! {
+            $crate::SpawnOptions::default();
+            $($(#[$meta])* async fn $name($app) $body)*
+        }
+    };
+}
+
+/// [`both_backends!`] with [`SpawnOptions`] for both apps.
+#[macro_export]
+macro_rules! both_backends_with {
+    ($options:expr; $($(#[$meta:meta])* async fn $name:ident($app:ident) $body:block)*) => {
         $(
             $(#[$meta])*
             mod $name {
@@ -500,12 +543,12 @@ macro_rules! both_backends {
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn sqlite() {
-                    run($crate::spawn_app($crate::Backend::Sqlite).await).await;
+                    run($crate::spawn_app_with($crate::Backend::Sqlite, $options).await).await;
                 }
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn postgres() {
-                    run($crate::spawn_app($crate::Backend::Postgres).await).await;
+                    run($crate::spawn_app_with($crate::Backend::Postgres, $options).await).await;
                 }
             }
         )*

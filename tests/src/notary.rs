@@ -13,6 +13,9 @@ use std::process::Stdio;
 use std::time::Duration;
 use tokio::process::{Child, Command};
 
+/// The `service` name of the Notary servers the tests start with `berthd`.
+pub const SERVICE: &str = "notary-berth";
+
 /// notary-server 0.7's tables (`tuf_files`, `changefeed`), from upstream's migrations.
 const SERVER_SCHEMA: &str = include_str!("../notary/server-schema.sql");
 
@@ -26,7 +29,8 @@ pub struct NotaryServer {
     pub schema: String,
     postgres_url: String,
     log: PathBuf,
-    child: Child,
+    config_file: PathBuf,
+    child: Option<Child>,
     _dir: tempfile::TempDir,
 }
 
@@ -50,6 +54,30 @@ impl NotaryServer {
     /// When notary-server or psql is missing, the schema cannot be made, or the server does
     /// not start.
     pub async fn start(
+        realm_base: &str,
+        service: &str,
+        issuer: &str,
+        bundle: &Path,
+        postgres_url: &str,
+    ) -> Self {
+        Self::start_on(
+            free_port(),
+            realm_base,
+            service,
+            issuer,
+            bundle,
+            postgres_url,
+        )
+        .await
+    }
+
+    /// [`Self::start`] on 127.0.0.1:`port` (picked before `berthd` starts, so that `berthd`
+    /// can be told the URL).
+    ///
+    /// # Panics
+    /// As [`Self::start`].
+    pub async fn start_on(
+        port: u16,
         realm_base: &str,
         service: &str,
         issuer: &str,
@@ -91,7 +119,7 @@ impl NotaryServer {
             extra.push(("sslmode", "disable"));
         }
         let db_url = with_query(postgres_url, &extra);
-        let address = format!("127.0.0.1:{}", free_port());
+        let address = format!("127.0.0.1:{port}");
         let config = serde_json::json!({
             "server": {"http_addr": address},
             "trust_service": {"type": "local", "key_algorithm": "ecdsa"},
@@ -107,44 +135,65 @@ impl NotaryServer {
         let config_file = dir.path().join("server.json");
         std::fs::write(&config_file, config.to_string())
             .unwrap_or_else(|e| panic!("cannot write the config: {e}"));
-        let log = dir.path().join("notary-server.log");
-        let log_file =
-            std::fs::File::create(&log).unwrap_or_else(|e| panic!("cannot create the log: {e}"));
+        let mut server = Self {
+            url: format!("http://{address}"),
+            schema,
+            postgres_url: postgres_url.to_owned(),
+            log: dir.path().join("notary-server.log"),
+            config_file,
+            child: None,
+            _dir: dir,
+        };
+        server.resume().await;
+        server
+    }
+
+    /// Stops the server (SIGKILL); its metadata stays. [`Self::resume`] starts it again.
+    pub async fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill().await;
+        }
+    }
+
+    /// Starts the server (again) on its address and schema, and waits until it answers.
+    ///
+    /// # Panics
+    /// When it does not start.
+    pub async fn resume(&mut self) {
+        let log_file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap_or_else(|e| panic!("cannot open the log: {e}"));
         let child = Command::new("notary-server")
             .arg("-config")
-            .arg(&config_file)
+            .arg(&self.config_file)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log_file)
             .kill_on_drop(true)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start notary-server: {e}"));
-        let mut server = Self {
-            url: format!("http://{address}"),
-            schema,
-            postgres_url: postgres_url.to_owned(),
-            log,
-            child,
-            _dir: dir,
-        };
+        let child = self.child.insert(child);
         // Up as soon as health answers 200. (Its database check only runs every 10 s; psql
         // has made the tables, and a bad db_url makes notary-server exit at start.)
         let client = reqwest::Client::new();
-        let health = format!("{}/_notary_server/health", server.url);
+        let health = format!("{}/_notary_server/health", self.url);
         for _ in 0..200 {
-            if let Ok(Some(status)) = server.child.try_wait() {
-                panic!("notary-server exited ({status}):\n{}", server.log());
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("notary-server exited ({status}):\n{}", self.log());
             }
             if let Ok(r) = client.get(&health).send().await
                 && r.status() == reqwest::StatusCode::OK
             {
-                return server;
+                return;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         panic!(
-            "notary-server did not answer on {address}:\n{}",
-            server.log()
+            "notary-server did not answer on {}:\n{}",
+            self.url,
+            self.log()
         );
     }
 
@@ -157,7 +206,9 @@ impl NotaryServer {
 
 impl Drop for NotaryServer {
     fn drop(&mut self) {
-        let _ = self.child.start_kill();
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.start_kill();
+        }
         // The schema is this server's alone: drop it, best effort. Drop cannot await, so
         // psql runs blocking (a few milliseconds).
         let _ = std::process::Command::new("psql")

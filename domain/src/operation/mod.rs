@@ -6,7 +6,7 @@ mod ports;
 mod service;
 
 pub use ports::{OperationRepository, OperationSignal};
-pub use service::OperationService;
+pub use service::{OperationService, Step};
 
 use crate::arm::{RegistryId, ResourceGroupId, SubscriptionId};
 use std::fmt;
@@ -14,7 +14,8 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 /// An operation's id (a GUID).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
 pub struct OperationId(Uuid);
 
 impl OperationId {
@@ -40,10 +41,13 @@ impl fmt::Display for OperationId {
 /// What an operation does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OperationKind {
-    /// Delete a registry (and, in later issues, its trust data).
+    /// Delete a registry, after wiping its trust data.
     DeleteRegistry(RegistryId),
-    /// Delete a resource group and every registry in it.
+    /// Delete a resource group and every registry in it (each wiped first).
     DeleteResourceGroup(ResourceGroupId),
+    /// Disable content trust: wipe every trusted collection of the registry, then show the
+    /// policy as disabled.
+    DisableContentTrust(RegistryId),
 }
 
 impl OperationKind {
@@ -51,10 +55,39 @@ impl OperationKind {
     #[must_use]
     pub fn subscription(&self) -> SubscriptionId {
         match self {
-            Self::DeleteRegistry(id) => id.resource_group.subscription,
+            Self::DeleteRegistry(id) | Self::DisableContentTrust(id) => {
+                id.resource_group.subscription
+            }
             Self::DeleteResourceGroup(id) => id.subscription,
         }
     }
+
+    /// The lowercase id of what the operation acts on: at most one operation of a kind runs
+    /// per target. Disabling content trust acts on the registry's trust policy, so that it
+    /// and the registry's deletion are told apart.
+    #[must_use]
+    pub fn target_key(&self) -> String {
+        match self {
+            Self::DeleteRegistry(id) => id.key(),
+            Self::DeleteResourceGroup(id) => id.key(),
+            Self::DisableContentTrust(id) => trust_policy_key(id),
+        }
+    }
+
+    /// Whether the operation acts on (or, through its resource group, deletes) `registry`.
+    #[must_use]
+    pub fn concerns(&self, registry: &RegistryId) -> bool {
+        match self {
+            Self::DeleteRegistry(id) | Self::DisableContentTrust(id) => id.key() == registry.key(),
+            Self::DeleteResourceGroup(group) => group.key() == registry.resource_group.key(),
+        }
+    }
+}
+
+/// The target key of a registry's trust policy.
+#[must_use]
+pub fn trust_policy_key(registry: &RegistryId) -> String {
+    format!("{}/policies/trustpolicy", registry.key())
 }
 
 /// ARM's operation status.
@@ -102,13 +135,25 @@ impl OperationStatus {
     }
 }
 
-/// Why an operation failed, as ARM shows it.
+/// Why an operation failed (or, while it is retried, why its last attempt failed), as ARM
+/// shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OperationFailure {
     /// ARM error code.
     pub code: String,
     /// Message for the caller.
     pub message: String,
+}
+
+impl OperationFailure {
+    /// A failure with `code` and `message`.
+    #[must_use]
+    pub fn new(code: &str, message: impl Into<String>) -> Self {
+        Self {
+            code: code.to_owned(),
+            message: message.into(),
+        }
+    }
 }
 
 /// A long-running operation.
@@ -120,7 +165,7 @@ pub struct Operation {
     pub kind: OperationKind,
     /// Where it is.
     pub status: OperationStatus,
-    /// Why it failed, when it did.
+    /// Why it failed, when it did; while in progress, why the last attempt failed.
     pub error: Option<OperationFailure>,
     /// When it was started.
     pub started_at: OffsetDateTime,

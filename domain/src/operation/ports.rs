@@ -46,7 +46,8 @@ pub trait OperationRepository: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<(), StoreError>;
 
-    /// Gives the operation back for another attempt no sooner than `retry_at`.
+    /// Gives the operation back for another attempt no sooner than `retry_at`, recording
+    /// why the attempt failed (`None`: it did not fail, it waits).
     ///
     /// # Errors
     /// [`StoreError`] when the store fails.
@@ -55,7 +56,20 @@ pub trait OperationRepository: Send + Sync {
         id: OperationId,
         owner: &str,
         retry_at: OffsetDateTime,
+        last_error: Option<OperationFailure>,
     ) -> Result<(), StoreError>;
+
+    /// Extends `owner`'s lease of a running operation to `until`; `false` when `owner` no
+    /// longer holds it (it expired and another worker took it).
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store fails.
+    async fn renew(
+        &self,
+        id: OperationId,
+        owner: &str,
+        until: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
 }
 
 /// Wakes the background worker when new work was recorded (so it need not wait for its tick).

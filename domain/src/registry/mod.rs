@@ -24,7 +24,7 @@ pub use scope_map::{
     FastHash, GeneratedPassword, RepositoryToken, ScopeMap, ScopeMapRepository, ScopeMaps,
     TokenPassword, scope_map_allows, system_scope_maps,
 };
-pub use service::{NameAvailability, RegistryError, RegistryService};
+pub use service::{NameAvailability, RegistryError, RegistryService, RegistryWrite};
 pub use sku::{Capabilities, Feature, Sku};
 
 /// The resource provider namespace and type of a registry.

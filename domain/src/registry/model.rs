@@ -2,6 +2,7 @@
 
 use super::{Feature, RegistryName, Sku};
 use crate::arm::{ETag, Location, ProvisioningState, RegistryId, SystemData, Tags};
+use crate::operation::OperationId;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -441,9 +442,21 @@ pub struct Registry {
     pub etag: ETag,
     /// Who made and changed it.
     pub system_data: SystemData,
+    /// The operation wiping its trust data, while content trust is being disabled: the
+    /// policy still shows as enabled, and no trust-data push is granted.
+    pub trust_wipe: Option<OperationId>,
 }
 
 impl Registry {
+    /// Whether trust-data pushes may be granted now: content trust is enabled, no wipe runs,
+    /// and the registry is not being deleted.
+    #[must_use]
+    pub fn trust_push_allowed(&self) -> bool {
+        self.settings.policies.trust_enabled
+            && self.trust_wipe.is_none()
+            && self.provisioning_state != ProvisioningState::Deleting
+    }
+
     /// The registry's name.
     #[must_use]
     pub fn name(&self) -> &RegistryName {

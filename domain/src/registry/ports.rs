@@ -6,9 +6,10 @@ use crate::operation::Operation;
 use crate::store::{Page, PageRequest, StoreError};
 use async_trait::async_trait;
 
-/// The rules of a change: from the current registry to the one to store, or why not.
+/// The rules of a change: from the current registry to the one to store and the operation
+/// the change starts (stored in the same transaction), or why not.
 pub type RegistryChange<'a> =
-    &'a (dyn Fn(&Registry) -> Result<Registry, RegistryError> + Send + Sync);
+    &'a (dyn Fn(&Registry) -> Result<(Registry, Option<Operation>), RegistryError> + Send + Sync);
 
 /// Why a registry write was not done.
 #[derive(Debug, thiserror::Error)]
@@ -56,8 +57,8 @@ pub trait RegistryRepository: Send + Sync {
     async fn insert(&self, registry: &Registry) -> Result<(), RegistryWriteError>;
 
     /// In one transaction, with the registry's row locked against other writers: reads the
-    /// registry, asks `change` for its next state, and stores it. The adapter decides
-    /// nothing: `change` carries the rules.
+    /// registry, asks `change` for its next state, and stores it with the operation the
+    /// change starts. The adapter decides nothing: `change` carries the rules.
     ///
     /// # Errors
     /// What `change` returns; [`RegistryError::NotFound`] when there is no such registry;
@@ -66,7 +67,7 @@ pub trait RegistryRepository: Send + Sync {
         &self,
         id: &RegistryId,
         change: RegistryChange<'_>,
-    ) -> Result<Registry, RegistryError>;
+    ) -> Result<(Registry, Option<Operation>), RegistryError>;
 
     /// A page of a resource group's registries.
     ///

@@ -9,7 +9,9 @@ use crate::arm::{
     SystemData, retry_lost_races,
 };
 use crate::clock::Clock;
-use crate::operation::{Operation, OperationKind, OperationRepository, OperationSignal};
+use crate::operation::{
+    Operation, OperationId, OperationKind, OperationRepository, OperationSignal,
+};
 use crate::resource_group::{DeleteOutcome, ResourceGroupError, ResourceGroupService};
 use crate::store::{Page, PageRequest, StoreError};
 use crate::subscription::SubscriptionError;
@@ -119,6 +121,21 @@ pub enum RegistryError {
     /// Something still uses what was to be deleted.
     #[error("{0}")]
     InUse(String),
+    /// Content trust cannot be enabled: the deployment has no trust server.
+    #[error(
+        "Content trust cannot be enabled on registry '{0}': this deployment has no trust server (Notary) configured."
+    )]
+    ContentTrustUnavailable(String),
+    /// Content trust is being disabled: its trust data is being wiped.
+    #[error(
+        "Content trust of registry '{registry}' is being disabled: operation {operation} is deleting its trust data, and content trust cannot be enabled again until it has finished, so that no old trust data reappears. Follow the operation, then enable content trust again."
+    )]
+    TrustWipeInProgress {
+        /// The registry.
+        registry: String,
+        /// The running wipe.
+        operation: OperationId,
+    },
     /// The admin user is off.
     #[error(
         "The admin user of registry '{0}' is disabled. Enable it first (adminUserEnabled: true)."
@@ -133,6 +150,18 @@ impl From<SubscriptionError> for RegistryError {
     fn from(e: SubscriptionError) -> Self {
         Self::ResourceGroup(ResourceGroupError::Subscription(e))
     }
+}
+
+/// A stored registry write: the registry, whether it was created, and the operation that
+/// still runs on it (the content-trust wipe this write started or joined).
+#[derive(Debug, Clone)]
+pub struct RegistryWrite {
+    /// The registry as stored.
+    pub registry: Registry,
+    /// Whether a PUT created it.
+    pub created: bool,
+    /// The running wipe, when the registry's trust data is being deleted.
+    pub operation: Option<Operation>,
 }
 
 /// The answer of `checkNameAvailability`.
@@ -196,12 +225,14 @@ pub struct RegistryService {
     signal: Arc<dyn OperationSignal>,
     clock: Arc<dyn Clock>,
     login_server_suffix: String,
+    trust_available: bool,
     lookups: Arc<LookupCache>,
 }
 
 impl RegistryService {
     /// Builds the service; `login_server_suffix` is the DNS suffix of login servers
-    /// (`registry.localhost` makes `<name>.registry.localhost`).
+    /// (`registry.localhost` makes `<name>.registry.localhost`); `trust_available` says
+    /// whether a trust server is configured (content trust cannot be enabled without one).
     #[must_use]
     pub fn new(
         groups: ResourceGroupService,
@@ -210,6 +241,7 @@ impl RegistryService {
         signal: Arc<dyn OperationSignal>,
         clock: Arc<dyn Clock>,
         login_server_suffix: String,
+        trust_available: bool,
     ) -> Self {
         Self {
             groups,
@@ -218,6 +250,7 @@ impl RegistryService {
             signal,
             clock,
             login_server_suffix,
+            trust_available,
             lookups: Arc::default(),
         }
     }
@@ -240,7 +273,7 @@ impl RegistryService {
         })
     }
 
-    /// Creates or replaces a registry (PUT). Returns it and whether it was created.
+    /// Creates or replaces a registry (PUT).
     ///
     /// # Errors
     /// Every [`RegistryError`] but `NotFound`.
@@ -250,7 +283,7 @@ impl RegistryService {
         definition: RegistryDefinition,
         precondition: &Precondition,
         actor: &Actor,
-    ) -> Result<(Registry, bool), RegistryError> {
+    ) -> Result<RegistryWrite, RegistryError> {
         let _changing = Changing::start(&self.lookups);
         self.check_sku_limits(&id, definition.sku).await?;
         let replace = |current: &Registry| {
@@ -277,12 +310,13 @@ impl RegistryService {
             };
             // Zone redundancy is fixed at creation.
             next.settings.zone_redundancy = current.settings.zone_redundancy;
-            self.prepare_change(current, next, actor)
+            let asked = Some(definition.settings.policies.trust_enabled);
+            self.prepare_change(current, next, actor, asked)
         };
         // Most PUTs of an existing registry need nothing but this transaction.
         match self.repo.update_with(&id, &replace).await {
             Err(RegistryError::NotFound(..)) => {}
-            other => return other.map(|r| (r, false)),
+            other => return self.written(other?, false).await,
         }
         self.groups.get_live(&id.resource_group).await?;
         if !precondition.allows(None) {
@@ -290,13 +324,38 @@ impl RegistryService {
         }
         match self.create(id.clone(), definition.clone(), actor).await {
             // A concurrent PUT created it first: replace it.
-            Err(RegistryError::Conflict) => self
-                .repo
-                .update_with(&id, &replace)
-                .await
-                .map(|r| (r, false)),
-            other => other.map(|r| (r, true)),
+            Err(RegistryError::Conflict) => {
+                let replaced = self.repo.update_with(&id, &replace).await?;
+                self.written(replaced, false).await
+            }
+            other => Ok(RegistryWrite {
+                registry: other?,
+                created: true,
+                operation: None,
+            }),
         }
+    }
+
+    /// The answer of a write: a wipe it started goes to the worker at once; one it joined
+    /// is read back, so the caller can follow it.
+    async fn written(
+        &self,
+        (registry, started): (Registry, Option<Operation>),
+        created: bool,
+    ) -> Result<RegistryWrite, RegistryError> {
+        let operation = match (started, registry.trust_wipe) {
+            (Some(op), _) => {
+                self.signal.notify();
+                Some(op)
+            }
+            (None, Some(running)) => self.operations.get(running).await?,
+            (None, None) => None,
+        };
+        Ok(RegistryWrite {
+            registry,
+            created,
+            operation,
+        })
     }
 
     async fn create(
@@ -327,6 +386,7 @@ impl RegistryService {
             creation_date: now,
             provisioning_state: ProvisioningState::Succeeded,
             etag: ETag::generate(),
+            trust_wipe: None,
             system_data: SystemData {
                 created_by: actor.name.clone(),
                 created_by_type: actor.kind.clone(),
@@ -338,6 +398,11 @@ impl RegistryService {
         };
         check_values(&registry)?;
         check_sku(None, &registry)?;
+        if registry.settings.policies.trust_enabled && !self.trust_available {
+            return Err(RegistryError::ContentTrustUnavailable(
+                registry.name().to_string(),
+            ));
+        }
         match self.repo.insert(&registry).await {
             Ok(()) => Ok(registry),
             Err(RegistryWriteError::NameTaken) if self.repo.get(&registry.id).await?.is_some() => {
@@ -359,7 +424,7 @@ impl RegistryService {
         patch: &RegistryPatch,
         precondition: &Precondition,
         actor: &Actor,
-    ) -> Result<Registry, RegistryError> {
+    ) -> Result<RegistryWrite, RegistryError> {
         let _changing = Changing::start(&self.lookups);
         if let Some(sku) = patch.sku {
             self.check_sku_limits(id, sku).await?;
@@ -368,13 +433,14 @@ impl RegistryService {
             if !precondition.allows(Some(&current.etag)) {
                 return Err(RegistryError::PreconditionFailed);
             }
-            self.prepare_change(current, current.apply_patch(patch), actor)
+            let asked = patch.policies.trust_enabled;
+            self.prepare_change(current, current.apply_patch(patch), actor, asked)
         };
         match self.repo.update_with(id, &change).await {
             Err(RegistryError::NotFound(..)) => {
                 Err(self.get(id).await.err().unwrap_or(RegistryError::Conflict))
             }
-            other => other,
+            other => self.written(other?, false).await,
         }
     }
 
@@ -563,26 +629,89 @@ impl RegistryService {
         Ok(())
     }
 
-    /// The rules every change of an existing registry obeys; returns the registry to store.
+    /// The rules every change of an existing registry obeys; returns the registry to store
+    /// and the wipe it starts. `asked_trust` is the trust status the request names, if any.
+    ///
+    /// Disabling content trust does not turn it off at once: it starts the wipe, and the
+    /// policy shows as enabled (no trust-data push is granted) until the wipe has ended.
+    /// Meanwhile, asking to enable it is refused, and asking to disable it joins the wipe.
     fn prepare_change(
         &self,
         current: &Registry,
         mut next: Registry,
         actor: &Actor,
-    ) -> Result<Registry, RegistryError> {
+        asked_trust: Option<bool>,
+    ) -> Result<(Registry, Option<Operation>), RegistryError> {
         if current.provisioning_state == ProvisioningState::Deleting {
             return Err(RegistryError::BeingDeleted(current.name().to_string()));
         }
         let now = self.clock.now();
+        let mut started = None;
+        next.trust_wipe = current.trust_wipe;
+        next.provisioning_state = ProvisioningState::Succeeded;
+        let policies = &mut next.settings.policies;
+        match (current.trust_wipe, current.settings.policies.trust_enabled) {
+            (Some(operation), _) => {
+                if asked_trust == Some(true) {
+                    return Err(RegistryError::TrustWipeInProgress {
+                        registry: current.name().to_string(),
+                        operation,
+                    });
+                }
+                policies.trust_enabled = true;
+            }
+            (None, true) if !policies.trust_enabled => {
+                let op =
+                    Operation::start(OperationKind::DisableContentTrust(current.id.clone()), now);
+                next.trust_wipe = Some(op.id);
+                policies.trust_enabled = true;
+                started = Some(op);
+            }
+            (None, false) if policies.trust_enabled && !self.trust_available => {
+                return Err(RegistryError::ContentTrustUnavailable(
+                    current.name().to_string(),
+                ));
+            }
+            (None, _) => {}
+        }
+        if next.trust_wipe.is_some() {
+            next.provisioning_state = ProvisioningState::Updating;
+        }
         stamp_policy_times(Some(&current.settings), &mut next.settings, now);
         check_values(&next)?;
         check_sku(Some(current), &next)?;
         next.etag = ETag::generate();
-        next.provisioning_state = ProvisioningState::Succeeded;
         next.system_data.last_modified_by = actor.name.clone();
         next.system_data.last_modified_by_type = actor.kind.clone();
         next.system_data.last_modified_at = now;
-        Ok(next)
+        Ok((next, started))
+    }
+
+    /// Ends a content-trust wipe: the policy shows as disabled. Nothing changes unless
+    /// `operation` is the registry's running wipe (a repeated end is a no-op).
+    ///
+    /// # Errors
+    /// `NotFound`, `Store`.
+    pub async fn finish_trust_wipe(
+        &self,
+        id: &RegistryId,
+        operation: OperationId,
+    ) -> Result<(), RegistryError> {
+        let _changing = Changing::start(&self.lookups);
+        let finish = |current: &Registry| {
+            let mut next = current.clone();
+            if current.trust_wipe == Some(operation) {
+                next.trust_wipe = None;
+                next.settings.policies.trust_enabled = false;
+                if next.provisioning_state == ProvisioningState::Updating {
+                    next.provisioning_state = ProvisioningState::Succeeded;
+                }
+                next.etag = ETag::generate();
+                next.system_data.last_modified_at = self.clock.now();
+            }
+            Ok((next, None))
+        };
+        self.repo.update_with(id, &finish).await.map(|_| ())
     }
 
     fn login_server(&self, name: &RegistryName) -> String {

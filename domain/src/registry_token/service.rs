@@ -26,6 +26,9 @@ pub struct TokenServerSettings {
     pub refresh_lifetime: Duration,
     /// Lifetime of access tokens.
     pub access_lifetime: Duration,
+    /// Lifetime of access tokens that carry a trust-data push (`push` or `*` on a GUN):
+    /// short, since a wipe waits for the last of them to expire before its final sweep.
+    pub trust_push_lifetime: Duration,
     /// The Notary server's `service` name, when one is used.
     pub trust_service: Option<String>,
     /// Failed sign-ins a client may make per `failure_window` before it gets 429.
@@ -478,13 +481,24 @@ impl RegistryTokenService {
                 "the refresh token is for another registry".to_owned(),
             ));
         }
+        let now = self.clock.now();
+        let mut lifetime = self.settings.access_lifetime;
         let mut access = Vec::new();
         for scope in scopes {
             let actions = match &target {
                 Target::Registry(registry) => {
                     self.registry_actions(identity.as_ref(), registry, scope)
                 }
-                Target::Trust => self.trust_actions(identity.as_ref(), scope).await?,
+                Target::Trust => {
+                    let push_until = now + self.settings.trust_push_lifetime;
+                    let actions = self
+                        .trust_actions(identity.as_ref(), scope, push_until)
+                        .await?;
+                    if actions.iter().any(|a| a == "push" || a == "*") {
+                        lifetime = lifetime.min(self.settings.trust_push_lifetime);
+                    }
+                    actions
+                }
             };
             if !actions.is_empty() {
                 access.push(AccessEntry {
@@ -494,7 +508,6 @@ impl RegistryTokenService {
                 });
             }
         }
-        let now = self.clock.now();
         let claims = AccessClaims {
             jti: Uuid::new_v4().simple().to_string(),
             sub: identity
@@ -502,7 +515,7 @@ impl RegistryTokenService {
                 .map(|i| i.name.clone())
                 .unwrap_or_default(),
             nbf: unix(now),
-            exp: unix(now + self.settings.access_lifetime),
+            exp: unix(now + lifetime),
             iat: unix(now),
             iss: self.settings.issuer.clone(),
             aud: service.to_ascii_lowercase(),
@@ -534,7 +547,7 @@ impl RegistryTokenService {
         };
         Ok(IssuedToken {
             access_token: self.keys.sign_access(&claims)?,
-            expires_in: self.settings.access_lifetime.whole_seconds(),
+            expires_in: lifetime.whole_seconds(),
             issued_at: now,
             refresh_token,
         })
@@ -623,14 +636,17 @@ impl RegistryTokenService {
         }
     }
 
-    /// Notary scopes name a GUN (`<loginServer>/<repository>`). Pull needs pull rights on
-    /// the repository; push needs content trust enabled on the registry, push and pull
-    /// rights, and AcrImageSigner's data action; `*` (remote delete, key rotation) needs
-    /// the same as push.
+    /// Notary scopes name a GUN (`<loginServer>/<repository>`, the login server spelled as
+    /// Berth spells it, so that a wipe finds the collection under that exact name). Pull
+    /// needs pull rights on the repository; push needs content trust enabled on the
+    /// registry (and no wipe running), push and pull rights, and AcrImageSigner's data
+    /// action; `*` (remote delete, key rotation) needs the same as push. A token that
+    /// grants a push expires at `push_until`.
     async fn trust_actions(
         &self,
         identity: Option<&Identity>,
         scope: &ScopeRequest,
+        push_until: OffsetDateTime,
     ) -> Result<Vec<String>, TokenServerError> {
         if scope.kind != "repository" {
             return Ok(Vec::new());
@@ -653,6 +669,9 @@ impl RegistryTokenService {
         else {
             return Ok(Vec::new());
         };
+        if host != registry.login_server {
+            return Ok(Vec::new());
+        }
         let Some(at) = Self::repository_scope(&registry, repository) else {
             return Ok(Vec::new());
         };
@@ -661,7 +680,7 @@ impl RegistryTokenService {
             return Ok(Vec::new());
         }
         let pull = anonymous_pull || self.can(identity, Operation::Pull, &at, repository);
-        let sign = registry.settings.policies.trust_enabled
+        let sign = registry.trust_push_allowed()
             && pull
             && self.can(identity, Operation::Push, &at, repository)
             && self.can(identity, Operation::Sign, &at, repository);
@@ -678,11 +697,23 @@ impl RegistryTokenService {
         }
         if sign && granted.iter().any(|a| a == "push" || a == "*") {
             // Whatever is pushed with this token must be found by a wipe later: the
-            // collection is in the catalog before the token exists. Trust-data pushes are
-            // rare, so the (idempotent) write is made every time, never skipped from a
-            // cache that a wipe could leave stale.
+            // collection and the token's expiry are in the catalog before the token exists.
+            // Then the registry is read again from the store, past any cache: a wipe (or a
+            // deletion) that began before this read is seen, and the push is refused; one
+            // that begins after it reads the catalog after this record, and waits for this
+            // token to expire before its final sweep.
             let gun = format!("{}/{repository}", registry.login_server);
-            self.catalog.record(&registry.id, &gun).await?;
+            self.catalog
+                .record(&registry.id, &gun, Some(push_until))
+                .await?;
+            let allowed = match self.registries.get(&registry.id).await {
+                Ok(fresh) => fresh.trust_push_allowed(),
+                Err(RegistryError::NotFound(..) | RegistryError::ResourceGroup(_)) => false,
+                Err(e) => return Err(store(e)),
+            };
+            if !allowed {
+                granted.retain(|a| a == "pull");
+            }
         }
         Ok(granted)
     }

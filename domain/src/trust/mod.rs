@@ -2,9 +2,14 @@
 //! `<loginServer>/<repository>`), seen through a port, and the catalog Berth keeps of the
 //! collections of each registry, since Notary cannot list them per registry.
 
+mod wipe;
+
+pub use wipe::{TrustWipe, WipeError, WipeSettings, WipeStep};
+
 use crate::arm::RegistryId;
 use crate::store::StoreError;
 use async_trait::async_trait;
+use time::OffsetDateTime;
 
 /// Why the trust store did not do what was asked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,14 +46,21 @@ pub trait TrustStore: Send + Sync {
 }
 
 /// The collections Berth knows of, per registry: every GUN it issued a trust-data push
-/// scope for.
+/// scope for (and every one the trust store's own list adds), with the expiry of the
+/// latest push token issued for it.
 #[async_trait]
 pub trait TrustedCollectionCatalog: Send + Sync {
-    /// Records a collection of a registry (nothing when it is known).
+    /// Records a collection of a registry, exactly as named. `push_until` is the expiry of a
+    /// push token about to be issued for it: the latest one is kept.
     ///
     /// # Errors
     /// `Store`.
-    async fn record(&self, registry: &RegistryId, gun: &str) -> Result<(), StoreError>;
+    async fn record(
+        &self,
+        registry: &RegistryId,
+        gun: &str,
+        push_until: Option<OffsetDateTime>,
+    ) -> Result<(), StoreError>;
 
     /// The registry's collections, in name order.
     ///
@@ -56,9 +68,18 @@ pub trait TrustedCollectionCatalog: Send + Sync {
     /// `Store`.
     async fn list(&self, registry: &RegistryId) -> Result<Vec<String>, StoreError>;
 
-    /// Forgets a collection (it was wiped).
+    /// When the last push token issued for any of the registry's collections expires.
     ///
     /// # Errors
     /// `Store`.
-    async fn forget(&self, registry: &RegistryId, gun: &str) -> Result<(), StoreError>;
+    async fn push_deadline(
+        &self,
+        registry: &RegistryId,
+    ) -> Result<Option<OffsetDateTime>, StoreError>;
+
+    /// Forgets collections (they were wiped).
+    ///
+    /// # Errors
+    /// `Store`.
+    async fn forget(&self, registry: &RegistryId, guns: &[String]) -> Result<(), StoreError>;
 }

@@ -23,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0009ScopeMaps),
             Box::new(M0010SessionsValidAfter),
             Box::new(M0011TrustedCollections),
+            Box::new(M0012TrustWipe),
         ]
     }
 }
@@ -639,6 +640,54 @@ impl MigrationTrait for M0011TrustedCollections {
         m.drop_table(
             Table::drop()
                 .table("registry_trusted_collections")
+                .to_owned(),
+        )
+        .await
+    }
+}
+
+/// The content-trust wipe: the registry's running wipe, and the expiry of the last
+/// trust-data push token issued for each collection (the final sweep waits for it).
+struct M0012TrustWipe;
+
+impl MigrationName for M0012TrustWipe {
+    fn name(&self) -> &str {
+        "m0012_trust_wipe"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0012TrustWipe {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        // One column per statement: SQLite alters one at a time.
+        m.alter_table(
+            Table::alter()
+                .table("registries")
+                .add_column(string_null("trust_wipe"))
+                .to_owned(),
+        )
+        .await?;
+        m.alter_table(
+            Table::alter()
+                .table("registry_trusted_collections")
+                .add_column(big_integer_null("push_until"))
+                .to_owned(),
+        )
+        .await
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.alter_table(
+            Table::alter()
+                .table("registry_trusted_collections")
+                .drop_column("push_until")
+                .to_owned(),
+        )
+        .await?;
+        m.alter_table(
+            Table::alter()
+                .table("registries")
+                .drop_column("trust_wipe")
                 .to_owned(),
         )
         .await

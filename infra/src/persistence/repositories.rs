@@ -2,6 +2,7 @@
 
 use super::entities::{
     admin_password, operation, registry, resource_group, scope_map, subscription,
+    trusted_collection,
 };
 use super::{Database, from_millis, millis, store_error};
 use async_trait::async_trait;
@@ -333,6 +334,11 @@ fn registry_from_row(row: registry::Model) -> Result<Registry, StoreError> {
         creation_date: from_millis(row.created_at)?,
         provisioning_state: state(&row.provisioning_state)?,
         etag: ETag::from_stored(row.etag),
+        trust_wipe: row
+            .trust_wipe
+            .as_deref()
+            .map(|id| OperationId::parse(id).ok_or_else(|| corrupt("trust wipe operation", id)))
+            .transpose()?,
         system_data: SystemData {
             created_by: row.created_by,
             created_by_type: row.created_by_type,
@@ -373,6 +379,7 @@ fn registry_to_row(r: &Registry) -> Result<registry::ActiveModel, StoreError> {
         last_modified_at: Set(millis(r.system_data.last_modified_at)),
         last_modified_by: Set(r.system_data.last_modified_by.clone()),
         last_modified_by_type: Set(r.system_data.last_modified_by_type.clone()),
+        trust_wipe: Set(r.trust_wipe.map(|id| id.to_string())),
     })
 }
 
@@ -451,7 +458,7 @@ impl RegistryRepository for SeaOrmRegistryRepository {
         &self,
         id: &RegistryId,
         change: RegistryChange<'_>,
-    ) -> Result<Registry, RegistryError> {
+    ) -> Result<(Registry, Option<Operation>), RegistryError> {
         // The writer connection serializes SQLite writers; on PostgreSQL the row lock does.
         let txn = self.db.writer().begin().await.map_err(store_error)?;
         let row = registry::Entity::find_by_id(id.key())
@@ -463,7 +470,7 @@ impl RegistryRepository for SeaOrmRegistryRepository {
                 RegistryError::NotFound(id.name.to_string(), id.resource_group.name.to_string())
             })?;
         let current = registry_from_row(row)?;
-        let next = change(&current)?;
+        let (next, started) = change(&current)?;
         let mut row = registry_to_row(&next)?;
         row.key = sea_orm::ActiveValue::NotSet;
         registry::Entity::update_many()
@@ -472,8 +479,11 @@ impl RegistryRepository for SeaOrmRegistryRepository {
             .exec(&txn)
             .await
             .map_err(store_error)?;
+        if let Some(op) = &started {
+            insert_operation(&txn, op).await?;
+        }
         txn.commit().await.map_err(store_error)?;
-        Ok(next)
+        Ok((next, started))
     }
 
     async fn list_by_resource_group(
@@ -562,6 +572,13 @@ impl RegistryRepository for SeaOrmRegistryRepository {
             .map_err(store_error)?;
         scope_map::token::Entity::delete_many()
             .filter(scope_map::token::Column::RegistryKey.eq(id.key()))
+            .exec(&txn)
+            .await
+            .map_err(store_error)?;
+        // Its trust data was wiped before; a registry made later with the same name starts
+        // with an empty catalog.
+        trusted_collection::Entity::delete_many()
+            .filter(trusted_collection::Column::RegistryKey.eq(id.key()))
             .exec(&txn)
             .await
             .map_err(store_error)?;
@@ -657,17 +674,23 @@ impl SeaOrmOperationRepository {
 
 const KIND_DELETE_REGISTRY: &str = "DeleteRegistry";
 const KIND_DELETE_GROUP: &str = "DeleteResourceGroup";
+const KIND_DISABLE_TRUST: &str = "DisableContentTrust";
 
 async fn insert_operation(conn: &impl ConnectionTrait, op: &Operation) -> Result<(), StoreError> {
-    let (kind, target_key, group, registry_name) = match &op.kind {
+    let (kind, group, registry_name) = match &op.kind {
         OperationKind::DeleteRegistry(id) => (
             KIND_DELETE_REGISTRY,
-            id.key(),
             &id.resource_group.name,
             Some(id.name.to_string()),
         ),
-        OperationKind::DeleteResourceGroup(id) => (KIND_DELETE_GROUP, id.key(), &id.name, None),
+        OperationKind::DisableContentTrust(id) => (
+            KIND_DISABLE_TRUST,
+            &id.resource_group.name,
+            Some(id.name.to_string()),
+        ),
+        OperationKind::DeleteResourceGroup(id) => (KIND_DELETE_GROUP, &id.name, None),
     };
+    let target_key = op.kind.target_key();
     let row = operation::ActiveModel {
         id: Set(op.id.to_string()),
         subscription_id: Set(op.kind.subscription().to_string()),
@@ -699,12 +722,16 @@ fn operation_from_row(row: operation::Model) -> Result<Operation, StoreError> {
         name: ResourceGroupName::parse(&row.group_name)
             .map_err(|e| corrupt("resource group name", e))?,
     };
-    let kind = match (row.kind.as_str(), row.registry_name) {
-        (KIND_DELETE_REGISTRY, Some(name)) => OperationKind::DeleteRegistry(RegistryId {
-            resource_group,
-            name: RegistryName::parse(&name).map_err(|e| corrupt("registry name", e))?,
-        }),
-        (KIND_DELETE_GROUP, _) => OperationKind::DeleteResourceGroup(resource_group),
+    let registry = |name: &str| {
+        Ok::<_, StoreError>(RegistryId {
+            resource_group: resource_group.clone(),
+            name: RegistryName::parse(name).map_err(|e| corrupt("registry name", e))?,
+        })
+    };
+    let kind = match (row.kind.as_str(), row.registry_name.as_deref()) {
+        (KIND_DELETE_REGISTRY, Some(name)) => OperationKind::DeleteRegistry(registry(name)?),
+        (KIND_DISABLE_TRUST, Some(name)) => OperationKind::DisableContentTrust(registry(name)?),
+        (KIND_DELETE_GROUP, _) => OperationKind::DeleteResourceGroup(resource_group.clone()),
         (other, _) => return Err(corrupt("operation kind", other)),
     };
     let error = match (row.error_code, row.error_message) {
@@ -833,11 +860,15 @@ impl OperationRepository for SeaOrmOperationRepository {
         id: OperationId,
         owner: &str,
         retry_at: OffsetDateTime,
+        last_error: Option<OperationFailure>,
     ) -> Result<(), StoreError> {
+        let (code, message) = last_error.map_or((None, None), |e| (Some(e.code), Some(e.message)));
         let row = operation::ActiveModel {
             due_at: Set(millis(retry_at)),
             lease_owner: Set(None),
             lease_until: Set(None),
+            error_code: Set(code),
+            error_message: Set(message),
             ..Default::default()
         };
         operation::Entity::update_many()
@@ -848,5 +879,23 @@ impl OperationRepository for SeaOrmOperationRepository {
             .await
             .map(|_| ())
             .map_err(store_error)
+    }
+
+    #[instrument(skip_all, err, fields(operation.id = %id, worker = owner))]
+    async fn renew(
+        &self,
+        id: OperationId,
+        owner: &str,
+        until: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let renewed = operation::Entity::update_many()
+            .col_expr(operation::Column::LeaseUntil, Expr::value(millis(until)))
+            .filter(operation::Column::Id.eq(id.to_string()))
+            .filter(operation::Column::LeaseOwner.eq(owner))
+            .filter(operation::Column::Status.eq(OperationStatus::InProgress.as_str()))
+            .exec(self.db.writer())
+            .await
+            .map_err(store_error)?;
+        Ok(renewed.rows_affected == 1)
     }
 }

@@ -4,19 +4,19 @@
 
 use super::token_server::{access, claims, login_server, signed_in};
 use super::*;
-use berth_tests::notary::{NotaryServer, notary_auth, notary_cli};
+use berth_tests::notary::{notary_auth, notary_cli};
 use berth_tests::{Backend, SpawnOptions, spawn_app_with};
 
 const ACR_PULL: &str = "7f951dda-4ed3-4680-a7ca-43fe172d538d";
 const NULL_USER: &str = "00000000-0000-0000-0000-000000000000";
-const SERVICE: &str = "notary-berth";
+const SERVICE: &str = berth_tests::notary::SERVICE;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_real_notary_server_accepts_berth_tokens_for_reads_as_roles_allow() {
     let app = spawn_app_with(
         Backend::Sqlite,
         SpawnOptions {
-            env: vec![("BERTH_NOTARY_SERVICE".into(), SERVICE.into())],
+            notary: true,
             ..SpawnOptions::default()
         },
     )
@@ -27,14 +27,7 @@ async fn a_real_notary_server_accepts_berth_tokens_for_reads_as_roles_allow() {
     let on = app.patch(&format!("{registry}?api-version={API}"), &json!({"properties": {"policies": {"trustPolicy": {"type": "Notary", "status": "enabled"}}}})).await;
     assert_eq!(on.status, StatusCode::OK, "{:?}", on.body);
     let gun = format!("{}/app", login_server(&app, &registry).await);
-    let notary = NotaryServer::start(
-        &app.base,
-        SERVICE,
-        "berth-token-server",
-        &app.data_dir.path().join("registry-token-certs.pem"),
-        &berth_tests::postgres_url(),
-    )
-    .await;
+    let notary = app.notary.as_ref().unwrap();
     let (_, _, reader) = signed_in(&app, &registry, ACR_PULL, "notary-reader").await;
     let (_, _, stranger) = signed_in(&app, &registry, "", "notary-stranger").await;
     let scope = format!("repository:{gun}:pull");
@@ -156,7 +149,7 @@ async fn signed_collections_are_catalogued_and_the_notary_store_deletes_exactly_
     let app = spawn_app_with(
         Backend::Sqlite,
         SpawnOptions {
-            env: vec![("BERTH_NOTARY_SERVICE".into(), SERVICE.into())],
+            notary: true,
             ..SpawnOptions::default()
         },
     )
@@ -177,14 +170,7 @@ async fn signed_collections_are_catalogued_and_the_notary_store_deletes_exactly_
         guns.push(format!("{login}/app-b"));
         refreshes.push(refresh);
     }
-    let notary = NotaryServer::start(
-        &app.base,
-        SERVICE,
-        "berth-token-server",
-        &app.data_dir.path().join("registry-token-certs.pem"),
-        &berth_tests::postgres_url(),
-    )
-    .await;
+    let notary = app.notary.as_ref().unwrap();
 
     // Each signer initialises and publishes its registry's two collections with the CLI.
     for (i, gun) in guns.iter().enumerate() {

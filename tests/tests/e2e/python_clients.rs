@@ -29,6 +29,7 @@ const CLIENT: &str = "0b6a3a77-1d0e-4d8f-9c55-bb6d3c2f0a11";
 const SECRET: &str = "a-bootstrap-secret-for-tests";
 
 async fn run_script(backend: Backend, script: &str) {
+    // Content trust needs a trust server: every script gets a notary-server.
     let env = vec![
         ("BERTH_BOOTSTRAP_CLIENT_ID".into(), CLIENT.into()),
         ("BERTH_BOOTSTRAP_CLIENT_SECRET".into(), SECRET.into()),
@@ -38,6 +39,7 @@ async fn run_script(backend: Backend, script: &str) {
         SpawnOptions {
             tls: true,
             env,
+            notary: true,
             ..Default::default()
         },
     )

@@ -74,27 +74,6 @@ both_backends! {
         assert_eq!(body["properties"]["loginServer"], "casereg01.registry.localhost");
     }
 
-    async fn patch_merges_policies_one_at_a_time(app) {
-        app.create_group("rg").await;
-        app.create_registry("rg", "merge001", "Premium").await;
-        let path = format!("{}?api-version={PREVIEW}", app.registry_path("rg", "merge001"));
-        let r = app.patch(&path, &json!({"properties": {"policies": {"exportPolicy": {"status": "disabled"}, "retentionPolicy": {"days": 30}}}})).await;
-        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-        let r = app.patch(&path, &json!({"properties": {"policies": {"trustPolicy": {"type": "Notary", "status": "enabled"}}}})).await;
-        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-        let policies = &r.body["properties"]["policies"];
-        assert_eq!(policies["trustPolicy"], json!({"type": "Notary", "status": "enabled"}));
-        assert_eq!(policies["exportPolicy"]["status"], "disabled", "other policies are kept");
-        assert_eq!(policies["retentionPolicy"]["days"], 30);
-        assert_eq!(policies["retentionPolicy"]["status"], "disabled");
-        let r = app.patch(&path, &json!({"properties": {"policies": {"trustPolicy": {"status": "disabled"}}}})).await;
-        assert_eq!(r.body["properties"]["policies"]["trustPolicy"], json!({"type": "Notary", "status": "disabled"}));
-        let r = app.patch(&path, &json!({"tags": {"x": "y"}, "sku": {"name": "Standard"}, "properties": {"adminUserEnabled": true, "softDeletePolicy": null}})).await;
-        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-        assert_eq!((r.body["sku"]["name"].as_str(), r.body["properties"]["adminUserEnabled"].as_bool()), (Some("Standard"), Some(true)));
-        assert_eq!(r.body["properties"]["policies"]["exportPolicy"]["status"], "disabled");
-    }
-
     async fn preview_properties_are_stored_and_returned_on_preview_versions(app) {
         app.create_group("rg").await;
         let body = json!({"location": "westus", "sku": {"name": "Premium"}, "properties": {
@@ -150,33 +129,6 @@ both_backends! {
         assert_eq!((invalid.body["nameAvailable"].as_bool(), invalid.body["reason"].as_str()), (Some(false), Some("Invalid")));
         let wrong = app.send(reqwest::Method::POST, &url, Some(&json!({"name": "x", "type": "Microsoft.Web/sites"})), &[]).await;
         assert_eq!((wrong.status, wrong.error_code()), (StatusCode::BAD_REQUEST, "InvalidRequestContent"));
-    }
-
-    async fn content_trust_is_refused_below_premium_and_blocks_downgrades(app) {
-        app.create_group("rg").await;
-        app.create_registry("rg", "basic001", "Basic").await;
-        let basic = format!("{}?api-version={API}", app.registry_path("rg", "basic001"));
-        let refused = app.patch(&basic, &json!({"properties": {"policies": {"trustPolicy": {"type": "Notary", "status": "enabled"}}}})).await;
-        assert_eq!((refused.status, refused.error_code()), (StatusCode::BAD_REQUEST, "FeatureNotSupportedForSku"));
-        assert!(refused.body["error"]["message"].as_str().unwrap().contains("Premium"));
-        assert_eq!(refused.body["error"]["target"], "properties.policies.trustPolicy.status");
-        let (_, after) = app.get(&basic).await;
-        assert_eq!(after["properties"]["policies"]["trustPolicy"]["status"], "disabled");
-        let create = app.put(&format!("{}?api-version={API}", app.registry_path("rg", "standard1")),
-            &json!({"location": "westus", "sku": {"name": "Standard"}, "properties": {"policies": {"trustPolicy": {"status": "enabled"}}}})).await;
-        assert_eq!((create.status, create.error_code()), (StatusCode::BAD_REQUEST, "FeatureNotSupportedForSku"));
-        assert_eq!(app.get(&format!("{}?api-version={API}", app.registry_path("rg", "standard1"))).await.0, StatusCode::NOT_FOUND);
-
-        app.create_registry("rg", "premium1", "Premium").await;
-        let premium = format!("{}?api-version={API}", app.registry_path("rg", "premium1"));
-        assert_eq!(app.patch(&premium, &json!({"properties": {"policies": {"trustPolicy": {"status": "enabled"}}}})).await.status, StatusCode::OK);
-        let down = app.patch(&premium, &json!({"sku": {"name": "Standard"}})).await;
-        assert_eq!((down.status, down.error_code()), (StatusCode::BAD_REQUEST, "SkuDowngradeNotAllowed"));
-        assert!(down.body["error"]["message"].as_str().unwrap().contains("Content trust"));
-        let (_, after) = app.get(&premium).await;
-        assert_eq!((after["sku"]["name"].as_str(), after["properties"]["policies"]["trustPolicy"]["status"].as_str()), (Some("Premium"), Some("enabled")));
-        let off_and_down = app.patch(&premium, &json!({"sku": {"name": "Basic"}, "properties": {"policies": {"trustPolicy": {"status": "disabled"}}}})).await;
-        assert_eq!(off_and_down.status, StatusCode::OK, "turning trust off allows the downgrade");
     }
 
     async fn anonymous_pull_needs_standard(app) {
@@ -237,5 +189,72 @@ both_backends! {
         assert!(client.is_string());
         let tags = app.patch(&path, &json!({"identity": {"type": "SystemAssigned, UserAssigned", "userAssignedIdentities": {uai: {}}}, "tags": {"a": "b"}})).await;
         assert_eq!(tags.body["identity"]["userAssignedIdentities"][uai]["clientId"], client);
+    }
+}
+
+// Content trust needs a trust server: these run with a notary-server.
+berth_tests::both_backends_with! {
+    berth_tests::SpawnOptions { notary: true, ..berth_tests::SpawnOptions::default() };
+
+    async fn patch_merges_policies_one_at_a_time(app) {
+        app.create_group("rg").await;
+        app.create_registry("rg", "merge001", "Premium").await;
+        let path = format!("{}?api-version={PREVIEW}", app.registry_path("rg", "merge001"));
+        let r = app.patch(&path, &json!({"properties": {"policies": {"exportPolicy": {"status": "disabled"}, "retentionPolicy": {"days": 30}}}})).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        let r = app.patch(&path, &json!({"properties": {"policies": {"trustPolicy": {"type": "Notary", "status": "enabled"}}}})).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        let policies = &r.body["properties"]["policies"];
+        assert_eq!(policies["trustPolicy"], json!({"type": "Notary", "status": "enabled"}));
+        assert_eq!(policies["exportPolicy"]["status"], "disabled", "other policies are kept");
+        assert_eq!(policies["retentionPolicy"]["days"], 30);
+        assert_eq!(policies["retentionPolicy"]["status"], "disabled");
+        // Disabling is long-running: the policy shows disabled once the wipe has ended.
+        let r = app.patch(&path, &json!({"properties": {"policies": {"trustPolicy": {"status": "disabled"}}}})).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        let done = app.wait_for_operation(r.header("azure-asyncoperation").unwrap()).await;
+        assert_eq!(done["status"], "Succeeded", "{done}");
+        let (_, r_body) = app.get(&path).await;
+        assert_eq!(r_body["properties"]["policies"]["trustPolicy"], json!({"type": "Notary", "status": "disabled"}));
+        assert_eq!(r_body["properties"]["policies"]["exportPolicy"]["status"], "disabled", "other policies are kept");
+        let r = app.patch(&path, &json!({"tags": {"x": "y"}, "sku": {"name": "Standard"}, "properties": {"adminUserEnabled": true, "softDeletePolicy": null}})).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        assert_eq!((r.body["sku"]["name"].as_str(), r.body["properties"]["adminUserEnabled"].as_bool()), (Some("Standard"), Some(true)));
+        assert_eq!(r.body["properties"]["policies"]["exportPolicy"]["status"], "disabled");
+    }
+
+    async fn content_trust_is_refused_below_premium_and_blocks_downgrades(app) {
+        app.create_group("rg").await;
+        app.create_registry("rg", "basic001", "Basic").await;
+        let basic = format!("{}?api-version={API}", app.registry_path("rg", "basic001"));
+        let refused = app.patch(&basic, &json!({"properties": {"policies": {"trustPolicy": {"type": "Notary", "status": "enabled"}}}})).await;
+        assert_eq!((refused.status, refused.error_code()), (StatusCode::BAD_REQUEST, "FeatureNotSupportedForSku"));
+        assert!(refused.body["error"]["message"].as_str().unwrap().contains("Premium"));
+        assert_eq!(refused.body["error"]["target"], "properties.policies.trustPolicy.status");
+        let (_, after) = app.get(&basic).await;
+        assert_eq!(after["properties"]["policies"]["trustPolicy"]["status"], "disabled");
+        let create = app.put(&format!("{}?api-version={API}", app.registry_path("rg", "standard1")),
+            &json!({"location": "westus", "sku": {"name": "Standard"}, "properties": {"policies": {"trustPolicy": {"status": "enabled"}}}})).await;
+        assert_eq!((create.status, create.error_code()), (StatusCode::BAD_REQUEST, "FeatureNotSupportedForSku"));
+        assert_eq!(app.get(&format!("{}?api-version={API}", app.registry_path("rg", "standard1"))).await.0, StatusCode::NOT_FOUND);
+
+        app.create_registry("rg", "premium1", "Premium").await;
+        let premium = format!("{}?api-version={API}", app.registry_path("rg", "premium1"));
+        assert_eq!(app.patch(&premium, &json!({"properties": {"policies": {"trustPolicy": {"status": "enabled"}}}})).await.status, StatusCode::OK);
+        let down = app.patch(&premium, &json!({"sku": {"name": "Standard"}})).await;
+        assert_eq!((down.status, down.error_code()), (StatusCode::BAD_REQUEST, "SkuDowngradeNotAllowed"));
+        assert!(down.body["error"]["message"].as_str().unwrap().contains("Content trust"));
+        let (_, after) = app.get(&premium).await;
+        assert_eq!((after["sku"]["name"].as_str(), after["properties"]["policies"]["trustPolicy"]["status"].as_str()), (Some("Premium"), Some("enabled")));
+        // Turning trust off in the same request does not allow the downgrade: trust stays on
+        // until its wipe has ended. Nothing of the request is applied.
+        let off_and_down = app.patch(&premium, &json!({"sku": {"name": "Basic"}, "properties": {"policies": {"trustPolicy": {"status": "disabled"}}}})).await;
+        assert_eq!((off_and_down.status, off_and_down.error_code()), (StatusCode::BAD_REQUEST, "SkuDowngradeNotAllowed"), "{:?}", off_and_down.body);
+        let (_, after) = app.get(&premium).await;
+        assert_eq!((after["sku"]["name"].as_str(), after["properties"]["provisioningState"].as_str()), (Some("Premium"), Some("Succeeded")));
+        let off = app.patch(&premium, &json!({"properties": {"policies": {"trustPolicy": {"status": "disabled"}}}})).await;
+        assert_eq!(app.wait_for_operation(off.header("azure-asyncoperation").unwrap()).await["status"], "Succeeded");
+        let down = app.patch(&premium, &json!({"sku": {"name": "Basic"}})).await;
+        assert_eq!(down.status, StatusCode::OK, "after the wipe the downgrade is allowed: {:?}", down.body);
     }
 }

@@ -639,7 +639,7 @@ async fn trust_scopes_need_content_trust_push_rights_and_the_signer_role() {
     let app = berth_tests::spawn_app_with(
         Backend::Sqlite,
         berth_tests::SpawnOptions {
-            env: vec![("BERTH_NOTARY_SERVICE".into(), "notary-test".into())],
+            notary: true,
             ..berth_tests::SpawnOptions::default()
         },
     )
@@ -663,18 +663,18 @@ async fn trust_scopes_need_content_trust_push_rights_and_the_signer_role() {
 
     // Content trust off: nobody may push trust data.
     assert_eq!(
-        granted(access(&app, "notary-test", &scope, &signer_refresh).await),
+        granted(access(&app, berth_tests::notary::SERVICE, &scope, &signer_refresh).await),
         json!([{"type": "repository", "name": gun, "actions": ["pull"]}])
     );
     let on = app.patch(&format!("{registry}?api-version={API}"), &json!({"properties": {"policies": {"trustPolicy": {"type": "Notary", "status": "enabled"}}}})).await;
     assert_eq!(on.status, StatusCode::OK, "{:?}", on.body);
     assert_eq!(
-        granted(access(&app, "notary-test", &scope, &signer_refresh).await),
+        granted(access(&app, berth_tests::notary::SERVICE, &scope, &signer_refresh).await),
         json!([{"type": "repository", "name": gun, "actions": ["push", "pull"]}])
     );
     // AcrPush without AcrImageSigner: pull only.
     assert_eq!(
-        granted(access(&app, "notary-test", &scope, &pusher_refresh).await),
+        granted(access(&app, berth_tests::notary::SERVICE, &scope, &pusher_refresh).await),
         json!([{"type": "repository", "name": gun, "actions": ["pull"]}])
     );
     // The admin user never pushes trust data.
@@ -696,7 +696,8 @@ async fn trust_scopes_need_content_trust_push_rights_and_the_signer_role() {
         .send_as(
             reqwest::Method::GET,
             &format!(
-                "/oauth2/token?service=notary-test&scope={}",
+                "/oauth2/token?service={}&scope={}",
+                berth_tests::notary::SERVICE,
                 urlencoding::encode(&scope)
             ),
             None,
@@ -713,7 +714,7 @@ async fn trust_scopes_need_content_trust_push_rights_and_the_signer_role() {
     // A refresh token of one registry reaches no other registry's trust data.
     let elsewhere = access(
         &app,
-        "notary-test",
+        berth_tests::notary::SERVICE,
         "repository:otherreg.registry.localhost/app:pull",
         &signer_refresh,
     )

@@ -17,8 +17,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use berth_domain::arm::RegistryId;
-use berth_domain::operation::OperationKind;
-use berth_domain::registry::{NameAvailability, Registry};
+use berth_domain::registry::{NameAvailability, Registry, RegistryWrite};
 use berth_domain::resource_group::DeleteOutcome;
 use dto::{RegistryCreateBody, RegistryList, RegistryResource, RegistryUpdateBody};
 use serde::{Deserialize, Serialize};
@@ -131,6 +130,27 @@ async fn get_registry(
     ))
 }
 
+/// The answer of a registry write: the registry, and while its content-trust wipe runs,
+/// `Azure-AsyncOperation` (with `Retry-After`) to follow it. The status stays 200/201, the
+/// codes the Azure SDKs accept for PUT and PATCH; their pollers then GET the registry.
+fn written_response(
+    status: StatusCode,
+    written: &RegistryWrite,
+    base: &str,
+    version: &ApiVersion<RegistryVersions>,
+) -> Response {
+    let mut response = registry_response(status, &written.registry, version.is_preview());
+    if let Some(op) = &written.operation {
+        let urls =
+            OperationUrls::under(base, &written.registry.id.to_string(), op, version.as_str());
+        let mut headers = urls.headers();
+        // The result of a PUT or PATCH is the registry itself, not a Location URL.
+        headers.remove(header::LOCATION);
+        response.headers_mut().extend(headers);
+    }
+    response
+}
+
 /// Creates a registry, or replaces its settings (201 on create, 200 on update).
 #[utoipa::path(put, path = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.ContainerRegistry/registries/{registryName}",
     operation_id = "Registries_Create", tag = "Registries", params(RegistryPath, RegistryApiVersion), request_body = RegistryCreateBody,
@@ -139,6 +159,7 @@ async fn create_registry(
     State(state): State<AppState>,
     caller: Caller,
     version: ApiVersion<RegistryVersions>,
+    BaseUrl(base): BaseUrl,
     Path(path): Path<RegistryPath>,
     Conditional(precondition): Conditional,
     body: ArmJson<RegistryCreateBody>,
@@ -147,16 +168,16 @@ async fn create_registry(
     state.authorize(&caller, WRITE, &id.to_string())?;
     let body = body.parse()?;
     let definition = body.into_definition(&state.tenant_id)?;
-    let (registry, created) = state
+    let written = state
         .registries
         .create_or_update(id, definition, &precondition, &caller.actor())
         .await?;
-    let status = if created {
+    let status = if written.created {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
-    Ok(registry_response(status, &registry, version.is_preview()))
+    Ok(written_response(status, &written, &base, &version))
 }
 
 /// Updates a registry (RegistryUpdateParameters): absent fields keep their values, and
@@ -168,6 +189,7 @@ async fn update_registry(
     State(state): State<AppState>,
     caller: Caller,
     version: ApiVersion<RegistryVersions>,
+    BaseUrl(base): BaseUrl,
     Path(path): Path<RegistryPath>,
     Conditional(precondition): Conditional,
     body: ArmJson<serde_json::Value>,
@@ -176,15 +198,11 @@ async fn update_registry(
     state.authorize(&caller, WRITE, &id.to_string())?;
     let body = body.parse()?;
     let patch = dto::parse_update(body)?.into_patch(&state.tenant_id)?;
-    let registry = state
+    let written = state
         .registries
         .update(&id, &patch, &precondition, &caller.actor())
         .await?;
-    Ok(registry_response(
-        StatusCode::OK,
-        &registry,
-        version.is_preview(),
-    ))
+    Ok(written_response(StatusCode::OK, &written, &base, &version))
 }
 
 /// Deletes a registry: 202 with `Location` and `Azure-AsyncOperation` to follow; 204 when
@@ -359,12 +377,9 @@ async fn registry_operation(
         .await?;
     state.authorize(caller, READ, &id.to_string())?;
     let op = state.operations.get(&path.operation_id).await?;
+    // A registry deleted with its resource group follows the group's operation.
     let op = op
-        .filter(|op| match &op.kind {
-            OperationKind::DeleteRegistry(target) => target.key() == id.key(),
-            // A registry deleted with its resource group follows the group's operation.
-            OperationKind::DeleteResourceGroup(group) => group.key() == id.resource_group.key(),
-        })
+        .filter(|op| op.kind.concerns(&id))
         .ok_or_else(|| operations::not_found(&path.operation_id))?;
     Ok((op, id.to_string()))
 }

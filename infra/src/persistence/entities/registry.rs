@@ -47,6 +47,8 @@ pub struct Model {
     pub last_modified_by: String,
     /// Last modifier kind.
     pub last_modified_by_type: String,
+    /// The running content-trust wipe's operation id.
+    pub trust_wipe: Option<String>,
 }
 
 /// No relations are navigated through sea-orm.

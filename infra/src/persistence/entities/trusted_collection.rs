@@ -10,11 +10,13 @@ pub struct Model {
     /// The registry's key.
     #[sea_orm(primary_key, auto_increment = false)]
     pub registry_key: String,
-    /// The GUN (`<loginServer>/<repository>`), lowercase.
+    /// The GUN (`<loginServer>/<repository>`), exactly as the trust store names it.
     #[sea_orm(primary_key, auto_increment = false)]
     pub gun: String,
     /// Unix milliseconds.
     pub created_at: i64,
+    /// Expiry of the last push token issued for it (unix milliseconds).
+    pub push_until: Option<i64>,
 }
 
 /// No relations are navigated through sea-orm.

@@ -1,0 +1,663 @@
+//! Content trust end to end, against Debian's notary-server (on PostgreSQL), the notary
+//! CLI, docker-registry and skopeo: ACR's documented rules, the irreversible wipe as a
+//! durable long-running operation, and its faults.
+
+use super::auth::{ACR_PUSH, assign};
+use super::token_server::{access, claims, login_server, signed_in};
+use super::*;
+use berth_tests::notary::{NotaryServer, SERVICE, notary_auth, notary_cli};
+use berth_tests::registry::{DockerRegistry, oci_layout, skopeo};
+use berth_tests::{Backend, Reply, SpawnOptions, spawn_app_with};
+use std::path::Path;
+use std::time::Duration;
+
+const SIGNER: &str = "6cef56e8-d556-48e5-a04f-b8e64114680f";
+const ACR_PULL: &str = "7f951dda-4ed3-4680-a7ca-43fe172d538d";
+const NULL_USER: &str = "00000000-0000-0000-0000-000000000000";
+const DIGEST: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+fn trust(status: &str) -> Value {
+    json!({"properties": {"policies": {"trustPolicy": {"type": "Notary", "status": status}}}})
+}
+
+async fn set_trust(app: &TestApp, registry: &str, status: &str) -> Reply {
+    app.patch(&format!("{registry}?api-version={API}"), &trust(status))
+        .await
+}
+
+/// An app with a notary-server, and extra settings.
+async fn with_notary(backend: Backend, env: &[(&str, &str)]) -> TestApp {
+    spawn_app_with(
+        backend,
+        SpawnOptions {
+            notary: true,
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            ..SpawnOptions::default()
+        },
+    )
+    .await
+}
+
+fn notary(app: &TestApp) -> &NotaryServer {
+    app.notary.as_ref().unwrap()
+}
+
+/// `notary init -p` then `addhash -p <gun> <tag>` as the holder of `refresh`, in the trust
+/// directory `dir` (kept, so its metadata can be read afterwards).
+async fn publish(app: &TestApp, gun: &str, tag: &str, refresh: &str, dir: &Path) -> (bool, String) {
+    let url = notary(app).url.clone();
+    let dir = dir.display().to_string();
+    let auth = notary_auth(NULL_USER, refresh);
+    let env = [("NOTARY_AUTH", auth.as_str())];
+    let (ok, out, err) = notary_cli(&["-s", &url, "-d", &dir, "init", "-p", gun], &env).await;
+    if !ok {
+        return (false, format!("init: {out}{err}"));
+    }
+    let (ok, out, err) = notary_cli(
+        &[
+            "-s", &url, "-d", &dir, "addhash", "-p", gun, tag, "4", "--sha256", DIGEST,
+        ],
+        &env,
+    )
+    .await;
+    (ok, format!("addhash: {out}{err}"))
+}
+
+/// `notary list <gun>` as the holder of `refresh`: `Some(output)` when it lists, `None` when
+/// the server has no trust data for it.
+async fn list(app: &TestApp, gun: &str, refresh: &str) -> Option<String> {
+    let auth = notary_auth(NULL_USER, refresh);
+    let (ok, out, err) = notary_cli(
+        &["-s", &notary(app).url, "list", gun],
+        &[("NOTARY_AUTH", auth.as_str())],
+    )
+    .await;
+    if ok {
+        return Some(out);
+    }
+    assert!(
+        out.contains(&format!("does not have trust data for {gun}")),
+        "notary list {gun}: {out}{err}"
+    );
+    None
+}
+
+/// The `Azure-AsyncOperation` status of `reply`'s operation, polled until it ends or
+/// `within` passes; returns the last status document.
+async fn follow(app: &TestApp, url: &str, within: Duration) -> Value {
+    let end = tokio::time::Instant::now() + within;
+    loop {
+        let (status, body) = app.get(url).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        if body["status"] != "InProgress" || tokio::time::Instant::now() > end {
+            return body;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+fn operation_url(reply: &Reply) -> String {
+    reply
+        .header("azure-asyncoperation")
+        .unwrap_or_else(|| {
+            panic!(
+                "no Azure-AsyncOperation: {:?} {:?}",
+                reply.headers, reply.body
+            )
+        })
+        .to_owned()
+}
+
+/// Uploads TUF metadata files (`role` → JSON) to `gun` as the notary CLI does, with `token`.
+async fn upload(app: &TestApp, gun: &str, token: &str, files: &[(&str, Vec<u8>)]) -> StatusCode {
+    let boundary = format!("berth{}", uuid::Uuid::new_v4().simple());
+    let mut body = Vec::new();
+    for (role, bytes) in files {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{role}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    app.client
+        .post(format!("{}/v2/{gun}/_trust/tuf/", notary(app).url))
+        .bearer_auth(token)
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+/// The seed scenario of ACR's content-trust documentation, with a push token issued before
+/// the disable used to write trust data while the wipe runs: the final sweep removes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_documented_flow_signs_reads_and_wipes_exactly_one_registry() {
+    // Push tokens live 5 s; notary-server accepts them 60 s past their expiry (Berth's
+    // default leeway), so the wipe's final sweep comes about 65 s after the last one.
+    let app = with_notary(Backend::Postgres, &[("BERTH_TRUST_PUSH_TOKEN_SECS", "5")]).await;
+    app.create_group("dct").await;
+    let (r1, r2) = (
+        app.registry_path("dct", "dctreg01"),
+        app.registry_path("dct", "dctreg02"),
+    );
+    for r in [&r1, &r2] {
+        let name = r.rsplit('/').next().unwrap();
+        app.create_registry("dct", name, "Premium").await;
+        let on = set_trust(&app, r, "enabled").await;
+        assert_eq!(on.status, StatusCode::OK, "{:?}", on.body);
+        assert_eq!(
+            on.body["properties"]["policies"]["trustPolicy"],
+            json!({"type": "Notary", "status": "enabled"})
+        );
+        assert!(
+            on.header("azure-asyncoperation").is_none(),
+            "enabling is not long-running"
+        );
+    }
+    let (host1, host2) = (login_server(&app, &r1).await, login_server(&app, &r2).await);
+    let (app_gun, app_b_gun, other_gun) = (
+        format!("{host1}/app"),
+        format!("{host1}/app-b"),
+        format!("{host2}/app"),
+    );
+    let (signer, _, signer_refresh) = signed_in(&app, &r1, ACR_PUSH, "dct-signer").await;
+    let (_, _, reader_refresh) = signed_in(&app, &r1, ACR_PULL, "dct-reader").await;
+    let (signer2, _, signer2_refresh) = signed_in(&app, &r2, ACR_PUSH, "dct-signer2").await;
+    assign(&app, &r2, SIGNER, &signer2).await;
+
+    // An image in registry 1's data plane, pushed by the signer-to-be.
+    let distribution = DockerRegistry::start(
+        &app.base,
+        &host1,
+        "berth-token-server",
+        &app.data_dir.path().join("registry-token-certs.pem"),
+    )
+    .await;
+    let layout = tempfile::tempdir().unwrap();
+    let source = format!("oci:{}:v1", oci_layout(layout.path(), "v1").display());
+    let image = format!("docker://{}/app:v1", distribution.address);
+    let (ok, err) = skopeo(&[
+        "copy",
+        "--dest-tls-verify=false",
+        "--dest-creds",
+        &format!("{NULL_USER}:{signer_refresh}"),
+        &source,
+        &image,
+    ])
+    .await;
+    assert!(ok, "push: {err}");
+
+    // AcrPush alone does not sign: no push scope on the GUN, and the CLI cannot publish.
+    let t = access(
+        &app,
+        SERVICE,
+        &format!("repository:{app_gun}:pull,push"),
+        &signer_refresh,
+    )
+    .await;
+    assert_eq!(
+        claims(t.body["access_token"].as_str().unwrap())["access"][0]["actions"],
+        json!(["pull"])
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, out) = publish(&app, &app_gun, "v1", &signer_refresh, dir.path()).await;
+    assert!(!ok, "AcrPush without AcrImageSigner published: {out}");
+    assert_eq!(list(&app, &app_gun, &reader_refresh).await, None);
+
+    // With AcrImageSigner (and a new token), the same user signs; another registry's
+    // signer signs there.
+    assign(&app, &r1, SIGNER, &signer).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, out) = publish(&app, &app_gun, "v1", &signer_refresh, dir.path()).await;
+    assert!(ok, "{out}\n{}", notary(&app).log());
+    let (ok, out) = publish(
+        &app,
+        &app_b_gun,
+        "v1",
+        &signer_refresh,
+        tempfile::tempdir().unwrap().path(),
+    )
+    .await;
+    assert!(ok, "{out}");
+    let (ok, out) = publish(
+        &app,
+        &other_gun,
+        "v1",
+        &signer2_refresh,
+        tempfile::tempdir().unwrap().path(),
+    )
+    .await;
+    assert!(ok, "{out}");
+    // AcrPull reads the signed tag.
+    let listed = list(&app, &app_gun, &reader_refresh).await.unwrap();
+    assert!(listed.contains("v1"), "{listed}");
+
+    // A push token issued before the disable, and the metadata the signer published.
+    let early = access(
+        &app,
+        SERVICE,
+        &format!("repository:{app_gun}:pull,push"),
+        &signer_refresh,
+    )
+    .await;
+    let early_token = early.body["access_token"].as_str().unwrap().to_owned();
+    let early_claims = claims(&early_token);
+    assert_eq!(
+        early_claims["access"][0]["actions"],
+        json!(["pull", "push"])
+    );
+    assert!(
+        early_claims["exp"].as_i64().unwrap() - early_claims["iat"].as_i64().unwrap() <= 5,
+        "trust push tokens are short-lived: {early_claims}"
+    );
+    let metadata = dir.path().join("tuf").join(&app_gun).join("metadata");
+    let files: Vec<(&str, Vec<u8>)> = ["root", "targets", "snapshot"]
+        .into_iter()
+        .map(|role| {
+            (
+                role,
+                std::fs::read(metadata.join(format!("{role}.json")))
+                    .unwrap_or_else(|e| panic!("{role}.json in {}: {e}", metadata.display())),
+            )
+        })
+        .collect();
+
+    // Disable: a long-running operation; the policy shows enabled until the wipe ends.
+    let off = set_trust(&app, &r1, "disabled").await;
+    assert_eq!(off.status, StatusCode::OK, "{:?}", off.body);
+    let op = operation_url(&off);
+    assert!(off.header("retry-after").is_some());
+    assert_eq!(off.body["properties"]["provisioningState"], "Updating");
+    assert_eq!(
+        off.body["properties"]["policies"]["trustPolicy"]["status"],
+        "enabled"
+    );
+    // Meanwhile: enabling is refused, a second disable joins the running wipe, the SKU
+    // cannot go below Premium, and no trust-data push is granted.
+    let again = set_trust(&app, &r1, "enabled").await;
+    assert_eq!(
+        (again.status, again.error_code()),
+        (StatusCode::CONFLICT, "ContentTrustWipeInProgress"),
+        "{:?}",
+        again.body
+    );
+    let twice = set_trust(&app, &r1, "disabled").await;
+    assert_eq!(
+        (twice.status, operation_url(&twice)),
+        (StatusCode::OK, op.clone())
+    );
+    let down = app
+        .patch(
+            &format!("{r1}?api-version={API}"),
+            &json!({"sku": {"name": "Standard"}}),
+        )
+        .await;
+    assert_eq!(
+        (down.status, down.error_code()),
+        (StatusCode::BAD_REQUEST, "SkuDowngradeNotAllowed"),
+        "{:?}",
+        down.body
+    );
+    let t = access(
+        &app,
+        SERVICE,
+        &format!("repository:{app_gun}:pull,push"),
+        &signer_refresh,
+    )
+    .await;
+    assert_eq!(
+        claims(t.body["access_token"].as_str().unwrap())["access"][0]["actions"],
+        json!(["pull"])
+    );
+
+    // The first pass deletes the collections; then the early token writes trust data back.
+    for _ in 0..120 {
+        if list(&app, &app_gun, &reader_refresh).await.is_none() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(
+        list(&app, &app_gun, &reader_refresh).await,
+        None,
+        "the first pass did not delete {app_gun}"
+    );
+    // By now the early token has expired; notary-server still takes it within its leeway.
+    let expired_at = early_claims["exp"].as_i64().unwrap();
+    while time::OffsetDateTime::now_utc().unix_timestamp() <= expired_at + 1 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        upload(&app, &app_gun, &early_token, &files).await,
+        StatusCode::OK,
+        "{}",
+        notary(&app).log()
+    );
+    assert!(
+        list(&app, &app_gun, &reader_refresh).await.is_some(),
+        "the replayed upload was not stored"
+    );
+    let status = follow(&app, &op, Duration::from_secs(20)).await;
+    assert_eq!(
+        status["status"], "InProgress",
+        "the wipe must wait for the early token: {status}"
+    );
+
+    // The final sweep, once the early token is no longer accepted, removes it too.
+    let status = follow(&app, &op, Duration::from_secs(150)).await;
+    assert_eq!(status["status"], "Succeeded", "{status}");
+    let (_, registry) = app.get(&format!("{r1}?api-version={API}")).await;
+    assert_eq!(
+        registry["properties"]["policies"]["trustPolicy"],
+        json!({"type": "Notary", "status": "disabled"})
+    );
+    assert_eq!(registry["properties"]["provisioningState"], "Succeeded");
+    for gun in [&app_gun, &app_b_gun] {
+        assert_eq!(
+            list(&app, gun, &reader_refresh).await,
+            None,
+            "{gun} kept trust data"
+        );
+    }
+    let other = list(&app, &other_gun, &signer2_refresh).await;
+    assert!(
+        other.is_some_and(|o| o.contains("v1")),
+        "another registry's trust data must stay"
+    );
+    let (ok, err) = skopeo(&[
+        "inspect",
+        "--tls-verify=false",
+        "--creds",
+        &format!("{NULL_USER}:{reader_refresh}"),
+        &image,
+    ])
+    .await;
+    assert!(ok, "the image must stay: {err}");
+    let (_, catalog) = app
+        .get(&format!("{r1}/trustedCollections?api-version={API}"))
+        .await;
+    assert_eq!(catalog["value"], json!([]));
+
+    // Enabling again works, and the collections start empty.
+    let on = set_trust(&app, &r1, "enabled").await;
+    assert_eq!(on.status, StatusCode::OK, "{:?}", on.body);
+    assert_eq!(list(&app, &app_gun, &reader_refresh).await, None);
+}
+
+/// The trust store down during a wipe: the operation stays in progress, shows why, keeps
+/// the policy enabled, and completes once the store is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wipe_outlasts_an_unreachable_notary_server() {
+    let mut app = with_notary(
+        Backend::Sqlite,
+        &[
+            ("BERTH_TRUST_PUSH_TOKEN_SECS", "1"),
+            ("BERTH_NOTARY_TOKEN_LEEWAY_SECS", "0"),
+        ],
+    )
+    .await;
+    app.create_group("flt").await;
+    app.create_registry("flt", "fltreg01", "Premium").await;
+    let registry = app.registry_path("flt", "fltreg01");
+    assert_eq!(
+        set_trust(&app, &registry, "enabled").await.status,
+        StatusCode::OK
+    );
+    let gun = format!("{}/app", login_server(&app, &registry).await);
+    let (signer, _, refresh) = signed_in(&app, &registry, ACR_PUSH, "flt-signer").await;
+    assign(&app, &registry, SIGNER, &signer).await;
+    let (ok, out) = publish(
+        &app,
+        &gun,
+        "v1",
+        &refresh,
+        tempfile::tempdir().unwrap().path(),
+    )
+    .await;
+    assert!(ok, "{out}");
+
+    app.notary.as_mut().unwrap().stop().await;
+    let off = set_trust(&app, &registry, "disabled").await;
+    assert_eq!(off.status, StatusCode::OK, "{:?}", off.body);
+    let op = operation_url(&off);
+    let mut reported = Value::Null;
+    for _ in 0..80 {
+        let (_, status) = app.get(&op).await;
+        if status["error"]["code"].is_string() {
+            reported = status;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(reported["status"], "InProgress", "{reported}");
+    assert_eq!(
+        reported["error"]["code"], "TrustServerUnavailable",
+        "{reported}"
+    );
+    assert!(
+        reported["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("retried"),
+        "{reported}"
+    );
+    let (_, current) = app.get(&format!("{registry}?api-version={API}")).await;
+    assert_eq!(
+        current["properties"]["policies"]["trustPolicy"]["status"], "enabled",
+        "nothing is marked done that is not"
+    );
+    assert_eq!(current["properties"]["provisioningState"], "Updating");
+
+    app.notary.as_mut().unwrap().resume().await;
+    let status = follow(&app, &op, Duration::from_secs(90)).await;
+    assert_eq!(status["status"], "Succeeded", "{status}");
+    assert!(status.get("error").is_none(), "{status}");
+    assert_eq!(list(&app, &gun, &refresh).await, None);
+}
+
+/// Deleting a registry, or its resource group, wipes its trust data first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_registry_or_its_group_wipes_its_trust_data() {
+    let app = with_notary(
+        Backend::Sqlite,
+        &[
+            ("BERTH_TRUST_PUSH_TOKEN_SECS", "1"),
+            ("BERTH_NOTARY_TOKEN_LEEWAY_SECS", "0"),
+        ],
+    )
+    .await;
+    app.create_group("del").await;
+    let mut guns = Vec::new();
+    for name in ["delreg01", "delreg02"] {
+        app.create_registry("del", name, "Premium").await;
+        let registry = app.registry_path("del", name);
+        assert_eq!(
+            set_trust(&app, &registry, "enabled").await.status,
+            StatusCode::OK
+        );
+        let gun = format!("{}/app", login_server(&app, &registry).await);
+        let (signer, _, refresh) =
+            signed_in(&app, &registry, ACR_PUSH, &format!("{name}-signer")).await;
+        assign(&app, &registry, SIGNER, &signer).await;
+        let (ok, out) = publish(
+            &app,
+            &gun,
+            "v1",
+            &refresh,
+            tempfile::tempdir().unwrap().path(),
+        )
+        .await;
+        assert!(ok, "{out}");
+        guns.push((gun, refresh));
+    }
+    let deleted = app
+        .delete(&format!(
+            "{}?api-version={API}",
+            app.registry_path("del", "delreg01")
+        ))
+        .await;
+    assert_eq!(deleted.status, StatusCode::ACCEPTED);
+    let status = follow(&app, &operation_url(&deleted), Duration::from_secs(60)).await;
+    assert_eq!(status["status"], "Succeeded", "{status}");
+    assert!(
+        !stored(&app, &guns[0].0),
+        "the deleted registry's trust data is gone"
+    );
+    assert!(
+        list(&app, &guns[1].0, &guns[1].1).await.is_some(),
+        "the other registry keeps its trust data"
+    );
+
+    let deleted = app
+        .delete(&format!("{}?api-version={RG_API}", app.rg_path("del")))
+        .await;
+    assert_eq!(deleted.status, StatusCode::ACCEPTED);
+    let status = follow(&app, &operation_url(&deleted), Duration::from_secs(60)).await;
+    assert_eq!(status["status"], "Succeeded", "{status}");
+    // No registry is left to read through, so notary's own tables are asked.
+    for (gun, _) in &guns {
+        assert!(!stored(&app, gun), "{gun} kept trust data");
+    }
+}
+
+/// Whether notary-server's database holds metadata of `gun`.
+fn stored(app: &TestApp, gun: &str) -> bool {
+    let schema = &notary(app).schema;
+    let output = std::process::Command::new("psql")
+        .args(["-X", "-A", "-t", "-d", &berth_tests::postgres_url(), "-c"])
+        .arg(format!(
+            "SELECT count(*) FROM \"{schema}\".tuf_files WHERE gun = '{gun}'"
+        ))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim() != "0"
+}
+
+/// Two replicas on one PostgreSQL: every wipe is run by exactly one of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_run_each_wipe_once() {
+    let env = [
+        ("BERTH_TRUST_PUSH_TOKEN_SECS", "1"),
+        ("BERTH_NOTARY_TOKEN_LEEWAY_SECS", "0"),
+    ];
+    let first = with_notary(Backend::Postgres, &env).await;
+    let mut second_env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    second_env.push(("BERTH_NOTARY_SERVICE".into(), SERVICE.into()));
+    second_env.push(("BERTH_NOTARY_URL".into(), notary(&first).url.clone()));
+    let second = spawn_app_with(
+        Backend::Postgres,
+        SpawnOptions {
+            env: second_env,
+            reuse: Some((first.data_dir.path().to_owned(), first.schema.clone())),
+            ..SpawnOptions::default()
+        },
+    )
+    .await;
+    first.create_group("rep").await;
+    let names = [
+        "repreg01", "repreg02", "repreg03", "repreg04", "repreg05", "repreg06",
+    ];
+    let mut guns = Vec::new();
+    for name in names {
+        first.create_registry("rep", name, "Premium").await;
+        let registry = first.registry_path("rep", name);
+        assert_eq!(
+            set_trust(&first, &registry, "enabled").await.status,
+            StatusCode::OK
+        );
+        let (signer, _, refresh) =
+            signed_in(&first, &registry, ACR_PUSH, &format!("{name}-s")).await;
+        assign(&first, &registry, SIGNER, &signer).await;
+        // A push grant catalogues the collection (nothing needs to be published for it).
+        let gun = format!("{}/app", login_server(&first, &registry).await);
+        let t = access(
+            &first,
+            SERVICE,
+            &format!("repository:{gun}:push,pull"),
+            &refresh,
+        )
+        .await;
+        assert_eq!(
+            claims(t.body["access_token"].as_str().unwrap())["access"][0]["actions"],
+            json!(["push", "pull"])
+        );
+        guns.push(gun);
+    }
+    // Let every push token expire, so each wipe is a single pass.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let mut ops = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let replica = if i % 2 == 0 { &first } else { &second };
+        let off = set_trust(replica, &replica.registry_path("rep", name), "disabled").await;
+        assert_eq!(off.status, StatusCode::OK, "{:?}", off.body);
+        ops.push((replica, operation_url(&off)));
+    }
+    for (replica, op) in &ops {
+        let status = follow(replica, op, Duration::from_secs(60)).await;
+        assert_eq!(status["status"], "Succeeded", "{status}");
+    }
+    // Each operation was claimed once, and each collection deleted once.
+    let rows =
+        <berth_infra::persistence::entities::operation::Entity as sea_orm::EntityTrait>::find()
+            .all(first.database().await.writer())
+            .await
+            .unwrap();
+    let wipes: Vec<_> = rows
+        .iter()
+        .filter(|r| r.kind == "DisableContentTrust")
+        .collect();
+    assert_eq!(wipes.len(), names.len());
+    for row in wipes {
+        assert_eq!(
+            row.attempts, 1,
+            "operation {} was claimed {} times",
+            row.id, row.attempts
+        );
+    }
+    let log = notary(&first).log();
+    for gun in &guns {
+        let deletes = log
+            .lines()
+            .filter(|l| l.contains(&format!("\"msg\":\"trust data deleted for {gun}\"")))
+            .count();
+        assert_eq!(deletes, 1, "{gun} was deleted {deletes} times:\n{log}");
+    }
+}
+
+both_backends! {
+    async fn enabling_content_trust_without_a_trust_server_names_the_setting(app) {
+        app.create_group("rg").await;
+        app.create_registry("rg", "nonotary1", "Premium").await;
+        let registry = app.registry_path("rg", "nonotary1");
+        let refused = set_trust(&app, &registry, "enabled").await;
+        assert_eq!((refused.status, refused.error_code()), (StatusCode::BAD_REQUEST, "ContentTrustNotConfigured"), "{:?}", refused.body);
+        assert!(refused.body["error"]["message"].as_str().unwrap().contains("BERTH_NOTARY_URL"), "{:?}", refused.body);
+        let (_, after) = app.get(&format!("{registry}?api-version={API}")).await;
+        assert_eq!(after["properties"]["policies"]["trustPolicy"]["status"], "disabled");
+        let put = app.put(&format!("{}?api-version={API}", app.registry_path("rg", "nonotary2")),
+            &json!({"location": "westus", "sku": {"name": "Premium"}, "properties": {"policies": {"trustPolicy": {"status": "enabled"}}}})).await;
+        assert_eq!(put.error_code(), "ContentTrustNotConfigured");
+        let (status, _) = app.get(&format!("{}?api-version={API}", app.registry_path("rg", "nonotary2"))).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "nothing is half-written");
+    }
+}
