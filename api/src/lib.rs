@@ -3,6 +3,7 @@
 
 pub mod arm;
 pub mod auth;
+pub mod cli;
 pub mod error;
 pub mod openapi;
 pub mod routes;

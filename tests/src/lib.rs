@@ -59,7 +59,67 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// The Notary server content trust uses, when [`SpawnOptions::notary`] asked for one.
     pub notary: Option<notary::NotaryServer>,
-    server: tokio::task::JoinHandle<()>,
+    server: Server,
+}
+
+/// Where the `berthd` under test runs.
+enum Server {
+    /// A task of the test's runtime.
+    InProcess(tokio::task::JoinHandle<()>),
+    /// A process of its own, which can be killed and started again.
+    Process(Box<Process>),
+}
+
+/// A `berthd` process: its binary, environment and log.
+struct Process {
+    binary: PathBuf,
+    env: Vec<(String, String)>,
+    log: PathBuf,
+    child: Option<tokio::process::Child>,
+}
+
+impl Process {
+    /// Starts the process and waits until `base` answers.
+    async fn start(&mut self, base: &str) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap_or_else(|e| panic!("cannot open {}: {e}", self.log.display()));
+        let err = log
+            .try_clone()
+            .unwrap_or_else(|e| panic!("cannot open the log twice: {e}"));
+        let child = tokio::process::Command::new(&self.binary)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(std::process::Stdio::null())
+            .stdout(log)
+            .stderr(err)
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.binary.display()));
+        let child = self.child.insert(child);
+        let client = reqwest::Client::new();
+        for _ in 0..400 {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "berthd exited ({status}):\n{}",
+                    std::fs::read_to_string(&self.log).unwrap_or_default()
+                );
+            }
+            if client
+                .get(format!("{base}/healthz"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("berthd did not answer on {base}");
+    }
 }
 
 /// Options of [`spawn_app_with`].
@@ -76,6 +136,9 @@ pub struct SpawnOptions {
     /// Start a notary-server (on PostgreSQL) wired to this `berthd` as its trust store,
     /// with the service name [`notary::SERVICE`].
     pub notary: bool,
+    /// Run `berthd` as a process of this binary (the tests' `berthd-e2e`), plain HTTP, so
+    /// that it can be killed ([`TestApp::kill`]) and started again ([`TestApp::restart`]).
+    pub process: Option<PathBuf>,
 }
 
 /// Starts `berthd` on `backend` with plain HTTP.
@@ -123,6 +186,13 @@ pub async fn spawn_app_with(backend: Backend, options: SpawnOptions) -> TestApp 
             format!("http://127.0.0.1:{port}"),
         ));
     }
+    if options.process.is_some() {
+        // A process is killed and started again on the same address.
+        env.push((
+            "BERTH_LISTEN".into(),
+            format!("127.0.0.1:{}", registry::free_port()),
+        ));
+    }
     env.extend(options.env);
     let settings = Settings::from_sources(None, |k| {
         env.iter()
@@ -131,18 +201,34 @@ pub async fn spawn_app_with(backend: Backend, options: SpawnOptions) -> TestApp 
             .map(|(_, v)| v.clone())
     })
     .unwrap_or_else(|e| panic!("test settings are invalid: {e}"));
-    let app = Application::build(settings).await.unwrap_or_else(|e| {
-        panic!(
-            "berthd did not start on {backend:?}: {e}\n(PostgreSQL tests need a server at {}; \
-             ./scripts/test starts one, or set BERTH_TEST_POSTGRES_URL)",
-            postgres_url()
-        )
-    });
-    let base = app.base_url().to_owned();
-    let ca_file = app.ca_file().cloned().or(options.trust_ca);
-    let server = tokio::spawn(async move {
-        let _ = app.run_until_stopped().await;
-    });
+    let (base, ca_file, server) = match options.process {
+        Some(binary) => {
+            let base = format!("http://{}", settings.listen);
+            let mut process = Process {
+                binary,
+                env: env.clone(),
+                log: dir.join("berthd.log"),
+                child: None,
+            };
+            process.start(&base).await;
+            (base, options.trust_ca, Server::Process(Box::new(process)))
+        }
+        None => {
+            let app = Application::build(settings).await.unwrap_or_else(|e| {
+                panic!(
+                    "berthd did not start on {backend:?}: {e}\n(PostgreSQL tests need a server at {}; \
+                     ./scripts/test starts one, or set BERTH_TEST_POSTGRES_URL)",
+                    postgres_url()
+                )
+            });
+            let base = app.base_url().to_owned();
+            let ca_file = app.ca_file().cloned().or(options.trust_ca);
+            let server = tokio::spawn(async move {
+                let _ = app.run_until_stopped().await;
+            });
+            (base, ca_file, Server::InProcess(server))
+        }
+    };
     let mut builder = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
     if let Some(ca) = &ca_file {
         let pem = std::fs::read(ca).unwrap_or_else(|e| panic!("cannot read the CA file: {e}"));
@@ -483,14 +569,60 @@ impl TestApp {
 
     /// Stops the server and its worker (the data stays, for restart tests).
     pub async fn stop(&mut self) {
-        self.server.abort();
-        let _ = (&mut self.server).await;
+        match &mut self.server {
+            Server::InProcess(task) => {
+                task.abort();
+                let _ = task.await;
+            }
+            Server::Process(_) => self.kill().await,
+        }
+    }
+
+    /// Kills a `berthd` process with SIGKILL: nothing of it runs any more, nothing is
+    /// cleaned up.
+    ///
+    /// # Panics
+    /// When `berthd` runs in process ([`SpawnOptions::process`] was not given).
+    pub async fn kill(&mut self) {
+        let Server::Process(process) = &mut self.server else {
+            panic!("kill needs SpawnOptions::process");
+        };
+        if let Some(mut child) = process.child.take() {
+            let _ = child.kill().await;
+        }
+    }
+
+    /// Starts a killed `berthd` process again, with the same settings and data.
+    ///
+    /// # Panics
+    /// When `berthd` runs in process, or does not start.
+    pub async fn restart(&mut self) {
+        let Server::Process(process) = &mut self.server else {
+            panic!("restart needs SpawnOptions::process");
+        };
+        process.start(&self.base).await;
+    }
+
+    /// What a `berthd` process has logged.
+    #[must_use]
+    pub fn log(&self) -> String {
+        match &self.server {
+            Server::Process(p) => std::fs::read_to_string(&p.log).unwrap_or_default(),
+            Server::InProcess(_) => String::new(),
+        }
     }
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        self.server.abort();
+        match &mut self.server {
+            Server::InProcess(task) => task.abort(),
+            Server::Process(p) => {
+                if let Some(child) = p.child.as_mut() {
+                    let _ = child.start_kill();
+                }
+            }
+        }
         if let Some(schema) = self.schema.clone() {
             // Drop the test's schema on a thread of its own: Drop cannot await.
             let url = postgres_url();

@@ -661,3 +661,78 @@ both_backends! {
         assert_eq!(status, StatusCode::NOT_FOUND, "nothing is half-written");
     }
 }
+
+/// `berthd` killed with SIGKILL in the middle of a wipe, then started again: it resumes the
+/// operation (once the dead worker's lease has run out) and completes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wipe_resumes_after_berthd_is_killed() {
+    let env = [
+        ("BERTH_TRUST_PUSH_TOKEN_SECS", "1"),
+        ("BERTH_NOTARY_TOKEN_LEEWAY_SECS", "12"),
+        ("BERTH_OPERATION_LEASE_SECS", "3"),
+    ];
+    let mut app = spawn_app_with(
+        Backend::Sqlite,
+        SpawnOptions {
+            notary: true,
+            process: Some(env!("CARGO_BIN_EXE_berthd-e2e").into()),
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            ..SpawnOptions::default()
+        },
+    )
+    .await;
+    app.create_group("kil").await;
+    app.create_registry("kil", "kilreg01", "Premium").await;
+    let registry = app.registry_path("kil", "kilreg01");
+    assert_eq!(
+        set_trust(&app, &registry, "enabled").await.status,
+        StatusCode::OK
+    );
+    let gun = format!("{}/app", login_server(&app, &registry).await);
+    let (signer, _, refresh) = signed_in(&app, &registry, ACR_PUSH, "kil-signer").await;
+    assign(&app, &registry, SIGNER, &signer).await;
+    let (ok, out) = publish(
+        &app,
+        &gun,
+        "v1",
+        &refresh,
+        tempfile::tempdir().unwrap().path(),
+    )
+    .await;
+    assert!(ok, "{out}");
+
+    let off = set_trust(&app, &registry, "disabled").await;
+    assert_eq!(off.status, StatusCode::OK, "{:?}", off.body);
+    let op = operation_url(&off);
+    // The first pass deletes the collection; the final sweep waits for the signer's token.
+    for _ in 0..40 {
+        if list(&app, &gun, &refresh).await.is_none() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let (_, status) = app.get(&op).await;
+    assert_eq!(status["status"], "InProgress", "{status}");
+
+    app.kill().await;
+    assert!(
+        app.client
+            .get(format!("{}/healthz", app.base))
+            .send()
+            .await
+            .is_err(),
+        "berthd is down"
+    );
+    app.restart().await;
+    let status = follow(&app, &op, Duration::from_secs(60)).await;
+    assert_eq!(status["status"], "Succeeded", "{status}\n{}", app.log());
+    let (_, current) = app.get(&format!("{registry}?api-version={API}")).await;
+    assert_eq!(
+        current["properties"]["policies"]["trustPolicy"]["status"],
+        "disabled"
+    );
+    assert_eq!(list(&app, &gun, &refresh).await, None);
+}
