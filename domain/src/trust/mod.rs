@@ -62,6 +62,13 @@ pub trait TrustedCollectionCatalog: Send + Sync {
         push_until: Option<OffsetDateTime>,
     ) -> Result<(), StoreError>;
 
+    /// Records collections of a registry found in the trust store (no push token issued),
+    /// in one write; known ones stay as they are.
+    ///
+    /// # Errors
+    /// `Store`.
+    async fn record_found(&self, registry: &RegistryId, guns: &[String]) -> Result<(), StoreError>;
+
     /// The registry's collections, in name order.
     ///
     /// # Errors

@@ -4,7 +4,7 @@
 //! A pass reconciles the catalog with the store's own list (a collection the catalog missed
 //! is added), deletes every collection of the catalog with bounded parallelism, and, once
 //! every push token issued for the registry has expired (plus the store's clock leeway),
-//! checks that each one is gone and forgets them. Until then the caller runs another pass
+//! checks in the store's list that none is left and forgets them. Until then the caller runs another pass
 //! later: that pass is the final sweep, and removes whatever a push token issued before the
 //! wipe wrote in the meantime. Passes are idempotent, so a crash or an outage of the store
 //! only delays the end.
@@ -121,11 +121,13 @@ impl TrustWipe {
             .await?
             .map(|t| t + self.settings.token_leeway);
         let prefix = format!("{}/", login_server.to_ascii_lowercase());
-        for gun in store.list_collections().await? {
-            if gun.to_ascii_lowercase().starts_with(&prefix) {
-                self.catalog.record(registry, &gun, None).await?;
-            }
-        }
+        let of_registry = |guns: Vec<String>| -> Vec<String> {
+            guns.into_iter()
+                .filter(|gun| gun.to_ascii_lowercase().starts_with(&prefix))
+                .collect()
+        };
+        let found = of_registry(store.list_collections().await?);
+        self.catalog.record_found(registry, &found).await?;
         let guns = self.catalog.list(registry).await?;
         self.each(
             &guns,
@@ -137,16 +139,15 @@ impl TrustWipe {
         {
             return Ok(WipeStep::SweepAt(at));
         }
-        self.each(&guns, |gun| async move {
-            if store.has_collection(&gun).await? {
-                Err(TrustStoreError(format!(
-                    "{gun} still has trust data after it was deleted"
-                )))
-            } else {
-                Ok(())
-            }
-        })
-        .await?;
+        // The check: the store's own list, read again, holds none of the registry's
+        // collections (one listing instead of a read per collection).
+        let left = of_registry(store.list_collections().await?);
+        if let Some(gun) = left.first() {
+            return Err(WipeError::TrustStore(TrustStoreError(format!(
+                "{} collection(s) still have trust data after deletion, e.g. {gun}",
+                left.len()
+            ))));
+        }
         self.catalog.forget(registry, &guns).await?;
         Ok(WipeStep::Done)
     }

@@ -25,8 +25,8 @@ impl SeaOrmTrustedCollectionCatalog {
     }
 }
 
-/// Rows forgotten per statement.
-const FORGET_BATCH: usize = 500;
+/// Rows written or forgotten per statement.
+const BATCH: usize = 500;
 
 #[async_trait]
 impl TrustedCollectionCatalog for SeaOrmTrustedCollectionCatalog {
@@ -69,6 +69,34 @@ impl TrustedCollectionCatalog for SeaOrmTrustedCollectionCatalog {
         }
     }
 
+    async fn record_found(&self, registry: &RegistryId, guns: &[String]) -> Result<(), StoreError> {
+        let now = millis(OffsetDateTime::now_utc());
+        for batch in guns.chunks(BATCH) {
+            let rows = batch.iter().map(|gun| trusted_collection::ActiveModel {
+                registry_key: Set(registry.key()),
+                gun: Set(gun.clone()),
+                created_at: Set(now),
+                push_until: Set(None),
+            });
+            match trusted_collection::Entity::insert_many(rows)
+                .on_conflict(
+                    OnConflict::columns([
+                        trusted_collection::Column::RegistryKey,
+                        trusted_collection::Column::Gun,
+                    ])
+                    .do_nothing()
+                    .to_owned(),
+                )
+                .exec(self.db.writer())
+                .await
+            {
+                Ok(_) | Err(DbErr::RecordNotInserted) => {}
+                Err(e) => return Err(store_error(e)),
+            }
+        }
+        Ok(())
+    }
+
     async fn list(&self, registry: &RegistryId) -> Result<Vec<String>, StoreError> {
         Ok(trusted_collection::Entity::find()
             .filter(trusted_collection::Column::RegistryKey.eq(registry.key()))
@@ -100,7 +128,7 @@ impl TrustedCollectionCatalog for SeaOrmTrustedCollectionCatalog {
     }
 
     async fn forget(&self, registry: &RegistryId, guns: &[String]) -> Result<(), StoreError> {
-        for batch in guns.chunks(FORGET_BATCH) {
+        for batch in guns.chunks(BATCH) {
             trusted_collection::Entity::delete_many()
                 .filter(trusted_collection::Column::RegistryKey.eq(registry.key()))
                 .filter(trusted_collection::Column::Gun.is_in(batch.iter().cloned()))

@@ -645,6 +645,25 @@ async fn two_replicas_run_each_wipe_once() {
 }
 
 both_backends! {
+    async fn unknown_trust_policy_values_are_refused_and_change_nothing(app) {
+        app.create_group("rg").await;
+        app.create_registry("rg", "badtrust1", "Premium").await;
+        let path = format!("{}?api-version={API}", app.registry_path("rg", "badtrust1"));
+        for (policy, target) in [
+            (json!({"type": "Cosign", "status": "enabled"}), "properties.policies.trustPolicy.type"),
+            (json!({"type": "Notary", "status": "on"}), "properties.policies.trustPolicy.status"),
+            (json!({"status": 1}), "properties.policies.trustPolicy.status"),
+        ] {
+            let r = app.patch(&path, &json!({"properties": {"policies": {"trustPolicy": policy}}})).await;
+            assert_eq!((r.status, r.error_code()), (StatusCode::BAD_REQUEST, "InvalidRequestContent"), "{policy}: {:?}", r.body);
+            if r.body["error"]["target"].is_string() {
+                assert_eq!(r.body["error"]["target"], target, "{policy}");
+            }
+        }
+        let (_, after) = app.get(&path).await;
+        assert_eq!(after["properties"]["policies"]["trustPolicy"], json!({"type": "Notary", "status": "disabled"}));
+    }
+
     async fn enabling_content_trust_without_a_trust_server_names_the_setting(app) {
         app.create_group("rg").await;
         app.create_registry("rg", "nonotary1", "Premium").await;
@@ -735,4 +754,37 @@ async fn a_wipe_resumes_after_berthd_is_killed() {
         "disabled"
     );
     assert_eq!(list(&app, &gun, &refresh).await, None);
+}
+
+berth_tests::both_backends_with! {
+    SpawnOptions { notary: true, ..SpawnOptions::default() };
+
+    async fn a_disable_with_a_stale_if_match_starts_no_wipe(app) {
+        app.create_group("rg").await;
+        app.create_registry("rg", "etagtrst1", "Premium").await;
+        let registry = app.registry_path("rg", "etagtrst1");
+        let path = format!("{registry}?api-version={API}");
+        assert_eq!(set_trust(&app, &registry, "enabled").await.status, StatusCode::OK);
+        let current = app.send(reqwest::Method::GET, &path, None, &[]).await;
+        let etag = current.header("etag").unwrap().to_owned();
+        assert_eq!(app.patch(&path, &json!({"tags": {"v": "1"}})).await.status, StatusCode::OK);
+        let stale = app.send(reqwest::Method::PATCH, &path, Some(&trust("disabled")), &[("if-match", &etag)]).await;
+        assert_eq!((stale.status, stale.error_code()), (StatusCode::PRECONDITION_FAILED, "PreconditionFailed"), "{:?}", stale.body);
+        assert!(stale.header("azure-asyncoperation").is_none());
+        let (_, after) = app.get(&path).await;
+        assert_eq!((after["properties"]["provisioningState"].as_str(), after["properties"]["policies"]["trustPolicy"]["status"].as_str()), (Some("Succeeded"), Some("enabled")));
+        let rows = <berth_infra::persistence::entities::operation::Entity as sea_orm::EntityTrait>::find()
+            .all(app.database().await.writer())
+            .await
+            .unwrap();
+        assert!(rows.iter().all(|r| r.kind != "DisableContentTrust"), "no wipe was recorded: {rows:?}");
+        // With the current ETag, the disable starts the wipe.
+        let fresh = app.send(reqwest::Method::GET, &path, None, &[]).await;
+        let etag = fresh.header("etag").unwrap().to_owned();
+        let off = app.send(reqwest::Method::PATCH, &path, Some(&trust("disabled")), &[("if-match", &etag)]).await;
+        assert_eq!(off.status, StatusCode::OK, "{:?}", off.body);
+        let op = operation_url(&off);
+        let done = follow(&app, &op, Duration::from_secs(30)).await;
+        assert_eq!(done["status"], "Succeeded", "{done}");
+    }
 }

@@ -154,7 +154,7 @@ fn written_response(
 /// Creates a registry, or replaces its settings (201 on create, 200 on update).
 #[utoipa::path(put, path = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.ContainerRegistry/registries/{registryName}",
     operation_id = "Registries_Create", tag = "Registries", params(RegistryPath, RegistryApiVersion), request_body = RegistryCreateBody,
-    responses((status = 200, description = "Success", body = RegistryResource), (status = 201, description = "Created", body = RegistryResource), (status = "default", description = "An ARM error response", body = ErrorResponse)))]
+    responses((status = 200, description = "Success; while a content-trust wipe runs (provisioningState Updating), follow Azure-AsyncOperation", body = RegistryResource, headers(("Azure-AsyncOperation" = String, description = "Status URL of the running content-trust wipe, if any"), ("Retry-After" = i32, description = "Seconds between polls"))), (status = 201, description = "Created", body = RegistryResource), (status = "default", description = "An ARM error response", body = ErrorResponse)))]
 async fn create_registry(
     State(state): State<AppState>,
     caller: Caller,
@@ -184,7 +184,7 @@ async fn create_registry(
 /// `policies` merges one policy at a time.
 #[utoipa::path(patch, path = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.ContainerRegistry/registries/{registryName}",
     operation_id = "Registries_Update", tag = "Registries", params(RegistryPath, RegistryApiVersion), request_body = RegistryUpdateBody,
-    responses((status = 200, description = "Success", body = RegistryResource), (status = "default", description = "An ARM error response", body = ErrorResponse)))]
+    responses((status = 200, description = "Success. Disabling content trust starts the wipe of its trust data: the answer then carries Azure-AsyncOperation, provisioningState is Updating and the policy shows enabled until the wipe has finished", body = RegistryResource, headers(("Azure-AsyncOperation" = String, description = "Status URL of the running content-trust wipe, if any"), ("Retry-After" = i32, description = "Seconds between polls"))), (status = "default", description = "An ARM error response", body = ErrorResponse)))]
 async fn update_registry(
     State(state): State<AppState>,
     caller: Caller,
