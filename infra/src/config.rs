@@ -774,6 +774,64 @@ mod tests {
     }
 
     #[test]
+    fn a_notary_server_needs_its_service_name_and_https_beyond_loopback() -> Result<(), ConfigError>
+    {
+        let none = Settings::from_sources(None, env(&[]))?;
+        assert_eq!((none.notary, none.trust), (None, TrustTiming::default()));
+        let local = Settings::from_sources(
+            None,
+            env(&[
+                ("BERTH_NOTARY_URL", "http://127.0.0.1:4443/"),
+                ("BERTH_NOTARY_SERVICE", "notary"),
+                ("BERTH_NOTARY_CA", "/etc/notary/ca.pem"),
+                ("BERTH_TRUST_PUSH_TOKEN_SECS", "30"),
+            ]),
+        )?;
+        assert_eq!(
+            local.notary,
+            Some(NotaryEndpoint {
+                url: "http://127.0.0.1:4443".to_owned(),
+                ca_file: Some(PathBuf::from("/etc/notary/ca.pem")),
+            })
+        );
+        assert_eq!(local.trust.push_token_secs, 30);
+        let refused = |pairs: &[(&str, &str)], key: &str| {
+            let err = Settings::from_sources(None, env(pairs)).err();
+            assert!(
+                err.as_ref().is_some_and(|e| e.to_string().contains(key)),
+                "{pairs:?}: {err:?}"
+            );
+        };
+        refused(
+            &[("BERTH_NOTARY_URL", "https://notary.example")],
+            "BERTH_NOTARY_SERVICE",
+        );
+        refused(
+            &[
+                ("BERTH_NOTARY_URL", "http://notary.example:4443"),
+                ("BERTH_NOTARY_SERVICE", "notary"),
+            ],
+            "BERTH_NOTARY_URL",
+        );
+        refused(
+            &[
+                ("BERTH_NOTARY_URL", "ftp://127.0.0.1"),
+                ("BERTH_NOTARY_SERVICE", "notary"),
+            ],
+            "BERTH_NOTARY_URL",
+        );
+        refused(
+            &[("BERTH_TRUST_PUSH_TOKEN_SECS", "0")],
+            "BERTH_TRUST_PUSH_TOKEN_SECS",
+        );
+        refused(
+            &[("BERTH_OPERATION_LEASE_SECS", "soon")],
+            "BERTH_OPERATION_LEASE_SECS",
+        );
+        Ok(())
+    }
+
+    #[test]
     fn plain_http_beyond_loopback_needs_a_tls_proxy_in_front() -> Result<(), ConfigError> {
         let tls = Settings::from_sources(None, env(&[("BERTH_LISTEN", "0.0.0.0:8443")]))?;
         assert_eq!(tls.tls, TlsMode::SelfSigned);

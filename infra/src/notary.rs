@@ -69,6 +69,19 @@ fn failed(what: &str, e: impl std::fmt::Display) -> TrustStoreError {
     TrustStoreError(format!("{what}: {e}"))
 }
 
+/// A transport error with its causes (reqwest's own message names only the URL; the TLS
+/// or connection reason is further down the chain).
+fn transport(what: &str, e: &reqwest::Error) -> TrustStoreError {
+    let mut message = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        message.push_str(": ");
+        message.push_str(&c.to_string());
+        cause = c.source();
+    }
+    failed(what, message)
+}
+
 impl NotaryTrustStore {
     /// A store on the server `settings` names, with tokens signed by `keys`.
     ///
@@ -134,7 +147,7 @@ impl NotaryTrustStore {
                 Ok(r) if last || !(r.status().is_server_error() || r.status() == 429) => {
                     return Ok(r);
                 }
-                Err(e) if last => return Err(failed(what, e)),
+                Err(e) if last => return Err(transport(what, &e)),
                 _ => {
                     tokio::time::sleep(delay).await;
                     delay *= 2;

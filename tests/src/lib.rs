@@ -136,6 +136,9 @@ pub struct SpawnOptions {
     /// Start a notary-server (on PostgreSQL) wired to this `berthd` as its trust store,
     /// with the service name [`notary::SERVICE`].
     pub notary: bool,
+    /// Serve that notary-server over HTTPS with a certificate of a test CA, which `berthd`
+    /// is told to trust (`BERTH_NOTARY_CA`; an `env` entry can override it).
+    pub notary_tls: bool,
     /// Run `berthd` as a process of this binary (the tests' `berthd-e2e`), plain HTTP, so
     /// that it can be killed ([`TestApp::kill`]) and started again ([`TestApp::restart`]).
     pub process: Option<PathBuf>,
@@ -179,12 +182,24 @@ pub async fn spawn_app_with(backend: Backend, options: SpawnOptions) -> TestApp 
     // The Notary server's port is chosen first, so that berthd can be told its URL; the
     // server starts once berthd has written the certificates it must trust.
     let notary_port = options.notary.then(registry::free_port);
+    let notary_tls = (options.notary && options.notary_tls).then(|| {
+        berth_infra::tls::ensure_dev_certificate(&dir.join("notary-tls"), "registry.localhost")
+            .unwrap_or_else(|e| panic!("cannot make notary-server's certificate: {e}"))
+    });
     if let Some(port) = notary_port {
+        let scheme = if notary_tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
         env.push(("BERTH_NOTARY_SERVICE".into(), notary::SERVICE.into()));
         env.push((
             "BERTH_NOTARY_URL".into(),
-            format!("http://127.0.0.1:{port}"),
+            format!("{scheme}://127.0.0.1:{port}"),
         ));
+    }
+    if let Some(tls) = &notary_tls {
+        env.push(("BERTH_NOTARY_CA".into(), tls.ca.display().to_string()));
     }
     if options.process.is_some() {
         // A process is killed and started again on the same address.
@@ -274,6 +289,7 @@ pub async fn spawn_app_with(backend: Backend, options: SpawnOptions) -> TestApp 
         Some(port) => Some(
             notary::NotaryServer::start_on(
                 port,
+                notary_tls.as_ref(),
                 &base,
                 notary::SERVICE,
                 configured("BERTH_REGISTRY_TOKEN_ISSUER")

@@ -8,6 +8,7 @@
 use crate::registry::{free_port, require};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use berth_infra::tls::DevCertificate;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -19,14 +20,16 @@ pub const SERVICE: &str = "notary-berth";
 /// notary-server 0.7's tables (`tuf_files`, `changefeed`), from upstream's migrations.
 const SERVER_SCHEMA: &str = include_str!("../notary/server-schema.sql");
 
-/// A running notary-server on a schema of its own; stopped, and its schema dropped, when
-/// dropped.
+/// A running notary-server on a schema of its own (plain HTTP, or HTTPS with a certificate
+/// of a test CA); stopped, and its schema dropped, when dropped.
 #[derive(Debug)]
 pub struct NotaryServer {
     /// `http://127.0.0.1:<port>` (plain HTTP).
     pub url: String,
     /// The PostgreSQL schema that holds its metadata (`notary_<uuid>`).
     pub schema: String,
+    /// The CA of its certificate, when it serves HTTPS.
+    pub ca: Option<PathBuf>,
     postgres_url: String,
     log: PathBuf,
     config_file: PathBuf,
@@ -62,6 +65,7 @@ impl NotaryServer {
     ) -> Self {
         Self::start_on(
             free_port(),
+            None,
             realm_base,
             service,
             issuer,
@@ -72,12 +76,13 @@ impl NotaryServer {
     }
 
     /// [`Self::start`] on 127.0.0.1:`port` (picked before `berthd` starts, so that `berthd`
-    /// can be told the URL).
+    /// can be told the URL), serving HTTPS with `tls` when given.
     ///
     /// # Panics
     /// As [`Self::start`].
     pub async fn start_on(
         port: u16,
+        tls: Option<&DevCertificate>,
         realm_base: &str,
         service: &str,
         issuer: &str,
@@ -120,8 +125,13 @@ impl NotaryServer {
         }
         let db_url = with_query(postgres_url, &extra);
         let address = format!("127.0.0.1:{port}");
+        let mut server_config = serde_json::json!({"http_addr": address});
+        if let Some(tls) = tls {
+            server_config["tls_cert_file"] = tls.cert.display().to_string().into();
+            server_config["tls_key_file"] = tls.key.display().to_string().into();
+        }
         let config = serde_json::json!({
-            "server": {"http_addr": address},
+            "server": server_config,
             "trust_service": {"type": "local", "key_algorithm": "ecdsa"},
             "storage": {"backend": "postgres", "db_url": db_url},
             "auth": {"type": "token", "options": {
@@ -135,8 +145,10 @@ impl NotaryServer {
         let config_file = dir.path().join("server.json");
         std::fs::write(&config_file, config.to_string())
             .unwrap_or_else(|e| panic!("cannot write the config: {e}"));
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let mut server = Self {
-            url: format!("http://{address}"),
+            url: format!("{scheme}://{address}"),
+            ca: tls.map(|t| t.ca.clone()),
             schema,
             postgres_url: postgres_url.to_owned(),
             log: dir.path().join("notary-server.log"),
@@ -177,7 +189,17 @@ impl NotaryServer {
         let child = self.child.insert(child);
         // Up as soon as health answers 200. (Its database check only runs every 10 s; psql
         // has made the tables, and a bad db_url makes notary-server exit at start.)
-        let client = reqwest::Client::new();
+        let mut client = reqwest::Client::builder();
+        if let Some(ca) = &self.ca {
+            let pem =
+                std::fs::read(ca).unwrap_or_else(|e| panic!("cannot read {}: {e}", ca.display()));
+            client = client.add_root_certificate(
+                reqwest::Certificate::from_pem(&pem).unwrap_or_else(|e| panic!("bad CA: {e}")),
+            );
+        }
+        let client = client
+            .build()
+            .unwrap_or_else(|e| panic!("no HTTP client: {e}"));
         let health = format!("{}/_notary_server/health", self.url);
         for _ in 0..200 {
             if let Ok(Some(status)) = child.try_wait() {

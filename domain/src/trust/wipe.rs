@@ -176,3 +176,229 @@ impl TrustWipe {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arm::{ResourceGroupId, ResourceGroupName, SubscriptionId};
+    use crate::registry::RegistryName;
+    use async_trait::async_trait;
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::sync::Mutex;
+
+    /// Notary's collections; `down` makes every call fail.
+    #[derive(Default)]
+    struct Store {
+        guns: Mutex<BTreeSet<String>>,
+        deletes: Mutex<Vec<String>>,
+        down: Mutex<bool>,
+    }
+
+    impl Store {
+        fn check(&self) -> Result<(), TrustStoreError> {
+            if *self.down.lock().unwrap_or_else(|e| e.into_inner()) {
+                return Err(TrustStoreError("connection refused".to_owned()));
+            }
+            Ok(())
+        }
+        fn guns(&self) -> std::sync::MutexGuard<'_, BTreeSet<String>> {
+            self.guns.lock().unwrap_or_else(|e| e.into_inner())
+        }
+    }
+
+    #[async_trait]
+    impl TrustStore for Store {
+        async fn list_collections(&self) -> Result<Vec<String>, TrustStoreError> {
+            self.check()?;
+            Ok(self.guns().iter().cloned().collect())
+        }
+        async fn delete_collection(&self, gun: &str) -> Result<(), TrustStoreError> {
+            self.check()?;
+            self.deletes
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(gun.to_owned());
+            self.guns().remove(gun);
+            Ok(())
+        }
+        async fn has_collection(&self, gun: &str) -> Result<bool, TrustStoreError> {
+            self.check()?;
+            Ok(self.guns().contains(gun))
+        }
+        async fn health(&self) -> Result<(), TrustStoreError> {
+            self.check()
+        }
+    }
+
+    /// The catalog: registry key -> GUN -> push expiry.
+    type Rows = BTreeMap<String, BTreeMap<String, Option<OffsetDateTime>>>;
+
+    #[derive(Default)]
+    struct Catalog(Mutex<Rows>);
+
+    impl Catalog {
+        fn rows(&self) -> std::sync::MutexGuard<'_, Rows> {
+            self.0.lock().unwrap_or_else(|e| e.into_inner())
+        }
+    }
+
+    #[async_trait]
+    impl TrustedCollectionCatalog for Catalog {
+        async fn record(
+            &self,
+            registry: &RegistryId,
+            gun: &str,
+            push_until: Option<OffsetDateTime>,
+        ) -> Result<(), StoreError> {
+            let mut rows = self.rows();
+            let slot = rows
+                .entry(registry.key())
+                .or_default()
+                .entry(gun.to_owned())
+                .or_default();
+            *slot = (*slot).max(push_until);
+            Ok(())
+        }
+        async fn record_found(
+            &self,
+            registry: &RegistryId,
+            guns: &[String],
+        ) -> Result<(), StoreError> {
+            let mut rows = self.rows();
+            for gun in guns {
+                rows.entry(registry.key())
+                    .or_default()
+                    .entry(gun.clone())
+                    .or_default();
+            }
+            Ok(())
+        }
+        async fn list(&self, registry: &RegistryId) -> Result<Vec<String>, StoreError> {
+            Ok(self
+                .rows()
+                .get(&registry.key())
+                .map(|r| r.keys().cloned().collect())
+                .unwrap_or_default())
+        }
+        async fn push_deadline(
+            &self,
+            registry: &RegistryId,
+        ) -> Result<Option<OffsetDateTime>, StoreError> {
+            Ok(self
+                .rows()
+                .get(&registry.key())
+                .and_then(|r| r.values().copied().max().flatten()))
+        }
+        async fn forget(&self, registry: &RegistryId, guns: &[String]) -> Result<(), StoreError> {
+            if let Some(r) = self.rows().get_mut(&registry.key()) {
+                for gun in guns {
+                    r.remove(gun);
+                }
+            }
+            Ok(())
+        }
+    }
+
+    struct Fixed(OffsetDateTime);
+
+    impl Clock for Fixed {
+        fn now(&self) -> OffsetDateTime {
+            self.0
+        }
+    }
+
+    fn registry(name: &str) -> RegistryId {
+        RegistryId {
+            resource_group: ResourceGroupId {
+                subscription: SubscriptionId::parse("00000000-0000-0000-0000-000000000001")
+                    .unwrap_or_else(|e| panic!("{e:?}")),
+                name: ResourceGroupName::parse("rg").unwrap_or_else(|e| panic!("{e:?}")),
+            },
+            name: RegistryName::parse(name).unwrap_or_else(|e| panic!("{e:?}")),
+        }
+    }
+
+    fn strings(items: &[&str]) -> BTreeSet<String> {
+        items.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[tokio::test]
+    async fn a_wipe_deletes_exactly_the_registrys_collections_then_sweeps_after_the_last_token() {
+        let now = OffsetDateTime::UNIX_EPOCH + Duration::days(20_000);
+        let store = Arc::new(Store::default());
+        store.guns().extend(strings(&[
+            "regone.x/app",
+            "regone.x/app-b",
+            "regone.x/found-only-by-the-changefeed",
+            "regone0.x/app",
+            "regtwo.x/app",
+        ]));
+        let catalog = Arc::new(Catalog::default());
+        let (one, ten) = (registry("regone"), registry("regone0"));
+        catalog
+            .record(&one, "regone.x/app", Some(now - Duration::seconds(5)))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        catalog
+            .record(&one, "regone.x/app-b", None)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let settings = WipeSettings {
+            parallelism: 4,
+            token_leeway: Duration::seconds(60),
+        };
+        let wipe = |at: OffsetDateTime| {
+            TrustWipe::new(
+                Some(store.clone() as Arc<dyn TrustStore>),
+                catalog.clone(),
+                Arc::new(Fixed(at)),
+                settings,
+            )
+        };
+
+        // The store is down: nothing is forgotten, and the cause is told.
+        *store.down.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        let err = wipe(now).pass(&one, "regone.x").await.err();
+        assert!(err.is_some_and(|e| e.to_string().contains("connection refused")));
+        assert_eq!(catalog.list(&one).await.unwrap_or_default().len(), 2);
+        *store.down.lock().unwrap_or_else(|e| e.into_inner()) = false;
+
+        // A push token expired 5 s ago is accepted 55 s more: first pass, then wait.
+        let step = wipe(now).pass(&one, "regone.x").await;
+        assert_eq!(
+            step.ok(),
+            Some(WipeStep::SweepAt(now + Duration::seconds(55)))
+        );
+        assert_eq!(*store.guns(), strings(&["regone0.x/app", "regtwo.x/app"]));
+        // Trust data written meanwhile with that token is taken by the final sweep.
+        store.guns().insert("regone.x/app".to_owned());
+        let later = now + Duration::seconds(56);
+        assert_eq!(
+            wipe(later).pass(&one, "regone.x").await.ok(),
+            Some(WipeStep::Done)
+        );
+        assert_eq!(*store.guns(), strings(&["regone0.x/app", "regtwo.x/app"]));
+        assert!(catalog.list(&one).await.unwrap_or_default().is_empty());
+        assert!(
+            store
+                .deletes
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .all(|g| g.starts_with("regone.x/")),
+            "only regone's collections were deleted"
+        );
+        // Another registry whose name extends regone's keeps its data until its own wipe.
+        assert_eq!(
+            wipe(later).pass(&ten, "regone0.x").await.ok(),
+            Some(WipeStep::Done)
+        );
+        assert_eq!(*store.guns(), strings(&["regtwo.x/app"]));
+        // With no trust server, the wipe says so.
+        let none = TrustWipe::new(None, catalog.clone(), Arc::new(Fixed(now)), settings);
+        assert!(matches!(
+            none.pass(&one, "regone.x").await,
+            Err(WipeError::NoTrustStore)
+        ));
+    }
+}

@@ -788,3 +788,80 @@ berth_tests::both_backends_with! {
         assert_eq!(done["status"], "Succeeded", "{done}");
     }
 }
+
+/// The Notary server over HTTPS: the adapter verifies its certificate against
+/// `BERTH_NOTARY_CA`. A `berthd` that does not trust that CA reports why in the
+/// operation's status, keeps retrying, and marks nothing done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_notary_adapter_verifies_tls_against_the_configured_ca() {
+    let quick = [
+        ("BERTH_TRUST_PUSH_TOKEN_SECS", "1"),
+        ("BERTH_NOTARY_TOKEN_LEEWAY_SECS", "0"),
+    ];
+    for trusted in [true, false] {
+        let mut env: Vec<(String, String)> = quick
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        if !trusted {
+            // No CA: only the system's roots, which do not know the test CA.
+            env.push(("BERTH_NOTARY_CA".into(), String::new()));
+        }
+        let app = spawn_app_with(
+            Backend::Sqlite,
+            SpawnOptions {
+                notary: true,
+                notary_tls: true,
+                env,
+                ..SpawnOptions::default()
+            },
+        )
+        .await;
+        assert!(notary(&app).url.starts_with("https://"));
+        app.create_group("tls").await;
+        app.create_registry("tls", "tlsreg01", "Premium").await;
+        let registry = app.registry_path("tls", "tlsreg01");
+        assert_eq!(
+            set_trust(&app, &registry, "enabled").await.status,
+            StatusCode::OK
+        );
+        let off = set_trust(&app, &registry, "disabled").await;
+        assert_eq!(off.status, StatusCode::OK, "{:?}", off.body);
+        let op = operation_url(&off);
+        if trusted {
+            let status = follow(&app, &op, Duration::from_secs(30)).await;
+            assert_eq!(status["status"], "Succeeded", "{status}");
+            continue;
+        }
+        let mut reported = Value::Null;
+        for _ in 0..80 {
+            let (_, status) = app.get(&op).await;
+            if status["error"]["code"].is_string() {
+                reported = status;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        assert_eq!(
+            (
+                reported["status"].as_str(),
+                reported["error"]["code"].as_str()
+            ),
+            (Some("InProgress"), Some("TrustServerUnavailable")),
+            "{reported}"
+        );
+        let message = reported["error"]["message"]
+            .as_str()
+            .unwrap()
+            .to_lowercase();
+        assert!(
+            message.contains("certificate"),
+            "the cause is named: {message}"
+        );
+        let (_, current) = app.get(&format!("{registry}?api-version={API}")).await;
+        assert_eq!(
+            current["properties"]["policies"]["trustPolicy"]["status"],
+            "enabled"
+        );
+    }
+}
