@@ -376,15 +376,18 @@ async fn the_documented_flow_signs_reads_and_wipes_exactly_one_registry() {
         other.is_some_and(|o| o.contains("v1")),
         "another registry's trust data must stay"
     );
+    let pulled = tempfile::tempdir().unwrap();
+    let into = format!("oci:{}:v1", pulled.path().display());
     let (ok, err) = skopeo(&[
-        "inspect",
-        "--tls-verify=false",
-        "--creds",
+        "copy",
+        "--src-tls-verify=false",
+        "--src-creds",
         &format!("{NULL_USER}:{reader_refresh}"),
         &image,
+        &into,
     ])
     .await;
-    assert!(ok, "the image must stay: {err}");
+    assert!(ok, "the image must stay pullable: {err}");
     let (_, catalog) = app
         .get(&format!("{r1}/trustedCollections?api-version={API}"))
         .await;
