@@ -9,6 +9,7 @@
 mod auth;
 mod authorization_api;
 mod bad_input;
+mod cli;
 mod content_trust;
 mod directory;
 mod external_oidc;

@@ -1,0 +1,436 @@
+//! `berth acr create|show|list|update|delete|check-name` and `berth acr config
+//! content-trust show|update`.
+
+use super::follow;
+use crate::client::{CliError, Client};
+use crate::{API, Global, confirm, warn};
+use clap::{Args, Subcommand, ValueEnum};
+use serde_json::{Map, Value, json};
+
+/// `berth acr ...`.
+#[derive(Debug, Subcommand)]
+pub enum AcrCommand {
+    /// Create a registry.
+    Create {
+        /// The registry's name (5-50 alphanumerics, lowercase).
+        #[arg(short = 'n', long)]
+        name: String,
+        /// Its resource group.
+        #[arg(short = 'g', long)]
+        resource_group: String,
+        /// Its SKU.
+        #[arg(long, value_enum, ignore_case = true)]
+        sku: SkuArg,
+        /// Its location (the group's when left out).
+        #[arg(short = 'l', long)]
+        location: Option<String>,
+        /// Enable the admin user.
+        #[arg(long)]
+        admin_enabled: Option<bool>,
+    },
+    /// Show a registry (found by name across resource groups when -g is left out).
+    Show(RegistryArgs),
+    /// List registries.
+    List {
+        /// Only this resource group's.
+        #[arg(short = 'g', long)]
+        resource_group: Option<String>,
+    },
+    /// Update a registry.
+    Update {
+        #[command(flatten)]
+        registry: RegistryArgs,
+        /// A new SKU.
+        #[arg(long, value_enum, ignore_case = true)]
+        sku: Option<SkuArg>,
+        /// Enable or disable the admin user.
+        #[arg(long)]
+        admin_enabled: Option<bool>,
+    },
+    /// Delete a registry.
+    Delete {
+        #[command(flatten)]
+        registry: RegistryArgs,
+        /// Do not prompt for confirmation.
+        #[arg(short = 'y', long)]
+        yes: bool,
+    },
+    /// Check whether a registry name is available.
+    CheckName {
+        /// The name.
+        #[arg(short = 'n', long)]
+        name: String,
+    },
+    /// Manage registry configurations.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// `berth acr config ...`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Manage content trust.
+    #[command(subcommand, name = "content-trust")]
+    ContentTrust(ContentTrustCommand),
+}
+
+/// `berth acr config content-trust ...`.
+#[derive(Debug, Subcommand)]
+pub enum ContentTrustCommand {
+    /// Show the content-trust policy.
+    Show {
+        #[command(flatten)]
+        registry: RegistryRef,
+    },
+    /// Enable or disable content trust.
+    Update {
+        #[command(flatten)]
+        registry: RegistryRef,
+        /// The new status.
+        #[arg(long, value_enum, ignore_case = true)]
+        status: Status,
+        /// Do not prompt for confirmation.
+        #[arg(short = 'y', long)]
+        yes: bool,
+        /// Do not wait for the long-running operation to finish.
+        #[arg(long)]
+        no_wait: bool,
+    },
+}
+
+/// A registry named with `--name`.
+#[derive(Debug, Args)]
+pub struct RegistryArgs {
+    /// The registry's name.
+    #[arg(short = 'n', long)]
+    name: String,
+    /// Its resource group (looked up when left out).
+    #[arg(short = 'g', long)]
+    resource_group: Option<String>,
+}
+
+/// A registry named with `--registry`.
+#[derive(Debug, Args)]
+pub struct RegistryRef {
+    /// The registry's name.
+    #[arg(short = 'r', long)]
+    registry: String,
+    /// Its resource group (looked up when left out).
+    #[arg(short = 'g', long)]
+    resource_group: Option<String>,
+}
+
+/// The SKUs.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SkuArg {
+    /// Basic.
+    Basic,
+    /// Standard.
+    Standard,
+    /// Premium.
+    Premium,
+}
+
+impl SkuArg {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Basic => "Basic",
+            Self::Standard => "Standard",
+            Self::Premium => "Premium",
+        }
+    }
+}
+
+/// A policy status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Status {
+    /// On.
+    Enabled,
+    /// Off.
+    Disabled,
+}
+
+const DEPRECATION: &str = "Content Trust is being deprecated by ACR and will be removed on March 31, 2028; Berth keeps it for registries that use it.";
+const DISABLE_QUESTION: &str = "Disabling content trust deletes all signatures of every repository of the registry permanently; the images remain in the registry. Are you sure you want to disable content trust?";
+
+/// The registry as `az` prints it: `properties` hoisted to the top, `resourceGroup` added.
+fn flatten(mut registry: Value) -> Value {
+    let Some(object) = registry.as_object_mut() else {
+        return registry;
+    };
+    if let Some(Value::Object(properties)) = object.remove("properties") {
+        for (k, v) in properties {
+            object.entry(k).or_insert(v);
+        }
+    }
+    if let Some(group) = object
+        .get("id")
+        .and_then(Value::as_str)
+        .and_then(resource_group_of)
+    {
+        object.insert("resourceGroup".to_owned(), Value::String(group));
+    }
+    registry
+}
+
+fn resource_group_of(id: &str) -> Option<String> {
+    let lower = id.to_ascii_lowercase();
+    let at = lower.find("/resourcegroups/")? + "/resourcegroups/".len();
+    id[at..].split('/').next().map(str::to_owned)
+}
+
+/// The registry's ARM id, finding its resource group by name as `az acr show` does.
+async fn registry_id(
+    client: &mut Client,
+    sub: &str,
+    name: &str,
+    group: Option<&str>,
+) -> Result<String, CliError> {
+    if let Some(group) = group {
+        return Ok(format!(
+            "/subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.ContainerRegistry/registries/{name}"
+        ));
+    }
+    let list = client
+        .get(&format!("/subscriptions/{sub}/resources?$filter=resourceType%20eq%20%27Microsoft.ContainerRegistry%2Fregistries%27&api-version=2024-11-01"))
+        .await?;
+    let found: Vec<&Value> = list["value"]
+        .as_array()
+        .map(|v| {
+            v.iter()
+                .filter(|r| {
+                    r["name"]
+                        .as_str()
+                        .is_some_and(|n| n.eq_ignore_ascii_case(name))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    match found.as_slice() {
+        [one] => Ok(one["id"].as_str().unwrap_or_default().to_owned()),
+        [] => Err(CliError::msg(format!(
+            "The resource with name '{name}' and type 'Microsoft.ContainerRegistry/registries' could not be found in subscription '{sub}'."
+        ))),
+        _ => Err(CliError::msg(format!(
+            "More than one registry named '{name}' was found; give its resource group with -g."
+        ))),
+    }
+}
+
+pub(crate) async fn run(command: AcrCommand, global: &Global) -> Result<Value, CliError> {
+    let mut client = Client::load(global.debug)?;
+    let sub = client.subscription(global.subscription.as_deref())?;
+    match command {
+        AcrCommand::Create {
+            name,
+            resource_group,
+            sku,
+            location,
+            admin_enabled,
+        } => {
+            if name.chars().any(|c| c.is_ascii_uppercase()) {
+                return Err(CliError::msg(
+                    "argument error: Registry name must use only lowercase.",
+                ));
+            }
+            let group = format!("/subscriptions/{sub}/resourceGroups/{resource_group}");
+            let location = match location {
+                Some(l) => l,
+                None => client
+                    .get(&format!("{group}?api-version=2025-04-01"))
+                    .await?["location"]
+                    .as_str()
+                    .unwrap_or("westus")
+                    .to_owned(),
+            };
+            let mut body = json!({"location": location, "sku": {"name": sku.name()}});
+            if let Some(admin) = admin_enabled {
+                body["properties"] = json!({"adminUserEnabled": admin});
+            }
+            let path = format!(
+                "{group}/providers/Microsoft.ContainerRegistry/registries/{name}?api-version={API}"
+            );
+            Ok(flatten(
+                client
+                    .send(reqwest::Method::PUT, &path, Some(&body))
+                    .await?
+                    .2,
+            ))
+        }
+        AcrCommand::Show(RegistryArgs {
+            name,
+            resource_group,
+        }) => {
+            let id = registry_id(&mut client, &sub, &name, resource_group.as_deref()).await?;
+            Ok(flatten(
+                client.get(&format!("{id}?api-version={API}")).await?,
+            ))
+        }
+        AcrCommand::List { resource_group } => {
+            let path = match resource_group {
+                Some(g) => format!(
+                    "/subscriptions/{sub}/resourceGroups/{g}/providers/Microsoft.ContainerRegistry/registries?api-version={API}"
+                ),
+                None => format!(
+                    "/subscriptions/{sub}/providers/Microsoft.ContainerRegistry/registries?api-version={API}"
+                ),
+            };
+            let mut all = Vec::new();
+            let mut next = Some(path);
+            while let Some(url) = next.take() {
+                let page = client.get(&url).await?;
+                all.extend(
+                    page["value"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(flatten),
+                );
+                next = page["nextLink"]
+                    .as_str()
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_owned);
+            }
+            Ok(Value::Array(all))
+        }
+        AcrCommand::Update {
+            registry:
+                RegistryArgs {
+                    name,
+                    resource_group,
+                },
+            sku,
+            admin_enabled,
+        } => {
+            let id = registry_id(&mut client, &sub, &name, resource_group.as_deref()).await?;
+            let mut body = Map::new();
+            if let Some(sku) = sku {
+                body.insert("sku".to_owned(), json!({"name": sku.name()}));
+            }
+            if let Some(admin) = admin_enabled {
+                body.insert("properties".to_owned(), json!({"adminUserEnabled": admin}));
+            }
+            let path = format!("{id}?api-version={API}");
+            Ok(flatten(
+                client
+                    .send(reqwest::Method::PATCH, &path, Some(&Value::Object(body)))
+                    .await?
+                    .2,
+            ))
+        }
+        AcrCommand::Delete {
+            registry:
+                RegistryArgs {
+                    name,
+                    resource_group,
+                },
+            yes,
+        } => {
+            let id = registry_id(&mut client, &sub, &name, resource_group.as_deref()).await?;
+            confirm(
+                &format!("Are you sure you want to delete the registry '{name}'?"),
+                yes,
+            )?;
+            let (_, headers, _) = client
+                .send(
+                    reqwest::Method::DELETE,
+                    &format!("{id}?api-version={API}"),
+                    None,
+                )
+                .await?;
+            if let Some(op) = headers
+                .get("azure-asyncoperation")
+                .and_then(|v| v.to_str().ok())
+            {
+                follow(&mut client, op).await?;
+            }
+            Ok(Value::Null)
+        }
+        AcrCommand::CheckName { name } => {
+            let path = format!(
+                "/subscriptions/{sub}/providers/Microsoft.ContainerRegistry/checkNameAvailability?api-version={API}"
+            );
+            let body = json!({"name": name, "type": "Microsoft.ContainerRegistry/registries"});
+            Ok(client
+                .send(reqwest::Method::POST, &path, Some(&body))
+                .await?
+                .2)
+        }
+        AcrCommand::Config(ConfigCommand::ContentTrust(command)) => {
+            content_trust(&mut client, &sub, command, global).await
+        }
+    }
+}
+
+async fn content_trust(
+    client: &mut Client,
+    sub: &str,
+    command: ContentTrustCommand,
+    global: &Global,
+) -> Result<Value, CliError> {
+    warn(global, DEPRECATION);
+    let (registry, status) = match &command {
+        ContentTrustCommand::Show { registry } => (registry, None),
+        ContentTrustCommand::Update {
+            registry, status, ..
+        } => (registry, Some(*status)),
+    };
+    let id = registry_id(
+        client,
+        sub,
+        &registry.registry,
+        registry.resource_group.as_deref(),
+    )
+    .await?;
+    let path = format!("{id}?api-version={API}");
+    let current = client.get(&path).await?;
+    if current["sku"]["name"].as_str() != Some("Premium") {
+        return Err(CliError::msg(
+            "Policies are only supported for managed registries in Premium SKU.",
+        ));
+    }
+    let ContentTrustCommand::Update { yes, no_wait, .. } = command else {
+        return Ok(current["properties"]["policies"]["trustPolicy"].clone());
+    };
+    if status == Some(Status::Disabled) {
+        confirm(DISABLE_QUESTION, yes)?;
+    }
+    let text = if status == Some(Status::Enabled) {
+        "enabled"
+    } else {
+        "disabled"
+    };
+    let body =
+        json!({"properties": {"policies": {"trustPolicy": {"type": "Notary", "status": text}}}});
+    let (_, headers, answer) = client
+        .send(reqwest::Method::PATCH, &path, Some(&body))
+        .await?;
+    let operation = headers
+        .get("azure-asyncoperation")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    match operation {
+        Some(_) if no_wait => Ok(Value::Null),
+        Some(op) => {
+            follow(client, &op).await?;
+            Ok(client.get(&path).await?["properties"]["policies"]["trustPolicy"].clone())
+        }
+        None => Ok(answer["properties"]["policies"]["trustPolicy"].clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registries_print_as_az_prints_them() {
+        let arm = json!({"id": "/subscriptions/s/resourceGroups/Demo/providers/Microsoft.ContainerRegistry/registries/r1",
+            "name": "r1", "properties": {"loginServer": "r1.x", "policies": {}}, "sku": {"name": "Basic"}});
+        let flat = flatten(arm);
+        assert_eq!(flat["loginServer"], "r1.x");
+        assert_eq!(flat["resourceGroup"], "Demo");
+        assert!(flat.get("properties").is_none());
+    }
+}

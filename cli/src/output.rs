@@ -1,0 +1,322 @@
+//! `--output` and `--query` as the Azure CLI (knack) applies them: JMESPath first, then
+//! JSON (indent 2, sorted keys), YAML, a table (scalar columns, `id`/`type`/`etag` left out),
+//! TSV (values only, one row per list item, dictionary values in key order), or nothing.
+
+use serde_json::Value;
+
+/// The output formats of `--output`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Indented JSON, keys sorted.
+    Json,
+    /// JSON (colored on a terminal in `az`; plain here).
+    Jsonc,
+    /// YAML.
+    Yaml,
+    /// YAML (colored on a terminal in `az`; plain here).
+    Yamlc,
+    /// A readable table of the scalar fields.
+    Table,
+    /// Tab-separated values, no keys.
+    Tsv,
+    /// Nothing.
+    None,
+}
+
+/// Applies `query` (JMESPath) to `value`.
+///
+/// # Errors
+/// The query's syntax or evaluation error, as a message.
+pub fn query(value: &Value, query: &str) -> Result<Value, String> {
+    let expr = jmespath::compile(query)
+        .map_err(|e| format!("argument --query: invalid jmespath_type value: {e}"))?;
+    let data = jmespath::Variable::from_json(&value.to_string())
+        .map_err(|e| format!("cannot query the result: {e}"))?;
+    let found = expr
+        .search(data)
+        .map_err(|e| format!("argument --query: {e}"))?;
+    serde_json::to_value(&*found).map_err(|e| format!("cannot query the result: {e}"))
+}
+
+/// Renders a command's result; a `null` result prints nothing, as in `az`.
+#[must_use]
+pub fn render(value: &Value, format: Format, query_active: bool) -> String {
+    if value.is_null() {
+        return String::new();
+    }
+    match format {
+        Format::Json | Format::Jsonc => json(value),
+        Format::Yaml | Format::Yamlc => yaml(value),
+        Format::Table => table(value, !query_active),
+        Format::Tsv => tsv(value),
+        Format::None => String::new(),
+    }
+}
+
+/// `json.dumps(result, indent=2, sort_keys=True, ensure_ascii=False)` plus a newline.
+fn json(value: &Value) -> String {
+    // serde_json's maps are ordered by key (no `preserve_order`): sorted, as az sorts them.
+    let mut text = serde_json::to_string_pretty(value).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// Python's `str()` of a JSON scalar.
+fn python_str(value: &Value) -> String {
+    match value {
+        Value::Null => "None".to_owned(),
+        Value::Bool(true) => "True".to_owned(),
+        Value::Bool(false) => "False".to_owned(),
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Array(items) => items.len().to_string(),
+        Value::Object(_) => String::new(),
+    }
+}
+
+fn tsv(value: &Value) -> String {
+    let rows: Vec<&Value> = match value {
+        Value::Array(items) => items.iter().collect(),
+        other => vec![other],
+    };
+    let mut out = String::new();
+    for row in rows {
+        let cells: Vec<String> = match row {
+            Value::Object(map) => map.values().map(python_str).collect(),
+            Value::Array(items) => items.iter().map(python_str).collect(),
+            Value::Bool(b) => vec![b.to_string()],
+            other => vec![python_str(other)],
+        };
+        out.push_str(&cells.join("\t"));
+        out.push('\n');
+    }
+    out
+}
+
+/// tabulate's "simple" table of the scalar fields, headers capitalized (trailing spaces
+/// trimmed).
+fn table(value: &Value, sort_keys: bool) -> String {
+    const SKIP: [&str; 3] = ["id", "type", "etag"];
+    let items: Vec<&Value> = match value {
+        Value::Array(items) => items.iter().collect(),
+        other => vec![other],
+    };
+    let mut columns: Vec<String> = Vec::new();
+    let mut rows: Vec<Vec<(String, String)>> = Vec::new();
+    for item in items {
+        let mut row = Vec::new();
+        match item {
+            Value::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                if sort_keys {
+                    keys.sort();
+                }
+                for key in keys {
+                    let v = &map[key];
+                    if SKIP.contains(&key.as_str()) || v.is_null() || v.is_array() || v.is_object()
+                    {
+                        continue;
+                    }
+                    let mut header = key.clone();
+                    if let Some(first) = header.get(..1) {
+                        header = first.to_uppercase() + &header[1..];
+                    }
+                    row.push((header, python_str(v)));
+                }
+            }
+            Value::Array(values) => {
+                for (i, v) in values.iter().enumerate() {
+                    row.push((format!("Column{}", i + 1), python_str(v)));
+                }
+            }
+            other => row.push(("Result".to_owned(), python_str(other))),
+        }
+        for (header, _) in &row {
+            if !columns.contains(header) {
+                columns.push(header.clone());
+            }
+        }
+        rows.push(row);
+    }
+    if columns.is_empty() {
+        return String::new();
+    }
+    let cell = |row: &Vec<(String, String)>, column: &str| {
+        row.iter()
+            .find(|(h, _)| h == column)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    // tabulate pads headers by two (MIN_PADDING) before it measures a column.
+    let widths: Vec<usize> = columns
+        .iter()
+        .map(|c| {
+            rows.iter()
+                .map(|r| cell(r, c).chars().count())
+                .chain([c.chars().count() + 2])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: Vec<String>| {
+        cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_owned()
+    };
+    let mut out = line(columns.clone());
+    out.push('\n');
+    out.push_str(&line(widths.iter().map(|w| "-".repeat(*w)).collect()));
+    out.push('\n');
+    for row in &rows {
+        out.push_str(&line(columns.iter().map(|c| cell(row, c)).collect()));
+        out.push('\n');
+    }
+    out
+}
+
+/// `yaml.safe_dump(result, default_flow_style=False)` for JSON values.
+fn yaml(value: &Value) -> String {
+    let mut out = String::new();
+    yaml_into(value, 0, &mut out, false);
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out
+}
+
+fn yaml_scalar(value: &Value) -> String {
+    match value {
+        Value::Null => "null".to_owned(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => {
+            let plain = !s.is_empty()
+                && !s.starts_with(|c: char| "-?:,[]{}#&*!|>'\"%@` ".contains(c))
+                && !s.contains(": ")
+                && !s.contains(" #")
+                && !s.ends_with([' ', ':'])
+                && !matches!(
+                    s.to_ascii_lowercase().as_str(),
+                    "true" | "false" | "null" | "yes" | "no" | "on" | "off" | "~"
+                )
+                && s.parse::<f64>().is_err()
+                && !s.contains('\n');
+            if plain {
+                s.clone()
+            } else {
+                format!("'{}'", s.replace('\'', "''"))
+            }
+        }
+        Value::Array(_) => "[]".to_owned(),
+        Value::Object(_) => "{}".to_owned(),
+    }
+}
+
+fn yaml_into(value: &Value, indent: usize, out: &mut String, in_list: bool) {
+    let pad = " ".repeat(indent);
+    match value {
+        Value::Object(map) if !map.is_empty() => {
+            for (i, (key, v)) in map.iter().enumerate() {
+                if !(in_list && i == 0) {
+                    out.push_str(&pad);
+                }
+                out.push_str(key);
+                out.push(':');
+                match v {
+                    Value::Object(m) if !m.is_empty() => {
+                        out.push('\n');
+                        yaml_into(v, indent + 2, out, false);
+                    }
+                    Value::Array(a) if !a.is_empty() => {
+                        out.push('\n');
+                        yaml_into(v, indent, out, false);
+                    }
+                    scalar => {
+                        out.push(' ');
+                        out.push_str(&yaml_scalar(scalar));
+                        out.push('\n');
+                    }
+                }
+            }
+        }
+        Value::Array(items) if !items.is_empty() => {
+            for item in items {
+                out.push_str(&pad);
+                out.push_str("- ");
+                match item {
+                    Value::Object(m) if !m.is_empty() => yaml_into(item, indent + 2, out, true),
+                    Value::Array(a) if !a.is_empty() => {
+                        out.push('\n');
+                        yaml_into(item, indent + 2, out, false);
+                    }
+                    scalar => {
+                        out.push_str(&yaml_scalar(scalar));
+                        out.push('\n');
+                    }
+                }
+            }
+        }
+        scalar => {
+            out.push_str(&pad);
+            out.push_str(&yaml_scalar(scalar));
+            out.push('\n');
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn tsv_prints_values_only_as_az_does() {
+        let v = json!([{"name": "a", "enabled": true, "tags": {"x": "y"}, "ips": [1, 2], "n": null}, {"name": "b"}]);
+        assert_eq!(tsv(&v), "True\t2\tNone\ta\t\nb\n");
+        assert_eq!(tsv(&json!("id-1")), "id-1\n");
+        assert_eq!(tsv(&json!(true)), "true\n");
+        assert_eq!(render(&Value::Null, Format::Tsv, true), "");
+    }
+
+    #[test]
+    fn table_keeps_scalar_columns_and_drops_id_type_etag() {
+        let v =
+            json!([{"id": "/x", "name": "reg1", "location": "westus", "sku": {"name": "Premium"}}]);
+        assert_eq!(
+            table(&v, true),
+            "Location    Name\n----------  ------\nwestus      reg1\n"
+        );
+    }
+
+    #[test]
+    fn json_is_indented_and_sorted() {
+        assert_eq!(
+            json(&json!({"b": 1, "a": [true]})),
+            "{\n  \"a\": [\n    true\n  ],\n  \"b\": 1\n}\n"
+        );
+    }
+
+    #[test]
+    fn queries_are_jmespath() {
+        let v = json!({"id": "/r", "policies": {"trustPolicy": {"status": "enabled"}}});
+        assert_eq!(
+            query(&v, "policies.trustPolicy.status"),
+            Ok(json!("enabled"))
+        );
+        assert!(query(&v, "[").is_err());
+    }
+
+    #[test]
+    fn yaml_is_block_style() {
+        let v = json!({"name": "r", "tags": {"env": "prod"}, "list": [{"a": 1, "b": "x"}], "yes": "yes"});
+        assert_eq!(
+            yaml(&v),
+            "list:\n- a: 1\n  b: x\nname: r\ntags:\n  env: prod\nyes: 'yes'\n"
+        );
+    }
+}

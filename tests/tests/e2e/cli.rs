@@ -1,0 +1,493 @@
+//! The `berth` CLI, run as a process against a real `berthd` (SQLite, plain HTTP on
+//! loopback, a notary-server for content trust): login, groups, registries, content trust,
+//! output formats and queries, the confirmation prompt, exit codes and error messages.
+
+use super::*;
+use berth_tests::{Backend, SpawnOptions, spawn_app_with};
+use std::path::Path;
+
+/// The result of one `berth` run.
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `berth args` with its profile in `home`, no terminal.
+async fn berth(home: &Path, args: &[&str]) -> Run {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_berth-e2e"))
+        .args(args)
+        .env("BERTH_CONFIG_DIR", home)
+        .env_remove("REQUESTS_CA_BUNDLE")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Runs `berth args` on a pseudo-terminal (util-linux `script`), typing `answer`.
+async fn berth_on_a_terminal(home: &Path, args: &[&str], answer: &str) -> Run {
+    let command = std::iter::once(env!("CARGO_BIN_EXE_berth-e2e"))
+        .chain(args.iter().copied())
+        .map(|a| format!("'{}'", a.replace('\'', r"'\''")))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut child = tokio::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("BERTH_CONFIG_DIR", home)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("util-linux `script` is needed (apt-get install bsdutils): {e}")
+        });
+    {
+        use tokio::io::AsyncWriteExt;
+        let mut stdin = child.stdin.take().unwrap();
+        // Give the prompt time to appear before the answer is typed.
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        stdin.write_all(answer.as_bytes()).await.unwrap();
+    }
+    let output = child.wait_with_output().await.unwrap();
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn berth_drives_groups_registries_and_content_trust_as_az_does() {
+    let app = spawn_app_with(
+        Backend::Sqlite,
+        SpawnOptions {
+            notary: true,
+            ..SpawnOptions::default()
+        },
+    )
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let home = home.path();
+    let (app_id, secret) = app.owner.clone();
+
+    // Not signed in yet.
+    let r = berth(home, &["acr", "list"]).await;
+    assert_eq!(
+        (r.code, r.stderr.trim()),
+        (1, "ERROR: Please run 'berth login' to setup account.")
+    );
+
+    let r = berth(
+        home,
+        &[
+            "login",
+            "--service-principal",
+            "-u",
+            &app_id,
+            "-p",
+            &secret,
+            "--endpoint",
+            &app.base,
+        ],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let accounts: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(accounts[0]["id"], app.subscription.as_str());
+    assert_eq!(
+        (
+            accounts[0]["isDefault"].as_bool(),
+            accounts[0]["user"]["type"].as_str()
+        ),
+        (Some(true), Some("servicePrincipal"))
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(home.join("profile.json"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "the cached credentials are the owner's only"
+        );
+    }
+    let r = berth(
+        home,
+        &["account", "show", "--query", "user.name", "-o", "tsv"],
+    )
+    .await;
+    assert_eq!(r.stdout, format!("{app_id}\n"));
+
+    let r = berth(
+        home,
+        &[
+            "group", "create", "-n", "demo", "-l", "westus", "-o", "table",
+        ],
+    )
+    .await;
+    assert_eq!(
+        r.stdout, "Location    Name\n----------  ------\nwestus      demo\n",
+        "{}",
+        r.stderr
+    );
+    let r = berth(
+        home,
+        &[
+            "acr",
+            "create",
+            "-n",
+            "myregistry",
+            "-g",
+            "demo",
+            "--sku",
+            "Premium",
+        ],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let created: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(
+        (
+            created["loginServer"].as_str(),
+            created["resourceGroup"].as_str()
+        ),
+        (Some("myregistry.registry.localhost"), Some("demo")),
+        "properties are hoisted, as az prints them"
+    );
+
+    // The documentation's commands, with az replaced by berth.
+    let r = berth(
+        home,
+        &[
+            "acr",
+            "show",
+            "--name",
+            "myregistry",
+            "--query",
+            "id",
+            "--output",
+            "tsv",
+        ],
+    )
+    .await;
+    assert_eq!(r.stdout.trim(), app.registry_path("demo", "myregistry"));
+    let r = berth(
+        home,
+        &[
+            "acr",
+            "config",
+            "content-trust",
+            "update",
+            "--registry",
+            "myregistry",
+            "--status",
+            "enabled",
+        ],
+    )
+    .await;
+    assert_eq!(
+        (r.code, serde_json::from_str::<Value>(&r.stdout).ok()),
+        (0, Some(json!({"status": "enabled", "type": "Notary"}))),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("WARNING: Content Trust is being deprecated")
+    );
+    let r = berth(
+        home,
+        &[
+            "acr",
+            "config",
+            "content-trust",
+            "show",
+            "-r",
+            "myregistry",
+            "--only-show-errors",
+            "-o",
+            "tsv",
+        ],
+    )
+    .await;
+    assert_eq!(
+        (r.stdout.as_str(), r.stderr.as_str()),
+        ("enabled\tNotary\n", "")
+    );
+
+    // Disabling asks first: no terminal and no --yes is refused, naming --yes.
+    let r = berth(
+        home,
+        &[
+            "acr",
+            "config",
+            "content-trust",
+            "update",
+            "-r",
+            "myregistry",
+            "--status",
+            "disabled",
+        ],
+    )
+    .await;
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("Unable to prompt for confirmation as no tty available. Use --yes."),
+        "{}",
+        r.stderr
+    );
+    // Answered no on a terminal: cancelled, nothing changes.
+    let r = berth_on_a_terminal(
+        home,
+        &[
+            "acr",
+            "config",
+            "content-trust",
+            "update",
+            "-r",
+            "myregistry",
+            "--status",
+            "disabled",
+        ],
+        "n\n",
+    )
+    .await;
+    assert!(
+        r.stdout.contains("the images remain in the registry")
+            && r.stdout.contains("Operation cancelled."),
+        "{}{}",
+        r.stdout,
+        r.stderr
+    );
+    let (_, current) = app
+        .get(&format!(
+            "{}?api-version={API}",
+            app.registry_path("demo", "myregistry")
+        ))
+        .await;
+    assert_eq!(
+        current["properties"]["policies"]["trustPolicy"]["status"],
+        "enabled"
+    );
+    // Answered yes on a terminal: the wipe runs, with progress, to its end.
+    let r = berth_on_a_terminal(
+        home,
+        &[
+            "acr",
+            "config",
+            "content-trust",
+            "update",
+            "-r",
+            "myregistry",
+            "--status",
+            "disabled",
+        ],
+        "y\n",
+    )
+    .await;
+    assert!(
+        r.stdout.contains("\"status\": \"disabled\""),
+        "{}{}",
+        r.stdout,
+        r.stderr
+    );
+    let (_, current) = app
+        .get(&format!(
+            "{}?api-version={API}",
+            app.registry_path("demo", "myregistry")
+        ))
+        .await;
+    assert_eq!(
+        current["properties"]["policies"]["trustPolicy"]["status"],
+        "disabled"
+    );
+    // --yes without a terminal, and --no-wait returns at once.
+    berth(
+        home,
+        &[
+            "acr",
+            "config",
+            "content-trust",
+            "update",
+            "-r",
+            "myregistry",
+            "--status",
+            "enabled",
+        ],
+    )
+    .await;
+    let r = berth(
+        home,
+        &[
+            "acr",
+            "config",
+            "content-trust",
+            "update",
+            "-r",
+            "myregistry",
+            "--status",
+            "disabled",
+            "--yes",
+            "--no-wait",
+        ],
+    )
+    .await;
+    assert_eq!((r.code, r.stdout.as_str()), (0, ""), "{}", r.stderr);
+
+    // Formats and queries.
+    let r = berth(
+        home,
+        &[
+            "acr",
+            "list",
+            "--query",
+            "[].{name:name, sku:sku.name}",
+            "-o",
+            "tsv",
+        ],
+    )
+    .await;
+    assert_eq!(r.stdout, "myregistry\tPremium\n");
+    let r = berth(home, &["acr", "list", "-o", "yaml", "--query", "[0].sku"]).await;
+    assert_eq!(r.stdout, "name: Premium\ntier: Premium\n");
+    let r = berth(
+        home,
+        &["acr", "check-name", "-n", "myregistry", "-o", "json"],
+    )
+    .await;
+    assert_eq!(
+        serde_json::from_str::<Value>(&r.stdout).unwrap()["nameAvailable"],
+        false
+    );
+
+    // A non-Premium registry gets az's message before anything is sent.
+    let r = berth(
+        home,
+        &[
+            "acr",
+            "create",
+            "-n",
+            "basicreg1",
+            "-g",
+            "demo",
+            "--sku",
+            "basic",
+            "-o",
+            "none",
+        ],
+    )
+    .await;
+    assert_eq!((r.code, r.stdout.as_str()), (0, ""));
+    let r = berth(
+        home,
+        &[
+            "acr",
+            "config",
+            "content-trust",
+            "update",
+            "-r",
+            "basicreg1",
+            "--status",
+            "enabled",
+        ],
+    )
+    .await;
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("ERROR: Policies are only supported for managed registries in Premium SKU."),
+        "{}",
+        r.stderr
+    );
+
+    // Bad input: exit 1 with the error, exit 2 for bad usage.
+    let r = berth(home, &["acr", "show", "-n", "nosuchreg"]).await;
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("could not be found"), "{}", r.stderr);
+    let r = berth(
+        home,
+        &["acr", "show", "-n", "myregistry", "-g", "nosuchgroup"],
+    )
+    .await;
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.starts_with("ERROR: (ResourceGroupNotFound)"),
+        "{}",
+        r.stderr
+    );
+    let r = berth(
+        home,
+        &[
+            "acr",
+            "create",
+            "-n",
+            "MyRegistry",
+            "-g",
+            "demo",
+            "--sku",
+            "Basic",
+        ],
+    )
+    .await;
+    assert_eq!(
+        (r.code, r.stderr.trim()),
+        (
+            1,
+            "ERROR: argument error: Registry name must use only lowercase."
+        )
+    );
+    let r = berth(home, &["acr", "create", "-n", "x"]).await;
+    assert_eq!(r.code, 2, "a missing flag is bad usage: {}", r.stderr);
+    let r = berth(
+        home,
+        &[
+            "acr",
+            "config",
+            "content-trust",
+            "update",
+            "-r",
+            "myregistry",
+            "--status",
+            "maybe",
+        ],
+    )
+    .await;
+    assert_eq!(r.code, 2);
+    let r = berth(home, &["acr", "list", "--query", "[?"]).await;
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("--query"), "{}", r.stderr);
+
+    // --debug shows the HTTP exchange without tokens or secrets.
+    let r = berth(
+        home,
+        &["acr", "show", "-n", "myregistry", "--debug", "-o", "none"],
+    )
+    .await;
+    assert!(r.stderr.contains("DEBUG: Request URL"), "{}", r.stderr);
+    assert!(
+        !r.stderr.contains(&secret) && !r.stderr.contains("eyJ"),
+        "a secret or token leaked:\n{}",
+        r.stderr
+    );
+
+    // Deletions ask too, and follow their operations.
+    let r = berth(home, &["acr", "delete", "-n", "basicreg1", "--yes"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = berth(home, &["group", "delete", "-n", "demo", "--yes"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = berth(home, &["group", "list", "-o", "tsv", "--query", "[].name"]).await;
+    assert_eq!(r.stdout, "");
+    let r = berth(home, &["logout"]).await;
+    assert_eq!(r.code, 0);
+    assert!(!home.join("profile.json").exists());
+}
