@@ -128,16 +128,23 @@ impl Client {
     /// # Errors
     /// The issuer refused.
     pub async fn token(&mut self) -> Result<String, CliError> {
+        let audience = self.profile.management_audience.clone();
+        self.token_for(&audience).await
+    }
+
+    /// An access token for `audience` (the management API, Graph, the registry token
+    /// service), from the cache or the issuer.
+    ///
+    /// # Errors
+    /// The issuer refused.
+    pub async fn token_for(&mut self, audience: &str) -> Result<String, CliError> {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        if let Some(t) = &self.profile.token
+        if let Some(t) = self.profile.tokens.get(audience)
             && t.expires_on - 300 > now
         {
             return Ok(t.access_token.clone());
         }
-        let scope = format!(
-            "{}/.default",
-            self.profile.management_audience.trim_end_matches('/')
-        );
+        let scope = format!("{}/.default", audience.trim_end_matches('/'));
         let (grant, user_field) = if self.profile.user_type == "servicePrincipal" {
             ("client_credentials", "client_id")
         } else {
@@ -188,10 +195,13 @@ impl Client {
         }
         let access = body["access_token"].as_str().unwrap_or_default().to_owned();
         let expires_in = body["expires_in"].as_i64().unwrap_or(3600);
-        self.profile.token = Some(CachedToken {
-            access_token: access.clone(),
-            expires_on: now + expires_in,
-        });
+        self.profile.tokens.insert(
+            audience.to_owned(),
+            CachedToken {
+                access_token: access.clone(),
+                expires_on: now + expires_in,
+            },
+        );
         // A cache that cannot be written only costs a sign-in next time.
         let _ = profile::save(&self.profile);
         Ok(access)
@@ -222,7 +232,13 @@ impl Client {
         path: &str,
         body: Option<&Value>,
     ) -> Result<(StatusCode, reqwest::header::HeaderMap, Value), CliError> {
-        let token = self.token().await?;
+        // Graph calls (`/v1.0/...`) take a token for the directory, the rest a management one.
+        let token = if path.starts_with("/v1.0/") {
+            let graph = format!("{}/", self.profile.endpoint);
+            self.token_for(&graph).await?
+        } else {
+            self.token().await?
+        };
         let url = if path.starts_with("http") {
             path.to_owned()
         } else {
@@ -255,6 +271,40 @@ impl Client {
             });
         }
         Ok((status, headers, value))
+    }
+
+    /// POSTs a form to `path` without a bearer token (the token server's own endpoints).
+    ///
+    /// # Errors
+    /// The server's error, or an unreachable server.
+    pub async fn post_form(
+        &mut self,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> Result<Value, CliError> {
+        let url = format!("{}{path}", self.profile.endpoint);
+        self.trace_request(&Method::POST, &url, None);
+        let response = self
+            .http
+            .post(&url)
+            .form(form)
+            .send()
+            .await
+            .map_err(|e| unreachable_error(&url, &e))?;
+        let status = response.status();
+        let value: Value = response.json().await.unwrap_or(Value::Null);
+        self.trace_response(status, &value);
+        if !status.is_success() {
+            let message = value["errors"][0]["message"]
+                .as_str()
+                .or(value["error_description"].as_str())
+                .or(value["error"]["message"].as_str())
+                .unwrap_or("the token server refused");
+            return Err(CliError::msg(format!(
+                "{path} answered {status}: {message}"
+            )));
+        }
+        Ok(value)
     }
 
     /// GET `path`.

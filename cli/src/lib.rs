@@ -75,6 +75,18 @@ enum Command {
     /// Manage container registries.
     #[command(subcommand)]
     Acr(commands::acr::AcrCommand),
+    /// Manage role definitions and assignments.
+    #[command(subcommand)]
+    Role(commands::role::RoleCommand),
+    /// Manage the directory: service principals, users and groups.
+    #[command(subcommand)]
+    Ad(commands::ad::AdCommand),
+    /// Print a shell completion script.
+    Completion {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Runs `berth` with the process's arguments.
@@ -93,6 +105,13 @@ pub async fn main() -> ExitCode {
         Command::Account(c) => commands::account::run(c, &global),
         Command::Group(c) => commands::group::run(c, &global).await,
         Command::Acr(c) => commands::acr::run(c, &global).await,
+        Command::Role(c) => commands::role::run(c, &global).await,
+        Command::Ad(c) => commands::ad::run(c, &global).await,
+        Command::Completion { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "berth", &mut std::io::stdout());
+            return ExitCode::SUCCESS;
+        }
     };
     match result {
         Ok(value) => print(&value, &global),

@@ -15,6 +15,9 @@ pub struct Profile {
     pub tenant: String,
     /// The management audience (from `/metadata/endpoints`).
     pub management_audience: String,
+    /// The DNS suffix of login servers (from `/metadata/endpoints`).
+    #[serde(default)]
+    pub acr_suffix: Option<String>,
     /// appId of the service principal, or the user's name.
     pub user: String,
     /// `servicePrincipal` or `user`.
@@ -25,8 +28,9 @@ pub struct Profile {
     pub ca_file: Option<PathBuf>,
     /// The default subscription.
     pub subscription: Option<Subscription>,
-    /// The cached access token.
-    pub token: Option<CachedToken>,
+    /// The cached access tokens, by audience.
+    #[serde(default)]
+    pub tokens: std::collections::BTreeMap<String, CachedToken>,
 }
 
 /// A subscription, as `az account show` prints it.

@@ -155,12 +155,14 @@ async fn list_subscriptions(
     Ok(Json(SubscriptionList {
         value: subscriptions
             .iter()
+            // As in ARM, a subscription is listed to whoever may read it or holds a role
+            // anywhere in it (a registry-scoped AcrPush is enough to find it).
             .filter(|s| {
-                state.allows(
-                    &caller,
-                    SUBSCRIPTION_READ,
-                    &format!("/subscriptions/{}", s.id),
-                )
+                let scope = format!("/subscriptions/{}", s.id);
+                state.allows(&caller, SUBSCRIPTION_READ, &scope)
+                    || berth_domain::authorization::Scope::parse(&scope).is_ok_and(|scope| {
+                        state.rbac.has_assignment_around(&caller.principals, &scope)
+                    })
             })
             .map(SubscriptionResource::from)
             .collect(),

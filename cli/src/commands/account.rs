@@ -82,6 +82,9 @@ pub(crate) async fn login(args: LoginArgs, global: &Global) -> Result<Value, Cli
         endpoint,
         tenant: args.tenant.unwrap_or_else(|| "organizations".to_owned()),
         management_audience: audience,
+        acr_suffix: metadata["suffixes"]["acrLoginServer"]
+            .as_str()
+            .map(str::to_owned),
         user: args.username,
         user_type: if args.service_principal {
             "servicePrincipal"
@@ -92,7 +95,7 @@ pub(crate) async fn login(args: LoginArgs, global: &Global) -> Result<Value, Cli
         secret: args.password,
         ca_file,
         subscription: None,
-        token: None,
+        tokens: std::collections::BTreeMap::new(),
     };
     let mut client = Client::new(http, profile, global.debug);
     let list = client.get("/subscriptions?api-version=2022-12-01").await?;

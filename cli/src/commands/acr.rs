@@ -64,6 +64,115 @@ pub enum AcrCommand {
     /// Manage registry configurations.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Log in to a registry: get a registry refresh token and give it to Docker (or print it).
+    Login {
+        #[command(flatten)]
+        registry: RegistryArgs,
+        /// Print the token instead of storing it for Docker.
+        #[arg(short = 't', long)]
+        expose_token: bool,
+    },
+    /// Manage the admin user's credentials.
+    #[command(subcommand)]
+    Credential(CredentialCommand),
+}
+
+/// `berth acr credential ...`.
+#[derive(Debug, Subcommand)]
+pub enum CredentialCommand {
+    /// Show the admin user's name and passwords.
+    Show {
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// Renew one of the two passwords.
+    Renew {
+        #[command(flatten)]
+        registry: RegistryArgs,
+        /// Which one.
+        #[arg(long, value_parser = ["password", "password2"])]
+        password_name: String,
+    },
+}
+
+/// The user name Docker stores with a registry refresh token.
+const NULL_USER: &str = "00000000-0000-0000-0000-000000000000";
+
+/// Gives `refresh` to Docker for `login_server`: `docker login --password-stdin` when Docker is
+/// installed; else the Docker config file, through its credential helper when one is set.
+fn store_for_docker(login_server: &str, refresh: &str) -> Result<(), CliError> {
+    use base64::Engine;
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    let run_with_stdin = |mut command: Command, input: &str| -> Result<bool, CliError> {
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| CliError::msg(format!("cannot run {command:?}: {e}")))?;
+        if let Some(mut stdin) = child.stdin.take() {
+            let _ = stdin.write_all(input.as_bytes());
+        }
+        let output = child
+            .wait_with_output()
+            .map_err(|e| CliError::msg(format!("cannot run {command:?}: {e}")))?;
+        if !output.status.success() {
+            return Err(CliError::msg(
+                String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+            ));
+        }
+        Ok(true)
+    };
+    let on_path = |binary: &str| {
+        std::env::var_os("PATH")
+            .is_some_and(|paths| std::env::split_paths(&paths).any(|p| p.join(binary).is_file()))
+    };
+    if on_path("docker") {
+        let mut docker = Command::new("docker");
+        docker.args([
+            "login",
+            "--username",
+            NULL_USER,
+            "--password-stdin",
+            login_server,
+        ]);
+        run_with_stdin(docker, refresh)?;
+        return Ok(());
+    }
+    let dir = std::env::var_os("DOCKER_CONFIG").map_or_else(
+        || std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".docker"),
+        std::path::PathBuf::from,
+    );
+    let file = dir.join("config.json");
+    let mut config: Value = std::fs::read(&file)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_else(|| json!({}));
+    let helper = config["credHelpers"][login_server]
+        .as_str()
+        .or(config["credsStore"].as_str())
+        .map(str::to_owned);
+    if let Some(helper) = helper {
+        let entry = json!({"ServerURL": login_server, "Username": NULL_USER, "Secret": refresh});
+        let mut command = Command::new(format!("docker-credential-{helper}"));
+        command.arg("store");
+        run_with_stdin(command, &entry.to_string())?;
+        return Ok(());
+    }
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{NULL_USER}:{refresh}"));
+    config["auths"][login_server] = json!({"auth": auth});
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| CliError::msg(format!("cannot create {}: {e}", dir.display())))?;
+    let text = serde_json::to_vec_pretty(&config).map_err(|e| CliError::msg(e.to_string()))?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+        .open(&file)
+        .and_then(|mut f| f.write_all(&text))
+        .map_err(|e| CliError::msg(format!("cannot write {}: {e}", file.display())))
 }
 
 /// `berth acr config ...`.
@@ -217,6 +326,20 @@ async fn registry_id(
     }
 }
 
+async fn login_server_of(
+    client: &mut Client,
+    sub: &str,
+    name: &str,
+    group: Option<&str>,
+) -> Result<String, CliError> {
+    let id = registry_id(client, sub, name, group).await?;
+    let registry = client.get(&format!("{id}?api-version={API}")).await?;
+    Ok(registry["properties"]["loginServer"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned())
+}
+
 pub(crate) async fn run(command: AcrCommand, global: &Global) -> Result<Value, CliError> {
     let mut client = Client::load(global.debug)?;
     let sub = client.subscription(global.subscription.as_deref())?;
@@ -359,6 +482,94 @@ pub(crate) async fn run(command: AcrCommand, global: &Global) -> Result<Value, C
         }
         AcrCommand::Config(ConfigCommand::ContentTrust(command)) => {
             content_trust(&mut client, &sub, command, global).await
+        }
+        AcrCommand::Login {
+            registry:
+                RegistryArgs {
+                    name,
+                    resource_group,
+                },
+            expose_token,
+        } => {
+            let login_server =
+                match login_server_of(&mut client, &sub, &name, resource_group.as_deref()).await {
+                    Ok(found) => found,
+                    // As az does: a caller that cannot read the registry (AcrPush alone) still
+                    // logs in, to the name under the deployment's login-server suffix.
+                    Err(e) => match &client.profile.acr_suffix {
+                        Some(suffix) => format!("{}.{suffix}", name.to_ascii_lowercase()),
+                        None => return Err(e),
+                    },
+                };
+            let aad = client
+                .token_for("https://containerregistry.azure.net")
+                .await?;
+            let tenant = client.profile.tenant.clone();
+            let exchanged = client
+                .post_form(
+                    "/oauth2/exchange",
+                    &[
+                        ("grant_type", "access_token"),
+                        ("service", &login_server),
+                        ("tenant", &tenant),
+                        ("access_token", &aad),
+                    ],
+                )
+                .await?;
+            let refresh = exchanged["refresh_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            if expose_token {
+                warn(
+                    global,
+                    &format!(
+                        "You can perform manual login using the provided access token below, for example: 'docker login {login_server} --username {NULL_USER} --password-stdin'"
+                    ),
+                );
+                return Ok(
+                    json!({"accessToken": refresh, "loginServer": login_server, "refreshToken": refresh, "username": NULL_USER}),
+                );
+            }
+            store_for_docker(&login_server, &refresh)?;
+            println!("Login Succeeded");
+            Ok(Value::Null)
+        }
+        AcrCommand::Credential(CredentialCommand::Show {
+            registry:
+                RegistryArgs {
+                    name,
+                    resource_group,
+                },
+        }) => {
+            let id = registry_id(&mut client, &sub, &name, resource_group.as_deref()).await?;
+            Ok(client
+                .send(
+                    reqwest::Method::POST,
+                    &format!("{id}/listCredentials?api-version={API}"),
+                    None,
+                )
+                .await?
+                .2)
+        }
+        AcrCommand::Credential(CredentialCommand::Renew {
+            registry:
+                RegistryArgs {
+                    name,
+                    resource_group,
+                },
+            password_name,
+        }) => {
+            let id = registry_id(&mut client, &sub, &name, resource_group.as_deref()).await?;
+            let body = json!({"name": password_name});
+            Ok(client
+                .send(
+                    reqwest::Method::POST,
+                    &format!("{id}/regenerateCredential?api-version={API}"),
+                    Some(&body),
+                )
+                .await?
+                .2)
         }
     }
 }

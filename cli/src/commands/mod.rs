@@ -2,7 +2,9 @@
 
 pub mod account;
 pub mod acr;
+pub mod ad;
 pub mod group;
+pub mod role;
 
 use crate::client::{CliError, Client};
 use serde_json::Value;

@@ -247,6 +247,18 @@ impl RbacService {
         })
     }
 
+    /// Whether any of `principals` holds a role assignment at, above or below `scope`: ARM
+    /// lists a subscription to every principal with access anywhere in it.
+    #[must_use]
+    pub fn has_assignment_around(&self, principals: &[Uuid], scope: &Scope) -> bool {
+        self.snapshot.read().is_ok_and(|s| {
+            s.assignments.values().any(|a| {
+                principals.contains(&a.principal_id)
+                    && (scope.is_within(&a.scope) || a.scope.is_within(scope))
+            })
+        })
+    }
+
     /// Role definitions usable at `scope` (built-ins, and custom roles assignable there),
     /// optionally only those named `name` (any case).
     ///

@@ -15,10 +15,16 @@ struct Run {
 
 /// Runs `berth args` with its profile in `home`, no terminal.
 async fn berth(home: &Path, args: &[&str]) -> Run {
+    berth_with(home, args, &[]).await
+}
+
+/// [`berth`] with extra environment.
+async fn berth_with(home: &Path, args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Run {
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_berth-e2e"))
         .args(args)
         .env("BERTH_CONFIG_DIR", home)
         .env_remove("REQUESTS_CA_BUNDLE")
+        .envs(env.iter().copied())
         .stdin(std::process::Stdio::null())
         .output()
         .await
@@ -490,4 +496,539 @@ async fn berth_drives_groups_registries_and_content_trust_as_az_does() {
     let r = berth(home, &["logout"]).await;
     assert_eq!(r.code, 0);
     assert!(!home.join("profile.json").exists());
+}
+
+fn json_of(run: &Run) -> Value {
+    serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}{}", run.stdout, run.stderr))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn berth_grants_roles_and_logs_in_to_registries() {
+    use base64::Engine;
+    let app = berth_tests::spawn_app(Backend::Sqlite).await;
+    let owner_home = tempfile::tempdir().unwrap();
+    let home = owner_home.path();
+    let (app_id, secret) = app.owner.clone();
+    assert_eq!(
+        berth(
+            home,
+            &[
+                "login",
+                "--service-principal",
+                "-u",
+                &app_id,
+                "-p",
+                &secret,
+                "--endpoint",
+                &app.base
+            ]
+        )
+        .await
+        .code,
+        0
+    );
+    assert_eq!(
+        berth(home, &["group", "create", "-n", "rbac", "-l", "westus"])
+            .await
+            .code,
+        0
+    );
+    assert_eq!(
+        berth(
+            home,
+            &[
+                "acr",
+                "create",
+                "-n",
+                "rbacreg01",
+                "-g",
+                "rbac",
+                "--sku",
+                "Premium"
+            ]
+        )
+        .await
+        .code,
+        0
+    );
+    let registry_id = berth(
+        home,
+        &[
+            "acr",
+            "show",
+            "--name",
+            "rbacreg01",
+            "--query",
+            "id",
+            "--output",
+            "tsv",
+        ],
+    )
+    .await
+    .stdout
+    .trim()
+    .to_owned();
+
+    // A service principal and a user to grant roles to.
+    let sp = json_of(&berth(home, &["ad", "sp", "create-for-rbac", "-n", "cli-signer"]).await);
+    let (sp_app, sp_secret) = (
+        sp["appId"].as_str().unwrap().to_owned(),
+        sp["password"].as_str().unwrap().to_owned(),
+    );
+    let user = json_of(
+        &berth(
+            home,
+            &[
+                "ad",
+                "user",
+                "create",
+                "--display-name",
+                "Alice",
+                "--user-principal-name",
+                "alice@contoso.com",
+                "--password",
+                "a-long-Passw0rd-for-alice",
+            ],
+        )
+        .await,
+    );
+    let alice = user["id"].as_str().unwrap().to_owned();
+
+    // The documentation's command, for a user and for a service principal.
+    let r = berth(
+        home,
+        &[
+            "role",
+            "assignment",
+            "create",
+            "--scope",
+            &registry_id,
+            "--role",
+            "AcrImageSigner",
+            "--assignee",
+            "alice@contoso.com",
+        ],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let first = json_of(&r);
+    assert_eq!(
+        (
+            first["principalId"].as_str(),
+            first["principalType"].as_str(),
+            first["resourceGroup"].as_str()
+        ),
+        (Some(alice.as_str()), Some("User"), Some("rbac"))
+    );
+    assert!(
+        first["roleDefinitionId"]
+            .as_str()
+            .unwrap()
+            .ends_with("6cef56e8-d556-48e5-a04f-b8e64114680f")
+    );
+    let r = berth(
+        home,
+        &[
+            "role",
+            "assignment",
+            "create",
+            "--scope",
+            &registry_id,
+            "--role",
+            "AcrImageSigner",
+            "--assignee",
+            &sp_app,
+        ],
+    )
+    .await;
+    assert_eq!(
+        json_of(&r)["principalType"],
+        "ServicePrincipal",
+        "{}",
+        r.stderr
+    );
+    // The same assignment again is a success that prints the existing one.
+    let again = json_of(
+        &berth(
+            home,
+            &[
+                "role",
+                "assignment",
+                "create",
+                "--scope",
+                &registry_id,
+                "--role",
+                "AcrImageSigner",
+                "--assignee",
+                "alice@contoso.com",
+            ],
+        )
+        .await,
+    );
+    assert_eq!(again["id"], first["id"]);
+    let sp_object = json_of(
+        &berth(
+            home,
+            &[
+                "role",
+                "assignment",
+                "list",
+                "--scope",
+                &registry_id,
+                "--assignee",
+                &sp_app,
+            ],
+        )
+        .await,
+    )[0]["principalId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = berth(
+        home,
+        &[
+            "role",
+            "assignment",
+            "create",
+            "--scope",
+            &registry_id,
+            "--role",
+            "8311e382-0749-4cb8-b61a-304f252e45ec",
+            "--assignee-object-id",
+            &sp_object,
+            "--assignee-principal-type",
+            "ServicePrincipal",
+        ],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = berth(
+        home,
+        &[
+            "role",
+            "assignment",
+            "list",
+            "--scope",
+            &registry_id,
+            "--assignee",
+            &sp_app,
+            "--query",
+            "length(@)",
+            "-o",
+            "tsv",
+        ],
+    )
+    .await;
+    assert_eq!(r.stdout, "2\n");
+    let r = berth(
+        home,
+        &[
+            "role",
+            "definition",
+            "list",
+            "--name",
+            "AcrImageSigner",
+            "--query",
+            "[0].permissions[0].dataActions",
+            "-o",
+            "tsv",
+        ],
+    )
+    .await;
+    assert_eq!(
+        r.stdout,
+        "Microsoft.ContainerRegistry/registries/trustedCollections/write\n"
+    );
+
+    // Bad input.
+    let r = berth(
+        home,
+        &[
+            "role",
+            "assignment",
+            "create",
+            "--scope",
+            &registry_id,
+            "--role",
+            "NoSuchRole",
+            "--assignee",
+            &sp_app,
+        ],
+    )
+    .await;
+    assert_eq!(
+        (r.code, r.stderr.trim()),
+        (1, "ERROR: Role 'NoSuchRole' doesn't exist.")
+    );
+    let r = berth(
+        home,
+        &[
+            "role",
+            "assignment",
+            "create",
+            "--scope",
+            &registry_id,
+            "--role",
+            "AcrPull",
+            "--assignee",
+            "nobody@contoso.com",
+        ],
+    )
+    .await;
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains(
+            "Cannot find user or service principal in graph database for 'nobody@contoso.com'"
+        ),
+        "{}",
+        r.stderr
+    );
+    let r = berth(
+        home,
+        &[
+            "role",
+            "assignment",
+            "create",
+            "--scope",
+            &registry_id,
+            "--role",
+            "AcrPull",
+        ],
+    )
+    .await;
+    assert_eq!(r.code, 2, "an assignee is required: {}", r.stderr);
+
+    let r = berth(
+        home,
+        &[
+            "role",
+            "assignment",
+            "delete",
+            "--scope",
+            &registry_id,
+            "--assignee",
+            "alice@contoso.com",
+            "--role",
+            "AcrImageSigner",
+        ],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = berth(
+        home,
+        &[
+            "role",
+            "assignment",
+            "list",
+            "--scope",
+            &registry_id,
+            "--assignee",
+            "alice@contoso.com",
+            "-o",
+            "tsv",
+        ],
+    )
+    .await;
+    assert_eq!(r.stdout, "");
+
+    let group = json_of(
+        &berth(
+            home,
+            &[
+                "ad",
+                "group",
+                "create",
+                "--display-name",
+                "signers",
+                "--mail-nickname",
+                "signers",
+            ],
+        )
+        .await,
+    );
+    let r = berth(
+        home,
+        &[
+            "ad",
+            "group",
+            "member",
+            "add",
+            "-g",
+            group["id"].as_str().unwrap(),
+            "--member-id",
+            &sp_object,
+        ],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    // The service principal logs in and gets a registry token, as `az acr login` does.
+    let sp_home = tempfile::tempdir().unwrap();
+    assert_eq!(
+        berth(
+            sp_home.path(),
+            &[
+                "login",
+                "--service-principal",
+                "-u",
+                &sp_app,
+                "-p",
+                &sp_secret,
+                "--endpoint",
+                &app.base
+            ]
+        )
+        .await
+        .code,
+        0
+    );
+    let r = berth(
+        sp_home.path(),
+        &["acr", "login", "--name", "rbacreg01", "--expose-token"],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let exposed = json_of(&r);
+    assert_eq!(
+        (
+            exposed["loginServer"].as_str(),
+            exposed["username"].as_str()
+        ),
+        (
+            Some("rbacreg01.registry.localhost"),
+            Some("00000000-0000-0000-0000-000000000000")
+        )
+    );
+    assert_eq!(exposed["accessToken"], exposed["refreshToken"]);
+    let token = exposed["accessToken"].as_str().unwrap();
+    let payload: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(token.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(payload["aud"], "rbacreg01.registry.localhost");
+
+    // Without --expose-token (and no Docker): into the Docker config file...
+    let docker = tempfile::tempdir().unwrap();
+    let bin = tempfile::tempdir().unwrap();
+    let env = [
+        ("DOCKER_CONFIG", docker.path().as_os_str()),
+        ("PATH", bin.path().as_os_str()),
+    ];
+    let r = berth_with(
+        sp_home.path(),
+        &["acr", "login", "--name", "rbacreg01"],
+        &env,
+    )
+    .await;
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (0, "Login Succeeded\n"),
+        "{}",
+        r.stderr
+    );
+    let config: Value =
+        serde_json::from_slice(&std::fs::read(docker.path().join("config.json")).unwrap()).unwrap();
+    let auth = base64::engine::general_purpose::STANDARD
+        .decode(
+            config["auths"]["rbacreg01.registry.localhost"]["auth"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+    let auth = String::from_utf8(auth).unwrap();
+    assert!(
+        auth.starts_with("00000000-0000-0000-0000-000000000000:ey"),
+        "{auth}"
+    );
+    // ...or through the configured credential helper.
+    std::fs::write(
+        docker.path().join("config.json"),
+        r#"{"credsStore": "berthtest"}"#,
+    )
+    .unwrap();
+    let stored = bin.path().join("stored.json");
+    let helper = bin.path().join("docker-credential-berthtest");
+    std::fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = store ] && /bin/cat > {}\n",
+            stored.display()
+        ),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let r = berth_with(
+        sp_home.path(),
+        &["acr", "login", "--name", "rbacreg01"],
+        &env,
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let entry: Value = serde_json::from_slice(&std::fs::read(&stored).unwrap()).unwrap();
+    assert_eq!(
+        (entry["ServerURL"].as_str(), entry["Username"].as_str()),
+        (
+            Some("rbacreg01.registry.localhost"),
+            Some("00000000-0000-0000-0000-000000000000")
+        )
+    );
+    assert!(entry["Secret"].as_str().unwrap().starts_with("ey"));
+
+    // The admin user's credentials.
+    let r = berth(home, &["acr", "credential", "show", "-n", "rbacreg01"]).await;
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("(AdminUserDisabled)"), "{}", r.stderr);
+    assert_eq!(
+        berth(
+            home,
+            &[
+                "acr",
+                "update",
+                "-n",
+                "rbacreg01",
+                "--admin-enabled",
+                "true",
+                "-o",
+                "none"
+            ]
+        )
+        .await
+        .code,
+        0
+    );
+    let creds = json_of(&berth(home, &["acr", "credential", "show", "-n", "rbacreg01"]).await);
+    assert_eq!(creds["username"], "rbacreg01");
+    let renewed = json_of(
+        &berth(
+            home,
+            &[
+                "acr",
+                "credential",
+                "renew",
+                "-n",
+                "rbacreg01",
+                "--password-name",
+                "password2",
+            ],
+        )
+        .await,
+    );
+    assert_eq!(
+        renewed["passwords"][0]["value"],
+        creds["passwords"][0]["value"]
+    );
+    assert_ne!(
+        renewed["passwords"][1]["value"],
+        creds["passwords"][1]["value"]
+    );
+
+    let r = berth(home, &["completion", "bash"]).await;
+    assert!(r.code == 0 && r.stdout.contains("berth"), "{}", r.stderr);
 }
