@@ -75,6 +75,12 @@ pub enum AcrCommand {
     /// Manage the admin user's credentials.
     #[command(subcommand)]
     Credential(CredentialCommand),
+    /// Manage scope maps (repository-scoped permissions for tokens).
+    #[command(subcommand, name = "scope-map")]
+    ScopeMap(super::tokens::ScopeMapCommand),
+    /// Manage repository-scoped tokens.
+    #[command(subcommand)]
+    Token(super::tokens::TokenCommand),
 }
 
 /// `berth acr credential ...`.
@@ -261,6 +267,26 @@ pub enum Status {
 
 const DEPRECATION: &str = "Content Trust is being deprecated by ACR and will be removed on March 31, 2028; Berth keeps it for registries that use it.";
 const DISABLE_QUESTION: &str = "Disabling content trust deletes all signatures of every repository of the registry permanently; the images remain in the registry. Are you sure you want to disable content trust?";
+
+/// The ARM path of the registry `--registry` names.
+pub(crate) async fn registry_path(
+    client: &mut Client,
+    sub: &str,
+    registry: &RegistryRef,
+) -> Result<String, CliError> {
+    registry_id(
+        client,
+        sub,
+        &registry.registry,
+        registry.resource_group.as_deref(),
+    )
+    .await
+}
+
+/// A child resource (scope map, token) as `az` prints it.
+pub(crate) fn flatten_resource(value: Value) -> Value {
+    flatten(value)
+}
 
 /// The registry as `az` prints it: `properties` hoisted to the top, `resourceGroup` added.
 fn flatten(mut registry: Value) -> Value {
@@ -480,6 +506,8 @@ pub(crate) async fn run(command: AcrCommand, global: &Global) -> Result<Value, C
                 .await?
                 .2)
         }
+        AcrCommand::ScopeMap(command) => super::tokens::scope_maps(command, global).await,
+        AcrCommand::Token(command) => super::tokens::tokens(command, global).await,
         AcrCommand::Config(ConfigCommand::ContentTrust(command)) => {
             content_trust(&mut client, &sub, command, global).await
         }

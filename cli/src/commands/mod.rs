@@ -5,6 +5,7 @@ pub mod acr;
 pub mod ad;
 pub mod group;
 pub mod role;
+pub mod tokens;
 
 use crate::client::{CliError, Client};
 use serde_json::Value;

@@ -1029,6 +1029,189 @@ async fn berth_grants_roles_and_logs_in_to_registries() {
         creds["passwords"][1]["value"]
     );
 
+    // Repository-scoped tokens.
+    let map = json_of(
+        &berth(
+            home,
+            &[
+                "acr",
+                "scope-map",
+                "create",
+                "-n",
+                "hello-rw",
+                "-r",
+                "rbacreg01",
+                "--repository",
+                "samples/hello",
+                "content/read",
+                "content/write",
+                "--repository",
+                "samples/other",
+                "content/read",
+            ],
+        )
+        .await,
+    );
+    assert_eq!(
+        map["actions"],
+        json!([
+            "repositories/samples/hello/content/read",
+            "repositories/samples/hello/content/write",
+            "repositories/samples/other/content/read"
+        ])
+    );
+    let token = json_of(
+        &berth(
+            home,
+            &[
+                "acr",
+                "token",
+                "create",
+                "-n",
+                "ci-token",
+                "-r",
+                "rbacreg01",
+                "--scope-map",
+                "hello-rw",
+            ],
+        )
+        .await,
+    );
+    assert_eq!(
+        (
+            token["status"].as_str(),
+            token["credentials"]["username"].as_str()
+        ),
+        (Some("enabled"), Some("ci-token"))
+    );
+    assert!(
+        token["credentials"]["passwords"][0]["value"].is_string(),
+        "{token}"
+    );
+    let quick = json_of(
+        &berth(
+            home,
+            &[
+                "acr",
+                "token",
+                "create",
+                "-n",
+                "pull-token",
+                "-r",
+                "rbacreg01",
+                "--repository",
+                "samples/hello",
+                "content/read",
+                "--no-passwords",
+            ],
+        )
+        .await,
+    );
+    assert!(
+        quick["scopeMapId"]
+            .as_str()
+            .unwrap()
+            .ends_with("/scopeMaps/pull-token-scope-map"),
+        "{quick}"
+    );
+    assert!(
+        quick["credentials"]["passwords"]
+            .as_array()
+            .is_none_or(|p| p.iter().all(|x| x.get("value").is_none())),
+        "--no-passwords makes none: {quick}"
+    );
+    let r = berth(
+        home,
+        &[
+            "acr",
+            "token",
+            "list",
+            "-r",
+            "rbacreg01",
+            "--query",
+            "[].name",
+            "-o",
+            "tsv",
+        ],
+    )
+    .await;
+    assert_eq!(r.stdout, "ci-token\npull-token\n");
+    let r = berth(
+        home,
+        &[
+            "acr",
+            "scope-map",
+            "create",
+            "-n",
+            "typo",
+            "-r",
+            "rbacreg01",
+            "--repository",
+            "samples/hello",
+            "content/reed",
+        ],
+    )
+    .await;
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("--repository samples/hello needs actions from"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        berth(
+            home,
+            &[
+                "acr",
+                "token",
+                "delete",
+                "-n",
+                "ci-token",
+                "-r",
+                "rbacreg01",
+                "--yes"
+            ]
+        )
+        .await
+        .code,
+        0
+    );
+    assert_eq!(
+        berth(
+            home,
+            &[
+                "acr",
+                "scope-map",
+                "delete",
+                "-n",
+                "hello-rw",
+                "-r",
+                "rbacreg01",
+                "--yes"
+            ]
+        )
+        .await
+        .code,
+        0
+    );
+    let r = berth(
+        home,
+        &[
+            "acr",
+            "scope-map",
+            "list",
+            "-r",
+            "rbacreg01",
+            "--query",
+            "[?name=='hello-rw']",
+            "-o",
+            "tsv",
+        ],
+    )
+    .await;
+    assert_eq!(r.stdout, "");
+
     let r = berth(home, &["completion", "bash"]).await;
     assert!(r.code == 0 && r.stdout.contains("berth"), "{}", r.stderr);
 }
