@@ -1215,3 +1215,91 @@ async fn berth_grants_roles_and_logs_in_to_registries() {
     let r = berth(home, &["completion", "bash"]).await;
     assert!(r.code == 0 && r.stdout.contains("berth"), "{}", r.stderr);
 }
+
+/// README's "Content trust in five minutes", run as written against berthd, notary-server
+/// and docker-registry (push tokens short, so that the disable ends in seconds).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_walkthrough_runs_as_written() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let section = &readme[readme.find("### Content trust in five minutes").unwrap()..];
+    let start = section.find("```sh\n").unwrap() + "```sh\n".len();
+    let script = &section[start..start + section[start..].find("```").unwrap()];
+
+    let env = [
+        ("BERTH_TRUST_PUSH_TOKEN_SECS", "1"),
+        ("BERTH_NOTARY_TOKEN_LEEWAY_SECS", "0"),
+    ];
+    let app = spawn_app_with(
+        Backend::Sqlite,
+        SpawnOptions {
+            notary: true,
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            ..SpawnOptions::default()
+        },
+    )
+    .await;
+    let data = berth_tests::registry::DockerRegistry::start(
+        &app.base,
+        "myregistry.registry.localhost",
+        "berth-token-server",
+        &app.data_dir.path().join("registry-token-certs.pem"),
+    )
+    .await;
+    let layout = tempfile::tempdir().unwrap();
+    let image = format!(
+        "oci:{}:v1",
+        berth_tests::registry::oci_layout(layout.path(), "v1").display()
+    );
+    let bin = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_berth-e2e"), bin.path().join("berth")).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let output = tokio::process::Command::new("bash")
+        .args(["-euo", "pipefail", "-c", script])
+        .env("HOME", home.path())
+        .env("PATH", path)
+        .env("B", &app.base)
+        .env("NOTARY", &app.notary.as_ref().unwrap().url)
+        .env("DATA", &data.address)
+        .env("OWNER", app.data_dir.path().join("bootstrap-owner.json"))
+        .env("IMAGE", &image)
+        .env_remove("BERTH_CONFIG_DIR")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    assert!(
+        output.status.success(),
+        "the walkthrough failed:\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+    );
+    let enabled = stdout
+        .find("\"status\": \"enabled\"")
+        .unwrap_or_else(|| panic!("{stdout}"));
+    let listed = stdout
+        .find("targets")
+        .unwrap_or_else(|| panic!("the reader saw no signed tag:\n{stdout}"));
+    let disabled = stdout
+        .find("\"status\": \"disabled\"")
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(enabled < listed && listed < disabled, "{stdout}");
+    assert!(
+        stdout.contains("does not have trust data for myregistry.registry.localhost/hello"),
+        "{stdout}{stderr}"
+    );
+    assert!(
+        stdout.trim_end().ends_with("/hello"),
+        "the image stays:\n{stdout}"
+    );
+}
