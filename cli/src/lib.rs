@@ -99,6 +99,7 @@ pub async fn main() -> ExitCode {
         }
     };
     let global = cli.global.clone();
+    let started = std::time::Instant::now();
     let result = match cli.command {
         Command::Login(args) => commands::account::login(args, &global).await,
         Command::Logout => commands::account::logout(),
@@ -113,13 +114,20 @@ pub async fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
     };
-    match result {
+    let code = match result {
         Ok(value) => print(&value, &global),
         Err(e) => {
             eprintln!("ERROR: {e}");
             ExitCode::FAILURE
         }
+    };
+    if global.verbose || global.debug {
+        eprintln!(
+            "INFO: Command ran in {:.3} seconds",
+            started.elapsed().as_secs_f64()
+        );
     }
+    code
 }
 
 /// Prints a result with `--query` and `--output`.

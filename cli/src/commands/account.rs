@@ -27,6 +27,9 @@ pub struct LoginArgs {
     /// A CA bundle to trust for the deployment (e.g. berth-data/tls/dev-ca.pem); remembered.
     #[arg(long)]
     ca_file: Option<std::path::PathBuf>,
+    /// Sign in even when the account sees no subscription.
+    #[arg(long)]
+    allow_no_subscriptions: bool,
 }
 
 /// `berth account ...`.
@@ -116,6 +119,12 @@ pub(crate) async fn login(args: LoginArgs, global: &Global) -> Result<Value, Cli
         && let Some(tenant) = list["value"][0]["tenantId"].as_str()
     {
         client.profile.tenant = tenant.to_owned();
+    }
+    if subscriptions.is_empty() && !args.allow_no_subscriptions {
+        return Err(CliError::msg(format!(
+            "No subscriptions found for {}. Ask for a role in a subscription, or use --allow-no-subscriptions.",
+            client.profile.user
+        )));
     }
     client.profile.subscription = subscriptions.first().cloned();
     profile::save(&client.profile).map_err(CliError::msg)?;

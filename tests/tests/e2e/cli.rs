@@ -1303,3 +1303,108 @@ async fn the_readme_walkthrough_runs_as_written() {
         "the image stays:\n{stdout}"
     );
 }
+
+/// berth's `--query` and `--output` give what the Azure CLI's own formatters (knack 0.11,
+/// from PyPI) print for the same documents.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn output_formats_match_the_azure_clis() {
+    use berth_cli::output::{Format, query, render};
+    let registry = json!({
+        "id": "/subscriptions/s/resourceGroups/demo/providers/Microsoft.ContainerRegistry/registries/myregistry",
+        "name": "myregistry", "type": "Microsoft.ContainerRegistry/registries", "location": "westus",
+        "adminUserEnabled": false, "anonymousPullEnabled": false, "loginServer": "myregistry.registry.localhost",
+        "policies": {"trustPolicy": {"status": "enabled", "type": "Notary"}, "retentionPolicy": {"days": 7, "status": "disabled"}},
+        "sku": {"name": "Premium", "tier": "Premium"}, "tags": {}, "zoneRedundancy": "Disabled", "encryption": null,
+        "networkRuleSet": {"defaultAction": "Allow", "ipRules": []}, "resourceGroup": "demo"
+    });
+    let list = json!([registry.clone(), {"id": "/x", "name": "other", "location": "eastus", "sku": {"name": "Basic"}, "adminUserEnabled": true, "tags": {"env": "dev"}}]);
+    let cases: Vec<(Value, Option<&str>, &str)> = vec![
+        (registry.clone(), None, "json"),
+        (registry.clone(), None, "tsv"),
+        (registry.clone(), None, "table"),
+        (registry.clone(), None, "yaml"),
+        (list.clone(), None, "json"),
+        (list.clone(), None, "tsv"),
+        (list.clone(), None, "table"),
+        (list.clone(), None, "yaml"),
+        (registry.clone(), Some("id"), "tsv"),
+        (registry.clone(), Some("policies.trustPolicy"), "json"),
+        (registry.clone(), Some("policies.trustPolicy"), "tsv"),
+        (registry.clone(), Some("sku"), "yaml"),
+        (registry.clone(), Some("encryption"), "tsv"),
+        (registry.clone(), Some("adminUserEnabled"), "tsv"),
+        (registry.clone(), Some("[name, location]"), "tsv"),
+        (list.clone(), Some("[].name"), "tsv"),
+        (list.clone(), Some("[?adminUserEnabled].name"), "json"),
+        (
+            list.clone(),
+            Some("[].{location: location, name: name}"),
+            "tsv",
+        ),
+        (
+            list.clone(),
+            Some("[].{location: location, name: name}"),
+            "table",
+        ),
+        (list.clone(), Some("length(@)"), "tsv"),
+        (list.clone(), Some("[0].tags"), "json"),
+    ];
+    let input: Vec<Value> = cases
+        .iter()
+        .map(|(v, q, f)| json!({"value": v, "query": q, "format": f}))
+        .collect();
+    let python = std::env::var("BERTH_TEST_PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    let mut child = tokio::process::Command::new(&python)
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/python/knack_output.py"
+        ))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {python}: {e}"));
+    {
+        use tokio::io::AsyncWriteExt;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin
+            .write_all(Value::Array(input).to_string().as_bytes())
+            .await
+            .unwrap();
+    }
+    let output = child.wait_with_output().await.unwrap();
+    assert!(
+        output.status.success(),
+        "knack is needed (./scripts/test installs tests/python/requirements.txt in a venv and sets BERTH_TEST_PYTHON): {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let expected: Vec<String> = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(expected.len(), cases.len());
+    assert!(
+        expected.iter().filter(|t| !t.is_empty()).count() >= cases.len() - 1,
+        "{expected:?}"
+    );
+    for ((value, q, format), want) in cases.iter().zip(expected) {
+        let value = match q {
+            Some(q) => query(value, q).unwrap(),
+            None => value.clone(),
+        };
+        let format = match *format {
+            "json" => Format::Json,
+            "tsv" => Format::Tsv,
+            "table" => Format::Table,
+            _ => Format::Yaml,
+        };
+        let got = render(&value, format, q.is_some());
+        // tabulate pads every cell, the last one too; berth trims the lines' ends.
+        let want = if format == Format::Table {
+            want.lines()
+                .map(str::trim_end)
+                .map(|l| format!("{l}\n"))
+                .collect::<String>()
+        } else {
+            want
+        };
+        assert_eq!(got, want, "{format:?} of {q:?}");
+    }
+}
