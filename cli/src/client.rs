@@ -207,18 +207,39 @@ impl Client {
         Ok(access)
     }
 
-    /// The default subscription's id.
+    /// The subscription to act in: `given` (an id, or a name of one the account sees), or
+    /// the default one.
     ///
     /// # Errors
-    /// None is chosen.
-    pub fn subscription(&self, given: Option<&str>) -> Result<String, CliError> {
-        given
+    /// None is chosen, or no visible subscription has that name.
+    pub async fn subscription(&mut self, given: Option<&str>) -> Result<String, CliError> {
+        let Some(given) = given else {
+            return self
+                .profile
+                .subscription
+                .as_ref()
+                .map(|s| s.id.clone())
+                .ok_or_else(|| CliError::msg("No subscription found. Run 'berth login' again."));
+        };
+        if uuid::Uuid::parse_str(given).is_ok() {
+            return Ok(given.to_owned());
+        }
+        let list = self.get("/subscriptions?api-version=2022-12-01").await?;
+        list["value"]
+            .as_array()
+            .and_then(|subs| {
+                subs.iter().find(|s| {
+                    s["displayName"]
+                        .as_str()
+                        .is_some_and(|n| n.eq_ignore_ascii_case(given))
+                })
+            })
+            .and_then(|s| s["subscriptionId"].as_str())
             .map(str::to_owned)
-            .or_else(|| self.profile.subscription.as_ref().map(|s| s.id.clone()))
             .ok_or_else(|| {
-                CliError::msg(
-                    "No subscription found. Run 'berth account set' to select a subscription.",
-                )
+                CliError::msg(format!(
+                    "Subscription '{given}' not found. Check the spelling and casing and try again."
+                ))
             })
     }
 

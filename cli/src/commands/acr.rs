@@ -368,7 +368,7 @@ async fn login_server_of(
 
 pub(crate) async fn run(command: AcrCommand, global: &Global) -> Result<Value, CliError> {
     let mut client = Client::load(global.debug)?;
-    let sub = client.subscription(global.subscription.as_deref())?;
+    let sub = client.subscription(global.subscription.as_deref()).await?;
     match command {
         AcrCommand::Create {
             name,

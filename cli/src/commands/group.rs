@@ -47,7 +47,7 @@ pub struct NameArg {
 
 pub(crate) async fn run(command: GroupCommand, global: &Global) -> Result<Value, CliError> {
     let mut client = Client::load(global.debug)?;
-    let sub = client.subscription(global.subscription.as_deref())?;
+    let sub = client.subscription(global.subscription.as_deref()).await?;
     let path =
         |name: &str| format!("/subscriptions/{sub}/resourcegroups/{name}?api-version={RG_API}");
     match command {

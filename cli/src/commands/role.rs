@@ -273,7 +273,7 @@ async fn list(
 
 pub(crate) async fn run(command: RoleCommand, global: &Global) -> Result<Value, CliError> {
     let mut client = Client::load(global.debug)?;
-    let sub = client.subscription(global.subscription.as_deref())?;
+    let sub = client.subscription(global.subscription.as_deref()).await?;
     let default_scope = format!("/subscriptions/{sub}");
     match command {
         RoleCommand::Assignment(AssignmentCommand::Create {

@@ -136,7 +136,7 @@ pub(crate) async fn scope_maps(
     global: &Global,
 ) -> Result<Value, CliError> {
     let mut client = Client::load(global.debug)?;
-    let sub = client.subscription(global.subscription.as_deref())?;
+    let sub = client.subscription(global.subscription.as_deref()).await?;
     match command {
         ScopeMapCommand::Create {
             name,
@@ -184,7 +184,7 @@ pub(crate) async fn scope_maps(
 
 pub(crate) async fn tokens(command: TokenCommand, global: &Global) -> Result<Value, CliError> {
     let mut client = Client::load(global.debug)?;
-    let sub = client.subscription(global.subscription.as_deref())?;
+    let sub = client.subscription(global.subscription.as_deref()).await?;
     match command {
         TokenCommand::Create {
             name,

@@ -70,10 +70,16 @@ async fn berth_on_a_terminal(home: &Path, args: &[&str], answer: &str) -> Run {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn berth_drives_groups_registries_and_content_trust_as_az_does() {
+    // Trust-data push tokens live 3 s, so a disable that follows one waits that long.
+    let env = vec![
+        ("BERTH_TRUST_PUSH_TOKEN_SECS".to_owned(), "3".to_owned()),
+        ("BERTH_NOTARY_TOKEN_LEEWAY_SECS".to_owned(), "0".to_owned()),
+    ];
     let app = spawn_app_with(
         Backend::Sqlite,
         SpawnOptions {
             notary: true,
+            env,
             ..SpawnOptions::default()
         },
     )
@@ -132,6 +138,17 @@ async fn berth_drives_groups_registries_and_content_trust_as_az_does() {
     )
     .await;
     assert_eq!(r.stdout, format!("{app_id}\n"));
+    // --subscription takes an id or a name.
+    let r = berth(home, &["group", "list", "--subscription", "Berth"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = berth(home, &["group", "list", "--subscription", "nosuchsub"]).await;
+    assert_eq!(
+        (r.code, r.stderr.trim()),
+        (
+            1,
+            "ERROR: Subscription 'nosuchsub' not found. Check the spelling and casing and try again."
+        )
+    );
 
     let r = berth(
         home,
@@ -285,6 +302,56 @@ async fn berth_drives_groups_registries_and_content_trust_as_az_does() {
         current["properties"]["policies"]["trustPolicy"]["status"],
         "enabled"
     );
+    // A signer's push token was issued just now: the wipe will wait for it to expire.
+    let registry_id = app.registry_path("demo", "myregistry");
+    for role in ["AcrPush", "AcrImageSigner"] {
+        let r = berth(
+            home,
+            &[
+                "role",
+                "assignment",
+                "create",
+                "--scope",
+                &registry_id,
+                "--role",
+                role,
+                "--assignee",
+                &app_id,
+                "-o",
+                "none",
+            ],
+        )
+        .await;
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    let refresh = berth(
+        home,
+        &[
+            "acr",
+            "login",
+            "-n",
+            "myregistry",
+            "--expose-token",
+            "--query",
+            "refreshToken",
+            "-o",
+            "tsv",
+            "--only-show-errors",
+        ],
+    )
+    .await
+    .stdout
+    .trim()
+    .to_owned();
+    let push = super::token_server::access(
+        &app,
+        berth_tests::notary::SERVICE,
+        "repository:myregistry.registry.localhost/app:push,pull",
+        &refresh,
+    )
+    .await;
+    let granted = super::token_server::claims(push.body["access_token"].as_str().unwrap());
+    assert_eq!(granted["access"][0]["actions"], json!(["push", "pull"]));
     // Answered yes on a terminal: the wipe runs, with progress, to its end.
     let r = berth_on_a_terminal(
         home,
@@ -306,6 +373,11 @@ async fn berth_drives_groups_registries_and_content_trust_as_az_does() {
         "{}{}",
         r.stdout,
         r.stderr
+    );
+    assert!(
+        r.stdout.contains("Running .."),
+        "progress is shown on the terminal: {}",
+        r.stdout
     );
     let (_, current) = app
         .get(&format!(
