@@ -132,7 +132,7 @@ pub async fn main() -> ExitCode {
 
 /// Prints a result with `--query` and `--output`.
 fn print(value: &serde_json::Value, global: &Global) -> ExitCode {
-    let value = match &global.query {
+    let queried = match &global.query {
         Some(q) => match output::query(value, q) {
             Ok(v) => v,
             Err(e) => {
@@ -140,9 +140,17 @@ fn print(value: &serde_json::Value, global: &Global) -> ExitCode {
                 return ExitCode::from(2);
             }
         },
-        None => value.clone(),
+        None => output::Queried {
+            value: value.clone(),
+            key_order: None,
+        },
     };
-    let text = output::render(&value, global.output, global.query.is_some());
+    let text = output::render(
+        &queried.value,
+        global.output,
+        global.query.is_some(),
+        queried.key_order.as_deref(),
+    );
     let mut stdout = std::io::stdout();
     let _ = stdout.write_all(text.as_bytes());
     let _ = stdout.flush();

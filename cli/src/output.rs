@@ -23,11 +23,21 @@ pub enum Format {
     None,
 }
 
+/// A query's result, and the key order of the multi-select hash that shaped it (or each
+/// of its items): knack keeps that order (an `OrderedDict`) in TSV and tables.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Queried {
+    /// The result.
+    pub value: Value,
+    /// The keys in the query's order, when a multi-select hash made the objects.
+    pub key_order: Option<Vec<String>>,
+}
+
 /// Applies `query` (JMESPath) to `value`.
 ///
 /// # Errors
 /// The query's syntax or evaluation error, as a message.
-pub fn query(value: &Value, query: &str) -> Result<Value, String> {
+pub fn query(value: &Value, query: &str) -> Result<Queried, String> {
     let expr = jmespath::compile(query)
         .map_err(|e| format!("argument --query: invalid jmespath_type value: {e}"))?;
     let data = jmespath::Variable::from_json(&value.to_string())
@@ -35,22 +45,55 @@ pub fn query(value: &Value, query: &str) -> Result<Value, String> {
     let found = expr
         .search(data)
         .map_err(|e| format!("argument --query: {e}"))?;
-    serde_json::to_value(&*found).map_err(|e| format!("cannot query the result: {e}"))
+    Ok(Queried {
+        value: serde_json::to_value(&*found)
+            .map_err(|e| format!("cannot query the result: {e}"))?,
+        key_order: hash_order(expr.as_ast()),
+    })
 }
 
-/// Renders a command's result; a `null` result prints nothing, as in `az`.
+/// The keys of the multi-select hash at the end of a query (`{a: x, b: y}`, `[].{...}`,
+/// `x.{...}`), in the query's order.
+fn hash_order(ast: &jmespath::ast::Ast) -> Option<Vec<String>> {
+    use jmespath::ast::Ast;
+    match ast {
+        Ast::MultiHash { elements, .. } => Some(elements.iter().map(|kv| kv.key.clone()).collect()),
+        Ast::Projection { rhs, .. } | Ast::Subexpr { rhs, .. } => hash_order(rhs),
+        _ => None,
+    }
+}
+
+/// Renders a command's result; a `null` result prints nothing, as in `az`. `key_order`
+/// (from [`query`]) orders TSV values and table columns as the query named them.
 #[must_use]
-pub fn render(value: &Value, format: Format, query_active: bool) -> String {
+pub fn render(
+    value: &Value,
+    format: Format,
+    query_active: bool,
+    key_order: Option<&[String]>,
+) -> String {
     if value.is_null() {
         return String::new();
     }
     match format {
         Format::Json | Format::Jsonc => json(value),
         Format::Yaml | Format::Yamlc => yaml(value),
-        Format::Table => table(value, !query_active),
-        Format::Tsv => tsv(value),
+        Format::Table => table(value, !query_active, key_order),
+        Format::Tsv => tsv(value, key_order),
         Format::None => String::new(),
     }
+}
+
+/// An object's entries: those `order` names first, in its order, then the rest by key.
+fn ordered<'a>(
+    map: &'a serde_json::Map<String, Value>,
+    order: Option<&[String]>,
+) -> Vec<(&'a String, &'a Value)> {
+    let mut items: Vec<(&String, &Value)> = map.iter().collect();
+    if let Some(order) = order {
+        items.sort_by_key(|(k, _)| order.iter().position(|o| o == *k).unwrap_or(usize::MAX));
+    }
+    items
 }
 
 /// `json.dumps(result, indent=2, sort_keys=True, ensure_ascii=False)` plus a newline.
@@ -74,7 +117,7 @@ fn python_str(value: &Value) -> String {
     }
 }
 
-fn tsv(value: &Value) -> String {
+fn tsv(value: &Value, order: Option<&[String]>) -> String {
     let rows: Vec<&Value> = match value {
         Value::Array(items) => items.iter().collect(),
         other => vec![other],
@@ -82,7 +125,10 @@ fn tsv(value: &Value) -> String {
     let mut out = String::new();
     for row in rows {
         let cells: Vec<String> = match row {
-            Value::Object(map) => map.values().map(python_str).collect(),
+            Value::Object(map) => ordered(map, order)
+                .into_iter()
+                .map(|(_, v)| python_str(v))
+                .collect(),
             Value::Array(items) => items.iter().map(python_str).collect(),
             Value::Bool(b) => vec![b.to_string()],
             other => vec![python_str(other)],
@@ -95,7 +141,7 @@ fn tsv(value: &Value) -> String {
 
 /// tabulate's "simple" table of the scalar fields, headers capitalized (trailing spaces
 /// trimmed).
-fn table(value: &Value, sort_keys: bool) -> String {
+fn table(value: &Value, sort_keys: bool, order: Option<&[String]>) -> String {
     const SKIP: [&str; 3] = ["id", "type", "etag"];
     let items: Vec<&Value> = match value {
         Value::Array(items) => items.iter().collect(),
@@ -107,12 +153,12 @@ fn table(value: &Value, sort_keys: bool) -> String {
         let mut row = Vec::new();
         match item {
             Value::Object(map) => {
-                let mut keys: Vec<&String> = map.keys().collect();
-                if sort_keys {
-                    keys.sort();
-                }
-                for key in keys {
-                    let v = &map[key];
+                let keys: Vec<(&String, &Value)> = if sort_keys {
+                    map.iter().collect()
+                } else {
+                    ordered(map, order)
+                };
+                for (key, v) in keys {
                     if SKIP.contains(&key.as_str()) || v.is_null() || v.is_array() || v.is_object()
                     {
                         continue;
@@ -277,10 +323,10 @@ mod tests {
     #[test]
     fn tsv_prints_values_only_as_az_does() {
         let v = json!([{"name": "a", "enabled": true, "tags": {"x": "y"}, "ips": [1, 2], "n": null}, {"name": "b"}]);
-        assert_eq!(tsv(&v), "True\t2\tNone\ta\t\nb\n");
-        assert_eq!(tsv(&json!("id-1")), "id-1\n");
-        assert_eq!(tsv(&json!(true)), "true\n");
-        assert_eq!(render(&Value::Null, Format::Tsv, true), "");
+        assert_eq!(tsv(&v, None), "True\t2\tNone\ta\t\nb\n");
+        assert_eq!(tsv(&json!("id-1"), None), "id-1\n");
+        assert_eq!(tsv(&json!(true), None), "true\n");
+        assert_eq!(render(&Value::Null, Format::Tsv, true, None), "");
     }
 
     #[test]
@@ -288,7 +334,7 @@ mod tests {
         let v =
             json!([{"id": "/x", "name": "reg1", "location": "westus", "sku": {"name": "Premium"}}]);
         assert_eq!(
-            table(&v, true),
+            table(&v, true, None),
             "Location    Name\n----------  ------\nwestus      reg1\n"
         );
     }
@@ -305,10 +351,18 @@ mod tests {
     fn queries_are_jmespath() {
         let v = json!({"id": "/r", "policies": {"trustPolicy": {"status": "enabled"}}});
         assert_eq!(
-            query(&v, "policies.trustPolicy.status"),
+            query(&v, "policies.trustPolicy.status").map(|q| q.value),
             Ok(json!("enabled"))
         );
         assert!(query(&v, "[").is_err());
+        // A multi-select hash keeps the query's order, as knack's OrderedDict does.
+        let list = json!([{"name": "r1", "location": "westus"}]);
+        let q =
+            query(&list, "[].{name: name, location: location}").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            render(&q.value, Format::Tsv, true, q.key_order.as_deref()),
+            "r1\twestus\n"
+        );
     }
 
     #[test]

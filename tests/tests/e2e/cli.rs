@@ -1420,6 +1420,24 @@ async fn output_formats_match_the_azure_clis() {
         ),
         (list.clone(), Some("length(@)"), "tsv"),
         (list.clone(), Some("[0].tags"), "json"),
+        // Out of key order: knack keeps the query's order in TSV and tables, sorts in JSON.
+        (
+            list.clone(),
+            Some("[].{name: name, sku: sku.name, loc: location}"),
+            "tsv",
+        ),
+        (
+            list.clone(),
+            Some("[].{name: name, sku: sku.name, loc: location}"),
+            "table",
+        ),
+        (list.clone(), Some("[].{name: name, loc: location}"), "json"),
+        (registry.clone(), Some("{z: name, a: loginServer}"), "tsv"),
+        (
+            registry.clone(),
+            Some("policies.{trust: trustPolicy.status, days: retentionPolicy.days}"),
+            "tsv",
+        ),
     ];
     let input: Vec<Value> = cases
         .iter()
@@ -1457,9 +1475,12 @@ async fn output_formats_match_the_azure_clis() {
         "{expected:?}"
     );
     for ((value, q, format), want) in cases.iter().zip(expected) {
-        let value = match q {
-            Some(q) => query(value, q).unwrap(),
-            None => value.clone(),
+        let (value, order) = match q {
+            Some(q) => {
+                let found = query(value, q).unwrap();
+                (found.value, found.key_order)
+            }
+            None => (value.clone(), None),
         };
         let format = match *format {
             "json" => Format::Json,
@@ -1467,7 +1488,7 @@ async fn output_formats_match_the_azure_clis() {
             "table" => Format::Table,
             _ => Format::Yaml,
         };
-        let got = render(&value, format, q.is_some());
+        let got = render(&value, format, q.is_some(), order.as_deref());
         // tabulate pads every cell, the last one too; berth trims the lines' ends.
         let want = if format == Format::Table {
             want.lines()
