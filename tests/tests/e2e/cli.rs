@@ -138,6 +138,57 @@ async fn berth_drives_groups_registries_and_content_trust_as_az_does() {
     )
     .await;
     assert_eq!(r.stdout, format!("{app_id}\n"));
+    // The cached token is renewed when it is about to expire (here: a broken one, due in a
+    // minute), without asking the user anything.
+    let profile_file = home.join("profile.json");
+    let mut profile: Value =
+        serde_json::from_slice(&std::fs::read(&profile_file).unwrap()).unwrap();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    for token in profile["tokens"].as_object_mut().unwrap().values_mut() {
+        *token = json!({"accessToken": "not-a-token", "expiresOn": now + 60});
+    }
+    std::fs::write(&profile_file, profile.to_string()).unwrap();
+    let r = berth(home, &["group", "list", "-o", "none"]).await;
+    assert_eq!(r.code, 0, "the token was not renewed: {}", r.stderr);
+    // The tenant can be named, and must be this deployment's.
+    let tenant = accounts[0]["tenantId"].as_str().unwrap().to_owned();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let r = berth(
+        elsewhere.path(),
+        &[
+            "login",
+            "--service-principal",
+            "-u",
+            &app_id,
+            "-p",
+            &secret,
+            "--tenant",
+            &tenant,
+            "--endpoint",
+            &app.base,
+            "-o",
+            "none",
+        ],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = berth(
+        elsewhere.path(),
+        &[
+            "login",
+            "--service-principal",
+            "-u",
+            &app_id,
+            "-p",
+            &secret,
+            "--tenant",
+            "00000000-0000-0000-0000-00000000dead",
+            "--endpoint",
+            &app.base,
+        ],
+    )
+    .await;
+    assert_eq!(r.code, 1, "{}", r.stdout);
     // --subscription takes an id or a name.
     let r = berth(home, &["group", "list", "--subscription", "Berth"]).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -757,6 +808,70 @@ async fn berth_grants_roles_and_logs_in_to_registries() {
         .as_str()
         .unwrap()
         .to_owned();
+    // An object id as --assignee is found with getByIds.
+    let r = berth(
+        home,
+        &[
+            "role",
+            "assignment",
+            "create",
+            "--scope",
+            &registry_id,
+            "--role",
+            "AcrPull",
+            "--assignee",
+            &sp_object,
+        ],
+    )
+    .await;
+    assert_eq!(
+        (r.code, json_of(&r)["principalType"].as_str()),
+        (0, Some("ServicePrincipal")),
+        "{}",
+        r.stderr
+    );
+    let r = berth(
+        home,
+        &[
+            "role",
+            "assignment",
+            "delete",
+            "--ids",
+            json_of(&r)["id"].as_str().unwrap(),
+        ],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = berth(
+        home,
+        &[
+            "group",
+            "show",
+            "-n",
+            "rbac",
+            "--query",
+            "properties.provisioningState",
+            "-o",
+            "tsv",
+        ],
+    )
+    .await;
+    assert_eq!(r.stdout, "Succeeded\n");
+    let r = berth(
+        home,
+        &[
+            "acr",
+            "list",
+            "-g",
+            "rbac",
+            "--query",
+            "[].loginServer",
+            "-o",
+            "tsv",
+        ],
+    )
+    .await;
+    assert_eq!(r.stdout, "rbacreg01.registry.localhost\n");
     let r = berth(
         home,
         &[
