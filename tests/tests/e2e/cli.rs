@@ -1167,6 +1167,37 @@ async fn berth_grants_roles_and_logs_in_to_registries() {
         )
     );
     assert!(entry["Secret"].as_str().unwrap().starts_with("ey"));
+    // With Docker installed, `docker login` gets the token on stdin (as az does). No Docker
+    // daemon runs here: a `docker` on PATH records how it is called.
+    let called = bin.path().join("docker-call");
+    let docker_bin = bin.path().join("docker");
+    std::fs::write(
+        &docker_bin,
+        format!(
+            "#!/bin/sh\necho \"$@\" > {0}\n/bin/cat >> {0}\n",
+            called.display()
+        ),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&docker_bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let r = berth_with(
+        sp_home.path(),
+        &["acr", "login", "--name", "rbacreg01"],
+        &env,
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let call = std::fs::read_to_string(&called).unwrap();
+    let (args, token) = call.split_once('\n').unwrap();
+    assert_eq!(
+        args,
+        "login --username 00000000-0000-0000-0000-000000000000 --password-stdin rbacreg01.registry.localhost"
+    );
+    assert!(token.starts_with("ey") && !token.contains('\n'), "{call}");
 
     // The admin user's credentials.
     let r = berth(home, &["acr", "credential", "show", "-n", "rbacreg01"]).await;
