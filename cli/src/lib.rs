@@ -145,12 +145,16 @@ fn print(value: &serde_json::Value, global: &Global) -> ExitCode {
             key_order: None,
         },
     };
-    let text = output::render(
+    let mut text = output::render(
         &queried.value,
         global.output,
         global.query.is_some(),
         queried.key_order.as_deref(),
     );
+    // As in az: `jsonc` is colored on a terminal, and plain JSON otherwise.
+    if global.output == Format::Jsonc && std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        text = output::colorize_json(&text);
+    }
     let mut stdout = std::io::stdout();
     let _ = stdout.write_all(text.as_bytes());
     let _ = stdout.flush();

@@ -96,6 +96,55 @@ fn ordered<'a>(
     items
 }
 
+/// JSON with ANSI colors, for `jsonc` on a terminal: keys blue, strings green, numbers,
+/// booleans and null cyan (the text is otherwise the same as `json`).
+#[must_use]
+pub fn colorize_json(text: &str) -> String {
+    const KEY: &str = "\x1b[94m";
+    const STRING: &str = "\x1b[32m";
+    const LITERAL: &str = "\x1b[36m";
+    const RESET: &str = "\x1b[39m";
+    let mut out = String::with_capacity(text.len() * 2);
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '"' {
+            let start = i;
+            i += 1;
+            while i < chars.len() && chars[i] != '"' {
+                if chars[i] == '\\' {
+                    i += 1;
+                }
+                i += 1;
+            }
+            let literal: String = chars[start..=i.min(chars.len() - 1)].iter().collect();
+            let is_key = chars
+                .get(i + 1..)
+                .unwrap_or(&[])
+                .iter()
+                .find(|c| !c.is_whitespace())
+                == Some(&':');
+            out.push_str(if is_key { KEY } else { STRING });
+            out.push_str(&literal);
+            out.push_str(RESET);
+            i += 1;
+        } else if c == '-' || c.is_ascii_digit() || c.is_ascii_alphabetic() {
+            let start = i;
+            while i < chars.len() && !matches!(chars[i], ',' | '\n' | ']' | '}' | ' ') {
+                i += 1;
+            }
+            out.push_str(LITERAL);
+            out.extend(&chars[start..i]);
+            out.push_str(RESET);
+        } else {
+            out.push(c);
+            i += 1;
+        }
+    }
+    out
+}
+
 /// `json.dumps(result, indent=2, sort_keys=True, ensure_ascii=False)` plus a newline.
 fn json(value: &Value) -> String {
     // serde_json's maps are ordered by key (no `preserve_order`): sorted, as az sorts them.
@@ -337,6 +386,19 @@ mod tests {
             table(&v, true, None),
             "Location    Name\n----------  ------\nwestus      reg1\n"
         );
+    }
+
+    #[test]
+    fn colored_json_is_the_same_text_with_colors() {
+        let v = json!({"a": "x\"y", "b": [1, -2.5, true, null], "c": {"d": "e: f"}});
+        let plain = json(&v);
+        let colored = colorize_json(&plain);
+        assert!(colored.contains("\x1b[94m\"a\"\x1b[39m"));
+        let mut stripped = colored.clone();
+        for code in ["\x1b[94m", "\x1b[32m", "\x1b[36m", "\x1b[39m"] {
+            stripped = stripped.replace(code, "");
+        }
+        assert_eq!(stripped, plain);
     }
 
     #[test]

@@ -474,6 +474,47 @@ async fn berth_drives_groups_registries_and_content_trust_as_az_does() {
     assert_eq!((r.code, r.stdout.as_str()), (0, ""), "{}", r.stderr);
 
     // Formats and queries.
+    let r = berth_on_a_terminal(
+        home,
+        &[
+            "acr",
+            "config",
+            "content-trust",
+            "show",
+            "-r",
+            "myregistry",
+            "-o",
+            "jsonc",
+            "--only-show-errors",
+        ],
+        "",
+    )
+    .await;
+    assert!(
+        r.stdout.contains("\x1b[94m\"status\"\x1b[39m"),
+        "jsonc is colored on a terminal: {:?}",
+        r.stdout
+    );
+    let r = berth(
+        home,
+        &[
+            "acr",
+            "config",
+            "content-trust",
+            "show",
+            "-r",
+            "myregistry",
+            "-o",
+            "jsonc",
+            "--only-show-errors",
+        ],
+    )
+    .await;
+    assert!(
+        !r.stdout.contains('\x1b') && r.stdout.contains("\"status\""),
+        "and plain otherwise: {:?}",
+        r.stdout
+    );
     let r = berth(
         home,
         &[
