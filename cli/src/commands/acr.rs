@@ -1,7 +1,7 @@
 //! `berth acr create|show|list|update|delete|check-name` and `berth acr config
 //! content-trust show|update`.
 
-use super::follow;
+use super::{flatten, follow};
 use crate::client::{CliError, Client};
 use crate::{API, Global, confirm, warn};
 use clap::{Args, Subcommand, ValueEnum};
@@ -283,37 +283,6 @@ pub(crate) async fn registry_path(
     .await
 }
 
-/// A child resource (scope map, token) as `az` prints it.
-pub(crate) fn flatten_resource(value: Value) -> Value {
-    flatten(value)
-}
-
-/// The registry as `az` prints it: `properties` hoisted to the top, `resourceGroup` added.
-fn flatten(mut registry: Value) -> Value {
-    let Some(object) = registry.as_object_mut() else {
-        return registry;
-    };
-    if let Some(Value::Object(properties)) = object.remove("properties") {
-        for (k, v) in properties {
-            object.entry(k).or_insert(v);
-        }
-    }
-    if let Some(group) = object
-        .get("id")
-        .and_then(Value::as_str)
-        .and_then(resource_group_of)
-    {
-        object.insert("resourceGroup".to_owned(), Value::String(group));
-    }
-    registry
-}
-
-fn resource_group_of(id: &str) -> Option<String> {
-    let lower = id.to_ascii_lowercase();
-    let at = lower.find("/resourcegroups/")? + "/resourcegroups/".len();
-    id[at..].split('/').next().map(str::to_owned)
-}
-
 /// The registry's ARM id, finding its resource group by name as `az acr show` does.
 async fn registry_id(
     client: &mut Client,
@@ -404,6 +373,7 @@ pub(crate) async fn run(command: AcrCommand, global: &Global) -> Result<Value, C
                     .send(reqwest::Method::PUT, &path, Some(&body))
                     .await?
                     .2,
+                "id",
             ))
         }
         AcrCommand::Show(RegistryArgs {
@@ -413,6 +383,7 @@ pub(crate) async fn run(command: AcrCommand, global: &Global) -> Result<Value, C
             let id = registry_id(&mut client, &sub, &name, resource_group.as_deref()).await?;
             Ok(flatten(
                 client.get(&format!("{id}?api-version={API}")).await?,
+                "id",
             ))
         }
         AcrCommand::List { resource_group } => {
@@ -434,7 +405,7 @@ pub(crate) async fn run(command: AcrCommand, global: &Global) -> Result<Value, C
                         .cloned()
                         .unwrap_or_default()
                         .into_iter()
-                        .map(flatten),
+                        .map(|r| flatten(r, "id")),
                 );
                 next = page["nextLink"]
                     .as_str()
@@ -466,6 +437,7 @@ pub(crate) async fn run(command: AcrCommand, global: &Global) -> Result<Value, C
                     .send(reqwest::Method::PATCH, &path, Some(&Value::Object(body)))
                     .await?
                     .2,
+                "id",
             ))
         }
         AcrCommand::Delete {
@@ -667,7 +639,7 @@ mod tests {
     fn registries_print_as_az_prints_them() {
         let arm = json!({"id": "/subscriptions/s/resourceGroups/Demo/providers/Microsoft.ContainerRegistry/registries/r1",
             "name": "r1", "properties": {"loginServer": "r1.x", "policies": {}}, "sku": {"name": "Basic"}});
-        let flat = flatten(arm);
+        let flat = flatten(arm, "id");
         assert_eq!(flat["loginServer"], "r1.x");
         assert_eq!(flat["resourceGroup"], "Demo");
         assert!(flat.get("properties").is_none());

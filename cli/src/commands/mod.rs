@@ -12,6 +12,34 @@ use serde_json::Value;
 use std::io::IsTerminal;
 use std::time::Duration;
 
+/// A resource as `az` prints it: `properties` hoisted to the top, and `resourceGroup`
+/// read from the ARM id in the field `group_from` (`id`, or `scope` for role assignments).
+pub(crate) fn flatten(mut resource: Value, group_from: &str) -> Value {
+    let Some(object) = resource.as_object_mut() else {
+        return resource;
+    };
+    if let Some(Value::Object(properties)) = object.remove("properties") {
+        for (k, v) in properties {
+            object.entry(k).or_insert(v);
+        }
+    }
+    if let Some(group) = object
+        .get(group_from)
+        .and_then(Value::as_str)
+        .and_then(resource_group_of)
+    {
+        object.insert("resourceGroup".to_owned(), Value::String(group));
+    }
+    resource
+}
+
+/// The resource-group segment of an ARM id, case kept.
+fn resource_group_of(id: &str) -> Option<String> {
+    let lower = id.to_ascii_lowercase();
+    let at = lower.find("/resourcegroups/")? + "/resourcegroups/".len();
+    id[at..].split('/').next().map(str::to_owned)
+}
+
 /// Follows an `Azure-AsyncOperation` URL until the operation ends, showing progress on
 /// stderr when it is a terminal; fails with the operation's error.
 pub(crate) async fn follow(client: &mut Client, url: &str) -> Result<Value, CliError> {

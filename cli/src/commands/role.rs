@@ -2,6 +2,7 @@
 //! assignee resolution (user principal name, appId or service principal name, object id)
 //! and role resolution (name, GUID or full id).
 
+use super::flatten;
 use crate::Global;
 use crate::client::{CliError, Client};
 use clap::{Args, Subcommand};
@@ -108,39 +109,9 @@ pub enum DefinitionCommand {
     },
 }
 
-/// The resource as `az role` prints it: `properties` hoisted, `resourceGroup` from the scope.
-fn flatten(mut item: Value) -> Value {
-    if let Some(object) = item.as_object_mut() {
-        if let Some(Value::Object(properties)) = object.remove("properties") {
-            for (k, v) in properties {
-                object.entry(k).or_insert(v);
-            }
-        }
-        let group = object.get("scope").and_then(Value::as_str).and_then(|s| {
-            let lower = s.to_ascii_lowercase();
-            let at = lower.find("/resourcegroups/")? + "/resourcegroups/".len();
-            s[at..].split('/').next().map(str::to_owned)
-        });
-        if let Some(group) = group {
-            object.insert("resourceGroup".to_owned(), Value::String(group));
-        }
-    }
-    item
-}
-
+/// A `$filter` query parameter, percent-encoded.
 fn graph_filter(filter: &str) -> String {
-    format!("$filter={}", urlencode(filter))
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            other => format!("%{other:02X}"),
-        })
-        .collect()
+    format!("$filter={}", urlencoding::encode(filter))
 }
 
 /// Resolves an assignee as `az` does: `/v1.0/users` by UPN when it has `@`, then service
@@ -247,7 +218,7 @@ async fn list(
         .cloned()
         .unwrap_or_default()
         .into_iter()
-        .map(flatten)
+        .map(|a| flatten(a, "scope"))
         .filter(|a| {
             principal.as_deref().is_none_or(|p| {
                 a["principalId"]
@@ -303,7 +274,7 @@ pub(crate) async fn run(command: RoleCommand, global: &Global) -> Result<Value, 
             );
             let body = json!({"properties": {"roleDefinitionId": role_id, "principalId": principal, "principalType": kind}});
             match client.send(reqwest::Method::PUT, &path, Some(&body)).await {
-                Ok((_, _, created)) => Ok(flatten(created)),
+                Ok((_, _, created)) => Ok(flatten(created, "scope")),
                 // az takes an existing assignment as success and prints it.
                 Err(CliError::Arm { code, .. }) if code == "RoleAssignmentExists" => {
                     let existing = list(&mut client, &scope, None, None, &sub).await?;
@@ -410,7 +381,7 @@ pub(crate) async fn run(command: RoleCommand, global: &Global) -> Result<Value, 
                     .cloned()
                     .unwrap_or_default()
                     .into_iter()
-                    .map(flatten)
+                    .map(|a| flatten(a, "scope"))
                     .collect(),
             ))
         }

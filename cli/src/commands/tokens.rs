@@ -1,7 +1,8 @@
 //! `berth acr scope-map create|list|delete` and `berth acr token create|list|delete`:
 //! repository-scoped tokens, as `az acr scope-map` and `az acr token` make them.
 
-use super::acr::{RegistryRef, flatten_resource, registry_path};
+use super::acr::{RegistryRef, registry_path};
+use super::flatten;
 use crate::client::{CliError, Client};
 use crate::{API, Global, confirm};
 use clap::Subcommand;
@@ -126,7 +127,7 @@ async fn list(client: &mut Client, path: &str) -> Result<Value, CliError> {
             .cloned()
             .unwrap_or_default()
             .into_iter()
-            .map(flatten_resource)
+            .map(|r| flatten(r, "id"))
             .collect(),
     ))
 }
@@ -147,11 +148,12 @@ pub(crate) async fn scope_maps(
             let base = registry_path(&mut client, &sub, &registry).await?;
             let body = json!({"properties": {"description": description, "actions": actions(&repository)?}});
             let path = format!("{base}/scopeMaps/{name}?api-version={API}");
-            Ok(flatten_resource(
+            Ok(flatten(
                 client
                     .send(reqwest::Method::PUT, &path, Some(&body))
                     .await?
                     .2,
+                "id",
             ))
         }
         ScopeMapCommand::List { registry } => {
@@ -212,11 +214,12 @@ pub(crate) async fn tokens(command: TokenCommand, global: &Global) -> Result<Val
             let map_id = format!("{base}/scopeMaps/{map}");
             let body = json!({"properties": {"scopeMapId": map_id, "status": "enabled"}});
             let token_path = format!("{base}/tokens/{name}?api-version={API}");
-            let mut token = flatten_resource(
+            let mut token = flatten(
                 client
                     .send(reqwest::Method::PUT, &token_path, Some(&body))
                     .await?
                     .2,
+                "id",
             );
             if !no_passwords {
                 let generate = json!({"tokenId": format!("{base}/tokens/{name}")});
