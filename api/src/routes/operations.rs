@@ -66,14 +66,20 @@ impl OperationUrls {
     /// The headers of an answer that starts (or joins) the operation.
     #[must_use]
     pub fn headers(&self) -> HeaderMap {
+        let mut headers = self.status_headers();
+        if let Ok(v) = HeaderValue::from_str(&self.result) {
+            headers.insert(header::LOCATION, v);
+        }
+        headers
+    }
+
+    /// `Azure-AsyncOperation` and `Retry-After` only: for a PUT or PATCH, whose result is
+    /// the resource itself rather than a `Location` URL.
+    #[must_use]
+    pub fn status_headers(&self) -> HeaderMap {
         let mut headers = HeaderMap::new();
-        for (name, value) in [
-            (AZURE_ASYNC_OPERATION, &self.status),
-            (header::LOCATION, &self.result),
-        ] {
-            if let Ok(v) = HeaderValue::from_str(value) {
-                headers.insert(name, v);
-            }
+        if let Ok(v) = HeaderValue::from_str(&self.status) {
+            headers.insert(AZURE_ASYNC_OPERATION, v);
         }
         headers.insert(
             header::RETRY_AFTER,

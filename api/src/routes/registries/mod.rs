@@ -143,10 +143,7 @@ fn written_response(
     if let Some(op) = &written.operation {
         let urls =
             OperationUrls::under(base, &written.registry.id.to_string(), op, version.as_str());
-        let mut headers = urls.headers();
-        // The result of a PUT or PATCH is the registry itself, not a Location URL.
-        headers.remove(header::LOCATION);
-        response.headers_mut().extend(headers);
+        response.headers_mut().extend(urls.status_headers());
     }
     response
 }
