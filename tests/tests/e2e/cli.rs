@@ -662,6 +662,13 @@ async fn berth_drives_groups_registries_and_content_trust_as_az_does() {
     assert!(!home.join("profile.json").exists());
 }
 
+/// Writes a shell script that may be run.
+fn executable(path: &Path, script: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, script).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
 fn json_of(run: &Run) -> Value {
     serde_json::from_str(&run.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}{}", run.stdout, run.stderr))
@@ -1179,19 +1186,13 @@ async fn berth_grants_roles_and_logs_in_to_registries() {
     .unwrap();
     let stored = bin.path().join("stored.json");
     let helper = bin.path().join("docker-credential-berthtest");
-    std::fs::write(
+    executable(
         &helper,
-        format!(
+        &format!(
             "#!/bin/sh\n[ \"$1\" = store ] && /bin/cat > {}\n",
             stored.display()
         ),
-    )
-    .unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
+    );
     let r = berth_with(
         sp_home.path(),
         &["acr", "login", "--name", "rbacreg01"],
@@ -1212,19 +1213,13 @@ async fn berth_grants_roles_and_logs_in_to_registries() {
     // daemon runs here: a `docker` on PATH records how it is called.
     let called = bin.path().join("docker-call");
     let docker_bin = bin.path().join("docker");
-    std::fs::write(
+    executable(
         &docker_bin,
-        format!(
+        &format!(
             "#!/bin/sh\necho \"$@\" > {0}\n/bin/cat >> {0}\n",
             called.display()
         ),
-    )
-    .unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&docker_bin, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
+    );
     let r = berth_with(
         sp_home.path(),
         &["acr", "login", "--name", "rbacreg01"],

@@ -99,6 +99,19 @@ async fn follow(app: &TestApp, url: &str, within: Duration) -> Value {
     }
 }
 
+/// The operation's status once it reports a failed attempt (or after 20 s).
+async fn first_failure(app: &TestApp, url: &str) -> Value {
+    let mut status = Value::Null;
+    for _ in 0..80 {
+        status = app.get(url).await.1;
+        if status["error"]["code"].is_string() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    status
+}
+
 fn operation_url(reply: &Reply) -> String {
     reply
         .header("azure-asyncoperation")
@@ -435,15 +448,7 @@ async fn a_wipe_outlasts_an_unreachable_notary_server() {
     let off = set_trust(&app, &registry, "disabled").await;
     assert_eq!(off.status, StatusCode::OK, "{:?}", off.body);
     let op = operation_url(&off);
-    let mut reported = Value::Null;
-    for _ in 0..80 {
-        let (_, status) = app.get(&op).await;
-        if status["error"]["code"].is_string() {
-            reported = status;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    let reported = first_failure(&app, &op).await;
     assert_eq!(reported["status"], "InProgress", "{reported}");
     assert_eq!(
         reported["error"]["code"], "TrustServerUnavailable",
@@ -836,15 +841,7 @@ async fn the_notary_adapter_verifies_tls_against_the_configured_ca() {
             assert_eq!(status["status"], "Succeeded", "{status}");
             continue;
         }
-        let mut reported = Value::Null;
-        for _ in 0..80 {
-            let (_, status) = app.get(&op).await;
-            if status["error"]["code"].is_string() {
-                reported = status;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
+        let reported = first_failure(&app, &op).await;
         assert_eq!(
             (
                 reported["status"].as_str(),
