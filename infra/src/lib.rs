@@ -11,3 +11,4 @@ pub mod registry_token;
 pub mod sealing;
 pub mod secrets;
 pub mod tls;
+pub mod tuf_crypto;

@@ -2,6 +2,7 @@
 //! `<loginServer>/<repository>`), seen through a port, and the catalog Berth keeps of the
 //! collections of each registry, since Notary cannot list them per registry.
 
+pub mod tuf;
 mod wipe;
 
 pub use wipe::{TrustWipe, WipeError, WipeSettings, WipeStep};

@@ -1,0 +1,25 @@
+//! Notary v1 trust data (TUF metadata) as notary-server 0.7 validates it: the metadata
+//! model, Notary's canonical JSON, and the server-side validation of an upload
+//! ([`validate_update`]), with the crypto behind ports ([`TufSignatureVerifier`],
+//! [`CertificateParser`], [`TufSigner`]).
+
+mod builder;
+pub mod canonical;
+pub mod encoding;
+pub mod model;
+pub mod ports;
+mod role;
+pub mod root;
+mod update;
+pub mod verify;
+
+pub use builder::{SNAPSHOT_EXPIRY, TIMESTAMP_EXPIRY};
+pub use model::{FileMeta, MetaList, Root, Signature, SignedEnvelope, SignedMeta, Targets, TufKey};
+pub use ports::{
+    Certificate, CertificateError, CertificateKey, CertificateParser, SignatureError, SignerError,
+    TufCrypto, TufSignatureVerifier, TufSigner,
+};
+pub use role::{InvalidRoleName, RoleName};
+pub use update::{
+    MetaUpdate, UpdateError, UploadedFile, ValidationError, parse_upload, validate_update,
+};
