@@ -148,7 +148,7 @@ impl Application {
             operations_repo.clone(),
             signal,
             clock.clone(),
-            settings.login_server_suffix.clone(),
+            settings.login_servers.clone(),
             settings.notary.is_some(),
         );
 
@@ -199,7 +199,7 @@ impl Application {
             TlsMode::SelfSigned => {
                 let cert = berth_infra::tls::ensure_dev_certificate(
                     &settings.data_dir,
-                    &settings.login_server_suffix,
+                    settings.login_servers.suffix(),
                 )
                 .map_err(|e| StartupError::Tls(e.to_string()))?;
                 (Some((cert.cert, cert.key)), Some(cert.ca))
@@ -338,7 +338,7 @@ impl Application {
             scheme,
             local_authority: local.to_string(),
             tenant_id: subscription.tenant_id.to_string(),
-            login_server_suffix: settings.login_server_suffix.clone(),
+            acr_login_server_suffix: settings.login_servers.client_suffix(),
             external: Arc::new(
                 OidcProviders::new(&settings.oidc_providers).map_err(StartupError::Bootstrap)?,
             ),

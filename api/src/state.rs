@@ -50,6 +50,7 @@ pub struct AppState {
     pub audiences: std::sync::Arc<crate::auth::RequestAudiences>,
     /// Trusted external OIDC providers.
     pub external: std::sync::Arc<dyn berth_domain::identity::ExternalIssuers>,
-    /// DNS suffix of login servers (for the cloud-metadata document).
-    pub login_server_suffix: String,
+    /// What clients append to a registry name to reach its login server
+    /// (`registry.localhost[:port]`, the cloud-metadata document's `acrLoginServer`).
+    pub acr_login_server_suffix: String,
 }

@@ -81,6 +81,9 @@ enum Command {
     /// Manage the directory: service principals, users and groups.
     #[command(subcommand)]
     Ad(commands::ad::AdCommand),
+    /// Point the Azure CLI (`az`) at this deployment: print the set-up as a script, or
+    /// apply it with --apply.
+    AzConfig(commands::az_config::AzConfigArgs),
     /// Print a shell completion script.
     Completion {
         /// The shell.
@@ -108,6 +111,12 @@ pub async fn main() -> ExitCode {
         Command::Acr(c) => commands::acr::run(c, &global).await,
         Command::Role(c) => commands::role::run(c, &global).await,
         Command::Ad(c) => commands::ad::run(c, &global).await,
+        Command::AzConfig(args) => match commands::az_config::run(args).await {
+            // The script was printed as it is, for a shell.
+            Ok(None) => return ExitCode::SUCCESS,
+            Ok(Some(value)) => Ok(value),
+            Err(e) => Err(e),
+        },
         Command::Completion { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut Cli::command(), "berth", &mut std::io::stdout());

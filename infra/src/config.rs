@@ -3,6 +3,7 @@
 
 use crate::persistence::DatabaseTarget;
 use berth_domain::arm::SubscriptionId;
+use berth_domain::registry::LoginServerNaming;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -53,8 +54,9 @@ pub struct Settings {
     pub tenant_id: Option<Uuid>,
     /// TLS.
     pub tls: TlsMode,
-    /// DNS suffix of registry login servers.
-    pub login_server_suffix: String,
+    /// How registry login servers are named (`BERTH_LOGIN_SERVER_SUFFIX`, default
+    /// `registry.localhost`; `BERTH_LOGIN_SERVER_PORT`, none by default).
+    pub login_servers: LoginServerNaming,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
     /// Log format.
@@ -256,6 +258,7 @@ struct Raw {
     tls_cert: Option<String>,
     tls_key: Option<String>,
     login_server_suffix: Option<String>,
+    login_server_port: Option<String>,
     max_body_bytes: Option<String>,
     log_format: Option<String>,
     bootstrap_client_id: Option<String>,
@@ -329,6 +332,7 @@ impl Settings {
         overlay(&mut raw.tls_cert, "BERTH_TLS_CERT");
         overlay(&mut raw.tls_key, "BERTH_TLS_KEY");
         overlay(&mut raw.login_server_suffix, "BERTH_LOGIN_SERVER_SUFFIX");
+        overlay(&mut raw.login_server_port, "BERTH_LOGIN_SERVER_PORT");
         overlay(&mut raw.max_body_bytes, "BERTH_MAX_BODY_BYTES");
         overlay(&mut raw.log_format, "BERTH_LOG_FORMAT");
         overlay(&mut raw.bootstrap_client_id, "BERTH_BOOTSTRAP_CLIENT_ID");
@@ -397,6 +401,7 @@ struct TomlRaw {
     subscription_id: Option<String>,
     tenant_id: Option<String>,
     login_server_suffix: Option<String>,
+    login_server_port: Option<u16>,
     max_body_bytes: Option<u64>,
     log_format: Option<String>,
     bootstrap_client_id: Option<String>,
@@ -436,6 +441,7 @@ impl TomlRaw {
             tls_cert: tls.cert,
             tls_key: tls.key,
             login_server_suffix: self.login_server_suffix,
+            login_server_port: self.login_server_port.map(|n| n.to_string()),
             max_body_bytes: self.max_body_bytes.map(|n| n.to_string()),
             log_format: self.log_format,
             bootstrap_client_id: self.bootstrap_client_id,
@@ -632,19 +638,22 @@ impl Raw {
                 ));
             }
         };
-        let login_server_suffix = self
-            .login_server_suffix
-            .unwrap_or_else(|| "registry.localhost".to_owned());
-        if login_server_suffix.is_empty()
-            || !login_server_suffix
-                .split('.')
-                .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
-        {
-            return Err(invalid(
-                "BERTH_LOGIN_SERVER_SUFFIX",
-                format!("'{login_server_suffix}' is not a DNS suffix"),
-            ));
-        }
+        let login_server_port = self
+            .login_server_port
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| {
+                    invalid("BERTH_LOGIN_SERVER_PORT", format!("'{p}' is not a port"))
+                })
+            })
+            .transpose()?;
+        let login_servers = LoginServerNaming::new(
+            self.login_server_suffix
+                .as_deref()
+                .unwrap_or("registry.localhost"),
+            login_server_port,
+        )
+        .map_err(|e| invalid("BERTH_LOGIN_SERVER_SUFFIX", e))?;
         let bootstrap_client_id = self
             .bootstrap_client_id
             .map(|s| {
@@ -742,7 +751,7 @@ impl Raw {
             subscription_id,
             tenant_id,
             tls,
-            login_server_suffix,
+            login_servers,
             max_body_bytes,
             log_format,
         })

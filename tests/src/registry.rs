@@ -16,7 +16,8 @@ pub struct DockerRegistry {
 }
 
 /// A free loopback port.
-pub(crate) fn free_port() -> u16 {
+#[must_use]
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -33,6 +34,20 @@ pub(crate) fn require(binary: &str, package: &str) {
     );
 }
 
+/// HTTPS for a registry: the port it listens on, the certificate and key it serves, and
+/// the CA that signed them (to wait for it).
+#[derive(Debug, Clone, Copy)]
+pub struct RegistryTls<'a> {
+    /// The loopback port.
+    pub port: u16,
+    /// The certificate chain (PEM).
+    pub cert: &'a Path,
+    /// Its key (PEM).
+    pub key: &'a Path,
+    /// The CA that signed it (PEM).
+    pub ca: &'a Path,
+}
+
 impl DockerRegistry {
     /// Starts a registry whose token auth trusts `berthd` at `realm_base`, for the registry
     /// with login server `service`, tokens issued by `issuer` and signed by a key of the
@@ -41,13 +56,44 @@ impl DockerRegistry {
     /// # Panics
     /// When the registry is missing or does not start.
     pub async fn start(realm_base: &str, service: &str, issuer: &str, bundle: &Path) -> Self {
+        Self::launch(realm_base, service, issuer, bundle, None).await
+    }
+
+    /// [`DockerRegistry::start`] serving HTTPS, as clients such as `az acr login` require.
+    ///
+    /// # Panics
+    /// When the registry is missing or does not start.
+    pub async fn start_tls(
+        realm_base: &str,
+        service: &str,
+        issuer: &str,
+        bundle: &Path,
+        tls: RegistryTls<'_>,
+    ) -> Self {
+        Self::launch(realm_base, service, issuer, bundle, Some(tls)).await
+    }
+
+    async fn launch(
+        realm_base: &str,
+        service: &str,
+        issuer: &str,
+        bundle: &Path,
+        tls: Option<RegistryTls<'_>>,
+    ) -> Self {
         require("docker-registry", "docker-registry");
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("no temporary directory: {e}"));
-        let address = format!("127.0.0.1:{}", free_port());
+        let address = format!("127.0.0.1:{}", tls.map_or_else(free_port, |t| t.port));
         let config = dir.path().join("config.yml");
+        let https = tls.map_or_else(String::new, |t| {
+            format!(
+                "  tls:\n    certificate: {}\n    key: {}\n",
+                t.cert.display(),
+                t.key.display()
+            )
+        });
         let yaml = format!(
             "version: 0.1\nlog: {{ level: warn }}\nstorage:\n  filesystem: {{ rootdirectory: {data} }}\n  delete: {{ enabled: true }}\n\
-             http:\n  addr: {address}\n  secret: berth-tests\nauth:\n  token:\n    realm: {realm_base}/oauth2/token\n    service: {service}\n    issuer: {issuer}\n    rootcertbundle: {bundle}\n",
+             http:\n  addr: {address}\n  secret: berth-tests\n{https}auth:\n  token:\n    realm: {realm_base}/oauth2/token\n    service: {service}\n    issuer: {issuer}\n    rootcertbundle: {bundle}\n",
             data = dir.path().join("data").display(),
             bundle = bundle.display(),
         );
@@ -60,9 +106,19 @@ impl DockerRegistry {
             .kill_on_drop(true)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start docker-registry: {e}"));
-        let client = reqwest::Client::new();
+        let mut client = reqwest::Client::builder();
+        if let Some(t) = tls {
+            let pem = std::fs::read(t.ca).unwrap_or_else(|e| panic!("cannot read the CA: {e}"));
+            client = client.add_root_certificate(
+                reqwest::Certificate::from_pem(&pem).unwrap_or_else(|e| panic!("bad CA: {e}")),
+            );
+        }
+        let client = client
+            .build()
+            .unwrap_or_else(|e| panic!("cannot build a client: {e}"));
+        let scheme = if tls.is_some() { "https" } else { "http" };
         for _ in 0..200 {
-            if let Ok(r) = client.get(format!("http://{address}/v2/")).send().await
+            if let Ok(r) = client.get(format!("{scheme}://{address}/v2/")).send().await
                 && r.status() == reqwest::StatusCode::UNAUTHORIZED
             {
                 return Self {

@@ -93,7 +93,20 @@ const EXTENSION: &str = "/providers/microsoft.authorization/";
 /// resource under any scope (`{scope}/providers/Microsoft.Authorization/...`) is routed as
 /// if at the root, with the scope handed over as a [`ScopePrefix`].
 pub fn normalize_request<B>(mut req: Request<B>) -> Request<B> {
-    let full = req.uri().path().to_owned();
+    let sent = req.uri().path();
+    // A base URL with a trailing slash gives `//metadata/...` (az's cloud discovery):
+    // empty segments mean nothing anywhere here, so runs of slashes become one.
+    let full = if sent.contains("//") {
+        let mut collapsed = String::with_capacity(sent.len());
+        for c in sent.chars() {
+            if !(c == '/' && collapsed.ends_with('/')) {
+                collapsed.push(c);
+            }
+        }
+        collapsed
+    } else {
+        sent.to_owned()
+    };
     let (scope, path) = match full.to_ascii_lowercase().find(EXTENSION) {
         Some(at) => {
             let scope = full[..at].trim_end_matches('/');
@@ -112,7 +125,7 @@ pub fn normalize_request<B>(mut req: Request<B>) -> Request<B> {
         req.extensions_mut().insert(ScopePrefix(scope));
     }
     let normalized = normalize_path(path);
-    if normalized != full {
+    if normalized != req.uri().path() {
         let path_and_query = match req.uri().query() {
             Some(q) => format!("{normalized}?{q}"),
             None => normalized,
@@ -190,6 +203,23 @@ mod tests {
             root.extensions().get::<ScopePrefix>(),
             Some(&ScopePrefix("/".to_owned()))
         );
+    }
+
+    #[test]
+    fn runs_of_slashes_are_one_slash() {
+        for (sent, routed) in [
+            (
+                "//metadata/endpoints?api-version=2022-09-01",
+                "/metadata/endpoints",
+            ),
+            (
+                "//subscriptions//s/resourcegroups",
+                "/subscriptions/s/resourceGroups",
+            ),
+        ] {
+            let req = normalize_request(Request::builder().uri(sent).body(()).unwrap_or_default());
+            assert_eq!(req.uri().path(), routed, "{sent}");
+        }
     }
 
     #[test]

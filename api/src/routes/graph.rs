@@ -276,8 +276,12 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_users, create_user))
         .routes(routes!(get_user, delete_user))
-        .routes(routes!(create_application))
-        .routes(routes!(delete_application))
+        .routes(routes!(list_applications, create_application))
+        .routes(routes!(
+            get_application,
+            update_application,
+            delete_application
+        ))
         .routes(routes!(add_password))
         .routes(routes!(remove_password))
         .routes(routes!(list_service_principals, create_service_principal))
@@ -295,17 +299,22 @@ fn user_json(u: &User) -> Value {
         "displayName": u.display_name, "mailNickname": u.mail_nickname, "accountEnabled": u.account_enabled})
 }
 
+fn passwords_json(sp: &ServicePrincipal) -> Vec<Value> {
+    sp.credentials.iter().map(|c| json!({"keyId": c.key_id, "displayName": c.display_name,
+        "hint": c.hint, "startDateTime": rfc3339(c.start), "endDateTime": rfc3339(c.end), "secretText": null})).collect()
+}
+
 fn sp_json(sp: &ServicePrincipal) -> Value {
     json!({"@odata.type": "#microsoft.graph.servicePrincipal", "id": sp.object_id, "appId": sp.app_id,
         "displayName": sp.display_name, "servicePrincipalNames": sp.service_principal_names,
         "accountEnabled": sp.account_enabled, "servicePrincipalType": "Application",
-        "passwordCredentials": sp.credentials.iter().map(|c| json!({"keyId": c.key_id, "displayName": c.display_name,
-            "hint": c.hint, "startDateTime": rfc3339(c.start), "endDateTime": rfc3339(c.end), "secretText": null})).collect::<Vec<_>>()})
+        "passwordCredentials": passwords_json(sp)})
 }
 
 fn application_json(sp: &ServicePrincipal) -> Value {
     json!({"@odata.type": "#microsoft.graph.application", "id": sp.application_object_id, "appId": sp.app_id,
-        "displayName": sp.display_name})
+        "displayName": sp.display_name, "identifierUris": [], "keyCredentials": [],
+        "passwordCredentials": passwords_json(sp)})
 }
 
 fn group_json(g: &Group) -> Value {
@@ -345,7 +354,11 @@ fn unsupported_filter(filter: &str) -> ApiError {
 /// The quoted value of `... eq '<value>'` after `prefix`.
 fn quoted_after<'a>(filter: &'a str, prefix: &str) -> Option<&'a str> {
     let rest = filter.trim();
-    if rest.len() < prefix.len() || !rest[..prefix.len()].eq_ignore_ascii_case(prefix) {
+    // `get`, not indexing: a filter may cut a multi-byte character at that length.
+    if !rest
+        .get(..prefix.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+    {
         return None;
     }
     let value = rest[prefix.len()..].trim_start();
@@ -468,6 +481,93 @@ async fn remove_principal(state: &AppState, id: Uuid) -> Result<StatusCode, ApiE
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `displayName eq '<name>'` as `(name, false)`, `startswith(displayName,'<name>')` as
+/// `(name, true)`.
+fn display_name_filter(filter: &str) -> Option<(&str, bool)> {
+    if let Some(name) = quoted_after(filter, "displayName eq") {
+        return Some((name, false));
+    }
+    let inner = filter
+        .trim()
+        .strip_suffix(')')
+        .and_then(|f| quoted_after(f, "startswith(displayName,"))?;
+    Some((inner, true))
+}
+
+/// The service principals (one per application) with this display name, or a name that
+/// starts with it.
+async fn service_principals_named(
+    state: &AppState,
+    name: &str,
+    prefix: bool,
+) -> Result<Vec<ServicePrincipal>, ApiError> {
+    Ok(state
+        .directory
+        .find_by_display_name(
+            ObjectKind::ServicePrincipal,
+            name,
+            prefix,
+            MAX_PAGE as usize,
+        )
+        .await?
+        .into_iter()
+        .filter_map(|o| match o {
+            DirectoryObject::ServicePrincipal(sp) => Some(sp),
+            _ => None,
+        })
+        .collect())
+}
+
+/// Lists applications (`$filter=displayName eq '...'` or `appId eq '...'`, or a page).
+#[utoipa::path(get, path = "/v1.0/applications", operation_id = "Graph_ListApplications", tag = "Graph", params(GraphQuery),
+    responses((status = 200, description = "Applications", body = GraphList), (status = "default", description = "A Graph error", body = ErrorResponse)))]
+async fn list_applications(
+    State(state): State<AppState>,
+    _caller: Caller,
+    base: BaseUrl,
+    axum::extract::Query(q): axum::extract::Query<GraphQuery>,
+) -> Result<Json<GraphList>, ApiError> {
+    let found = match q.filter.as_deref() {
+        None => {
+            let mut list = page(
+                &state,
+                ObjectKind::ServicePrincipal,
+                &q,
+                &base,
+                "/v1.0/applications",
+            )
+            .await?;
+            for item in &mut list.value {
+                let app = item["appId"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_default();
+                if let Some(sp) = state.directory.find_service_principal(&app).await? {
+                    *item = application_json(&sp);
+                }
+            }
+            return Ok(Json(list));
+        }
+        Some(f) => {
+            if let Some((name, prefix)) = display_name_filter(f) {
+                service_principals_named(&state, name, prefix).await?
+            } else {
+                let app = quoted_after(f, "appId eq").ok_or_else(|| unsupported_filter(f))?;
+                state
+                    .directory
+                    .find_service_principal(app)
+                    .await?
+                    .into_iter()
+                    .collect()
+            }
+        }
+    };
+    Ok(Json(GraphList {
+        value: found.iter().map(application_json).collect(),
+        next_link: None,
+    }))
+}
+
 /// Creates an application (and its service principal).
 #[utoipa::path(post, path = "/v1.0/applications", operation_id = "Graph_CreateApplication", tag = "Graph", request_body = NewApplication,
     responses((status = 201, description = "The application", body = Object), (status = "default", description = "A Graph error", body = ErrorResponse)))]
@@ -485,6 +585,70 @@ async fn create_application(
     Ok((StatusCode::CREATED, Json(application_json(&sp))).into_response())
 }
 
+/// Gets an application by its object id.
+#[utoipa::path(get, path = "/v1.0/applications/{id}", operation_id = "Graph_GetApplication", tag = "Graph", params(ObjectPath),
+    responses((status = 200, description = "The application", body = Object), (status = "default", description = "A Graph error", body = ErrorResponse)))]
+async fn get_application(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(path): Path<ObjectPath>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(application_json(
+        &application(&state, &path.id).await?,
+    )))
+}
+
+/// The service principal of the application whose object id is `id`.
+async fn application(state: &AppState, id: &str) -> Result<ServicePrincipal, ApiError> {
+    match object(state, id).await? {
+        // The application's own id: a service principal's object id names another object.
+        Some(DirectoryObject::ServicePrincipal(sp))
+            if sp
+                .application_object_id
+                .to_string()
+                .eq_ignore_ascii_case(id) =>
+        {
+            Ok(sp)
+        }
+        _ => Err(not_found(id)),
+    }
+}
+
+/// Updates an application. Berth keeps only an application's display name, and does not
+/// rename: a body that sets the name it has (as `az ad sp create-for-rbac` sends on a re-run)
+/// is accepted, anything else is refused.
+#[utoipa::path(patch, path = "/v1.0/applications/{id}", operation_id = "Graph_UpdateApplication", tag = "Graph", params(ObjectPath),
+    request_body = Object,
+    responses((status = 204, description = "Updated"), (status = "default", description = "A Graph error", body = ErrorResponse)))]
+async fn update_application(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(path): Path<ObjectPath>,
+    body: ArmJson<Value>,
+) -> Result<StatusCode, ApiError> {
+    state.authorize(&caller, "Microsoft.Directory/applications/write", "/")?;
+    let body = body.parse()?;
+    let sp = application(&state, &path.id).await?;
+    let fields = body.as_object().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "Request_BadRequest",
+            "The body must be a JSON object.",
+        )
+    })?;
+    for (key, value) in fields {
+        let unchanged = key == "displayName" && value.as_str() == Some(sp.display_name.as_str());
+        if !unchanged {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "Request_BadRequest",
+                format!("Berth cannot change the property '{key}' of an application."),
+            ));
+        }
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// Deletes an application and its service principal, with their role assignments.
 #[utoipa::path(delete, path = "/v1.0/applications/{id}", operation_id = "Graph_DeleteApplication", tag = "Graph", params(ObjectPath),
     responses((status = 204, description = "Deleted"), (status = "default", description = "A Graph error", body = ErrorResponse)))]
@@ -494,18 +658,8 @@ async fn delete_application(
     Path(path): Path<ObjectPath>,
 ) -> Result<StatusCode, ApiError> {
     state.authorize(&caller, "Microsoft.Directory/applications/delete", "/")?;
-    match object(&state, &path.id).await? {
-        // The application's own id: a service principal's object id names another object.
-        Some(DirectoryObject::ServicePrincipal(sp))
-            if sp
-                .application_object_id
-                .to_string()
-                .eq_ignore_ascii_case(&path.id) =>
-        {
-            remove_principal(&state, sp.object_id).await
-        }
-        _ => Err(not_found(&path.id)),
-    }
+    let sp = application(&state, &path.id).await?;
+    remove_principal(&state, sp.object_id).await
 }
 
 /// Adds a password to an application; the secret is in this answer only.
@@ -584,16 +738,24 @@ async fn list_service_principals(
             ));
         }
         Some(f) => {
-            let name = quoted_after(f, "servicePrincipalNames/any(c:c eq")
-                .or_else(|| quoted_after(f, "appId eq"))
-                .ok_or_else(|| unsupported_filter(f))?;
-            state
-                .directory
-                .find_service_principal(name)
-                .await?
-                .iter()
-                .map(sp_json)
-                .collect()
+            if let Some((name, prefix)) = display_name_filter(f) {
+                service_principals_named(&state, name, prefix)
+                    .await?
+                    .iter()
+                    .map(sp_json)
+                    .collect()
+            } else {
+                let name = quoted_after(f, "servicePrincipalNames/any(c:c eq")
+                    .or_else(|| quoted_after(f, "appId eq"))
+                    .ok_or_else(|| unsupported_filter(f))?;
+                state
+                    .directory
+                    .find_service_principal(name)
+                    .await?
+                    .iter()
+                    .map(sp_json)
+                    .collect()
+            }
         }
     };
     Ok(Json(GraphList {

@@ -145,6 +145,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(openid_configuration))
         .routes(routes!(jwks))
         .routes(routes!(token))
+        .routes(routes!(adfs_openid_configuration))
+        .routes(routes!(adfs_jwks))
+        .routes(routes!(adfs_token))
         .routes(routes!(tenants))
 }
 
@@ -187,13 +190,22 @@ async fn openid_configuration(
         return unknown_tenant(&path.tenant);
     }
     let settings = state.tokens.settings();
-    let base = format!("{}/{}", settings.base_url, settings.tenant);
+    discovery(
+        &state,
+        &format!("{}/{}", settings.base_url, settings.tenant),
+        "v2.0/",
+    )
+}
+
+/// The discovery document of endpoints under `base` (`{base}/oauth2/{version}token`, ...).
+fn discovery(state: &AppState, base: &str, version: &str) -> Response {
+    let settings = state.tokens.settings();
     let strings = |items: &[&str]| items.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
     Json(OpenIdConfiguration {
         issuer: settings.issuer(),
-        token_endpoint: format!("{base}/oauth2/v2.0/token"),
-        authorization_endpoint: format!("{base}/oauth2/v2.0/authorize"),
-        jwks_uri: format!("{base}/discovery/v2.0/keys"),
+        token_endpoint: format!("{base}/oauth2/{version}token"),
+        authorization_endpoint: format!("{base}/oauth2/{version}authorize"),
+        jwks_uri: format!("{base}/discovery/{version}keys"),
         response_types_supported: strings(&["code", "id_token", "token"]),
         subject_types_supported: strings(&["pairwise"]),
         id_token_signing_alg_values_supported: strings(&["ES256"]),
@@ -212,6 +224,10 @@ async fn jwks(State(state): State<AppState>, Path(path): Path<TenantPath>) -> Re
     if !known_tenant(&state, &path.tenant) {
         return unknown_tenant(&path.tenant);
     }
+    keys(&state).await
+}
+
+async fn keys(state: &AppState) -> Response {
     Json(Jwks {
         keys: state.tokens.signer().public_keys().await,
     })
@@ -232,7 +248,12 @@ async fn token(
     if !known_tenant(&state, &path.tenant) {
         return unknown_tenant(&path.tenant);
     }
-    if !crate::arm::is_form_urlencoded(&headers) {
+    issue(&state, &headers, &body).await
+}
+
+/// Answers a form-encoded token request, for either authority.
+async fn issue(state: &AppState, headers: &HeaderMap, body: &Bytes) -> Response {
+    if !crate::arm::is_form_urlencoded(headers) {
         return oauth_error(
             StatusCode::BAD_REQUEST,
             "invalid_request",
@@ -240,7 +261,7 @@ async fn token(
         );
     }
     let mut request = TokenRequest::default();
-    for (k, v) in form_urlencoded::parse(&body) {
+    for (k, v) in form_urlencoded::parse(body) {
         let v = v.into_owned();
         match k.as_ref() {
             "grant_type" => request.grant_type = v,
@@ -279,6 +300,32 @@ async fn token(
             oauth_error(status, e.code(), e.to_string())
         }
     }
+}
+
+/// OpenID Connect discovery of the ADFS-style authority (`{base}/adfs`). MSAL skips instance
+/// discovery for such an authority, and lets `az login -u/-p` sign a user in on any port
+/// (the Entra-ID-shaped one needs the user-realm lookup on port 443).
+#[utoipa::path(get, path = "/adfs/.well-known/openid-configuration", operation_id = "Issuer_AdfsOpenIdConfiguration", security(()),
+    tag = "Identity", responses((status = 200, description = "The discovery document", body = OpenIdConfiguration)))]
+async fn adfs_openid_configuration(State(state): State<AppState>) -> Response {
+    let base = format!("{}/adfs", state.tokens.settings().base_url);
+    discovery(&state, &base, "")
+}
+
+/// The issuer's public keys, under the ADFS-style authority.
+#[utoipa::path(get, path = "/adfs/discovery/keys", operation_id = "Issuer_AdfsKeys", security(()), tag = "Identity",
+    responses((status = 200, description = "The JWKS", body = Jwks)))]
+async fn adfs_jwks(State(state): State<AppState>) -> Response {
+    keys(&state).await
+}
+
+/// The token endpoint of the ADFS-style authority: the same grants and tokens as the v2.0
+/// endpoint, for this deployment's tenant.
+#[utoipa::path(post, path = "/adfs/oauth2/token", operation_id = "Issuer_AdfsToken", security(()), tag = "Identity",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "Tokens", body = TokenAnswer), (status = 400, description = "An OAuth error", body = OAuthErrorAnswer), (status = 401, description = "Bad client credentials", body = OAuthErrorAnswer)))]
+async fn adfs_token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    issue(&state, &headers, &body).await
 }
 
 /// The tenants the caller can see (ARM's `GET /tenants`).

@@ -27,9 +27,9 @@ pub struct CloudAuthentication {
     pub login_endpoint: String,
     /// Token audiences; the first is the management resource id.
     pub audiences: Vec<String>,
-    /// Default tenant.
+    /// Default tenant (`adfs`, as the authority is ADFS-style).
     pub tenant: String,
-    /// `AAD`.
+    /// `ADFS`.
     pub identity_provider: String,
 }
 
@@ -104,16 +104,18 @@ async fn metadata_endpoints(
     Json(CloudMetadata {
         name: "Berth".to_owned(),
         authentication: CloudAuthentication {
-            login_endpoint: base.clone(),
+            // The ADFS-style authority: MSAL then skips instance discovery (which would ask
+            // Microsoft about this host) and signs users in on any port (az-cli-compat.md).
+            login_endpoint: format!("{base}/adfs"),
             audiences: vec![state.management_audience.clone()],
-            tenant: "common".to_owned(),
-            identity_provider: "AAD".to_owned(),
+            tenant: "adfs".to_owned(),
+            identity_provider: "ADFS".to_owned(),
         },
         resource_manager: format!("{base}/"),
         microsoft_graph_resource_id: format!("{base}/"),
         portal: format!("{base}/docs"),
         suffixes: CloudSuffixes {
-            acr_login_server: state.login_server_suffix.clone(),
+            acr_login_server: state.acr_login_server_suffix.clone(),
         },
     })
 }

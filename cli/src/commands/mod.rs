@@ -3,6 +3,7 @@
 pub mod account;
 pub mod acr;
 pub mod ad;
+pub mod az_config;
 pub mod group;
 pub mod role;
 pub mod tokens;

@@ -101,6 +101,16 @@ pub enum DirectoryObject {
 }
 
 impl DirectoryObject {
+    /// The display name.
+    #[must_use]
+    pub fn display_name(&self) -> &str {
+        match self {
+            Self::User(u) => &u.display_name,
+            Self::ServicePrincipal(s) => &s.display_name,
+            Self::Group(g) => &g.display_name,
+        }
+    }
+
     /// The object id.
     #[must_use]
     pub fn object_id(&self) -> Uuid {

@@ -587,6 +587,38 @@ impl DirectoryService {
         Ok(self.repo.list(kind, after, top).await?)
     }
 
+    /// The objects of a kind whose display name is `name` (Graph's `displayName eq '...'`),
+    /// or starts with it when `prefix` (`startswith(displayName,'...')`), at most `limit` of
+    /// them. Walks the directory in pages: display names are not indexed, and directories
+    /// here are small.
+    ///
+    /// # Errors
+    /// `Store`.
+    pub async fn find_by_display_name(
+        &self,
+        kind: ObjectKind,
+        name: &str,
+        prefix: bool,
+        limit: usize,
+    ) -> Result<Vec<DirectoryObject>, DirectoryError> {
+        const PAGE: u64 = 500;
+        let mut found = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self.repo.list(kind, after, PAGE).await?;
+            after = page.last().map(DirectoryObject::object_id);
+            let full = page.len() as u64 == PAGE;
+            found.extend(page.into_iter().filter(|o| {
+                let display = o.display_name();
+                display == name || (prefix && display.starts_with(name))
+            }));
+            if found.len() >= limit || !full {
+                found.truncate(limit);
+                return Ok(found);
+            }
+        }
+    }
+
     /// The user with this principal name.
     ///
     /// # Errors

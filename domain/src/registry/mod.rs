@@ -2,6 +2,7 @@
 //! capability table, the ports they are stored through, and their use cases.
 
 mod admin;
+mod login_server;
 mod model;
 mod name;
 mod ports;
@@ -12,6 +13,7 @@ mod sku;
 pub use admin::{
     ADMIN_PASSWORD_NAMES, AdminCredentials, AdminPasswordRepository, AdminUsers, SecretBox,
 };
+pub use login_server::LoginServerNaming;
 pub use model::{
     DomainNameLabelScope, Encryption, EndpointProtocol, Identity, IdentityType, KeyVaultProperties,
     NetworkRuleBypass, NetworkRuleSet, Policies, PoliciesPatch, PreviewSettings, Registry,

@@ -1,8 +1,8 @@
 //! Registry use cases.
 
 use super::{
-    Feature, Registry, RegistryDefinition, RegistryName, RegistryPatch, RegistryRepository,
-    RegistryWriteError, Sku,
+    Feature, LoginServerNaming, Registry, RegistryDefinition, RegistryName, RegistryPatch,
+    RegistryRepository, RegistryWriteError, Sku,
 };
 use crate::arm::{
     Actor, ETag, NameError, Precondition, ProvisioningState, RegistryId, ResourceGroupId,
@@ -224,14 +224,14 @@ pub struct RegistryService {
     operations: Arc<dyn OperationRepository>,
     signal: Arc<dyn OperationSignal>,
     clock: Arc<dyn Clock>,
-    login_server_suffix: String,
+    naming: LoginServerNaming,
     trust_available: bool,
     lookups: Arc<LookupCache>,
 }
 
 impl RegistryService {
-    /// Builds the service; `login_server_suffix` is the DNS suffix of login servers
-    /// (`registry.localhost` makes `<name>.registry.localhost`); `trust_available` says
+    /// Builds the service; `naming` says how login servers are named
+    /// (`<name>.registry.localhost[:port]`); `trust_available` says
     /// whether a trust server is configured (content trust cannot be enabled without one).
     #[must_use]
     pub fn new(
@@ -240,7 +240,7 @@ impl RegistryService {
         operations: Arc<dyn OperationRepository>,
         signal: Arc<dyn OperationSignal>,
         clock: Arc<dyn Clock>,
-        login_server_suffix: String,
+        naming: LoginServerNaming,
         trust_available: bool,
     ) -> Self {
         Self {
@@ -249,7 +249,7 @@ impl RegistryService {
             operations,
             signal,
             clock,
-            login_server_suffix,
+            naming,
             trust_available,
             lookups: Arc::default(),
         }
@@ -485,10 +485,10 @@ impl RegistryService {
         Ok(self.repo.list_by_subscription(subscription, page).await?)
     }
 
-    /// The DNS suffix of login servers.
+    /// How login servers are named.
     #[must_use]
-    pub fn login_server_suffix(&self) -> &str {
-        &self.login_server_suffix
+    pub fn naming(&self) -> &LoginServerNaming {
+        &self.naming
     }
 
     /// The registry whose login server is `host` (any case), if it exists and is not being
@@ -523,18 +523,15 @@ impl RegistryService {
     }
 
     async fn lookup(&self, host: &str) -> Result<Option<Registry>, RegistryError> {
-        let suffix = format!(".{}", self.login_server_suffix.to_ascii_lowercase());
-        let Some(name) = host.strip_suffix(&suffix) else {
+        let Some(name) = self.naming.registry_name(host) else {
             return Ok(None);
         };
-        let Ok(name) = RegistryName::parse(name) else {
-            return Ok(None);
-        };
-        Ok(self
-            .repo
-            .find_by_name(&name)
-            .await?
-            .filter(|r| r.provisioning_state != ProvisioningState::Deleting))
+        // The whole login server must be the registry's own (port included): a registry
+        // keeps the one it was created with.
+        Ok(self.repo.find_by_name(&name).await?.filter(|r| {
+            r.provisioning_state != ProvisioningState::Deleting
+                && r.login_server.eq_ignore_ascii_case(host)
+        }))
     }
 
     /// Whether a name can be used for a new registry.
@@ -715,7 +712,7 @@ impl RegistryService {
     }
 
     fn login_server(&self, name: &RegistryName) -> String {
-        format!("{}.{}", name.key(), self.login_server_suffix)
+        self.naming.login_server(name)
     }
 
     fn write_error(&self, e: RegistryWriteError, id: &RegistryId) -> RegistryError {

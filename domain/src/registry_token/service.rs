@@ -8,7 +8,7 @@ use crate::authorization::{AccessKind, RbacService, RequestAttributes, Scope};
 use crate::clock::Clock;
 use crate::directory::{DirectoryService, PrincipalInfo, SignInError};
 use crate::registry::{
-    AdminUsers, Registry, RegistryError, RegistryService, ScopeMaps, scope_map_allows,
+    AdminUsers, Registry, RegistryError, RegistryName, RegistryService, ScopeMaps, scope_map_allows,
 };
 use crate::trust::TrustedCollectionCatalog;
 use std::sync::Arc;
@@ -369,16 +369,17 @@ impl RegistryTokenService {
                 let refused =
                     || TokenServerError::Unauthorized("invalid username or password".to_owned());
                 // The admin user's name is its registry's, so it names the registry too.
-                let host = format!(
-                    "{}.{}",
-                    username.to_ascii_lowercase(),
-                    self.registries.login_server_suffix()
-                );
-                if let Some(registry) = self
-                    .registries
-                    .find_by_login_server(&host)
-                    .await
-                    .map_err(store)?
+                let registry = match RegistryName::parse(&username) {
+                    Ok(name) => {
+                        let host = self.registries.naming().login_server(&name);
+                        self.registries
+                            .find_by_login_server(&host)
+                            .await
+                            .map_err(store)?
+                    }
+                    Err(_) => None,
+                };
+                if let Some(registry) = registry
                     && self.admin.verify(&registry, &password).await?
                 {
                     return Ok(Some(Identity {

@@ -45,13 +45,29 @@ fn notary(app: &TestApp) -> &NotaryServer {
     app.notary.as_ref().unwrap()
 }
 
+/// The notary CLI's environment: its credentials, and `berthd`'s CA when the token realm
+/// is HTTPS (Go reads `SSL_CERT_FILE`).
+fn cli_env<'a>(app: &'a TestApp, auth: &'a str) -> Vec<(&'a str, &'a str)> {
+    let mut env = vec![("NOTARY_AUTH", auth)];
+    if let Some(ca) = app.ca_file.as_deref().and_then(Path::to_str) {
+        env.push(("SSL_CERT_FILE", ca));
+    }
+    env
+}
+
 /// `notary init -p` then `addhash -p <gun> <tag>` as the holder of `refresh`, in the trust
 /// directory `dir` (kept, so its metadata can be read afterwards).
-async fn publish(app: &TestApp, gun: &str, tag: &str, refresh: &str, dir: &Path) -> (bool, String) {
+pub(super) async fn publish(
+    app: &TestApp,
+    gun: &str,
+    tag: &str,
+    refresh: &str,
+    dir: &Path,
+) -> (bool, String) {
     let url = notary(app).url.clone();
     let dir = dir.display().to_string();
     let auth = notary_auth(NULL_USER, refresh);
-    let env = [("NOTARY_AUTH", auth.as_str())];
+    let env = cli_env(app, &auth);
     let (ok, out, err) = notary_cli(&["-s", &url, "-d", &dir, "init", "-p", gun], &env).await;
     if !ok {
         return (false, format!("init: {out}{err}"));
@@ -68,13 +84,10 @@ async fn publish(app: &TestApp, gun: &str, tag: &str, refresh: &str, dir: &Path)
 
 /// `notary list <gun>` as the holder of `refresh`: `Some(output)` when it lists, `None` when
 /// the server has no trust data for it.
-async fn list(app: &TestApp, gun: &str, refresh: &str) -> Option<String> {
+pub(super) async fn list(app: &TestApp, gun: &str, refresh: &str) -> Option<String> {
     let auth = notary_auth(NULL_USER, refresh);
-    let (ok, out, err) = notary_cli(
-        &["-s", &notary(app).url, "list", gun],
-        &[("NOTARY_AUTH", auth.as_str())],
-    )
-    .await;
+    let (ok, out, err) =
+        notary_cli(&["-s", &notary(app).url, "list", gun], &cli_env(app, &auth)).await;
     if ok {
         return Some(out);
     }

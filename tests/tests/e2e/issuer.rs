@@ -93,6 +93,71 @@ async fn discovery_and_keys_are_served_for_the_tenant_organizations_and_common()
 }
 
 #[tokio::test]
+async fn the_adfs_style_authority_serves_the_same_tokens_as_the_tenant_one() {
+    let app = app_with_owner(Backend::Sqlite).await;
+    let tenant = tenant_of(&app).await;
+    let (status, doc) = app.get("/adfs/.well-known/openid-configuration").await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    assert_eq!(
+        doc["token_endpoint"],
+        format!("{}/adfs/oauth2/token", app.base),
+        "MSAL treats an authority whose first segment is adfs as ADFS"
+    );
+    assert_eq!(doc["issuer"], format!("{}/{tenant}/v2.0", app.base));
+    let (_, jwks) = app
+        .get(
+            doc["jwks_uri"]
+                .as_str()
+                .unwrap()
+                .trim_start_matches(&app.base),
+        )
+        .await;
+    assert_eq!(jwks["keys"][0]["kty"], "EC");
+
+    let post = |form: Vec<(&'static str, String)>| {
+        reqwest::Client::new()
+            .post(format!("{}/adfs/oauth2/token", app.base))
+            .form(&form)
+            .send()
+    };
+    let answer = post(vec![
+        ("grant_type", "client_credentials".into()),
+        ("client_id", CLIENT.into()),
+        ("client_secret", SECRET.into()),
+        ("scope", format!("{MANAGEMENT}/.default")),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    let access: Value = answer.json().await.unwrap();
+    let claims = jwt_part(access["access_token"].as_str().unwrap(), 1);
+    assert_eq!(
+        (claims["aud"].as_str(), claims["tid"].as_str()),
+        (Some(MANAGEMENT), Some(tenant.as_str()))
+    );
+    let listed = reqwest::Client::new()
+        .get(format!("{}/subscriptions?api-version=2022-12-01", app.base))
+        .bearer_auth(access["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), StatusCode::OK, "ARM accepts the token");
+
+    let refused = post(vec![
+        ("grant_type", "client_credentials".into()),
+        ("client_id", CLIENT.into()),
+        ("client_secret", "not-the-secret".into()),
+        ("scope", format!("{MANAGEMENT}/.default")),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let err: Value = refused.json().await.unwrap();
+    assert_eq!(err["error"], "invalid_client");
+    assert!(err["error_description"].is_string());
+}
+
+#[tokio::test]
 async fn a_service_principal_gets_an_access_token_for_the_resource_it_asks() {
     let app = app_with_owner(Backend::Postgres).await;
     let tenant = tenant_of(&app).await;

@@ -8,6 +8,7 @@
 
 mod auth;
 mod authorization_api;
+mod azure_cli;
 mod bad_input;
 mod cli;
 mod content_trust;

@@ -43,7 +43,7 @@ both_backends! {
         let (status, doc) = app.get("/metadata/endpoints?api-version=2022-09-01").await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(doc["resourceManager"], format!("{}/", app.base));
-        assert_eq!(doc["authentication"]["loginEndpoint"], app.base.as_str());
+        assert_eq!(doc["authentication"]["loginEndpoint"], format!("{}/adfs", app.base));
         assert!(doc["authentication"]["audiences"][0].is_string());
         assert_eq!(doc["suffixes"]["acrLoginServer"], "registry.localhost");
     }
