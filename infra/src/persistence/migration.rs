@@ -2,7 +2,8 @@
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{
-    big_integer, big_integer_null, boolean, integer, string, string_null, text, text_null,
+    big_integer, big_integer_null, big_pk_auto, blob, boolean, integer, string, string_null, text,
+    text_null,
 };
 
 /// All migrations, in order.
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0010SessionsValidAfter),
             Box::new(M0011TrustedCollections),
             Box::new(M0012TrustWipe),
+            Box::new(M0013TufStore),
         ]
     }
 }
@@ -691,5 +693,83 @@ impl MigrationTrait for M0012TrustWipe {
                 .to_owned(),
         )
         .await
+    }
+}
+
+/// The embedded trust server's store: every version of every TUF file, and the changefeed.
+struct M0013TufStore;
+
+impl MigrationName for M0013TufStore {
+    fn name(&self) -> &str {
+        "m0013_tuf_store"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0013TufStore {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_table(
+            Table::create()
+                .table("tuf_files")
+                .col(big_pk_auto("id"))
+                .col(string("gun"))
+                .col(string("role"))
+                .col(big_integer("version"))
+                .col(string("sha256"))
+                .col(blob("data"))
+                .col(big_integer("created_at"))
+                .to_owned(),
+        )
+        .await?;
+        // Two writers of one version: the second fails here (notary's ErrOldVersion).
+        m.create_index(
+            Index::create()
+                .name("ux_tuf_files_version")
+                .table("tuf_files")
+                .col("gun")
+                .col("role")
+                .col("version")
+                .unique()
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("ix_tuf_files_checksum")
+                .table("tuf_files")
+                .col("gun")
+                .col("role")
+                .col("sha256")
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("tuf_changes")
+                .col(big_pk_auto("id"))
+                .col(string("gun"))
+                .col(big_integer("version"))
+                .col(string("sha256"))
+                .col(string("category"))
+                .col(big_integer("created_at"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("ix_tuf_changes_gun")
+                .table("tuf_changes")
+                .col("gun")
+                .col("id")
+                .to_owned(),
+        )
+        .await
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_table(Table::drop().table("tuf_changes").to_owned())
+            .await?;
+        m.drop_table(Table::drop().table("tuf_files").to_owned())
+            .await
     }
 }

@@ -10,6 +10,7 @@ pub mod model;
 pub mod ports;
 mod role;
 pub mod root;
+mod store;
 mod update;
 pub mod verify;
 
@@ -20,6 +21,9 @@ pub use ports::{
     TufCrypto, TufSignatureVerifier, TufSigner,
 };
 pub use role::{InvalidRoleName, RoleName};
+pub use store::{
+    ChangeCategory, StoredTufFile, TufChange, TufMetadataStore, TufSelector, TufWriteError,
+};
 pub use update::{
     MetaUpdate, UpdateError, UploadedFile, ValidationError, parse_upload, validate_update,
 };

@@ -12,3 +12,5 @@ pub mod signing_key;
 pub mod subscription;
 pub mod token_server_key;
 pub mod trusted_collection;
+pub mod tuf_change;
+pub mod tuf_file;
