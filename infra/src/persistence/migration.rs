@@ -696,7 +696,8 @@ impl MigrationTrait for M0012TrustWipe {
     }
 }
 
-/// The embedded trust server's store: every version of every TUF file, and the changefeed.
+/// The embedded trust server's store: every version of every TUF file, the changefeed, and
+/// the server's sealed keys.
 struct M0013TufStore;
 
 impl MigrationName for M0013TufStore {
@@ -763,10 +764,24 @@ impl MigrationTrait for M0013TufStore {
                 .col("id")
                 .to_owned(),
         )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("tuf_server_keys")
+                .col(string("gun"))
+                .col(string("role"))
+                .col(string("keytype"))
+                .col(text("private_sealed"))
+                .col(big_integer("created_at"))
+                .primary_key(Index::create().col("gun").col("role"))
+                .to_owned(),
+        )
         .await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_table(Table::drop().table("tuf_server_keys").to_owned())
+            .await?;
         m.drop_table(Table::drop().table("tuf_changes").to_owned())
             .await?;
         m.drop_table(Table::drop().table("tuf_files").to_owned())

@@ -8,6 +8,7 @@ mod rbac_repository;
 mod repositories;
 mod scope_map_repository;
 mod trusted_collections;
+mod tuf_keys;
 mod tuf_store;
 
 pub use directory_repository::SeaOrmDirectoryRepository;
@@ -19,6 +20,7 @@ pub use repositories::{
 };
 pub use scope_map_repository::SeaOrmScopeMapRepository;
 pub use trusted_collections::SeaOrmTrustedCollectionCatalog;
+pub use tuf_keys::SeaOrmTufServerKeys;
 pub use tuf_store::SeaOrmTufStore;
 
 use berth_domain::store::StoreError;

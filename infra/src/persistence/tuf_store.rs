@@ -168,7 +168,7 @@ impl TufMetadataStore for SeaOrmTufStore {
         let stored = versions(&txn, gun).await?;
         let old = |role: &RoleName| TufWriteError::OldVersion {
             gun: gun.to_owned(),
-            role: role.as_str().to_owned(),
+            role: role.clone(),
         };
         for file in files {
             if stored

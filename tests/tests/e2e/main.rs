@@ -26,6 +26,7 @@ mod resource_groups;
 mod subscriptions;
 mod token_server;
 mod tokens;
+mod trust_server;
 mod tuf_store;
 
 use berth_tests::{API, PREVIEW, RG_API, TestApp, both_backends};

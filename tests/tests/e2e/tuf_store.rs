@@ -120,7 +120,7 @@ both_backends! {
             .await;
         assert_eq!(
             refused,
-            Err(TufWriteError::OldVersion { gun: GUN.to_owned(), role: "snapshot".to_owned() })
+            Err(TufWriteError::OldVersion { gun: GUN.to_owned(), role: RoleName::Snapshot })
         );
         let older = store.update(GUN, &[file("root", 0, b"older root")]).await;
         assert!(matches!(older, Err(TufWriteError::OldVersion { .. })), "{older:?}");

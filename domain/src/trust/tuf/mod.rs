@@ -6,21 +6,25 @@
 mod builder;
 pub mod canonical;
 pub mod encoding;
+mod keys;
 pub mod model;
 pub mod ports;
 mod role;
 pub mod root;
+mod server;
 mod store;
 mod update;
 pub mod verify;
 
 pub use builder::{SNAPSHOT_EXPIRY, TIMESTAMP_EXPIRY};
+pub use keys::TufServerKeys;
 pub use model::{FileMeta, MetaList, Root, Signature, SignedEnvelope, SignedMeta, Targets, TufKey};
 pub use ports::{
     Certificate, CertificateError, CertificateKey, CertificateParser, SignatureError, SignerError,
     TufCrypto, TufSignatureVerifier, TufSigner,
 };
 pub use role::{InvalidRoleName, RoleName};
+pub use server::{EmbeddedTrustServer, KeyError, PublishError};
 pub use store::{
     ChangeCategory, StoredTufFile, TufChange, TufMetadataStore, TufSelector, TufWriteError,
 };

@@ -82,7 +82,7 @@ pub enum TufWriteError {
         /// The GUN.
         gun: String,
         /// The role.
-        role: String,
+        role: RoleName,
     },
     /// The store failed.
     #[error(transparent)]

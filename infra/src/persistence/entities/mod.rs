@@ -14,3 +14,4 @@ pub mod token_server_key;
 pub mod trusted_collection;
 pub mod tuf_change;
 pub mod tuf_file;
+pub mod tuf_server_key;
