@@ -10,7 +10,10 @@
 use crate::persistence::entities::token_server_key;
 use crate::persistence::{Database, millis, store_error};
 use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair,
+    UnparsedPublicKey,
+};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use berth_domain::identity::TokenRejected;
@@ -331,11 +334,175 @@ impl RegistryTokenKeys for TokenServerKeys {
         }
         Ok(claims)
     }
+
+    fn verify_access(
+        &self,
+        token: &str,
+        issuer: &str,
+        audience: &str,
+        now: i64,
+        leeway_secs: i64,
+    ) -> Result<AccessClaims, TokenRejected> {
+        let reject = |why: &str| TokenRejected(why.to_owned());
+        let mut parts = token.split('.');
+        let (Some(header), Some(payload), Some(signature), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(reject("malformed: not three parts"));
+        };
+        let decode = |part: &str| {
+            URL_SAFE_NO_PAD
+                .decode(part)
+                .map_err(|_| reject("malformed: not base64url"))
+        };
+        let header: serde_json::Value = serde_json::from_slice(&decode(header)?)
+            .map_err(|_| reject("malformed: the header is not JSON"))?;
+        if header["alg"] != "ES256" {
+            return Err(TokenRejected(format!(
+                "algorithm {} is not an access token's",
+                header["alg"]
+            )));
+        }
+        let kid = header["kid"].as_str().ok_or_else(|| reject("no kid"))?;
+        let public = self
+            .keys
+            .read()
+            .map_err(|_| reject("token keys lock poisoned"))?
+            .access
+            .iter()
+            .find(|k| k.kid == kid)
+            .map(|k| k.pair.public_key().as_ref().to_vec())
+            .ok_or_else(|| TokenRejected(format!("unknown kid {kid}")))?;
+        let signed = &token[..token.len() - signature.len() - 1];
+        UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, public)
+            .verify(signed.as_bytes(), &decode(signature)?)
+            .map_err(|_| reject("bad signature"))?;
+        let claims: AccessClaims = serde_json::from_slice(&decode(payload)?)
+            .map_err(|e| TokenRejected(format!("malformed claims: {e}")))?;
+        if claims.iss != issuer {
+            return Err(TokenRejected(format!(
+                "issuer {} is not {issuer}",
+                claims.iss
+            )));
+        }
+        if claims.aud != audience {
+            return Err(TokenRejected(format!(
+                "audience {} is not {audience}",
+                claims.aud
+            )));
+        }
+        if claims.exp + leeway_secs <= now {
+            return Err(reject("expired"));
+        }
+        if claims.nbf - leeway_secs > now {
+            return Err(reject("not yet valid"));
+        }
+        Ok(claims)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::persistence::DatabaseTarget;
+
+    const ISSUER: &str = "berth-token-server";
+    const SERVICE: &str = "berth-trust";
+    const NOW: i64 = 1_795_651_200;
+
+    async fn keys(dir: &Path) -> TokenServerKeys {
+        let db = Database::open(&DatabaseTarget::Sqlite(dir.join("berth.db")))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        TokenServerKeys::open(db, &dir.join("bundle.pem"))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn claims() -> AccessClaims {
+        AccessClaims {
+            jti: "j".to_owned(),
+            sub: "signer".to_owned(),
+            nbf: NOW,
+            exp: NOW + 300,
+            iat: NOW,
+            iss: ISSUER.to_owned(),
+            aud: SERVICE.to_owned(),
+            version: "1.0".to_owned(),
+            access: Vec::new(),
+            roles: Vec::new(),
+            grant_type: "refresh_token".to_owned(),
+        }
+    }
+
+    fn reason(keys: &TokenServerKeys, token: &str, at: i64) -> String {
+        match keys.verify_access(token, ISSUER, SERVICE, at, 60) {
+            Ok(_) => "accepted".to_owned(),
+            Err(TokenRejected(why)) => why,
+        }
+    }
+
+    #[tokio::test]
+    async fn access_tokens_are_verified_strictly() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().map_err(|e| StoreError(e.to_string()))?;
+        let keys = keys(dir.path()).await;
+        let token = keys.sign_access(&claims())?;
+        assert_eq!(
+            keys.verify_access(&token, ISSUER, SERVICE, NOW, 60),
+            Ok(claims())
+        );
+        assert_eq!(
+            reason(&keys, &token, NOW + 359),
+            "accepted",
+            "within the leeway"
+        );
+        assert_eq!(reason(&keys, &token, NOW + 360), "expired");
+        assert_eq!(reason(&keys, &token, NOW - 61), "not yet valid");
+        assert!(
+            keys.verify_access(&token, "someone-else", SERVICE, NOW, 60)
+                .is_err_and(|e| e.0.contains("issuer"))
+        );
+        assert!(
+            keys.verify_access(&token, ISSUER, "docker-registry", NOW, 60)
+                .is_err_and(|e| e.0.contains("audience"))
+        );
+
+        // Another audience written into the payload breaks the signature.
+        let parts: Vec<&str> = token.split('.').collect();
+        let mut forged = claims();
+        forged.aud = "anything".to_owned();
+        let forged_payload =
+            URL_SAFE_NO_PAD.encode(serde_json::to_vec(&forged).unwrap_or_default());
+        let swapped = format!("{}.{forged_payload}.{}", parts[0], parts[2]);
+        assert_eq!(reason(&keys, &swapped, NOW), "bad signature");
+
+        // No other algorithm, no unknown key, nothing malformed.
+        for alg in ["none", "HS256", "ES384", "RS256"] {
+            let header =
+                URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"{alg}","kid":"x","typ":"JWT"}}"#));
+            let other = format!("{header}.{}.{}", parts[1], parts[2]);
+            assert!(reason(&keys, &other, NOW).starts_with("algorithm"), "{alg}");
+        }
+        let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"ES256","kid":"AAAA:BBBB","typ":"JWT"}"#);
+        let unknown = format!("{header}.{}.{}", parts[1], parts[2]);
+        assert_eq!(reason(&keys, &unknown, NOW), "unknown kid AAAA:BBBB");
+        for bad in ["", "a.b", "a.b.c.d", &format!("{}.{}", parts[0], parts[1])] {
+            assert!(reason(&keys, bad, NOW).starts_with("malformed"), "{bad:?}");
+        }
+
+        // After a rotation the old token still verifies (its key stays published) and new
+        // tokens are signed with the new key.
+        keys.rotate_all().await?;
+        assert_eq!(reason(&keys, &token, NOW), "accepted");
+        let fresh = keys.sign_access(&claims())?;
+        assert_ne!(
+            fresh.split('.').next(),
+            token.split('.').next(),
+            "another kid"
+        );
+        assert_eq!(reason(&keys, &fresh, NOW), "accepted");
+        Ok(())
+    }
 
     #[test]
     fn libtrust_ids_have_twelve_groups_of_four() {

@@ -139,4 +139,20 @@ pub trait RegistryTokenKeys: Send + Sync {
     /// # Errors
     /// [`TokenRejected`] naming the failed check.
     fn verify_refresh(&self, token: &str, issuer: &str) -> Result<RefreshClaims, TokenRejected>;
+
+    /// Verifies an access token as a registry or a trust server must: ES256 only, a `kid`
+    /// of one of this server's access keys (retired ones included while they are
+    /// published), the signature, `iss` = `issuer`, `aud` = `audience`, and `nbf`/`exp`
+    /// at `now` (unix seconds) within `leeway_secs`.
+    ///
+    /// # Errors
+    /// [`TokenRejected`] naming the failed check.
+    fn verify_access(
+        &self,
+        token: &str,
+        issuer: &str,
+        audience: &str,
+        now: i64,
+        leeway_secs: i64,
+    ) -> Result<AccessClaims, TokenRejected>;
 }
