@@ -28,13 +28,15 @@ const MAX_PAGE: u64 = 999;
 /// Graph's default page.
 const DEFAULT_PAGE: u64 = 100;
 
-/// One page of a directory listing, with `@odata.nextLink` when more follow.
+/// One page of a directory listing, each object as `render` shows it, with
+/// `@odata.nextLink` when more follow.
 async fn page(
     state: &AppState,
     kind: ObjectKind,
     q: &GraphQuery,
     BaseUrl(base): &BaseUrl,
     path: &str,
+    render: fn(&DirectoryObject) -> Value,
 ) -> Result<GraphList, ApiError> {
     let top = q.top.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&top) {
@@ -70,7 +72,7 @@ async fn page(
         _ => None,
     };
     Ok(GraphList {
-        value: found.iter().map(object_json).collect(),
+        value: found.iter().map(render).collect(),
         next_link,
     })
 }
@@ -390,7 +392,15 @@ async fn list_users(
     let value = match q.filter.as_deref() {
         None => {
             return Ok(Json(
-                page(&state, ObjectKind::User, &q, &base, "/v1.0/users").await?,
+                page(
+                    &state,
+                    ObjectKind::User,
+                    &q,
+                    &base,
+                    "/v1.0/users",
+                    object_json,
+                )
+                .await?,
             ));
         }
         Some(f) => {
@@ -529,24 +539,23 @@ async fn list_applications(
 ) -> Result<Json<GraphList>, ApiError> {
     let found = match q.filter.as_deref() {
         None => {
-            let mut list = page(
-                &state,
-                ObjectKind::ServicePrincipal,
-                &q,
-                &base,
-                "/v1.0/applications",
-            )
-            .await?;
-            for item in &mut list.value {
-                let app = item["appId"]
-                    .as_str()
-                    .map(str::to_owned)
-                    .unwrap_or_default();
-                if let Some(sp) = state.directory.find_service_principal(&app).await? {
-                    *item = application_json(&sp);
-                }
-            }
-            return Ok(Json(list));
+            // Berth makes an application with each service principal: a page of them is
+            // a page of applications.
+            let as_application = |o: &DirectoryObject| match o {
+                DirectoryObject::ServicePrincipal(sp) => application_json(sp),
+                other => object_json(other),
+            };
+            return Ok(Json(
+                page(
+                    &state,
+                    ObjectKind::ServicePrincipal,
+                    &q,
+                    &base,
+                    "/v1.0/applications",
+                    as_application,
+                )
+                .await?,
+            ));
         }
         Some(f) => {
             if let Some((name, prefix)) = display_name_filter(f) {
@@ -733,6 +742,7 @@ async fn list_service_principals(
                     &q,
                     &base,
                     "/v1.0/servicePrincipals",
+                    object_json,
                 )
                 .await?,
             ));

@@ -100,6 +100,34 @@ both_backends! {
             assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
         }
 
+        // Applications page the same way, as applications (their own ids).
+        let (status, apps) = app.get("/v1.0/applications?$top=4").await;
+        assert_eq!(status, StatusCode::OK, "{apps}");
+        let listed = apps["value"].as_array().unwrap();
+        assert_eq!(listed.len(), 4);
+        assert!(listed.iter().all(|a| a["@odata.type"] == "#microsoft.graph.application" && a["passwordCredentials"].is_array()));
+        assert!(apps["@odata.nextLink"].as_str().unwrap().contains("/v1.0/applications?$top=4&$skiptoken="));
+        let (_, rest) = app.get(apps["@odata.nextLink"].as_str().unwrap().trim_start_matches(&app.base)).await;
+        let ids: Vec<&str> = listed.iter().chain(rest["value"].as_array().unwrap()).map(|a| a["id"].as_str().unwrap()).collect();
+        for (app_object, _) in &made {
+            assert!(ids.contains(&app_object.as_str()), "{app_object} listed by its own id");
+        }
+        let (_, named) = app.get("/v1.0/applications?$filter=displayName eq 'paged-3'").await;
+        assert_eq!(named["value"].as_array().unwrap().len(), 1);
+        assert_eq!(named["value"][0]["id"], made[3].0.as_str());
+        let (_, prefixed) = app.get("/v1.0/applications?$filter=startswith(displayName,'paged-')").await;
+        assert_eq!(prefixed["value"].as_array().unwrap().len(), 5);
+        let (_, by_name) = app.get("/v1.0/servicePrincipals?$filter=displayName eq 'paged-3'").await;
+        assert_eq!(by_name["value"][0]["appId"], made[3].1.as_str());
+        let (status, one) = app.get(&format!("/v1.0/applications/{}", made[3].0)).await;
+        assert_eq!((status, one["displayName"].as_str()), (StatusCode::OK, Some("paged-3")));
+        let same = app.send(reqwest::Method::PATCH, &format!("/v1.0/applications/{}", made[3].0), Some(&json!({"displayName": "paged-3"})), &[]).await;
+        assert_eq!(same.status, StatusCode::NO_CONTENT);
+        let rename = app.send(reqwest::Method::PATCH, &format!("/v1.0/applications/{}", made[3].0), Some(&json!({"displayName": "renamed"})), &[]).await;
+        assert_eq!((rename.status, rename.error_code()), (StatusCode::BAD_REQUEST, "Request_BadRequest"));
+        let (_, unchanged) = app.get(&format!("/v1.0/applications/{}", made[3].0)).await;
+        assert_eq!(unchanged["displayName"], "paged-3", "a refused PATCH changes nothing");
+
         // DELETE /applications/{id} takes the application's id, not its service principal's.
         let (app_object, app_id) = &made[0];
         let (_, sp) = app.get(&format!("/v1.0/servicePrincipals/{app_id}")).await;
