@@ -64,6 +64,25 @@ pub fn http(ca_file: Option<&std::path::Path>) -> Result<reqwest::Client, CliErr
         .map_err(|e| CliError::msg(format!("cannot build the HTTP client: {e}")))
 }
 
+/// The deployment's cloud-metadata document (`GET /metadata/endpoints`, no sign-in).
+///
+/// # Errors
+/// The deployment cannot be reached, or is not a Berth deployment.
+pub async fn cloud_metadata(
+    http: &reqwest::Client,
+    endpoint: &str,
+) -> Result<serde_json::Value, CliError> {
+    http.get(format!(
+        "{endpoint}/metadata/endpoints?api-version=2022-09-01"
+    ))
+    .send()
+    .await
+    .map_err(|e| CliError::msg(format!("cannot reach {endpoint}: {e}")))?
+    .json()
+    .await
+    .map_err(|e| CliError::msg(format!("{endpoint} is not a Berth deployment: {e}")))
+}
+
 /// `text` with bearer tokens, secrets and passwords replaced by `<redacted>`.
 #[must_use]
 pub fn redact(text: &str) -> String {

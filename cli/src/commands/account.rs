@@ -67,16 +67,7 @@ pub(crate) async fn login(args: LoginArgs, global: &Global) -> Result<Value, Cli
         .to_owned();
     let ca_file = args.ca_file.map(|p| std::fs::canonicalize(&p).unwrap_or(p));
     let http = client::http(ca_file.as_deref())?;
-    let metadata: Value = http
-        .get(format!(
-            "{endpoint}/metadata/endpoints?api-version=2022-09-01"
-        ))
-        .send()
-        .await
-        .map_err(|e| CliError::msg(format!("cannot reach {endpoint}: {e}")))?
-        .json()
-        .await
-        .map_err(|e| CliError::msg(format!("{endpoint} is not a Berth deployment: {e}")))?;
+    let metadata = client::cloud_metadata(&http, &endpoint).await?;
     let audience = metadata["authentication"]["audiences"][0]
         .as_str()
         .ok_or_else(|| CliError::msg(format!("{endpoint} is not a Berth deployment")))?
