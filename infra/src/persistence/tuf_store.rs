@@ -4,6 +4,7 @@ use super::entities::{tuf_change, tuf_file};
 use super::{Database, from_millis, millis, store_error};
 use async_trait::async_trait;
 use berth_domain::store::StoreError;
+use berth_domain::trust::tuf::encoding::sha256_hex;
 use berth_domain::trust::tuf::{
     ChangeCategory, MetaUpdate, RoleName, StoredTufFile, TufChange, TufMetadataStore, TufSelector,
     TufWriteError,
@@ -29,15 +30,6 @@ impl SeaOrmTufStore {
     pub fn new(db: Database) -> Self {
         Self { db }
     }
-}
-
-/// SHA-256 of `data`, lowercase hex (the checksum Notary names files by).
-fn sha256_hex(data: &[u8]) -> String {
-    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data)
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 fn role_of(name: &str) -> Result<RoleName, StoreError> {
@@ -178,15 +170,19 @@ impl TufMetadataStore for SeaOrmTufStore {
                 return Err(old(&file.role));
             }
         }
-        let rows = files.iter().map(|f| tuf_file::ActiveModel {
-            id: NotSet,
-            gun: Set(gun.to_owned()),
-            role: Set(f.role.as_str().to_owned()),
-            version: Set(f.version),
-            sha256: Set(sha256_hex(&f.data)),
-            data: Set(f.data.clone()),
-            created_at: Set(now),
-        });
+        let sums: Vec<String> = files.iter().map(|f| sha256_hex(&f.data)).collect();
+        let rows = files
+            .iter()
+            .zip(&sums)
+            .map(|(f, sum)| tuf_file::ActiveModel {
+                id: NotSet,
+                gun: Set(gun.to_owned()),
+                role: Set(f.role.as_str().to_owned()),
+                version: Set(f.version),
+                sha256: Set(sum.clone()),
+                data: Set(f.data.clone()),
+                created_at: Set(now),
+            });
         if let Err(e) = tuf_file::Entity::insert_many(rows).exec(&txn).await {
             // A concurrent update stored one of these versions first.
             if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) {
@@ -194,12 +190,16 @@ impl TufMetadataStore for SeaOrmTufStore {
             }
             return Err(store_error(e).into());
         }
-        if let Some(timestamp) = files.iter().find(|f| f.role == RoleName::Timestamp) {
+        if let Some((timestamp, sum)) = files
+            .iter()
+            .zip(sums)
+            .find(|(f, _)| f.role == RoleName::Timestamp)
+        {
             record_change(
                 &txn,
                 gun,
                 timestamp.version,
-                sha256_hex(&timestamp.data),
+                sum,
                 ChangeCategory::Update,
                 now,
             )

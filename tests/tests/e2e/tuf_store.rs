@@ -4,6 +4,7 @@
 //! fixtures (domain/tests/fixtures/tuf).
 
 use super::*;
+use berth_domain::trust::tuf::encoding::sha256_hex;
 use berth_domain::trust::tuf::{
     ChangeCategory, MetaUpdate, RoleName, TufMetadataStore, TufSelector, TufWriteError,
 };
@@ -27,14 +28,6 @@ fn file(role: &str, version: i64, data: &[u8]) -> MetaUpdate {
         version,
         data: data.to_vec(),
     }
-}
-
-fn sha256(data: &[u8]) -> String {
-    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data)
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 fn first_update() -> Vec<MetaUpdate> {
@@ -78,7 +71,7 @@ both_backends! {
         assert_eq!(targets(TufSelector::Current).await.unwrap().version, 3);
         let v2 = targets(TufSelector::Version(2)).await.unwrap();
         assert_eq!((v2.version, v2.data.clone()), (2, fixture("targets")));
-        assert_eq!(v2.sha256, sha256(&fixture("targets")));
+        assert_eq!(v2.sha256, sha256_hex(&fixture("targets")));
         let by_sum = targets(TufSelector::Checksum(v2.sha256.to_ascii_uppercase()))
             .await
             .unwrap();
@@ -100,8 +93,8 @@ both_backends! {
                 .map(|c| (c.gun.as_str(), c.version, c.sha256.clone(), c.category))
                 .collect::<Vec<_>>(),
             vec![
-                (GUN, 1, sha256(br#"{"signed":{"_type":"Timestamp","version":1}}"#), ChangeCategory::Update),
-                (GUN, 2, sha256(timestamp2), ChangeCategory::Update),
+                (GUN, 1, sha256_hex(br#"{"signed":{"_type":"Timestamp","version":1}}"#), ChangeCategory::Update),
+                (GUN, 2, sha256_hex(timestamp2), ChangeCategory::Update),
             ],
             "one change per update, with its timestamp"
         );

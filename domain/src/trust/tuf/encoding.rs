@@ -80,6 +80,14 @@ pub fn base64_decode(text: &str) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
+/// SHA-256 of `bytes` in lower-case hex: a key ID of canonical key JSON, and the checksum
+/// Notary names files by (`<role>.<checksum>.json`) and feeds in its changefeed.
+#[must_use]
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex_encode(&Sha256::digest(bytes))
+}
+
 /// Lower-case hex, as Go's `hex.EncodeToString`.
 #[must_use]
 pub fn hex_encode(bytes: &[u8]) -> String {

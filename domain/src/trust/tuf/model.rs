@@ -5,7 +5,9 @@
 //! `IsValidTimestampStructure`).
 
 use super::canonical::to_canonical;
-use super::encoding::{base64_decode, base64_encode, go_time, hex_encode, parse_go_time};
+use super::encoding::{
+    base64_decode, base64_encode, go_time, hex_encode, parse_go_time, sha256_hex,
+};
 use super::role::RoleName;
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value, json};
@@ -62,8 +64,7 @@ impl TufKey {
             "keytype": self.keytype,
             "keyval": {"private": null, "public": base64_encode(&self.keyval.public)},
         });
-        let bytes = to_canonical(&value).unwrap_or_default();
-        hex_encode(&Sha256::digest(&bytes))
+        sha256_hex(&to_canonical(&value).unwrap_or_default())
     }
 
     /// The key as JSON, as Notary serves it (`{"keytype","keyval":{"private":null,"public"}}`).

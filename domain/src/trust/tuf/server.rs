@@ -142,10 +142,11 @@ impl TrustStore for EmbeddedTrustServer {
     }
 
     async fn has_collection(&self, gun: &str) -> Result<bool, TrustStoreError> {
+        // Every collection has a root: its first update must carry one.
         self.store
-            .current(gun)
+            .get(gun, &RoleName::Root, &TufSelector::Current)
             .await
-            .map(|files| !files.is_empty())
+            .map(|root| root.is_some())
             .map_err(unavailable)
     }
 
