@@ -15,9 +15,28 @@ pub struct DockerRegistry {
     _child: Child,
 }
 
-/// A free loopback port.
+/// A free loopback port, for a server started later (berthd, notary-server,
+/// docker-registry).
+///
+/// It is picked below the kernel's ephemeral range: a port from that range (what binding
+/// port 0 gives) is also the local side of every outgoing connection, and the tests open
+/// many, so one of them could take the port between this pick and the server's bind.
 #[must_use]
 pub fn free_port() -> u16 {
+    let ephemeral_start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let low: u16 = 10_000;
+    if let Some(span) = ephemeral_start.checked_sub(low).filter(|s| *s >= 1000) {
+        for _ in 0..100 {
+            let offset = uuid::Uuid::new_v4().as_u128() % u128::from(span);
+            let port = low + u16::try_from(offset).unwrap_or(0);
+            if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                return port;
+            }
+        }
+    }
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
