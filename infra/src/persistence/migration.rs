@@ -26,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0011TrustedCollections),
             Box::new(M0012TrustWipe),
             Box::new(M0013TufStore),
+            Box::new(M0014TufKeysPerRole),
         ]
     }
 }
@@ -786,5 +787,58 @@ impl MigrationTrait for M0013TufStore {
             .await?;
         m.drop_table(Table::drop().table("tuf_files").to_owned())
             .await
+    }
+}
+
+/// The trust server may hold several keys of a role (a rotation hands out a new one while
+/// the root still names the old): `tuf_keys` numbers them per GUN and role (`generation`,
+/// the primary key, so that concurrent creators of the same generation agree on one key).
+/// It replaces
+/// `tuf_server_keys`, which no released `berthd` wrote (the embedded trust server was not
+/// served before this migration), so nothing is carried over.
+struct M0014TufKeysPerRole;
+
+impl MigrationName for M0014TufKeysPerRole {
+    fn name(&self) -> &str {
+        "m0014_tuf_keys_per_role"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0014TufKeysPerRole {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_table(Table::drop().table("tuf_server_keys").to_owned())
+            .await?;
+        m.create_table(
+            Table::create()
+                .table("tuf_keys")
+                .col(string("gun"))
+                .col(string("role"))
+                .col(big_integer("generation"))
+                .col(string("key_id"))
+                .col(string("keytype"))
+                .col(text("private_sealed"))
+                .col(big_integer("created_at"))
+                .primary_key(Index::create().col("gun").col("role").col("generation"))
+                .to_owned(),
+        )
+        .await
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_table(Table::drop().table("tuf_keys").to_owned())
+            .await?;
+        m.create_table(
+            Table::create()
+                .table("tuf_server_keys")
+                .col(string("gun"))
+                .col(string("role"))
+                .col(string("keytype"))
+                .col(text("private_sealed"))
+                .col(big_integer("created_at"))
+                .primary_key(Index::create().col("gun").col("role"))
+                .to_owned(),
+        )
+        .await
     }
 }

@@ -1,5 +1,5 @@
-//! The trust server's keys in SQL: one ECDSA P-256 key per collection and role
-//! (`timestamp`, `snapshot`), made on first use, its PKCS#8 sealed with the secrets key.
+//! The trust server's keys in SQL: ECDSA P-256 keys per collection and role (`timestamp`,
+//! `snapshot`), made on first use and by rotations, their PKCS#8 sealed with the secrets key.
 
 use super::entities::tuf_server_key;
 use super::{Database, millis, store_error};
@@ -12,7 +12,7 @@ use berth_domain::store::StoreError;
 use berth_domain::trust::tuf::{RoleName, TufKey, TufServerKeys, TufSigner};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, TransactionTrait};
 use std::sync::Arc;
 use time::OffsetDateTime;
 
@@ -45,57 +45,110 @@ impl SeaOrmTufServerKeys {
             .map_err(|e| StoreError(e.to_string()))
     }
 
-    async fn find(&self, gun: &str, role: &RoleName) -> Result<Option<ServerKey>, StoreError> {
-        tuf_server_key::Entity::find_by_id((gun.to_owned(), role.as_str().to_owned()))
-            .one(self.db.writer())
+    async fn rows(
+        &self,
+        gun: &str,
+        role: Option<&RoleName>,
+    ) -> Result<Vec<tuf_server_key::Model>, StoreError> {
+        let mut query = tuf_server_key::Entity::find().filter(tuf_server_key::Column::Gun.eq(gun));
+        if let Some(role) = role {
+            query = query.filter(tuf_server_key::Column::Role.eq(role.as_str()));
+        }
+        query
+            .order_by_desc(tuf_server_key::Column::Generation)
+            .all(self.db.writer())
             .await
-            .map_err(store_error)?
-            .map(|row| self.open(&row))
-            .transpose()
+            .map_err(store_error)
     }
 }
 
+/// Keys that neither the root names nor were made within this long are forgotten when a
+/// new key is made: a client may still be about to publish a root naming a recent one.
+const PENDING_KEY_LIFETIME: time::Duration = time::Duration::hours(1);
+
 #[async_trait]
 impl TufServerKeys for SeaOrmTufServerKeys {
-    async fn public_key(&self, gun: &str, role: &RoleName) -> Result<TufKey, StoreError> {
-        if let Some(key) = self.find(gun, role).await? {
-            return Ok(key.public);
-        }
+    async fn public_keys(&self, gun: &str, role: &RoleName) -> Result<Vec<TufKey>, StoreError> {
+        self.rows(gun, Some(role))
+            .await?
+            .iter()
+            .map(|row| self.open(row).map(|k| k.public))
+            .collect()
+    }
+
+    async fn create(
+        &self,
+        gun: &str,
+        role: &RoleName,
+        keep: &[String],
+    ) -> Result<TufKey, StoreError> {
         let key =
             ServerKey::generate_ecdsa(gun, role.clone()).map_err(|e| StoreError(e.to_string()))?;
+        let now = OffsetDateTime::now_utc();
+        // Read before the transaction: on SQLite the writer is one connection.
+        let newest = self
+            .rows(gun, Some(role))
+            .await?
+            .first()
+            .map(|row| row.generation);
+        let generation = newest.map_or(0, |g| g + 1);
+        let txn = self.db.writer().begin().await.map_err(store_error)?;
+        tuf_server_key::Entity::delete_many()
+            .filter(tuf_server_key::Column::Gun.eq(gun))
+            .filter(tuf_server_key::Column::Role.eq(role.as_str()))
+            .filter(tuf_server_key::Column::KeyId.is_not_in(keep.iter().cloned()))
+            .filter(tuf_server_key::Column::CreatedAt.lt(millis(now - PENDING_KEY_LIFETIME)))
+            .exec(&txn)
+            .await
+            .map_err(store_error)?;
         let row = tuf_server_key::ActiveModel {
             gun: Set(gun.to_owned()),
             role: Set(role.as_str().to_owned()),
+            generation: Set(generation),
+            key_id: Set(key.public.id()),
             keytype: Set(key.public.keytype.clone()),
             private_sealed: Set(self.secrets.seal(&STANDARD.encode(&key.private_pkcs8))?),
-            created_at: Set(millis(OffsetDateTime::now_utc())),
+            created_at: Set(millis(now)),
         };
-        // A concurrent first call may have stored its key: that one wins, for both.
-        match tuf_server_key::Entity::insert(row)
+        let inserted = tuf_server_key::Entity::insert(row)
             .on_conflict(
-                OnConflict::columns([tuf_server_key::Column::Gun, tuf_server_key::Column::Role])
-                    .do_nothing()
-                    .to_owned(),
+                OnConflict::columns([
+                    tuf_server_key::Column::Gun,
+                    tuf_server_key::Column::Role,
+                    tuf_server_key::Column::Generation,
+                ])
+                .do_nothing()
+                .to_owned(),
             )
-            .exec(self.db.writer())
-            .await
-        {
-            Ok(_) | Err(DbErr::RecordNotInserted) => {}
-            Err(e) => return Err(store_error(e)),
+            .exec(&txn)
+            .await;
+        match inserted {
+            Ok(_) => {
+                txn.commit().await.map_err(store_error)?;
+                Ok(key.public)
+            }
+            // A concurrent creator stored this generation first: its key is the one.
+            Err(DbErr::RecordNotInserted) => {
+                txn.rollback().await.map_err(store_error)?;
+                let row = tuf_server_key::Entity::find_by_id((
+                    gun.to_owned(),
+                    role.as_str().to_owned(),
+                    generation,
+                ))
+                .one(self.db.writer())
+                .await
+                .map_err(store_error)?
+                .ok_or_else(|| StoreError(format!("the new {role} key of {gun} vanished")))?;
+                Ok(self.open(&row)?.public)
+            }
+            Err(e) => Err(store_error(e)),
         }
-        self.find(gun, role)
-            .await?
-            .map(|k| k.public)
-            .ok_or_else(|| StoreError(format!("the {role} key of {gun} vanished")))
     }
 
     async fn signer(&self, gun: &str) -> Result<Arc<dyn TufSigner>, StoreError> {
-        let rows = tuf_server_key::Entity::find()
-            .filter(tuf_server_key::Column::Gun.eq(gun))
-            .all(self.db.writer())
-            .await
-            .map_err(store_error)?;
-        let keys = rows
+        let keys = self
+            .rows(gun, None)
+            .await?
             .iter()
             .map(|row| self.open(row))
             .collect::<Result<Vec<_>, _>>()?;

@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use berth_domain::store::StoreError;
 use berth_domain::trust::tuf::encoding::sha256_hex;
 use berth_domain::trust::tuf::{
-    ChangeCategory, MetaUpdate, RoleName, StoredTufFile, TufChange, TufMetadataStore, TufSelector,
-    TufWriteError,
+    ChangeCategory, ChangeWindow, MetaUpdate, RoleName, StoredTufFile, TufChange, TufMetadataStore,
+    TufSelector, TufWriteError,
 };
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::sea_query::{Expr, Func};
@@ -232,23 +232,36 @@ impl TufMetadataStore for SeaOrmTufStore {
 
     async fn changes(
         &self,
-        after: i64,
+        window: ChangeWindow,
         limit: u64,
         gun: Option<&str>,
     ) -> Result<Vec<TufChange>, StoreError> {
-        let mut query = tuf_change::Entity::find().filter(tuf_change::Column::Id.gt(after));
+        let mut query = tuf_change::Entity::find();
         if let Some(gun) = gun {
             query = query.filter(tuf_change::Column::Gun.eq(gun));
         }
-        query
-            .order_by_asc(tuf_change::Column::Id)
+        let query = match window {
+            ChangeWindow::After(after) => query
+                .filter(tuf_change::Column::Id.gt(after))
+                .order_by_asc(tuf_change::Column::Id),
+            ChangeWindow::Before(before) => match before {
+                Some(before) => query.filter(tuf_change::Column::Id.lt(before)),
+                None => query,
+            }
+            .order_by_desc(tuf_change::Column::Id),
+        };
+        let mut changes = query
             .limit(limit)
             .all(self.db.reader())
             .await
             .map_err(store_error)?
             .into_iter()
             .map(change_of)
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        if matches!(window, ChangeWindow::Before(_)) {
+            changes.reverse();
+        }
+        Ok(changes)
     }
 
     async fn guns(&self) -> Result<Vec<String>, StoreError> {

@@ -100,6 +100,8 @@ async fn seed_notary_keys(setup: &Setup) {
         let row = tuf_server_key::ActiveModel {
             gun: Set(key["gun"].as_str().unwrap().to_owned()),
             role: Set(key["role"].as_str().unwrap().to_owned()),
+            generation: Set(0),
+            key_id: Set(key["key_id"].as_str().unwrap().to_owned()),
             keytype: Set(key["keytype"].as_str().unwrap().to_owned()),
             private_sealed: Set(setup
                 .secrets

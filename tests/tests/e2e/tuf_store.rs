@@ -6,7 +6,8 @@
 use super::*;
 use berth_domain::trust::tuf::encoding::sha256_hex;
 use berth_domain::trust::tuf::{
-    ChangeCategory, MetaUpdate, RoleName, TufMetadataStore, TufSelector, TufWriteError,
+    ChangeCategory, ChangeWindow, MetaUpdate, RoleName, TufMetadataStore, TufSelector,
+    TufWriteError,
 };
 use berth_infra::persistence::SeaOrmTufStore;
 use std::path::PathBuf;
@@ -86,7 +87,7 @@ both_backends! {
                 .is_none()
         );
 
-        let changes = store.changes(0, 100, None).await.unwrap();
+        let changes = store.changes(ChangeWindow::After(0), 100, None).await.unwrap();
         assert_eq!(
             changes
                 .iter()
@@ -120,7 +121,7 @@ both_backends! {
         let current = store.current(GUN).await.unwrap();
         assert_eq!(current[&RoleName::Targets], fixture("targets"), "targets v3 was not kept");
         assert_eq!(current[&RoleName::Snapshot], fixture("snapshot"));
-        assert_eq!(store.changes(0, 100, None).await.unwrap().len(), 1);
+        assert_eq!(store.changes(ChangeWindow::After(0), 100, None).await.unwrap().len(), 1);
     }
 
     async fn concurrent_writers_of_one_version_store_it_once(app) {
@@ -164,7 +165,7 @@ both_backends! {
             String::from_utf8(timestamp.data).unwrap().replace("timestamp", ""),
             "the winner's files were stored together"
         );
-        assert_eq!(store.changes(0, 100, Some(GUN)).await.unwrap().len(), 2);
+        assert_eq!(store.changes(ChangeWindow::After(0), 100, Some(GUN)).await.unwrap().len(), 2);
     }
 
     async fn deleting_removes_exactly_one_gun_and_feeds_the_deletion(app) {
@@ -180,17 +181,17 @@ both_backends! {
         assert_eq!(store.guns().await.unwrap(), vec![longer.clone(), nested.clone()]);
         assert_eq!(store.current(&longer).await.unwrap().len(), 4);
 
-        let all = store.changes(0, 100, None).await.unwrap();
+        let all = store.changes(ChangeWindow::After(0), 100, None).await.unwrap();
         assert_eq!(all.len(), 4, "three updates and one deletion");
         let last = all.last().unwrap();
         assert_eq!(
             (last.gun.as_str(), last.version, last.sha256.as_str(), last.category),
             (GUN, 0, "", ChangeCategory::Deletion)
         );
-        let mine = store.changes(0, 100, Some(GUN)).await.unwrap();
+        let mine = store.changes(ChangeWindow::After(0), 100, Some(GUN)).await.unwrap();
         assert_eq!(mine.len(), 2);
         // Paging: after the first change, at most one.
-        let page = store.changes(all[0].id, 1, None).await.unwrap();
+        let page = store.changes(ChangeWindow::After(all[0].id), 1, None).await.unwrap();
         assert_eq!(page, vec![all[1].clone()]);
         // A deleted GUN starts again from version 1.
         store.update(GUN, &first_update()).await.unwrap();

@@ -9,6 +9,7 @@ pub mod encoding;
 mod keys;
 pub mod model;
 pub mod ports;
+mod refresh;
 mod role;
 pub mod root;
 mod server;
@@ -23,10 +24,15 @@ pub use ports::{
     Certificate, CertificateError, CertificateKey, CertificateParser, SignatureError, SignerError,
     TufCrypto, TufSignatureVerifier, TufSigner,
 };
+pub use refresh::{RefreshError, is_fresh, refresh_server_signed};
 pub use role::{InvalidRoleName, RoleName};
-pub use server::{EmbeddedTrustServer, KeyError, PublishError};
+pub use server::{
+    ChangefeedError, DEFAULT_CHANGEFEED_PAGE, EmbeddedTrustServer, KeyError, MAX_CHANGEFEED_PAGE,
+    PublishError, ReadError, changefeed_window,
+};
 pub use store::{
-    ChangeCategory, StoredTufFile, TufChange, TufMetadataStore, TufSelector, TufWriteError,
+    ChangeCategory, ChangeWindow, StoredTufFile, TufChange, TufMetadataStore, TufSelector,
+    TufWriteError,
 };
 pub use update::{
     MetaUpdate, UpdateError, UploadedFile, ValidationError, parse_upload, validate_update,

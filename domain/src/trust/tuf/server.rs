@@ -1,11 +1,14 @@
 //! The embedded trust server's use cases: publish an update (validated as notary-server
-//! validates it, then stored whole), read metadata, hand out the server's public keys, and
+//! validates it, then stored whole), read metadata (server-signed metadata renewed when it
+//! has expired), hand out and rotate the server's public keys, read the changefeed, and
 //! delete a collection. It is also a [`TrustStore`], so the content-trust wipe drives it
 //! as it drives an external Notary server.
 
+use super::refresh::{RefreshError, is_fresh, refresh_server_signed};
 use super::{
-    CertificateParser, RoleName, StoredTufFile, TufCrypto, TufKey, TufMetadataStore, TufSelector,
-    TufServerKeys, TufSignatureVerifier, TufWriteError, UpdateError, UploadedFile, validate_update,
+    CertificateParser, ChangeWindow, RoleName, Root, SignedEnvelope, StoredTufFile, TufChange,
+    TufCrypto, TufKey, TufMetadataStore, TufSelector, TufServerKeys, TufSignatureVerifier,
+    TufWriteError, UpdateError, UploadedFile, validate_update,
 };
 use crate::clock::Clock;
 use crate::store::StoreError;
@@ -33,6 +36,67 @@ pub enum KeyError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Why metadata could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// Stored server-signed metadata had expired and could not be renewed.
+    #[error(transparent)]
+    Refresh(#[from] RefreshError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Why the changefeed was not read (notary's `INVALID_PARAMETERS`, or the store).
+#[derive(Debug, thiserror::Error)]
+pub enum ChangefeedError {
+    /// `records` or `change_id` is not a 32-bit integer.
+    #[error("{0}")]
+    InvalidParameters(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Records of a changefeed page when `records` is 0 (`notary.DefaultPageSize`).
+pub const DEFAULT_CHANGEFEED_PAGE: u64 = 100;
+/// The most records one changefeed page holds (notary has no limit; a bound keeps one
+/// request from reading the whole feed).
+pub const MAX_CHANGEFEED_PAGE: u64 = 10_000;
+
+/// A changefeed request as notary-server reads it: `records` (required, a 32-bit integer;
+/// 0 means 100; negative reads backwards) and `change_id` (empty for the start; negative
+/// means from the latest, backwards).
+///
+/// # Errors
+/// [`ChangefeedError::InvalidParameters`] with notary's wording.
+pub fn changefeed_window(
+    change_id: Option<&str>,
+    records: Option<&str>,
+) -> Result<(ChangeWindow, u64), ChangefeedError> {
+    let records: i32 = records.unwrap_or_default().parse().map_err(|e| {
+        ChangefeedError::InvalidParameters(format!("invalid records parameter: {e}"))
+    })?;
+    let id: i32 = match change_id.unwrap_or_default() {
+        "" => 0,
+        id => id.parse().map_err(|_| {
+            ChangefeedError::InvalidParameters(format!(
+                "change ID expected to be integer, provided ID was: {id}"
+            ))
+        })?,
+    };
+    let limit = match u64::from(records.unsigned_abs()) {
+        0 => DEFAULT_CHANGEFEED_PAGE,
+        n => n.min(MAX_CHANGEFEED_PAGE),
+    };
+    let window = if id < 0 || records < 0 {
+        ChangeWindow::Before((id > 0).then_some(i64::from(id)))
+    } else {
+        ChangeWindow::After(i64::from(id))
+    };
+    Ok((window, limit))
 }
 
 /// The embedded trust server.
@@ -90,29 +154,175 @@ impl EmbeddedTrustServer {
     }
 
     /// One metadata file (`GET .../<role>.json`, `<version>.<role>.json`,
-    /// `<role>.<checksum>.json`).
+    /// `<role>.<checksum>.json`). The current timestamp and snapshot are served as
+    /// notary-server serves them: the snapshot the current timestamp names, both renewed
+    /// first when they have expired.
     ///
     /// # Errors
-    /// [`StoreError`].
+    /// [`ReadError`].
     pub async fn metadata(
         &self,
         gun: &str,
         role: &RoleName,
         which: &TufSelector,
-    ) -> Result<Option<StoredTufFile>, StoreError> {
-        self.store.get(gun, role, which).await
+    ) -> Result<Option<StoredTufFile>, ReadError> {
+        match (role, which) {
+            (RoleName::Timestamp | RoleName::Snapshot, TufSelector::Current) => {
+                self.server_signed(gun, role).await
+            }
+            _ => Ok(self.store.get(gun, role, which).await?),
+        }
+    }
+
+    async fn server_signed(
+        &self,
+        gun: &str,
+        role: &RoleName,
+    ) -> Result<Option<StoredTufFile>, ReadError> {
+        // Twice at most: a concurrent reader may store the renewed files first.
+        for _ in 0..2 {
+            let Some(timestamp) = self
+                .store
+                .get(gun, &RoleName::Timestamp, &TufSelector::Current)
+                .await?
+            else {
+                return Ok(None);
+            };
+            let Some(checksum) = snapshot_checksum(&timestamp.data) else {
+                return Err(RefreshError::Invalid(
+                    "the stored timestamp names no sha256 of a snapshot".to_owned(),
+                )
+                .into());
+            };
+            let Some(snapshot) = self
+                .store
+                .get(gun, &RoleName::Snapshot, &TufSelector::Checksum(checksum))
+                .await?
+            else {
+                return Ok(None);
+            };
+            let now = self.clock.now();
+            if is_fresh(&timestamp.data, &snapshot.data, now)? {
+                return Ok(Some(if *role == RoleName::Timestamp {
+                    timestamp
+                } else {
+                    snapshot
+                }));
+            }
+            let Some(root) = self
+                .store
+                .get(gun, &RoleName::Root, &TufSelector::Current)
+                .await?
+            else {
+                return Ok(None);
+            };
+            let signer = self.keys.signer(gun).await?;
+            let crypto = TufCrypto {
+                verifier: self.verifier.as_ref(),
+                certificates: self.certificates.as_ref(),
+                signer: signer.as_ref(),
+            };
+            let updates = refresh_server_signed(
+                gun,
+                &root.data,
+                &timestamp.data,
+                &snapshot.data,
+                now,
+                crypto,
+            )?;
+            match self.store.update(gun, &updates).await {
+                Ok(()) | Err(TufWriteError::OldVersion { .. }) => {}
+                Err(TufWriteError::Store(e)) => return Err(e.into()),
+            }
+        }
+        // Renewed (by this reader or another): serve what is stored now.
+        match role {
+            RoleName::Timestamp => Ok(self.store.get(gun, role, &TufSelector::Current).await?),
+            _ => {
+                let timestamp = self
+                    .store
+                    .get(gun, &RoleName::Timestamp, &TufSelector::Current)
+                    .await?;
+                match timestamp.and_then(|t| snapshot_checksum(&t.data)) {
+                    Some(checksum) => Ok(self
+                        .store
+                        .get(gun, role, &TufSelector::Checksum(checksum))
+                        .await?),
+                    None => Ok(None),
+                }
+            }
+        }
+    }
+
+    /// The key IDs the current root of `gun` gives `role`, if it has a root.
+    async fn root_key_ids(
+        &self,
+        gun: &str,
+        role: &RoleName,
+    ) -> Result<Option<Vec<String>>, StoreError> {
+        let Some(root) = self
+            .store
+            .get(gun, &RoleName::Root, &TufSelector::Current)
+            .await?
+        else {
+            return Ok(None);
+        };
+        // A stored root was validated when it was published; one that does not parse
+        // names no key.
+        let ids = SignedEnvelope::parse(&root.data)
+            .ok()
+            .and_then(|e| Root::from_signed(&e.signed).ok())
+            .and_then(|r| r.base_role(role).ok())
+            .map(|base| base.keys.into_keys().collect())
+            .unwrap_or_default();
+        Ok(Some(ids))
     }
 
     /// The server's public key of `role` for `gun` (`GET .../timestamp.key`,
-    /// `snapshot.key`), made on first use.
+    /// `snapshot.key`; notary-server's `GetOrCreateTimestampKey`): the held key the
+    /// collection's root names, else the newest held key, else a new one.
     ///
     /// # Errors
     /// [`KeyError::NotServerManaged`] for other roles; [`KeyError::Store`].
     pub async fn key(&self, gun: &str, role: &RoleName) -> Result<TufKey, KeyError> {
-        if !matches!(role, RoleName::Timestamp | RoleName::Snapshot) {
-            return Err(KeyError::NotServerManaged(role.as_str().to_owned()));
+        server_managed(role)?;
+        let named = self.root_key_ids(gun, role).await?.unwrap_or_default();
+        let held = self.keys.public_keys(gun, role).await?;
+        if let Some(key) = held.iter().find(|k| named.contains(&k.id())) {
+            return Ok(key.clone());
         }
-        Ok(self.keys.public_key(gun, role).await?)
+        if let Some(newest) = held.into_iter().next() {
+            return Ok(newest);
+        }
+        Ok(self.keys.create(gun, role, &named).await?)
+    }
+
+    /// A new key for `role` of `gun` (`POST .../timestamp.key`, `snapshot.key`; notary's
+    /// `RotateTimestampKey`): the client publishes a root naming it next. Until then the
+    /// server keeps signing with the key the current root names.
+    ///
+    /// # Errors
+    /// [`KeyError::NotServerManaged`] for other roles; [`KeyError::Store`].
+    pub async fn rotate_key(&self, gun: &str, role: &RoleName) -> Result<TufKey, KeyError> {
+        server_managed(role)?;
+        let named = self.root_key_ids(gun, role).await?.unwrap_or_default();
+        Ok(self.keys.create(gun, role, &named).await?)
+    }
+
+    /// A page of the changefeed (`GET /v2/_trust/changefeed`, or of one GUN with
+    /// `/v2/<gun>/_trust/changefeed`), read as notary-server reads `change_id` and
+    /// `records`.
+    ///
+    /// # Errors
+    /// [`ChangefeedError`].
+    pub async fn changefeed(
+        &self,
+        gun: Option<&str>,
+        change_id: Option<&str>,
+        records: Option<&str>,
+    ) -> Result<Vec<TufChange>, ChangefeedError> {
+        let (window, limit) = changefeed_window(change_id, records)?;
+        Ok(self.store.changes(window, limit, gun).await?)
     }
 
     /// Deletes exactly `gun`'s trust data and the server's keys for it; whether there was
@@ -125,6 +335,24 @@ impl EmbeddedTrustServer {
         self.keys.delete(gun).await?;
         Ok(had)
     }
+}
+
+fn server_managed(role: &RoleName) -> Result<(), KeyError> {
+    if matches!(role, RoleName::Timestamp | RoleName::Snapshot) {
+        Ok(())
+    } else {
+        Err(KeyError::NotServerManaged(role.as_str().to_owned()))
+    }
+}
+
+/// The SHA-256 (hex) of the snapshot a timestamp names.
+fn snapshot_checksum(timestamp: &[u8]) -> Option<String> {
+    let envelope = SignedEnvelope::parse(timestamp).ok()?;
+    let list: super::MetaList = serde_json::from_value(envelope.signed).ok()?;
+    list.meta
+        .get("snapshot")
+        .and_then(|m| m.hashes.get("sha256"))
+        .map(|h| super::encoding::hex_encode(h))
 }
 
 fn unavailable(e: StoreError) -> TrustStoreError {
@@ -153,7 +381,7 @@ impl TrustStore for EmbeddedTrustServer {
     async fn health(&self) -> Result<(), TrustStoreError> {
         // The cheapest read there is: past the end of the changefeed.
         self.store
-            .changes(i64::MAX, 1, None)
+            .changes(ChangeWindow::After(i64::MAX), 1, None)
             .await
             .map(|_| ())
             .map_err(unavailable)

@@ -72,6 +72,16 @@ pub struct TufChange {
     pub created_at: OffsetDateTime,
 }
 
+/// Which part of the changefeed to read (notary-server's `change_id` and `records`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeWindow {
+    /// The changes after this position (0 for the start), oldest first.
+    After(i64),
+    /// The latest changes before this position (`None`: the very latest), still returned
+    /// oldest first (a negative `change_id` or `records`).
+    Before(Option<i64>),
+}
+
 /// Why an update was not stored.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TufWriteError {
@@ -112,11 +122,10 @@ pub trait TufMetadataStore: Send + Sync {
     /// any; whether there was.
     async fn delete(&self, gun: &str) -> Result<bool, StoreError>;
 
-    /// Up to `limit` changes after position `after` (0 for the start), oldest first, of
-    /// `gun` only when given.
+    /// Up to `limit` changes of `window`, oldest first, of `gun` only when given.
     async fn changes(
         &self,
-        after: i64,
+        window: ChangeWindow,
         limit: u64,
         gun: Option<&str>,
     ) -> Result<Vec<TufChange>, StoreError>;

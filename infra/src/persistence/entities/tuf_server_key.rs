@@ -1,10 +1,10 @@
-//! The `tuf_server_keys` table: the trust server's private keys per collection, sealed.
+//! The `tuf_keys` table: the trust server's private keys per collection and role, sealed.
 
 use sea_orm::entity::prelude::*;
 
 /// A key row.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-#[sea_orm(table_name = "tuf_server_keys")]
+#[sea_orm(table_name = "tuf_keys")]
 pub struct Model {
     /// The GUN.
     #[sea_orm(primary_key, auto_increment = false)]
@@ -12,6 +12,11 @@ pub struct Model {
     /// `timestamp` or `snapshot`.
     #[sea_orm(primary_key, auto_increment = false)]
     pub role: String,
+    /// 0 for the first key of the role, then one more for each new key.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub generation: i64,
+    /// The TUF key ID of the public key (the SHA-256 of its canonical JSON).
+    pub key_id: String,
     /// The TUF key type (`ecdsa`).
     pub keytype: String,
     /// The PKCS#8 private key, base64, sealed with the secrets key.
