@@ -234,9 +234,11 @@ impl From<RegistryError> for ApiError {
                 StatusCode::BAD_REQUEST,
                 "ContentTrustNotConfigured",
                 format!(
-                    "{message} Point Berth at a Notary server with BERTH_NOTARY_URL and \
-                     BERTH_NOTARY_SERVICE (notary_url and notary_service in berth.toml; \
-                     BERTH_NOTARY_CA for a private CA), then enable content trust."
+                    "{message} The embedded trust server is off (BERTH_TRUST_LISTEN=off): serve \
+                     it with BERTH_TRUST_LISTEN=host:port, or point Berth at a Notary server \
+                     with BERTH_NOTARY_URL and BERTH_NOTARY_SERVICE (notary_url and \
+                     notary_service in berth.toml; BERTH_NOTARY_CA for a private CA), then \
+                     enable content trust."
                 ),
             )
             .with_target("properties.policies.trustPolicy.status"),

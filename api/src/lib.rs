@@ -10,5 +10,6 @@ pub mod routes;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod trust_server;
 
 pub use startup::{Application, StartupError};

@@ -25,6 +25,7 @@ use berth_domain::registry::{AdminUsers, ScopeMaps};
 use berth_domain::registry_token::{AccessSources, RegistryTokenService, TokenServerSettings};
 use berth_domain::resource_group::ResourceGroupService;
 use berth_domain::subscription::SubscriptionService;
+use berth_domain::trust::tuf::EmbeddedTrustServer;
 use berth_domain::trust::{TrustStore, TrustWipe, TrustedCollectionCatalog, WipeSettings};
 use berth_infra::config::{Settings, TlsMode};
 use berth_infra::jwt::JwtSigner;
@@ -36,11 +37,14 @@ use berth_infra::persistence::{
     SeaOrmRbacRepository, SeaOrmRegistryRepository, SeaOrmResourceGroupRepository,
     SeaOrmSubscriptionRepository,
 };
-use berth_infra::persistence::{SeaOrmScopeMapRepository, SeaOrmTrustedCollectionCatalog};
+use berth_infra::persistence::{
+    SeaOrmScopeMapRepository, SeaOrmTrustedCollectionCatalog, SeaOrmTufServerKeys, SeaOrmTufStore,
+};
 use berth_infra::registry_token::TokenServerKeys;
 use berth_infra::sealing::AesGcmBox;
 use berth_infra::secrets::Argon2Secrets;
 use berth_infra::secrets::Sha256Hash;
+use berth_infra::tuf_crypto::AwsLcTufCrypto;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -97,7 +101,16 @@ pub struct Application {
     router: Router,
     server: Server,
     handle: Handle<SocketAddr>,
+    trust: Option<TrustListener>,
     workers: [WorkerGuard; 2],
+}
+
+/// The embedded trust server's listener (Notary v1 API), bound beside the main one.
+struct TrustListener {
+    port: u16,
+    url: String,
+    router: Router,
+    server: Server,
 }
 
 /// Stops the operation worker when the application goes away (a dropped `JoinHandle` would
@@ -113,6 +126,17 @@ impl Drop for WorkerGuard {
 enum Server {
     Plain(axum_server::Server<SocketAddr>),
     Tls(axum_server::Server<SocketAddr, axum_server::tls_rustls::RustlsAcceptor>),
+}
+
+/// Serves a make-service on a [`Server`] until its handle stops it (the two variants have
+/// different acceptor types, hence a macro).
+macro_rules! serve {
+    ($server:expr, $service:expr) => {
+        match $server {
+            Server::Plain(server) => server.serve($service).await,
+            Server::Tls(server) => server.serve($service).await,
+        }
+    };
 }
 
 impl Application {
@@ -149,7 +173,7 @@ impl Application {
             signal,
             clock.clone(),
             settings.login_servers.clone(),
-            settings.notary.is_some(),
+            settings.notary.is_some() || settings.trust_server.listen.is_some(),
         );
 
         let existing = subscriptions
@@ -185,15 +209,7 @@ impl Application {
             .await
             .map_err(|e| StartupError::Bootstrap(e.to_string()))?;
 
-        let listener =
-            std::net::TcpListener::bind(settings.listen).map_err(|source| StartupError::Bind {
-                addr: settings.listen,
-                source,
-            })?;
-        let local = listener.local_addr().map_err(|source| StartupError::Bind {
-            addr: settings.listen,
-            source,
-        })?;
+        let (listener, local) = bind(settings.listen)?;
         let (tls, ca_file) = match &settings.tls {
             TlsMode::Off => (None, None),
             TlsMode::SelfSigned => {
@@ -248,18 +264,20 @@ impl Application {
             .await
             .map_err(|e| StartupError::Bootstrap(e.to_string()))?,
         );
-        let sealing = AesGcmBox::from_config(
-            settings
-                .secrets_key
-                .as_ref()
-                .map(secrecy::ExposeSecret::expose_secret),
-            &settings.data_dir,
-        )
-        .map_err(StartupError::Bootstrap)?;
+        let sealing = Arc::new(
+            AesGcmBox::from_config(
+                settings
+                    .secrets_key
+                    .as_ref()
+                    .map(secrecy::ExposeSecret::expose_secret),
+                &settings.data_dir,
+            )
+            .map_err(StartupError::Bootstrap)?,
+        );
         let admin_users = AdminUsers::new(
             registries.clone(),
             Arc::new(SeaOrmAdminPasswordRepository::new(database.clone())),
-            Arc::new(sealing),
+            sealing.clone(),
             Arc::new(Argon2Secrets),
         );
         let scope_maps = ScopeMaps::new(
@@ -271,8 +289,25 @@ impl Application {
         );
         let trust_catalog: Arc<dyn TrustedCollectionCatalog> =
             Arc::new(SeaOrmTrustedCollectionCatalog::new(database.clone()));
-        let trust_store = trust_store(&settings, &token_keys)?;
         let timing = settings.trust;
+        let (trust_store, embedded) = match &settings.notary {
+            Some(_) => (notary_trust_store(&settings, &token_keys)?, None),
+            None => match settings.trust_server.listen {
+                None => (None, None),
+                Some(addr) => {
+                    let crypto = Arc::new(AwsLcTufCrypto);
+                    let server = EmbeddedTrustServer::new(
+                        Arc::new(SeaOrmTufStore::new(database.clone())),
+                        Arc::new(SeaOrmTufServerKeys::new(database.clone(), sealing.clone())),
+                        crypto.clone(),
+                        crypto,
+                        clock_for_operations.clone(),
+                    );
+                    let store: Arc<dyn TrustStore> = Arc::new(server.clone());
+                    (Some(store), Some((server, bind(addr)?)))
+                }
+            },
+        };
         let operations = OperationService::new(
             operations_repo,
             registries_repo,
@@ -346,34 +381,49 @@ impl Application {
         let router = router(state, settings.max_body_bytes);
 
         let handle = Handle::new();
-        let std_listener = listener;
-        let server = match tls {
-            None => Server::Plain(
-                axum_server::from_tcp(std_listener)
-                    .map_err(|source| StartupError::Bind {
-                        addr: local,
-                        source,
-                    })?
-                    .handle(handle.clone()),
-            ),
+        let rustls = match &tls {
+            None => None,
             Some((cert, key)) => {
-                let config = RustlsConfig::from_pem_file(&cert, &key)
-                    .await
-                    .map_err(|e| {
-                        StartupError::Tls(format!(
-                            "cannot load {} / {}: {e}",
-                            cert.display(),
-                            key.display()
-                        ))
-                    })?;
-                Server::Tls(
-                    axum_server::from_tcp_rustls(std_listener, config)
-                        .map_err(|source| StartupError::Bind {
-                            addr: local,
-                            source,
-                        })?
-                        .handle(handle.clone()),
-                )
+                Some(RustlsConfig::from_pem_file(cert, key).await.map_err(|e| {
+                    StartupError::Tls(format!(
+                        "cannot load {} / {}: {e}",
+                        cert.display(),
+                        key.display()
+                    ))
+                })?)
+            }
+        };
+        let server = serve_on(listener, local, rustls.clone(), &handle)?;
+        let trust = match embedded {
+            None => None,
+            Some((server, (listener, addr))) => {
+                let url = settings
+                    .trust_server
+                    .public_url
+                    .clone()
+                    .unwrap_or_else(|| format!("{scheme}://{addr}"));
+                let state = crate::trust_server::TrustServerState {
+                    server,
+                    keys: token_keys.clone(),
+                    issuer: settings.registry_token_issuer.clone(),
+                    service: settings
+                        .notary_service
+                        .clone()
+                        .unwrap_or_else(|| berth_infra::config::EMBEDDED_TRUST_SERVICE.to_owned()),
+                    realm: format!("{base_url}/oauth2/token"),
+                    leeway_secs: timing.token_leeway_secs.into(),
+                    clock: Arc::new(SystemClock),
+                };
+                tracing::info!(trust.url = %url, "embedded trust server (Notary v1) ready");
+                Some(TrustListener {
+                    port: addr.port(),
+                    url,
+                    router: crate::trust_server::router(
+                        state,
+                        settings.trust_server.max_upload_bytes,
+                    ),
+                    server: serve_on(listener, addr, rustls, &handle)?,
+                })
             }
         };
         let refresher = WorkerGuard(tokio::spawn(refresh_snapshots(
@@ -394,6 +444,7 @@ impl Application {
             router,
             server,
             handle,
+            trust,
             workers: [worker, refresher],
         })
     }
@@ -408,6 +459,18 @@ impl Application {
     #[must_use]
     pub fn base_url(&self) -> &str {
         &self.base_url
+    }
+
+    /// The port of the embedded trust server, when it is served.
+    #[must_use]
+    pub fn trust_port(&self) -> Option<u16> {
+        self.trust.as_ref().map(|t| t.port)
+    }
+
+    /// The URL Notary clients reach the embedded trust server by, when it is served.
+    #[must_use]
+    pub fn trust_url(&self) -> Option<&str> {
+        self.trust.as_ref().map(|t| t.url.as_str())
     }
 
     /// The CA file of the generated development certificate, when one is used.
@@ -430,9 +493,20 @@ impl Application {
         let service = normalize_layer::<hyper::body::Incoming>()
             .layer(self.router)
             .into_make_service_with_connect_info::<SocketAddr>();
-        let result = match self.server {
-            Server::Plain(server) => server.serve(service).await,
-            Server::Tls(server) => server.serve(service).await,
+        let server = self.server;
+        let main = async move { serve!(server, service) };
+        let result = match self.trust {
+            None => main.await,
+            Some(trust) => {
+                let router = trust
+                    .router
+                    .into_make_service_with_connect_info::<SocketAddr>();
+                let server = trust.server;
+                let trust = async move { serve!(server, router) };
+                // Both stop on the same handle; the first error stops the process.
+                let (main, trust) = tokio::join!(main, trust);
+                main.and(trust)
+            }
         };
         drop(self.workers);
         result
@@ -474,8 +548,38 @@ fn router(state: AppState, max_body_bytes: usize) -> Router {
         .layer(axum::middleware::from_fn(request_ids))
 }
 
-/// The trust store content trust uses: the configured Notary server, or none.
-fn trust_store(
+/// Binds `addr` (port 0 picks a free port) and tells where it is bound.
+fn bind(addr: SocketAddr) -> Result<(std::net::TcpListener, SocketAddr), StartupError> {
+    let bind_error = |source| StartupError::Bind { addr, source };
+    let listener = std::net::TcpListener::bind(addr).map_err(bind_error)?;
+    let local = listener.local_addr().map_err(bind_error)?;
+    Ok((listener, local))
+}
+
+/// A server on `listener`, with TLS when a configuration is given, stopped by `handle`.
+fn serve_on(
+    listener: std::net::TcpListener,
+    addr: SocketAddr,
+    tls: Option<RustlsConfig>,
+    handle: &Handle<SocketAddr>,
+) -> Result<Server, StartupError> {
+    let bind_error = |source| StartupError::Bind { addr, source };
+    Ok(match tls {
+        None => Server::Plain(
+            axum_server::from_tcp(listener)
+                .map_err(bind_error)?
+                .handle(handle.clone()),
+        ),
+        Some(config) => Server::Tls(
+            axum_server::from_tcp_rustls(listener, config)
+                .map_err(bind_error)?
+                .handle(handle.clone()),
+        ),
+    })
+}
+
+/// The trust store content trust uses when a Notary server is configured.
+fn notary_trust_store(
     settings: &Settings,
     keys: &Arc<TokenServerKeys>,
 ) -> Result<Option<Arc<dyn TrustStore>>, StartupError> {

@@ -105,6 +105,7 @@ async fn rotate_signing_key_makes_the_newest_key_sign_and_keeps_the_old_ones_pub
     };
     let mut child = Command::new(env!("CARGO_BIN_EXE_berthd"))
         .env("BERTH_LISTEN", format!("127.0.0.1:{port}"))
+        .env("BERTH_TRUST_LISTEN", "127.0.0.1:0")
         .env("BERTH_TLS", "off")
         .env("BERTH_DATA_DIR", dir.path())
         .stdout(Stdio::null())
@@ -179,12 +180,14 @@ fn berthd_reports_bad_configuration_before_starting() {
 #[tokio::test]
 async fn berthd_serves_https_with_a_generated_certificate_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let port = {
+    let free_port = || {
         let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         probe.local_addr().unwrap().port()
     };
+    let (port, trust_port) = (free_port(), free_port());
     let mut child = Command::new(env!("CARGO_BIN_EXE_berthd"))
         .env("BERTH_LISTEN", format!("127.0.0.1:{port}"))
+        .env("BERTH_TRUST_LISTEN", format!("127.0.0.1:{trust_port}"))
         .env("BERTH_DATA_DIR", dir.path())
         .env("BERTH_LOG_FORMAT", "json")
         .stdout(Stdio::piped())
@@ -207,16 +210,35 @@ async fn berthd_serves_https_with_a_generated_certificate_and_stops_on_sigterm()
                 .send()
                 .await
             {
-                ready = Some(r.status());
+                ready = Some((r.status(), client));
                 break;
             }
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let (status, client) = ready.unwrap();
     assert_eq!(
-        ready,
-        Some(reqwest::StatusCode::OK),
+        status,
+        reqwest::StatusCode::OK,
         "berthd answered over HTTPS, trusted through its CA file"
+    );
+    // The embedded trust server answers over HTTPS with the same certificate, and asks
+    // Notary clients for a token from berthd.
+    let trust = format!("https://127.0.0.1:{trust_port}");
+    let health = client
+        .get(format!("{trust}/_notary_server/health"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), reqwest::StatusCode::OK);
+    let ping = client.get(format!("{trust}/v2/")).send().await.unwrap();
+    assert_eq!(ping.status(), reqwest::StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        ping.headers()["www-authenticate"],
+        format!(
+            "Bearer realm=\"https://127.0.0.1:{port}/oauth2/token\",service=\"berth-notary\",scope=\"registry:catalog:*\""
+        )
+        .as_str()
     );
     let status = Command::new("kill")
         .arg("-TERM")

@@ -75,12 +75,31 @@ pub struct Settings {
     pub notary_service: Option<String>,
     /// The Notary server content trust uses (its URL and CA), when one is configured.
     pub notary: Option<NotaryEndpoint>,
+    /// The embedded trust server, served when no Notary server is configured.
+    pub trust_server: TrustServerSettings,
     /// Content trust's timing and the operation worker's lease.
     pub trust: TrustTiming,
     /// Base64 of the 32-byte key that seals secrets kept readable (admin passwords); every
     /// replica needs the same. Made once into the data directory when unset.
     pub secrets_key: Option<SecretString>,
 }
+
+/// The embedded trust server: Berth's own Notary v1 API, on a listener of its own, with the
+/// TLS of the main listener.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustServerSettings {
+    /// `BERTH_TRUST_LISTEN`: its address (default `127.0.0.1:4443`; port 0 picks one), or
+    /// none (`off`): then content trust needs a Notary server (`BERTH_NOTARY_URL`).
+    pub listen: Option<SocketAddr>,
+    /// `BERTH_TRUST_PUBLIC_URL`: the URL clients reach it by, when a proxy is in front.
+    pub public_url: Option<String>,
+    /// `BERTH_TRUST_MAX_UPLOAD_BYTES`: the largest metadata upload accepted (default 16 MiB).
+    pub max_upload_bytes: usize,
+}
+
+/// The `service` name of the embedded trust server, unless `BERTH_NOTARY_SERVICE` says
+/// otherwise: what a Notary client's token requests name, and the tokens' audience.
+pub const EMBEDDED_TRUST_SERVICE: &str = "berth-notary";
 
 /// Where the Notary server is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -269,6 +288,9 @@ struct Raw {
     notary_service: Option<String>,
     notary_url: Option<String>,
     notary_ca: Option<String>,
+    trust_listen: Option<String>,
+    trust_public_url: Option<String>,
+    trust_max_upload_bytes: Option<String>,
     trust_push_token_secs: Option<String>,
     notary_token_leeway_secs: Option<String>,
     trust_wipe_parallelism: Option<String>,
@@ -348,6 +370,12 @@ impl Settings {
         overlay(&mut raw.notary_service, "BERTH_NOTARY_SERVICE");
         overlay(&mut raw.notary_url, "BERTH_NOTARY_URL");
         overlay(&mut raw.notary_ca, "BERTH_NOTARY_CA");
+        overlay(&mut raw.trust_listen, "BERTH_TRUST_LISTEN");
+        overlay(&mut raw.trust_public_url, "BERTH_TRUST_PUBLIC_URL");
+        overlay(
+            &mut raw.trust_max_upload_bytes,
+            "BERTH_TRUST_MAX_UPLOAD_BYTES",
+        );
         overlay(
             &mut raw.trust_push_token_secs,
             "BERTH_TRUST_PUSH_TOKEN_SECS",
@@ -412,6 +440,9 @@ struct TomlRaw {
     notary_service: Option<String>,
     notary_url: Option<String>,
     notary_ca: Option<String>,
+    trust_listen: Option<String>,
+    trust_public_url: Option<String>,
+    trust_max_upload_bytes: Option<u64>,
     trust_push_token_secs: Option<u32>,
     notary_token_leeway_secs: Option<u32>,
     trust_wipe_parallelism: Option<u32>,
@@ -453,6 +484,9 @@ impl TomlRaw {
             notary_service: self.notary_service,
             notary_url: self.notary_url,
             notary_ca: self.notary_ca,
+            trust_listen: self.trust_listen,
+            trust_public_url: self.trust_public_url,
+            trust_max_upload_bytes: self.trust_max_upload_bytes.map(|n| n.to_string()),
             trust_push_token_secs: self.trust_push_token_secs.map(|n| n.to_string()),
             notary_token_leeway_secs: self.notary_token_leeway_secs.map(|n| n.to_string()),
             trust_wipe_parallelism: self.trust_wipe_parallelism.map(|n| n.to_string()),
@@ -529,6 +563,74 @@ fn notary_endpoint(
     Ok(NotaryEndpoint {
         url,
         ca_file: ca.filter(|c| !c.is_empty()).map(PathBuf::from),
+    })
+}
+
+/// The embedded trust server's listener, public URL and upload limit. Like the main
+/// listener, it serves plain HTTP beyond loopback only behind an https proxy.
+fn trust_server_settings(
+    listen: Option<String>,
+    public_url: Option<String>,
+    max_upload_bytes: Option<String>,
+    tls: &TlsMode,
+    main_public_url: Option<&str>,
+) -> Result<TrustServerSettings, ConfigError> {
+    let listen: Option<SocketAddr> = match listen.as_deref() {
+        Some("off") => None,
+        other => Some(other.unwrap_or("127.0.0.1:4443").parse().map_err(|e| {
+            invalid(
+                "BERTH_TRUST_LISTEN",
+                format!("expected host:port such as 127.0.0.1:4443, or off ({e})"),
+            )
+        })?),
+    };
+    let public_url = match public_url.filter(|u| !u.is_empty()) {
+        Some(url) if url.starts_with("https://") || url.starts_with("http://") => {
+            Some(url.trim_end_matches('/').to_owned())
+        }
+        Some(url) => {
+            return Err(invalid(
+                "BERTH_TRUST_PUBLIC_URL",
+                format!("'{url}' is not an http(s) URL"),
+            ));
+        }
+        None => None,
+    };
+    let behind_https = public_url
+        .as_deref()
+        .or(main_public_url)
+        .is_some_and(|u| u.starts_with("https://"));
+    if let Some(listen) = listen
+        && *tls == TlsMode::Off
+        && !listen.ip().is_loopback()
+        && !behind_https
+    {
+        return Err(invalid(
+            "BERTH_TRUST_LISTEN",
+            format!(
+                "is {listen}, which is not loopback, while BERTH_TLS is 'off': Notary clients \
+                 send their tokens in clear. Serve TLS, or set BERTH_TRUST_PUBLIC_URL to the \
+                 https:// URL of a TLS-terminating proxy"
+            ),
+        ));
+    }
+    let max_upload_bytes = match max_upload_bytes {
+        None => 16 * 1024 * 1024,
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1024..=1024 * 1024 * 1024).contains(n))
+            .ok_or_else(|| {
+                invalid(
+                    "BERTH_TRUST_MAX_UPLOAD_BYTES",
+                    format!("'{text}' is not a size in bytes from 1024 to 1073741824"),
+                )
+            })?,
+    };
+    Ok(TrustServerSettings {
+        listen,
+        public_url,
+        max_upload_bytes,
     })
 }
 
@@ -706,6 +808,20 @@ impl Raw {
                 notary_service.is_some(),
             )?),
         };
+        let trust_server = trust_server_settings(
+            self.trust_listen,
+            self.trust_public_url,
+            self.trust_max_upload_bytes,
+            &tls,
+            public_url.as_deref(),
+        )?;
+        // The embedded trust server is the default: it has a service name of its own.
+        let notary_service = match (&notary, notary_service) {
+            (None, None) if trust_server.listen.is_some() => {
+                Some(EMBEDDED_TRUST_SERVICE.to_owned())
+            }
+            (_, service) => service,
+        };
         let defaults = TrustTiming::default();
         let trust = TrustTiming {
             push_token_secs: bounded(
@@ -738,6 +854,7 @@ impl Raw {
             registry_token_issuer,
             notary_service,
             notary,
+            trust_server,
             trust,
             oidc_providers,
             bootstrap_client_id,

@@ -59,6 +59,9 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// The Notary server content trust uses, when [`SpawnOptions::notary`] asked for one.
     pub notary: Option<notary::NotaryServer>,
+    /// The URL of the trust server content trust uses: that Notary server's, or else
+    /// `berthd`'s embedded one (none when `BERTH_TRUST_LISTEN=off`).
+    pub trust_url: Option<String>,
     server: Server,
 }
 
@@ -207,6 +210,12 @@ pub async fn spawn_app_with(backend: Backend, options: SpawnOptions) -> TestApp 
             "BERTH_LISTEN".into(),
             format!("127.0.0.1:{}", registry::free_port()),
         ));
+        env.push((
+            "BERTH_TRUST_LISTEN".into(),
+            format!("127.0.0.1:{}", registry::free_port()),
+        ));
+    } else {
+        env.push(("BERTH_TRUST_LISTEN".into(), "127.0.0.1:0".into()));
     }
     env.extend(options.env);
     let settings = Settings::from_sources(None, |k| {
@@ -216,9 +225,14 @@ pub async fn spawn_app_with(backend: Backend, options: SpawnOptions) -> TestApp 
             .map(|(_, v)| v.clone())
     })
     .unwrap_or_else(|e| panic!("test settings are invalid: {e}"));
-    let (base, ca_file, server) = match options.process {
+    let (base, ca_file, server, embedded_trust) = match options.process {
         Some(binary) => {
             let base = format!("http://{}", settings.listen);
+            let trust = settings
+                .trust_server
+                .listen
+                .filter(|_| settings.notary.is_none())
+                .map(|addr| format!("http://{addr}"));
             let mut process = Process {
                 binary,
                 env: env.clone(),
@@ -226,7 +240,12 @@ pub async fn spawn_app_with(backend: Backend, options: SpawnOptions) -> TestApp 
                 child: None,
             };
             process.start(&base).await;
-            (base, options.trust_ca, Server::Process(Box::new(process)))
+            (
+                base,
+                options.trust_ca,
+                Server::Process(Box::new(process)),
+                trust,
+            )
         }
         None => {
             let app = Application::build(settings).await.unwrap_or_else(|e| {
@@ -237,11 +256,12 @@ pub async fn spawn_app_with(backend: Backend, options: SpawnOptions) -> TestApp 
                 )
             });
             let base = app.base_url().to_owned();
+            let trust = app.trust_url().map(str::to_owned);
             let ca_file = app.ca_file().cloned().or(options.trust_ca);
             let server = tokio::spawn(async move {
                 let _ = app.run_until_stopped().await;
             });
-            (base, ca_file, Server::InProcess(server))
+            (base, ca_file, Server::InProcess(server), trust)
         }
     };
     let mut builder = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
@@ -313,6 +333,7 @@ pub async fn spawn_app_with(backend: Backend, options: SpawnOptions) -> TestApp 
         management_token,
         graph_token,
         client,
+        trust_url: notary.as_ref().map(|n| n.url.clone()).or(embedded_trust),
         notary,
         server,
     };

@@ -117,6 +117,19 @@ pub struct AccessClaims {
     pub grant_type: String,
 }
 
+impl AccessClaims {
+    /// Whether the token grants `action` on the resource `kind:name`, as Distribution's
+    /// token check reads `access` (an entry with the action, or with `*`).
+    #[must_use]
+    pub fn grants(&self, kind: &str, name: &str, action: &str) -> bool {
+        self.access.iter().any(|entry| {
+            entry.kind == kind
+                && entry.name == name
+                && entry.actions.iter().any(|a| a == action || a == "*")
+        })
+    }
+}
+
 /// The token server's keys: access tokens are signed ES256 with a key whose certificate the
 /// registry and Notary trust (`kid` is its libtrust key id); refresh tokens are verified only
 /// here, so they are MACed with a secret. Both live in memory: nothing here touches the store.
