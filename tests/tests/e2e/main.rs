@@ -17,7 +17,6 @@ mod external_oidc;
 mod graph;
 mod issuer;
 mod matrix;
-mod notary;
 mod operations;
 mod python_clients;
 mod rbac;
@@ -26,6 +25,7 @@ mod resource_groups;
 mod subscriptions;
 mod token_server;
 mod tokens;
+mod trust_contract;
 mod trust_server;
 mod tuf_store;
 

@@ -1,0 +1,474 @@
+//! The trust-store adapter contract: every scenario runs against the embedded trust server
+//! (berthd's own Notary v1 API, on SQLite and on PostgreSQL) and against Debian's
+//! `notary-server` (on PostgreSQL, token auth pointing at `berthd`), with the real `notary`
+//! CLI, and must give the same observable results: Berth's tokens accepted exactly as far as
+//! the caller's roles go, the CLI's whole life cycle (publish, remove, a server-managed
+//! snapshot, delegations, delete), tampered uploads refused alike with nothing changed, and
+//! the `TrustStore` port listing, checking and deleting exactly one collection.
+
+use super::auth::{ACR_PUSH, assign};
+use super::content_trust::{Adapter, list, service, trust_url, with_trust};
+use super::token_server::{access, claims, login_server, signed_in};
+use super::*;
+use berth_domain::trust::TrustStore;
+use berth_tests::Backend;
+use berth_tests::notary::{notary_auth, notary_cli};
+use std::sync::Arc;
+
+const ACR_PULL: &str = "7f951dda-4ed3-4680-a7ca-43fe172d538d";
+const SIGNER: &str = "6cef56e8-d556-48e5-a04f-b8e64114680f";
+const NULL_USER: &str = "00000000-0000-0000-0000-000000000000";
+
+/// A scenario for each adapter: the embedded server on both databases, notary-server.
+macro_rules! contract {
+    ($(async fn $name:ident($adapter:ident, $backend:ident) $body:block)*) => {$(
+        mod $name {
+            use super::*;
+
+            async fn run($adapter: Adapter, $backend: Backend) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn embedded_sqlite() {
+                run(Adapter::Embedded, Backend::Sqlite).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn embedded_postgres() {
+                run(Adapter::Embedded, Backend::Postgres).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn notary_server() {
+                run(Adapter::NotaryServer, Backend::Sqlite).await;
+            }
+        }
+    )*};
+}
+
+/// A Premium registry of `app` with content trust on; its path and login server.
+async fn trusted_registry(app: &TestApp, name: &str) -> (String, String) {
+    app.create_group("ctr").await;
+    app.create_registry("ctr", name, "Premium").await;
+    let registry = app.registry_path("ctr", name);
+    let on = app
+        .patch(
+            &format!("{registry}?api-version={API}"),
+            &json!({"properties": {"policies": {"trustPolicy": {"type": "Notary", "status": "enabled"}}}}),
+        )
+        .await;
+    assert_eq!(on.status, StatusCode::OK, "{:?}", on.body);
+    let login = login_server(app, &registry).await;
+    (registry, login)
+}
+
+/// The `notary` CLI as one principal, against the app's trust server, in a trust directory
+/// of its own (kept between commands).
+struct Cli {
+    url: String,
+    auth: String,
+    dir: tempfile::TempDir,
+}
+
+impl Cli {
+    fn new(app: &TestApp, refresh: &str) -> Self {
+        Self {
+            url: trust_url(app).to_owned(),
+            auth: notary_auth(NULL_USER, refresh),
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// Runs `notary -s <url> -d <dir> args…`: success and stdout+stderr.
+    async fn run(&self, args: &[&str]) -> (bool, String) {
+        let dir = self.dir.path().display().to_string();
+        let mut all = vec!["-s", self.url.as_str(), "-d", dir.as_str()];
+        all.extend_from_slice(args);
+        let (ok, out, err) = notary_cli(&all, &[("NOTARY_AUTH", self.auth.as_str())]).await;
+        (ok, format!("{out}{err}"))
+    }
+
+    async fn ok(&self, args: &[&str]) -> String {
+        let (ok, out) = self.run(args).await;
+        assert!(ok, "notary {args:?}: {out}");
+        out
+    }
+}
+
+/// The tags `notary list` prints, with their role.
+fn tags(listing: &str) -> Vec<(String, String)> {
+    let mut tags: Vec<(String, String)> = listing
+        .lines()
+        .skip_while(|l| !l.starts_with("NAME"))
+        .skip(2)
+        .filter_map(|l| {
+            let fields: Vec<&str> = l.split_whitespace().collect();
+            (fields.len() == 4).then(|| (fields[0].to_owned(), fields[3].to_owned()))
+        })
+        .collect();
+    tags.sort();
+    tags
+}
+
+fn digest(n: u8) -> String {
+    format!("{n:02x}").repeat(32)
+}
+
+contract! {
+    async fn berth_tokens_are_accepted_for_reads_as_roles_allow(adapter, backend) {
+    let app = with_trust(backend, adapter, &[]).await;
+    let service = service(&app);
+    let (registry, login) = trusted_registry(&app, "trustreg1").await;
+    let gun = format!("{login}/app");
+    let url = trust_url(&app).to_owned();
+    let (_, _, reader) = signed_in(&app, &registry, ACR_PULL, "notary-reader").await;
+    let (_, _, stranger) = signed_in(&app, &registry, "", "notary-stranger").await;
+    let scope = format!("repository:{gun}:pull");
+    let root = format!("{url}/v2/{gun}/_trust/tuf/root.json");
+    let get_root = |token: Option<String>| {
+        let (app, root) = (&app, &root);
+        async move {
+            let bearer = token.map(|t| format!("Bearer {t}"));
+            let headers: Vec<(&str, &str)> = bearer
+                .iter()
+                .map(|b| ("authorization", b.as_str()))
+                .collect();
+            app.send_as(reqwest::Method::GET, root, None, &headers)
+                .await
+        }
+    };
+
+    // No token: notary's challenge names Berth's realm, the notary service and the scope.
+    let challenge = get_root(None).await;
+    assert_eq!(challenge.status, StatusCode::UNAUTHORIZED);
+    let expected = format!(
+        "Bearer realm=\"{}/oauth2/token\",service=\"{service}\",scope=\"{scope}\"",
+        app.base
+    );
+    assert_eq!(
+        challenge.header("www-authenticate"),
+        Some(expected.as_str())
+    );
+
+    // (a) AcrPull: a pull token notary accepts. Nothing is published, hence 404, not 401.
+    let t = access(&app, service, &scope, &reader).await;
+    assert_eq!(t.status, StatusCode::OK, "{:?}", t.body);
+    let token = t.body["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        claims(&token)["access"],
+        json!([{"type": "repository", "name": gun, "actions": ["pull"]}])
+    );
+    let read = get_root(Some(token)).await;
+    assert_ne!(
+        read.status,
+        StatusCode::UNAUTHORIZED,
+        "the trust server refused Berth's token: {:?}",
+        read.body
+    );
+    assert_eq!(
+        (read.status, read.body["errors"][0]["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("METADATA_NOT_FOUND")),
+        "{:?}",
+        read.body
+    );
+
+    // (b) No role: a valid token that grants nothing, which notary refuses.
+    let t = access(&app, service, &scope, &stranger).await;
+    assert_eq!(t.status, StatusCode::OK, "{:?}", t.body);
+    let token = t.body["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(claims(&token)["access"], json!([]));
+    let refused = get_root(Some(token)).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNAUTHORIZED,
+        "{:?}",
+        refused.body
+    );
+    assert!(
+        refused
+            .header("www-authenticate")
+            .is_some_and(|h| h.contains("error=\"insufficient_scope\"")),
+        "{:?}",
+        refused.headers
+    );
+
+    // (c) Anonymous, as the notary CLI asks first: 200 with empty access, never a 401.
+    let anonymous = app
+        .send_as(
+            reqwest::Method::GET,
+            &format!(
+                "/oauth2/token?service={service}&scope={}",
+                urlencoding::encode(&scope)
+            ),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(anonymous.status, StatusCode::OK, "{:?}", anonymous.body);
+    let token = anonymous.body["token"].as_str().unwrap().to_owned();
+    assert_eq!(claims(&token)["access"], json!([]));
+    assert_eq!(get_root(Some(token)).await.status, StatusCode::UNAUTHORIZED);
+
+    // The notary CLI, with the refresh token as `az acr login` hands it to Docker: it gets
+    // past auth (anonymous first, then with NOTARY_AUTH) and finds no trust data.
+    let (ok, out, err) = notary_cli(
+        &["-s", &url, "list", &gun],
+        &[("NOTARY_AUTH", &notary_auth(NULL_USER, &reader))],
+    )
+    .await;
+    assert!(!ok, "nothing is published: {out}{err}");
+    assert!(
+        out.contains(&format!("does not have trust data for {gun}")),
+        "{out}{err}"
+    );
+    assert!(!out.contains("not authorized"), "{out}{err}");
+    // Without a role, the same command is refused.
+    let (ok, out, err) = notary_cli(
+        &["-s", &url, "list", &gun],
+        &[("NOTARY_AUTH", &notary_auth(NULL_USER, &stranger))],
+    )
+    .await;
+    assert!(!ok);
+    assert!(out.contains("not authorized"), "{out}{err}");
+}
+
+    async fn signed_collections_are_catalogued_and_the_store_deletes_exactly_one(adapter, backend) {
+    let app = with_trust(backend, adapter, &[]).await;
+    let url = trust_url(&app).to_owned();
+    app.create_group("cat").await;
+    let mut guns = Vec::new();
+    let mut refreshes = Vec::new();
+    for name in ["catreg001", "catreg002"] {
+        app.create_registry("cat", name, "Premium").await;
+        let registry = app.registry_path("cat", name);
+        let on = app.patch(&format!("{registry}?api-version={API}"), &json!({"properties": {"policies": {"trustPolicy": {"type": "Notary", "status": "enabled"}}}})).await;
+        assert_eq!(on.status, StatusCode::OK, "{:?}", on.body);
+        let (signer, _, refresh) =
+            signed_in(&app, &registry, ACR_PUSH, &format!("{name}-signer")).await;
+        super::auth::assign(&app, &registry, SIGNER, &signer).await;
+        let login = login_server(&app, &registry).await;
+        guns.push(format!("{login}/app"));
+        guns.push(format!("{login}/app-b"));
+        refreshes.push(refresh);
+    }
+
+    // Each signer initialises and publishes its registry's two collections with the CLI.
+    for (i, gun) in guns.iter().enumerate() {
+        let trust_dir = tempfile::tempdir().unwrap();
+        let dir = trust_dir.path().display().to_string();
+        let auth = notary_auth(NULL_USER, &refreshes[i / 2]);
+        let env = [("NOTARY_AUTH", auth.as_str())];
+        let (ok, out, err) =
+            notary_cli(&["-s", &url, "-d", &dir, "init", "-p", gun], &env).await;
+        assert!(ok, "init {gun}: {out} {err}");
+        let digest = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        let (ok, out, err) = notary_cli(
+            &[
+                "-s",
+                &url,
+                "-d",
+                &dir,
+                "addhash",
+                "-p",
+                gun,
+                "v1",
+                "1234",
+                "--sha256",
+                digest,
+            ],
+            &env,
+        )
+        .await;
+        assert!(ok, "addhash {gun}: {out} {err}");
+    }
+
+    // Berth catalogued every collection it gave a trust-data push for, per registry.
+    let rows = <berth_infra::persistence::entities::trusted_collection::Entity as sea_orm::EntityTrait>::find()
+        .all(app.database().await.writer())
+        .await
+        .unwrap();
+    let first_key = app.registry_path("cat", "catreg001").to_lowercase();
+    let mut first: Vec<String> = rows
+        .iter()
+        .filter(|r| r.registry_key == first_key)
+        .map(|r| r.gun.clone())
+        .collect();
+    first.sort();
+    assert_eq!(first, guns[..2].to_vec());
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    let (status, listed) = app
+        .get(&format!(
+            "{}/trustedCollections?api-version={API}",
+            app.registry_path("cat", "catreg001")
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    assert_eq!(
+        listed["value"],
+        json!([{"gun": guns[0], "repository": "app"}, {"gun": guns[1], "repository": "app-b"}])
+    );
+
+    // The adapter behind the port: it lists, deletes exactly one GUN, and checks.
+    let store = trust_store(&app, adapter).await;
+    store.health().await.unwrap();
+    let mut listed = store.list_collections().await.unwrap();
+    listed.sort();
+    let mut expected = guns.clone();
+    expected.sort();
+    assert_eq!(listed, expected);
+    for gun in &guns {
+        assert!(store.has_collection(gun).await.unwrap(), "{gun}");
+    }
+    store.delete_collection(&guns[0]).await.unwrap();
+    store.delete_collection(&guns[0]).await.unwrap();
+    assert!(!store.has_collection(&guns[0]).await.unwrap(), "deleted");
+    for gun in &guns[1..] {
+        assert!(
+            store.has_collection(gun).await.unwrap(),
+            "{gun} must survive the deletion of {}",
+            guns[0]
+        );
+    }
+    assert!(!store.list_collections().await.unwrap().contains(&guns[0]));
+    let reader = notary_auth(NULL_USER, &refreshes[0]);
+    let (_, out, _) = notary_cli(
+        &["-s", &url, "list", &guns[0]],
+        &[("NOTARY_AUTH", reader.as_str())],
+    )
+    .await;
+    assert!(out.contains("does not have trust data"), "{out}");
+    let (ok, out, _) = notary_cli(
+        &["-s", &url, "list", &guns[1]],
+        &[("NOTARY_AUTH", reader.as_str())],
+    )
+    .await;
+    assert!(ok && out.contains("v1"), "{out}");
+}
+
+    async fn the_notary_cli_publishes_removes_rotates_delegates_and_deletes(adapter, backend) {
+        let app = with_trust(backend, adapter, &[]).await;
+        let (registry, login) = trusted_registry(&app, "clireg01").await;
+        let gun = format!("{login}/team/app");
+        let (signer, _, signer_refresh) = signed_in(&app, &registry, ACR_PUSH, "cli-signer").await;
+        assign(&app, &registry, SIGNER, &signer).await;
+        let (_, _, reader_refresh) = signed_in(&app, &registry, ACR_PULL, "cli-reader").await;
+        let (_, _, pusher_refresh) = signed_in(&app, &registry, ACR_PUSH, "cli-pusher").await;
+        let owner = Cli::new(&app, &signer_refresh);
+        let g = gun.as_str();
+        let listed = |expected: &[(&str, &str)]| {
+            let expected: Vec<(String, String)> = expected
+                .iter()
+                .map(|(t, r)| ((*t).to_owned(), (*r).to_owned()))
+                .collect();
+            let (app, reader) = (&app, reader_refresh.as_str());
+            async move {
+                // A fresh client, as AcrPull: it verifies everything from the root down.
+                let out = list(app, g, reader).await.unwrap_or_default();
+                assert_eq!(tags(&out), expected, "{out}");
+            }
+        };
+
+        // Publish: init with the first tag, then one staged tag with `publish`.
+        owner.ok(&["init", "-p", g]).await;
+        owner.ok(&["addhash", "-p", g, "v1", "4", "--sha256", &digest(1)]).await;
+        owner.ok(&["addhash", g, "v2", "4", "--sha256", &digest(2)]).await;
+        owner.ok(&["publish", g]).await;
+        listed(&[("v1", "targets"), ("v2", "targets")]).await;
+
+        // Remove a tag.
+        owner.ok(&["remove", "-p", g, "v1"]).await;
+        listed(&[("v2", "targets")]).await;
+
+        // Hand the snapshot key to the server: later publishes are signed by it.
+        owner.ok(&["key", "rotate", g, "snapshot", "-r"]).await;
+        owner.ok(&["addhash", "-p", g, "v3", "4", "--sha256", &digest(3)]).await;
+        listed(&[("v2", "targets"), ("v3", "targets")]).await;
+        let t = access(&app, service(&app), &format!("repository:{gun}:push,pull"), &signer_refresh).await;
+        let token = t.body["access_token"].as_str().unwrap().to_owned();
+        let bearer = format!("Bearer {token}");
+        let headers = [("authorization", bearer.as_str())];
+        let base = format!("{}/v2/{gun}/_trust/tuf", trust_url(&app));
+        let key = app.send_as(reqwest::Method::GET, &format!("{base}/snapshot.key"), None, &headers).await;
+        assert_eq!(key.status, StatusCode::OK, "{:?}", key.body);
+        let root = app.send_as(reqwest::Method::GET, &format!("{base}/root.json"), None, &headers).await;
+        let snapshot_ids = root.body["signed"]["roles"]["snapshot"]["keyids"].as_array().unwrap().clone();
+        let keys = root.body["signed"]["keys"].as_object().unwrap();
+        assert!(
+            snapshot_ids.iter().any(|id| keys[id.as_str().unwrap()]["keyval"]["public"] == key.body["keyval"]["public"]),
+            "the root names the server's snapshot key: {:?} / {:?}", root.body, key.body
+        );
+
+        // A delegation: targets/releases, with a key and certificate of its own.
+        let certs = tempfile::tempdir().unwrap();
+        let (key_pem, cert_pem) = (certs.path().join("releases.key"), certs.path().join("releases.crt"));
+        for args in [
+            vec!["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key_pem.to_str().unwrap()],
+            vec!["req", "-x509", "-new", "-key", key_pem.to_str().unwrap(), "-sha256", "-days", "30",
+                 "-subj", "/CN=releases", "-out", cert_pem.to_str().unwrap()],
+        ] {
+            let status = std::process::Command::new("openssl").args(&args).output().unwrap();
+            assert!(status.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&status.stderr));
+        }
+        owner.ok(&["delegation", "add", "-p", g, "targets/releases", cert_pem.to_str().unwrap(), "--all-paths"]).await;
+        owner.ok(&["key", "import", key_pem.to_str().unwrap(), "-r", "targets/releases", "-g", g]).await;
+        owner.ok(&["addhash", "-p", g, "v4", "4", "--sha256", &digest(4), "--roles", "targets/releases"]).await;
+        listed(&[("v2", "targets"), ("v3", "targets"), ("v4", "targets/releases")]).await;
+
+        // AcrPull cannot sign, nor can AcrPush without AcrImageSigner, even with the keys.
+        let reader = Cli::new(&app, &reader_refresh);
+        let (ok, out) = reader.run(&["init", "-p", &format!("{login}/team/other")]).await;
+        assert!(!ok, "AcrPull initialised a collection: {out}");
+        let pusher = Cli { auth: notary_auth(NULL_USER, &pusher_refresh), ..owner };
+        let (ok, out) = pusher.run(&["addhash", "-p", g, "v5", "4", "--sha256", &digest(5)]).await;
+        assert!(!ok, "AcrPush alone published: {out}");
+        listed(&[("v2", "targets"), ("v3", "targets"), ("v4", "targets/releases")]).await;
+
+        // Delete the collection on the server.
+        let owner = Cli { auth: notary_auth(NULL_USER, &signer_refresh), ..pusher };
+        owner.ok(&["delete", g, "--remote"]).await;
+        assert_eq!(list(&app, g, &reader_refresh).await, None);
+    }
+}
+
+/// The adapter the app's content trust uses, behind the `TrustStore` port: notary-server
+/// driven over HTTP with Berth's own tokens, or the embedded server over the app's database.
+async fn trust_store(app: &TestApp, adapter: Adapter) -> Arc<dyn TrustStore> {
+    match adapter {
+        Adapter::NotaryServer => {
+            use berth_infra::notary::{NotarySettings, NotaryTrustStore};
+            let bundle = tempfile::tempdir().unwrap();
+            let keys = berth_infra::registry_token::TokenServerKeys::open(
+                app.database().await,
+                &bundle.path().join("certs.pem"),
+            )
+            .await
+            .unwrap();
+            Arc::new(
+                NotaryTrustStore::new(
+                    NotarySettings {
+                        url: trust_url(app).to_owned(),
+                        service: service(app).into(),
+                        issuer: "berth-token-server".into(),
+                        ca_pem: None,
+                    },
+                    Arc::new(keys),
+                )
+                .unwrap(),
+            )
+        }
+        Adapter::Embedded => {
+            use berth_infra::persistence::{SeaOrmTufServerKeys, SeaOrmTufStore};
+            let db = app.database().await;
+            let secrets = Arc::new(
+                berth_infra::sealing::AesGcmBox::from_config(None, app.data_dir.path()).unwrap(),
+            );
+            let crypto = Arc::new(berth_infra::tuf_crypto::AwsLcTufCrypto);
+            Arc::new(berth_domain::trust::tuf::EmbeddedTrustServer::new(
+                Arc::new(SeaOrmTufStore::new(db.clone())),
+                Arc::new(SeaOrmTufServerKeys::new(db, secrets)),
+                crypto.clone(),
+                crypto,
+                Arc::new(berth_domain::clock::SystemClock),
+            ))
+        }
+    }
+}
