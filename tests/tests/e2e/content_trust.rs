@@ -183,31 +183,9 @@ fn operation_url(reply: &Reply) -> String {
 
 /// Uploads TUF metadata files (`role` → JSON) to `gun` as the notary CLI does, with `token`.
 async fn upload(app: &TestApp, gun: &str, token: &str, files: &[(&str, Vec<u8>)]) -> StatusCode {
-    let boundary = format!("berth{}", uuid::Uuid::new_v4().simple());
-    let mut body = Vec::new();
-    for (role, bytes) in files {
-        body.extend_from_slice(
-            format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{role}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
-            )
-            .as_bytes(),
-        );
-        body.extend_from_slice(bytes);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    app.client
-        .post(format!("{}/v2/{gun}/_trust/tuf/", trust_url(app)))
-        .bearer_auth(token)
-        .header(
-            "content-type",
-            format!("multipart/form-data; boundary={boundary}"),
-        )
-        .body(body)
-        .send()
+    super::trust_contract::upload_parts(app, gun, token, files)
         .await
-        .unwrap()
-        .status()
+        .status
 }
 
 /// The seed scenario of ACR's content-trust documentation, with a push token issued before

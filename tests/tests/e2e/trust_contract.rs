@@ -427,6 +427,185 @@ contract! {
         owner.ok(&["delete", g, "--remote"]).await;
         assert_eq!(list(&app, g, &reader_refresh).await, None);
     }
+
+    async fn tampered_uploads_are_refused_alike_and_change_nothing(adapter, backend) {
+        let app = with_trust(backend, adapter, &[]).await;
+        let (registry, login) = trusted_registry(&app, "tampreg1").await;
+        let gun = format!("{login}/app");
+        let (signer, _, signer_refresh) = signed_in(&app, &registry, ACR_PUSH, "tamp-signer").await;
+        assign(&app, &registry, SIGNER, &signer).await;
+        let (_, _, reader_refresh) = signed_in(&app, &registry, ACR_PULL, "tamp-reader").await;
+        let owner = Cli::new(&app, &signer_refresh);
+        owner.ok(&["init", "-p", &gun]).await;
+        owner.ok(&["addhash", "-p", &gun, "v1", "4", "--sha256", &digest(1)]).await;
+        let metadata = owner.dir.path().join("tuf").join(&gun).join("metadata");
+        let file = |role: &str| std::fs::read(metadata.join(format!("{role}.json"))).unwrap();
+        let (root, targets, snapshot) = (file("root"), file("targets"), file("snapshot"));
+        let t = access(&app, service(&app), &format!("repository:{gun}:push,pull"), &signer_refresh).await;
+        let token = t.body["access_token"].as_str().unwrap().to_owned();
+        let timestamp = || async {
+            let r = app.client.get(format!("{}/v2/{gun}/_trust/tuf/timestamp.json", trust_url(&app)))
+                .bearer_auth(&token).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+            r.bytes().await.unwrap()
+        };
+        let before = timestamp().await;
+
+        // The targets file with a signature byte changed; with a space inside (its signed
+        // part intact, its checksum no longer the snapshot's).
+        let mut forged: Value = serde_json::from_slice(&targets).unwrap();
+        let sig = forged["signatures"][0]["sig"].as_str().unwrap().to_owned();
+        let flipped = if sig.starts_with('A') { format!("B{}", &sig[1..]) } else { format!("A{}", &sig[1..]) };
+        forged["signatures"][0]["sig"] = json!(flipped);
+        let forged = serde_json::to_vec(&forged).unwrap();
+        let spaced = [b"{ ".as_slice(), &targets[1..]].concat();
+        let cases: Vec<(&str, Vec<(&str, Vec<u8>)>, &str)> = vec![
+            ("a replay of the published files", vec![("root", root.clone()), ("targets", targets.clone()), ("snapshot", snapshot.clone())], "VERSION"),
+            ("a forged signature", vec![("targets", forged), ("snapshot", snapshot.clone())], "INVALID_UPDATE"),
+            ("a checksum that is not the snapshot's", vec![("targets", spaced), ("snapshot", snapshot.clone())], "INVALID_UPDATE"),
+            ("an unknown role", vec![("nonsense", targets.clone())], "INVALID_ROLE"),
+            ("a part without a file name", vec![("", targets.clone())], "NO_FILENAME"),
+            ("JSON that does not parse", vec![("targets", b"{\"signed\":".to_vec())], "MALFORMED_JSON"),
+        ];
+        for (what, parts, code) in cases {
+            let refused = upload_parts(&app, &gun, &token, &parts).await;
+            assert_eq!(
+                (refused.status, refused.body["errors"][0]["code"].as_str()),
+                (StatusCode::BAD_REQUEST, Some(code)),
+                "{what}: {:?}", refused.body
+            );
+        }
+        let not_multipart = app.client.post(format!("{}/v2/{gun}/_trust/tuf/", trust_url(&app)))
+            .bearer_auth(&token).header("content-type", "application/json").body("{}").send().await.unwrap();
+        assert_eq!(not_multipart.status(), StatusCode::BAD_REQUEST);
+        let body: Value = not_multipart.json().await.unwrap();
+        assert_eq!(body["errors"][0]["code"], "MALFORMED_UPLOAD");
+
+        // Nothing changed: the same timestamp, the same tag.
+        assert_eq!(timestamp().await, before, "a refused upload changed the timestamp");
+        let out = list(&app, &gun, &reader_refresh).await.unwrap();
+        assert_eq!(tags(&out), vec![("v1".to_owned(), "targets".to_owned())], "{out}");
+    }
+
+    async fn the_changefeed_pages_as_notary_does(adapter, backend) {
+        let app = with_trust(backend, adapter, &[]).await;
+        let (registry, login) = trusted_registry(&app, "feedreg1").await;
+        let gun = format!("{login}/app");
+        let (signer, _, signer_refresh) = signed_in(&app, &registry, ACR_PUSH, "feed-signer").await;
+        assign(&app, &registry, SIGNER, &signer).await;
+        let owner = Cli::new(&app, &signer_refresh);
+        owner.ok(&["init", "-p", &gun]).await;
+        owner.ok(&["addhash", "-p", &gun, "v1", "4", "--sha256", &digest(1)]).await;
+        let t = access(&app, service(&app), &format!("repository:{gun}:pull"), &signer_refresh).await;
+        let token = t.body["access_token"].as_str().unwrap().to_owned();
+        let feed = |query: &str| {
+            let url = format!("{}/v2/{gun}/_trust/changefeed{query}", trust_url(&app));
+            let (app, token) = (&app, token.clone());
+            async move {
+                let r = app.client.get(url).bearer_auth(token).send().await.unwrap();
+                (r.status(), r.json::<Value>().await.unwrap_or(Value::Null))
+            }
+        };
+        let (status, all) = feed("?records=10").await;
+        assert_eq!(status, StatusCode::OK, "{all}");
+        let records = all["records"].as_array().unwrap();
+        assert_eq!(all["count"], records.len());
+        assert_eq!(records.len(), 2, "init and addhash each published: {all}");
+        for record in records {
+            assert_eq!((record["GUN"].as_str(), record["Category"].as_str()), (Some(gun.as_str()), Some("update")));
+            assert!(record["ID"].is_string() && record["SHA256"].as_str().is_some_and(|h| h.len() == 64), "{record}");
+        }
+        let (_, latest) = feed("?change_id=-1&records=-1").await;
+        assert_eq!(latest["records"], json!([records[1]]));
+        let (_, after) = feed(&format!("?change_id={}&records=10", records[0]["ID"].as_str().unwrap())).await;
+        assert_eq!(after["records"], json!([records[1]]));
+        let (status, refused) = feed("").await;
+        assert_eq!((status, refused["errors"][0]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("INVALID_PARAMETERS")), "{refused}");
+        let (status, refused) = feed("?records=10&change_id=x").await;
+        assert_eq!((status, refused["errors"][0]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("INVALID_PARAMETERS")), "{refused}");
+    }
+}
+
+/// Uploads metadata parts (`filename` → bytes) to `gun` as the notary CLI does, with `token`.
+pub(super) async fn upload_parts(
+    app: &TestApp,
+    gun: &str,
+    token: &str,
+    parts: &[(&str, Vec<u8>)],
+) -> berth_tests::Reply {
+    let boundary = format!("berth{}", uuid::Uuid::new_v4().simple());
+    let mut body = Vec::new();
+    for (name, bytes) in parts {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    let response = app
+        .client
+        .post(format!("{}/v2/{gun}/_trust/tuf/", trust_url(app)))
+        .bearer_auth(token)
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    berth_tests::Reply {
+        status: response.status(),
+        headers: response.headers().clone(),
+        body: serde_json::from_slice(&response.bytes().await.unwrap()).unwrap_or(Value::Null),
+    }
+}
+
+/// The embedded server bounds an upload (notary-server has no bound): a larger one is 413
+/// and stores nothing; an upload within the bound still publishes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_upload_is_refused_by_the_embedded_server() {
+    let app = with_trust(
+        Backend::Sqlite,
+        Adapter::Embedded,
+        &[("BERTH_TRUST_MAX_UPLOAD_BYTES", "16384")],
+    )
+    .await;
+    let (registry, login) = trusted_registry(&app, "bigreg01").await;
+    let gun = format!("{login}/app");
+    let (signer, _, signer_refresh) = signed_in(&app, &registry, ACR_PUSH, "big-signer").await;
+    assign(&app, &registry, SIGNER, &signer).await;
+    let t = access(
+        &app,
+        service(&app),
+        &format!("repository:{gun}:push,pull"),
+        &signer_refresh,
+    )
+    .await;
+    let token = t.body["access_token"].as_str().unwrap().to_owned();
+    let refused = upload_parts(&app, &gun, &token, &[("root", vec![b' '; 20_000])]).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "{:?}",
+        refused.body
+    );
+    assert_eq!(refused.body["errors"][0]["code"], "MALFORMED_UPLOAD");
+    let owner = Cli::new(&app, &signer_refresh);
+    assert_eq!(
+        list(&app, &gun, &signer_refresh).await,
+        None,
+        "nothing was stored"
+    );
+    owner.ok(&["init", "-p", &gun]).await;
+    owner
+        .ok(&["addhash", "-p", &gun, "v1", "4", "--sha256", &digest(1)])
+        .await;
+    assert!(list(&app, &gun, &signer_refresh).await.is_some());
 }
 
 /// The adapter the app's content trust uses, behind the `TrustStore` port: notary-server
