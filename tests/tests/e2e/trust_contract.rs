@@ -455,11 +455,15 @@ contract! {
         // part intact, its checksum no longer the snapshot's).
         let mut forged: Value = serde_json::from_slice(&targets).unwrap();
         let sig = forged["signatures"][0]["sig"].as_str().unwrap().to_owned();
-        let flipped = if sig.starts_with('A') { format!("B{}", &sig[1..]) } else { format!("A{}", &sig[1..]) };
+        let flipped = match sig.strip_prefix('A') {
+            Some(rest) => format!("B{rest}"),
+            None => format!("A{}", &sig[1..]),
+        };
         forged["signatures"][0]["sig"] = json!(flipped);
         let forged = serde_json::to_vec(&forged).unwrap();
         let spaced = [b"{ ".as_slice(), &targets[1..]].concat();
-        let cases: Vec<(&str, Vec<(&str, Vec<u8>)>, &str)> = vec![
+        type Parts<'a> = Vec<(&'a str, Vec<u8>)>;
+        let cases: Vec<(&str, Parts, &str)> = vec![
             ("a replay of the published files", vec![("root", root.clone()), ("targets", targets.clone()), ("snapshot", snapshot.clone())], "VERSION"),
             ("a forged signature", vec![("targets", forged), ("snapshot", snapshot.clone())], "INVALID_UPDATE"),
             ("a checksum that is not the snapshot's", vec![("targets", spaced), ("snapshot", snapshot.clone())], "INVALID_UPDATE"),
