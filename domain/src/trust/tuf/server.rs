@@ -179,8 +179,10 @@ impl EmbeddedTrustServer {
         gun: &str,
         role: &RoleName,
     ) -> Result<Option<StoredTufFile>, ReadError> {
-        // Twice at most: a concurrent reader may store the renewed files first.
-        for _ in 0..2 {
+        // Renewed twice at most (a concurrent reader may store renewed files first); the
+        // read after that serves what is stored then.
+        let mut renewals = 0;
+        loop {
             let Some(timestamp) = self
                 .store
                 .get(gun, &RoleName::Timestamp, &TufSelector::Current)
@@ -202,7 +204,7 @@ impl EmbeddedTrustServer {
                 return Ok(None);
             };
             let now = self.clock.now();
-            if is_fresh(&timestamp.data, &snapshot.data, now)? {
+            if renewals == 2 || is_fresh(&timestamp.data, &snapshot.data, now)? {
                 return Ok(Some(if *role == RoleName::Timestamp {
                     timestamp
                 } else {
@@ -234,23 +236,7 @@ impl EmbeddedTrustServer {
                 Ok(()) | Err(TufWriteError::OldVersion { .. }) => {}
                 Err(TufWriteError::Store(e)) => return Err(e.into()),
             }
-        }
-        // Renewed (by this reader or another): serve what is stored now.
-        match role {
-            RoleName::Timestamp => Ok(self.store.get(gun, role, &TufSelector::Current).await?),
-            _ => {
-                let timestamp = self
-                    .store
-                    .get(gun, &RoleName::Timestamp, &TufSelector::Current)
-                    .await?;
-                match timestamp.and_then(|t| snapshot_checksum(&t.data)) {
-                    Some(checksum) => Ok(self
-                        .store
-                        .get(gun, role, &TufSelector::Checksum(checksum))
-                        .await?),
-                    None => Ok(None),
-                }
-            }
+            renewals += 1;
         }
     }
 
