@@ -21,7 +21,7 @@ fn trust(status: &str) -> Value {
     json!({"properties": {"policies": {"trustPolicy": {"type": "Notary", "status": status}}}})
 }
 
-async fn set_trust(app: &TestApp, registry: &str, status: &str) -> Reply {
+pub(super) async fn set_trust(app: &TestApp, registry: &str, status: &str) -> Reply {
     app.patch(&format!("{registry}?api-version={API}"), &trust(status))
         .await
 }

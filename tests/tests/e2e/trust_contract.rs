@@ -7,7 +7,7 @@
 //! the `TrustStore` port listing, checking and deleting exactly one collection.
 
 use super::auth::{ACR_PUSH, assign};
-use super::content_trust::{Adapter, list, service, trust_url, with_trust};
+use super::content_trust::{Adapter, list, service, set_trust, trust_url, with_trust};
 use super::token_server::{access, claims, login_server, signed_in};
 use super::*;
 use berth_domain::trust::TrustStore;
@@ -50,12 +50,7 @@ async fn trusted_registry(app: &TestApp, name: &str) -> (String, String) {
     app.create_group("ctr").await;
     app.create_registry("ctr", name, "Premium").await;
     let registry = app.registry_path("ctr", name);
-    let on = app
-        .patch(
-            &format!("{registry}?api-version={API}"),
-            &json!({"properties": {"policies": {"trustPolicy": {"type": "Notary", "status": "enabled"}}}}),
-        )
-        .await;
+    let on = set_trust(app, &registry, "enabled").await;
     assert_eq!(on.status, StatusCode::OK, "{:?}", on.body);
     let login = login_server(app, &registry).await;
     (registry, login)
