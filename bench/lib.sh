@@ -17,3 +17,27 @@ run() {
         END { printf "%s %.0f %.3f %.3f\n", label, rps, p50, p99 }' <<<"$out"
 }
 
+
+# start_notary_server port schema realm_base service bundle [launcher...]: Debian's
+# notary-server on 127.0.0.1:port, its metadata in a new schema of $pg, token auth trusting
+# berthd at realm_base (issuer berth-token-server, certificates in bundle); run through the
+# launcher when given (taskset -c 0). Sets $notary_pid.
+start_notary_server() {
+    local port=$1 schema=$2 realm=$3 service=$4 bundle=$5 sslmode="" sep="?"; shift 5
+    psql -X -q -v ON_ERROR_STOP=1 "$pg" -c "SET client_min_messages TO warning" \
+        -c "CREATE SCHEMA $schema" -c "SET search_path TO $schema" -f tests/notary/server-schema.sql
+    [[ "$pg" == *sslmode=* ]] || sslmode="&sslmode=disable"
+    [[ "$pg" == *\?* ]] && sep="&"
+    cat >"$work/notary.json" <<EOF
+{"server": {"http_addr": "127.0.0.1:$port"},
+ "trust_service": {"type": "local", "key_algorithm": "ecdsa"},
+ "storage": {"backend": "postgres", "db_url": "$pg${sep}search_path=$schema$sslmode"},
+ "auth": {"type": "token", "options": {"realm": "$realm/oauth2/token", "service": "$service",
+   "issuer": "berth-token-server", "rootcertbundle": "$bundle"}},
+ "logging": {"level": "warn"}}
+EOF
+    "$@" notary-server -config "$work/notary.json" >"$work/notary.log" 2>&1 &
+    notary_pid=$!
+    pids+=("$notary_pid")
+    wait_up "http://127.0.0.1:$port/_notary_server/health"
+}

@@ -70,24 +70,10 @@ start_berthd anchor BERTH_TRUST_LISTEN=off \
     BERTH_NOTARY_URL="http://127.0.0.1:$notary_port" BERTH_NOTARY_SERVICE="${service[notary]}"
 base[notary]=${base[anchor]}
 data[notary]=${data[anchor]}
-psql -X -q -v ON_ERROR_STOP=1 "$pg" -c "SET client_min_messages TO warning" \
-    -c "CREATE SCHEMA $notary_schema" -c "SET search_path TO $notary_schema" -f tests/notary/server-schema.sql
-sslmode=""
-[[ "$pg" == *sslmode=* ]] || sslmode="&sslmode=disable"
-sep="?"; [[ "$pg" == *\?* ]] && sep="&"
-cat >"$work/notary.json" <<EOF
-{"server": {"http_addr": "127.0.0.1:$notary_port"},
- "trust_service": {"type": "local", "key_algorithm": "ecdsa"},
- "storage": {"backend": "postgres", "db_url": "$pg${sep}search_path=$notary_schema$sslmode"},
- "auth": {"type": "token", "options": {"realm": "${base[anchor]}/oauth2/token", "service": "${service[notary]}",
-   "issuer": "berth-token-server", "rootcertbundle": "${data[anchor]}/registry-token-certs.pem"}},
- "logging": {"level": "warn"}}
-EOF
-taskset -c 0 notary-server -config "$work/notary.json" >"$work/notary.log" 2>&1 &
-pids+=($!)
-pid[notary]=$!
+start_notary_server "$notary_port" "$notary_schema" "${base[anchor]}" "${service[notary]}" \
+    "${data[anchor]}/registry-token-certs.pem" taskset -c 0
+pid[notary]=$notary_pid
 trust[notary]="http://127.0.0.1:$notary_port"
-wait_up "${trust[notary]}/_notary_server/health"
 
 # Berth: the embedded trust server, on PostgreSQL (a schema of its own) and on SQLite.
 for name in berth-pg berth-sqlite; do

@@ -49,22 +49,7 @@ start_berthd() {
 }
 start_berthd 16
 
-psql -X -q -v ON_ERROR_STOP=1 "$pg" -c "SET client_min_messages TO warning" \
-    -c "CREATE SCHEMA $schema" -c "SET search_path TO $schema" -f tests/notary/server-schema.sql
-sslmode=""
-[[ "$pg" == *sslmode=* ]] || sslmode="&sslmode=disable"
-sep="?"; [[ "$pg" == *\?* ]] && sep="&"
-cat >"$work/notary.json" <<EOF
-{"server": {"http_addr": "127.0.0.1:$notary_port"},
- "trust_service": {"type": "local", "key_algorithm": "ecdsa"},
- "storage": {"backend": "postgres", "db_url": "$pg${sep}search_path=$schema$sslmode"},
- "auth": {"type": "token", "options": {"realm": "$base/oauth2/token", "service": "$service",
-   "issuer": "berth-token-server", "rootcertbundle": "$work/data/registry-token-certs.pem"}},
- "logging": {"level": "warn"}}
-EOF
-notary-server -config "$work/notary.json" >"$work/notary.log" 2>&1 &
-pids+=($!)
-wait_up "http://127.0.0.1:$notary_port/_notary_server/health"
+start_notary_server "$notary_port" "$schema" "$base" "$service" "$work/data/registry-token-certs.pem"
 
 # Registries A-D, a signer (AcrPush + AcrImageSigner on the group), its refresh tokens.
 python3 bench/wipe.py setup "$base" "$work" "$n"
