@@ -25,6 +25,7 @@ mod resource_groups;
 mod subscriptions;
 mod token_server;
 mod tokens;
+mod trust_clients;
 mod trust_contract;
 mod trust_server;
 mod tuf_store;

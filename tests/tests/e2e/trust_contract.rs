@@ -46,7 +46,7 @@ macro_rules! contract {
 }
 
 /// A Premium registry of `app` with content trust on; its path and login server.
-async fn trusted_registry(app: &TestApp, name: &str) -> (String, String) {
+pub(super) async fn trusted_registry(app: &TestApp, name: &str) -> (String, String) {
     app.create_group("ctr").await;
     app.create_registry("ctr", name, "Premium").await;
     let registry = app.registry_path("ctr", name);
@@ -58,14 +58,14 @@ async fn trusted_registry(app: &TestApp, name: &str) -> (String, String) {
 
 /// The `notary` CLI as one principal, against the app's trust server, in a trust directory
 /// of its own (kept between commands).
-struct Cli {
+pub(super) struct Cli {
     url: String,
     auth: String,
     dir: tempfile::TempDir,
 }
 
 impl Cli {
-    fn new(app: &TestApp, refresh: &str) -> Self {
+    pub(super) fn new(app: &TestApp, refresh: &str) -> Self {
         Self {
             url: trust_url(app).to_owned(),
             auth: notary_auth(NULL_USER, refresh),
@@ -82,7 +82,7 @@ impl Cli {
         (ok, format!("{out}{err}"))
     }
 
-    async fn ok(&self, args: &[&str]) -> String {
+    pub(super) async fn ok(&self, args: &[&str]) -> String {
         let (ok, out) = self.run(args).await;
         assert!(ok, "notary {args:?}: {out}");
         out
@@ -90,7 +90,7 @@ impl Cli {
 }
 
 /// The tags `notary list` prints, with their role.
-fn tags(listing: &str) -> Vec<(String, String)> {
+pub(super) fn tags(listing: &str) -> Vec<(String, String)> {
     let mut tags: Vec<(String, String)> = listing
         .lines()
         .skip_while(|l| !l.starts_with("NAME"))
@@ -104,7 +104,7 @@ fn tags(listing: &str) -> Vec<(String, String)> {
     tags
 }
 
-fn digest(n: u8) -> String {
+pub(super) fn digest(n: u8) -> String {
     format!("{n:02x}").repeat(32)
 }
 
