@@ -1,5 +1,5 @@
-//! Secrets with Argon2id: random secrets from the operating system, salted slow hashes in
-//! PHC strings, and constant-time verification.
+//! Secrets: random secrets from the operating system; Argon2id PHC strings for secrets
+//! people choose, `$sha256$<hex>` digests for generated ones; constant-time verification.
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -7,7 +7,8 @@ use berth_domain::directory::Secrets;
 use berth_domain::store::StoreError;
 use std::fmt::Write;
 
-/// Argon2id with the crate's default (OWASP-recommended) parameters.
+/// Argon2id with the crate's default (OWASP-recommended) parameters for chosen secrets,
+/// SHA-256 for generated ones.
 #[derive(Debug, Default, Clone)]
 pub struct Argon2Secrets;
 
@@ -35,7 +36,18 @@ impl Secrets for Argon2Secrets {
             .map_err(|e| StoreError(format!("hashing failed: {e}")))
     }
 
+    fn digest_generated(&self, secret: &str) -> String {
+        format!("{DIGEST_PREFIX}{}", sha256_hex(secret))
+    }
+
     fn verify(&self, secret: &str, hash: &str) -> bool {
+        if let Some(digest) = hash.strip_prefix(DIGEST_PREFIX) {
+            return aws_lc_rs::constant_time::verify_slices_are_equal(
+                sha256_hex(secret).as_bytes(),
+                digest.as_bytes(),
+            )
+            .is_ok();
+        }
         PasswordHash::new(hash).is_ok_and(|parsed| {
             Argon2::default()
                 .verify_password(secret.as_bytes(), &parsed)
@@ -63,6 +75,24 @@ mod tests {
         assert_ne!(s.hash(&a)?, hash, "salted");
         Ok(())
     }
+
+    #[test]
+    fn generated_secrets_verify_only_against_their_digest() {
+        let s = Argon2Secrets;
+        let (a, b) = (s.generate(), s.generate());
+        let digest = s.digest_generated(&a);
+        assert!(digest.starts_with("$sha256$"));
+        assert_eq!(digest.len(), "$sha256$".len() + 64);
+        assert!(!digest.contains(&a));
+        assert!(s.verify(&a, &digest));
+        assert!(!s.verify(&b, &digest));
+        assert!(!s.verify(&a, "$sha256$"));
+        assert!(!s.verify(&a, &digest.to_uppercase()));
+        // A digest is never read as a PHC string, nor a PHC string as a digest.
+        let hash = s.hash(&a).unwrap_or_default();
+        assert!(s.verify(&a, &hash));
+        assert!(!s.verify(&a, &format!("$sha256${hash}")));
+    }
 }
 
 /// SHA-256 for secrets that are random and 256 bits long (repository tokens' passwords):
@@ -73,12 +103,20 @@ pub struct Sha256Hash;
 
 impl berth_domain::registry::FastHash for Sha256Hash {
     fn hash(&self, secret: &str) -> String {
-        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, secret.as_bytes())
-            .as_ref()
-            .iter()
-            .fold(String::with_capacity(64), |mut s, b| {
-                let _ = write!(s, "{b:02x}");
-                s
-            })
+        sha256_hex(secret)
     }
+}
+
+/// How a generated secret's digest starts (no PHC algorithm is called `sha256`).
+const DIGEST_PREFIX: &str = "$sha256$";
+
+/// SHA-256 of `secret`, lowercase hex.
+fn sha256_hex(secret: &str) -> String {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, secret.as_bytes())
+        .as_ref()
+        .iter()
+        .fold(String::with_capacity(64), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }

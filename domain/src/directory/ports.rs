@@ -160,18 +160,24 @@ pub enum ObjectKind {
     Group,
 }
 
-/// Secrets: made from a secure random source, kept only as slow hashes, compared in
-/// constant time.
+/// Secrets: made from a secure random source, kept only as hashes, compared in constant
+/// time. Secrets people choose get a slow, salted hash; secrets this port generated (256
+/// random bits) get a fast digest, since no hash speed makes them guessable and a slow hash
+/// would cost every sign-in with them tens of milliseconds of CPU and megabytes of memory.
 pub trait Secrets: Send + Sync {
     /// A new random secret (at least 256 bits), printable.
     fn generate(&self) -> String;
 
-    /// A slow, salted hash of `secret` (PHC string).
+    /// A slow, salted hash of a chosen `secret` (PHC string).
     ///
     /// # Errors
     /// When hashing fails (it does not, for valid parameters).
     fn hash(&self, secret: &str) -> Result<String, StoreError>;
 
-    /// Whether `secret` matches `hash`, in constant time.
+    /// A fast digest of a secret made by [`Secrets::generate`], in a form [`Secrets::verify`]
+    /// tells apart from [`Secrets::hash`]'s.
+    fn digest_generated(&self, secret: &str) -> String;
+
+    /// Whether `secret` matches `hash` (either form), in constant time.
     fn verify(&self, secret: &str, hash: &str) -> bool;
 }

@@ -672,8 +672,9 @@ impl DirectoryService {
         let Some(sp) = sp
             .filter(|sp| sp.account_enabled && sp.app_id.to_string().eq_ignore_ascii_case(app_id))
         else {
-            // Spend the time a hash check takes, so timing tells nothing about the appId.
-            let _ = self.secrets.verify(secret, DUMMY_HASH);
+            // Spend the time a check of a generated secret takes (the usual credential), so
+            // timing tells next to nothing about the appId.
+            let _ = self.secrets.verify(secret, DUMMY_DIGEST);
             return Err(SignInError::InvalidCredentials);
         };
         let valid = sp
@@ -731,14 +732,21 @@ impl DirectoryService {
                 message: "A password is valid for 1 to 10 years.".to_owned(),
             });
         }
-        let secret = given.map_or_else(|| self.secrets.generate(), str::to_owned);
+        let (secret, hash) = match given {
+            Some(given) => (given.to_owned(), self.secrets.hash(given)?),
+            None => {
+                let secret = self.secrets.generate();
+                let hash = self.secrets.digest_generated(&secret);
+                (secret, hash)
+            }
+        };
         let start: OffsetDateTime = self.clock.now();
         Ok(NewSecret {
             credential: PasswordCredential {
                 key_id: Uuid::new_v4(),
                 display_name: label.map(str::to_owned),
                 hint: secret.chars().take(3).collect(),
-                hash: self.secrets.hash(&secret)?,
+                hash,
                 start,
                 end: start + Duration::days(365 * i64::from(years)),
             },
@@ -747,5 +755,10 @@ impl DirectoryService {
     }
 }
 
-/// A valid hash of an unguessable secret: verified against when the principal is unknown.
+/// A digest no secret is known to have: verified against when the service principal is
+/// unknown.
+const DUMMY_DIGEST: &str =
+    "$sha256$0000000000000000000000000000000000000000000000000000000000000000";
+
+/// A valid hash of an unguessable secret: verified against when the user is unknown.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2c6c4hVGbE3yKGXdF9SwJ0G9wFmv0m2b1mSx1r8iQ5g";
