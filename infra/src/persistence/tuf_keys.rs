@@ -9,7 +9,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use berth_domain::registry::SecretBox;
 use berth_domain::store::StoreError;
-use berth_domain::trust::tuf::{RoleName, TufKey, TufServerKeys, TufSigner};
+use berth_domain::trust::tuf::{NewKey, RoleName, TufKey, TufServerKeys, TufSigner};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, TransactionTrait};
@@ -81,17 +81,17 @@ impl TufServerKeys for SeaOrmTufServerKeys {
         gun: &str,
         role: &RoleName,
         keep: &[String],
+        new: NewKey,
     ) -> Result<TufKey, StoreError> {
+        // Read before the transaction: on SQLite the writer is one connection.
+        let newest = self.rows(gun, Some(role)).await?.into_iter().next();
+        if let (NewKey::First, Some(row)) = (new, &newest) {
+            return Ok(self.open(row)?.public);
+        }
+        let generation = newest.map_or(0, |row| row.generation + 1);
         let key =
             ServerKey::generate_ecdsa(gun, role.clone()).map_err(|e| StoreError(e.to_string()))?;
         let now = OffsetDateTime::now_utc();
-        // Read before the transaction: on SQLite the writer is one connection.
-        let newest = self
-            .rows(gun, Some(role))
-            .await?
-            .first()
-            .map(|row| row.generation);
-        let generation = newest.map_or(0, |g| g + 1);
         let txn = self.db.writer().begin().await.map_err(store_error)?;
         tuf_server_key::Entity::delete_many()
             .filter(tuf_server_key::Column::Gun.eq(gun))

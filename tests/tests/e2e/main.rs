@@ -27,6 +27,7 @@ mod token_server;
 mod tokens;
 mod trust_clients;
 mod trust_contract;
+mod trust_renewal;
 mod trust_server;
 mod tuf_store;
 

@@ -59,9 +59,9 @@ pub(super) async fn trusted_registry(app: &TestApp, name: &str) -> (String, Stri
 /// The `notary` CLI as one principal, against the app's trust server, in a trust directory
 /// of its own (kept between commands).
 pub(super) struct Cli {
-    url: String,
-    auth: String,
-    dir: tempfile::TempDir,
+    pub(super) url: String,
+    pub(super) auth: String,
+    pub(super) dir: tempfile::TempDir,
 }
 
 impl Cli {
@@ -74,7 +74,7 @@ impl Cli {
     }
 
     /// Runs `notary -s <url> -d <dir> args…`: success and stdout+stderr.
-    async fn run(&self, args: &[&str]) -> (bool, String) {
+    pub(super) async fn run(&self, args: &[&str]) -> (bool, String) {
         let dir = self.dir.path().display().to_string();
         let mut all = vec!["-s", self.url.as_str(), "-d", dir.as_str()];
         all.extend_from_slice(args);

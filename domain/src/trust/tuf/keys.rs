@@ -8,6 +8,15 @@ use crate::store::StoreError;
 use async_trait::async_trait;
 use std::sync::Arc;
 
+/// Which key [`TufServerKeys::create`] makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NewKey {
+    /// The role's first: made only when it has none.
+    First,
+    /// One after the newest (a rotation).
+    Next,
+}
+
 /// The server's keys, kept (sealed) in Berth's store.
 #[async_trait]
 pub trait TufServerKeys: Send + Sync {
@@ -18,7 +27,10 @@ pub trait TufServerKeys: Send + Sync {
     async fn public_keys(&self, gun: &str, role: &RoleName) -> Result<Vec<TufKey>, StoreError>;
 
     /// Makes a new key for `gun`'s `role` (notary-server's `crypto.Create`) and returns its
-    /// public half. Keys of the role that are neither in `keep` (the ones the collection's
+    /// public half; with [`NewKey::First`], only if the role has none, else the newest held
+    /// one. Keys are numbered per role, so that concurrent creators (in one process or in
+    /// several replicas) agree: of two that make the same number, the second gets the
+    /// first's key. Keys of the role that are neither in `keep` (the ones the collection's
     /// root names) nor recent are forgotten, so that repeated rotations cannot pile keys up.
     ///
     /// # Errors
@@ -28,6 +40,7 @@ pub trait TufServerKeys: Send + Sync {
         gun: &str,
         role: &RoleName,
         keep: &[String],
+        new: NewKey,
     ) -> Result<TufKey, StoreError>;
 
     /// A signer holding every key the server has for `gun`.

@@ -6,9 +6,9 @@
 
 use super::refresh::{RefreshError, is_fresh, refresh_server_signed};
 use super::{
-    CertificateParser, ChangeWindow, RoleName, Root, SignedEnvelope, StoredTufFile, TufChange,
-    TufCrypto, TufKey, TufMetadataStore, TufSelector, TufServerKeys, TufSignatureVerifier,
-    TufWriteError, UpdateError, UploadedFile, validate_update,
+    CertificateParser, ChangeWindow, NewKey, RoleName, Root, SignedEnvelope, StoredTufFile,
+    TufChange, TufCrypto, TufKey, TufMetadataStore, TufSelector, TufServerKeys,
+    TufSignatureVerifier, TufWriteError, UpdateError, UploadedFile, validate_update,
 };
 use crate::clock::Clock;
 use crate::store::StoreError;
@@ -280,7 +280,7 @@ impl EmbeddedTrustServer {
         if let Some(newest) = held.into_iter().next() {
             return Ok(newest);
         }
-        Ok(self.keys.create(gun, role, &named).await?)
+        Ok(self.keys.create(gun, role, &named, NewKey::First).await?)
     }
 
     /// A new key for `role` of `gun` (`POST .../timestamp.key`, `snapshot.key`; notary's
@@ -292,7 +292,7 @@ impl EmbeddedTrustServer {
     pub async fn rotate_key(&self, gun: &str, role: &RoleName) -> Result<TufKey, KeyError> {
         server_managed(role)?;
         let named = self.root_key_ids(gun, role).await?.unwrap_or_default();
-        Ok(self.keys.create(gun, role, &named).await?)
+        Ok(self.keys.create(gun, role, &named, NewKey::Next).await?)
     }
 
     /// A page of the changefeed (`GET /v2/_trust/changefeed`, or of one GUN with
