@@ -1470,8 +1470,9 @@ async fn berth_grants_roles_and_logs_in_to_registries() {
     assert!(r.code == 0 && r.stdout.contains("berth"), "{}", r.stderr);
 }
 
-/// README's "Content trust in five minutes", run as written against berthd, notary-server
-/// and docker-registry (push tokens short, so that the disable ends in seconds).
+/// README's "Content trust in five minutes", run as written against berthd (its embedded
+/// trust server, as `scripts/dev-stack` starts it) and docker-registry (push tokens short,
+/// so that the disable ends in seconds).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_readme_walkthrough_runs_as_written() {
     let readme =
@@ -1487,7 +1488,6 @@ async fn the_readme_walkthrough_runs_as_written() {
     let app = spawn_app_with(
         Backend::Sqlite,
         SpawnOptions {
-            notary: true,
             env: env
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -1521,7 +1521,7 @@ async fn the_readme_walkthrough_runs_as_written() {
         .env("HOME", home.path())
         .env("PATH", path)
         .env("B", &app.base)
-        .env("NOTARY", &app.notary.as_ref().unwrap().url)
+        .env("NOTARY", app.trust_url.as_ref().unwrap())
         .env("DATA", &data.address)
         .env("OWNER", app.data_dir.path().join("bootstrap-owner.json"))
         .env("IMAGE", &image)
