@@ -10,7 +10,8 @@
 # - GET timestamp.json and targets.json with a pull token at 64 connections (wrk);
 # - publish of 100 signed tags: 100 offline `addhash` then one timed `publish`, and 100
 #   sequential `addhash -p` (each its own publish), timed as a whole;
-# - resident memory (VmRSS, VmHWM) of each trust server after the load.
+# - resident memory (VmRSS, its private part RssAnon, VmHWM) of each trust server after the
+#   load, and of notary-server together with berthd A, the token server it cannot run without.
 # notary-server has no connection-pool setting (Go's database/sql keeps 2 idle connections),
 # so the GET table also shows how many connections PostgreSQL accepted during each run.
 # Servers run on CPU 0, wrk and the notary CLI on CPU 1. Prints the figures and each Berth
@@ -188,7 +189,7 @@ for l in "${lines[@]}"; do
 done
 
 # Resident memory after the load, of the trust servers and of berthd A (context only).
-mem() { awk '/^VmRSS/ { rss = $2 } /^VmHWM/ { hwm = $2 } /^Threads/ { t = $2 } END { printf " %.1f %.1f %d", rss / 1024, hwm / 1024, t }' "/proc/$1/status"; }
+mem() { awk '/^VmRSS/ { rss = $2 } /^RssAnon/ { anon = $2 } /^VmHWM/ { hwm = $2 } /^Threads/ { t = $2 } END { printf " %.1f %.1f %d %.1f", rss / 1024, hwm / 1024, t, anon / 1024 }' "/proc/$1/status"; }
 for l in "${lines[@]}" anchor; do echo "$l-mem$(mem "${pid[$l]}")" >>"$results"; done
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -198,7 +199,7 @@ echo "load average (1/5/15 min) before the build: $load_start; at the end: $load
 echo "GUNs: <loginServer>/app (10 tags) for GETs; /bulk and /seq (100 tags each) for publishes"
 awk -v names="notary berth-pg berth-sqlite" -v labels="${label[notary]}|${label[berth-pg]}|${label[berth-sqlite]}" '
     FNR == NR { size[$1] = $2; sessions[$1] = $3; next }
-    { v1[$1] = $2; v2[$1] = $3; v3[$1] = $4 }
+    { v1[$1] = $2; v2[$1] = $3; v3[$1] = $4; v4[$1] = $5 }
     END {
         n = split(names, line, " "); split(labels, lab, "|")
         printf "\nGET at 64 connections (wrk -t1 -c64, Bearer pull token)\n"
@@ -219,11 +220,18 @@ awk -v names="notary berth-pg berth-sqlite" -v labels="${label[notary]}|${label[
         }
         printf "(100 addhash: offline staging, notary CLI only, for context; 1 publish: its single upload)\n"
         printf "\nresident memory after the load (MiB; x notary = Berth / notary, lower is better)\n"
-        printf "%-48s %9s %9s %9s %9s %8s\n", "process", "VmRSS", "x notary", "VmHWM", "x notary", "threads"
+        printf "%-48s %9s %9s %9s %9s %9s %9s %8s\n", "process", "VmRSS", "x notary", "RssAnon", "x notary", "VmHWM", "x notary", "threads"
         for (i = 1; i <= n; i++) {
             k = line[i] "-mem"
-            printf "%-48s %9.1f %9.3f %9.1f %9.3f %8d\n", lab[i], v1[k], v1[k] / v1["notary-mem"], v2[k], v2[k] / v2["notary-mem"], v3[k]
+            printf "%-48s %9.1f %9.3f %9.1f %9.3f %9.1f %9.3f %8d\n", lab[i], v1[k], v1[k] / v1["notary-mem"], v4[k], v4[k] / v4["notary-mem"], v2[k], v2[k] / v2["notary-mem"], v3[k]
         }
-        printf "%-48s %9.1f %9s %9.1f %9s %8d\n", "berthd A (the anchor'"'"'s token server, context)", v1["anchor-mem"], "-", v2["anchor-mem"], "-", v3["anchor-mem"]
-        printf "(berthd B and C run the whole control plane besides the trust server; notary-server is only the trust server)\n"
+        printf "%-48s %9.1f %9s %9.1f %9s %9.1f %9s %8d\n", "berthd A (the anchor'"'"'s token server, context)", v1["anchor-mem"], "-", v4["anchor-mem"], "-", v2["anchor-mem"], "-", v3["anchor-mem"]
+        d = v1["notary-mem"] + v1["anchor-mem"]; da = v4["notary-mem"] + v4["anchor-mem"]
+        printf "%-48s %9.1f %9s %9.1f\n", "notary-server + berthd A (a working deployment)", d, "", da
+        for (i = 2; i <= n; i++) {
+            k = line[i] "-mem"
+            printf "  %-46s %9.3f %9s %9.3f\n", lab[i] " / that", v1[k] / d, "", v4[k] / da
+        }
+        printf "(berthd B and C run the whole control plane besides the trust server; notary-server is only the trust server,\n"
+        printf " and needs a token server beside it. VmRSS counts the executable'"'"'s mapped pages: berthd'"'"'s carry the control plane)\n"
     }' "$sizes" "$results"

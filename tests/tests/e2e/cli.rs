@@ -1472,7 +1472,7 @@ async fn berth_grants_roles_and_logs_in_to_registries() {
 
 /// README's "Content trust in five minutes", run as written against berthd (its embedded
 /// trust server, as `scripts/dev-stack` starts it) and docker-registry (push tokens short,
-/// so that the disable ends in seconds).
+/// 5 s, and no leeway, so that the disable ends in seconds).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_readme_walkthrough_runs_as_written() {
     let readme =
@@ -1482,7 +1482,7 @@ async fn the_readme_walkthrough_runs_as_written() {
     let script = &section[start..start + section[start..].find("```").unwrap()];
 
     let env = [
-        ("BERTH_TRUST_PUSH_TOKEN_SECS", "1"),
+        ("BERTH_TRUST_PUSH_TOKEN_SECS", "5"),
         ("BERTH_NOTARY_TOKEN_LEEWAY_SECS", "0"),
     ];
     let app = spawn_app_with(

@@ -144,7 +144,7 @@ pub(super) async fn list(app: &TestApp, gun: &str, refresh: &str) -> Option<Stri
 
 /// The `Azure-AsyncOperation` status of `reply`'s operation, polled until it ends or
 /// `within` passes; returns the last status document.
-async fn follow(app: &TestApp, url: &str, within: Duration) -> Value {
+pub(super) async fn follow(app: &TestApp, url: &str, within: Duration) -> Value {
     let end = tokio::time::Instant::now() + within;
     loop {
         let (status, body) = app.get(url).await;
@@ -169,7 +169,7 @@ async fn first_failure(app: &TestApp, url: &str) -> Value {
     status
 }
 
-fn operation_url(reply: &Reply) -> String {
+pub(super) fn operation_url(reply: &Reply) -> String {
     reply
         .header("azure-asyncoperation")
         .unwrap_or_else(|| {

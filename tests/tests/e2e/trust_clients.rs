@@ -580,3 +580,72 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// What the issue calls done: a `berthd` with no configuration but its data directory and
+/// free ports (so SQLite, the generated development certificate, the embedded trust server
+/// on HTTPS) runs the whole content-trust flow with the real `notary` CLI: a signer publishes
+/// over HTTPS, a fresh AcrPull client verifies, a client that does not trust the certificate
+/// is refused, and disabling content trust deletes the collection. Push tokens are short
+/// (5 s: whole seconds, so a 1 s token can be spent before it is used) and the leeway nil
+/// only so that the wipe's final sweep comes in seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_berthd_with_no_configuration_runs_the_whole_flow_with_the_notary_cli_over_https() {
+    let env = [
+        ("BERTH_TRUST_PUSH_TOKEN_SECS", "5"),
+        ("BERTH_NOTARY_TOKEN_LEEWAY_SECS", "0"),
+    ];
+    let app = spawn_app_with(
+        Backend::Sqlite,
+        SpawnOptions {
+            tls: true,
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            ..SpawnOptions::default()
+        },
+    )
+    .await;
+    let url = trust_url(&app).to_owned();
+    assert!(url.starts_with("https://127.0.0.1:"), "{url}");
+    let (registry, login) = trusted_registry(&app, "httpsreg01").await;
+    let gun = format!("{login}/app");
+    let (signer, _, signer_refresh) = signed_in(&app, &registry, ACR_PUSH, "https-signer").await;
+    assign(&app, &registry, SIGNER, &signer).await;
+    let (_, _, reader_refresh) = signed_in(&app, &registry, ACR_PULL, "https-reader").await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, out) =
+        super::content_trust::publish(&app, &gun, "v1", &signer_refresh, dir.path()).await;
+    assert!(ok, "{out}");
+    let listed = list(&app, &gun, &reader_refresh)
+        .await
+        .expect("the reader lists the collection");
+    assert_eq!(
+        tags(&listed)
+            .iter()
+            .map(|(t, r)| (t.as_str(), r.as_str()))
+            .collect::<Vec<_>>(),
+        [("v1", "targets")]
+    );
+
+    // A client that does not trust berthd's development CA is refused by TLS, not served.
+    let (ok, out, err) = notary_cli(
+        &["-s", &url, "list", &gun],
+        &[("NOTARY_AUTH", &notary_auth(NULL_USER, &reader_refresh))],
+    )
+    .await;
+    assert!(!ok, "{out}{err}");
+    assert!(format!("{out}{err}").contains("certificate"), "{out}{err}");
+
+    let off = super::content_trust::set_trust(&app, &registry, "disabled").await;
+    assert_eq!(off.status, StatusCode::OK, "{:?}", off.body);
+    let op = super::content_trust::operation_url(&off);
+    let status = super::content_trust::follow(&app, &op, Duration::from_secs(60)).await;
+    assert_eq!(status["status"], "Succeeded", "{status}");
+    assert_eq!(
+        list(&app, &gun, &reader_refresh).await,
+        None,
+        "the wipe deleted the collection"
+    );
+}
