@@ -618,9 +618,7 @@ async fn a_berthd_with_no_configuration_runs_the_whole_flow_with_the_notary_cli_
     let (ok, out) =
         super::content_trust::publish(&app, &gun, "v1", &signer_refresh, dir.path()).await;
     assert!(ok, "{out}");
-    let listed = list(&app, &gun, &reader_refresh)
-        .await
-        .expect("the reader lists the collection");
+    let listed = list(&app, &gun, &reader_refresh).await.unwrap();
     assert_eq!(
         tags(&listed)
             .iter()
