@@ -723,3 +723,39 @@ macro_rules! both_backends_with {
         )*
     };
 }
+
+/// Defines a test that runs once on SQLite and once on PostgreSQL with the backend in hand
+/// (to spawn the app itself): `per_backend! { async fn name(backend) { ... } }` makes
+/// `name::sqlite` and `name::postgres`.
+#[macro_export]
+macro_rules! per_backend {
+    ($($(#[$meta:meta])* async fn $name:ident($backend:ident) $body:block)*) => {
+        $(
+            $(#[$meta])*
+            mod $name {
+                use super::*;
+
+                async fn run($backend: $crate::Backend) $body
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    run($crate::Backend::Sqlite).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    run($crate::Backend::Postgres).await;
+                }
+            }
+        )*
+    };
+}
+
+/// `BERTH_*` settings for [`SpawnOptions::env`], from string pairs.
+#[must_use]
+pub fn settings(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}

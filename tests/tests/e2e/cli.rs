@@ -1488,10 +1488,7 @@ async fn the_readme_walkthrough_runs_as_written() {
     let app = spawn_app_with(
         Backend::Sqlite,
         SpawnOptions {
-            env: env
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
+            env: berth_tests::settings(&env),
             ..SpawnOptions::default()
         },
     )

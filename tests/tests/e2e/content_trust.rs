@@ -45,10 +45,7 @@ pub(super) async fn with_trust(
         backend,
         SpawnOptions {
             notary: adapter == Adapter::NotaryServer,
-            env: env
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
+            env: berth_tests::settings(env),
             ..SpawnOptions::default()
         },
     )
@@ -625,10 +622,7 @@ async fn two_replicas_run_each_wipe_once() {
         ("BERTH_NOTARY_TOKEN_LEEWAY_SECS", "0"),
     ];
     let first = with_notary(Backend::Postgres, &env).await;
-    let mut second_env: Vec<(String, String)> = env
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
+    let mut second_env = berth_tests::settings(&env);
     second_env.push(("BERTH_NOTARY_SERVICE".into(), SERVICE.into()));
     second_env.push(("BERTH_NOTARY_URL".into(), notary(&first).url.clone()));
     let second = spawn_app_with(
@@ -770,10 +764,7 @@ async fn a_wipe_resumes_after_berthd_is_killed() {
         SpawnOptions {
             notary: true,
             process: Some(env!("CARGO_BIN_EXE_berthd-e2e").into()),
-            env: env
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
+            env: berth_tests::settings(&env),
             ..SpawnOptions::default()
         },
     )
@@ -874,10 +865,7 @@ async fn the_notary_adapter_verifies_tls_against_the_configured_ca() {
         ("BERTH_NOTARY_TOKEN_LEEWAY_SECS", "0"),
     ];
     for trusted in [true, false] {
-        let mut env: Vec<(String, String)> = quick
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
+        let mut env = berth_tests::settings(&quick);
         if !trusted {
             // No CA: only the system's roots, which do not know the test CA.
             env.push(("BERTH_NOTARY_CA".into(), String::new()));

@@ -26,27 +26,6 @@ const NOTARY_ROOT_PASSPHRASE: &str = "berth-tests-root";
 const DOCKER_ROOT_PASSPHRASE: &str = "berth-docker-root";
 const DOCKER_REPOSITORY_PASSPHRASE: &str = "berth-docker-repository";
 
-/// A scenario on the embedded trust server, on each database.
-macro_rules! embedded {
-    ($(async fn $name:ident($backend:ident) $body:block)*) => {$(
-        mod $name {
-            use super::*;
-
-            async fn run($backend: Backend) $body
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                run(Backend::Sqlite).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                run(Backend::Postgres).await;
-            }
-        }
-    )*};
-}
-
 /// A collection to sign on the embedded server: its GUN (`<login server>/app`), the notary
 /// CLI of an AcrPush + AcrImageSigner principal, and an AcrPull principal's refresh token.
 struct Collection {
@@ -143,8 +122,14 @@ fn delegation_key_types(targets: &Value, role: &str) -> Vec<String> {
 
 /// Runs Debian's `openssl`; its stdout.
 fn openssl(args: &[&str]) -> Vec<u8> {
+    openssl_with(args, &[])
+}
+
+/// Runs Debian's `openssl` with `env` (e.g. under libfaketime); its stdout.
+pub(super) fn openssl_with(args: &[&str], env: &[(String, String)]) -> Vec<u8> {
     let out = std::process::Command::new("openssl")
         .args(args)
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .stdin(Stdio::null())
         .output()
         .unwrap_or_else(|e| panic!("cannot run openssl: {e}"));
@@ -221,7 +206,8 @@ fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
-embedded! {
+// Scenarios on the embedded trust server, on each database.
+berth_tests::per_backend! {
     async fn a_collection_whose_root_key_is_rsa_is_published_and_verified_by_a_fresh_reader(backend) {
         let c = Collection::new(backend, "rsaroot01").await;
         let g = c.gun.as_str();
@@ -598,10 +584,7 @@ async fn a_berthd_with_no_configuration_runs_the_whole_flow_with_the_notary_cli_
         Backend::Sqlite,
         SpawnOptions {
             tls: true,
-            env: env
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
+            env: berth_tests::settings(&env),
             ..SpawnOptions::default()
         },
     )

@@ -8,6 +8,7 @@
 use super::auth::{ACR_PUSH, assign};
 use super::content_trust::{list, service, trust_url};
 use super::token_server::{access, claims, signed_in};
+use super::trust_clients::openssl_with;
 use super::trust_contract::{Cli, digest, tags, trusted_registry};
 use super::*;
 use berth_domain::trust::tuf::encoding::sha256_hex;
@@ -16,7 +17,6 @@ use berth_infra::persistence::SeaOrmTufStore;
 use berth_tests::notary::notary_auth;
 use berth_tests::{Backend, SpawnOptions, spawn_app_with};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
@@ -67,21 +67,6 @@ fn berthd() -> Option<PathBuf> {
     Some(env!("CARGO_BIN_EXE_berthd-e2e").into())
 }
 
-/// Runs Debian's `openssl` with `env`.
-fn openssl(args: &[&str], env: &[(String, String)]) {
-    let out = std::process::Command::new("openssl")
-        .args(args)
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run openssl: {e}"));
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 fn path(p: &Path) -> &str {
     p.to_str().unwrap()
 }
@@ -111,7 +96,7 @@ fn backdated_root(gun: &str, dir: &Path) -> (PathBuf, PathBuf) {
         ),
     )
     .unwrap();
-    openssl(
+    openssl_with(
         &[
             "ecparam",
             "-name",
@@ -126,7 +111,7 @@ fn backdated_root(gun: &str, dir: &Path) -> (PathBuf, PathBuf) {
     // PKCS#8 with PBES2, AES-256-CBC and PBKDF2 over HMAC-SHA1, the one PRF notary 0.7
     // knows, under the CLI's root passphrase.
     let pass = format!("pass:{NOTARY_ROOT_PASSPHRASE}");
-    openssl(
+    openssl_with(
         &[
             "pkcs8",
             "-topk8",
@@ -143,7 +128,7 @@ fn backdated_root(gun: &str, dir: &Path) -> (PathBuf, PathBuf) {
         ],
         &[],
     );
-    openssl(
+    openssl_with(
         &[
             "req",
             "-x509",
@@ -249,19 +234,11 @@ async fn stored_timestamp(app: &TestApp, gun: &str) -> StoredTufFile {
         .unwrap_or_else(|| panic!("no timestamp of {gun} is stored"))
 }
 
-/// A `berthd` 15 days in the past publishes; a `berthd` in real time on the same data
-/// serves the collection with a renewed timestamp.
-mod expired_server_signed_metadata_is_renewed_when_read {
-    use super::*;
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn sqlite() {
-        renewal(Backend::Sqlite).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn postgres() {
-        renewal(Backend::Postgres).await;
+berth_tests::per_backend! {
+    /// A `berthd` 15 days in the past publishes; a `berthd` in real time on the same data
+    /// serves the collection with a renewed timestamp.
+    async fn expired_server_signed_metadata_is_renewed_when_read(backend) {
+        renewal(backend).await;
     }
 }
 
