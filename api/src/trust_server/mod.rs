@@ -304,6 +304,16 @@ async fn update(state: &TrustServerState, gun: &str, request: Request) -> Respon
             }
             (status, Json(refused.body())).into_response()
         }
+        Err(PublishError::NotAccepted(_)) => {
+            // The token was issued before content trust was turned off (or its wipe began):
+            // answered as a scope that no longer suffices, so a client asks the token
+            // server again and is told the same.
+            tracing::info!(trust.gun = %gun, "trust data refused: the registry does not accept it now");
+            let route = NotaryRoute::Update {
+                gun: gun.to_owned(),
+            };
+            state.challenge(&route, &Denied::InsufficientScope)
+        }
         Err(PublishError::Store(e)) => internal(&e),
     }
 }

@@ -44,6 +44,14 @@ pub trait TrustStore: Send + Sync {
     /// # Errors
     /// [`TrustStoreError`] when it does not.
     async fn health(&self) -> Result<(), TrustStoreError>;
+
+    /// Whether the store itself refuses trust data for a registry that does not accept it
+    /// (content trust off, or being wiped), atomically with the write. Then a wipe needs no
+    /// final sweep after the push tokens issued before it expire. A Notary server trusts a
+    /// token until it expires (plus its leeway): it does not.
+    fn refuses_trust_data_once_disabled(&self) -> bool {
+        false
+    }
 }
 
 /// The collections Berth knows of, per registry: every GUN it issued a trust-data push

@@ -6,8 +6,9 @@
 //! every push token issued for the registry has expired (plus the store's clock leeway),
 //! checks in the store's list that none is left and forgets them. Until then the caller runs another pass
 //! later: that pass is the final sweep, and removes whatever a push token issued before the
-//! wipe wrote in the meantime. Passes are idempotent, so a crash or an outage of the store
-//! only delays the end.
+//! wipe wrote in the meantime. A store that itself refuses trust data for a registry being
+//! wiped (the embedded trust server) needs no such wait: the check follows the deletes.
+//! Passes are idempotent, so a crash or an outage of the store only delays the end.
 
 use super::{TrustStore, TrustStoreError, TrustedCollectionCatalog};
 use crate::arm::RegistryId;
@@ -115,11 +116,14 @@ impl TrustWipe {
         let store = self.store.as_ref().ok_or(WipeError::NoTrustStore)?;
         // Every push token of the registry was recorded before it was issued, and none is
         // issued once the wipe has begun: the deadline read now is final.
-        let deadline = self
-            .catalog
-            .push_deadline(registry)
-            .await?
-            .map(|t| t + self.settings.token_leeway);
+        let deadline = if store.refuses_trust_data_once_disabled() {
+            None
+        } else {
+            self.catalog
+                .push_deadline(registry)
+                .await?
+                .map(|t| t + self.settings.token_leeway)
+        };
         let prefix = format!("{}/", login_server.to_ascii_lowercase());
         let of_registry = |guns: Vec<String>| -> Vec<String> {
             guns.into_iter()
@@ -186,12 +190,14 @@ mod tests {
     use std::collections::{BTreeMap, BTreeSet};
     use std::sync::Mutex;
 
-    /// Notary's collections; `down` makes every call fail.
+    /// Notary's collections; `down` makes every call fail; `gated` is a store that refuses
+    /// trust data itself once content trust is off (the embedded one).
     #[derive(Default)]
     struct Store {
         guns: Mutex<BTreeSet<String>>,
         deletes: Mutex<Vec<String>>,
         down: Mutex<bool>,
+        gated: bool,
     }
 
     impl Store {
@@ -227,6 +233,9 @@ mod tests {
         }
         async fn health(&self) -> Result<(), TrustStoreError> {
             self.check()
+        }
+        fn refuses_trust_data_once_disabled(&self) -> bool {
+            self.gated
         }
     }
 
@@ -400,5 +409,33 @@ mod tests {
             none.pass(&one, "regone.x").await,
             Err(WipeError::NoTrustStore)
         ));
+    }
+
+    #[tokio::test]
+    async fn a_store_that_refuses_trust_data_itself_is_wiped_in_one_pass() {
+        let now = OffsetDateTime::UNIX_EPOCH + Duration::days(20_000);
+        let store = Arc::new(Store {
+            gated: true,
+            ..Store::default()
+        });
+        store
+            .guns()
+            .extend(strings(&["regone.x/app", "regtwo.x/app"]));
+        let catalog = Arc::new(Catalog::default());
+        let one = registry("regone");
+        // A push token of the registry is still good for a minute: no matter.
+        catalog
+            .record(&one, "regone.x/app", Some(now + Duration::seconds(60)))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let wipe = TrustWipe::new(
+            Some(store.clone() as Arc<dyn TrustStore>),
+            catalog.clone(),
+            Arc::new(Fixed(now)),
+            WipeSettings::default(),
+        );
+        assert_eq!(wipe.pass(&one, "regone.x").await.ok(), Some(WipeStep::Done));
+        assert_eq!(*store.guns(), strings(&["regtwo.x/app"]));
+        assert!(catalog.list(&one).await.unwrap_or_default().is_empty());
     }
 }

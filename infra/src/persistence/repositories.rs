@@ -306,7 +306,7 @@ impl SeaOrmRegistryRepository {
     }
 }
 
-fn registry_from_row(row: registry::Model) -> Result<Registry, StoreError> {
+pub(super) fn registry_from_row(row: registry::Model) -> Result<Registry, StoreError> {
     let settings: RegistrySettings =
         serde_json::from_str(&row.settings).map_err(|e| corrupt("registry settings", e))?;
     let identity: Option<Identity> = row

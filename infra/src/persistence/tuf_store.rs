@@ -1,13 +1,14 @@
 //! The embedded trust server's TUF metadata in SQL: `tuf_files` and `tuf_changes`.
 
-use super::entities::{tuf_change, tuf_file};
+use super::entities::{registry, tuf_change, tuf_file};
+use super::repositories::registry_from_row;
 use super::{Database, from_millis, millis, store_error};
 use async_trait::async_trait;
 use berth_domain::store::StoreError;
 use berth_domain::trust::tuf::encoding::sha256_hex;
 use berth_domain::trust::tuf::{
     ChangeCategory, ChangeWindow, MetaUpdate, RoleName, StoredTufFile, TufChange, TufMetadataStore,
-    TufSelector, TufWriteError,
+    TufSelector, TufWriteError, WriteGate,
 };
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::sea_query::{Expr, Func};
@@ -30,6 +31,26 @@ impl SeaOrmTufStore {
     pub fn new(db: Database) -> Self {
         Self { db }
     }
+}
+
+/// Whether the registry whose login server begins `gun` accepts trust data, read in `txn`.
+/// On PostgreSQL the row is locked for share until `txn` ends, so a disable (an update of
+/// the row) waits for the write, and the wipe after it sees what was written; SQLite has one
+/// writer, which serializes them alike.
+async fn accepts_trust_data(txn: &impl ConnectionTrait, gun: &str) -> Result<bool, StoreError> {
+    let Some((login_server, _)) = gun.split_once('/') else {
+        return Ok(false);
+    };
+    let row = registry::Entity::find()
+        .filter(registry::Column::LoginServer.eq(login_server))
+        .lock_shared()
+        .one(txn)
+        .await
+        .map_err(store_error)?;
+    Ok(match row {
+        Some(row) => registry_from_row(row)?.trust_push_allowed(),
+        None => false,
+    })
 }
 
 fn role_of(name: &str) -> Result<RoleName, StoreError> {
@@ -151,12 +172,22 @@ impl TufMetadataStore for SeaOrmTufStore {
             .transpose()
     }
 
-    async fn update(&self, gun: &str, files: &[MetaUpdate]) -> Result<(), TufWriteError> {
+    async fn update(
+        &self,
+        gun: &str,
+        files: &[MetaUpdate],
+        gate: WriteGate,
+    ) -> Result<(), TufWriteError> {
         if files.is_empty() {
             return Ok(());
         }
         let now = millis(OffsetDateTime::now_utc());
         let txn = self.db.writer().begin().await.map_err(store_error)?;
+        if gate == WriteGate::RegistryAcceptsTrustData && !accepts_trust_data(&txn, gun).await? {
+            return Err(TufWriteError::NotAccepted {
+                gun: gun.to_owned(),
+            });
+        }
         let stored = versions(&txn, gun).await?;
         let old = |role: &RoleName| TufWriteError::OldVersion {
             gun: gun.to_owned(),

@@ -200,8 +200,8 @@ async fn the_documented_flow_signs_reads_and_wipes_exactly_one_registry_on_the_e
 
 async fn documented_flow(adapter: Adapter) {
     // Push tokens live 5 s; the trust server accepts them 60 s past their expiry (Berth's
-    // default leeway, Notary's own), so the wipe's final sweep comes about 65 s after the
-    // last one.
+    // default leeway, Notary's own), so notary-server's wipe has its final sweep about 65 s
+    // after the last one; the embedded server refuses them itself once the disable is in.
     let app = with_trust(
         Backend::Postgres,
         adapter,
@@ -346,31 +346,35 @@ async fn documented_flow(adapter: Adapter) {
         "enabled"
     );
     // Meanwhile: enabling is refused, a second disable joins the running wipe, the SKU
-    // cannot go below Premium, and no trust-data push is granted.
-    let again = set_trust(&app, &r1, "enabled").await;
-    assert_eq!(
-        (again.status, again.error_code()),
-        (StatusCode::CONFLICT, "ContentTrustWipeInProgress"),
-        "{:?}",
-        again.body
-    );
-    let twice = set_trust(&app, &r1, "disabled").await;
-    assert_eq!(
-        (twice.status, operation_url(&twice)),
-        (StatusCode::OK, op.clone())
-    );
-    let down = app
-        .patch(
-            &format!("{r1}?api-version={API}"),
-            &json!({"sku": {"name": "Standard"}}),
-        )
-        .await;
-    assert_eq!(
-        (down.status, down.error_code()),
-        (StatusCode::BAD_REQUEST, "SkuDowngradeNotAllowed"),
-        "{:?}",
-        down.body
-    );
+    // cannot go below Premium. (The embedded server's wipe, which waits for no token, has
+    // ended before a second request could see it run: these are the control plane's rules,
+    // the same whatever the store.) And no trust-data push is granted.
+    if adapter == Adapter::NotaryServer {
+        let again = set_trust(&app, &r1, "enabled").await;
+        assert_eq!(
+            (again.status, again.error_code()),
+            (StatusCode::CONFLICT, "ContentTrustWipeInProgress"),
+            "{:?}",
+            again.body
+        );
+        let twice = set_trust(&app, &r1, "disabled").await;
+        assert_eq!(
+            (twice.status, operation_url(&twice)),
+            (StatusCode::OK, op.clone())
+        );
+        let down = app
+            .patch(
+                &format!("{r1}?api-version={API}"),
+                &json!({"sku": {"name": "Standard"}}),
+            )
+            .await;
+        assert_eq!(
+            (down.status, down.error_code()),
+            (StatusCode::BAD_REQUEST, "SkuDowngradeNotAllowed"),
+            "{:?}",
+            down.body
+        );
+    }
     let t = access(
         &app,
         service(&app),
@@ -413,16 +417,26 @@ async fn documented_flow(adapter: Adapter) {
         }
         // The embedded server forgets a deleted collection's keys: metadata signed for the
         // old collection is refused (no timestamp key for its root) and nothing is stored.
+        // A valid update would be refused too, at the store: the registry no longer accepts
+        // trust data (tuf_store's gated-update test).
         Adapter::Embedded => {
             assert_eq!(replayed, StatusCode::BAD_REQUEST);
             assert_eq!(list(&app, &app_gun, &reader_refresh).await, None);
         }
     }
     let status = follow(&app, &op, Duration::from_secs(20)).await;
-    assert_eq!(
-        status["status"], "InProgress",
-        "the wipe must wait for the early token: {status}"
-    );
+    match adapter {
+        Adapter::NotaryServer => assert_eq!(
+            status["status"], "InProgress",
+            "the wipe must wait for the early token: {status}"
+        ),
+        // So the wipe need not wait for the early token: it has ended while notary's
+        // leeway would still accept it.
+        Adapter::Embedded => assert_eq!(
+            status["status"], "Succeeded",
+            "nothing to wait for: {status}"
+        ),
+    }
 
     // The final sweep, once the early token is no longer accepted, removes it too.
     let status = follow(&app, &op, Duration::from_secs(150)).await;

@@ -75,6 +75,12 @@ struct Setup {
 }
 
 async fn setup(app: &TestApp) -> Setup {
+    app.create_group("fixtures").await;
+    app.create_registry("fixtures", "example", "Premium").await;
+    let registry = app.registry_path("fixtures", "example");
+    let on = super::content_trust::set_trust(app, &registry, "enabled").await;
+    assert_eq!(on.status, StatusCode::OK, "{:?}", on.body);
+    assert_eq!(on.body["properties"]["loginServer"], "example.com");
     let db = app.database().await;
     let secrets: Arc<dyn SecretBox> =
         Arc::new(AesGcmBox::from_config(None, app.data_dir.path()).unwrap());
@@ -125,11 +131,19 @@ fn version(bytes: &[u8]) -> i64 {
 fn code(e: &PublishError) -> &'static str {
     match e {
         PublishError::Refused(refused) => refused.code(),
+        PublishError::NotAccepted(gun) => panic!("{gun}: the registry refused trust data"),
         PublishError::Store(s) => panic!("store: {s}"),
     }
 }
 
-both_backends! {
+// The fixtures' GUNs are the notary CLI's (`example.com/...`): registries are named so
+// that the registry `example` has that login server, and accepts trust data.
+berth_tests::both_backends_with! {
+    berth_tests::SpawnOptions {
+        env: berth_tests::settings(&[("BERTH_LOGIN_SERVER_SUFFIX", "com")]),
+        ..berth_tests::SpawnOptions::default()
+    };
+
     async fn the_notary_clis_uploads_publish_as_on_notary_server(app) {
         let setup = setup(&app).await;
         seed_notary_keys(&setup).await;

@@ -7,7 +7,7 @@ use super::*;
 use berth_domain::trust::tuf::encoding::sha256_hex;
 use berth_domain::trust::tuf::{
     ChangeCategory, ChangeWindow, MetaUpdate, RoleName, TufMetadataStore, TufSelector,
-    TufWriteError,
+    TufWriteError, WriteGate,
 };
 use berth_infra::persistence::SeaOrmTufStore;
 use std::path::PathBuf;
@@ -47,7 +47,7 @@ fn first_update() -> Vec<MetaUpdate> {
 both_backends! {
     async fn updates_are_stored_whole_and_read_back_by_version_checksum_and_newest(app) {
         let store = SeaOrmTufStore::new(app.database().await);
-        store.update(GUN, &first_update()).await.unwrap();
+        store.update(GUN, &first_update(), WriteGate::Open).await.unwrap();
         let timestamp2 = br#"{"signed":{"_type":"Timestamp","version":2}}"#;
         store
             .update(
@@ -57,6 +57,7 @@ both_backends! {
                     file("snapshot", 3, b"snapshot v3"),
                     file("timestamp", 2, timestamp2),
                 ],
+                WriteGate::Open,
             )
             .await
             .unwrap();
@@ -104,19 +105,20 @@ both_backends! {
 
     async fn an_old_or_repeated_version_is_refused_and_nothing_of_the_update_is_kept(app) {
         let store = SeaOrmTufStore::new(app.database().await);
-        store.update(GUN, &first_update()).await.unwrap();
+        store.update(GUN, &first_update(), WriteGate::Open).await.unwrap();
         // targets v3 is new, but snapshot v2 is a replay: none of it may be stored.
         let refused = store
             .update(
                 GUN,
                 &[file("targets", 3, b"targets v3"), file("snapshot", 2, b"replayed")],
+                WriteGate::Open,
             )
             .await;
         assert_eq!(
             refused,
             Err(TufWriteError::OldVersion { gun: GUN.to_owned(), role: RoleName::Snapshot })
         );
-        let older = store.update(GUN, &[file("root", 0, b"older root")]).await;
+        let older = store.update(GUN, &[file("root", 0, b"older root")], WriteGate::Open).await;
         assert!(matches!(older, Err(TufWriteError::OldVersion { .. })), "{older:?}");
         let current = store.current(GUN).await.unwrap();
         assert_eq!(current[&RoleName::Targets], fixture("targets"), "targets v3 was not kept");
@@ -126,7 +128,7 @@ both_backends! {
 
     async fn concurrent_writers_of_one_version_store_it_once(app) {
         let store = Arc::new(SeaOrmTufStore::new(app.database().await));
-        store.update(GUN, &first_update()).await.unwrap();
+        store.update(GUN, &first_update(), WriteGate::Open).await.unwrap();
         let writers = (0..6).map(|i| {
             let store = store.clone();
             tokio::spawn(async move {
@@ -137,6 +139,7 @@ both_backends! {
                             file("targets", 3, format!("targets from writer {i}").as_bytes()),
                             file("timestamp", 2, format!("timestamp from writer {i}").as_bytes()),
                         ],
+                        WriteGate::Open,
                     )
                     .await
             })
@@ -173,7 +176,7 @@ both_backends! {
         let longer = format!("{GUN}-two");
         let nested = format!("{GUN}/nested");
         for gun in [GUN, longer.as_str(), nested.as_str()] {
-            store.update(gun, &first_update()).await.unwrap();
+            store.update(gun, &first_update(), WriteGate::Open).await.unwrap();
         }
         assert!(store.delete(GUN).await.unwrap());
         assert!(!store.delete(GUN).await.unwrap(), "nothing left to delete");
@@ -194,7 +197,36 @@ both_backends! {
         let page = store.changes(ChangeWindow::After(all[0].id), 1, None).await.unwrap();
         assert_eq!(page, vec![all[1].clone()]);
         // A deleted GUN starts again from version 1.
-        store.update(GUN, &first_update()).await.unwrap();
+        store.update(GUN, &first_update(), WriteGate::Open).await.unwrap();
         assert_eq!(store.current(GUN).await.unwrap().len(), 4);
+    }
+
+    async fn a_gated_update_is_stored_only_while_the_registry_accepts_trust_data(app) {
+        let store = SeaOrmTufStore::new(app.database().await);
+        let gated = WriteGate::RegistryAcceptsTrustData;
+        let refused = |gun: &str| Err(TufWriteError::NotAccepted { gun: gun.to_owned() });
+        // No registry has the GUN's login server.
+        assert_eq!(store.update(GUN, &first_update(), gated).await, refused(GUN));
+        assert!(store.current(GUN).await.unwrap().is_empty());
+
+        app.create_group("gate").await;
+        app.create_registry("gate", "gatereg01", "Premium").await;
+        let registry = app.registry_path("gate", "gatereg01");
+        let gun = format!("{}/app", super::token_server::login_server(&app, &registry).await);
+        // Content trust off.
+        assert_eq!(store.update(&gun, &first_update(), gated).await, refused(&gun));
+        let on = super::content_trust::set_trust(&app, &registry, "enabled").await;
+        assert_eq!(on.status, StatusCode::OK, "{:?}", on.body);
+        store.update(&gun, &first_update(), gated).await.unwrap();
+        // From the moment the disable is accepted (its wipe runs), nothing more is stored.
+        let off = super::content_trust::set_trust(&app, &registry, "disabled").await;
+        assert_eq!(off.status, StatusCode::OK, "{:?}", off.body);
+        let next = [file("targets", 3, b"targets v3"), file("snapshot", 3, b"snapshot v3")];
+        assert_eq!(store.update(&gun, &next, gated).await, refused(&gun));
+        assert!(
+            store.changes(ChangeWindow::After(0), 100, Some(&gun)).await.unwrap().iter()
+                .all(|c| c.version <= 1),
+            "only the first update (or the wipe's deletion) is in the feed"
+        );
     }
 }

@@ -32,7 +32,7 @@ pub use server::{
 };
 pub use store::{
     ChangeCategory, ChangeWindow, StoredTufFile, TufChange, TufMetadataStore, TufSelector,
-    TufWriteError,
+    TufWriteError, WriteGate,
 };
 pub use update::{
     MetaUpdate, UpdateError, UploadedFile, ValidationError, parse_upload, validate_update,

@@ -8,7 +8,7 @@ use super::refresh::{RefreshError, is_fresh, refresh_server_signed};
 use super::{
     CertificateParser, ChangeWindow, NewKey, RoleName, Root, SignedEnvelope, StoredTufFile,
     TufChange, TufCrypto, TufKey, TufMetadataStore, TufSelector, TufServerKeys,
-    TufSignatureVerifier, TufWriteError, UpdateError, UploadedFile, validate_update,
+    TufSignatureVerifier, TufWriteError, UpdateError, UploadedFile, WriteGate, validate_update,
 };
 use crate::clock::Clock;
 use crate::store::StoreError;
@@ -22,6 +22,11 @@ pub enum PublishError {
     /// Refused as notary-server refuses it (the code and body are the [`UpdateError`]'s).
     #[error(transparent)]
     Refused(#[from] UpdateError),
+    /// The collection's registry does not accept trust data now (content trust is off, or
+    /// being wiped), whatever the caller's token says: answered as a token whose scope no
+    /// longer suffices.
+    #[error("the registry of {0} does not accept trust data now")]
+    NotAccepted(String),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -134,7 +139,8 @@ impl EmbeddedTrustServer {
     ///
     /// # Errors
     /// [`PublishError::Refused`] with notary's code, including `VERSION` when a concurrent
-    /// update stored the same versions first; [`PublishError::Store`].
+    /// update stored the same versions first; [`PublishError::NotAccepted`] when the
+    /// registry does not accept trust data at the moment of storing; [`PublishError::Store`].
     pub async fn publish(&self, gun: &str, files: &[UploadedFile]) -> Result<(), PublishError> {
         let current = self.store.current(gun).await?;
         let signer = self.keys.signer(gun).await?;
@@ -144,11 +150,16 @@ impl EmbeddedTrustServer {
             signer: signer.as_ref(),
         };
         let updates = validate_update(gun, files, &current, self.clock.now(), crypto)?;
-        match self.store.update(gun, &updates).await {
+        match self
+            .store
+            .update(gun, &updates, WriteGate::RegistryAcceptsTrustData)
+            .await
+        {
             Ok(()) => Ok(()),
             Err(TufWriteError::OldVersion { role, .. }) => {
                 Err(UpdateError::OldVersion { role }.into())
             }
+            Err(TufWriteError::NotAccepted { gun }) => Err(PublishError::NotAccepted(gun)),
             Err(TufWriteError::Store(e)) => Err(e.into()),
         }
     }
@@ -232,11 +243,17 @@ impl EmbeddedTrustServer {
                 now,
                 crypto,
             )?;
-            match self.store.update(gun, &updates).await {
-                Ok(()) | Err(TufWriteError::OldVersion { .. }) => {}
+            // A renewal is gated as a publish is: a collection being wiped gets no new
+            // timestamp, and is served as stored until the wipe takes it.
+            match self
+                .store
+                .update(gun, &updates, WriteGate::RegistryAcceptsTrustData)
+                .await
+            {
+                Ok(()) | Err(TufWriteError::OldVersion { .. }) => renewals += 1,
+                Err(TufWriteError::NotAccepted { .. }) => renewals = 2,
                 Err(TufWriteError::Store(e)) => return Err(e.into()),
             }
-            renewals += 1;
         }
     }
 
@@ -371,5 +388,10 @@ impl TrustStore for EmbeddedTrustServer {
             .await
             .map(|_| ())
             .map_err(unavailable)
+    }
+
+    /// Publishes and renewals are stored through [`WriteGate::RegistryAcceptsTrustData`].
+    fn refuses_trust_data_once_disabled(&self) -> bool {
+        true
     }
 }

@@ -82,6 +82,20 @@ pub enum ChangeWindow {
     Before(Option<i64>),
 }
 
+/// What an update needs of the collection's registry when it is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteGate {
+    /// Nothing: the store is used on its own (its tests, tools).
+    Open,
+    /// The registry whose login server begins the GUN accepts trust data: content trust is
+    /// enabled, no wipe runs and it is not being deleted
+    /// ([`crate::registry::Registry::trust_push_allowed`]). It is read in the update's own
+    /// transaction and held until the update commits, so a disable committed first refuses
+    /// the update, and a wipe that begins after it finds what it stored: a wipe then need
+    /// not wait for the push tokens issued before it to expire.
+    RegistryAcceptsTrustData,
+}
+
 /// Why an update was not stored.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TufWriteError {
@@ -93,6 +107,13 @@ pub enum TufWriteError {
         gun: String,
         /// The role.
         role: RoleName,
+    },
+    /// The [`WriteGate`] was closed: the registry does not accept trust data now (or no
+    /// registry has the GUN's login server).
+    #[error("the registry of {gun} does not accept trust data now")]
+    NotAccepted {
+        /// The GUN.
+        gun: String,
     },
     /// The store failed.
     #[error(transparent)]
@@ -114,9 +135,15 @@ pub trait TufMetadataStore: Send + Sync {
     ) -> Result<Option<StoredTufFile>, StoreError>;
 
     /// Stores the files of one validated update, all or none: each must be newer than the
-    /// stored version of its role, or [`TufWriteError::OldVersion`]. Records an `update`
-    /// change with the update's timestamp, when it has one.
-    async fn update(&self, gun: &str, files: &[MetaUpdate]) -> Result<(), TufWriteError>;
+    /// stored version of its role, or [`TufWriteError::OldVersion`], and `gate` must be
+    /// open, or [`TufWriteError::NotAccepted`]. Records an `update` change with the
+    /// update's timestamp, when it has one.
+    async fn update(
+        &self,
+        gun: &str,
+        files: &[MetaUpdate],
+        gate: WriteGate,
+    ) -> Result<(), TufWriteError>;
 
     /// Deletes every file of exactly `gun` and records a `deletion` change when there was
     /// any; whether there was.
