@@ -1471,8 +1471,8 @@ async fn berth_grants_roles_and_logs_in_to_registries() {
 }
 
 /// README's "Content trust in five minutes", run as written against berthd (its embedded
-/// trust server, as `scripts/dev-stack` starts it) and docker-registry (push tokens short,
-/// 5 s, and no leeway, so that the disable ends in seconds).
+/// trust server, as `scripts/dev-stack` starts it) and docker-registry, with default
+/// settings: the disable ends in seconds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_readme_walkthrough_runs_as_written() {
     let readme =
@@ -1481,18 +1481,7 @@ async fn the_readme_walkthrough_runs_as_written() {
     let start = section.find("```sh\n").unwrap() + "```sh\n".len();
     let script = &section[start..start + section[start..].find("```").unwrap()];
 
-    let env = [
-        ("BERTH_TRUST_PUSH_TOKEN_SECS", "5"),
-        ("BERTH_NOTARY_TOKEN_LEEWAY_SECS", "0"),
-    ];
-    let app = spawn_app_with(
-        Backend::Sqlite,
-        SpawnOptions {
-            env: berth_tests::settings(&env),
-            ..SpawnOptions::default()
-        },
-    )
-    .await;
+    let app = berth_tests::spawn_app(Backend::Sqlite).await;
     let data = berth_tests::registry::DockerRegistry::start(
         &app.base,
         "myregistry.registry.localhost",
