@@ -5,7 +5,7 @@ use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use berth_domain::directory::Secrets;
 use berth_domain::store::StoreError;
-use std::fmt::Write;
+use berth_domain::trust::tuf::encoding;
 
 /// Argon2id with the crate's default (OWASP-recommended) parameters for chosen secrets,
 /// SHA-256 for generated ones.
@@ -20,10 +20,7 @@ impl Secrets for Argon2Secrets {
         if let Err(e) = getrandom::fill(&mut bytes) {
             panic!("the operating system's random source failed: {e}");
         }
-        bytes.iter().fold(String::with_capacity(64), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+        encoding::hex_encode(&bytes)
     }
 
     fn hash(&self, secret: &str) -> Result<String, StoreError> {
@@ -112,11 +109,5 @@ const DIGEST_PREFIX: &str = "$sha256$";
 
 /// SHA-256 of `secret`, lowercase hex.
 fn sha256_hex(secret: &str) -> String {
-    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, secret.as_bytes())
-        .as_ref()
-        .iter()
-        .fold(String::with_capacity(64), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+    encoding::sha256_hex(secret.as_bytes())
 }
