@@ -64,6 +64,12 @@ pub(super) async fn as_token(
 pub(super) const READER: &str = "acdd72a7-3385-48ef-bd42-f606fba81ae7";
 pub(super) const CONTRIBUTOR: &str = "b24988ac-6180-42a0-ab88-20f7382dd24c";
 pub(super) const ACR_PUSH: &str = "8311e382-0749-4cb8-b61a-304f252e45ec";
+/// AcrPull's role definition.
+pub(super) const ACR_PULL: &str = "7f951dda-4ed3-4680-a7ca-43fe172d538d";
+/// AcrImageSigner's role definition.
+pub(super) const SIGNER: &str = "6cef56e8-d556-48e5-a04f-b8e64114680f";
+/// The user name clients send with a registry refresh token (as `az acr login` does).
+pub(super) const NULL_USER: &str = "00000000-0000-0000-0000-000000000000";
 pub(super) const OWNER: &str = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635";
 
 both_backends! {

@@ -1,9 +1,9 @@
 //! `Microsoft.Authorization` over HTTP, at any scope: role definitions and role
 //! assignments as the Azure CLI and the SDK use them.
 
+use super::auth::SIGNER;
 use super::*;
 
-const SIGNER: &str = "6cef56e8-d556-48e5-a04f-b8e64114680f";
 const AUTHZ: &str = "2022-04-01";
 
 both_backends! {

@@ -9,6 +9,7 @@
 //! proxy that does not exist for every host but loopback's: a request to anywhere else
 //! fails instead of leaving the machine.
 
+use super::auth::{NULL_USER, SIGNER};
 use super::content_trust::{list, publish};
 use super::*;
 use berth_tests::registry::{DockerRegistry, RegistryTls, free_port, oci_layout, skopeo};
@@ -17,8 +18,6 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-const SIGNER: &str = "6cef56e8-d556-48e5-a04f-b8e64114680f";
-const NULL_USER: &str = "00000000-0000-0000-0000-000000000000";
 const PASSWORD: &str = "Sign-with-Berth-2026!";
 
 /// The `az` of a pinned azure-cli version.

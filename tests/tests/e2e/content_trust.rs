@@ -2,8 +2,9 @@
 //! CLI, docker-registry and skopeo: ACR's documented rules, the irreversible wipe as a
 //! durable long-running operation, and its faults.
 
-use super::auth::{ACR_PUSH, assign};
+use super::auth::{ACR_PULL, ACR_PUSH, NULL_USER, SIGNER, assign};
 use super::token_server::{access, claims, login_server, signed_in};
+use super::trust_contract::signer_in;
 use super::*;
 use berth_infra::config::EMBEDDED_TRUST_SERVICE;
 use berth_tests::notary::{NotaryServer, SERVICE, notary_auth, notary_cli};
@@ -12,9 +13,6 @@ use berth_tests::{Backend, Reply, SpawnOptions, spawn_app_with};
 use std::path::Path;
 use std::time::Duration;
 
-const SIGNER: &str = "6cef56e8-d556-48e5-a04f-b8e64114680f";
-const ACR_PULL: &str = "7f951dda-4ed3-4680-a7ca-43fe172d538d";
-const NULL_USER: &str = "00000000-0000-0000-0000-000000000000";
 const DIGEST: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
 fn trust(status: &str) -> Value {
@@ -235,8 +233,7 @@ async fn documented_flow(adapter: Adapter) {
     );
     let (signer, _, signer_refresh) = signed_in(&app, &r1, ACR_PUSH, "dct-signer").await;
     let (_, _, reader_refresh) = signed_in(&app, &r1, ACR_PULL, "dct-reader").await;
-    let (signer2, _, signer2_refresh) = signed_in(&app, &r2, ACR_PUSH, "dct-signer2").await;
-    assign(&app, &r2, SIGNER, &signer2).await;
+    let signer2_refresh = signer_in(&app, &r2, "dct-signer2").await;
 
     // An image in registry 1's data plane, pushed by the signer-to-be.
     let distribution = DockerRegistry::start(
@@ -502,8 +499,7 @@ async fn a_wipe_outlasts_an_unreachable_notary_server() {
         StatusCode::OK
     );
     let gun = format!("{}/app", login_server(&app, &registry).await);
-    let (signer, _, refresh) = signed_in(&app, &registry, ACR_PUSH, "flt-signer").await;
-    assign(&app, &registry, SIGNER, &signer).await;
+    let refresh = signer_in(&app, &registry, "flt-signer").await;
     let (ok, out) = publish(
         &app,
         &gun,
@@ -566,9 +562,7 @@ async fn deleting_a_registry_or_its_group_wipes_its_trust_data() {
             StatusCode::OK
         );
         let gun = format!("{}/app", login_server(&app, &registry).await);
-        let (signer, _, refresh) =
-            signed_in(&app, &registry, ACR_PUSH, &format!("{name}-signer")).await;
-        assign(&app, &registry, SIGNER, &signer).await;
+        let refresh = signer_in(&app, &registry, &format!("{name}-signer")).await;
         let (ok, out) = publish(
             &app,
             &gun,
@@ -660,9 +654,7 @@ async fn two_replicas_run_each_wipe_once() {
             set_trust(&first, &registry, "enabled").await.status,
             StatusCode::OK
         );
-        let (signer, _, refresh) =
-            signed_in(&first, &registry, ACR_PUSH, &format!("{name}-s")).await;
-        assign(&first, &registry, SIGNER, &signer).await;
+        let refresh = signer_in(&first, &registry, &format!("{name}-s")).await;
         // A push grant catalogues the collection (nothing needs to be published for it).
         let gun = format!("{}/app", login_server(&first, &registry).await);
         let t = access(
@@ -791,8 +783,7 @@ async fn a_wipe_resumes_after_berthd_is_killed() {
         StatusCode::OK
     );
     let gun = format!("{}/app", login_server(&app, &registry).await);
-    let (signer, _, refresh) = signed_in(&app, &registry, ACR_PUSH, "kil-signer").await;
-    assign(&app, &registry, SIGNER, &signer).await;
+    let refresh = signer_in(&app, &registry, "kil-signer").await;
     let (ok, out) = publish(
         &app,
         &gun,

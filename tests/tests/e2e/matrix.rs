@@ -3,10 +3,9 @@
 //! answers 401, and a caller holding only AcrPush (a data-plane role) is refused every ARM
 //! read.
 
+use super::auth::ACR_PUSH;
 use super::*;
 use berth_tests::{Backend, client_token, spawn_app};
-
-const ACR_PUSH: &str = "8311e382-0749-4cb8-b61a-304f252e45ec";
 
 /// A concrete URL for a path template of the spec.
 fn concrete(app: &TestApp, template: &str, api_version: Option<&str>) -> String {

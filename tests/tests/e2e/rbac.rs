@@ -1,6 +1,7 @@
 //! Role definitions and role assignments on both databases, through the RBAC use cases:
 //! ARM's rules, inheritance, and a second replica seeing changes through the counter.
 
+use super::auth::SIGNER;
 use super::*;
 use berth_domain::authorization::{
     AccessKind, AssignmentFilter, NewAssignment, Permission, RbacError, RbacService,
@@ -10,8 +11,6 @@ use berth_domain::clock::SystemClock;
 use berth_domain::directory::DirectoryService;
 use berth_infra::persistence::SeaOrmRbacRepository;
 use std::sync::Arc;
-
-const SIGNER: &str = "6cef56e8-d556-48e5-a04f-b8e64114680f";
 
 async fn services(app: &TestApp) -> (DirectoryService, RbacService) {
     let directory = app.directory().await;

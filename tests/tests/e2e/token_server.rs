@@ -2,15 +2,12 @@
 //! computed from role assignments at issue time, and a real Distribution registry (Debian's
 //! `docker-registry`) driven by `skopeo` that accepts or refuses what the tokens grant.
 
-use super::auth::{ACR_PUSH, assign, principal};
+use super::auth::{ACR_PULL, ACR_PUSH, NULL_USER, assign, principal};
 use super::*;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use berth_tests::registry::{DockerRegistry, oci_layout, skopeo};
 use berth_tests::{Backend, spawn_app};
-
-const ACR_PULL: &str = "7f951dda-4ed3-4680-a7ca-43fe172d538d";
-const NULL_USER: &str = "00000000-0000-0000-0000-000000000000";
 
 pub(super) fn claims(token: &str) -> Value {
     let part = token.split('.').nth(1).unwrap();

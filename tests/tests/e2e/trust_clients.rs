@@ -4,10 +4,10 @@
 //! signature refused; and Docker's `docker trust` (the commands that need no daemon) over
 //! HTTPS, with the refresh tokens `az acr login` leaves in Docker's config.
 
-use super::auth::{ACR_PUSH, assign};
+use super::auth::{ACR_PULL, ACR_PUSH, NULL_USER};
 use super::content_trust::{Adapter, list, service, trust_url, with_trust};
 use super::token_server::{access, signed_in};
-use super::trust_contract::{Cli, digest, tags, trusted_registry, upload_parts};
+use super::trust_contract::{Cli, digest, signer_in, tags, trusted_registry, upload_parts};
 use super::*;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -18,9 +18,6 @@ use std::process::Stdio;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
-const ACR_PULL: &str = "7f951dda-4ed3-4680-a7ca-43fe172d538d";
-const SIGNER: &str = "6cef56e8-d556-48e5-a04f-b8e64114680f";
-const NULL_USER: &str = "00000000-0000-0000-0000-000000000000";
 /// The root passphrase `notary_cli` gives the CLI: an imported root key is encrypted with it.
 const NOTARY_ROOT_PASSPHRASE: &str = "berth-tests-root";
 const DOCKER_ROOT_PASSPHRASE: &str = "berth-docker-root";
@@ -40,8 +37,7 @@ impl Collection {
     async fn new(backend: Backend, registry: &str) -> Self {
         let app = with_trust(backend, Adapter::Embedded, &[]).await;
         let (registry, login) = trusted_registry(&app, registry).await;
-        let (object, _, signer) = signed_in(&app, &registry, ACR_PUSH, "keys-signer").await;
-        assign(&app, &registry, SIGNER, &object).await;
+        let signer = signer_in(&app, &registry, "keys-signer").await;
         let (_, _, reader) = signed_in(&app, &registry, ACR_PULL, "keys-reader").await;
         Self {
             owner: Cli::new(&app, &signer),
@@ -357,8 +353,7 @@ berth_tests::per_backend! {
         let app = spawn_app_with(backend, SpawnOptions { tls: true, ..SpawnOptions::default() }).await;
         let (registry, login) = trusted_registry(&app, "dockreg01").await;
         let gun = format!("{login}/app");
-        let (object, _, signer_refresh) = signed_in(&app, &registry, ACR_PUSH, "docker-signer").await;
-        assign(&app, &registry, SIGNER, &object).await;
+        let signer_refresh = signer_in(&app, &registry, "docker-signer").await;
         let (_, _, pusher_refresh) = signed_in(&app, &registry, ACR_PUSH, "docker-pusher").await;
         let (_, _, reader_refresh) = signed_in(&app, &registry, ACR_PULL, "docker-reader").await;
         // A fresh client as AcrPull, which verifies everything from the root down.
@@ -588,8 +583,7 @@ async fn a_berthd_with_no_configuration_runs_the_whole_flow_with_the_notary_cli_
     assert!(url.starts_with("https://127.0.0.1:"), "{url}");
     let (registry, login) = trusted_registry(&app, "httpsreg01").await;
     let gun = format!("{login}/app");
-    let (signer, _, signer_refresh) = signed_in(&app, &registry, ACR_PUSH, "https-signer").await;
-    assign(&app, &registry, SIGNER, &signer).await;
+    let signer_refresh = signer_in(&app, &registry, "https-signer").await;
     let (_, _, reader_refresh) = signed_in(&app, &registry, ACR_PULL, "https-reader").await;
 
     let dir = tempfile::tempdir().unwrap();

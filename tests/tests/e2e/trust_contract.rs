@@ -6,7 +6,7 @@
 //! snapshot, delegations, delete), tampered uploads refused alike with nothing changed, and
 //! the `TrustStore` port listing, checking and deleting exactly one collection.
 
-use super::auth::{ACR_PUSH, assign};
+use super::auth::{ACR_PULL, ACR_PUSH, NULL_USER, SIGNER, assign};
 use super::content_trust::{Adapter, list, service, set_trust, trust_url, with_trust};
 use super::token_server::{access, claims, login_server, signed_in};
 use super::*;
@@ -14,10 +14,6 @@ use berth_domain::trust::TrustStore;
 use berth_tests::Backend;
 use berth_tests::notary::{notary_auth, notary_cli};
 use std::sync::Arc;
-
-const ACR_PULL: &str = "7f951dda-4ed3-4680-a7ca-43fe172d538d";
-const SIGNER: &str = "6cef56e8-d556-48e5-a04f-b8e64114680f";
-const NULL_USER: &str = "00000000-0000-0000-0000-000000000000";
 
 /// A scenario for each adapter: the embedded server on both databases, notary-server.
 macro_rules! contract {
@@ -43,6 +39,14 @@ macro_rules! contract {
             }
         }
     )*};
+}
+
+/// A principal with AcrPush and AcrImageSigner on `registry`, signed in: its registry
+/// refresh token.
+pub(super) async fn signer_in(app: &TestApp, registry: &str, name: &str) -> String {
+    let (object, _, refresh) = signed_in(app, registry, ACR_PUSH, name).await;
+    assign(app, registry, SIGNER, &object).await;
+    refresh
 }
 
 /// A Premium registry of `app` with content trust on; its path and login server.
@@ -237,9 +241,7 @@ contract! {
         let registry = app.registry_path("cat", name);
         let on = app.patch(&format!("{registry}?api-version={API}"), &json!({"properties": {"policies": {"trustPolicy": {"type": "Notary", "status": "enabled"}}}})).await;
         assert_eq!(on.status, StatusCode::OK, "{:?}", on.body);
-        let (signer, _, refresh) =
-            signed_in(&app, &registry, ACR_PUSH, &format!("{name}-signer")).await;
-        super::auth::assign(&app, &registry, SIGNER, &signer).await;
+        let refresh = signer_in(&app, &registry, &format!("{name}-signer")).await;
         let login = login_server(&app, &registry).await;
         guns.push(format!("{login}/app"));
         guns.push(format!("{login}/app-b"));
@@ -343,8 +345,7 @@ contract! {
         let app = with_trust(backend, adapter, &[]).await;
         let (registry, login) = trusted_registry(&app, "clireg01").await;
         let gun = format!("{login}/team/app");
-        let (signer, _, signer_refresh) = signed_in(&app, &registry, ACR_PUSH, "cli-signer").await;
-        assign(&app, &registry, SIGNER, &signer).await;
+        let signer_refresh = signer_in(&app, &registry, "cli-signer").await;
         let (_, _, reader_refresh) = signed_in(&app, &registry, ACR_PULL, "cli-reader").await;
         let (_, _, pusher_refresh) = signed_in(&app, &registry, ACR_PUSH, "cli-pusher").await;
         let owner = Cli::new(&app, &signer_refresh);
@@ -427,8 +428,7 @@ contract! {
         let app = with_trust(backend, adapter, &[]).await;
         let (registry, login) = trusted_registry(&app, "tampreg1").await;
         let gun = format!("{login}/app");
-        let (signer, _, signer_refresh) = signed_in(&app, &registry, ACR_PUSH, "tamp-signer").await;
-        assign(&app, &registry, SIGNER, &signer).await;
+        let signer_refresh = signer_in(&app, &registry, "tamp-signer").await;
         let (_, _, reader_refresh) = signed_in(&app, &registry, ACR_PULL, "tamp-reader").await;
         let owner = Cli::new(&app, &signer_refresh);
         owner.ok(&["init", "-p", &gun]).await;
@@ -490,8 +490,7 @@ contract! {
         let app = with_trust(backend, adapter, &[]).await;
         let (registry, login) = trusted_registry(&app, "feedreg1").await;
         let gun = format!("{login}/app");
-        let (signer, _, signer_refresh) = signed_in(&app, &registry, ACR_PUSH, "feed-signer").await;
-        assign(&app, &registry, SIGNER, &signer).await;
+        let signer_refresh = signer_in(&app, &registry, "feed-signer").await;
         let owner = Cli::new(&app, &signer_refresh);
         owner.ok(&["init", "-p", &gun]).await;
         owner.ok(&["addhash", "-p", &gun, "v1", "4", "--sha256", &digest(1)]).await;
@@ -576,8 +575,7 @@ async fn an_oversized_upload_is_refused_by_the_embedded_server() {
     .await;
     let (registry, login) = trusted_registry(&app, "bigreg01").await;
     let gun = format!("{login}/app");
-    let (signer, _, signer_refresh) = signed_in(&app, &registry, ACR_PUSH, "big-signer").await;
-    assign(&app, &registry, SIGNER, &signer).await;
+    let signer_refresh = signer_in(&app, &registry, "big-signer").await;
     let t = access(
         &app,
         service(&app),

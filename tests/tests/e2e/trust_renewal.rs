@@ -5,11 +5,11 @@
 //! PostgreSQL schema serve one trust store: one collection, one server-managed snapshot
 //! key, one timestamp key however many first requests race, one changefeed.
 
-use super::auth::{ACR_PUSH, assign};
+use super::auth::{ACR_PULL, NULL_USER};
 use super::content_trust::{list, service, trust_url};
 use super::token_server::{access, claims, signed_in};
 use super::trust_clients::openssl_with;
-use super::trust_contract::{Cli, digest, tags, trusted_registry};
+use super::trust_contract::{Cli, digest, signer_in, tags, trusted_registry};
 use super::*;
 use berth_domain::trust::tuf::encoding::sha256_hex;
 use berth_domain::trust::tuf::{RoleName, StoredTufFile, TufMetadataStore, TufSelector};
@@ -20,9 +20,6 @@ use std::path::{Path, PathBuf};
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
-const ACR_PULL: &str = "7f951dda-4ed3-4680-a7ca-43fe172d538d";
-const SIGNER: &str = "6cef56e8-d556-48e5-a04f-b8e64114680f";
-const NULL_USER: &str = "00000000-0000-0000-0000-000000000000";
 /// The root passphrase `notary_cli` gives the CLI: an imported root key is encrypted with it.
 const NOTARY_ROOT_PASSPHRASE: &str = "berth-tests-root";
 /// How far in the past the first `berthd` runs: more than a timestamp's 14 days.
@@ -267,8 +264,7 @@ async fn renewal(backend: Backend) {
     );
     let (registry, login) = trusted_registry(&past, "renewreg1").await;
     let gun = format!("{login}/app");
-    let (signer, _, signer_refresh) = signed_in(&past, &registry, ACR_PUSH, "renew-signer").await;
-    assign(&past, &registry, SIGNER, &signer).await;
+    let signer_refresh = signer_in(&past, &registry, "renew-signer").await;
     let (_, _, reader) = signed_in(&past, &registry, ACR_PULL, "renew-reader").await;
 
     // The signer publishes tag v1 in one go (its root certificate made in the past too).
@@ -395,9 +391,7 @@ async fn renewal(backend: Backend) {
         "{listed}"
     );
     // The signer (signed in again) publishes the change its refused publish staged.
-    let (again, _, signer_refresh) =
-        signed_in(&present, &registry, ACR_PUSH, "renew-signer-2").await;
-    assign(&present, &registry, SIGNER, &again).await;
+    let signer_refresh = signer_in(&present, &registry, "renew-signer-2").await;
     let owner = Cli {
         url: trust_url(&present).to_owned(),
         auth: notary_auth(NULL_USER, &signer_refresh),
@@ -479,8 +473,7 @@ async fn two_replicas_on_one_postgresql_serve_one_trust_store() {
     assert_eq!(a.owner, b.owner);
     let (registry, login) = trusted_registry(&a, "replreg01").await;
     let gun = format!("{login}/app");
-    let (signer, _, signer_refresh) = signed_in(&a, &registry, ACR_PUSH, "repl-signer").await;
-    assign(&a, &registry, SIGNER, &signer).await;
+    let signer_refresh = signer_in(&a, &registry, "repl-signer").await;
     let (_, _, reader) = signed_in(&a, &registry, ACR_PULL, "repl-reader").await;
     // Role assignments made through A reach B within a second (each replica refreshes its
     // authorization index from the shared database); B's token server then takes the
