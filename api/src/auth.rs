@@ -193,6 +193,14 @@ pub async fn authenticate(
         tracing::info!(auth.reason = "principal deleted or disabled", principal.id = %object_id, "bearer token refused");
         return Err(invalid_token());
     };
+    // Removing one of its credentials revokes every token issued before (or in the same
+    // second as) the removal, as the registry token server does with refresh tokens.
+    if let (Some(iat), Some(after)) = (issued_at, principal.sessions_valid_after)
+        && iat <= after.unix_timestamp()
+    {
+        tracing::info!(auth.reason = "issued before a credential was removed", principal.id = %object_id, "bearer token refused");
+        return Err(invalid_token());
+    }
     let kind = if principal.is_application {
         "Application"
     } else {
