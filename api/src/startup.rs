@@ -223,6 +223,9 @@ impl Application {
             TlsMode::Files { cert, key } => (Some((cert.clone(), key.clone())), None),
         };
         let scheme = if tls.is_some() { "https" } else { "http" };
+        if settings.public_url.is_none() && !local.ip().is_loopback() {
+            tracing::warn!(listen = %local, "BERTH_PUBLIC_URL is not set: tokens and absolute URLs name the listener's own address, which remote clients may not reach");
+        }
         let base_url = settings
             .public_url
             .clone()
@@ -371,7 +374,7 @@ impl Application {
             database,
             public_url: settings.public_url.clone(),
             scheme,
-            local_authority: local.to_string(),
+            local_authorities: crate::arm::LocalAuthorities::of(local),
             tenant_id: subscription.tenant_id.to_string(),
             acr_login_server_suffix: settings.login_servers.client_suffix(),
             external: Arc::new(

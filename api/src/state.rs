@@ -40,8 +40,8 @@ pub struct AppState {
     pub public_url: Option<String>,
     /// `http` or `https`.
     pub scheme: &'static str,
-    /// `host:port` of the listener, used when a request has no `Host`.
-    pub local_authority: String,
+    /// The `host:port` names of the listener a request's `Host` may use (no public URL set).
+    pub local_authorities: crate::arm::LocalAuthorities,
     /// The deployment's tenant id (for managed identities).
     pub tenant_id: String,
     /// The audience of management tokens (the cloud's `activeDirectoryResourceId`).

@@ -14,4 +14,4 @@ pub use api_version::{
 pub use body::{ArmJson, is_form_urlencoded};
 pub use normalize::{NormalizeArmPath, ScopePrefix, layer as normalize_layer, normalize_path};
 pub use paging::ListQuery;
-pub use request::{BaseUrl, Conditional, request_ids};
+pub use request::{BaseUrl, Conditional, LocalAuthorities, request_ids};

@@ -10,7 +10,10 @@ use berth_domain::arm::Precondition;
 use std::convert::Infallible;
 
 /// The base URL clients reach this server by: the configured public URL, else the scheme
-/// and `Host` of the request.
+/// and `Host` of the request when that names this listener (loopback names and the bound
+/// address, with its port), else the listener's own address. A forged `Host` never reaches
+/// `Location`, `Azure-AsyncOperation` or `nextLink`, so a client following them does not
+/// send its bearer token elsewhere.
 #[derive(Debug, Clone)]
 pub struct BaseUrl(pub String);
 
@@ -28,9 +31,50 @@ impl FromRequestParts<AppState> for BaseUrl {
             .headers
             .get(header::HOST)
             .and_then(|h| h.to_str().ok())
-            .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_graphic()))
-            .map_or_else(|| state.local_authority.clone(), str::to_owned);
+            .and_then(|h| state.local_authorities.matching(h))
+            .unwrap_or_else(|| state.local_authorities.primary());
         Ok(Self(format!("{}://{host}", state.scheme)))
+    }
+}
+
+/// The `host:port` forms a request may name this listener by when no public URL is set.
+#[derive(Debug, Clone)]
+pub struct LocalAuthorities(Vec<String>);
+
+impl LocalAuthorities {
+    /// The bound address, and the loopback names for its port (all of them when bound to
+    /// every interface, since the address itself is then no place to send a client).
+    #[must_use]
+    pub fn of(local: std::net::SocketAddr) -> Self {
+        let port = local.port();
+        let mut names = Vec::new();
+        if !local.ip().is_unspecified() {
+            names.push(local.to_string());
+        }
+        if local.ip().is_loopback() || local.ip().is_unspecified() {
+            for loopback in ["127.0.0.1", "localhost", "[::1]"] {
+                let name = format!("{loopback}:{port}");
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+        }
+        Self(names)
+    }
+
+    /// The authority absolute URLs use when the request's `Host` is not one of ours.
+    #[must_use]
+    pub fn primary(&self) -> &str {
+        self.0.first().map_or("127.0.0.1", String::as_str)
+    }
+
+    /// `host` when it names this listener (any case).
+    #[must_use]
+    pub fn matching<'a>(&'a self, host: &str) -> Option<&'a str> {
+        self.0
+            .iter()
+            .find(|known| known.eq_ignore_ascii_case(host))
+            .map(String::as_str)
     }
 }
 
@@ -82,4 +126,27 @@ pub async fn request_ids(mut req: Request, next: Next) -> Response {
         headers.insert(CLIENT_REQUEST_ID, client);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LocalAuthorities;
+
+    #[test]
+    fn only_names_of_the_listener_are_taken_from_host() {
+        let loopback =
+            LocalAuthorities::of("127.0.0.1:8443".parse().unwrap_or_else(|_| unreachable!()));
+        assert_eq!(loopback.matching("LOCALHOST:8443"), Some("localhost:8443"));
+        assert_eq!(loopback.matching("127.0.0.1:8443"), Some("127.0.0.1:8443"));
+        assert_eq!(loopback.matching("attacker.example"), None);
+        assert_eq!(loopback.matching("attacker.example:8443"), None);
+        assert_eq!(loopback.matching("localhost:9999"), None, "another port");
+        assert_eq!(loopback.primary(), "127.0.0.1:8443");
+        let any = LocalAuthorities::of("0.0.0.0:8443".parse().unwrap_or_else(|_| unreachable!()));
+        assert_eq!(any.primary(), "127.0.0.1:8443");
+        assert_eq!(any.matching("0.0.0.0:8443"), None);
+        let lan = LocalAuthorities::of("10.1.2.3:8443".parse().unwrap_or_else(|_| unreachable!()));
+        assert_eq!(lan.matching("10.1.2.3:8443"), Some("10.1.2.3:8443"));
+        assert_eq!(lan.matching("localhost:8443"), None);
+    }
 }
