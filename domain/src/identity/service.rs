@@ -15,6 +15,13 @@ const ACCESS_LIFETIME: Duration = Duration::hours(1);
 /// Lifetime of refresh tokens.
 const REFRESH_LIFETIME: Duration = Duration::days(90);
 
+/// Public clients every Entra tenant knows without registering them: the Azure CLI and
+/// Azure PowerShell, which sign people in with `password` and `refresh_token` grants.
+pub const FIRST_PARTY_CLIENTS: [&str; 2] = [
+    "04b07795-8ddb-461a-bbee-02f9e1bf7b46",
+    "1950a258-227b-4e31-a9cf-717495945fc2",
+];
+
 /// Where the issuer lives and which resources it issues tokens for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IssuerSettings {
@@ -85,6 +92,16 @@ pub enum OAuthError {
     /// Wrong user name or password, or a refresh token that is no longer good.
     #[error("AADSTS50126: Error validating credentials due to invalid username or password.")]
     InvalidGrant,
+    /// A `client_id` that names no application of the directory nor a first-party client.
+    #[error(
+        "AADSTS700016: Application with identifier '{0}' was not found in the directory. This can happen if the application has not been installed by the administrator of the tenant."
+    )]
+    UnknownClient(String),
+    /// A refresh token redeemed by another client than the one it was issued to.
+    #[error(
+        "AADSTS70000: The provided value for the refresh token is not valid: it was issued to another client."
+    )]
+    ClientMismatch,
     /// A refresh token that failed verification (the reason is for logs only).
     #[error("AADSTS700082: The refresh token is not valid.")]
     InvalidRefreshToken(String),
@@ -106,7 +123,10 @@ impl OAuthError {
         match self {
             Self::InvalidRequest(_) => "invalid_request",
             Self::InvalidClient(_) => "invalid_client",
-            Self::InvalidGrant | Self::InvalidRefreshToken(_) => "invalid_grant",
+            Self::UnknownClient(_) => "unauthorized_client",
+            Self::InvalidGrant | Self::InvalidRefreshToken(_) | Self::ClientMismatch => {
+                "invalid_grant"
+            }
             Self::InvalidScope(_) => "invalid_scope",
             Self::UnsupportedGrantType(_) => "unsupported_grant_type",
             Self::Store(_) => "server_error",
@@ -250,6 +270,7 @@ impl TokenService {
         let username = request.username.as_deref().unwrap_or_default();
         let password = request.password.as_deref().unwrap_or_default();
         let resource = self.resource(request.scope.as_deref())?;
+        let client_id = self.known_client(request.client_id.as_deref()).await?;
         let user = self
             .directory
             .sign_in_user(username, password)
@@ -263,9 +284,31 @@ impl TokenService {
             &user.user_principal_name,
             &user.display_name,
             &resource,
-            request.client_id.as_deref(),
+            client_id.as_deref(),
         )
         .await
+    }
+
+    /// The `client_id` a person signs in through, in its canonical form: a first-party
+    /// public client or the appId of an application of the directory. It becomes the id
+    /// token's audience and the refresh token's `azp`, so it is never taken unchecked.
+    async fn known_client(&self, client_id: Option<&str>) -> Result<Option<String>, OAuthError> {
+        let Some(given) = client_id.filter(|c| !c.is_empty()) else {
+            return Ok(None);
+        };
+        let unknown = || OAuthError::UnknownClient(given.chars().take(64).collect());
+        let id = Uuid::parse_str(given).map_err(|_| unknown())?;
+        let canonical = id.to_string();
+        if FIRST_PARTY_CLIENTS.contains(&canonical.as_str()) {
+            return Ok(Some(canonical));
+        }
+        let application = self
+            .directory
+            .find_service_principal(&canonical)
+            .await
+            .map_err(|e| OAuthError::Store(StoreError(e.to_string())))?
+            .filter(|sp| sp.app_id == id && sp.account_enabled);
+        application.map(|_| Some(canonical)).ok_or_else(unknown)
     }
 
     async fn refresh(&self, request: &TokenRequest) -> Result<TokenResponse, OAuthError> {
@@ -286,6 +329,16 @@ impl TokenService {
                 "not a refresh token".to_owned(),
             ));
         }
+        // A refresh token is redeemed only by the client it was issued to (Entra binds it
+        // the same way), so a leaked one cannot mint tokens for another application.
+        let client_id = request
+            .client_id
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .map(|c| Uuid::parse_str(c).map_or_else(|_| c.to_owned(), |u| u.to_string()));
+        if client_id != claims.azp {
+            return Err(OAuthError::ClientMismatch);
+        }
         let oid = Uuid::parse_str(&claims.oid)
             .map_err(|_| OAuthError::InvalidRefreshToken("bad oid".to_owned()))?;
         // A deleted or disabled user gets nothing more from an old refresh token.
@@ -305,7 +358,7 @@ impl TokenService {
             &user.user_principal_name,
             &user.display_name,
             &resource,
-            request.client_id.as_deref(),
+            client_id.as_deref(),
         )
         .await
     }
