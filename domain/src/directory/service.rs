@@ -517,9 +517,11 @@ impl DirectoryService {
                 sessions_valid_after: None,
             })]
         } else {
-            let username = who.username.as_deref().filter(|n| is_principal_name(n));
-            let local: String = username
-                .unwrap_or(&who.subject)
+            // The principal name comes from the issuer and subject alone. A provider may let
+            // its users choose `preferred_username` or `email`, and a name taken from those
+            // could pre-claim one an administrator later grants roles to.
+            let local: String = who
+                .subject
                 .chars()
                 .map(|c| {
                     if c.is_ascii_alphanumeric() || "._-".contains(c) {
@@ -531,17 +533,19 @@ impl DirectoryService {
                 .take(64)
                 .collect();
             let suffix = object_id.simple().to_string();
-            let names = username.map(str::to_owned).into_iter().chain([
+            let names = [
                 format!("{local}#EXT#@{host}"),
                 format!("{local}_{}#EXT#@{host}", &suffix[..8]),
-            ]);
+            ];
             names
+                .into_iter()
                 .map(|upn| {
                     DirectoryObject::User(User {
                         object_id,
                         display_name: who
                             .display_name
                             .clone()
+                            .or_else(|| who.username.clone())
                             .unwrap_or_else(|| nickname_of(&upn)),
                         mail_nickname: nickname_of(&upn),
                         user_principal_name: upn,

@@ -109,7 +109,9 @@ pub struct ExternalIdentity {
     /// The client id, when the token names an application acting for itself (client
     /// credentials) rather than a person.
     pub application: Option<String>,
-    /// A sign-in name (`preferred_username`, `upn` or `email`), when the token has one.
+    /// A sign-in name (`preferred_username`, `upn` or `email`), when the token has one. The
+    /// person may choose it at many providers, so it is only ever shown, never a key or a
+    /// principal name.
     pub username: Option<String>,
     /// A display name (`name`), when the token has one.
     pub display_name: Option<String>,
