@@ -78,13 +78,14 @@ async fn callers_are_added_on_first_sight_and_hold_only_assigned_roles(backend: 
     .await;
     assert_eq!(write.status, StatusCode::FORBIDDEN, "a Reader cannot write");
 
-    // A person signing in through the provider's pages: a user named as the provider says.
+    // A person signing in through the provider's pages: a guest user named by the provider's
+    // host and the person's subject, never by a claim the person may choose.
     let alice = provider.user_token("alice").await;
     assert_eq!(claims_of(&alice)["sub"], "alice");
     let before = as_token(&app, &alice, reqwest::Method::GET, &group, None).await;
     assert_eq!(before.status, StatusCode::FORBIDDEN);
     let (_, users) = app
-        .get("/v1.0/users?$filter=userPrincipalName eq 'alice@oidc.example'")
+        .get("/v1.0/users?$filter=userPrincipalName eq 'alice%23EXT%23@127.0.0.1'")
         .await;
     let user = users["value"][0]["id"].as_str().unwrap().to_owned();
     assert_eq!(users["value"][0]["displayName"], "User alice");
@@ -99,7 +100,7 @@ async fn callers_are_added_on_first_sight_and_hold_only_assigned_roles(backend: 
     .await;
     assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
     assert_eq!(
-        created.body["systemData"]["createdBy"], "alice@oidc.example",
+        created.body["systemData"]["createdBy"], "alice#EXT#@127.0.0.1",
         "{:?}",
         created.body
     );
@@ -109,7 +110,7 @@ async fn callers_are_added_on_first_sight_and_hold_only_assigned_roles(backend: 
     let read = as_token(&app, &again, reqwest::Method::GET, &group, None).await;
     assert_eq!(read.status, StatusCode::OK);
     let (_, count) = app
-        .get("/v1.0/users?$filter=userPrincipalName eq 'alice@oidc.example'")
+        .get("/v1.0/users?$filter=userPrincipalName eq 'alice%23EXT%23@127.0.0.1'")
         .await;
     assert_eq!(count["value"].as_array().unwrap().len(), 1);
 
@@ -125,6 +126,44 @@ async fn callers_are_added_on_first_sight_and_hold_only_assigned_roles(backend: 
         .await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{:?}", deleted.body);
     let after = as_token(&app, &again, reqwest::Method::GET, &group, None).await;
+    assert_eq!(after.status, StatusCode::FORBIDDEN, "{:?}", after.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_user_cannot_pre_claim_a_principal_name_through_preferred_username() {
+    let provider = OidcProvider::start(AUDIENCE).await;
+    let app = app_trusting(Backend::Sqlite, &[provider.trust(&[AUDIENCE])]).await;
+    app.create_group("claim").await;
+    let group = format!("{}?api-version={RG_API}", app.rg_path("claim"));
+    // The provider says this person's preferred_username is boss@oidc.example.
+    let squatter = provider.user_token("boss").await;
+    assert_eq!(
+        claims_of(&squatter)["preferred_username"],
+        "boss@oidc.example"
+    );
+    let before = as_token(&app, &squatter, reqwest::Method::GET, &group, None).await;
+    assert_eq!(before.status, StatusCode::FORBIDDEN);
+    let (_, guests) = app
+        .get("/v1.0/users?$filter=userPrincipalName eq 'boss%23EXT%23@127.0.0.1'")
+        .await;
+    assert_eq!(guests["value"].as_array().unwrap().len(), 1, "{guests}");
+    assert_eq!(guests["value"][0]["displayName"], "User boss");
+    // The name the squatter claimed is still free: an administrator makes the real user with
+    // it and grants that user a role by name.
+    let boss = app
+        .send(
+            reqwest::Method::POST,
+            "/v1.0/users",
+            Some(&json!({"userPrincipalName": "boss@oidc.example", "passwordProfile": {"password": "boss-password-1"}})),
+            &[],
+        )
+        .await;
+    assert_eq!(boss.status, StatusCode::CREATED, "{:?}", boss.body);
+    let boss_id = boss.body["id"].as_str().unwrap().to_owned();
+    assert_ne!(Some(boss_id.as_str()), guests["value"][0]["id"].as_str());
+    assign(&app, &app.rg_path("claim"), CONTRIBUTOR, &boss_id).await;
+    // The squatter gets nothing of it.
+    let after = as_token(&app, &squatter, reqwest::Method::GET, &group, None).await;
     assert_eq!(after.status, StatusCode::FORBIDDEN, "{:?}", after.body);
 }
 

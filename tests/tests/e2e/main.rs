@@ -15,6 +15,7 @@ mod content_trust;
 mod directory;
 mod external_oidc;
 mod graph;
+mod hardening;
 mod issuer;
 mod matrix;
 mod operations;
