@@ -16,6 +16,7 @@ mod directory;
 mod external_oidc;
 mod graph;
 mod issuer;
+mod keys_at_rest;
 mod matrix;
 mod operations;
 mod python_clients;
