@@ -9,9 +9,11 @@
 use crate::{Application, telemetry};
 use berth_infra::config::Settings;
 use berth_infra::jwt::JwtSigner;
-use berth_infra::persistence::Database;
+use berth_infra::persistence::{Database, seal_secrets_at_rest};
 use berth_infra::registry_token::TokenServerKeys;
+use berth_infra::sealing::AesGcmBox;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 /// Runs `berthd` with the process's arguments and environment.
 pub async fn main() -> ExitCode {
@@ -56,12 +58,22 @@ async fn rotate_signing_key(settings: &Settings) -> ExitCode {
         let db = Database::open(&settings.database_target())
             .await
             .map_err(|e| e.to_string())?;
-        let signer = JwtSigner::open(db.clone())
+        let sealing = Arc::new(AesGcmBox::from_config(
+            settings
+                .secrets_key
+                .as_ref()
+                .map(secrecy::ExposeSecret::expose_secret),
+            &settings.data_dir,
+        )?);
+        seal_secrets_at_rest(&db, &sealing)
+            .await
+            .map_err(|e| e.to_string())?;
+        let signer = JwtSigner::open(db.clone(), sealing.clone())
             .await
             .map_err(|e| e.to_string())?;
         let kid = signer.rotate().await.map_err(|e| e.to_string())?;
         let bundle = settings.data_dir.join("registry-token-certs.pem");
-        let registry_keys = TokenServerKeys::open(db, &bundle)
+        let registry_keys = TokenServerKeys::open(db, sealing, &bundle)
             .await
             .map_err(|e| e.to_string())?;
         registry_keys

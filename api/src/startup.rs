@@ -145,11 +145,27 @@ impl Application {
     /// # Errors
     /// [`StartupError`] naming what failed.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
-        std::fs::create_dir_all(&settings.data_dir).map_err(|source| StartupError::DataDir {
-            path: settings.data_dir.clone(),
-            source,
+        // Owner-only (0700, files 0600), made so before anything is written into it.
+        berth_infra::files::prepare_private_dir(&settings.data_dir).map_err(|source| {
+            StartupError::DataDir {
+                path: settings.data_dir.clone(),
+                source,
+            }
         })?;
         let database = Database::open(&settings.database_target()).await?;
+        let sealing = Arc::new(
+            AesGcmBox::from_config(
+                settings
+                    .secrets_key
+                    .as_ref()
+                    .map(secrecy::ExposeSecret::expose_secret),
+                &settings.data_dir,
+            )
+            .map_err(StartupError::Bootstrap)?,
+        );
+        berth_infra::persistence::seal_secrets_at_rest(&database, &sealing)
+            .await
+            .map_err(|e| StartupError::Bootstrap(e.to_string()))?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let notify = Arc::new(Notify::new());
         let signal: Arc<dyn OperationSignal> = Arc::new(NotifySignal(notify.clone()));
@@ -237,7 +253,7 @@ impl Application {
             "https://management.core.windows.net/".to_owned(),
         ];
         let signer = Arc::new(
-            JwtSigner::open(database.clone())
+            JwtSigner::open(database.clone(), sealing.clone())
                 .await
                 .map_err(|e| StartupError::Bootstrap(e.to_string()))?,
         );
@@ -262,20 +278,11 @@ impl Application {
         let token_keys = Arc::new(
             TokenServerKeys::open(
                 database.clone(),
+                sealing.clone(),
                 &settings.data_dir.join("registry-token-certs.pem"),
             )
             .await
             .map_err(|e| StartupError::Bootstrap(e.to_string()))?,
-        );
-        let sealing = Arc::new(
-            AesGcmBox::from_config(
-                settings
-                    .secrets_key
-                    .as_ref()
-                    .map(secrecy::ExposeSecret::expose_secret),
-                &settings.data_dir,
-            )
-            .map_err(StartupError::Bootstrap)?,
         );
         let admin_users = AdminUsers::new(
             registries.clone(),

@@ -27,7 +27,8 @@ fn per_op_micros(start: Instant) -> f64 {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let db = Database::open(&DatabaseTarget::Sqlite(dir.path().join("bench.db"))).await?;
-    let keys = TokenServerKeys::open(db, &dir.path().join("certs.pem")).await?;
+    let sealing = std::sync::Arc::new(berth_infra::sealing::AesGcmBox::new(&[3; 32])?);
+    let keys = TokenServerKeys::open(db, sealing, &dir.path().join("certs.pem")).await?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let access = AccessClaims {
         jti: uuid::Uuid::new_v4().simple().to_string(),

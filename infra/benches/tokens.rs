@@ -22,6 +22,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let signer = JwtSigner::open(
         Database::open(&DatabaseTarget::Sqlite(dir.path().join("bench.db"))).await?,
+        std::sync::Arc::new(berth_infra::sealing::AesGcmBox::new(&[3; 32])?),
     )
     .await?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();

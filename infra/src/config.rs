@@ -79,8 +79,9 @@ pub struct Settings {
     pub trust_server: TrustServerSettings,
     /// Content trust's timing and the operation worker's lease.
     pub trust: TrustTiming,
-    /// Base64 of the 32-byte key that seals secrets kept readable (admin passwords); every
-    /// replica needs the same. Made once into the data directory when unset.
+    /// Base64 of the 32-byte key that seals secrets kept readable (signing keys, TUF keys,
+    /// admin passwords); every replica needs the same. Made once into the data directory
+    /// when unset.
     pub secrets_key: Option<SecretString>,
 }
 

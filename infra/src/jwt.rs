@@ -1,19 +1,22 @@
 //! The built-in issuer's keys and tokens: ES256 keys kept in the database (so every replica
-//! signs and verifies alike, and keys survive restarts), signing with the newest, verifying
-//! strictly with `jsonwebtoken`.
+//! signs and verifies alike, and keys survive restarts), sealed with the secrets key and
+//! their `kid` (so only a process holding that key can read or plant one), signing with the
+//! newest, verifying strictly with `jsonwebtoken`.
 
 use crate::persistence::entities::signing_key;
 use crate::persistence::{Database, millis, store_error};
+use crate::sealing::signing_key_aad;
 use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use berth_domain::identity::{Jwk, TokenClaims, TokenRejected, TokenSigner};
+use berth_domain::registry::SecretBox;
 use berth_domain::store::StoreError;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 
@@ -35,6 +38,7 @@ struct Key {
 /// ES256 keys in the database.
 pub struct JwtSigner {
     db: Database,
+    sealing: Arc<dyn SecretBox>,
     keys: RwLock<Vec<Key>>,
     last_reload: RwLock<Option<Instant>>,
 }
@@ -45,11 +49,14 @@ impl std::fmt::Debug for JwtSigner {
     }
 }
 
-fn load_key(row: &signing_key::Model) -> Result<Key, StoreError> {
+fn load_key(row: &signing_key::Model, sealing: &dyn SecretBox) -> Result<Key, StoreError> {
     let corrupt = |e: &dyn std::fmt::Display| {
         StoreError(format!("signing key {} cannot be read: {e}", row.kid))
     };
-    let pair = rcgen::KeyPair::from_pem(&row.private_pem).map_err(|e| corrupt(&e))?;
+    let pem = sealing
+        .open(&row.private_pem, &signing_key_aad(&row.kid))
+        .map_err(|e| corrupt(&e))?;
+    let pair = rcgen::KeyPair::from_pem(&pem).map_err(|e| corrupt(&e))?;
     let point = pair.public_key_raw();
     // An uncompressed P-256 point: 0x04, then 32 bytes of x and 32 of y.
     if point.len() != 65 || point[0] != 4 {
@@ -61,7 +68,7 @@ fn load_key(row: &signing_key::Model) -> Result<Key, StoreError> {
     );
     Ok(Key {
         kid: row.kid.clone(),
-        encoding: EncodingKey::from_ec_pem(row.private_pem.as_bytes()).map_err(|e| corrupt(&e))?,
+        encoding: EncodingKey::from_ec_pem(pem.as_bytes()).map_err(|e| corrupt(&e))?,
         decoding: DecodingKey::from_ec_components(&x, &y).map_err(|e| corrupt(&e))?,
         jwk: Jwk {
             kty: "EC".to_owned(),
@@ -76,13 +83,15 @@ fn load_key(row: &signing_key::Model) -> Result<Key, StoreError> {
 }
 
 impl JwtSigner {
-    /// Loads the keys, making the first one when there is none.
+    /// Loads the keys (sealed with `sealing`), making the first one when there is none.
     ///
     /// # Errors
-    /// [`StoreError`] when the keys cannot be read or made.
-    pub async fn open(db: Database) -> Result<Self, StoreError> {
+    /// [`StoreError`] when the keys cannot be read (or opened: a key moved from another row
+    /// does not open) or made.
+    pub async fn open(db: Database, sealing: Arc<dyn SecretBox>) -> Result<Self, StoreError> {
         let signer = Self {
             db,
+            sealing,
             keys: RwLock::new(Vec::new()),
             last_reload: RwLock::new(None),
         };
@@ -118,7 +127,9 @@ impl JwtSigner {
             .map_err(store_error)?;
         let row = signing_key::ActiveModel {
             kid: Set(kid.clone()),
-            private_pem: Set(pair.serialize_pem()),
+            private_pem: Set(self
+                .sealing
+                .seal(&pair.serialize_pem(), &signing_key_aad(&kid))?),
             created_at: Set(now),
             retired_at: Set(None),
         };
@@ -147,7 +158,10 @@ impl JwtSigner {
             .all(self.db.writer())
             .await
             .map_err(store_error)?;
-        let keys = rows.iter().map(load_key).collect::<Result<Vec<_>, _>>()?;
+        let keys = rows
+            .iter()
+            .map(|row| load_key(row, self.sealing.as_ref()))
+            .collect::<Result<Vec<_>, _>>()?;
         if let Ok(mut slot) = self.keys.write() {
             *slot = keys;
         }

@@ -1,16 +1,18 @@
-//! Trusted external OIDC providers: each found by OpenID Connect discovery (with the
-//! `openidconnect` crate, which checks that the provider names itself as configured), its
-//! JWKS cached and refetched when a token names an unknown `kid` — at most once per floor,
-//! so a flood of made-up `kid`s cannot hammer the provider — and its access tokens verified
-//! strictly with `jsonwebtoken`.
+//! Trusted external OIDC providers: each found by OpenID Connect discovery (its
+//! `/.well-known/openid-configuration`, whose `issuer` must be exactly the configured one),
+//! its JWKS cached and refetched when a token names an unknown `kid` — at most once per
+//! floor, so a flood of made-up `kid`s cannot hammer the provider — and its access tokens
+//! verified strictly with `jsonwebtoken`.
+//!
+//! Discovery and key fetching are two JSON GETs over the workspace's `reqwest`: no redirect
+//! is followed, each answer is read up to a bound, and keys come only over HTTPS (plain HTTP
+//! on loopback only, as the configuration allows for a provider next to `berthd`).
 
 use crate::config::TrustedProvider;
 use async_trait::async_trait;
 use berth_domain::identity::{ExternalIdentity, ExternalIssuers, TokenRejected};
 use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use openidconnect::core::{CoreJsonWebKey, CoreProviderMetadata};
-use openidconnect::{IssuerUrl, JsonWebKeySet, JsonWebKeySetUrl};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -20,10 +22,12 @@ use std::time::{Duration, Instant};
 const LEEWAY_SECS: u64 = 60;
 /// How long one discovery or JWKS request may take.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest discovery document or key set read (real ones are a few KiB).
+const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
 
 #[derive(Default)]
 struct KeyCache {
-    jwks_uri: Option<JsonWebKeySetUrl>,
+    jwks_uri: Option<reqwest::Url>,
     keys: HashMap<String, (DecodingKey, Option<Algorithm>)>,
     fetched_at: Option<Instant>,
 }
@@ -39,7 +43,7 @@ struct Provider {
 /// The trusted external providers.
 pub struct OidcProviders {
     providers: HashMap<String, Provider>,
-    http: openidconnect::reqwest::Client,
+    http: reqwest::Client,
 }
 
 impl std::fmt::Debug for OidcProviders {
@@ -71,26 +75,27 @@ pub const ALLOWED_ALGORITHMS: &[&str] = &[
     "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
 ];
 
-fn decoding_keys(
-    set: &JsonWebKeySet<CoreJsonWebKey>,
-) -> HashMap<String, (DecodingKey, Option<Algorithm>)> {
+/// The signing keys of a JWKS document (`{"keys": [...]}`) by `kid`: keys for another use,
+/// symmetric keys, keys without a `kid`, keys for an algorithm Berth never accepts and keys
+/// that cannot be read are left out.
+fn decoding_keys(set: &Value) -> HashMap<String, (DecodingKey, Option<Algorithm>)> {
     let mut keys = HashMap::new();
-    for key in set.keys() {
-        let Ok(value) = serde_json::to_value(key) else {
-            continue;
-        };
+    let Some(list) = set.get("keys").and_then(Value::as_array) else {
+        return keys;
+    };
+    for value in list {
         let usable = value.get("use").is_none_or(|u| u == "sig")
             && value.get("kty").is_some_and(|k| k != "oct");
         let kid = value.get("kid").and_then(Value::as_str).map(str::to_owned);
         let (true, Some(kid)) = (usable, kid) else {
             continue;
         };
-        let alg = value.get("alg").and_then(Value::as_str).map(algorithm);
+        let alg = value.get("alg").map(|a| a.as_str().and_then(algorithm));
         if alg == Some(None) {
             // A key published for an algorithm Berth never accepts.
             continue;
         }
-        let parsed = serde_json::from_value::<Jwk>(value)
+        let parsed = serde_json::from_value::<Jwk>(value.clone())
             .ok()
             .and_then(|jwk| DecodingKey::from_jwk(&jwk).ok());
         match parsed {
@@ -103,6 +108,30 @@ fn decoding_keys(
     keys
 }
 
+/// `url`, if keys may be fetched from it: HTTPS, or plain HTTP to a loopback host.
+fn fetchable(url: &str) -> Result<reqwest::Url, String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("'{url}' is not a URL: {e}"))?;
+    let host = parsed.host_str().unwrap_or_default();
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    match parsed.scheme() {
+        "https" => Ok(parsed),
+        "http" if loopback => Ok(parsed),
+        _ => Err(format!("'{url}' is not https")),
+    }
+}
+
+/// Where a provider's discovery document is: `<issuer>/.well-known/openid-configuration`.
+fn discovery_url(issuer: &str) -> String {
+    format!(
+        "{}/.well-known/openid-configuration",
+        issuer.trim_end_matches('/')
+    )
+}
+
 impl OidcProviders {
     /// Trusts these providers. Nothing is fetched until a token of theirs arrives, so
     /// `berthd` starts while a provider is down.
@@ -110,9 +139,9 @@ impl OidcProviders {
     /// # Errors
     /// When the HTTP client cannot be built.
     pub fn new(settings: &[TrustedProvider]) -> Result<Self, String> {
-        let http = openidconnect::reqwest::Client::builder()
-            // Discovery must not follow redirects (the `openidconnect` crate's advice).
-            .redirect(openidconnect::reqwest::redirect::Policy::none())
+        let http = reqwest::Client::builder()
+            // A redirect could lead discovery or the keys anywhere: none is followed.
+            .redirect(reqwest::redirect::Policy::none())
             .timeout(FETCH_TIMEOUT)
             .build()
             .map_err(|e| format!("cannot build the OIDC HTTP client: {e}"))?;
@@ -129,6 +158,56 @@ impl OidcProviders {
             })
             .collect();
         Ok(Self { providers, http })
+    }
+
+    /// GETs a JSON document, refusing redirects, errors and answers over the bound.
+    async fn get_json(&self, url: reqwest::Url) -> Result<Value, String> {
+        let mut response = self
+            .http
+            .get(url.clone())
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(|e| format!("GET {url}: {e}"))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(format!("GET {url}: {status}"));
+        }
+        if response
+            .content_length()
+            .is_some_and(|n| n > MAX_DOCUMENT_BYTES as u64)
+        {
+            return Err(format!("GET {url}: larger than {MAX_DOCUMENT_BYTES} bytes"));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| format!("GET {url}: {e}"))?
+        {
+            if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
+                return Err(format!("GET {url}: larger than {MAX_DOCUMENT_BYTES} bytes"));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        serde_json::from_slice(&body).map_err(|e| format!("GET {url}: not JSON: {e}"))
+    }
+
+    /// The provider's `jwks_uri`, from its discovery document, which must name `issuer`
+    /// exactly (OpenID Connect Discovery 1.0, section 4.3).
+    async fn discover(&self, issuer: &str) -> Result<reqwest::Url, String> {
+        let document = self.get_json(fetchable(&discovery_url(issuer))?).await?;
+        let named = document.get("issuer").and_then(Value::as_str);
+        if named != Some(issuer) {
+            return Err(format!(
+                "the discovery document names the issuer {named:?}, not '{issuer}'"
+            ));
+        }
+        let jwks_uri = document
+            .get("jwks_uri")
+            .and_then(Value::as_str)
+            .ok_or_else(|| "the discovery document has no jwks_uri".to_owned())?;
+        fetchable(jwks_uri)
     }
 
     /// Discovers the provider (the first time) and fetches its keys, unless another
@@ -150,18 +229,15 @@ impl OidcProviders {
             return Ok(());
         }
         let issuer = &provider.settings.issuer;
-        let fetched = match jwks_uri {
-            Some(uri) => JsonWebKeySet::fetch_async(&uri, &self.http)
-                .await
-                .map(|set| (uri, set)),
-            None => {
-                let url = IssuerUrl::new(issuer.clone())
-                    .map_err(|e| TokenRejected(format!("issuer '{issuer}' is not a URL: {e}")))?;
-                CoreProviderMetadata::discover_async(url, &self.http)
-                    .await
-                    .map(|m| (m.jwks_uri().clone(), m.jwks().clone()))
-            }
-        };
+        let fetched = async {
+            let uri = match jwks_uri {
+                Some(uri) => uri,
+                None => self.discover(issuer).await?,
+            };
+            let set = self.get_json(uri.clone()).await?;
+            Ok::<_, String>((uri, set))
+        }
+        .await;
         let mut cache = provider
             .cache
             .write()
@@ -178,7 +254,6 @@ impl OidcProviders {
         tracing::info!(oidc.issuer = %issuer, oidc.keys = cache.keys.len(), "fetched the provider's keys");
         Ok(())
     }
-
     fn key(provider: &Provider, kid: &str) -> Option<(DecodingKey, Option<Algorithm>)> {
         provider.cache.read().ok()?.keys.get(kid).cloned()
     }
@@ -269,5 +344,151 @@ impl ExternalIssuers for OidcProviders {
             username: if is_app { None } else { username },
             display_name: string_claim(&claims, "name"),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[test]
+    fn keys_are_fetched_over_https_or_from_loopback_only() {
+        for ok in [
+            "https://login.example.com/t/v2.0/keys",
+            "http://127.0.0.1:8080/jwks",
+            "http://localhost/jwks",
+            "http://[::1]:9/jwks",
+        ] {
+            assert!(fetchable(ok).is_ok(), "{ok}");
+        }
+        for refused in [
+            "http://login.example.com/jwks",
+            "http://10.0.0.1/jwks",
+            "ftp://127.0.0.1/jwks",
+            "file:///etc/passwd",
+            "not a url",
+        ] {
+            assert!(fetchable(refused).is_err(), "{refused}");
+        }
+        assert_eq!(
+            discovery_url("https://id.example/tenant/"),
+            "https://id.example/tenant/.well-known/openid-configuration"
+        );
+    }
+
+    #[test]
+    fn only_signing_keys_for_accepted_algorithms_are_kept() {
+        let set = serde_json::json!({"keys": [
+            {"kty": "EC", "crv": "P-256", "kid": "ec", "alg": "ES256", "use": "sig",
+             "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+             "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"},
+            {"kty": "EC", "crv": "P-256", "kid": "enc", "use": "enc",
+             "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+             "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"},
+            {"kty": "oct", "kid": "hmac", "k": "c2VjcmV0"},
+            {"kty": "EC", "crv": "P-256", "kid": "hs", "alg": "HS256",
+             "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+             "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"},
+            {"kty": "EC", "kid": "broken"},
+            {"kty": "EC", "crv": "P-256", "alg": "ES256",
+             "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+             "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}
+        ]});
+        let keys = decoding_keys(&set);
+        assert_eq!(keys.keys().collect::<Vec<_>>(), vec!["ec"]);
+        assert!(decoding_keys(&serde_json::json!({"keys": "no"})).is_empty());
+    }
+
+    /// An HTTP server answering every request with what `response` makes of its base URL.
+    async fn serve(response: impl FnOnce(&str) -> Vec<u8>) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        let base = format!("http://{addr}");
+        let response = response(&base);
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf).await;
+                let _ = stream.write_all(&response).await;
+                let _ = stream.shutdown().await;
+            }
+        });
+        base
+    }
+
+    fn json_response(body: &str) -> Vec<u8> {
+        format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
+    }
+
+    fn providers() -> OidcProviders {
+        OidcProviders::new(&[]).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[tokio::test]
+    async fn a_provider_naming_another_issuer_is_not_trusted() {
+        let other = serve(|_| {
+            json_response(
+                r#"{"issuer":"https://evil.example","jwks_uri":"https://evil.example/k"}"#,
+            )
+        })
+        .await;
+        let refused = providers().discover(&other).await;
+        assert!(
+            refused.as_ref().is_err_and(|e| e.contains("evil.example")),
+            "{refused:?}"
+        );
+        let honest = serve(|base| {
+            json_response(&format!(
+                r#"{{"issuer":"{base}","jwks_uri":"{base}/keys"}}"#
+            ))
+        })
+        .await;
+        let found = providers().discover(&honest).await;
+        assert_eq!(found.map(String::from), Ok(format!("{honest}/keys")));
+        assert!(
+            providers().discover(&format!("{honest}/")).await.is_err(),
+            "the issuer must match exactly"
+        );
+        let plain_keys = serve(|base| {
+            json_response(&format!(
+                r#"{{"issuer":"{base}","jwks_uri":"http://keys.example/jwks"}}"#
+            ))
+        })
+        .await;
+        assert!(
+            providers().discover(&plain_keys).await.is_err(),
+            "keys over plain HTTP beyond loopback are refused"
+        );
+    }
+
+    #[tokio::test]
+    async fn discovery_follows_no_redirect_and_reads_a_bounded_answer() {
+        let redirect = serve(|_| {
+            b"HTTP/1.1 302 Found\r\nlocation: https://evil.example/\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_vec()
+        })
+        .await;
+        let refused = providers().discover(&redirect).await;
+        assert!(
+            refused.as_ref().is_err_and(|e| e.contains("302")),
+            "{refused:?}"
+        );
+        // No content-length: the bound is enforced while reading.
+        let mut huge =
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n"
+                .to_vec();
+        huge.extend(std::iter::repeat_n(b' ', MAX_DOCUMENT_BYTES + 1));
+        let big = serve(|_| huge).await;
+        let refused = providers().discover(&big).await;
+        assert!(
+            refused.as_ref().is_err_and(|e| e.contains("larger than")),
+            "{refused:?}"
+        );
     }
 }

@@ -1,5 +1,5 @@
 //! The token server's keys, kept in the database so every replica signs alike and keys
-//! survive restarts:
+//! survive restarts, sealed with the secrets key and their purpose and `kid`:
 //! - access tokens: ES256 with a P-256 key parsed once into aws-lc (not per token, as
 //!   `jsonwebtoken::encode` would), `kid` the key's libtrust id, which Distribution 2.8 and
 //!   Notary match against the certificates of their `rootcertbundle`; the certificates of
@@ -9,6 +9,7 @@
 
 use crate::persistence::entities::token_server_key;
 use crate::persistence::{Database, millis, store_error};
+use crate::sealing::token_server_key_aad;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{
     ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair,
@@ -17,6 +18,7 @@ use aws_lc_rs::signature::{
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use berth_domain::identity::TokenRejected;
+use berth_domain::registry::SecretBox;
 use berth_domain::registry_token::{AccessClaims, RefreshClaims, RegistryTokenKeys};
 use berth_domain::store::StoreError;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -24,7 +26,7 @@ use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use std::path::{Path, PathBuf};
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use time::OffsetDateTime;
 
 /// A retired key stays published (and trusted by the bundle) this long.
@@ -53,6 +55,7 @@ struct Keys {
 /// The token server's keys.
 pub struct TokenServerKeys {
     db: Database,
+    sealing: Arc<dyn SecretBox>,
     bundle: PathBuf,
     keys: RwLock<Keys>,
     rng: SystemRandom,
@@ -93,8 +96,19 @@ fn corrupt(kid: &str, e: &dyn std::fmt::Display) -> StoreError {
     StoreError(format!("token server key {kid} cannot be read: {e}"))
 }
 
-fn load_access(row: &token_server_key::Model) -> Result<AccessKey, StoreError> {
-    let pem = rcgen::KeyPair::from_pem(&row.material).map_err(|e| corrupt(&row.kid, &e))?;
+/// The row's key material, opened.
+fn material(row: &token_server_key::Model, sealing: &dyn SecretBox) -> Result<String, StoreError> {
+    sealing
+        .open(&row.material, &token_server_key_aad(&row.purpose, &row.kid))
+        .map_err(|e| corrupt(&row.kid, &e))
+}
+
+fn load_access(
+    row: &token_server_key::Model,
+    sealing: &dyn SecretBox,
+) -> Result<AccessKey, StoreError> {
+    let pem =
+        rcgen::KeyPair::from_pem(&material(row, sealing)?).map_err(|e| corrupt(&row.kid, &e))?;
     let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &pem.serialize_der())
         .map_err(|e| corrupt(&row.kid, &e))?;
     Ok(AccessKey {
@@ -104,9 +118,12 @@ fn load_access(row: &token_server_key::Model) -> Result<AccessKey, StoreError> {
     })
 }
 
-fn load_refresh(row: &token_server_key::Model) -> Result<RefreshKey, StoreError> {
+fn load_refresh(
+    row: &token_server_key::Model,
+    sealing: &dyn SecretBox,
+) -> Result<RefreshKey, StoreError> {
     let secret = STANDARD
-        .decode(&row.material)
+        .decode(material(row, sealing)?)
         .map_err(|e| corrupt(&row.kid, &e))?;
     Ok(RefreshKey {
         kid: row.kid.clone(),
@@ -116,14 +133,20 @@ fn load_refresh(row: &token_server_key::Model) -> Result<RefreshKey, StoreError>
 }
 
 impl TokenServerKeys {
-    /// Loads the keys, making the first ones when there are none, and writes the bundle of
-    /// signing certificates to `bundle`.
+    /// Loads the keys (sealed with `sealing`), making the first ones when there are none,
+    /// and writes the bundle of signing certificates to `bundle`.
     ///
     /// # Errors
-    /// [`StoreError`] when the keys cannot be read, made or written out.
-    pub async fn open(db: Database, bundle: &Path) -> Result<Self, StoreError> {
+    /// [`StoreError`] when the keys cannot be read (or opened: a key moved from another row
+    /// does not open), made or written out.
+    pub async fn open(
+        db: Database,
+        sealing: Arc<dyn SecretBox>,
+        bundle: &Path,
+    ) -> Result<Self, StoreError> {
         let keys = Self {
             db,
+            sealing,
             bundle: bundle.to_owned(),
             keys: RwLock::default(),
             rng: SystemRandom::new(),
@@ -201,10 +224,13 @@ impl TokenServerKeys {
             .exec(self.db.writer())
             .await
             .map_err(store_error)?;
+        let sealed = self
+            .sealing
+            .seal(&material, &token_server_key_aad(purpose, &kid))?;
         token_server_key::Entity::insert(token_server_key::ActiveModel {
             kid: Set(kid),
             purpose: Set(purpose.to_owned()),
-            material: Set(material),
+            material: Set(sealed),
             certificate_pem: Set(certificate_pem),
             created_at: Set(now),
             retired_at: Set(None),
@@ -234,8 +260,10 @@ impl TokenServerKeys {
         let mut fresh = Keys::default();
         for row in &rows {
             match row.purpose.as_str() {
-                ACCESS => fresh.access.push(load_access(row)?),
-                REFRESH => fresh.refresh.push(load_refresh(row)?),
+                ACCESS => fresh.access.push(load_access(row, self.sealing.as_ref())?),
+                REFRESH => fresh
+                    .refresh
+                    .push(load_refresh(row, self.sealing.as_ref())?),
                 _ => {}
             }
         }
@@ -249,7 +277,8 @@ impl TokenServerKeys {
                 .map_err(|e| StoreError(format!("cannot write {}: {e}", self.bundle.display())))?;
         }
         if std::fs::read_to_string(&self.bundle).ok().as_deref() != Some(bundle.as_str()) {
-            std::fs::write(&self.bundle, bundle)
+            // Owner-only like everything in the data directory.
+            crate::files::write_private(&self.bundle, bundle.as_bytes())
                 .map_err(|e| StoreError(format!("cannot write {}: {e}", self.bundle.display())))?;
         }
         if let Ok(mut keys) = self.keys.write() {
@@ -414,7 +443,8 @@ mod tests {
         let db = Database::open(&DatabaseTarget::Sqlite(dir.join("berth.db")))
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        TokenServerKeys::open(db, &dir.join("bundle.pem"))
+        let sealing = crate::sealing::AesGcmBox::new(&[7; 32]).unwrap_or_else(|e| panic!("{e}"));
+        TokenServerKeys::open(db, Arc::new(sealing), &dir.join("bundle.pem"))
             .await
             .unwrap_or_else(|e| panic!("{e}"))
     }

@@ -52,7 +52,8 @@ pub fn ensure_dev_certificate(
         let path = path.to_owned();
         move |source| TlsError::Write { path, source }
     };
-    std::fs::create_dir_all(&dir).map_err(write_err(&dir))?;
+    // Owner-only like the rest of the data directory (whose 0700 keeps others out anyway).
+    crate::files::prepare_private_dir(&dir).map_err(write_err(&dir))?;
     // A CA and a leaf it signs: rustls-based clients refuse a CA certificate used as the
     // server's own, so the two are kept apart. The CA's key is not kept.
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new())?;
@@ -84,8 +85,11 @@ pub fn ensure_dev_certificate(
     let cert = params.signed_by(&key, &ca)?;
     crate::files::write_private(&paths.key, key.serialize_pem().as_bytes())
         .map_err(write_err(&paths.key))?;
-    std::fs::write(&paths.cert, format!("{}{}", cert.pem(), ca.pem()))
-        .map_err(write_err(&paths.cert))?;
-    std::fs::write(&paths.ca, ca.pem()).map_err(write_err(&paths.ca))?;
+    crate::files::write_private(
+        &paths.cert,
+        format!("{}{}", cert.pem(), ca.pem()).as_bytes(),
+    )
+    .map_err(write_err(&paths.cert))?;
+    crate::files::write_private(&paths.ca, ca.pem().as_bytes()).map_err(write_err(&paths.ca))?;
     Ok(paths)
 }

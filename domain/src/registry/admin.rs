@@ -22,19 +22,28 @@ pub struct AdminCredentials {
 }
 
 /// Seals secrets that must be read back (unlike passwords of principals, which are hashed):
-/// authenticated encryption with a key from configuration.
+/// authenticated encryption with a key from configuration, bound to the identity of the row
+/// that keeps the secret (`aad`, e.g. [`admin_password_aad`]), so that a sealed value copied
+/// into another row does not open there.
 pub trait SecretBox: Send + Sync {
-    /// Encrypts `plain`.
+    /// Encrypts `plain` for the row named `aad`.
     ///
     /// # Errors
     /// [`StoreError`] when encryption fails.
-    fn seal(&self, plain: &str) -> Result<String, StoreError>;
+    fn seal(&self, plain: &str, aad: &str) -> Result<String, StoreError>;
 
-    /// Decrypts what [`Self::seal`] made.
+    /// Decrypts what [`Self::seal`] made for the row named `aad`.
     ///
     /// # Errors
-    /// [`StoreError`] when it was not made with this key or was altered.
-    fn open(&self, sealed: &str) -> Result<String, StoreError>;
+    /// [`StoreError`] when it was not made with this key for this row, or was altered.
+    fn open(&self, sealed: &str, aad: &str) -> Result<String, StoreError>;
+}
+
+/// The identity an admin password is sealed with: its registry's key (the lowercase ARM
+/// id, [`RegistryId::key`]) and its name.
+#[must_use]
+pub fn admin_password_aad(registry_key: &str, name: &str) -> String {
+    format!("admin_password:{registry_key}:{name}")
 }
 
 /// Stores the admin user's sealed passwords.
@@ -98,7 +107,10 @@ impl AdminUsers {
     async fn opened(&self, id: &RegistryId) -> Result<Vec<(String, String)>, RegistryError> {
         let mut out = Vec::new();
         for (name, sealed) in self.repo.load(id).await? {
-            out.push((name, self.sealing.open(&sealed)?));
+            let plain = self
+                .sealing
+                .open(&sealed, &admin_password_aad(&id.key(), &name))?;
+            out.push((name, plain));
         }
         out.sort();
         Ok(out)
@@ -119,7 +131,10 @@ impl AdminUsers {
         if passwords.len() < ADMIN_PASSWORD_NAMES.len() {
             for name in ADMIN_PASSWORD_NAMES {
                 if !passwords.iter().any(|(n, _)| n == name) {
-                    let sealed = self.sealing.seal(&self.secrets.generate())?;
+                    let sealed = self.sealing.seal(
+                        &self.secrets.generate(),
+                        &admin_password_aad(&id.key(), name),
+                    )?;
                     self.repo.store(id, name, &sealed, false).await?;
                 }
             }
@@ -157,7 +172,10 @@ impl AdminUsers {
                 registry.name().to_string(),
             ));
         }
-        let sealed = self.sealing.seal(&self.secrets.generate())?;
+        let sealed = self.sealing.seal(
+            &self.secrets.generate(),
+            &admin_password_aad(&id.key(), name),
+        )?;
         self.repo.store(id, name, &sealed, true).await?;
         self.list(id).await
     }
@@ -171,9 +189,13 @@ impl AdminUsers {
             return Ok(false);
         }
         let mut ok = false;
-        for (_, sealed) in self.repo.load(&registry.id).await? {
+        let key = registry.id.key();
+        for (name, sealed) in self.repo.load(&registry.id).await? {
+            let plain = self
+                .sealing
+                .open(&sealed, &admin_password_aad(&key, &name))?;
             // Every password is compared, so the time says nothing about which matched.
-            ok |= same(&self.sealing.open(&sealed)?, password);
+            ok |= same(&plain, password);
         }
         Ok(ok)
     }

@@ -12,6 +12,7 @@ mod sku;
 
 pub use admin::{
     ADMIN_PASSWORD_NAMES, AdminCredentials, AdminPasswordRepository, AdminUsers, SecretBox,
+    admin_password_aad,
 };
 pub use login_server::LoginServerNaming;
 pub use model::{

@@ -7,6 +7,7 @@ mod migration;
 mod rbac_repository;
 mod repositories;
 mod scope_map_repository;
+mod secrets_at_rest;
 mod trusted_collections;
 mod tuf_keys;
 mod tuf_store;
@@ -19,6 +20,7 @@ pub use repositories::{
     SeaOrmResourceGroupRepository, SeaOrmSubscriptionRepository,
 };
 pub use scope_map_repository::SeaOrmScopeMapRepository;
+pub use secrets_at_rest::{Resealed, seal_secrets_at_rest};
 pub use trusted_collections::SeaOrmTrustedCollectionCatalog;
 pub use tuf_keys::SeaOrmTufServerKeys;
 pub use tuf_store::SeaOrmTufStore;
@@ -82,6 +84,14 @@ impl Database {
     pub async fn open(target: &DatabaseTarget) -> Result<Self, DatabaseError> {
         let db = match target {
             DatabaseTarget::Sqlite(path) => {
+                // Made owner-only before SQLite creates it (0644 otherwise); its `-wal` and
+                // `-shm` files take their mode from it.
+                if path != Path::new(":memory:") {
+                    crate::files::create_private(path).map_err(|e| DatabaseError::Connect {
+                        target: "sqlite".to_owned(),
+                        source: DbErr::Custom(format!("cannot create {}: {e}", path.display())),
+                    })?;
+                }
                 let write = connect_sqlite(path, 1).await?;
                 // Create the file and switch it to WAL before readers open it.
                 Migrator::up(&write, None)

@@ -1,8 +1,10 @@
 //! The trust server's keys in SQL: ECDSA P-256 keys per collection and role (`timestamp`,
-//! `snapshot`), made on first use and by rotations, their PKCS#8 sealed with the secrets key.
+//! `snapshot`), made on first use and by rotations, their PKCS#8 sealed with the secrets key
+//! and the row's identity (collection, role, generation).
 
 use super::entities::tuf_server_key;
 use super::{Database, millis, store_error};
+use crate::sealing::tuf_key_aad;
 use crate::tuf_crypto::{InMemoryTufSigner, ServerKey};
 use async_trait::async_trait;
 use base64::Engine;
@@ -39,7 +41,10 @@ impl SeaOrmTufServerKeys {
     fn open(&self, row: &tuf_server_key::Model) -> Result<ServerKey, StoreError> {
         let role = RoleName::parse(&row.role).map_err(|e| StoreError(e.to_string()))?;
         let pkcs8 = STANDARD
-            .decode(self.secrets.open(&row.private_sealed)?)
+            .decode(self.secrets.open(
+                &row.private_sealed,
+                &tuf_key_aad(&row.gun, &row.role, row.generation),
+            )?)
             .map_err(|e| StoreError(format!("a sealed trust key is not base64: {e}")))?;
         ServerKey::from_pkcs8(&row.gun, role, &row.keytype, &pkcs8)
             .map_err(|e| StoreError(e.to_string()))
@@ -107,7 +112,10 @@ impl TufServerKeys for SeaOrmTufServerKeys {
             generation: Set(generation),
             key_id: Set(key.public.id()),
             keytype: Set(key.public.keytype.clone()),
-            private_sealed: Set(self.secrets.seal(&STANDARD.encode(&key.private_pkcs8))?),
+            private_sealed: Set(self.secrets.seal(
+                &STANDARD.encode(&key.private_pkcs8),
+                &tuf_key_aad(gun, role.as_str(), generation),
+            )?),
             created_at: Set(millis(now)),
         };
         let inserted = tuf_server_key::Entity::insert(row)

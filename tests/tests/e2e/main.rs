@@ -17,6 +17,7 @@ mod external_oidc;
 mod graph;
 mod hardening;
 mod issuer;
+mod keys_at_rest;
 mod matrix;
 mod operations;
 mod python_clients;

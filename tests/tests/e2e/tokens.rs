@@ -16,7 +16,8 @@ async fn signer(dir: &tempfile::TempDir) -> Arc<JwtSigner> {
     let db = Database::open(&DatabaseTarget::Sqlite(dir.path().join("keys.db")))
         .await
         .unwrap();
-    Arc::new(JwtSigner::open(db).await.unwrap())
+    let sealing = Arc::new(berth_infra::sealing::AesGcmBox::new(&[3; 32]).unwrap());
+    Arc::new(JwtSigner::open(db, sealing).await.unwrap())
 }
 
 fn claims(exp_offset: i64, nbf_offset: i64) -> TokenClaims {

@@ -612,8 +612,11 @@ async fn trust_store(app: &TestApp, adapter: Adapter) -> Arc<dyn TrustStore> {
         Adapter::NotaryServer => {
             use berth_infra::notary::{NotarySettings, NotaryTrustStore};
             let bundle = tempfile::tempdir().unwrap();
+            let sealing =
+                berth_infra::sealing::AesGcmBox::from_config(None, app.data_dir.path()).unwrap();
             let keys = berth_infra::registry_token::TokenServerKeys::open(
                 app.database().await,
+                Arc::new(sealing),
                 &bundle.path().join("certs.pem"),
             )
             .await

@@ -111,7 +111,14 @@ async fn seed_notary_keys(setup: &Setup) {
             keytype: Set(key["keytype"].as_str().unwrap().to_owned()),
             private_sealed: Set(setup
                 .secrets
-                .seal(key["private_pkcs8"].as_str().unwrap())
+                .seal(
+                    key["private_pkcs8"].as_str().unwrap(),
+                    &berth_infra::sealing::tuf_key_aad(
+                        key["gun"].as_str().unwrap(),
+                        key["role"].as_str().unwrap(),
+                        0,
+                    ),
+                )
                 .unwrap()),
             created_at: Set(0),
         };
@@ -251,8 +258,9 @@ berth_tests::both_backends_with! {
         let rows = tuf_server_key::Entity::find().all(setup.db.reader()).await.unwrap();
         assert_eq!(rows.len(), 2);
         for row in &rows {
-            assert!(row.private_sealed.starts_with("v1:"), "sealed: {}", row.role);
-            let opened = setup.secrets.open(&row.private_sealed).unwrap();
+            assert!(row.private_sealed.starts_with("v2:"), "sealed: {}", row.role);
+            let aad = berth_infra::sealing::tuf_key_aad(&row.gun, &row.role, row.generation);
+            let opened = setup.secrets.open(&row.private_sealed, &aad).unwrap();
             assert!(!row.private_sealed.contains(&opened), "no plain key at rest");
         }
 
