@@ -374,6 +374,7 @@ impl Application {
             local_authority: local.to_string(),
             tenant_id: subscription.tenant_id.to_string(),
             acr_login_server_suffix: settings.login_servers.client_suffix(),
+            trusted_proxies: Arc::new(settings.trusted_proxies.clone()),
             external: Arc::new(
                 OidcProviders::new(&settings.oidc_providers).map_err(StartupError::Bootstrap)?,
             ),
