@@ -384,6 +384,7 @@ impl Application {
             local_authorities: crate::arm::LocalAuthorities::of(local),
             tenant_id: subscription.tenant_id.to_string(),
             acr_login_server_suffix: settings.login_servers.client_suffix(),
+            trusted_proxies: Arc::new(settings.trusted_proxies.clone()),
             external: Arc::new(
                 OidcProviders::new(&settings.oidc_providers).map_err(StartupError::Bootstrap)?,
             ),

@@ -53,4 +53,6 @@ pub struct AppState {
     /// What clients append to a registry name to reach its login server
     /// (`registry.localhost[:port]`, the cloud-metadata document's `acrLoginServer`).
     pub acr_login_server_suffix: String,
+    /// Peers whose `X-Forwarded-For` names the client, for the sign-in limiters.
+    pub trusted_proxies: std::sync::Arc<berth_infra::proxies::TrustedProxies>,
 }

@@ -9,6 +9,7 @@ pub mod authorization;
 pub mod clock;
 pub mod directory;
 pub mod identity;
+pub mod limiter;
 pub mod operation;
 pub mod registry;
 pub mod registry_token;

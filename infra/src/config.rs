@@ -83,6 +83,9 @@ pub struct Settings {
     /// admin passwords); every replica needs the same. Made once into the data directory
     /// when unset.
     pub secrets_key: Option<SecretString>,
+    /// `BERTH_TRUSTED_PROXIES`: peers whose `X-Forwarded-For` names the client (none by
+    /// default), for the sign-in limiters.
+    pub trusted_proxies: crate::proxies::TrustedProxies,
 }
 
 /// The embedded trust server: Berth's own Notary v1 API, on a listener of its own, with the
@@ -297,6 +300,7 @@ struct Raw {
     trust_wipe_parallelism: Option<String>,
     operation_lease_secs: Option<String>,
     secrets_key: Option<String>,
+    trusted_proxies: Option<String>,
 }
 
 impl Settings {
@@ -391,6 +395,7 @@ impl Settings {
         );
         overlay(&mut raw.operation_lease_secs, "BERTH_OPERATION_LEASE_SECS");
         overlay(&mut raw.secrets_key, "BERTH_SECRETS_KEY");
+        overlay(&mut raw.trusted_proxies, "BERTH_TRUSTED_PROXIES");
         if let Some(json) = env("BERTH_OIDC_PROVIDERS") {
             raw.oidc_providers = Some(serde_json::from_str(&json).map_err(|e| {
                 invalid(
@@ -448,6 +453,7 @@ struct TomlRaw {
     notary_token_leeway_secs: Option<u32>,
     trust_wipe_parallelism: Option<u32>,
     operation_lease_secs: Option<u32>,
+    trusted_proxies: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -494,6 +500,7 @@ impl TomlRaw {
             operation_lease_secs: self.operation_lease_secs.map(|n| n.to_string()),
             // A key belongs in the environment (or a secret store), not in the file.
             secrets_key: None,
+            trusted_proxies: self.trusted_proxies.map(|list| list.join(",")),
         }
     }
 }
@@ -850,7 +857,11 @@ impl Raw {
                 3..=3600,
             )?,
         };
+        let trusted_proxies =
+            crate::proxies::TrustedProxies::parse(self.trusted_proxies.as_deref().unwrap_or(""))
+                .map_err(|e| invalid("BERTH_TRUSTED_PROXIES", e))?;
         Ok(Settings {
+            trusted_proxies,
             secrets_key: self.secrets_key.map(SecretString::from),
             registry_token_issuer,
             notary_service,
@@ -1076,6 +1087,31 @@ mod tests {
         assert!(
             matches!(s.database_target(), DatabaseTarget::Postgres { schema: Some(ref x), .. } if x == "t1")
         );
+        Ok(())
+    }
+
+    #[test]
+    fn trusted_proxies_are_parsed_at_startup_and_a_bad_entry_is_refused() -> Result<(), ConfigError>
+    {
+        let s = Settings::from_sources(None, env(&[]))?;
+        assert_eq!(s.trusted_proxies, crate::proxies::TrustedProxies::default());
+        let s = Settings::from_sources(None, env(&[("BERTH_TRUSTED_PROXIES", "10.0.0.0/8, ::1")]))?;
+        assert!(
+            s.trusted_proxies.contains(
+                "10.2.3.4"
+                    .parse()
+                    .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED)
+                    .into()
+            )
+        );
+        let bad = Settings::from_sources(None, env(&[("BERTH_TRUSTED_PROXIES", "10.0.0.0/40")]));
+        assert!(matches!(
+            bad,
+            Err(ConfigError::Invalid {
+                key: "BERTH_TRUSTED_PROXIES",
+                ..
+            })
+        ));
         Ok(())
     }
 }

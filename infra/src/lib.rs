@@ -7,6 +7,7 @@ pub mod jwt;
 pub mod notary;
 pub mod oidc;
 pub mod persistence;
+pub mod proxies;
 pub mod registry_token;
 pub mod sealing;
 pub mod secrets;

@@ -3,15 +3,58 @@
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use async_trait::async_trait;
 use berth_domain::directory::Secrets;
 use berth_domain::store::StoreError;
 use berth_domain::trust::tuf::encoding;
+use std::sync::LazyLock;
+use tokio::sync::Semaphore;
 
 /// Argon2id with the crate's default (OWASP-recommended) parameters for chosen secrets,
-/// SHA-256 for generated ones.
+/// SHA-256 for generated ones. Argon2 runs on the blocking pool, at most one hash per core
+/// at a time across the process: a burst of sign-ins (or guesses) queues for a permit
+/// instead of starving the async workers that answer every other request, and its memory
+/// (19 MiB a hash) stays bounded.
 #[derive(Debug, Default, Clone)]
 pub struct Argon2Secrets;
 
+/// Permits for concurrent Argon2 runs, shared by every `Argon2Secrets` of the process.
+static ARGON2_PERMITS: LazyLock<Semaphore> = LazyLock::new(|| {
+    Semaphore::new(std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get))
+});
+
+/// Runs `work` on the blocking pool once a permit is free.
+async fn bounded<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, StoreError> {
+    let _permit = ARGON2_PERMITS
+        .acquire()
+        .await
+        .map_err(|e| StoreError(format!("hashing is shut down: {e}")))?;
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| StoreError(format!("hashing failed: {e}")))
+}
+
+fn argon2_hash(secret: &str) -> Result<String, StoreError> {
+    let mut salt = [0_u8; 16];
+    getrandom::fill(&mut salt).map_err(|e| StoreError(format!("random source failed: {e}")))?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| StoreError(e.to_string()))?;
+    Argon2::default()
+        .hash_password(secret.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| StoreError(format!("hashing failed: {e}")))
+}
+
+fn argon2_verify(secret: &str, hash: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|parsed| {
+        Argon2::default()
+            .verify_password(secret.as_bytes(), &parsed)
+            .is_ok()
+    })
+}
+
+#[async_trait]
 impl Secrets for Argon2Secrets {
     fn generate(&self) -> String {
         let mut bytes = [0_u8; 32];
@@ -23,21 +66,17 @@ impl Secrets for Argon2Secrets {
         encoding::hex_encode(&bytes)
     }
 
-    fn hash(&self, secret: &str) -> Result<String, StoreError> {
-        let mut salt = [0_u8; 16];
-        getrandom::fill(&mut salt).map_err(|e| StoreError(format!("random source failed: {e}")))?;
-        let salt = SaltString::encode_b64(&salt).map_err(|e| StoreError(e.to_string()))?;
-        Argon2::default()
-            .hash_password(secret.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|e| StoreError(format!("hashing failed: {e}")))
+    async fn hash(&self, secret: &str) -> Result<String, StoreError> {
+        let secret = secret.to_owned();
+        bounded(move || argon2_hash(&secret)).await?
     }
 
     fn digest_generated(&self, secret: &str) -> String {
         format!("{DIGEST_PREFIX}{}", sha256_hex(secret))
     }
 
-    fn verify(&self, secret: &str, hash: &str) -> bool {
+    async fn verify(&self, secret: &str, hash: &str) -> bool {
+        // A digest is cheap: checked inline.
         if let Some(digest) = hash.strip_prefix(DIGEST_PREFIX) {
             return aws_lc_rs::constant_time::verify_slices_are_equal(
                 sha256_hex(secret).as_bytes(),
@@ -45,11 +84,10 @@ impl Secrets for Argon2Secrets {
             )
             .is_ok();
         }
-        PasswordHash::new(hash).is_ok_and(|parsed| {
-            Argon2::default()
-                .verify_password(secret.as_bytes(), &parsed)
-                .is_ok()
-        })
+        let (secret, hash) = (secret.to_owned(), hash.to_owned());
+        bounded(move || argon2_verify(&secret, &hash))
+            .await
+            .unwrap_or(false)
     }
 }
 
@@ -57,38 +95,38 @@ impl Secrets for Argon2Secrets {
 mod tests {
     use super::*;
 
-    #[test]
-    fn secrets_are_random_and_verify_only_against_their_hash() -> Result<(), StoreError> {
+    #[tokio::test]
+    async fn secrets_are_random_and_verify_only_against_their_hash() -> Result<(), StoreError> {
         let s = Argon2Secrets;
         let (a, b) = (s.generate(), s.generate());
         assert_ne!(a, b);
         assert_eq!(a.len(), 64);
-        let hash = s.hash(&a)?;
+        let hash = s.hash(&a).await?;
         assert!(hash.starts_with("$argon2id$"));
         assert!(!hash.contains(&a));
-        assert!(s.verify(&a, &hash));
-        assert!(!s.verify(&b, &hash));
-        assert!(!s.verify(&a, "not a hash"));
-        assert_ne!(s.hash(&a)?, hash, "salted");
+        assert!(s.verify(&a, &hash).await);
+        assert!(!s.verify(&b, &hash).await);
+        assert!(!s.verify(&a, "not a hash").await);
+        assert_ne!(s.hash(&a).await?, hash, "salted");
         Ok(())
     }
 
-    #[test]
-    fn generated_secrets_verify_only_against_their_digest() {
+    #[tokio::test]
+    async fn generated_secrets_verify_only_against_their_digest() {
         let s = Argon2Secrets;
         let (a, b) = (s.generate(), s.generate());
         let digest = s.digest_generated(&a);
         assert!(digest.starts_with("$sha256$"));
         assert_eq!(digest.len(), "$sha256$".len() + 64);
         assert!(!digest.contains(&a));
-        assert!(s.verify(&a, &digest));
-        assert!(!s.verify(&b, &digest));
-        assert!(!s.verify(&a, "$sha256$"));
-        assert!(!s.verify(&a, &digest.to_uppercase()));
+        assert!(s.verify(&a, &digest).await);
+        assert!(!s.verify(&b, &digest).await);
+        assert!(!s.verify(&a, "$sha256$").await);
+        assert!(!s.verify(&a, &digest.to_uppercase()).await);
         // A digest is never read as a PHC string, nor a PHC string as a digest.
-        let hash = s.hash(&a).unwrap_or_default();
-        assert!(s.verify(&a, &hash));
-        assert!(!s.verify(&a, &format!("$sha256${hash}")));
+        let hash = s.hash(&a).await.unwrap_or_default();
+        assert!(s.verify(&a, &hash).await);
+        assert!(!s.verify(&a, &format!("$sha256${hash}")).await);
     }
 }
 

@@ -6,11 +6,12 @@ use crate::arm::{ApiVersion, SubscriptionVersions};
 use crate::auth::Caller;
 use crate::error::ErrorResponse;
 use crate::routes::params::SubscriptionApiVersion;
+use crate::routes::token_server::ClientAddress;
 use crate::state::AppState;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -114,6 +115,18 @@ pub struct OAuthErrorAnswer {
     pub error: String,
     /// What went wrong (with an `AADSTS` code).
     pub error_description: String,
+    /// The `AADSTS` codes, as numbers (on a lockout, as Entra sends them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub error_codes: Vec<u32>,
+    /// When (`YYYY-MM-DD hh:mm:ssZ`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<String>,
+    /// This answer's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
+    /// The client's `client-request-id`, or a new id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<String>,
 }
 
 /// A tenant.
@@ -157,6 +170,10 @@ fn oauth_error(status: StatusCode, code: &str, description: String) -> Response 
         Json(OAuthErrorAnswer {
             error: code.to_owned(),
             error_description: description,
+            error_codes: Vec::new(),
+            timestamp: None,
+            trace_id: None,
+            correlation_id: None,
         }),
     )
         .into_response()
@@ -238,21 +255,23 @@ async fn keys(state: &AppState) -> Response {
 /// `client_info` and `claims` fields are accepted and ignored.
 #[utoipa::path(post, path = "/{tenant}/oauth2/v2.0/token", operation_id = "Issuer_Token", security(()), tag = "Identity", params(TenantPath),
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, description = "Tokens", body = TokenAnswer), (status = 400, description = "An OAuth error", body = OAuthErrorAnswer), (status = 401, description = "Bad client credentials", body = OAuthErrorAnswer)))]
+    responses((status = 200, description = "Tokens", body = TokenAnswer), (status = 400, description = "An OAuth error", body = OAuthErrorAnswer), (status = 401, description = "Bad client credentials", body = OAuthErrorAnswer),
+        (status = 429, description = "Locked out after too many failed sign-ins (AADSTS50053); see Retry-After", body = OAuthErrorAnswer)))]
 async fn token(
     State(state): State<AppState>,
     Path(path): Path<TenantPath>,
+    ClientAddress(client): ClientAddress,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     if !known_tenant(&state, &path.tenant) {
         return unknown_tenant(&path.tenant);
     }
-    issue(&state, &headers, &body).await
+    issue(&state, &client, &headers, &body).await
 }
 
 /// Answers a form-encoded token request, for either authority.
-async fn issue(state: &AppState, headers: &HeaderMap, body: &Bytes) -> Response {
+async fn issue(state: &AppState, client: &str, headers: &HeaderMap, body: &Bytes) -> Response {
     if !crate::arm::is_form_urlencoded(headers) {
         return oauth_error(
             StatusCode::BAD_REQUEST,
@@ -274,7 +293,7 @@ async fn issue(state: &AppState, headers: &HeaderMap, body: &Bytes) -> Response 
             _ => {}
         }
     }
-    match state.tokens.token(&request).await {
+    match state.tokens.token(&request, client).await {
         Ok(t) => Json(TokenAnswer {
             token_type: "Bearer".to_owned(),
             scope: t.scope,
@@ -289,6 +308,10 @@ async fn issue(state: &AppState, headers: &HeaderMap, body: &Bytes) -> Response 
         })
         .into_response(),
         Err(OAuthError::Store(e)) => crate::error::ApiError::internal(&e).into_response(),
+        Err(e @ OAuthError::Locked { retry_after }) => {
+            tracing::info!(oauth.error = e.code(), oauth.grant = %request.grant_type, "token request refused: locked out");
+            locked(headers, &e, retry_after)
+        }
         Err(e) => {
             // The reason goes to the log; neither secrets nor tokens do.
             tracing::info!(oauth.error = e.code(), oauth.grant = %request.grant_type, reason = ?e, "token request refused");
@@ -300,6 +323,47 @@ async fn issue(state: &AppState, headers: &HeaderMap, body: &Bytes) -> Response 
             oauth_error(status, e.code(), e.to_string())
         }
     }
+}
+
+/// A lockout answer in Entra's shape for `AADSTS50053` (`IdsLocked`): the description with
+/// trace, correlation and time lines, the same as fields, and `error_codes` — but 429 with
+/// `Retry-After` rather than Entra's 400, so clients and proxies see a throttle.
+fn locked(headers: &HeaderMap, e: &OAuthError, retry_after: i64) -> Response {
+    let now = time::OffsetDateTime::now_utc();
+    let timestamp = format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}Z",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second()
+    );
+    let trace_id = uuid::Uuid::new_v4().to_string();
+    let correlation_id = headers
+        .get("client-request-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| uuid::Uuid::parse_str(v).ok())
+        .unwrap_or_else(uuid::Uuid::new_v4)
+        .to_string();
+    let mut response = (
+        StatusCode::TOO_MANY_REQUESTS,
+        Json(OAuthErrorAnswer {
+            error: e.code().to_owned(),
+            error_description: format!(
+                "{e}\r\nTrace ID: {trace_id}\r\nCorrelation ID: {correlation_id}\r\nTimestamp: {timestamp}"
+            ),
+            error_codes: vec![50053],
+            timestamp: Some(timestamp),
+            trace_id: Some(trace_id),
+            correlation_id: Some(correlation_id),
+        }),
+    )
+        .into_response();
+    if let Ok(value) = HeaderValue::from_str(&retry_after.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
 }
 
 /// OpenID Connect discovery of the ADFS-style authority (`{base}/adfs`). MSAL skips instance
@@ -323,9 +387,15 @@ async fn adfs_jwks(State(state): State<AppState>) -> Response {
 /// endpoint, for this deployment's tenant.
 #[utoipa::path(post, path = "/adfs/oauth2/token", operation_id = "Issuer_AdfsToken", security(()), tag = "Identity",
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, description = "Tokens", body = TokenAnswer), (status = 400, description = "An OAuth error", body = OAuthErrorAnswer), (status = 401, description = "Bad client credentials", body = OAuthErrorAnswer)))]
-async fn adfs_token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    issue(&state, &headers, &body).await
+    responses((status = 200, description = "Tokens", body = TokenAnswer), (status = 400, description = "An OAuth error", body = OAuthErrorAnswer), (status = 401, description = "Bad client credentials", body = OAuthErrorAnswer),
+        (status = 429, description = "Locked out after too many failed sign-ins (AADSTS50053); see Retry-After", body = OAuthErrorAnswer)))]
+async fn adfs_token(
+    State(state): State<AppState>,
+    ClientAddress(client): ClientAddress,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    issue(&state, &client, &headers, &body).await
 }
 
 /// The tenants the caller can see (ARM's `GET /tenants`).

@@ -155,21 +155,33 @@ fn refused(e: TokenServerError) -> Response {
     }
 }
 
-/// Where a request came from, for the failed-attempt limit.
-pub struct ClientAddress(String);
+/// Where a request came from, for the failed-attempt limits: the TCP peer, or, when the
+/// peer is a trusted proxy (`BERTH_TRUSTED_PROXIES`), the right-most address of
+/// `X-Forwarded-For` that is not one. An untrusted peer's header is ignored, so a client
+/// cannot pick a fresh address for every guess.
+pub struct ClientAddress(pub String);
 
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddress {
+impl axum::extract::FromRequestParts<AppState> for ClientAddress {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(
         parts: &mut axum::http::request::Parts,
-        _state: &S,
+        state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        let Some(peer) = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip())
+        else {
+            return Ok(Self("unknown".to_owned()));
+        };
+        let forwarded = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok());
         Ok(Self(
-            parts
-                .extensions
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string()),
+            state.trusted_proxies.client(peer, forwarded).to_string(),
         ))
     }
 }

@@ -164,6 +164,9 @@ pub enum ObjectKind {
 /// time. Secrets people choose get a slow, salted hash; secrets this port generated (256
 /// random bits) get a fast digest, since no hash speed makes them guessable and a slow hash
 /// would cost every sign-in with them tens of milliseconds of CPU and megabytes of memory.
+/// Slow hashing and verification are async so an adapter can run them off the request
+/// workers, with a bound on how many run at once.
+#[async_trait]
 pub trait Secrets: Send + Sync {
     /// A new random secret (at least 256 bits), printable.
     fn generate(&self) -> String;
@@ -172,12 +175,12 @@ pub trait Secrets: Send + Sync {
     ///
     /// # Errors
     /// When hashing fails (it does not, for valid parameters).
-    fn hash(&self, secret: &str) -> Result<String, StoreError>;
+    async fn hash(&self, secret: &str) -> Result<String, StoreError>;
 
     /// A fast digest of a secret made by [`Secrets::generate`], in a form [`Secrets::verify`]
     /// tells apart from [`Secrets::hash`]'s.
     fn digest_generated(&self, secret: &str) -> String;
 
     /// Whether `secret` matches `hash` (either form), in constant time.
-    fn verify(&self, secret: &str, hash: &str) -> bool;
+    async fn verify(&self, secret: &str, hash: &str) -> bool;
 }

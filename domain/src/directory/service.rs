@@ -152,7 +152,7 @@ impl DirectoryService {
             },
             mail_nickname: nickname_of(upn),
             account_enabled: true,
-            password_hash: Some(self.secrets.hash(password)?),
+            password_hash: Some(self.secrets.hash(password).await?),
         };
         self.repo.insert_user(&user).await.map_err(|e| match e {
             DirectoryWriteError::Conflict => DirectoryError::Conflict(format!(
@@ -197,7 +197,7 @@ impl DirectoryService {
             });
         }
         let new_secret = match password_years {
-            Some(years) => Some(self.new_secret(secret, None, years)?),
+            Some(years) => Some(self.new_secret(secret, None, years).await?),
             None => None,
         };
         let sp = ServicePrincipal {
@@ -235,7 +235,7 @@ impl DirectoryService {
         years: u8,
     ) -> Result<NewSecret, DirectoryError> {
         let sp = self.service_principal(service_principal).await?;
-        let new_secret = self.new_secret(None, label, years)?;
+        let new_secret = self.new_secret(None, label, years).await?;
         self.repo
             .add_credential(sp.object_id, &new_secret.credential)
             .await
@@ -678,14 +678,14 @@ impl DirectoryService {
         else {
             // Spend the time a check of a generated secret takes (the usual credential), so
             // timing tells next to nothing about the appId.
-            let _ = self.secrets.verify(secret, DUMMY_DIGEST);
+            let _ = self.secrets.verify(secret, DUMMY_DIGEST).await;
             return Err(SignInError::InvalidCredentials);
         };
-        let valid = sp
-            .credentials
-            .iter()
-            .filter(|c| c.is_valid_at(now))
-            .fold(false, |ok, c| self.secrets.verify(secret, &c.hash) | ok);
+        // Every valid credential is checked, so timing does not tell which one matched.
+        let mut valid = false;
+        for c in sp.credentials.iter().filter(|c| c.is_valid_at(now)) {
+            valid |= self.secrets.verify(secret, &c.hash).await;
+        }
         if valid {
             Ok(sp)
         } else {
@@ -703,7 +703,7 @@ impl DirectoryService {
             .as_ref()
             .and_then(|u| u.password_hash.clone())
             .unwrap_or_else(|| DUMMY_HASH.to_owned());
-        let ok = self.secrets.verify(password, &hash);
+        let ok = self.secrets.verify(password, &hash).await;
         match user {
             Some(user) if ok && user.account_enabled => Ok(user),
             _ => Err(SignInError::InvalidCredentials),
@@ -724,7 +724,7 @@ impl DirectoryService {
             .ok_or_else(|| DirectoryError::NotFound(name.to_owned()))
     }
 
-    fn new_secret(
+    async fn new_secret(
         &self,
         given: Option<&str>,
         label: Option<&str>,
@@ -737,7 +737,7 @@ impl DirectoryService {
             });
         }
         let (secret, hash) = match given {
-            Some(given) => (given.to_owned(), self.secrets.hash(given)?),
+            Some(given) => (given.to_owned(), self.secrets.hash(given).await?),
             None => {
                 let secret = self.secrets.generate();
                 let hash = self.secrets.digest_generated(&secret);

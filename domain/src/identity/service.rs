@@ -5,6 +5,7 @@
 use super::{TokenClaims, TokenRejected, TokenSigner, TokenUse};
 use crate::clock::Clock;
 use crate::directory::{DirectoryService, SignInError};
+use crate::limiter::SignInLimiter;
 use crate::store::StoreError;
 use std::sync::Arc;
 use time::Duration;
@@ -14,6 +15,13 @@ use uuid::Uuid;
 const ACCESS_LIFETIME: Duration = Duration::hours(1);
 /// Lifetime of refresh tokens.
 const REFRESH_LIFETIME: Duration = Duration::days(90);
+/// Failed password or secret checks per user (or client) per [`LOCKOUT_WINDOW`]: Entra's
+/// default smart-lockout threshold.
+const MAX_FAILURES_PER_SUBJECT: u32 = 10;
+/// Failed checks per client address per [`LOCKOUT_WINDOW`], for any subjects.
+const MAX_FAILURES_PER_ADDRESS: u32 = 100;
+/// How long a lockout lasts (Entra's default lockout duration).
+const LOCKOUT_WINDOW: Duration = Duration::minutes(1);
 
 /// Public clients every Entra tenant knows without registering them: the Azure CLI and
 /// Azure PowerShell, which sign people in with `password` and `refresh_token` grants.
@@ -111,6 +119,15 @@ pub enum OAuthError {
     /// The grant type is not supported.
     #[error("AADSTS70003: The app requested an unsupported grant type '{0}'.")]
     UnsupportedGrantType(String),
+    /// Too many failed sign-ins for the user (or client) or from the address (Entra's
+    /// `IdsLocked`); its credentials were not checked.
+    #[error(
+        "AADSTS50053: The account is locked, you've tried to sign in too many times with an incorrect user ID or password."
+    )]
+    Locked {
+        /// Seconds until it may try again.
+        retry_after: i64,
+    },
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -124,7 +141,10 @@ impl OAuthError {
             Self::InvalidRequest(_) => "invalid_request",
             Self::InvalidClient(_) => "invalid_client",
             Self::UnknownClient(_) => "unauthorized_client",
-            Self::InvalidGrant | Self::InvalidRefreshToken(_) | Self::ClientMismatch => {
+            Self::InvalidGrant
+            | Self::InvalidRefreshToken(_)
+            | Self::ClientMismatch
+            | Self::Locked { .. } => "invalid_grant",
                 "invalid_grant"
             }
             Self::InvalidScope(_) => "invalid_scope",
@@ -141,6 +161,7 @@ pub struct TokenService {
     directory: DirectoryService,
     signer: Arc<dyn TokenSigner>,
     clock: Arc<dyn Clock>,
+    limiter: Arc<SignInLimiter>,
 }
 
 impl TokenService {
@@ -157,6 +178,11 @@ impl TokenService {
             directory,
             signer,
             clock,
+            limiter: Arc::new(SignInLimiter::new(
+                MAX_FAILURES_PER_SUBJECT,
+                MAX_FAILURES_PER_ADDRESS,
+                LOCKOUT_WINDOW,
+            )),
         }
     }
 
@@ -172,20 +198,56 @@ impl TokenService {
         &self.signer
     }
 
-    /// Answers a token request.
+    /// Answers a token request from `client` (the caller's address).
     ///
     /// # Errors
-    /// An [`OAuthError`].
-    pub async fn token(&self, request: &TokenRequest) -> Result<TokenResponse, OAuthError> {
+    /// An [`OAuthError`]; `Locked` after too many failed password or secret checks for the
+    /// user (or client id) or from the address.
+    pub async fn token(
+        &self,
+        request: &TokenRequest,
+        client: &str,
+    ) -> Result<TokenResponse, OAuthError> {
         match request.grant_type.as_str() {
-            "client_credentials" => self.client_credentials(request).await,
-            "password" => self.password(request).await,
+            "client_credentials" => {
+                let subject = request.client_id.as_deref().unwrap_or_default();
+                self.limited(subject, client, self.client_credentials(request))
+                    .await
+            }
+            "password" => {
+                let subject = request.username.as_deref().unwrap_or_default();
+                self.limited(subject, client, self.password(request)).await
+            }
             "refresh_token" => self.refresh(request).await,
             "" => Err(OAuthError::InvalidRequest(
                 "The request body must contain the following parameter: 'grant_type'.".to_owned(),
             )),
             other => Err(OAuthError::UnsupportedGrantType(other.to_owned())),
         }
+    }
+
+    /// Runs a grant that checks a password or secret, unless the subject or the address is
+    /// locked out: then the grant is not even started, so a guess costs no hash. Only a
+    /// wrong credential counts as a failure; a success forgets the subject's failures.
+    async fn limited(
+        &self,
+        subject: &str,
+        client: &str,
+        grant: impl Future<Output = Result<TokenResponse, OAuthError>>,
+    ) -> Result<TokenResponse, OAuthError> {
+        let now = self.clock.now();
+        if let Some(retry_after) = self.limiter.blocked(subject, client, now) {
+            return Err(OAuthError::Locked { retry_after });
+        }
+        let result = grant.await;
+        match &result {
+            Ok(_) => self.limiter.succeeded(subject),
+            Err(OAuthError::InvalidGrant | OAuthError::InvalidClient(_)) => {
+                self.limiter.failed(subject, client, now);
+            }
+            Err(_) => {}
+        }
+        result
     }
 
     /// The resource a scope list asks for: `{resource}/.default`, `{resource}/user_impersonation`,

@@ -4,11 +4,10 @@
 //! and a Notary server verify. The refresh token carries identity only; what an access token
 //! grants is computed from the role assignments at the moment it is issued.
 
-mod limiter;
 mod scope;
 mod service;
 
-pub use limiter::FailureLimiter;
+pub use crate::limiter::FailureLimiter;
 pub use scope::{
     AccessEntry, MAX_SCOPE_LEN, MAX_SCOPES, ScopeRequest, is_repository_name, parse_scopes,
 };

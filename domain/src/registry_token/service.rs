@@ -1,12 +1,13 @@
 //! The token server's use cases: exchange, and access tokens computed from role assignments.
 
 use super::{
-    AccessClaims, AccessEntry, FailureLimiter, RefreshClaims, RefreshPermissions,
-    RegistryTokenKeys, ScopeRequest, TokenServerError, is_repository_name,
+    AccessClaims, AccessEntry, RefreshClaims, RefreshPermissions, RegistryTokenKeys, ScopeRequest,
+    TokenServerError, is_repository_name,
 };
 use crate::authorization::{AccessKind, RbacService, RequestAttributes, Scope};
 use crate::clock::Clock;
 use crate::directory::{DirectoryService, PrincipalInfo, SignInError};
+use crate::limiter::SignInLimiter;
 use crate::registry::{
     AdminUsers, Registry, RegistryError, RegistryName, RegistryService, ScopeMaps, scope_map_allows,
 };
@@ -31,7 +32,8 @@ pub struct TokenServerSettings {
     pub trust_push_lifetime: Duration,
     /// The Notary server's `service` name, when one is used.
     pub trust_service: Option<String>,
-    /// Failed sign-ins a client may make per `failure_window` before it gets 429.
+    /// Failed sign-ins a subject may make from one address per `failure_window` before it
+    /// gets 429; an address as a whole may make ten times as many.
     pub max_failures: u32,
     /// The window of `max_failures`.
     pub failure_window: Duration,
@@ -194,7 +196,7 @@ pub struct RegistryTokenService {
     scope_maps: ScopeMaps,
     catalog: Arc<dyn TrustedCollectionCatalog>,
     clock: Arc<dyn Clock>,
-    limiter: Arc<FailureLimiter>,
+    limiter: Arc<SignInLimiter>,
 }
 
 /// Refuses what was issued at or before a removal of one of the principal's credentials.
@@ -205,6 +207,34 @@ fn revoked(principal: &PrincipalInfo, issued_at: i64) -> Result<(), TokenServerE
         )),
         _ => Ok(()),
     }
+}
+
+/// How many more failures an address may make than one subject from it.
+const ADDRESS_FACTOR: u32 = 10;
+
+/// The principal a refresh token claims, read without verifying it: only to pick the
+/// failure bucket, never to trust. `None` for anything that is not a JWT with an `oid`.
+fn claimed_principal(token: &str) -> Option<String> {
+    const MAX_TOKEN: usize = 8 * 1024;
+    if token.len() > MAX_TOKEN {
+        return None;
+    }
+    let payload = token.split('.').nth(1)?;
+    let mut b64: String = payload
+        .chars()
+        .map(|c| match c {
+            '-' => '+',
+            '_' => '/',
+            c => c,
+        })
+        .collect();
+    while !b64.len().is_multiple_of(4) {
+        b64.push('=');
+    }
+    let bytes = crate::trust::tuf::encoding::base64_decode(&b64).ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let oid = claims.get("oid")?.as_str()?;
+    Uuid::parse_str(oid).ok().map(|u| u.to_string())
 }
 
 fn unix(t: OffsetDateTime) -> i64 {
@@ -228,8 +258,9 @@ impl RegistryTokenService {
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
-            limiter: Arc::new(FailureLimiter::new(
+            limiter: Arc::new(SignInLimiter::new(
                 settings.max_failures,
+                settings.max_failures.saturating_mul(ADDRESS_FACTOR),
                 settings.failure_window,
             )),
             settings,
@@ -407,36 +438,39 @@ impl RegistryTokenService {
         }
     }
 
-    /// Authenticates, counting failures per client (`client` names where the request came
-    /// from): a client with too many recent failures is refused before its credentials are
-    /// even looked at.
+    /// Authenticates, counting failures per subject and per client address (`client`
+    /// names where the request came from): a subject or address with too many recent
+    /// failures is refused before its credentials are even looked at. The subject is the
+    /// name given, or for a refresh token the principal it claims (read unverified, for
+    /// bucketing only), so garbage tokens share one bucket of their own and never block a
+    /// valid token of a known principal from the same address; only the address-wide
+    /// bucket, with a higher threshold, stops every subject at once.
     async fn identify_limited(
         &self,
         client: &str,
         credentials: Credentials,
         target: &Target,
     ) -> Result<Option<Identity>, TokenServerError> {
-        let key = match &credentials {
+        let subject = match &credentials {
             Credentials::Anonymous => return Ok(None),
-            Credentials::RefreshToken(_) => format!("{client}|refresh"),
-            Credentials::ServicePrincipal { app_id, .. } => {
-                format!("{client}|{}", app_id.to_ascii_lowercase())
-            }
-            Credentials::Named { username, .. } => {
-                format!("{client}|{}", username.to_ascii_lowercase())
-            }
+            Credentials::RefreshToken(token) => format!(
+                "{client}|refresh:{}",
+                claimed_principal(token).unwrap_or_else(|| "unparseable".to_owned())
+            ),
+            Credentials::ServicePrincipal { app_id, .. } => format!("{client}|{app_id}"),
+            Credentials::Named { username, .. } => format!("{client}|{username}"),
         };
         let now = self.clock.now();
-        if let Some(retry_after) = self.limiter.blocked(&key, now) {
+        if let Some(retry_after) = self.limiter.blocked(&subject, client, now) {
             return Err(TokenServerError::TooManyRequests { retry_after });
         }
         match self.identify(credentials, target).await {
             Err(TokenServerError::Unauthorized(reason)) => {
-                self.limiter.failed(&key, now);
+                self.limiter.failed(&subject, client, now);
                 Err(TokenServerError::Unauthorized(reason))
             }
             Ok(identity) => {
-                self.limiter.succeeded(&key);
+                self.limiter.succeeded(&subject);
                 Ok(identity)
             }
             Err(other) => Err(other),
@@ -764,5 +798,21 @@ mod tests {
             ["pull"]
         );
         assert!(grant(&requested(&["push"]), |_| false).is_empty());
+    }
+
+    #[test]
+    fn a_refresh_token_is_bucketed_by_the_principal_it_claims_or_as_unparseable() {
+        let oid = Uuid::new_v4();
+        let payload = serde_json::json!({"oid": oid.to_string().to_uppercase(), "sub": "x"});
+        let b64 = crate::trust::tuf::encoding::base64_encode(payload.to_string().as_bytes())
+            .trim_end_matches('=')
+            .replace('+', "-")
+            .replace('/', "_");
+        let token = format!("eyJhbGciOiJIUzI1NiJ9.{b64}.sig");
+        assert_eq!(claimed_principal(&token), Some(oid.to_string()));
+        assert_eq!(claimed_principal("garbage"), None);
+        assert_eq!(claimed_principal("a.!!!.c"), None);
+        assert_eq!(claimed_principal("a.eyJvaWQiOiJub3QtYS1ndWlkIn0.c"), None);
+        assert_eq!(claimed_principal(&"a.".repeat(5000)), None);
     }
 }
