@@ -174,7 +174,8 @@ impl DirectoryAdmin {
             )
             .await
             .map_err(|e| StoreError(e.to_string()))?;
-        if let Some(a) = arm.iter().find(|a| {
+        // The scope stays out of the message: the caller may not be allowed to read it.
+        if arm.iter().any(|a| {
             !self.rbac.is_allowed(
                 caller,
                 ROLE_ASSIGNMENTS_WRITE,
@@ -182,10 +183,7 @@ impl DirectoryAdmin {
                 &a.scope,
             )
         }) {
-            return refused(format!(
-                "holds a role assignment at '{}' (itself or through a group)",
-                a.scope
-            ));
+            return refused("holds ARM access (itself or through a group)".to_owned());
         }
         let mut holders = self.directory.member_groups(target).await?;
         holders.push(target);

@@ -447,7 +447,7 @@ async fn no_scope_limited_role_widens_itself_through_directory_credentials_or_me
     let rg = app.rg_path("escalation");
 
     // (name, ARM role and scope, directory role, a person rather than an application)
-    let callers: [(&str, Option<(&str, &str)>, Option<&str>, bool); 9] = [
+    let callers = [
         ("contributor-root", Some((CONTRIBUTOR, "")), None, false),
         (
             "owner-subscription",
