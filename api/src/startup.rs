@@ -17,7 +17,7 @@ use axum_server::Handle;
 use axum_server::tls_rustls::RustlsConfig;
 use berth_domain::authorization::{AssignmentFilter, NewAssignment, RbacService};
 use berth_domain::clock::{Clock, SystemClock};
-use berth_domain::directory::DirectoryService;
+use berth_domain::directory::{DirectoryAdmin, DirectoryService};
 use berth_domain::identity::{IssuerSettings, TokenService};
 use berth_domain::operation::{OperationService, OperationSignal};
 use berth_domain::registry::RegistryService;
@@ -33,9 +33,9 @@ use berth_infra::notary::{NotarySettings, NotaryTrustStore};
 use berth_infra::oidc::OidcProviders;
 use berth_infra::persistence::SeaOrmAdminPasswordRepository;
 use berth_infra::persistence::{
-    Database, DatabaseError, SeaOrmDirectoryRepository, SeaOrmOperationRepository,
-    SeaOrmRbacRepository, SeaOrmRegistryRepository, SeaOrmResourceGroupRepository,
-    SeaOrmSubscriptionRepository,
+    Database, DatabaseError, SeaOrmDirectoryRepository, SeaOrmDirectoryRoleRepository,
+    SeaOrmOperationRepository, SeaOrmRbacRepository, SeaOrmRegistryRepository,
+    SeaOrmResourceGroupRepository, SeaOrmSubscriptionRepository,
 };
 use berth_infra::persistence::{
     SeaOrmScopeMapRepository, SeaOrmTrustedCollectionCatalog, SeaOrmTufServerKeys, SeaOrmTufStore,
@@ -274,6 +274,20 @@ impl Application {
             clock_for_tokens,
         );
         bootstrap_owner(&settings, subscription.tenant_id, &directory, &rbac).await?;
+        let directory_admin = DirectoryAdmin::new(
+            directory.clone(),
+            rbac.clone(),
+            Arc::new(SeaOrmDirectoryRoleRepository::new(database.clone())),
+            Arc::new(SystemClock),
+        );
+        // A first start, or an upgrade from before directory roles: someone must hold one.
+        let granted = directory_admin
+            .ensure_global_administrator(settings.bootstrap_client_id)
+            .await
+            .map_err(|e| StartupError::Bootstrap(e.to_string()))?;
+        for principal in granted {
+            tracing::info!(principal.id = %principal, "no directory role was assigned: gave Global Administrator to the bootstrap owner");
+        }
 
         let token_keys = Arc::new(
             TokenServerKeys::open(
@@ -367,6 +381,7 @@ impl Application {
             rbac: rbac.clone(),
             tokens,
             directory,
+            directory_admin: directory_admin.clone(),
             management_audience: settings.management_audience.clone(),
             audiences: Arc::new(RequestAudiences::new(
                 &tokens_issuer,
@@ -440,6 +455,7 @@ impl Application {
         let refresher = WorkerGuard(tokio::spawn(refresh_snapshots(
             rbac,
             snapshot_directory,
+            directory_admin,
             signer,
             token_keys,
         )));
@@ -755,6 +771,7 @@ async fn bootstrap_owner(
 async fn refresh_snapshots(
     rbac: RbacService,
     directory: DirectoryService,
+    directory_admin: DirectoryAdmin,
     signer: Arc<JwtSigner>,
     token_keys: Arc<TokenServerKeys>,
 ) {
@@ -773,6 +790,9 @@ async fn refresh_snapshots(
         }
         if let Err(e) = directory.refresh().await {
             tracing::warn!(error.cause = %e, "cannot refresh the principal cache");
+        }
+        if let Err(e) = directory_admin.refresh().await {
+            tracing::warn!(error.cause = %e, "cannot refresh the directory role assignments");
         }
     }
 }

@@ -24,6 +24,8 @@ pub struct AppState {
     pub tokens: TokenService,
     /// The directory.
     pub directory: DirectoryService,
+    /// Directory writes behind directory roles, and directory role assignments.
+    pub directory_admin: berth_domain::directory::DirectoryAdmin,
     /// Scope maps and repository-scoped tokens.
     pub scope_maps: berth_domain::registry::ScopeMaps,
     /// The registries' admin users.

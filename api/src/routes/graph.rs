@@ -1,8 +1,10 @@
 //! The Microsoft Graph v1.0 subset that the Azure CLI uses to manage and resolve
 //! principals: users, applications with their service principals and passwords, groups and
 //! members, and `directoryObjects/getByIds`. Errors have Graph's `{"error":{"code","message"}}`.
-//! Any principal of the tenant may read the directory; changing it takes a role granting
-//! `Microsoft.Directory/...` actions at the root scope (Owner's `*` does).
+//! Any principal of the tenant may read the directory; changing it takes a directory role
+//! (Entra's, assigned through `roleManagement/directory`), never an ARM role, and a change to
+//! a principal more privileged than the caller is refused: see
+//! [`berth_domain::directory::DirectoryAdmin`].
 
 use crate::arm::{ArmJson, BaseUrl};
 use crate::auth::Caller;
@@ -13,8 +15,10 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use berth_domain::directory::roles::actions;
 use berth_domain::directory::{
-    DirectoryError, DirectoryObject, Group, NewSecret, ObjectKind, ServicePrincipal, User,
+    DirectoryError, DirectoryObject, DirectoryRole, DirectoryRoleAssignment, Group, NewSecret,
+    ObjectKind, RoleAssignmentFilter, ServicePrincipal, User,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -27,6 +31,8 @@ use uuid::Uuid;
 const MAX_PAGE: u64 = 999;
 /// Graph's default page.
 const DEFAULT_PAGE: u64 = 100;
+/// The most ids `getByIds` takes, as in Graph.
+const MAX_GET_BY_IDS: usize = 1000;
 
 /// One page of a directory listing, each object as `render` shows it, with
 /// `@odata.nextLink` when more follow.
@@ -93,6 +99,11 @@ impl From<DirectoryError> for ApiError {
             DirectoryError::NotFound(_) => {
                 Self::new(StatusCode::NOT_FOUND, "Request_ResourceNotFound", message)
             }
+            DirectoryError::Forbidden(_) => Self::new(
+                StatusCode::FORBIDDEN,
+                "Authorization_RequestDenied",
+                message,
+            ),
             DirectoryError::Store(s) => s.into(),
         }
     }
@@ -254,6 +265,23 @@ pub struct GetByIds {
     pub types: Vec<String>,
 }
 
+/// The body of `POST /v1.0/roleManagement/directory/roleAssignments`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NewDirectoryRoleAssignment {
+    /// The user or service principal that gets the role.
+    pub principal_id: String,
+    /// The directory role's id (its template id).
+    pub role_definition_id: String,
+    /// Where it applies: `/` (the whole directory) is the only scope Berth has.
+    #[serde(default = "directory_root")]
+    pub directory_scope_id: String,
+}
+
+fn directory_root() -> String {
+    "/".to_owned()
+}
+
 /// A path with an object id.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
@@ -294,6 +322,16 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(add_member))
         .routes(routes!(remove_member))
         .routes(routes!(get_by_ids))
+        .routes(routes!(list_directory_role_definitions))
+        .routes(routes!(get_directory_role_definition))
+        .routes(routes!(
+            list_directory_role_assignments,
+            create_directory_role_assignment
+        ))
+        .routes(routes!(
+            get_directory_role_assignment,
+            delete_directory_role_assignment
+        ))
 }
 
 fn user_json(u: &User) -> Value {
@@ -429,11 +467,14 @@ async fn create_user(
     caller: Caller,
     body: ArmJson<NewUser>,
 ) -> Result<Response, ApiError> {
-    state.authorize(&caller, "Microsoft.Directory/users/write", "/")?;
+    state
+        .directory_admin
+        .authorize(&caller.principals, actions::USERS_CREATE)?;
     let body = body.parse()?;
     let user = state
-        .directory
+        .directory_admin
         .create_user(
+            &caller.principals,
             &body.user_principal_name,
             &body.display_name,
             &body.password_profile.password,
@@ -469,7 +510,9 @@ async fn delete_user(
     caller: Caller,
     Path(path): Path<ObjectPath>,
 ) -> Result<StatusCode, ApiError> {
-    state.authorize(&caller, "Microsoft.Directory/users/delete", "/")?;
+    state
+        .directory_admin
+        .authorize(&caller.principals, actions::USERS_DELETE)?;
     let user = match object(&state, &path.id).await? {
         Some(DirectoryObject::User(u)) => u,
         _ => state
@@ -478,16 +521,19 @@ async fn delete_user(
             .await?
             .ok_or_else(|| not_found(&path.id))?,
     };
-    remove_principal(&state, user.object_id).await
+    remove_principal(&state, &caller, actions::USERS_DELETE, user.object_id).await
 }
 
-async fn remove_principal(state: &AppState, id: Uuid) -> Result<StatusCode, ApiError> {
-    state.directory.delete(id).await?;
+async fn remove_principal(
+    state: &AppState,
+    caller: &Caller,
+    action: &str,
+    id: Uuid,
+) -> Result<StatusCode, ApiError> {
     state
-        .rbac
-        .forget_principal(id)
-        .await
-        .map_err(ApiError::from)?;
+        .directory_admin
+        .delete(&caller.principals, action, id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -585,11 +631,13 @@ async fn create_application(
     caller: Caller,
     body: ArmJson<NewApplication>,
 ) -> Result<Response, ApiError> {
-    state.authorize(&caller, "Microsoft.Directory/applications/write", "/")?;
+    state
+        .directory_admin
+        .authorize(&caller.principals, actions::APPLICATIONS_CREATE)?;
     let body = body.parse()?;
-    let (sp, _) = state
-        .directory
-        .create_service_principal(&body.display_name, None)
+    let sp = state
+        .directory_admin
+        .create_application(&caller.principals, &body.display_name)
         .await?;
     Ok((StatusCode::CREATED, Json(application_json(&sp))).into_response())
 }
@@ -635,7 +683,9 @@ async fn update_application(
     Path(path): Path<ObjectPath>,
     body: ArmJson<Value>,
 ) -> Result<StatusCode, ApiError> {
-    state.authorize(&caller, "Microsoft.Directory/applications/write", "/")?;
+    state
+        .directory_admin
+        .authorize(&caller.principals, actions::APPLICATIONS_UPDATE)?;
     let body = body.parse()?;
     let sp = application(&state, &path.id).await?;
     let fields = body.as_object().ok_or_else(|| {
@@ -666,9 +716,11 @@ async fn delete_application(
     caller: Caller,
     Path(path): Path<ObjectPath>,
 ) -> Result<StatusCode, ApiError> {
-    state.authorize(&caller, "Microsoft.Directory/applications/delete", "/")?;
+    state
+        .directory_admin
+        .authorize(&caller.principals, actions::APPLICATIONS_DELETE)?;
     let sp = application(&state, &path.id).await?;
-    remove_principal(&state, sp.object_id).await
+    remove_principal(&state, &caller, actions::APPLICATIONS_DELETE, sp.object_id).await
 }
 
 /// Adds a password to an application; the secret is in this answer only.
@@ -681,7 +733,9 @@ async fn add_password(
     Path(path): Path<ObjectPath>,
     body: ArmJson<AddPassword>,
 ) -> Result<Json<PasswordCredentialDto>, ApiError> {
-    state.authorize(&caller, "Microsoft.Directory/applications/write", "/")?;
+    state
+        .directory_admin
+        .authorize(&caller.principals, actions::APPLICATIONS_CREDENTIALS)?;
     let body = body.parse()?;
     let request = body.password_credential;
     let years = match request.end_date_time.as_deref() {
@@ -701,8 +755,13 @@ async fn add_password(
         }
     };
     let new = state
-        .directory
-        .add_password(&path.id, request.display_name.as_deref(), years)
+        .directory_admin
+        .add_password(
+            &caller.principals,
+            &path.id,
+            request.display_name.as_deref(),
+            years,
+        )
         .await?;
     Ok(Json(password_json(&new)))
 }
@@ -717,10 +776,15 @@ async fn remove_password(
     Path(path): Path<ObjectPath>,
     body: ArmJson<RemovePassword>,
 ) -> Result<StatusCode, ApiError> {
-    state.authorize(&caller, "Microsoft.Directory/applications/write", "/")?;
+    state
+        .directory_admin
+        .authorize(&caller.principals, actions::APPLICATIONS_CREDENTIALS)?;
     let body = body.parse()?;
     let key = Uuid::parse_str(&body.key_id).map_err(|_| not_found(&body.key_id))?;
-    state.directory.remove_password(&path.id, key).await?;
+    state
+        .directory_admin
+        .remove_password(&caller.principals, &path.id, key)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -784,7 +848,9 @@ async fn create_service_principal(
     caller: Caller,
     body: ArmJson<NewServicePrincipal>,
 ) -> Result<Response, ApiError> {
-    state.authorize(&caller, "Microsoft.Directory/applications/write", "/")?;
+    state
+        .directory_admin
+        .authorize(&caller.principals, actions::SERVICE_PRINCIPALS_CREATE)?;
     let body = body.parse()?;
     let sp = state
         .directory
@@ -821,13 +887,21 @@ async fn delete_service_principal(
     caller: Caller,
     Path(path): Path<ObjectPath>,
 ) -> Result<StatusCode, ApiError> {
-    state.authorize(&caller, "Microsoft.Directory/applications/delete", "/")?;
+    state
+        .directory_admin
+        .authorize(&caller.principals, actions::SERVICE_PRINCIPALS_DELETE)?;
     match object(&state, &path.id).await? {
         // The service principal's own id: its application's id names another object.
         Some(DirectoryObject::ServicePrincipal(sp))
             if sp.object_id.to_string().eq_ignore_ascii_case(&path.id) =>
         {
-            remove_principal(&state, sp.object_id).await
+            remove_principal(
+                &state,
+                &caller,
+                actions::SERVICE_PRINCIPALS_DELETE,
+                sp.object_id,
+            )
+            .await
         }
         _ => Err(not_found(&path.id)),
     }
@@ -841,11 +915,14 @@ async fn create_group(
     caller: Caller,
     body: ArmJson<NewGroup>,
 ) -> Result<Response, ApiError> {
-    state.authorize(&caller, "Microsoft.Directory/groups/write", "/")?;
+    state
+        .directory_admin
+        .authorize(&caller.principals, actions::GROUPS_CREATE)?;
     let body = body.parse()?;
     let group = state
-        .directory
+        .directory_admin
         .create_group(
+            &caller.principals,
             &body.display_name,
             &body.mail_nickname,
             body.description.as_deref(),
@@ -876,9 +953,13 @@ async fn delete_group(
     caller: Caller,
     Path(path): Path<ObjectPath>,
 ) -> Result<StatusCode, ApiError> {
-    state.authorize(&caller, "Microsoft.Directory/groups/delete", "/")?;
+    state
+        .directory_admin
+        .authorize(&caller.principals, actions::GROUPS_DELETE)?;
     match object(&state, &path.id).await? {
-        Some(DirectoryObject::Group(g)) => remove_principal(&state, g.object_id).await,
+        Some(DirectoryObject::Group(g)) => {
+            remove_principal(&state, &caller, actions::GROUPS_DELETE, g.object_id).await
+        }
         _ => Err(not_found(&path.id)),
     }
 }
@@ -918,7 +999,9 @@ async fn add_member(
     Path(path): Path<ObjectPath>,
     body: ArmJson<MemberRef>,
 ) -> Result<StatusCode, ApiError> {
-    state.authorize(&caller, "Microsoft.Directory/groups/write", "/")?;
+    state
+        .directory_admin
+        .authorize(&caller.principals, actions::GROUPS_MEMBERS)?;
     let body = body.parse()?;
     let group = Uuid::parse_str(&path.id).map_err(|_| not_found(&path.id))?;
     let member = body
@@ -933,7 +1016,10 @@ async fn add_member(
                 "@odata.id must end with the member's object id.",
             )
         })?;
-    state.directory.add_member(group, member).await?;
+    state
+        .directory_admin
+        .add_member(&caller.principals, group, member)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -946,12 +1032,17 @@ async fn remove_member(
     caller: Caller,
     Path(path): Path<MemberPath>,
 ) -> Result<StatusCode, ApiError> {
-    state.authorize(&caller, "Microsoft.Directory/groups/write", "/")?;
+    state
+        .directory_admin
+        .authorize(&caller.principals, actions::GROUPS_MEMBERS)?;
     let (group, member) = match (Uuid::parse_str(&path.id), Uuid::parse_str(&path.member_id)) {
         (Ok(g), Ok(m)) => (g, m),
         _ => return Err(not_found(&path.member_id)),
     };
-    state.directory.remove_member(group, member).await?;
+    state
+        .directory_admin
+        .remove_member(&caller.principals, group, member)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -964,6 +1055,17 @@ async fn get_by_ids(
     body: ArmJson<GetByIds>,
 ) -> Result<Json<GraphList>, ApiError> {
     let body = body.parse()?;
+    if body.ids.len() > MAX_GET_BY_IDS {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "Request_BadRequest",
+            format!(
+                "Too many ids: {} were given, getByIds takes at most {MAX_GET_BY_IDS}.",
+                body.ids.len()
+            ),
+        )
+        .with_target("ids"));
+    }
     let ids: Vec<Uuid> = body
         .ids
         .iter()
@@ -987,4 +1089,142 @@ async fn get_by_ids(
         value,
         next_link: None,
     }))
+}
+
+fn directory_role_json(r: &DirectoryRole) -> Value {
+    json!({"@odata.type": "#microsoft.graph.unifiedRoleDefinition", "id": r.id, "templateId": r.id,
+        "displayName": r.display_name, "description": r.description, "isBuiltIn": true, "isEnabled": true,
+        "version": "1", "rolePermissions": [{"allowedResourceActions": r.allowed_resource_actions, "condition": null}]})
+}
+
+fn directory_role_assignment_json(a: &DirectoryRoleAssignment) -> Value {
+    json!({"@odata.type": "#microsoft.graph.unifiedRoleAssignment", "id": a.id, "principalId": a.principal_id,
+        "roleDefinitionId": a.role_definition_id, "directoryScopeId": a.directory_scope_id})
+}
+
+/// `principalId eq '...'` or `roleDefinitionId eq '...'` of the directory role assignment list.
+fn role_assignment_filter(filter: Option<&str>) -> Result<RoleAssignmentFilter, ApiError> {
+    let Some(f) = filter else {
+        return Ok(RoleAssignmentFilter::default());
+    };
+    let id = |value: &str| Uuid::parse_str(value).map_err(|_| unsupported_filter(f));
+    if let Some(principal) = quoted_after(f, "principalId eq") {
+        return Ok(RoleAssignmentFilter {
+            principal_id: Some(id(principal)?),
+            ..RoleAssignmentFilter::default()
+        });
+    }
+    let role = quoted_after(f, "roleDefinitionId eq").ok_or_else(|| unsupported_filter(f))?;
+    Ok(RoleAssignmentFilter {
+        role_definition_id: Some(id(role)?),
+        ..RoleAssignmentFilter::default()
+    })
+}
+
+/// Lists the directory roles (Entra's built-ins that Berth uses).
+#[utoipa::path(get, path = "/v1.0/roleManagement/directory/roleDefinitions", operation_id = "Graph_ListDirectoryRoleDefinitions", tag = "Graph",
+    responses((status = 200, description = "Directory roles", body = GraphList), (status = "default", description = "A Graph error", body = ErrorResponse)))]
+async fn list_directory_role_definitions(
+    State(state): State<AppState>,
+    _caller: Caller,
+) -> Json<GraphList> {
+    let roles = state.directory_admin.role_definitions();
+    Json(GraphList {
+        value: roles.iter().map(directory_role_json).collect(),
+        next_link: None,
+    })
+}
+
+/// Gets a directory role by id (its template id).
+#[utoipa::path(get, path = "/v1.0/roleManagement/directory/roleDefinitions/{id}", operation_id = "Graph_GetDirectoryRoleDefinition", tag = "Graph",
+    params(ObjectPath),
+    responses((status = 200, description = "The directory role", body = Object), (status = "default", description = "A Graph error", body = ErrorResponse)))]
+async fn get_directory_role_definition(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(path): Path<ObjectPath>,
+) -> Result<Json<Value>, ApiError> {
+    let role = state.directory_admin.role_definition(&path.id)?;
+    Ok(Json(directory_role_json(&role)))
+}
+
+/// Lists directory role assignments (`$filter=principalId eq '...'` or
+/// `roleDefinitionId eq '...'`).
+#[utoipa::path(get, path = "/v1.0/roleManagement/directory/roleAssignments", operation_id = "Graph_ListDirectoryRoleAssignments", tag = "Graph",
+    params(GraphQuery),
+    responses((status = 200, description = "Directory role assignments", body = GraphList), (status = "default", description = "A Graph error", body = ErrorResponse)))]
+async fn list_directory_role_assignments(
+    State(state): State<AppState>,
+    _caller: Caller,
+    axum::extract::Query(q): axum::extract::Query<GraphQuery>,
+) -> Result<Json<GraphList>, ApiError> {
+    let filter = role_assignment_filter(q.filter.as_deref())?;
+    let found = state.directory_admin.role_assignments(filter);
+    Ok(Json(GraphList {
+        value: found.iter().map(directory_role_assignment_json).collect(),
+        next_link: None,
+    }))
+}
+
+/// Gives a user or service principal a directory role; takes Privileged Role Administrator
+/// or Global Administrator.
+#[utoipa::path(post, path = "/v1.0/roleManagement/directory/roleAssignments", operation_id = "Graph_CreateDirectoryRoleAssignment", tag = "Graph",
+    request_body = NewDirectoryRoleAssignment,
+    responses((status = 201, description = "The directory role assignment", body = Object), (status = "default", description = "A Graph error", body = ErrorResponse)))]
+async fn create_directory_role_assignment(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: ArmJson<NewDirectoryRoleAssignment>,
+) -> Result<Response, ApiError> {
+    state
+        .directory_admin
+        .authorize(&caller.principals, actions::ROLE_ASSIGNMENTS)?;
+    let body = body.parse()?;
+    let made = state
+        .directory_admin
+        .assign_role(
+            &caller.principals,
+            &body.principal_id,
+            &body.role_definition_id,
+            &body.directory_scope_id,
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(directory_role_assignment_json(&made)),
+    )
+        .into_response())
+}
+
+/// Gets a directory role assignment.
+#[utoipa::path(get, path = "/v1.0/roleManagement/directory/roleAssignments/{id}", operation_id = "Graph_GetDirectoryRoleAssignment", tag = "Graph",
+    params(ObjectPath),
+    responses((status = 200, description = "The directory role assignment", body = Object), (status = "default", description = "A Graph error", body = ErrorResponse)))]
+async fn get_directory_role_assignment(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(path): Path<ObjectPath>,
+) -> Result<Json<Value>, ApiError> {
+    let found = state.directory_admin.role_assignment(&path.id)?;
+    Ok(Json(directory_role_assignment_json(&found)))
+}
+
+/// Removes a directory role assignment; takes Privileged Role Administrator or Global
+/// Administrator.
+#[utoipa::path(delete, path = "/v1.0/roleManagement/directory/roleAssignments/{id}", operation_id = "Graph_DeleteDirectoryRoleAssignment", tag = "Graph",
+    params(ObjectPath),
+    responses((status = 204, description = "Removed"), (status = "default", description = "A Graph error", body = ErrorResponse)))]
+async fn delete_directory_role_assignment(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(path): Path<ObjectPath>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .directory_admin
+        .authorize(&caller.principals, actions::ROLE_ASSIGNMENTS)?;
+    state
+        .directory_admin
+        .unassign_role(&caller.principals, &path.id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

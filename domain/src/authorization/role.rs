@@ -42,10 +42,25 @@ pub struct RoleDefinition {
 }
 
 impl RoleDefinition {
-    /// Whether the role grants `action`.
+    /// Whether the role grants `action`. No ARM role grants a directory action, not even
+    /// through `*`: only directory roles do.
     #[must_use]
     pub fn grants(&self, action: &str, kind: AccessKind) -> bool {
-        self.permissions.iter().any(|p| p.grants(action, kind))
+        !crate::directory::roles::is_directory_action(action)
+            && self.permissions.iter().any(|p| p.grants(action, kind))
+    }
+
+    /// Refuses a custom role listing a `Microsoft.Directory/...` action: the directory is
+    /// managed through directory roles, which no ARM role can stand in for.
+    ///
+    /// # Errors
+    /// The offending action.
+    pub fn names_no_directory_action(&self) -> Result<(), String> {
+        self.permissions
+            .iter()
+            .flat_map(|p| p.actions.iter().chain(&p.data_actions))
+            .find(|a| crate::directory::roles::is_directory_action(a))
+            .map_or(Ok(()), |a| Err(a.clone()))
     }
 
     /// Whether the role may be assigned at `scope`.

@@ -326,6 +326,14 @@ impl RbacService {
                 message: "A custom role needs a roleName, at least one permission block and at least one assignable scope.".to_owned(),
             });
         }
+        if let Err(action) = role.names_no_directory_action() {
+            return Err(RbacError::Invalid {
+                target: "properties.permissions",
+                message: format!(
+                    "The action '{action}' is a directory action: the directory is managed through directory roles, not ARM roles."
+                ),
+            });
+        }
         let created = self.role_definition(&role.id.to_string()).is_err();
         self.repo
             .put_custom_role(&role)

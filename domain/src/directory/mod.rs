@@ -1,11 +1,18 @@
 //! The directory: users, service principals (with their application and password
 //! credentials) and groups, as Microsoft Entra ID models them. Principals of role
-//! assignments come from here; secrets are kept only as slow hashes.
+//! assignments come from here; secrets are kept only as slow hashes. Changing the directory
+//! takes a directory role ([`roles`]), checked by [`DirectoryAdmin`].
 
+mod admin;
 mod ports;
+pub mod roles;
 mod service;
 
-pub use ports::{DirectoryRepository, DirectoryWriteError, ObjectKind, Secrets};
+pub use admin::{DirectoryAdmin, RoleAssignmentFilter};
+pub use ports::{
+    DirectoryRepository, DirectoryRoleRepository, DirectoryWriteError, ObjectKind, Secrets,
+};
+pub use roles::{DirectoryRole, DirectoryRoleAssignment, built_in_directory_roles};
 pub use service::{DirectoryError, DirectoryService, NewSecret, PrincipalInfo, SignInError};
 
 use time::OffsetDateTime;

@@ -1,6 +1,8 @@
 //! Ports of the directory.
 
-use super::{DirectoryObject, Group, PasswordCredential, ServicePrincipal, User};
+use super::{
+    DirectoryObject, DirectoryRoleAssignment, Group, PasswordCredential, ServicePrincipal, User,
+};
 use crate::store::StoreError;
 use async_trait::async_trait;
 use uuid::Uuid;
@@ -147,6 +149,44 @@ pub trait DirectoryRepository: Send + Sync {
     /// # Errors
     /// `Store`.
     async fn delete_object(&self, id: Uuid) -> Result<bool, StoreError>;
+}
+
+/// Stores directory role assignments. Every write advances a change counter of its own,
+/// which replicas poll to refresh what they hold in memory.
+#[async_trait]
+pub trait DirectoryRoleRepository: Send + Sync {
+    /// Every directory role assignment.
+    ///
+    /// # Errors
+    /// `Store`.
+    async fn role_assignments(&self) -> Result<Vec<DirectoryRoleAssignment>, StoreError>;
+
+    /// Inserts an assignment; (principal, role, directory scope) is unique.
+    ///
+    /// # Errors
+    /// `Conflict` when that principal holds that role already; `Store`.
+    async fn insert_role_assignment(
+        &self,
+        assignment: &DirectoryRoleAssignment,
+    ) -> Result<(), DirectoryWriteError>;
+
+    /// Deletes an assignment; `Ok(false)` when there was none.
+    ///
+    /// # Errors
+    /// `Store`.
+    async fn delete_role_assignment(&self, id: Uuid) -> Result<bool, StoreError>;
+
+    /// Deletes every directory role of a principal (when it leaves the directory).
+    ///
+    /// # Errors
+    /// `Store`.
+    async fn delete_role_assignments_of(&self, principal: Uuid) -> Result<u64, StoreError>;
+
+    /// The change counter of directory role assignments.
+    ///
+    /// # Errors
+    /// `Store`.
+    async fn role_assignments_version(&self) -> Result<i64, StoreError>;
 }
 
 /// The kinds of directory objects.

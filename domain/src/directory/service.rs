@@ -15,6 +15,9 @@ use uuid::Uuid;
 /// How deep group nesting is followed (Entra allows nesting; a cycle must not loop).
 const MAX_GROUP_DEPTH: usize = 32;
 
+/// How many ids one store query looks up.
+const GET_BY_IDS_CHUNK: usize = 1000;
+
 /// Errors of the directory use cases.
 #[derive(Debug, thiserror::Error)]
 pub enum DirectoryError {
@@ -34,6 +37,10 @@ pub enum DirectoryError {
         "Resource '{0}' does not exist or one of its queried reference-property objects are not present."
     )]
     NotFound(String),
+    /// The caller may not do this: it holds no directory role that allows it, or the
+    /// object it would change is more privileged than the caller.
+    #[error("{0}")]
+    Forbidden(String),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -386,7 +393,12 @@ impl DirectoryService {
     /// # Errors
     /// `Store`.
     pub async fn get_by_ids(&self, ids: &[Uuid]) -> Result<Vec<DirectoryObject>, DirectoryError> {
-        Ok(self.repo.get_objects(ids).await?)
+        // In slices: a store binds each id as a parameter, and SQLite takes only so many.
+        let mut found = Vec::new();
+        for chunk in ids.chunks(GET_BY_IDS_CHUNK) {
+            found.extend(self.repo.get_objects(chunk).await?);
+        }
+        Ok(found)
     }
 
     /// The enabled user or service principal with this object id, with its groups; `None`
@@ -710,7 +722,10 @@ impl DirectoryService {
         }
     }
 
-    async fn service_principal(&self, name: &str) -> Result<ServicePrincipal, DirectoryError> {
+    pub(crate) async fn service_principal(
+        &self,
+        name: &str,
+    ) -> Result<ServicePrincipal, DirectoryError> {
         if let Ok(id) = Uuid::parse_str(name) {
             for object in self.repo.get_objects(&[id]).await? {
                 if let DirectoryObject::ServicePrincipal(sp) = object {

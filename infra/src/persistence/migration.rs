@@ -27,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0012TrustWipe),
             Box::new(M0013TufStore),
             Box::new(M0014TufKeysPerRole),
+            Box::new(super::directory_roles::MDirectoryRoles),
         ]
     }
 }

@@ -2,6 +2,7 @@
 //! the domain's storage ports.
 
 mod directory_repository;
+mod directory_roles;
 pub mod entities;
 mod migration;
 mod rbac_repository;
@@ -13,6 +14,7 @@ mod tuf_keys;
 mod tuf_store;
 
 pub use directory_repository::SeaOrmDirectoryRepository;
+pub use directory_roles::SeaOrmDirectoryRoleRepository;
 pub use migration::Migrator;
 pub use rbac_repository::SeaOrmRbacRepository;
 pub use repositories::{

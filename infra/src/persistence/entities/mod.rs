@@ -3,6 +3,7 @@
 
 pub mod admin_password;
 pub mod directory;
+pub mod directory_role;
 pub mod operation;
 pub mod rbac;
 pub mod registry;
