@@ -145,8 +145,6 @@ impl OAuthError {
             | Self::InvalidRefreshToken(_)
             | Self::ClientMismatch
             | Self::Locked { .. } => "invalid_grant",
-                "invalid_grant"
-            }
             Self::InvalidScope(_) => "invalid_scope",
             Self::UnsupportedGrantType(_) => "unsupported_grant_type",
             Self::Store(_) => "server_error",
