@@ -100,7 +100,7 @@ impl FailureLimiter {
             .iter()
             .map(|(k, w)| (w.failures >= max, w.failures, w.since, k))
             .collect();
-        order.sort_unstable_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+        order.sort_unstable_by_key(|&(locked, failures, since, _)| (locked, failures, since));
         let doomed: Vec<String> = order
             .into_iter()
             .take(batch)

@@ -25,6 +25,7 @@ mod python_clients;
 mod rbac;
 mod registries;
 mod resource_groups;
+mod sign_in_limits;
 mod subscriptions;
 mod token_server;
 mod tokens;

@@ -287,6 +287,20 @@ async fn bad_token_requests_get_docker_errors() {
             .into_iter()
             .find(|k| k.purpose == "refresh-hs256")
             .unwrap();
+    // The secret is sealed at rest: only a holder of the secrets key (here, in the data
+    // directory) can forge with it.
+    use berth_domain::registry::SecretBox as _;
+    let sealing = berth_infra::sealing::AesGcmBox::from_config(None, app.data_dir.path()).unwrap();
+    let secret = STANDARD
+        .decode(
+            sealing
+                .open(
+                    &row.material,
+                    &berth_infra::sealing::token_server_key_aad(&row.purpose, &row.kid),
+                )
+                .unwrap(),
+        )
+        .unwrap();
     let mut expired = claims(&refresh);
     expired["exp"] = json!(expired["iat"].as_i64().unwrap() - 3600);
     expired["nbf"] = json!(expired["iat"].as_i64().unwrap() - 7200);
@@ -295,7 +309,7 @@ async fn bad_token_requests_get_docker_errors() {
     let forged = jsonwebtoken::encode(
         &header,
         &expired,
-        &jsonwebtoken::EncodingKey::from_secret(&STANDARD.decode(&row.material).unwrap()),
+        &jsonwebtoken::EncodingKey::from_secret(&secret),
     )
     .unwrap();
     check(
@@ -308,7 +322,7 @@ async fn bad_token_requests_get_docker_errors() {
     let fresh = jsonwebtoken::encode(
         &header,
         &expired,
-        &jsonwebtoken::EncodingKey::from_secret(&STANDARD.decode(&row.material).unwrap()),
+        &jsonwebtoken::EncodingKey::from_secret(&secret),
     )
     .unwrap();
     assert_eq!(
