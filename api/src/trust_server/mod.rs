@@ -388,6 +388,15 @@ async fn key(state: &TrustServerState, gun: &str, role: &str, rotate: bool) -> R
             "The role you are attempting to operate on is invalid.",
             Some(json!(role)),
         ),
+        Err(KeyError::NotAccepted(_)) => {
+            // As for a metadata update: a token issued before content trust was turned off
+            // (or its wipe began) no longer suffices, and no key is made for the collection.
+            tracing::info!(trust.gun = %gun, "server key refused: the registry does not accept trust data now");
+            let route = NotaryRoute::Update {
+                gun: gun.to_owned(),
+            };
+            state.challenge(&route, &Denied::InsufficientScope)
+        }
         Err(KeyError::Store(e)) => internal(&e),
     }
 }

@@ -11,7 +11,9 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use berth_domain::registry::SecretBox;
 use berth_domain::store::StoreError;
-use berth_domain::trust::tuf::{NewKey, RoleName, TufKey, TufServerKeys, TufSigner};
+use berth_domain::trust::tuf::{
+    KeyWriteError, NewKey, RoleName, TufKey, TufServerKeys, TufSigner, WriteGate,
+};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, TransactionTrait};
@@ -87,7 +89,8 @@ impl TufServerKeys for SeaOrmTufServerKeys {
         role: &RoleName,
         keep: &[String],
         new: NewKey,
-    ) -> Result<TufKey, StoreError> {
+        gate: WriteGate,
+    ) -> Result<TufKey, KeyWriteError> {
         // Read before the transaction: on SQLite the writer is one connection.
         let newest = self.rows(gun, Some(role)).await?.into_iter().next();
         if let (NewKey::First, Some(row)) = (new, &newest) {
@@ -98,6 +101,16 @@ impl TufServerKeys for SeaOrmTufServerKeys {
             ServerKey::generate_ecdsa(gun, role.clone()).map_err(|e| StoreError(e.to_string()))?;
         let now = OffsetDateTime::now_utc();
         let txn = self.db.writer().begin().await.map_err(store_error)?;
+        // Held until the key is stored, as a metadata update holds it: a disable committed
+        // first refuses the key, and a wipe that begins after finds it.
+        if gate == WriteGate::RegistryAcceptsTrustData
+            && !super::tuf_store::accepts_trust_data(&txn, gun).await?
+        {
+            txn.rollback().await.map_err(store_error)?;
+            return Err(KeyWriteError::NotAccepted {
+                gun: gun.to_owned(),
+            });
+        }
         tuf_server_key::Entity::delete_many()
             .filter(tuf_server_key::Column::Gun.eq(gun))
             .filter(tuf_server_key::Column::Role.eq(role.as_str()))
@@ -149,7 +162,7 @@ impl TufServerKeys for SeaOrmTufServerKeys {
                 .ok_or_else(|| StoreError(format!("the new {role} key of {gun} vanished")))?;
                 Ok(self.open(&row)?.public)
             }
-            Err(e) => Err(store_error(e)),
+            Err(e) => Err(store_error(e).into()),
         }
     }
 

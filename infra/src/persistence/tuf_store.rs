@@ -37,7 +37,10 @@ impl SeaOrmTufStore {
 /// On PostgreSQL the row is locked for share until `txn` ends, so a disable (an update of
 /// the row) waits for the write, and the wipe after it sees what was written; SQLite has one
 /// writer, which serializes them alike.
-async fn accepts_trust_data(txn: &impl ConnectionTrait, gun: &str) -> Result<bool, StoreError> {
+pub(super) async fn accepts_trust_data(
+    txn: &impl ConnectionTrait,
+    gun: &str,
+) -> Result<bool, StoreError> {
     let Some((login_server, _)) = gun.split_once('/') else {
         return Ok(false);
     };

@@ -289,3 +289,59 @@ async fn the_password_grant_takes_only_a_known_client_and_its_refresh_token_stay
         AZURE_CLI
     );
 }
+
+both_backends! {
+    async fn a_push_token_from_before_a_disable_makes_no_server_key_for_the_wiped_collection(app) {
+        use crate::content_trust::{operation_url, service, set_trust, trust_url};
+        use crate::token_server::access;
+        use crate::trust_contract::{signer_in, trusted_registry};
+        use berth_infra::persistence::entities::tuf_server_key;
+        use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+
+        let (registry, login) = trusted_registry(&app, "keygate01").await;
+        let refresh = signer_in(&app, &registry, "key-maker").await;
+        let gun = format!("{login}/app");
+        let keys_of = |gun: String| {
+            let app = &app;
+            async move {
+                tuf_server_key::Entity::find()
+                    .filter(tuf_server_key::Column::Gun.eq(gun))
+                    .count(app.database().await.writer())
+                    .await
+                    .unwrap()
+            }
+        };
+        let push = access(&app, service(&app), &format!("repository:{gun}:pull,push"), &refresh).await;
+        let token = push.body["access_token"].as_str().unwrap().to_owned();
+        let bearer = format!("Bearer {token}");
+        let key_url = |role: &str| format!("{}/v2/{gun}/_trust/tuf/{role}.key", trust_url(&app));
+        // While content trust is on, the token gets the collection's timestamp key.
+        let first = app.send_as(reqwest::Method::GET, &key_url("timestamp"), None, &[("authorization", &bearer)]).await;
+        assert_eq!(first.status, StatusCode::OK, "{:?}", first.body);
+        assert_eq!(keys_of(gun.clone()).await, 1);
+
+        // Disable, and let the wipe end: the collection's key is gone with it.
+        let off = set_trust(&app, &registry, "disabled").await;
+        assert_eq!(off.status, StatusCode::OK, "{:?}", off.body);
+        app.wait_for_operation(&operation_url(&off)).await;
+        assert_eq!(keys_of(gun.clone()).await, 0, "the wipe deleted the server's key");
+
+        // The same token, still unexpired, asks for new keys: refused as a scope that no
+        // longer suffices, as a metadata write is, and no key is made.
+        for (method, role) in [
+            (reqwest::Method::GET, "timestamp"),
+            (reqwest::Method::POST, "timestamp"),
+            (reqwest::Method::POST, "snapshot"),
+            (reqwest::Method::GET, "snapshot"),
+        ] {
+            let r = app.send_as(method.clone(), &key_url(role), None, &[("authorization", &bearer)]).await;
+            assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{method} {role}.key: {:?}", r.body);
+            assert!(
+                r.header("www-authenticate").is_some_and(|h| h.contains("insufficient_scope")),
+                "{method} {role}.key: {:?}",
+                r.headers
+            );
+        }
+        assert_eq!(keys_of(gun.clone()).await, 0, "no key outlives the wipe");
+    }
+}

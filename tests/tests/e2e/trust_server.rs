@@ -240,7 +240,12 @@ berth_tests::both_backends_with! {
     async fn server_keys_are_made_once_sealed_and_forgotten_with_the_collection(app) {
         let setup = setup(&app).await;
         let server = &setup.server;
-        let gun = "reg.registry.localhost/app";
+        let gun = "example.com/app";
+        // A registry without content trust (here: none at all) gets no server key.
+        assert!(matches!(
+            server.key("reg.registry.localhost/app", &RoleName::Timestamp).await,
+            Err(KeyError::NotAccepted(_))
+        ));
         let (first, again) = tokio::join!(
             server.key(gun, &RoleName::Timestamp),
             server.key(gun, &RoleName::Timestamp)

@@ -3,7 +3,7 @@
 //! snapshot, or `key rotate <gun> snapshot -r`). A role may have several: the one its root
 //! names, and a newer one handed out by a rotation that the client has yet to publish.
 
-use super::{RoleName, TufKey, TufSigner};
+use super::{RoleName, TufKey, TufSigner, WriteGate};
 use crate::store::StoreError;
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -15,6 +15,21 @@ pub enum NewKey {
     First,
     /// One after the newest (a rotation).
     Next,
+}
+
+/// Why [`TufServerKeys::create`] made no key.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyWriteError {
+    /// The [`WriteGate`] was closed: the registry of the GUN does not accept trust data
+    /// now, so no key is made for a collection a wipe would not find.
+    #[error("the registry of {gun} does not accept trust data now")]
+    NotAccepted {
+        /// The GUN.
+        gun: String,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// The server's keys, kept (sealed) in Berth's store.
@@ -33,15 +48,21 @@ pub trait TufServerKeys: Send + Sync {
     /// first's key. Keys of the role that are neither in `keep` (the ones the collection's
     /// root names) nor recent are forgotten, so that repeated rotations cannot pile keys up.
     ///
+    /// A key is made only while `gate` is open, checked in the transaction that stores it
+    /// as [`super::TufMetadataStore::update`] checks it: key creation and rotation pass the
+    /// same gate as metadata writes. Handing out a key already held needs no gate.
+    ///
     /// # Errors
-    /// [`StoreError`] when the key cannot be made or stored.
+    /// [`KeyWriteError::NotAccepted`] when the gate is closed; [`KeyWriteError::Store`]
+    /// when the key cannot be made or stored.
     async fn create(
         &self,
         gun: &str,
         role: &RoleName,
         keep: &[String],
         new: NewKey,
-    ) -> Result<TufKey, StoreError>;
+        gate: WriteGate,
+    ) -> Result<TufKey, KeyWriteError>;
 
     /// A signer holding every key the server has for `gun`.
     ///

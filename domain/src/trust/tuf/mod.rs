@@ -18,7 +18,7 @@ mod update;
 pub mod verify;
 
 pub use builder::{SNAPSHOT_EXPIRY, TIMESTAMP_EXPIRY};
-pub use keys::{NewKey, TufServerKeys};
+pub use keys::{KeyWriteError, NewKey, TufServerKeys};
 pub use model::{FileMeta, MetaList, Root, Signature, SignedEnvelope, SignedMeta, Targets, TufKey};
 pub use ports::{
     Certificate, CertificateError, CertificateKey, CertificateParser, SignatureError, SignerError,

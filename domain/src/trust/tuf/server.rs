@@ -6,8 +6,8 @@
 
 use super::refresh::{RefreshError, is_fresh, refresh_server_signed};
 use super::{
-    CertificateParser, ChangeWindow, NewKey, RoleName, Root, SignedEnvelope, StoredTufFile,
-    TufChange, TufCrypto, TufKey, TufMetadataStore, TufSelector, TufServerKeys,
+    CertificateParser, ChangeWindow, KeyWriteError, NewKey, RoleName, Root, SignedEnvelope,
+    StoredTufFile, TufChange, TufCrypto, TufKey, TufMetadataStore, TufSelector, TufServerKeys,
     TufSignatureVerifier, TufWriteError, UpdateError, UploadedFile, WriteGate, validate_update,
 };
 use crate::clock::Clock;
@@ -38,6 +38,10 @@ pub enum KeyError {
     /// Only `timestamp` and `snapshot` keys are held by the server (`INVALID_ROLE`).
     #[error("the server holds no {0} key")]
     NotServerManaged(String),
+    /// The collection's registry does not accept trust data now (content trust is off or
+    /// being wiped): no key is made for it.
+    #[error("the registry of {0} does not accept trust data now")]
+    NotAccepted(String),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -286,7 +290,8 @@ impl EmbeddedTrustServer {
     /// collection's root names, else the newest held key, else a new one.
     ///
     /// # Errors
-    /// [`KeyError::NotServerManaged`] for other roles; [`KeyError::Store`].
+    /// [`KeyError::NotServerManaged`] for other roles; [`KeyError::NotAccepted`] when a key
+    /// would be made for a registry that does not accept trust data now; [`KeyError::Store`].
     pub async fn key(&self, gun: &str, role: &RoleName) -> Result<TufKey, KeyError> {
         server_managed(role)?;
         let named = self.root_key_ids(gun, role).await?.unwrap_or_default();
@@ -297,7 +302,16 @@ impl EmbeddedTrustServer {
         if let Some(newest) = held.into_iter().next() {
             return Ok(newest);
         }
-        Ok(self.keys.create(gun, role, &named, NewKey::First).await?)
+        Ok(self
+            .keys
+            .create(
+                gun,
+                role,
+                &named,
+                NewKey::First,
+                WriteGate::RegistryAcceptsTrustData,
+            )
+            .await?)
     }
 
     /// A new key for `role` of `gun` (`POST .../timestamp.key`, `snapshot.key`; notary's
@@ -305,11 +319,21 @@ impl EmbeddedTrustServer {
     /// server keeps signing with the key the current root names.
     ///
     /// # Errors
-    /// [`KeyError::NotServerManaged`] for other roles; [`KeyError::Store`].
+    /// [`KeyError::NotServerManaged`] for other roles; [`KeyError::NotAccepted`] when a key
+    /// would be made for a registry that does not accept trust data now; [`KeyError::Store`].
     pub async fn rotate_key(&self, gun: &str, role: &RoleName) -> Result<TufKey, KeyError> {
         server_managed(role)?;
         let named = self.root_key_ids(gun, role).await?.unwrap_or_default();
-        Ok(self.keys.create(gun, role, &named, NewKey::Next).await?)
+        Ok(self
+            .keys
+            .create(
+                gun,
+                role,
+                &named,
+                NewKey::Next,
+                WriteGate::RegistryAcceptsTrustData,
+            )
+            .await?)
     }
 
     /// A page of the changefeed (`GET /v2/_trust/changefeed`, or of one GUN with
@@ -337,6 +361,15 @@ impl EmbeddedTrustServer {
         let had = self.store.delete(gun).await?;
         self.keys.delete(gun).await?;
         Ok(had)
+    }
+}
+
+impl From<KeyWriteError> for KeyError {
+    fn from(e: KeyWriteError) -> Self {
+        match e {
+            KeyWriteError::NotAccepted { gun } => Self::NotAccepted(gun),
+            KeyWriteError::Store(e) => Self::Store(e),
+        }
     }
 }
 
