@@ -235,13 +235,19 @@ impl AppState {
         if self.allows(caller, action, scope) {
             return Ok(());
         }
-        Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "AuthorizationFailed",
-            format!(
-                "The client '{}' with object id '{}' does not have authorization to perform action '{action}' over scope '{scope}' or the scope is invalid. If access was recently granted, please refresh your credentials.",
-                caller.name, caller.object_id
-            ),
-        ))
+        Err(authorization_failed(caller, action, scope))
     }
+}
+
+/// ARM's `AuthorizationFailed` (403) for `caller`, `action` and `scope`.
+#[must_use]
+pub fn authorization_failed(caller: &Caller, action: &str, scope: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "AuthorizationFailed",
+        format!(
+            "The client '{}' with object id '{}' does not have authorization to perform action '{action}' over scope '{scope}' or the scope is invalid. If access was recently granted, please refresh your credentials.",
+            caller.name, caller.object_id
+        ),
+    )
 }

@@ -285,6 +285,10 @@ impl From<RbacError> for ApiError {
                 "RoleDefinitionWithSameNameExists",
                 message,
             ),
+            RbacError::AuthorizationFailed { .. } => {
+                Self::new(StatusCode::FORBIDDEN, "AuthorizationFailed", message)
+            }
+            RbacError::RoleChanged(_) => Self::new(StatusCode::CONFLICT, "Conflict", message),
             RbacError::RoleAssigned(_) => Self::new(
                 StatusCode::CONFLICT,
                 "RoleDefinitionHasAssignments",
@@ -300,6 +304,17 @@ impl From<RbacError> for ApiError {
 fn check(state: &AppState, caller: &Caller, action: &str, scope: &str) -> Result<(), ApiError> {
     Scope::parse(scope).map_err(RbacError::from)?;
     state.authorize(caller, action, scope)
+}
+
+/// An RBAC error as the caller sees it: a refusal at another scope than the request's
+/// names the caller, as ARM's `AuthorizationFailed` does.
+fn refusal(caller: &Caller, e: RbacError) -> ApiError {
+    match e {
+        RbacError::AuthorizationFailed { action, scope } => {
+            crate::auth::authorization_failed(caller, action, &scope)
+        }
+        other => other.into(),
+    }
 }
 
 /// ARM ids of role definitions name the subscription of the scope they are read at (none
@@ -468,8 +483,9 @@ async fn get_role_definition(
         "Microsoft.Authorization/roleDefinitions/read",
         &scope,
     )?;
-    Scope::parse(&scope).map_err(RbacError::from)?;
-    let role = state.rbac.role_definition(&path.role_definition_id)?;
+    let role = state
+        .rbac
+        .role_definition_at(&scope, &path.role_definition_id)?;
     Ok(Json(role_resource(&scope, &role)))
 }
 
@@ -523,7 +539,11 @@ async fn put_role_definition(
             .collect::<Result<_, _>>()
             .map_err(RbacError::from)?,
     };
-    let (role, created) = state.rbac.put_role_definition(role).await?;
+    let (role, created) = state
+        .rbac
+        .put_role_definition(&caller.principals, role)
+        .await
+        .map_err(|e| refusal(&caller, e))?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -551,12 +571,12 @@ async fn delete_role_definition(
     )?;
     match state
         .rbac
-        .delete_role_definition(&path.role_definition_id)
+        .delete_role_definition(&caller.principals, &scope, &path.role_definition_id)
         .await
     {
         Ok(role) => Ok(Json(role_resource(&scope, &role)).into_response()),
         Err(RbacError::RoleDefinitionNotFound(_)) => Ok(StatusCode::NO_CONTENT.into_response()),
-        Err(e) => Err(e.into()),
+        Err(e) => Err(refusal(&caller, e)),
     }
 }
 

@@ -17,6 +17,10 @@ pub enum RbacWriteError {
     /// The role definition still has assignments.
     #[error("the role definition is assigned")]
     RoleAssigned,
+    /// The role definition is not as it was read: it exists already (an insert), or it was
+    /// changed or deleted since (a replace or a delete).
+    #[error("the role definition changed since it was read")]
+    RoleChanged,
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -32,17 +36,30 @@ pub trait RbacRepository: Send + Sync {
     /// `Store`.
     async fn custom_roles(&self) -> Result<Vec<RoleDefinition>, StoreError>;
 
-    /// Inserts or replaces a custom role definition.
+    /// Inserts a new custom role definition.
     ///
     /// # Errors
-    /// `RoleNameTaken`, `Store`.
-    async fn put_custom_role(&self, role: &RoleDefinition) -> Result<(), RbacWriteError>;
+    /// `RoleChanged` when a role with its id exists; `RoleNameTaken`, `Store`.
+    async fn insert_custom_role(&self, role: &RoleDefinition) -> Result<(), RbacWriteError>;
 
-    /// Deletes a custom role definition unless it is assigned; `Ok(false)` when unknown.
+    /// Replaces `previous` by `role` (same id), only while the stored role still has
+    /// `previous`'s assignable scopes: the caller was authorized against those.
     ///
     /// # Errors
-    /// `RoleAssigned`, `Store`.
-    async fn delete_custom_role(&self, id: Uuid) -> Result<bool, RbacWriteError>;
+    /// `RoleChanged` when the stored role is gone or has other assignable scopes;
+    /// `RoleNameTaken`, `Store`.
+    async fn replace_custom_role(
+        &self,
+        previous: &RoleDefinition,
+        role: &RoleDefinition,
+    ) -> Result<(), RbacWriteError>;
+
+    /// Deletes a custom role definition unless it is assigned, only while it still has the
+    /// assignable scopes of `role`; `Ok(false)` when it is gone.
+    ///
+    /// # Errors
+    /// `RoleAssigned`, `RoleChanged`, `Store`.
+    async fn delete_custom_role(&self, role: &RoleDefinition) -> Result<bool, RbacWriteError>;
 
     /// Every role assignment.
     ///

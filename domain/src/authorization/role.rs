@@ -68,6 +68,15 @@ impl RoleDefinition {
     pub fn assignable_at(&self, scope: &Scope) -> bool {
         self.assignable_scopes.iter().any(|s| scope.is_within(s))
     }
+
+    /// Whether the role is seen from `scope`: a built-in everywhere, a custom role where it
+    /// is assignable and above any of its assignable scopes, as ARM lists and reads them.
+    #[must_use]
+    pub fn visible_at(&self, scope: &Scope) -> bool {
+        self.kind == RoleKind::BuiltIn
+            || self.assignable_at(scope)
+            || self.assignable_scopes.iter().any(|s| s.is_within(scope))
+    }
 }
 
 const CR: &str = "Microsoft.ContainerRegistry/registries";

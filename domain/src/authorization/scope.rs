@@ -75,6 +75,11 @@ impl Scope {
         if segments.iter().any(|seg| seg.is_empty()) {
             return Err(err("it has an empty segment"));
         }
+        // A scope is never a relative path: tools that normalize paths would read it as
+        // another scope than the one it grants at.
+        if segments.iter().any(|seg| *seg == "." || *seg == "..") {
+            return Err(err("it has a '.' or '..' segment"));
+        }
         let mut ends = Vec::new();
         let mut offset = 0;
         let mut end_of = |count: usize, segments: &[&str]| {
@@ -124,6 +129,14 @@ impl Scope {
             {
                 if repository.is_empty() {
                     return Err(err("a repository scope names the repository"));
+                }
+                // Distribution's grammar (case aside: scopes compare without it), so no
+                // `..` or `.` segment can make the path read as another scope.
+                if !crate::registry::is_repository_name(&repository.join("/").to_ascii_lowercase())
+                {
+                    return Err(err(
+                        "the repository name must be lowercase path components of letters and digits joined by '.', '_' or '-'",
+                    ));
                 }
                 ends.push(trimmed.len());
                 rest = &[];
@@ -240,6 +253,31 @@ mod tests {
             &format!("{SUB}/resourceGroups/rg/extra/thing"),
         ] {
             assert!(Scope::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_scope_cannot_climb_out_of_a_repository_with_dot_segments() {
+        let registry =
+            format!("{SUB}/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/r");
+        for bad in [
+            format!("{registry}/repositories/../../../../resourceGroups/rg"),
+            format!("{registry}/repositories/app/.."),
+            format!("{registry}/repositories/./app"),
+            format!("{registry}/repositories/team/-app"),
+            format!("{registry}/repositories/a b"),
+            format!("{registry}/repositories/app:tag"),
+            format!("{SUB}/resourceGroups/../providers/Microsoft.ContainerRegistry/registries/r"),
+            format!("{SUB}/resourceGroups/rg/providers/Microsoft.Web/sites/.."),
+        ] {
+            assert!(Scope::parse(&bad).is_err(), "{bad}");
+        }
+        for good in [
+            format!("{registry}/repositories/team/app"),
+            format!("{registry}/repositories/Team/App"),
+            format!("{registry}/repositories/a.b-c_d/e__f"),
+        ] {
+            assert!(Scope::parse(&good).is_ok(), "{good}");
         }
     }
 

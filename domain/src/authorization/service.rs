@@ -76,6 +76,20 @@ pub enum RbacError {
     /// A custom role with this name exists.
     #[error("A role definition named '{0}' already exists.")]
     RoleNameTaken(String),
+    /// The caller may not perform `action` at `scope`, one of the scopes the use case
+    /// touches beyond the request's own.
+    #[error(
+        "The caller does not have authorization to perform action '{action}' over scope '{scope}'."
+    )]
+    AuthorizationFailed {
+        /// The action.
+        action: &'static str,
+        /// The scope.
+        scope: String,
+    },
+    /// The role definition changed while this request was writing it.
+    #[error("The role definition '{0}' was changed by another request; read it again and retry.")]
+    RoleChanged(String),
     /// The role definition is still assigned.
     #[error(
         "The role definition '{0}' cannot be deleted while it has role assignments; delete them first."
@@ -95,6 +109,7 @@ impl From<RbacWriteError> for RbacError {
             RbacWriteError::AssignmentExists(name) => Self::AssignmentExists(name),
             RbacWriteError::RoleNameTaken => Self::RoleNameTaken(String::new()),
             RbacWriteError::RoleAssigned => Self::RoleAssigned(String::new()),
+            RbacWriteError::RoleChanged => Self::RoleChanged(String::new()),
             RbacWriteError::Store(s) => Self::Store(s),
         }
     }
@@ -277,11 +292,7 @@ impl RbacService {
         let mut roles: Vec<RoleDefinition> = snapshot
             .roles
             .values()
-            .filter(|r| {
-                r.kind == RoleKind::BuiltIn
-                    || r.assignable_at(&scope)
-                    || r.assignable_scopes.iter().any(|s| s.is_within(&scope))
-            })
+            .filter(|r| r.visible_at(&scope))
             .filter(|r| name.is_none_or(|n| r.name.eq_ignore_ascii_case(n)))
             .cloned()
             .collect();
@@ -289,7 +300,8 @@ impl RbacService {
         Ok(roles)
     }
 
-    /// One role definition by GUID.
+    /// One role definition by GUID, whatever scope it is seen from (for the role of an
+    /// assignment being made, which is checked against the assignment's scope).
     ///
     /// # Errors
     /// `RoleDefinitionNotFound`.
@@ -303,14 +315,52 @@ impl RbacService {
             .ok_or_else(|| RbacError::RoleDefinitionNotFound(id.to_owned()))
     }
 
-    /// Creates or replaces a custom role definition.
+    /// One role definition by GUID as read at `scope`: a custom role not seen from there
+    /// (see [`RoleDefinition::visible_at`]) is not found, as in a list at that scope.
     ///
     /// # Errors
-    /// `BuiltInRole`, `Invalid`, `RoleNameTaken`, `Store`.
+    /// `InvalidScope`, `RoleDefinitionNotFound`.
+    pub fn role_definition_at(&self, scope: &str, id: &str) -> Result<RoleDefinition, RbacError> {
+        let scope = Scope::parse(scope)?;
+        self.role_definition(id)
+            .ok()
+            .filter(|r| r.visible_at(&scope))
+            .ok_or_else(|| RbacError::RoleDefinitionNotFound(id.to_owned()))
+    }
+
+    /// Refuses unless `principals` may perform `action` at every one of `scopes`.
+    fn authorize_at_every(
+        &self,
+        principals: &[Uuid],
+        action: &'static str,
+        scopes: &[Scope],
+    ) -> Result<(), RbacError> {
+        match scopes
+            .iter()
+            .find(|s| !self.is_allowed(principals, action, AccessKind::Control, s))
+        {
+            Some(denied) => Err(RbacError::AuthorizationFailed {
+                action,
+                scope: denied.to_string(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Creates or replaces a custom role definition for `principals` (the caller and its
+    /// groups), who need `roleDefinitions/write` at every assignable scope of the role, both
+    /// as stored and as it will be: write access to one scope never widens a role used at
+    /// another. The replacement is stored only while the role is as authorized.
+    ///
+    /// # Errors
+    /// `AuthorizationFailed`, `BuiltInRole`, `Invalid`, `RoleNameTaken`, `RoleChanged`,
+    /// `Store`.
     pub async fn put_role_definition(
         &self,
+        principals: &[Uuid],
         role: RoleDefinition,
     ) -> Result<(RoleDefinition, bool), RbacError> {
+        const WRITE: &str = "Microsoft.Authorization/roleDefinitions/write";
         if built_in_roles()
             .iter()
             .any(|b| b.id == role.id || b.name.eq_ignore_ascii_case(&role.name))
@@ -334,32 +384,52 @@ impl RbacService {
                 ),
             });
         }
-        let created = self.role_definition(&role.id.to_string()).is_err();
-        self.repo
-            .put_custom_role(&role)
-            .await
-            .map_err(|e| match e {
-                RbacWriteError::RoleNameTaken => RbacError::RoleNameTaken(role.name.clone()),
-                other => other.into(),
-            })?;
+        let previous = self.role_definition(&role.id.to_string()).ok();
+        if let Some(previous) = &previous {
+            self.authorize_at_every(principals, WRITE, &previous.assignable_scopes)?;
+        }
+        self.authorize_at_every(principals, WRITE, &role.assignable_scopes)?;
+        let written = match &previous {
+            Some(previous) => self.repo.replace_custom_role(previous, &role).await,
+            None => self.repo.insert_custom_role(&role).await,
+        };
+        written.map_err(|e| match e {
+            RbacWriteError::RoleNameTaken => RbacError::RoleNameTaken(role.name.clone()),
+            RbacWriteError::RoleChanged => RbacError::RoleChanged(role.name.clone()),
+            other => other.into(),
+        })?;
         self.refresh().await?;
-        Ok((role, created))
+        Ok((role, previous.is_none()))
     }
 
-    /// Deletes a custom role definition (refused while it is assigned).
+    /// Deletes a custom role definition seen from `scope`, for `principals`, who need
+    /// `roleDefinitions/delete` at every assignable scope of the role. Refused while it is
+    /// assigned.
     ///
     /// # Errors
-    /// `BuiltInRole`, `RoleAssigned`, `RoleDefinitionNotFound`, `Store`.
-    pub async fn delete_role_definition(&self, id: &str) -> Result<RoleDefinition, RbacError> {
-        let role = self.role_definition(id)?;
+    /// `InvalidScope`, `AuthorizationFailed`, `BuiltInRole`, `RoleAssigned`, `RoleChanged`,
+    /// `RoleDefinitionNotFound`, `Store`.
+    pub async fn delete_role_definition(
+        &self,
+        principals: &[Uuid],
+        scope: &str,
+        id: &str,
+    ) -> Result<RoleDefinition, RbacError> {
+        let role = self.role_definition_at(scope, id)?;
         if role.kind == RoleKind::BuiltIn {
             return Err(RbacError::BuiltInRole(role.name));
         }
+        self.authorize_at_every(
+            principals,
+            "Microsoft.Authorization/roleDefinitions/delete",
+            &role.assignable_scopes,
+        )?;
         self.repo
-            .delete_custom_role(role.id)
+            .delete_custom_role(&role)
             .await
             .map_err(|e| match e {
                 RbacWriteError::RoleAssigned => RbacError::RoleAssigned(role.name.clone()),
+                RbacWriteError::RoleChanged => RbacError::RoleChanged(role.name.clone()),
                 other => other.into(),
             })?;
         self.refresh().await?;

@@ -21,7 +21,7 @@ pub use model::{
     RegistryDefinition, RegistryPatch, RegistrySettings, RetentionPolicy, RoleAssignmentMode,
     SoftDeletePolicy, UserAssignedIdentity,
 };
-pub use name::RegistryName;
+pub use name::{RegistryName, is_repository_name};
 pub use ports::{RegistryChange, RegistryRepository, RegistryWriteError};
 pub use scope_map::{
     FastHash, GeneratedPassword, RepositoryToken, ScopeMap, ScopeMapRepository, ScopeMaps,

@@ -8,9 +8,8 @@ mod scope;
 mod service;
 
 pub use crate::limiter::FailureLimiter;
-pub use scope::{
-    AccessEntry, MAX_SCOPE_LEN, MAX_SCOPES, ScopeRequest, is_repository_name, parse_scopes,
-};
+pub use crate::registry::is_repository_name;
+pub use scope::{AccessEntry, MAX_SCOPE_LEN, MAX_SCOPES, ScopeRequest, parse_scopes};
 pub use service::{
     AccessSources, Credentials, IssuedToken, RegistryTokenService, TokenServerSettings,
 };

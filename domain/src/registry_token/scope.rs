@@ -94,22 +94,6 @@ fn parse_scope(text: &str) -> Result<ScopeRequest, TokenServerError> {
     })
 }
 
-/// Whether `name` is a repository name Distribution accepts: lowercase path components of
-/// alphanumerics joined by `.`, `_`, `__` or `-`, separated by `/`, at most 256 characters.
-#[must_use]
-pub fn is_repository_name(name: &str) -> bool {
-    name.len() <= 256
-        && name.split('/').all(|component| {
-            let bytes = component.as_bytes();
-            !bytes.is_empty()
-                && bytes[0].is_ascii_alphanumeric()
-                && bytes[bytes.len() - 1].is_ascii_alphanumeric()
-                && bytes
-                    .iter()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(b))
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,24 +132,5 @@ mod tests {
         }
         let many = vec!["repository:app:pull".to_owned(); MAX_SCOPES + 1];
         assert!(parse_scopes(&many).is_err());
-    }
-
-    #[test]
-    fn repository_names_follow_distribution() {
-        for good in ["app", "team/app", "a.b-c_d/e__f", "x9/y"] {
-            assert!(is_repository_name(good), "{good}");
-        }
-        for bad in [
-            "App",
-            "/app",
-            "app/",
-            "team//app",
-            "-app",
-            "app-",
-            "a b",
-            "",
-        ] {
-            assert!(!is_repository_name(bad), "{bad}");
-        }
     }
 }

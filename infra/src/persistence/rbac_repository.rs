@@ -10,7 +10,9 @@ use berth_domain::authorization::{
 };
 use berth_domain::store::StoreError;
 use sea_orm::ActiveValue::Set;
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait};
+use sea_orm::{
+    ColumnTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait,
+};
 use tracing::instrument;
 use uuid::Uuid;
 
@@ -49,10 +51,18 @@ fn role_from_row(row: role_definition::Model) -> Result<RoleDefinition, StoreErr
         description: row.description,
         kind: RoleKind::Custom,
         permissions,
+        // A scope stored before the grammar tightened (a `..` segment, say) is dropped:
+        // the role is assignable at fewer scopes, never at a wrong one.
         assignable_scopes: scopes
             .iter()
-            .map(|s| Scope::parse(s).map_err(|e| corrupt("scope", e)))
-            .collect::<Result<_, _>>()?,
+            .filter_map(|s| {
+                Scope::parse(s)
+                    .inspect_err(|e| {
+                        tracing::warn!(role.id = %row.id, error = %e, "stored assignable scope refused; the role is not assignable there");
+                    })
+                    .ok()
+            })
+            .collect(),
     })
 }
 
@@ -73,6 +83,65 @@ fn assignment_from_row(row: role_assignment::Model) -> Result<RoleAssignment, St
     })
 }
 
+/// The assignable scopes as stored: a JSON array of the scopes' texts.
+fn scopes_json(role: &RoleDefinition) -> Result<String, StoreError> {
+    let scopes: Vec<&str> = role.assignable_scopes.iter().map(Scope::as_str).collect();
+    serde_json::to_string(&scopes).map_err(|e| StoreError(e.to_string()))
+}
+
+/// Whether the stored role `role.id` has `role`'s assignable scopes; `None` when it is gone.
+/// Read inside the writing transaction, so that the write acts on what was authorized.
+async fn stored_as(
+    txn: &DatabaseTransaction,
+    role: &RoleDefinition,
+) -> Result<Option<bool>, StoreError> {
+    let stored = role_definition::Entity::find_by_id(role.id.to_string())
+        .one(txn)
+        .await
+        .map_err(store_error)?;
+    Ok(stored.map(|row| {
+        serde_json::from_str::<Vec<String>>(&row.assignable_scopes).is_ok_and(|stored| {
+            stored.len() == role.assignable_scopes.len()
+                && stored
+                    .iter()
+                    .zip(&role.assignable_scopes)
+                    .all(|(s, r)| s.eq_ignore_ascii_case(r.as_str()))
+        })
+    }))
+}
+
+/// Writes `role` (its id free) and advances the change counter.
+async fn write_role(
+    txn: &DatabaseTransaction,
+    role: &RoleDefinition,
+) -> Result<(), RbacWriteError> {
+    let permissions =
+        serde_json::to_string(&role.permissions).map_err(|e| StoreError(e.to_string()))?;
+    let taken = role_definition::Entity::find()
+        .filter(role_definition::Column::RoleNameKey.eq(role.name.to_lowercase()))
+        .filter(role_definition::Column::Id.ne(role.id.to_string()))
+        .count(txn)
+        .await
+        .map_err(store_error)?;
+    if taken > 0 {
+        return Err(RbacWriteError::RoleNameTaken);
+    }
+    let row = role_definition::ActiveModel {
+        id: Set(role.id.to_string()),
+        role_name: Set(role.name.clone()),
+        role_name_key: Set(role.name.to_lowercase()),
+        description: Set(role.description.clone()),
+        permissions: Set(permissions),
+        assignable_scopes: Set(scopes_json(role)?),
+    };
+    role_definition::Entity::insert(row)
+        .exec(txn)
+        .await
+        .map_err(store_error)?;
+    bump_counter(txn, COUNTER).await?;
+    Ok(())
+}
+
 #[async_trait]
 impl RbacRepository for SeaOrmRbacRepository {
     async fn custom_roles(&self) -> Result<Vec<RoleDefinition>, StoreError> {
@@ -86,54 +155,57 @@ impl RbacRepository for SeaOrmRbacRepository {
     }
 
     #[instrument(skip_all, err, fields(role.id = %role.id))]
-    async fn put_custom_role(&self, role: &RoleDefinition) -> Result<(), RbacWriteError> {
-        let permissions =
-            serde_json::to_string(&role.permissions).map_err(|e| StoreError(e.to_string()))?;
-        let scopes: Vec<&str> = role.assignable_scopes.iter().map(Scope::as_str).collect();
-        let scopes = serde_json::to_string(&scopes).map_err(|e| StoreError(e.to_string()))?;
+    async fn insert_custom_role(&self, role: &RoleDefinition) -> Result<(), RbacWriteError> {
         let txn = self.db.writer().begin().await.map_err(store_error)?;
-        let taken = role_definition::Entity::find()
-            .filter(role_definition::Column::RoleNameKey.eq(role.name.to_lowercase()))
-            .filter(role_definition::Column::Id.ne(role.id.to_string()))
-            .count(&txn)
+        if role_definition::Entity::find_by_id(role.id.to_string())
+            .one(&txn)
             .await
-            .map_err(store_error)?;
-        if taken > 0 {
-            return Err(RbacWriteError::RoleNameTaken);
+            .map_err(store_error)?
+            .is_some()
+        {
+            return Err(RbacWriteError::RoleChanged);
+        }
+        write_role(&txn, role).await?;
+        txn.commit().await.map_err(store_error)?;
+        Ok(())
+    }
+
+    #[instrument(skip_all, err, fields(role.id = %role.id))]
+    async fn replace_custom_role(
+        &self,
+        previous: &RoleDefinition,
+        role: &RoleDefinition,
+    ) -> Result<(), RbacWriteError> {
+        let txn = self.db.writer().begin().await.map_err(store_error)?;
+        if !stored_as(&txn, previous).await?.unwrap_or(false) {
+            return Err(RbacWriteError::RoleChanged);
         }
         role_definition::Entity::delete_by_id(role.id.to_string())
             .exec(&txn)
             .await
             .map_err(store_error)?;
-        let row = role_definition::ActiveModel {
-            id: Set(role.id.to_string()),
-            role_name: Set(role.name.clone()),
-            role_name_key: Set(role.name.to_lowercase()),
-            description: Set(role.description.clone()),
-            permissions: Set(permissions),
-            assignable_scopes: Set(scopes),
-        };
-        role_definition::Entity::insert(row)
-            .exec(&txn)
-            .await
-            .map_err(store_error)?;
-        bump_counter(&txn, COUNTER).await?;
+        write_role(&txn, role).await?;
         txn.commit().await.map_err(store_error)?;
         Ok(())
     }
 
-    #[instrument(skip_all, err, fields(role.id = %id))]
-    async fn delete_custom_role(&self, id: Uuid) -> Result<bool, RbacWriteError> {
+    #[instrument(skip_all, err, fields(role.id = %role.id))]
+    async fn delete_custom_role(&self, role: &RoleDefinition) -> Result<bool, RbacWriteError> {
         let txn = self.db.writer().begin().await.map_err(store_error)?;
+        match stored_as(&txn, role).await? {
+            None => return Ok(false),
+            Some(false) => return Err(RbacWriteError::RoleChanged),
+            Some(true) => {}
+        }
         let assigned = role_assignment::Entity::find()
-            .filter(role_assignment::Column::RoleDefinitionId.eq(id.to_string()))
+            .filter(role_assignment::Column::RoleDefinitionId.eq(role.id.to_string()))
             .count(&txn)
             .await
             .map_err(store_error)?;
         if assigned > 0 {
             return Err(RbacWriteError::RoleAssigned);
         }
-        let deleted = role_definition::Entity::delete_by_id(id.to_string())
+        let deleted = role_definition::Entity::delete_by_id(role.id.to_string())
             .exec(&txn)
             .await
             .map_err(store_error)?;
@@ -143,13 +215,21 @@ impl RbacRepository for SeaOrmRbacRepository {
     }
 
     async fn assignments(&self) -> Result<Vec<RoleAssignment>, StoreError> {
-        role_assignment::Entity::find()
+        let rows = role_assignment::Entity::find()
             .all(self.db.reader())
             .await
-            .map_err(store_error)?
-            .into_iter()
-            .map(assignment_from_row)
-            .collect()
+            .map_err(store_error)?;
+        let mut found = Vec::with_capacity(rows.len());
+        for row in rows {
+            // An assignment stored at a scope the grammar now refuses grants nothing: it is
+            // left out of the index (and reported) rather than failing every start.
+            if let Err(e) = Scope::parse(&row.scope) {
+                tracing::warn!(assignment.name = %row.name, error = %e, "stored role assignment refused: its scope is not valid; it grants nothing");
+                continue;
+            }
+            found.push(assignment_from_row(row)?);
+        }
+        Ok(found)
     }
 
     #[instrument(skip_all, err, fields(assignment.name = %a.name))]

@@ -13,6 +13,7 @@ mod bad_input;
 mod cli;
 mod content_trust;
 mod directory;
+mod escalation;
 mod escalation_directory;
 mod external_oidc;
 mod graph;

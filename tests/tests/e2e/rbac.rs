@@ -116,6 +116,10 @@ both_backends! {
         let (directory, rbac) = services(&app).await;
         let (sp, _) = directory.create_service_principal("operator", None).await.unwrap();
         let rg = format!("/subscriptions/{}/resourceGroups/rg", app.subscription);
+        // The role's author: Owner of the subscription, so allowed at every scope below.
+        let (author, _) = directory.create_service_principal("role author", None).await.unwrap();
+        rbac.create_assignment(new_assignment(&format!("/subscriptions/{}", app.subscription), "8e3af657-a8ff-443c-a75c-2fe8c4bcb635", author.object_id)).await.unwrap();
+        let author = [author.object_id];
         let role = RoleDefinition {
             id: uuid::Uuid::new_v4(),
             name: "Registry Operator".into(),
@@ -124,20 +128,20 @@ both_backends! {
             permissions: vec![Permission { actions: vec!["Microsoft.ContainerRegistry/registries/*".into()], ..Permission::default() }],
             assignable_scopes: vec![Scope::parse(&rg).unwrap()],
         };
-        assert!(rbac.put_role_definition(role.clone()).await.unwrap().1);
+        assert!(rbac.put_role_definition(&author, role.clone()).await.unwrap().1);
         let clash = RoleDefinition { id: uuid::Uuid::new_v4(), ..role.clone() };
-        assert!(matches!(rbac.put_role_definition(clash).await, Err(RbacError::RoleNameTaken(_))));
+        assert!(matches!(rbac.put_role_definition(&author, clash).await, Err(RbacError::RoleNameTaken(_))));
         let owner = RoleDefinition { id: uuid::Uuid::new_v4(), name: "owner".into(), ..role.clone() };
-        assert!(matches!(rbac.put_role_definition(owner).await, Err(RbacError::BuiltInRole(_))));
+        assert!(matches!(rbac.put_role_definition(&author, owner).await, Err(RbacError::BuiltInRole(_))));
         assert_eq!(rbac.role_definitions(&registry_scope(&app), Some("registry operator")).unwrap().len(), 1);
         let outside = new_assignment(&format!("/subscriptions/{}", app.subscription), &role.id.to_string(), sp.object_id);
         assert!(matches!(rbac.create_assignment(outside).await, Err(RbacError::NotAssignableAtScope { .. })));
         let inside = rbac.create_assignment(new_assignment(&registry_scope(&app), &role.id.to_string(), sp.object_id)).await.unwrap().0;
-        assert!(matches!(rbac.delete_role_definition(&role.id.to_string()).await, Err(RbacError::RoleAssigned(_))));
+        assert!(matches!(rbac.delete_role_definition(&author, &rg, &role.id.to_string()).await, Err(RbacError::RoleAssigned(_))));
         rbac.delete_assignment(&registry_scope(&app), &inside.name.to_string()).await.unwrap();
-        rbac.delete_role_definition(&role.id.to_string()).await.unwrap();
+        rbac.delete_role_definition(&author, &rg, &role.id.to_string()).await.unwrap();
         assert!(matches!(rbac.role_definition(&role.id.to_string()), Err(RbacError::RoleDefinitionNotFound(_))));
-        assert!(matches!(rbac.delete_role_definition("8e3af657-a8ff-443c-a75c-2fe8c4bcb635").await, Err(RbacError::BuiltInRole(_))));
+        assert!(matches!(rbac.delete_role_definition(&author, &rg, "8e3af657-a8ff-443c-a75c-2fe8c4bcb635").await, Err(RbacError::BuiltInRole(_))));
     }
 
     async fn another_replica_sees_a_change_after_refreshing(app) {
