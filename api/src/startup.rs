@@ -224,6 +224,7 @@ impl Application {
         rbac.refresh()
             .await
             .map_err(|e| StartupError::Bootstrap(e.to_string()))?;
+        report_unreadable_conditions(&rbac);
 
         let (listener, local) = bind(settings.listen)?;
         let (tls, ca_file) = match &settings.tls {
@@ -785,8 +786,10 @@ async fn refresh_snapshots(
                 tracing::warn!(error.cause = %e, "cannot reload the registry token keys");
             }
         }
-        if let Err(e) = rbac.refresh().await {
-            tracing::warn!(error.cause = %e, "cannot refresh the authorization index");
+        match rbac.refresh().await {
+            Ok(true) => report_unreadable_conditions(&rbac),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error.cause = %e, "cannot refresh the authorization index"),
         }
         if let Err(e) = directory.refresh().await {
             tracing::warn!(error.cause = %e, "cannot refresh the principal cache");
@@ -794,6 +797,18 @@ async fn refresh_snapshots(
         if let Err(e) = directory_admin.refresh().await {
             tracing::warn!(error.cause = %e, "cannot refresh the directory role assignments");
         }
+    }
+}
+
+/// Logs every stored role assignment whose condition the index refused: it grants no data
+/// action until an administrator deletes or rewrites it.
+fn report_unreadable_conditions(rbac: &RbacService) {
+    for (name, why) in rbac.unreadable_conditions() {
+        tracing::warn!(
+            role_assignment = %name,
+            error.cause = %why,
+            "a stored role assignment has a condition that cannot be read: it grants no data action until it is rewritten"
+        );
     }
 }
 

@@ -2,7 +2,7 @@
 //! requested scope and its ancestors (at most five levels) with hash lookups, so its cost
 //! does not grow with the number of role assignments.
 
-use super::condition::{Condition, RequestAttributes};
+use super::condition::{Condition, ConditionError, RequestAttributes};
 use super::{AccessKind, RoleAssignment, RoleDefinition, Scope};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,6 +24,8 @@ enum Guard {
 pub struct AuthorizationIndex {
     roles: HashMap<Uuid, Arc<RoleDefinition>>,
     by_principal: HashMap<Uuid, HashMap<String, Vec<(Uuid, Guard)>>>,
+    /// Assignments (by name) whose stored condition cannot be read, and why.
+    unreadable: HashMap<Uuid, ConditionError>,
 }
 
 impl AuthorizationIndex {
@@ -35,6 +37,7 @@ impl AuthorizationIndex {
         let mut index = Self {
             roles: roles.into_iter().map(|r| (r.id, Arc::new(r))).collect(),
             by_principal: HashMap::new(),
+            unreadable: HashMap::new(),
         };
         for assignment in assignments {
             index.add(assignment);
@@ -52,12 +55,16 @@ impl AuthorizationIndex {
         self.roles.remove(&id);
     }
 
-    /// Adds an assignment.
+    /// Adds an assignment. One whose stored condition cannot be read (written before the
+    /// condition limits, or by hand) grants no data action, and is reported by
+    /// [`Self::unreadable_conditions`].
     pub fn add(&mut self, assignment: &RoleAssignment) {
-        let guard = match assignment.condition.as_deref() {
+        let guard = match assignment.condition.as_deref().map(Condition::parse) {
             None => Guard::None,
-            Some(text) => {
-                Condition::parse(text).map_or(Guard::Unreadable, |c| Guard::Condition(Arc::new(c)))
+            Some(Ok(condition)) => Guard::Condition(Arc::new(condition)),
+            Some(Err(why)) => {
+                self.unreadable.insert(assignment.name, why);
+                Guard::Unreadable
             }
         };
         let roles = self
@@ -76,6 +83,7 @@ impl AuthorizationIndex {
 
     /// Removes an assignment.
     pub fn remove(&mut self, assignment: &RoleAssignment) {
+        self.unreadable.remove(&assignment.name);
         if let Some(scopes) = self.by_principal.get_mut(&assignment.principal_id) {
             if let Some(roles) = scopes.get_mut(assignment.scope.key()) {
                 roles.retain(|(r, _)| *r != assignment.role_definition_id);
@@ -139,6 +147,12 @@ impl AuthorizationIndex {
                                 })
                     })
             })
+    }
+
+    /// The assignments (by name) whose condition cannot be read, and why: they grant no data
+    /// action until they are deleted or rewritten.
+    pub fn unreadable_conditions(&self) -> impl Iterator<Item = (&Uuid, &ConditionError)> {
+        self.unreadable.iter()
     }
 
     /// How many assignments the index holds.

@@ -9,7 +9,10 @@ mod role;
 mod scope;
 mod service;
 
-pub use condition::{Condition, REPOSITORY_NAME, RequestAttributes};
+pub use condition::{
+    Condition, ConditionError, MAX_CONDITION_BYTES, MAX_CONDITION_DEPTH, REPOSITORY_NAME,
+    RequestAttributes,
+};
 pub use index::AuthorizationIndex;
 pub use permission::{AccessKind, Permission, matches};
 pub use ports::{RbacRepository, RbacWriteError};

@@ -44,25 +44,45 @@ impl Permission {
 /// allocating (the authorization decision sits on every request).
 #[must_use]
 pub fn matches(pattern: &str, action: &str) -> bool {
-    let (p, a) = (pattern.as_bytes(), action.as_bytes());
-    let (mut pi, mut ai) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ai < a.len() {
-        if pi < p.len() && p[pi] == b'*' {
-            star = Some((pi, ai));
-            pi += 1;
-        } else if pi < p.len() && p[pi].eq_ignore_ascii_case(&a[ai]) {
-            pi += 1;
-            ai += 1;
-        } else if let Some((star_pi, star_ai)) = star {
-            pi = star_pi + 1;
-            ai = star_ai + 1;
-            star = Some((star_pi, star_ai + 1));
-        } else {
-            return false;
+    glob(pattern.as_bytes(), action.as_bytes(), &b'*', |p, a| {
+        p.eq_ignore_ascii_case(a)
+    })
+}
+
+/// Whether `text` matches `pattern`, where `star` matches any run of items and `one` says
+/// whether a pattern item matches a text item. Iterative, remembering only the last `star`
+/// to fall back to: at most `pattern.len() * text.len()` steps whatever the pattern (a
+/// backtracking matcher is exponential in the number of stars).
+pub(crate) fn glob<T: PartialEq>(
+    pattern: &[T],
+    text: &[T],
+    star: &T,
+    one: impl Fn(&T, &T) -> bool,
+) -> bool {
+    let (mut pi, mut ti) = (0, 0);
+    // The pattern position of the last star seen, and the text position it resumes from.
+    let mut resume: Option<(usize, usize)> = None;
+    while ti < text.len() {
+        match pattern.get(pi) {
+            Some(p) if p == star => {
+                resume = Some((pi, ti));
+                pi += 1;
+            }
+            Some(p) if one(p, &text[ti]) => {
+                pi += 1;
+                ti += 1;
+            }
+            _ => match resume {
+                Some((star_pi, star_ti)) => {
+                    pi = star_pi + 1;
+                    ti = star_ti + 1;
+                    resume = Some((star_pi, star_ti + 1));
+                }
+                None => return false,
+            },
         }
     }
-    p[pi..].iter().all(|b| *b == b'*')
+    pattern[pi..].iter().all(|p| p == star)
 }
 
 #[cfg(test)]

@@ -231,6 +231,25 @@ impl RbacService {
         Ok(true)
     }
 
+    /// The role assignments (by name) whose stored condition cannot be read, with why: a
+    /// condition stored before the limits of [`super::MAX_CONDITION_BYTES`] and
+    /// [`super::MAX_CONDITION_DEPTH`], or written by hand. They grant no data action; the
+    /// caller reports them (the domain does not log).
+    #[must_use]
+    pub fn unreadable_conditions(&self) -> Vec<(Uuid, super::ConditionError)> {
+        let mut found: Vec<_> = self.snapshot.read().map_or_else(
+            |_| Vec::new(),
+            |s| {
+                s.index
+                    .unreadable_conditions()
+                    .map(|(name, why)| (*name, why.clone()))
+                    .collect()
+            },
+        );
+        found.sort_by_key(|(name, _)| *name);
+        found
+    }
+
     /// Whether `principals` (a caller and its groups) may perform `action` at `scope`.
     #[must_use]
     pub fn is_allowed(
@@ -502,7 +521,12 @@ impl RbacService {
         {
             return Err(RbacError::Invalid {
                 target: "properties.condition",
-                message: format!("The condition is not understood: {why}."),
+                message: match why {
+                    super::ConditionError::Syntax(_) => {
+                        format!("The condition is not understood: {why}.")
+                    }
+                    _ => format!("The condition is too large: {why}."),
+                },
             });
         }
         if new.condition.is_some() && new.condition_version.as_deref().is_some_and(|v| v != "2.0") {

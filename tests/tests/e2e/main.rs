@@ -11,6 +11,7 @@ mod authorization_api;
 mod azure_cli;
 mod bad_input;
 mod cli;
+mod conditions;
 mod content_trust;
 mod directory;
 mod escalation;
