@@ -356,15 +356,49 @@ pub async fn client_token(
     (id, secret): &(String, String),
     scope: &str,
 ) -> String {
-    let form = [
-        ("grant_type", "client_credentials"),
-        ("client_id", id.as_str()),
-        ("client_secret", secret.as_str()),
-        ("scope", scope),
-    ];
+    issued_token(
+        client,
+        base,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", id.as_str()),
+            ("client_secret", secret.as_str()),
+            ("scope", scope),
+        ],
+    )
+    .await
+}
+
+/// Gets a token for a user from the built-in issuer with the `password` grant, as the Azure
+/// CLI's public client.
+///
+/// # Panics
+/// Unless the issuer answers with a token.
+pub async fn password_token(
+    client: &reqwest::Client,
+    base: &str,
+    upn: &str,
+    password: &str,
+    scope: &str,
+) -> String {
+    issued_token(
+        client,
+        base,
+        &[
+            ("grant_type", "password"),
+            ("client_id", "04b07795-8ddb-461a-bbee-02f9e1bf7b46"),
+            ("username", upn),
+            ("password", password),
+            ("scope", scope),
+        ],
+    )
+    .await
+}
+
+async fn issued_token(client: &reqwest::Client, base: &str, form: &[(&str, &str)]) -> String {
     let response = client
         .post(format!("{base}/organizations/oauth2/v2.0/token"))
-        .form(&form)
+        .form(form)
         .send()
         .await
         .unwrap_or_else(|e| panic!("token request failed: {e}"));
@@ -390,6 +424,18 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// Reads a response whole.
+    pub async fn read(response: reqwest::Response) -> Self {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.unwrap_or_default();
+        Self {
+            status,
+            headers,
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        }
+    }
+
     /// A header's value as text.
     #[must_use]
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -516,15 +562,24 @@ impl TestApp {
             .send()
             .await
             .unwrap_or_else(|e| panic!("request to {url} failed: {e}"));
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.bytes().await.unwrap_or_default();
-        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Reply {
-            status,
-            headers,
-            body,
-        }
+        Reply::read(response).await
+    }
+
+    /// POSTs a form (`application/x-www-form-urlencoded`) with no token, as OAuth clients
+    /// and Docker's token clients do.
+    ///
+    /// # Panics
+    /// When the request cannot be sent.
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Reply {
+        let url = format!("{}{path}", self.base);
+        let response = self
+            .client
+            .post(&url)
+            .form(fields)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("request to {url} failed: {e}"));
+        Reply::read(response).await
     }
 
     /// GET, returning status and body.

@@ -66,10 +66,18 @@ fn role_from_row(row: role_definition::Model) -> Result<RoleDefinition, StoreErr
     })
 }
 
-fn assignment_from_row(row: role_assignment::Model) -> Result<RoleAssignment, StoreError> {
+/// The stored scope, parsed.
+fn scope_of(row: &role_assignment::Model) -> Result<Scope, StoreError> {
+    Scope::parse(&row.scope).map_err(|e| corrupt("scope", e))
+}
+
+fn assignment_from_row(
+    row: role_assignment::Model,
+    scope: Scope,
+) -> Result<RoleAssignment, StoreError> {
     Ok(RoleAssignment {
         name: uuid(&row.name)?,
-        scope: Scope::parse(&row.scope).map_err(|e| corrupt("scope", e))?,
+        scope,
         role_definition_id: uuid(&row.role_definition_id)?,
         role_definition_ref: row.role_definition_ref,
         principal_id: uuid(&row.principal_id)?,
@@ -223,11 +231,14 @@ impl RbacRepository for SeaOrmRbacRepository {
         for row in rows {
             // An assignment stored at a scope the grammar now refuses grants nothing: it is
             // left out of the index (and reported) rather than failing every start.
-            if let Err(e) = Scope::parse(&row.scope) {
-                tracing::warn!(assignment.name = %row.name, error = %e, "stored role assignment refused: its scope is not valid; it grants nothing");
-                continue;
-            }
-            found.push(assignment_from_row(row)?);
+            let scope = match scope_of(&row) {
+                Ok(scope) => scope,
+                Err(e) => {
+                    tracing::warn!(assignment.name = %row.name, error = %e, "stored role assignment refused: its scope is not valid; it grants nothing");
+                    continue;
+                }
+            };
+            found.push(assignment_from_row(row, scope)?);
         }
         Ok(found)
     }
@@ -292,7 +303,8 @@ impl RbacRepository for SeaOrmRbacRepository {
             .map_err(store_error)?;
         bump_counter(&txn, COUNTER).await?;
         txn.commit().await.map_err(store_error)?;
-        assignment_from_row(row).map(Some)
+        let scope = scope_of(&row)?;
+        assignment_from_row(row, scope).map(Some)
     }
 
     #[instrument(skip_all, err, fields(principal.id = %principal))]

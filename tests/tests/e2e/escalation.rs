@@ -127,27 +127,14 @@ async fn registry_admin(app: &TestApp, kind: Kind, scope: &str, name: &str) -> (
             assert_eq!(user.status, StatusCode::CREATED, "{:?}", user.body);
             let id = user.body["id"].as_str().unwrap().to_owned();
             assign(app, scope, OWNER, &id).await;
-            let form = [
-                ("grant_type", "password"),
-                ("client_id", "04b07795-8ddb-461a-bbee-02f9e1bf7b46"),
-                ("username", upn.as_str()),
-                ("password", "person-password"),
-                ("scope", MANAGEMENT),
-            ];
-            let r: Value = app
-                .client
-                .post(format!("{}/organizations/oauth2/v2.0/token", app.base))
-                .form(&form)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            let token = r["access_token"]
-                .as_str()
-                .unwrap_or_else(|| panic!("{name}: {r}"))
-                .to_owned();
+            let token = berth_tests::password_token(
+                &app.client,
+                &app.base,
+                &upn,
+                "person-password",
+                MANAGEMENT,
+            )
+            .await;
             (id, token)
         }
     }

@@ -484,29 +484,17 @@ async fn no_scope_limited_role_widens_itself_through_directory_credentials_or_me
             let user = app.send(reqwest::Method::POST, "/v1.0/users",
                 Some(&json!({"userPrincipalName": upn, "passwordProfile": {"password": "person-password"}})), &[]).await;
             let id = user.body["id"].as_str().unwrap().to_owned();
-            let form = [
-                ("grant_type", "password"),
-                ("client_id", "04b07795-8ddb-461a-bbee-02f9e1bf7b46"),
-                ("username", upn.as_str()),
-                ("password", "person-password"),
-                ("scope", &format!("{}/.default", app.base)),
-            ];
-            let r: Value = app
-                .client
-                .post(format!("{}/organizations/oauth2/v2.0/token", app.base))
-                .form(&form)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let scope = format!("{}/.default", app.base);
             (
                 id,
-                r["access_token"]
-                    .as_str()
-                    .unwrap_or_else(|| panic!("{name}: {r}"))
-                    .to_owned(),
+                berth_tests::password_token(
+                    &app.client,
+                    &app.base,
+                    &upn,
+                    "person-password",
+                    &scope,
+                )
+                .await,
             )
         } else {
             let (id, creds) = principal(&app, name).await;

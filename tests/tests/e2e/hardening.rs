@@ -17,21 +17,8 @@ fn claims_of(token: &str) -> Value {
 }
 
 async fn token_form(app: &TestApp, fields: &[(&str, &str)]) -> berth_tests::Reply {
-    let response = app
-        .client
-        .post(format!("{}/organizations/oauth2/v2.0/token", app.base))
-        .form(fields)
-        .send()
+    app.post_form("/organizations/oauth2/v2.0/token", fields)
         .await
-        .unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response.json().await.unwrap_or(Value::Null);
-    berth_tests::Reply {
-        status,
-        headers,
-        body,
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -30,21 +30,8 @@ fn jwt_part(token: &str, index: usize) -> Value {
 }
 
 async fn token(app: &TestApp, tenant: &str, form: &[(&str, &str)]) -> berth_tests::Reply {
-    let url = format!("{}/{tenant}/oauth2/v2.0/token", app.base);
-    let response = reqwest::Client::new()
-        .post(url)
-        .form(form)
-        .send()
+    app.post_form(&format!("/{tenant}/oauth2/v2.0/token"), form)
         .await
-        .unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response.json().await.unwrap_or(Value::Null);
-    berth_tests::Reply {
-        status,
-        headers,
-        body,
-    }
 }
 
 async fn tenant_of(app: &TestApp) -> String {

@@ -9,32 +9,13 @@ use super::*;
 const AZURE_CLI: &str = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
 const MANAGEMENT: &str = "https://management.berth.local/.default";
 
-async fn post_form(app: &TestApp, path: &str, fields: &[(&str, &str)]) -> berth_tests::Reply {
-    let response = app
-        .client
-        .post(format!("{}{path}", app.base))
-        .form(fields)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response.json().await.unwrap_or(Value::Null);
-    berth_tests::Reply {
-        status,
-        headers,
-        body,
-    }
-}
-
 async fn password_grant(
     app: &TestApp,
     path: &str,
     upn: &str,
     password: &str,
 ) -> berth_tests::Reply {
-    post_form(
-        app,
+    app.post_form(
         path,
         &[
             ("grant_type", "password"),
@@ -115,7 +96,7 @@ both_backends! {
         let grant = |client: String, secret: String| {
             let app = &app;
             async move {
-                post_form(app, "/organizations/oauth2/v2.0/token", &[
+                app.post_form("/organizations/oauth2/v2.0/token", &[
                     ("grant_type", "client_credentials"),
                     ("client_id", &client),
                     ("client_secret", &secret),

@@ -14,34 +14,6 @@ pub(super) fn claims(token: &str) -> Value {
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
 }
 
-async fn form(app: &TestApp, path: &str, fields: &[(&str, &str)]) -> berth_tests::Reply {
-    let body: String = form_urlencoded(fields);
-    let response = app
-        .client
-        .post(format!("{}{path}", app.base))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap_or(Value::Null);
-    berth_tests::Reply {
-        status,
-        headers,
-        body,
-    }
-}
-
-fn form_urlencoded(fields: &[(&str, &str)]) -> String {
-    fields
-        .iter()
-        .map(|(k, v)| format!("{k}={}", urlencoding::encode(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
 /// A service principal holding `role` at the registry, and its refresh token from the
 /// exchange (as `az acr login` gets it).
 pub(super) async fn signed_in(
@@ -62,16 +34,16 @@ pub(super) async fn signed_in(
     )
     .await;
     let login_server = login_server(app, registry).await;
-    let exchanged = form(
-        app,
-        "/oauth2/exchange",
-        &[
-            ("grant_type", "access_token"),
-            ("service", &login_server),
-            ("access_token", &aad),
-        ],
-    )
-    .await;
+    let exchanged = app
+        .post_form(
+            "/oauth2/exchange",
+            &[
+                ("grant_type", "access_token"),
+                ("service", &login_server),
+                ("access_token", &aad),
+            ],
+        )
+        .await;
     assert_eq!(exchanged.status, StatusCode::OK, "{:?}", exchanged.body);
     (
         object,
@@ -94,8 +66,7 @@ pub(super) async fn access(
     scope: &str,
     refresh: &str,
 ) -> berth_tests::Reply {
-    form(
-        app,
+    app.post_form(
         "/oauth2/token",
         &[
             ("grant_type", "refresh_token"),
@@ -144,7 +115,7 @@ both_backends! {
         assert_eq!(claims(r.body["token"].as_str().unwrap())["access"][0]["actions"], json!(["pull"]));
         let kept = r.body["refresh_token"].as_str().unwrap().to_owned();
         // Docker refreshes with a POST whose scopes are space-joined and which names its client.
-        let again = form(&app, "/oauth2/token", &[("grant_type", "refresh_token"), ("service", &service), ("client_id", "docker"),
+        let again = app.post_form("/oauth2/token", &[("grant_type", "refresh_token"), ("service", &service), ("client_id", "docker"),
             ("scope", "repository:team/app:pull repository:team/base:pull"), ("refresh_token", &kept)]).await;
         assert_eq!(claims(again.body["access_token"].as_str().unwrap())["access"].as_array().unwrap().len(), 2);
         let without = app.send_as(reqwest::Method::GET, &format!("/oauth2/token?service={service}&scope=repository:team/app:pull"), None, &[("authorization", &format!("Basic {basic}"))]).await;
@@ -266,7 +237,7 @@ async fn bad_token_requests_get_docker_errors() {
             "UNAUTHORIZED",
         ),
     ] {
-        let r = form(&app, "/oauth2/token", &fields).await;
+        let r = app.post_form("/oauth2/token", &fields).await;
         check(&r, status, code);
     }
     // An access token is no refresh token.
@@ -333,16 +304,16 @@ async fn bad_token_requests_get_docker_errors() {
     );
 
     // The exchange refuses what is not a valid access token, and the wrong tenant.
-    let bad = form(
-        &app,
-        "/oauth2/exchange",
-        &[
-            ("grant_type", "access_token"),
-            ("service", &service),
-            ("access_token", "garbage"),
-        ],
-    )
-    .await;
+    let bad = app
+        .post_form(
+            "/oauth2/exchange",
+            &[
+                ("grant_type", "access_token"),
+                ("service", &service),
+                ("access_token", "garbage"),
+            ],
+        )
+        .await;
     check(&bad, StatusCode::UNAUTHORIZED, "UNAUTHORIZED");
     let aad = berth_tests::client_token(
         &app.client,
@@ -351,28 +322,28 @@ async fn bad_token_requests_get_docker_errors() {
         "https://containerregistry.azure.net/.default",
     )
     .await;
-    let wrong_tenant = form(
-        &app,
-        "/oauth2/exchange",
-        &[
-            ("grant_type", "access_token"),
-            ("service", &service),
-            ("tenant", "11111111-1111-1111-1111-111111111111"),
-            ("access_token", &aad),
-        ],
-    )
-    .await;
+    let wrong_tenant = app
+        .post_form(
+            "/oauth2/exchange",
+            &[
+                ("grant_type", "access_token"),
+                ("service", &service),
+                ("tenant", "11111111-1111-1111-1111-111111111111"),
+                ("access_token", &aad),
+            ],
+        )
+        .await;
     check(&wrong_tenant, StatusCode::UNAUTHORIZED, "UNAUTHORIZED");
-    let graph = form(
-        &app,
-        "/oauth2/exchange",
-        &[
-            ("grant_type", "access_token"),
-            ("service", &service),
-            ("access_token", &app.graph_token),
-        ],
-    )
-    .await;
+    let graph = app
+        .post_form(
+            "/oauth2/exchange",
+            &[
+                ("grant_type", "access_token"),
+                ("service", &service),
+                ("access_token", &app.graph_token),
+            ],
+        )
+        .await;
     check(&graph, StatusCode::UNAUTHORIZED, "UNAUTHORIZED");
     let json_body = app
         .send_as(
@@ -984,16 +955,16 @@ async fn removing_a_credential_revokes_the_sessions_opened_before() {
         StatusCode::UNAUTHORIZED,
         "a refresh token from before the removal"
     );
-    let exchanged = form(
-        &app,
-        "/oauth2/exchange",
-        &[
-            ("grant_type", "access_token"),
-            ("service", &service),
-            ("access_token", &aad),
-        ],
-    )
-    .await;
+    let exchanged = app
+        .post_form(
+            "/oauth2/exchange",
+            &[
+                ("grant_type", "access_token"),
+                ("service", &service),
+                ("access_token", &aad),
+            ],
+        )
+        .await;
     assert_eq!(
         exchanged.status,
         StatusCode::UNAUTHORIZED,
@@ -1009,16 +980,16 @@ async fn removing_a_credential_revokes_the_sessions_opened_before() {
         "https://containerregistry.azure.net/.default",
     )
     .await;
-    let again = form(
-        &app,
-        "/oauth2/exchange",
-        &[
-            ("grant_type", "access_token"),
-            ("service", &service),
-            ("access_token", &fresh_aad),
-        ],
-    )
-    .await;
+    let again = app
+        .post_form(
+            "/oauth2/exchange",
+            &[
+                ("grant_type", "access_token"),
+                ("service", &service),
+                ("access_token", &fresh_aad),
+            ],
+        )
+        .await;
     assert_eq!(again.status, StatusCode::OK, "{:?}", again.body);
     let t = access(
         &app,
