@@ -20,6 +20,7 @@ pids=()
 schema="bench_$(date +%s)_$$"
 cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
     psql "$pg_url" -qc "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null 2>&1 || true
     rm -rf "$work"
 }
@@ -32,12 +33,15 @@ taskset -c 0 "$bin/examples/hello" "127.0.0.1:$hello_port" >/dev/null &
 pids+=($!)
 wait_up "http://127.0.0.1:$hello_port/hello"
 
-# berthd on SQLite and on PostgreSQL (a schema of its own), plain HTTP like the baseline.
+# berthd on SQLite and on PostgreSQL (a schema of its own), plain HTTP like the baseline; the
+# embedded trust server on a free port, so that other berthd processes on this machine (on
+# the default 4443) do not stop it. Called in this shell, not in $( ), so that its pid is
+# kept for the cleanup; the URL to load is left in $work/<name>.url.
 start_berthd() { # name, extra env...
     local name=$1 port; shift
     port=$(free_port)
-    env BERTH_LISTEN="127.0.0.1:$port" BERTH_DATA_DIR="$work/$name" BERTH_TLS=off RUST_LOG=warn "$@" \
-        taskset -c 0 "$bin/berthd" >"$work/$name.log" 2>&1 &
+    env BERTH_LISTEN="127.0.0.1:$port" BERTH_TRUST_LISTEN=127.0.0.1:0 BERTH_DATA_DIR="$work/$name" \
+        BERTH_TLS=off RUST_LOG=warn "$@" taskset -c 0 "$bin/berthd" >"$work/$name.log" 2>&1 &
     pids+=($!)
     wait_up "http://127.0.0.1:$port/readyz"
     local base="http://127.0.0.1:$port"
@@ -62,10 +66,12 @@ PY
         curl -sf -H "Authorization: Bearer $token" -X PUT -H 'Content-Type: application/json' \
             -d '{"location":"westus","sku":{"name":"Premium"}}' "$prefix/benchreg$i?api-version=2025-11-01" >/dev/null
     done
-    echo "$prefix/benchreg0?api-version=2025-11-01"
+    echo "$prefix/benchreg0?api-version=2025-11-01" >"$work/$name.url"
 }
-sqlite_url=$(start_berthd sqlite)
-pg_url_reg=$(start_berthd postgres BERTH_DATABASE_URL="$pg_url" BERTH_DATABASE_SCHEMA="$schema")
+start_berthd sqlite
+start_berthd postgres BERTH_DATABASE_URL="$pg_url" BERTH_DATABASE_SCHEMA="$schema"
+sqlite_url=$(cat "$work/sqlite.url")
+pg_url_reg=$(cat "$work/postgres.url")
 
 # wrk sends the bootstrap owner's token on every request (the file holds it for each server).
 cat >"$work/get.lua" <<'LUA'

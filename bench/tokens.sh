@@ -23,6 +23,7 @@ work=$(mktemp -d)
 pids=()
 cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -35,8 +36,9 @@ wait_up "http://127.0.0.1:$hello_port/hello"
 
 port=$(free_port)
 base="http://127.0.0.1:$port"
-env BERTH_LISTEN="127.0.0.1:$port" BERTH_DATA_DIR="$work/data" BERTH_TLS=off RUST_LOG=warn \
-    taskset -c 0 "$bin/berthd" >"$work/berthd.log" 2>&1 &
+# The embedded trust server on a free port: other berthd processes may hold the default 4443.
+env BERTH_LISTEN="127.0.0.1:$port" BERTH_TRUST_LISTEN=127.0.0.1:0 BERTH_DATA_DIR="$work/data" \
+    BERTH_TLS=off RUST_LOG=warn taskset -c 0 "$bin/berthd" >"$work/berthd.log" 2>&1 &
 pids+=($!)
 wait_up "$base/readyz"
 
