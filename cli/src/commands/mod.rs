@@ -5,6 +5,7 @@ pub mod acr;
 pub mod ad;
 pub mod az_config;
 pub mod group;
+pub mod registry;
 pub mod role;
 pub mod tokens;
 

@@ -1,8 +1,8 @@
 //! `berth acr scope-map create|list|delete` and `berth acr token create|list|delete`:
 //! repository-scoped tokens, as `az acr scope-map` and `az acr token` make them.
 
-use super::acr::{RegistryRef, registry_path};
 use super::flatten;
+use super::registry::{RegistryRef, registry_path};
 use crate::client::{CliError, Client};
 use crate::{API, Global, confirm};
 use clap::Subcommand;
