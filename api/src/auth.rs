@@ -1,78 +1,16 @@
-//! Authentication and authorization of requests: a bearer token from the built-in issuer,
-//! verified strictly, names the caller; the caller's role assignments (and its groups')
-//! decide each action at each scope, from the in-memory index.
+//! Authentication and authorization of requests, as extractors over the domain: the
+//! [`Authenticator`](berth_domain::identity::Authenticator) names the caller of a bearer
+//! token; the caller's role assignments (and its groups') decide each action at each scope,
+//! from the in-memory index.
 
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
-use berth_domain::arm::Actor;
 use berth_domain::authorization::{AccessKind, Scope};
-use berth_domain::identity::{TokenRejected, TokenUse};
-use uuid::Uuid;
-
-/// The issuer and audiences a bearer token must name: management tokens on ARM routes,
-/// directory tokens on `/v1.0` routes. A token for the registry token service is neither.
-#[derive(Debug, Clone)]
-pub struct RequestAudiences {
-    /// `iss`.
-    pub issuer: String,
-    /// Accepted `aud` on ARM routes.
-    pub management: Vec<String>,
-    /// Accepted `aud` on Graph routes.
-    pub graph: Vec<String>,
-    /// Accepted `aud` of a token exchanged for a registry refresh token: the registry token
-    /// service's, and the management API's (ACR's `azureADAuthenticationAsArmPolicy`).
-    pub registry: Vec<String>,
-}
-
-impl RequestAudiences {
-    /// Each audience is accepted with and without its trailing slash: a token's `aud` is the
-    /// resource as the client asked for it.
-    #[must_use]
-    pub fn new(issuer: &str, management: &[String], graph: &str, registry: &str) -> Self {
-        let both = |a: &String| {
-            let bare = a.trim_end_matches('/');
-            [bare.to_owned(), format!("{bare}/")]
-        };
-        Self {
-            issuer: issuer.to_owned(),
-            management: management.iter().flat_map(both).collect(),
-            graph: both(&graph.to_owned()).to_vec(),
-            registry: std::iter::once(&registry.to_owned())
-                .chain(management)
-                .flat_map(both)
-                .collect(),
-        }
-    }
-}
-
-/// An authenticated caller.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    /// Object id.
-    pub object_id: Uuid,
-    /// The caller and every group it belongs to (transitively).
-    pub principals: Vec<Uuid>,
-    /// A name for `systemData` and error messages (appId or user principal name).
-    pub name: String,
-    /// `Application` or `User`.
-    pub kind: &'static str,
-    /// When its token was issued (unix seconds), when the issuer is the built-in one.
-    pub issued_at: Option<i64>,
-}
-
-impl Caller {
-    /// The caller as `systemData` records it.
-    #[must_use]
-    pub fn actor(&self) -> Actor {
-        Actor {
-            name: self.name.clone(),
-            kind: self.kind.to_owned(),
-        }
-    }
-}
+pub use berth_domain::identity::Caller;
+use berth_domain::identity::{Audience, AuthenticationError, TokenRejected};
 
 fn unauthenticated(message: &str) -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, "AuthenticationFailed", message).challenging()
@@ -91,21 +29,6 @@ fn invalid_token() -> ApiError {
 fn refused(reason: TokenRejected) -> ApiError {
     tracing::info!(auth.reason = %reason.0, "bearer token refused");
     invalid_token()
-}
-
-/// The `iss` of a token, read before its signature is checked: it only picks which
-/// issuer's keys verify the token, and that verification checks `iss` again.
-fn unverified_issuer(token: &str) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct Issuer {
-        iss: String,
-    }
-    use base64::Engine;
-    let payload = token.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload)
-        .ok()?;
-    serde_json::from_slice::<Issuer>(&bytes).ok().map(|c| c.iss)
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -136,85 +59,34 @@ impl FromRequestParts<AppState> for Caller {
                 ));
             }
         };
-        let audiences = if parts.uri.path().starts_with("/v1.0/") {
-            &state.audiences.graph
+        let audience = if parts.uri.path().starts_with("/v1.0/") {
+            Audience::Graph
         } else {
-            &state.audiences.management
+            Audience::Management
         };
-        authenticate(state, token, audiences).await
+        authenticate(state, token, audience).await
     }
 }
 
-/// Verifies a bearer token for one of `audiences` (from the built-in issuer or a trusted
-/// external provider) and names its caller: refused with 401 when the token fails any check
-/// or its principal was deleted or disabled.
+/// Verifies a bearer token presented to `audience` (from the built-in issuer or a trusted
+/// external provider) and names its caller, logging why a token was refused (never the
+/// token).
 ///
 /// # Errors
 /// 401 `InvalidAuthenticationToken`; 500 when the store fails.
 pub async fn authenticate(
     state: &AppState,
     token: &str,
-    audiences: &[String],
+    audience: Audience,
 ) -> Result<Caller, ApiError> {
-    let issuer = unverified_issuer(token).ok_or_else(|| {
-        tracing::info!(
-            auth.reason = "malformed: no readable iss",
-            "bearer token refused"
-        );
-        invalid_token()
-    })?;
-    let mut issued_at = None;
-    let object_id = if issuer == state.audiences.issuer {
-        let claims = state
-            .tokens
-            .signer()
-            .verify(token, &state.audiences.issuer, audiences)
-            .await
-            .map_err(refused)?;
-        if claims.token_use != TokenUse::Access {
-            return Err(refused(TokenRejected("not an access token".to_owned())));
-        }
-        issued_at = Some(claims.iat);
-        Uuid::parse_str(&claims.oid).map_err(|_| invalid_token())?
-    } else if state.external.trusts(&issuer) {
-        let who = state
-            .external
-            .verify(token, &issuer)
-            .await
-            .map_err(refused)?;
-        state.directory.resolve_external(&who).await?
-    } else {
-        return Err(refused(TokenRejected(format!(
-            "issuer '{issuer}' is not trusted"
-        ))));
-    };
-    // A deleted or disabled principal's still-valid token is refused: deletion revokes.
-    let Some(principal) = state.directory.principal(object_id).await? else {
-        tracing::info!(auth.reason = "principal deleted or disabled", principal.id = %object_id, "bearer token refused");
-        return Err(invalid_token());
-    };
-    // Removing one of its credentials revokes every token issued before (or in the same
-    // second as) the removal, as the registry token server does with refresh tokens.
-    if let (Some(iat), Some(after)) = (issued_at, principal.sessions_valid_after)
-        && iat <= after.unix_timestamp()
-    {
-        tracing::info!(auth.reason = "issued before a credential was removed", principal.id = %object_id, "bearer token refused");
-        return Err(invalid_token());
-    }
-    let kind = if principal.is_application {
-        "Application"
-    } else {
-        "User"
-    };
-    let mut principals = principal.groups;
-    principals.insert(0, object_id);
-    Ok(Caller {
-        object_id,
-        principals,
-        name: principal.name,
-        kind,
-        issued_at,
-    })
+    state
+        .authenticator
+        .authenticate(token, audience)
+        .await
+        .map_err(|e| match e {
+            AuthenticationError::Rejected(reason) => refused(reason),
+            AuthenticationError::Directory(e) => e.into(),
+        })
 }
 
 impl AppState {

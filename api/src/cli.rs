@@ -1,22 +1,65 @@
-//! `berthd`'s command line: loads the settings, builds the application, serves until
-//! stopped, or runs a maintenance command. The `berthd` binary is this and nothing else.
-//!
-//! `berthd rotate-signing-key` makes new signing keys for the built-in issuer and the
-//! registry token server, and exits: running servers sign with them within a minute, tokens
-//! signed with the old keys stay valid until they expire, and the registry token
-//! certificate bundle lists old and new keys (give registries the new bundle).
+//! `berthd`'s command line: serves (the default), checks a configuration without starting,
+//! or rotates the signing keys. `--help` lists every setting with its environment variable,
+//! file key, default and meaning. The `berthd` binary is this and nothing else.
 
+use crate::startup::{BOOTSTRAP_OWNER_FILE, Store};
 use crate::{Application, telemetry};
-use berth_infra::config::Settings;
+use berth_infra::config::{Settings, TlsMode, setting_docs};
 use berth_infra::jwt::JwtSigner;
-use berth_infra::persistence::{Database, seal_secrets_at_rest};
+use berth_infra::persistence::DatabaseTarget;
 use berth_infra::registry_token::TokenServerKeys;
-use berth_infra::sealing::AesGcmBox;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use std::fmt::Write as _;
 use std::process::ExitCode;
-use std::sync::Arc;
+
+/// Berth's server: the ARM API of registries, roles and content trust, the built-in token
+/// issuer, the registry token server and the embedded Notary v1 trust server.
+#[derive(Debug, Parser)]
+#[command(name = "berthd", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve until SIGINT or SIGTERM (the default).
+    Serve,
+    /// Validate the configuration, say what is wrong or what it sets, and exit.
+    CheckConfig,
+    /// Make new signing keys for the built-in issuer and the registry token server, and
+    /// exit. Running servers sign with them within a minute; tokens signed with the old
+    /// keys stay valid until they expire, and the registry token certificate bundle lists
+    /// old and new keys (give registries the new bundle).
+    RotateSigningKey,
+}
+
+/// Every setting, as `--help` ends.
+fn settings_help() -> String {
+    let mut out = String::from(
+        "Settings: defaults < the file named by BERTH_CONFIG (or ./berth.toml) < BERTH_* \
+         environment variables.\n",
+    );
+    for doc in setting_docs() {
+        let file = doc
+            .file_key
+            .map_or_else(|| "environment only".to_owned(), |k| format!("file: {k}"));
+        let _ = write!(
+            out,
+            "\n  {}  ({file}; default: {})\n      {}\n",
+            doc.env, doc.default, doc.meaning
+        );
+    }
+    out
+}
 
 /// Runs `berthd` with the process's arguments and environment.
 pub async fn main() -> ExitCode {
+    let command = Cli::command().after_long_help(settings_help());
+    let cli = match Cli::from_arg_matches(&command.get_matches()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     let settings = match Settings::load() {
         Ok(settings) => settings,
         Err(e) => {
@@ -24,26 +67,33 @@ pub async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(settings.log_format);
-    match std::env::args().nth(1).as_deref() {
-        None => {}
-        Some("rotate-signing-key") => return rotate_signing_key(&settings).await,
-        Some(other) => {
-            eprintln!("berthd: unknown command '{other}' (commands: rotate-signing-key)");
-            return ExitCode::from(2);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::CheckConfig => {
+            println!("{}", describe(&settings));
+            println!("berthd: the configuration is valid");
+            ExitCode::SUCCESS
+        }
+        Command::RotateSigningKey => {
+            telemetry::init(settings.log_format);
+            rotate_signing_key(&settings).await
+        }
+        Command::Serve => {
+            telemetry::init(settings.log_format);
+            serve(settings).await
         }
     }
-    let app = match Application::build(settings).await {
+}
+
+async fn serve(settings: Settings) -> ExitCode {
+    let app = match Application::build(settings.clone()).await {
         Ok(app) => app,
         Err(e) => {
             eprintln!("berthd: {e}");
             return ExitCode::FAILURE;
         }
     };
+    println!("{}", ready_block(&app, &settings));
     tracing::info!(url = app.base_url(), "berthd listening");
-    if let Some(ca) = app.ca_file() {
-        tracing::info!(ca_file = %ca.display(), "serving a generated development certificate; trust this CA file in clients (e.g. REQUESTS_CA_BUNDLE)");
-    }
     match app.run_until_stopped().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -53,27 +103,107 @@ pub async fn main() -> ExitCode {
     }
 }
 
+/// What a configuration sets, without its secrets.
+fn describe(settings: &Settings) -> String {
+    let database = match settings.database_target() {
+        DatabaseTarget::Sqlite(path) => format!("SQLite {}", path.display()),
+        DatabaseTarget::Postgres { schema, .. } => format!(
+            "PostgreSQL (schema {})",
+            schema.as_deref().unwrap_or("public")
+        ),
+    };
+    let tls = match &settings.tls {
+        TlsMode::Off => "off".to_owned(),
+        TlsMode::SelfSigned => "a generated development certificate".to_owned(),
+        TlsMode::Files { cert, .. } => format!("the certificate {}", cert.display()),
+    };
+    let trust = match (&settings.notary, settings.trust_server.listen) {
+        (Some(notary), _) => format!("the Notary server {}", notary.url),
+        (None, Some(addr)) => format!("the embedded trust server on {addr}"),
+        (None, None) => "none (content trust cannot be enabled)".to_owned(),
+    };
+    format!(
+        "  listen         {}\n  data dir       {}\n  database       {database}\n  TLS            {tls}\n  \
+         content trust  {trust}\n  login servers  <name>.{}\n  OIDC providers {}",
+        settings.listen,
+        settings.data_dir.display(),
+        settings.login_servers.client_suffix(),
+        settings.oidc_providers.len(),
+    )
+}
+
+/// The block printed once the server is bound: where it answers, what clients must trust,
+/// and the next command to run.
+fn ready_block(app: &Application, settings: &Settings) -> String {
+    let url = app.base_url();
+    let mut out = format!(
+        "berthd {} is ready\n  API            {url}  (OpenAPI {url}/openapi.json, docs {url}/docs)\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    if let Some(trust) = app.trust_url() {
+        let _ = writeln!(out, "  trust server   {trust}  (Notary v1)");
+    }
+    let ca = app.ca_file().map(|ca| ca.display().to_string());
+    if let Some(ca) = &ca {
+        let _ = writeln!(
+            out,
+            "  CA file        {ca}  (a generated development CA: trust it in clients)"
+        );
+    }
+    let sub = app.subscription();
+    let _ = writeln!(
+        out,
+        "  subscription   {}  (tenant {})",
+        sub.id, sub.tenant_id
+    );
+    let login = |app_id: &str, secret: &str| {
+        let ca = ca
+            .as_deref()
+            .map(|ca| format!(" --ca-file {ca}"))
+            .unwrap_or_default();
+        format!("berth login --service-principal -u {app_id} -p {secret} --endpoint {url}{ca}")
+    };
+    match app.bootstrap_owner() {
+        Some(owner) => {
+            let file = settings.data_dir.join(BOOTSTRAP_OWNER_FILE);
+            // Shown once, on the console only: never through the log.
+            let secret = match &owner.generated_secret {
+                Some(secret) => {
+                    let _ = writeln!(
+                        out,
+                        "  bootstrap owner appId {}, secret {secret} (Owner at /; also in {})",
+                        owner.app_id,
+                        file.display()
+                    );
+                    secret.clone()
+                }
+                None => {
+                    let _ = writeln!(
+                        out,
+                        "  bootstrap owner appId {} (Owner at /), with the configured secret",
+                        owner.app_id
+                    );
+                    "\"$BERTH_BOOTSTRAP_CLIENT_SECRET\"".to_owned()
+                }
+            };
+            let _ = write!(out, "Next: {}", login(&owner.app_id.to_string(), &secret));
+        }
+        None => {
+            let _ = write!(out, "Next: {}", login("<appId>", "<secret>"));
+        }
+    }
+    out
+}
+
 async fn rotate_signing_key(settings: &Settings) -> ExitCode {
     let rotated = async {
-        let db = Database::open(&settings.database_target())
-            .await
-            .map_err(|e| e.to_string())?;
-        let sealing = Arc::new(AesGcmBox::from_config(
-            settings
-                .secrets_key
-                .as_ref()
-                .map(secrecy::ExposeSecret::expose_secret),
-            &settings.data_dir,
-        )?);
-        seal_secrets_at_rest(&db, &sealing)
-            .await
-            .map_err(|e| e.to_string())?;
-        let signer = JwtSigner::open(db.clone(), sealing.clone())
+        let store = Store::open(settings).await.map_err(|e| e.to_string())?;
+        let signer = JwtSigner::open(store.database.clone(), store.sealing.clone())
             .await
             .map_err(|e| e.to_string())?;
         let kid = signer.rotate().await.map_err(|e| e.to_string())?;
         let bundle = settings.data_dir.join("registry-token-certs.pem");
-        let registry_keys = TokenServerKeys::open(db, sealing, &bundle)
+        let registry_keys = TokenServerKeys::open(store.database, store.sealing, &bundle)
             .await
             .map_err(|e| e.to_string())?;
         registry_keys

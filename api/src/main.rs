@@ -1,9 +1,4 @@
-//! `berthd`: loads the settings, builds the application, serves until stopped.
-//!
-//! `berthd rotate-signing-key` makes new signing keys for the built-in issuer and the
-//! registry token server, and exits: running servers sign with them within a minute, tokens
-//! signed with the old keys stay valid until they expire, and the registry token
-//! certificate bundle lists old and new keys (give registries the new bundle).
+//! `berthd`: Berth's server. Its command line is [`berth_api::cli`]: `berthd --help`.
 
 use std::process::ExitCode;
 

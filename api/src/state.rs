@@ -7,7 +7,6 @@ use berth_domain::operation::OperationService;
 use berth_domain::registry::RegistryService;
 use berth_domain::resource_group::ResourceGroupService;
 use berth_domain::subscription::SubscriptionService;
-use berth_infra::persistence::Database;
 
 /// The application state handed to handlers.
 #[derive(Clone)]
@@ -36,8 +35,8 @@ pub struct AppState {
     pub registry_tokens: berth_domain::registry_token::RegistryTokenService,
     /// Long-running operations.
     pub operations: OperationService,
-    /// The database, for readiness.
-    pub database: Database,
+    /// Whether the store answers, for `/readyz`.
+    pub readiness: std::sync::Arc<dyn berth_domain::store::Readiness>,
     /// The configured public base URL, if any.
     pub public_url: Option<String>,
     /// `http` or `https`.
@@ -48,10 +47,8 @@ pub struct AppState {
     pub tenant_id: String,
     /// The audience of management tokens (the cloud's `activeDirectoryResourceId`).
     pub management_audience: String,
-    /// What a request's bearer token must say, computed once.
-    pub audiences: std::sync::Arc<crate::auth::RequestAudiences>,
-    /// Trusted external OIDC providers.
-    pub external: std::sync::Arc<dyn berth_domain::identity::ExternalIssuers>,
+    /// Names the caller of a bearer token.
+    pub authenticator: berth_domain::identity::Authenticator,
     /// What clients append to a registry name to reach its login server
     /// (`registry.localhost[:port]`, the cloud-metadata document's `acrLoginServer`).
     pub acr_login_server_suffix: String,

@@ -5,10 +5,15 @@ use berth_infra::config::LogFormat;
 use tracing::Span;
 use tracing_subscriber::EnvFilter;
 
-/// Installs the global subscriber (`RUST_LOG` filters; `info` by default). A second call is
-/// a no-op, so tests may call it freely.
+/// What is logged when `RUST_LOG` is unset: `info`, but the migrator's line per migration
+/// (which `RUST_LOG=sea_orm_migration=info` shows).
+const DEFAULT_FILTER: &str = "info,sea_orm_migration=warn";
+
+/// Installs the global subscriber (`RUST_LOG` filters; [`DEFAULT_FILTER`] otherwise). A
+/// second call is a no-op, so tests may call it freely.
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     let _ = match format {
         LogFormat::Json => builder.json().try_init(),

@@ -44,3 +44,13 @@ impl<T> Page<T> {
         Self { items: rows, next }
     }
 }
+
+/// Whether the store answers, for readiness probes.
+#[async_trait::async_trait]
+pub trait Readiness: Send + Sync {
+    /// Succeeds when the store can be used now.
+    ///
+    /// # Errors
+    /// [`StoreError`] saying why it cannot.
+    async fn ready(&self) -> Result<(), StoreError>;
+}

@@ -1,6 +1,7 @@
 //! Typed configuration: defaults < `berth.toml` < `BERTH_*` environment variables.
 //! Bad configuration is a clear startup error, never a panic later.
 
+use crate::oidc::{ALLOWED_ALGORITHMS, TrustedProvider};
 use crate::persistence::DatabaseTarget;
 use berth_domain::arm::SubscriptionId;
 use berth_domain::registry::LoginServerNaming;
@@ -140,25 +141,6 @@ impl Default for TrustTiming {
     }
 }
 
-/// A trusted external OIDC provider.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TrustedProvider {
-    /// Its issuer URL, exactly as its tokens' `iss` and its discovery document say.
-    pub issuer: String,
-    /// Accepted `aud` values (Berth's management API as the provider names it).
-    pub audiences: Vec<String>,
-    /// The claim that identifies a caller at this provider: `sub` (default) or `oid`.
-    pub subject_claim: String,
-    /// Claims naming the client an application token was issued to, first found wins.
-    pub application_claims: Vec<String>,
-    /// When set, the token's `tid` must be this tenant.
-    pub tenant: Option<String>,
-    /// Accepted signing algorithms (asymmetric only).
-    pub algorithms: Vec<String>,
-    /// An unknown `kid` refetches the provider's keys at most this often.
-    pub jwks_refetch_floor_secs: u64,
-}
-
 /// A provider as written in `[[oidc_providers]]` or `BERTH_OIDC_PROVIDERS` (a JSON array).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -213,13 +195,13 @@ impl ProviderRaw {
             .unwrap_or_else(|| ["RS256", "PS256", "ES256"].map(str::to_owned).to_vec());
         if let Some(bad) = algorithms
             .iter()
-            .find(|a| !crate::oidc::ALLOWED_ALGORITHMS.contains(&a.as_str()))
+            .find(|a| !ALLOWED_ALGORITHMS.contains(&a.as_str()))
         {
             return Err(invalid(
                 key,
                 format!(
                     "algorithm '{bad}' is not accepted (asymmetric only: {})",
-                    crate::oidc::ALLOWED_ALGORITHMS.join(", ")
+                    ALLOWED_ALGORITHMS.join(", ")
                 ),
             ));
         }
@@ -303,6 +285,186 @@ struct Raw {
     trusted_proxies: Option<String>,
 }
 
+/// What one setting is, for people: `berthd --help` prints these.
+#[derive(Debug, Clone, Copy)]
+pub struct SettingDoc {
+    /// Its environment variable.
+    pub env: &'static str,
+    /// Its key in the configuration file (`tls.mode` is `mode` in the `[tls]` table);
+    /// `None` for secrets, which belong in the environment or a secret store.
+    pub file_key: Option<&'static str>,
+    /// Its default, as text.
+    pub default: &'static str,
+    /// What it sets.
+    pub meaning: &'static str,
+}
+
+/// How a setting is written in the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FileType {
+    /// A string.
+    Text,
+    /// A whole number (not negative).
+    Number,
+    /// An array of strings (the environment variable joins them with commas).
+    List,
+    /// An array of tables (`[[oidc_providers]]`); read whole.
+    Tables,
+}
+
+/// One setting: its documentation, how the file writes it, and where its raw value goes.
+struct Setting {
+    doc: SettingDoc,
+    file_type: FileType,
+    slot: Option<fn(&mut Raw) -> &mut Option<String>>,
+}
+
+/// Declares the settings table: one line a setting, the single source of the environment
+/// overlay, the file's keys and types, and `berthd --help`.
+macro_rules! settings {
+    ($( $field:ident : $ty:ident, $env:literal, $file:expr, $default:literal, $meaning:literal; )+) => {
+        &[$(Setting {
+            doc: SettingDoc { env: $env, file_key: $file, default: $default, meaning: $meaning },
+            file_type: FileType::$ty,
+            slot: settings!(@slot $field),
+        }),+]
+    };
+    (@slot oidc_providers) => { None };
+    (@slot $field:ident) => { Some(|raw: &mut Raw| &mut raw.$field) };
+}
+
+/// Every setting of `berthd`: defaults < file < environment.
+const SETTINGS: &[Setting] = settings! {
+    listen: Text, "BERTH_LISTEN", Some("listen"), "127.0.0.1:8443",
+        "Address of the main listener (host:port; port 0 picks a free one).";
+    data_dir: Text, "BERTH_DATA_DIR", Some("data_dir"), "berth-data",
+        "Data directory (owner-only): the SQLite file, generated certificates and keys.";
+    database_url: Text, "BERTH_DATABASE_URL", Some("database_url"), "SQLite in the data directory",
+        "postgres://... for PostgreSQL (replicas share it), or sqlite://path.";
+    database_schema: Text, "BERTH_DATABASE_SCHEMA", Some("database_schema"), "public",
+        "PostgreSQL schema of Berth's tables.";
+    public_url: Text, "BERTH_PUBLIC_URL", Some("public_url"), "the listener's own URL",
+        "Base URL clients reach this server by (tokens, nextLink, operation URLs).";
+    subscription_id: Text, "BERTH_SUBSCRIPTION_ID", Some("subscription_id"), "generated at first start",
+        "Id of the deployment's subscription.";
+    tenant_id: Text, "BERTH_TENANT_ID", Some("tenant_id"), "generated at first start",
+        "Tenant (directory) id of the deployment.";
+    tls: Text, "BERTH_TLS", Some("tls.mode"), "self-signed",
+        "off, self-signed (a development CA and certificate in the data directory) or files.";
+    tls_cert: Text, "BERTH_TLS_CERT", Some("tls.cert"), "none",
+        "PEM certificate chain to serve (with BERTH_TLS_KEY).";
+    tls_key: Text, "BERTH_TLS_KEY", Some("tls.key"), "none",
+        "PEM private key of the certificate.";
+    login_server_suffix: Text, "BERTH_LOGIN_SERVER_SUFFIX", Some("login_server_suffix"), "registry.localhost",
+        "Registries' login servers are <name>.<suffix>.";
+    login_server_port: Number, "BERTH_LOGIN_SERVER_PORT", Some("login_server_port"), "none",
+        "Port appended to login servers, when they are not on 443.";
+    max_body_bytes: Number, "BERTH_MAX_BODY_BYTES", Some("max_body_bytes"), "1048576",
+        "Largest request body the API accepts.";
+    log_format: Text, "BERTH_LOG_FORMAT", Some("log_format"), "pretty",
+        "pretty or json (one object a line). RUST_LOG sets the level (default info).";
+    bootstrap_client_id: Text, "BERTH_BOOTSTRAP_CLIENT_ID", Some("bootstrap_client_id"), "generated",
+        "appId of the bootstrap owner made at first start (Owner at /).";
+    bootstrap_client_secret: Text, "BERTH_BOOTSTRAP_CLIENT_SECRET", None, "generated, written to <data_dir>/bootstrap-owner.json",
+        "The bootstrap owner's secret (16 characters or more).";
+    management_audience: Text, "BERTH_MANAGEMENT_AUDIENCE", Some("management_audience"), "https://management.berth.local/",
+        "Audience of management tokens (the cloud's activeDirectoryResourceId).";
+    oidc_providers: Tables, "BERTH_OIDC_PROVIDERS", Some("oidc_providers"), "none",
+        "Trusted external OIDC providers: a JSON array in the environment, [[oidc_providers]] in the file.";
+    registry_token_issuer: Text, "BERTH_REGISTRY_TOKEN_ISSUER", Some("registry_token_issuer"), "berth-token-server",
+        "iss of registry tokens, as registries' and Notary's token auth are told it.";
+    notary_service: Text, "BERTH_NOTARY_SERVICE", Some("notary_service"), "berth-notary (embedded trust server)",
+        "service name of the trust server (its tokens' audience).";
+    notary_url: Text, "BERTH_NOTARY_URL", Some("notary_url"), "none (the embedded trust server)",
+        "An external Notary v1 server for content trust (https, or http on loopback).";
+    notary_ca: Text, "BERTH_NOTARY_CA", Some("notary_ca"), "the system's roots",
+        "PEM CA file of the Notary server's certificate.";
+    trust_listen: Text, "BERTH_TRUST_LISTEN", Some("trust_listen"), "127.0.0.1:4443",
+        "Listener of the embedded trust server (Notary v1 API), or off.";
+    trust_public_url: Text, "BERTH_TRUST_PUBLIC_URL", Some("trust_public_url"), "the trust listener's own URL",
+        "URL Notary clients reach the embedded trust server by, behind a proxy.";
+    trust_max_upload_bytes: Number, "BERTH_TRUST_MAX_UPLOAD_BYTES", Some("trust_max_upload_bytes"), "16777216",
+        "Largest trust-metadata upload accepted (1024 to 1073741824).";
+    trust_push_token_secs: Number, "BERTH_TRUST_PUSH_TOKEN_SECS", Some("trust_push_token_secs"), "60",
+        "Lifetime of a token that grants a trust-data push (1 to 3600).";
+    notary_token_leeway_secs: Number, "BERTH_NOTARY_TOKEN_LEEWAY_SECS", Some("notary_token_leeway_secs"), "60",
+        "How long past exp the trust server accepts a token (0 to 3600).";
+    trust_wipe_parallelism: Number, "BERTH_TRUST_WIPE_PARALLELISM", Some("trust_wipe_parallelism"), "16",
+        "Collections a content-trust wipe deletes at once (1 to 256).";
+    operation_lease_secs: Number, "BERTH_OPERATION_LEASE_SECS", Some("operation_lease_secs"), "30",
+        "How long a replica's claim of an operation lasts unrenewed (3 to 3600).";
+    secrets_key: Text, "BERTH_SECRETS_KEY", None, "made once into the data directory",
+        "Base64 of the 32-byte key sealing secrets at rest; every replica needs the same.";
+    trusted_proxies: List, "BERTH_TRUSTED_PROXIES", Some("trusted_proxies"), "none",
+        "Peers (addresses or CIDRs, comma-separated) whose X-Forwarded-For names the client.";
+};
+
+/// The documentation of every setting, in the order `berthd --help` prints them.
+pub fn setting_docs() -> impl Iterator<Item = &'static SettingDoc> {
+    SETTINGS.iter().map(|s| &s.doc)
+}
+
+impl Raw {
+    /// Reads a configuration file: flat keys, a `[tls]` table, and `[[oidc_providers]]`.
+    /// Unknown keys, secrets, and values of the wrong type are refused.
+    fn from_file(text: &str) -> Result<Self, String> {
+        let table: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
+        let mut raw = Self::default();
+        let mut entries: Vec<(String, toml::Value)> = Vec::new();
+        for (key, value) in table {
+            match (key.as_str(), value) {
+                ("tls", toml::Value::Table(tls)) => {
+                    entries.extend(tls.into_iter().map(|(k, v)| (format!("tls.{k}"), v)));
+                }
+                ("tls", _) => return Err("`tls` must be a table ([tls])".to_owned()),
+                (_, value) => entries.push((key, value)),
+            }
+        }
+        for (key, value) in entries {
+            let setting = SETTINGS
+                .iter()
+                .find(|s| s.doc.file_key == Some(key.as_str()))
+                .ok_or_else(|| format!("unknown field `{key}`"))?;
+            let text = match (setting.file_type, value) {
+                (FileType::Text, toml::Value::String(s)) => s,
+                (FileType::Number, toml::Value::Integer(n)) if n >= 0 => n.to_string(),
+                (FileType::List, toml::Value::Array(items)) => items
+                    .into_iter()
+                    .map(|v| match v {
+                        toml::Value::String(s) => Ok(s),
+                        _ => Err(format!("`{key}` must be an array of strings")),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?
+                    .join(","),
+                (FileType::Tables, value) => {
+                    raw.oidc_providers = Some(
+                        value
+                            .try_into()
+                            .map_err(|e: toml::de::Error| format!("`{key}`: {e}"))?,
+                    );
+                    continue;
+                }
+                (kind, other) => {
+                    return Err(format!(
+                        "`{key}` must be {}, not {}",
+                        match kind {
+                            FileType::Text => "a string",
+                            FileType::Number => "a whole number",
+                            FileType::List => "an array of strings",
+                            FileType::Tables => "an array of tables",
+                        },
+                        other.type_str()
+                    ));
+                }
+            };
+            if let Some(slot) = setting.slot {
+                *slot(&mut raw) = Some(text);
+            }
+        }
+        Ok(raw)
+    }
+}
+
 impl Settings {
     /// Loads the settings from `BERTH_CONFIG` (or `./berth.toml` if present) and the process
     /// environment.
@@ -334,68 +496,18 @@ impl Settings {
                     path: path.to_owned(),
                     source,
                 })?;
-                toml::from_str::<TomlRaw>(&text)
-                    .map_err(|e| ConfigError::Parse {
-                        path: path.to_owned(),
-                        message: e.to_string(),
-                    })?
-                    .into_raw()
+                Raw::from_file(&text).map_err(|message| ConfigError::Parse {
+                    path: path.to_owned(),
+                    message,
+                })?
             }
             None => Raw::default(),
         };
-        let overlay = |slot: &mut Option<String>, key: &str| {
-            if let Some(v) = env(key) {
-                *slot = Some(v);
+        for setting in SETTINGS {
+            if let (Some(slot), Some(value)) = (setting.slot, env(setting.doc.env)) {
+                *slot(&mut raw) = Some(value);
             }
-        };
-        overlay(&mut raw.listen, "BERTH_LISTEN");
-        overlay(&mut raw.data_dir, "BERTH_DATA_DIR");
-        overlay(&mut raw.database_url, "BERTH_DATABASE_URL");
-        overlay(&mut raw.database_schema, "BERTH_DATABASE_SCHEMA");
-        overlay(&mut raw.public_url, "BERTH_PUBLIC_URL");
-        overlay(&mut raw.subscription_id, "BERTH_SUBSCRIPTION_ID");
-        overlay(&mut raw.tenant_id, "BERTH_TENANT_ID");
-        overlay(&mut raw.tls, "BERTH_TLS");
-        overlay(&mut raw.tls_cert, "BERTH_TLS_CERT");
-        overlay(&mut raw.tls_key, "BERTH_TLS_KEY");
-        overlay(&mut raw.login_server_suffix, "BERTH_LOGIN_SERVER_SUFFIX");
-        overlay(&mut raw.login_server_port, "BERTH_LOGIN_SERVER_PORT");
-        overlay(&mut raw.max_body_bytes, "BERTH_MAX_BODY_BYTES");
-        overlay(&mut raw.log_format, "BERTH_LOG_FORMAT");
-        overlay(&mut raw.bootstrap_client_id, "BERTH_BOOTSTRAP_CLIENT_ID");
-        overlay(
-            &mut raw.bootstrap_client_secret,
-            "BERTH_BOOTSTRAP_CLIENT_SECRET",
-        );
-        overlay(&mut raw.management_audience, "BERTH_MANAGEMENT_AUDIENCE");
-        overlay(
-            &mut raw.registry_token_issuer,
-            "BERTH_REGISTRY_TOKEN_ISSUER",
-        );
-        overlay(&mut raw.notary_service, "BERTH_NOTARY_SERVICE");
-        overlay(&mut raw.notary_url, "BERTH_NOTARY_URL");
-        overlay(&mut raw.notary_ca, "BERTH_NOTARY_CA");
-        overlay(&mut raw.trust_listen, "BERTH_TRUST_LISTEN");
-        overlay(&mut raw.trust_public_url, "BERTH_TRUST_PUBLIC_URL");
-        overlay(
-            &mut raw.trust_max_upload_bytes,
-            "BERTH_TRUST_MAX_UPLOAD_BYTES",
-        );
-        overlay(
-            &mut raw.trust_push_token_secs,
-            "BERTH_TRUST_PUSH_TOKEN_SECS",
-        );
-        overlay(
-            &mut raw.notary_token_leeway_secs,
-            "BERTH_NOTARY_TOKEN_LEEWAY_SECS",
-        );
-        overlay(
-            &mut raw.trust_wipe_parallelism,
-            "BERTH_TRUST_WIPE_PARALLELISM",
-        );
-        overlay(&mut raw.operation_lease_secs, "BERTH_OPERATION_LEASE_SECS");
-        overlay(&mut raw.secrets_key, "BERTH_SECRETS_KEY");
-        overlay(&mut raw.trusted_proxies, "BERTH_TRUSTED_PROXIES");
+        }
         if let Some(json) = env("BERTH_OIDC_PROVIDERS") {
             raw.oidc_providers = Some(serde_json::from_str(&json).map_err(|e| {
                 invalid(
@@ -419,88 +531,6 @@ impl Settings {
             }
             Some(url) => DatabaseTarget::Sqlite(PathBuf::from(url.trim_start_matches("sqlite://"))),
             None => DatabaseTarget::Sqlite(self.data_dir.join("berth.db")),
-        }
-    }
-}
-
-/// The file's layout: flat keys, plus a `[tls]` table.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TomlRaw {
-    listen: Option<String>,
-    data_dir: Option<String>,
-    database_url: Option<String>,
-    database_schema: Option<String>,
-    public_url: Option<String>,
-    subscription_id: Option<String>,
-    tenant_id: Option<String>,
-    login_server_suffix: Option<String>,
-    login_server_port: Option<u16>,
-    max_body_bytes: Option<u64>,
-    log_format: Option<String>,
-    bootstrap_client_id: Option<String>,
-    management_audience: Option<String>,
-    tls: Option<TomlTls>,
-    oidc_providers: Option<Vec<ProviderRaw>>,
-    registry_token_issuer: Option<String>,
-    notary_service: Option<String>,
-    notary_url: Option<String>,
-    notary_ca: Option<String>,
-    trust_listen: Option<String>,
-    trust_public_url: Option<String>,
-    trust_max_upload_bytes: Option<u64>,
-    trust_push_token_secs: Option<u32>,
-    notary_token_leeway_secs: Option<u32>,
-    trust_wipe_parallelism: Option<u32>,
-    operation_lease_secs: Option<u32>,
-    trusted_proxies: Option<Vec<String>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TomlTls {
-    mode: Option<String>,
-    cert: Option<String>,
-    key: Option<String>,
-}
-
-impl TomlRaw {
-    fn into_raw(self) -> Raw {
-        let tls = self.tls.unwrap_or_default();
-        Raw {
-            listen: self.listen,
-            data_dir: self.data_dir,
-            database_url: self.database_url,
-            database_schema: self.database_schema,
-            public_url: self.public_url,
-            subscription_id: self.subscription_id,
-            tenant_id: self.tenant_id,
-            tls: tls.mode,
-            tls_cert: tls.cert,
-            tls_key: tls.key,
-            login_server_suffix: self.login_server_suffix,
-            login_server_port: self.login_server_port.map(|n| n.to_string()),
-            max_body_bytes: self.max_body_bytes.map(|n| n.to_string()),
-            log_format: self.log_format,
-            bootstrap_client_id: self.bootstrap_client_id,
-            // A secret belongs in the environment (or a secret store), not in the file.
-            bootstrap_client_secret: None,
-            management_audience: self.management_audience,
-            oidc_providers: self.oidc_providers,
-            registry_token_issuer: self.registry_token_issuer,
-            notary_service: self.notary_service,
-            notary_url: self.notary_url,
-            notary_ca: self.notary_ca,
-            trust_listen: self.trust_listen,
-            trust_public_url: self.trust_public_url,
-            trust_max_upload_bytes: self.trust_max_upload_bytes.map(|n| n.to_string()),
-            trust_push_token_secs: self.trust_push_token_secs.map(|n| n.to_string()),
-            notary_token_leeway_secs: self.notary_token_leeway_secs.map(|n| n.to_string()),
-            trust_wipe_parallelism: self.trust_wipe_parallelism.map(|n| n.to_string()),
-            operation_lease_secs: self.operation_lease_secs.map(|n| n.to_string()),
-            // A key belongs in the environment (or a secret store), not in the file.
-            secrets_key: None,
-            trusted_proxies: self.trusted_proxies.map(|list| list.join(",")),
         }
     }
 }

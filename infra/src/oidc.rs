@@ -8,7 +8,6 @@
 //! is followed, each answer is read up to a bound, and keys come only over HTTPS (plain HTTP
 //! on loopback only, as the configuration allows for a provider next to `berthd`).
 
-use crate::config::TrustedProvider;
 use async_trait::async_trait;
 use berth_domain::identity::{ExternalIdentity, ExternalIssuers, TokenRejected};
 use jsonwebtoken::jwk::Jwk;
@@ -68,6 +67,25 @@ fn algorithm(name: &str) -> Option<Algorithm> {
         "EdDSA" => Algorithm::EdDSA,
         _ => return None,
     })
+}
+
+/// A trusted external OIDC provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustedProvider {
+    /// Its issuer URL, exactly as its tokens' `iss` and its discovery document say.
+    pub issuer: String,
+    /// Accepted `aud` values (Berth's management API as the provider names it).
+    pub audiences: Vec<String>,
+    /// The claim that identifies a caller at this provider: `sub` (default) or `oid`.
+    pub subject_claim: String,
+    /// Claims naming the client an application token was issued to, first found wins.
+    pub application_claims: Vec<String>,
+    /// When set, the token's `tid` must be this tenant.
+    pub tenant: Option<String>,
+    /// Accepted signing algorithms (asymmetric only).
+    pub algorithms: Vec<String>,
+    /// An unknown `kid` refetches the provider's keys at most this often.
+    pub jwks_refetch_floor_secs: u64,
 }
 
 /// The algorithms a provider may be configured to allow.

@@ -289,6 +289,17 @@ impl TokenServerKeys {
 }
 
 impl RegistryTokenKeys for TokenServerKeys {
+    fn claimed_principal(&self, token: &str) -> Option<String> {
+        #[derive(serde::Deserialize)]
+        struct Claimed {
+            oid: String,
+        }
+        let claimed: Claimed = crate::jwt::unverified_claims(token)?;
+        uuid::Uuid::parse_str(&claimed.oid)
+            .ok()
+            .map(|u| u.to_string())
+    }
+
     fn sign_access(&self, claims: &AccessClaims) -> Result<String, StoreError> {
         let keys = self
             .keys
@@ -532,6 +543,24 @@ mod tests {
         );
         assert_eq!(reason(&keys, &fresh, NOW), "accepted");
         Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_refresh_token_is_bucketed_by_the_principal_it_claims_or_as_unparseable() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let keys = keys(dir.path()).await;
+        let oid = uuid::Uuid::new_v4();
+        let payload = serde_json::json!({"oid": oid.to_string().to_uppercase(), "sub": "x"});
+        let b64 = URL_SAFE_NO_PAD.encode(payload.to_string());
+        let token = format!("eyJhbGciOiJIUzI1NiJ9.{b64}.sig");
+        assert_eq!(keys.claimed_principal(&token), Some(oid.to_string()));
+        assert_eq!(keys.claimed_principal("garbage"), None);
+        assert_eq!(keys.claimed_principal("a.!!!.c"), None);
+        assert_eq!(
+            keys.claimed_principal("a.eyJvaWQiOiJub3QtYS1ndWlkIn0.c"),
+            None
+        );
+        assert_eq!(keys.claimed_principal(&"a.".repeat(5000)), None);
     }
 
     #[test]

@@ -6,7 +6,6 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use async_trait::async_trait;
 use berth_domain::directory::Secrets;
 use berth_domain::store::StoreError;
-use berth_domain::trust::tuf::encoding;
 use std::sync::LazyLock;
 use tokio::sync::Semaphore;
 
@@ -63,7 +62,7 @@ impl Secrets for Argon2Secrets {
         if let Err(e) = getrandom::fill(&mut bytes) {
             panic!("the operating system's random source failed: {e}");
         }
-        encoding::hex_encode(&bytes)
+        hex::encode(bytes)
     }
 
     async fn hash(&self, secret: &str) -> Result<String, StoreError> {
@@ -147,5 +146,8 @@ const DIGEST_PREFIX: &str = "$sha256$";
 
 /// SHA-256 of `secret`, lowercase hex.
 fn sha256_hex(secret: &str) -> String {
-    encoding::sha256_hex(secret.as_bytes())
+    hex::encode(aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        secret.as_bytes(),
+    ))
 }

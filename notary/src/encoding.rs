@@ -1,32 +1,27 @@
 //! The byte encodings Notary's Go code uses for what it signs and hashes: standard base64
-//! with padding (Go's `[]byte` in JSON), lower-case hex (key IDs), PEM certificates as Go's
+//! with padding (Go's `[]byte` in JSON), lower-case hex (key IDs, as Go's `hex.EncodeToString`), PEM certificates as Go's
 //! `pem.EncodeToMemory` writes them, and RFC 3339 times as Go's `time.Time` marshals them.
 
+use base64::Engine as _;
+use base64::alphabet;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+/// Go's `base64.StdEncoding`: the standard alphabet, `=` padding written and required,
+/// and (unlike the crate's strict `STANDARD`) non-zero trailing bits accepted, as Go's
+/// non-strict decoder accepts them.
+const GO_STD: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new()
+        .with_decode_allow_trailing_bits(true)
+        .with_decode_padding_mode(DecodePaddingMode::RequireCanonical),
+);
 
 /// Standard base64 with `=` padding, as Go's `base64.StdEncoding` (and `[]byte` in JSON).
 #[must_use]
 pub fn base64_encode(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for (i, shift) in [18u32, 12, 6, 0].into_iter().enumerate() {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> shift) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    GO_STD.encode(bytes)
 }
 
 /// Decodes standard padded base64 as Go's `base64.StdEncoding.Decode` does: `\r` and `\n`
@@ -35,49 +30,16 @@ pub fn base64_encode(bytes: &[u8]) -> String {
 /// # Errors
 /// A message saying what is wrong with the input.
 pub fn base64_decode(text: &str) -> Result<Vec<u8>, String> {
-    let symbols: Vec<u8> = text
-        .bytes()
-        .filter(|b| *b != b'\r' && *b != b'\n')
-        .collect();
-    if !symbols.len().is_multiple_of(4) {
-        return Err("illegal base64 data: length is not a multiple of 4".to_owned());
-    }
-    let mut out = Vec::with_capacity(symbols.len() / 4 * 3);
-    let quads = symbols.chunks(4);
-    let count = quads.len();
-    for (index, quad) in quads.enumerate() {
-        let mut n: u32 = 0;
-        let mut pad = 0;
-        for (i, &c) in quad.iter().enumerate() {
-            let v = match c {
-                b'A'..=b'Z' => c - b'A',
-                b'a'..=b'z' => c - b'a' + 26,
-                b'0'..=b'9' => c - b'0' + 52,
-                b'+' => 62,
-                b'/' => 63,
-                b'=' if index + 1 == count && i >= 2 => {
-                    pad += 1;
-                    0
-                }
-                _ => {
-                    return Err(format!(
-                        "illegal base64 data at input byte {}",
-                        index * 4 + i
-                    ));
-                }
-            };
-            if pad > 0 && c != b'=' {
-                return Err(format!(
-                    "illegal base64 data at input byte {}",
-                    index * 4 + i
-                ));
-            }
-            n = (n << 6) | u32::from(v);
-        }
-        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
-        out.extend_from_slice(&bytes[..3 - pad]);
-    }
-    Ok(out)
+    let decoded = if text.contains(['\r', '\n']) {
+        let symbols: Vec<u8> = text
+            .bytes()
+            .filter(|b| *b != b'\r' && *b != b'\n')
+            .collect();
+        GO_STD.decode(symbols)
+    } else {
+        GO_STD.decode(text)
+    };
+    decoded.map_err(|e| format!("illegal base64 data: {e}"))
 }
 
 /// SHA-256 of `bytes` in lower-case hex: a key ID of canonical key JSON, and the checksum
@@ -85,19 +47,7 @@ pub fn base64_decode(text: &str) -> Result<Vec<u8>, String> {
 #[must_use]
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
-    hex_encode(&Sha256::digest(bytes))
-}
-
-/// Lower-case hex, as Go's `hex.EncodeToString`.
-#[must_use]
-pub fn hex_encode(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 15)]));
-    }
-    out
+    hex::encode(Sha256::digest(bytes))
 }
 
 /// DER certificates as one PEM bundle, byte for byte as Go's `pem.EncodeToMemory` writes

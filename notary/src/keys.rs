@@ -4,8 +4,8 @@
 //! names, and a newer one handed out by a rotation that the client has yet to publish.
 
 use super::{RoleName, TufKey, TufSigner, WriteGate};
-use crate::store::StoreError;
 use async_trait::async_trait;
+use berth_domain::store::StoreError;
 use std::sync::Arc;
 
 /// Which key [`TufServerKeys::create`] makes.

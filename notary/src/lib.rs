@@ -1,7 +1,13 @@
-//! Notary v1 trust data (TUF metadata) as notary-server 0.7 validates it: the metadata
-//! model, Notary's canonical JSON, and the server-side validation of an upload
-//! ([`validate_update`]), with the crypto behind ports ([`TufSignatureVerifier`],
-//! [`CertificateParser`], [`TufSigner`]).
+//! Berth's Notary v1 server, as notary-server 0.7 behaves: the TUF metadata model,
+//! Notary's canonical JSON and encodings, the server-side validation of an upload
+//! ([`validate_update`]), and the use case that serves it ([`EmbeddedTrustServer`], which is
+//! also a [`berth_domain::trust::TrustStore`]). Crypto and storage stay behind ports
+//! ([`TufSignatureVerifier`], [`CertificateParser`], [`TufSigner`], [`TufMetadataStore`],
+//! [`TufServerKeys`]), which `berth-infra` implements; the HTTP surface, its statuses and
+//! Notary's error envelope are `berth-api`'s.
+//!
+//! It depends on the domain (the trust-store port, the clock, the store's errors), never the
+//! other way: the domain knows content trust as a policy, a catalog and a wipe, not TUF.
 
 mod builder;
 pub mod canonical;

@@ -5,9 +5,7 @@
 //! `IsValidTimestampStructure`).
 
 use super::canonical::to_canonical;
-use super::encoding::{
-    base64_decode, base64_encode, go_time, hex_encode, parse_go_time, sha256_hex,
-};
+use super::encoding::{base64_decode, base64_encode, go_time, parse_go_time, sha256_hex};
 use super::role::RoleName;
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value, json};
@@ -611,7 +609,7 @@ pub fn check_hashes(
         if !constant_time_eq(&actual, expected) {
             return Err(format!(
                 "{alg} checksum for {name} did not match: expected {}",
-                hex_encode(expected)
+                hex::encode(expected)
             ));
         }
         count += 1;
@@ -714,7 +712,7 @@ fn hashes<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Vec<u8>>, 
 #[cfg(test)]
 mod tests {
     //! Against files the real notary CLI and notary-server wrote
-    //! (`domain/tests/fixtures/tuf`, see its README).
+    //! (`notary/tests/fixtures/tuf`, see its README).
 
     use super::*;
     use std::path::{Path, PathBuf};

@@ -10,10 +10,10 @@ use super::{
     StoredTufFile, TufChange, TufCrypto, TufKey, TufMetadataStore, TufSelector, TufServerKeys,
     TufSignatureVerifier, TufWriteError, UpdateError, UploadedFile, WriteGate, validate_update,
 };
-use crate::clock::Clock;
-use crate::store::StoreError;
-use crate::trust::{TrustStore, TrustStoreError};
 use async_trait::async_trait;
+use berth_domain::clock::Clock;
+use berth_domain::store::StoreError;
+use berth_domain::trust::{TrustStore, TrustStoreError};
 use std::sync::Arc;
 
 /// Why an update was not published.
@@ -388,7 +388,7 @@ fn snapshot_checksum(timestamp: &[u8]) -> Option<String> {
     list.meta
         .get("snapshot")
         .and_then(|m| m.hashes.get("sha256"))
-        .map(|h| super::encoding::hex_encode(h))
+        .map(hex::encode)
 }
 
 fn unavailable(e: StoreError) -> TrustStoreError {

@@ -3,8 +3,8 @@
 //! wipe) read. Modelled on notary-server's `storage.MetaStore`.
 
 use super::{MetaUpdate, RoleName};
-use crate::store::StoreError;
 use async_trait::async_trait;
+use berth_domain::store::StoreError;
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
 
@@ -89,7 +89,7 @@ pub enum WriteGate {
     Open,
     /// The registry whose login server begins the GUN accepts trust data: content trust is
     /// enabled, no wipe runs and it is not being deleted
-    /// ([`crate::registry::Registry::trust_push_allowed`]). It is read in the update's own
+    /// ([`berth_domain::registry::Registry::trust_push_allowed`]). It is read in the update's own
     /// transaction and held until the update commits, so a disable committed first refuses
     /// the update, and a wipe that begins after it finds what it stored: a wipe then need
     /// not wait for the push tokens issued before it to expire.

@@ -137,15 +137,6 @@ impl UpdateError {
         }
     }
 
-    /// notary-server's HTTP status.
-    #[must_use]
-    pub fn http_status(&self) -> u16 {
-        match self {
-            Self::Signer(_) => 500,
-            _ => 400,
-        }
-    }
-
     /// notary-server's message for the code.
     #[must_use]
     pub fn message(&self) -> &'static str {
@@ -172,16 +163,6 @@ impl UpdateError {
             Self::OldVersion { .. } => Some(json!({})),
             _ => None,
         }
-    }
-
-    /// The body notary-server answers with (`{"errors":[{"code","message","detail"?}]}`).
-    #[must_use]
-    pub fn body(&self) -> Value {
-        let mut error = json!({"code": self.code(), "message": self.message()});
-        if let (Some(detail), Some(obj)) = (self.detail(), error.as_object_mut()) {
-            obj.insert("detail".to_owned(), detail);
-        }
-        json!({ "errors": [error] })
     }
 }
 
@@ -378,8 +359,8 @@ mod tests {
     //! and real notary output in `berth-infra` (`tuf_crypto`).
 
     use super::*;
-    use crate::trust::tuf::model::{Signature, TufKey};
-    use crate::trust::tuf::ports::{
+    use crate::model::{Signature, TufKey};
+    use crate::ports::{
         Certificate, CertificateError, CertificateParser, SignatureError, TufSignatureVerifier,
         TufSigner,
     };
@@ -460,15 +441,14 @@ mod tests {
     fn a_first_upload_without_root_is_refused_before_any_crypto() {
         let error = validate(&[("targets.json", TARGETS)]).err();
         assert_eq!(
-            error.as_ref().map(UpdateError::body),
-            Some(json!({"errors": [{
-                "code": "INVALID_UPDATE",
-                "message": "Update sent by the client is invalid.",
-                "detail": {"Name": "ErrValidation",
-                           "Error": {"Msg": "no pre-existing root and no root provided in update."}},
-            }]}))
+            error.as_ref().map(|e| (e.code(), e.message(), e.detail())),
+            Some((
+                "INVALID_UPDATE",
+                "Update sent by the client is invalid.",
+                Some(json!({"Name": "ErrValidation",
+                           "Error": {"Msg": "no pre-existing root and no root provided in update."}}))
+            ))
         );
-        assert_eq!(error.map(|e| e.http_status()), Some(400));
     }
 
     #[test]

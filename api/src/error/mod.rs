@@ -1,6 +1,9 @@
 //! The one place that turns errors into HTTP: ARM's error envelope
-//! `{"error":{"code","message","target"?,"details"?}}` with the right status.
+//! `{"error":{"code","message","target"?,"details"?}}` with the right status, and
+//! ([`notary`]) Notary's `{"errors":[…]}` for the trust server.
 //! 5xx bodies are generic; their cause is logged once, here.
+
+pub mod notary;
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};

@@ -79,7 +79,7 @@ async fn healthz() -> Json<Health> {
 #[utoipa::path(get, path = "/readyz", operation_id = "Health_Ready", security(()), tag = "Meta",
     responses((status = 200, description = "Success", body = Health), (status = 503, description = "Not ready", body = ErrorResponse)))]
 async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
-    state.database.ping().await.map_err(|e| {
+    state.readiness.ready().await.map_err(|e| {
         tracing::warn!(error.cause = %e, "not ready");
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

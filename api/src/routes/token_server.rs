@@ -13,6 +13,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use berth_domain::identity::Audience;
 use berth_domain::registry_token::{
     Credentials, REFRESH_TOKEN_USER, TokenServerError, parse_scopes,
 };
@@ -257,7 +258,7 @@ async fn exchange(State(state): State<AppState>, headers: HeaderMap, body: Bytes
         }
         let service = fields.required("service")?;
         let token = fields.required("access_token")?;
-        let caller = authenticate(&state, token, &state.audiences.registry)
+        let caller = authenticate(&state, token, Audience::Registry)
             .await
             .map_err(|_| {
                 TokenServerError::Unauthorized("the access token was refused".to_owned())

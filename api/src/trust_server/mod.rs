@@ -13,6 +13,7 @@ mod path;
 
 pub use path::NotaryRoute;
 
+use crate::error::notary::{self as notary_error, internal, not_found};
 use crate::telemetry;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
@@ -22,7 +23,7 @@ use axum::{Json, Router};
 use berth_domain::clock::Clock;
 use berth_domain::registry_token::{AccessClaims, RegistryTokenKeys};
 use berth_domain::trust::TrustStore;
-use berth_domain::trust::tuf::{
+use berth_notary::{
     ChangefeedError, EmbeddedTrustServer, KeyError, PublishError, ReadError, RoleName,
     StoredTufFile, TufSelector, UploadedFile, encoding::go_time,
 };
@@ -58,35 +59,6 @@ pub fn router(state: TrustServerState, max_upload_bytes: usize) -> Router {
         .with_state(state)
         .layer(DefaultBodyLimit::max(max_upload_bytes))
         .layer(TraceLayer::new_for_http().make_span_with(telemetry::request_span))
-}
-
-/// Notary's error envelope.
-fn notary_error(status: StatusCode, code: &str, message: &str, detail: Option<Value>) -> Response {
-    let mut error = json!({"code": code, "message": message});
-    if let Some(detail) = detail {
-        error["detail"] = detail;
-    }
-    (status, Json(json!({"errors": [error]}))).into_response()
-}
-
-fn not_found() -> Response {
-    notary_error(
-        StatusCode::NOT_FOUND,
-        "METADATA_NOT_FOUND",
-        "You have requested metadata that does not exist.",
-        None,
-    )
-}
-
-/// A 500 whose cause is logged here, once, and never sent.
-fn internal(cause: &dyn std::fmt::Display) -> Response {
-    tracing::error!(error.cause = %cause, "trust server request failed");
-    notary_error(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "UNKNOWN",
-        "unknown error",
-        None,
-    )
 }
 
 async fn health(State(state): State<TrustServerState>) -> Response {
@@ -174,7 +146,7 @@ impl TrustServerState {
             .iter()
             .map(|action| json!({"Type": kind, "Class": "", "Name": name, "Action": action}))
             .collect();
-        let mut response = notary_error(
+        let mut response = notary_error::answer(
             StatusCode::UNAUTHORIZED,
             "UNAUTHORIZED",
             "authentication required",
@@ -214,7 +186,7 @@ async fn dispatch(State(state): State<TrustServerState>, request: Request) -> Re
     };
     let route = NotaryRoute::parse(request.method(), &path);
     if route == NotaryRoute::MethodNotAllowed {
-        return notary_error(
+        return notary_error::answer(
             StatusCode::METHOD_NOT_ALLOWED,
             "UNSUPPORTED",
             "The operation is unsupported.",
@@ -252,7 +224,7 @@ async fn dispatch(State(state): State<TrustServerState>, request: Request) -> Re
 /// `POST /v2/<gun>/_trust/tuf/`: the multipart upload, validated and stored whole.
 async fn update(state: &TrustServerState, gun: &str, request: Request) -> Response {
     let malformed = |detail: Option<Value>| {
-        notary_error(
+        notary_error::answer(
             StatusCode::BAD_REQUEST,
             "MALFORMED_UPLOAD",
             "The body of your request is malformed.",
@@ -260,7 +232,7 @@ async fn update(state: &TrustServerState, gun: &str, request: Request) -> Respon
         )
     };
     let too_large = || {
-        notary_error(
+        notary_error::answer(
             StatusCode::PAYLOAD_TOO_LARGE,
             "MALFORMED_UPLOAD",
             "The body of your request is malformed.",
@@ -297,12 +269,7 @@ async fn update(state: &TrustServerState, gun: &str, request: Request) -> Respon
         }
         Err(PublishError::Refused(refused)) => {
             tracing::info!(trust.gun = %gun, error.code = refused.code(), "trust data update refused");
-            let status =
-                StatusCode::from_u16(refused.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
-            if status.is_server_error() {
-                return internal(&refused);
-            }
-            (status, Json(refused.body())).into_response()
+            notary_error::refused(&refused)
         }
         Err(PublishError::NotAccepted(_)) => {
             // The token was issued before content trust was turned off (or its wipe began):
@@ -382,7 +349,7 @@ async fn key(state: &TrustServerState, gun: &str, role: &str, rotate: bool) -> R
             }
             Json(key.to_json()).into_response()
         }
-        Err(KeyError::NotServerManaged(role)) => notary_error(
+        Err(KeyError::NotServerManaged(role)) => notary_error::answer(
             StatusCode::BAD_REQUEST,
             "INVALID_ROLE",
             "The role you are attempting to operate on is invalid.",
@@ -432,7 +399,7 @@ async fn changefeed(state: &TrustServerState, gun: Option<&str>, query: &str) ->
                 .collect();
             Json(json!({"count": records.len(), "records": records})).into_response()
         }
-        Err(ChangefeedError::InvalidParameters(detail)) => notary_error(
+        Err(ChangefeedError::InvalidParameters(detail)) => notary_error::answer(
             StatusCode::BAD_REQUEST,
             "INVALID_PARAMETERS",
             "The parameters provided are not valid.",

@@ -5,7 +5,7 @@
 //! `timestamp` and `targets(/<name>)*`.
 
 use axum::http::Method;
-use berth_domain::trust::tuf::TufSelector;
+use berth_notary::TufSelector;
 
 /// A Notary route.
 #[derive(Debug, Clone, PartialEq, Eq)]

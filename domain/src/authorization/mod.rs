@@ -1,6 +1,7 @@
 //! Azure-style RBAC: scopes, role definitions (Azure's built-ins and custom ones), role
 //! assignments, and the in-memory index every authorization decision reads.
 
+mod bootstrap;
 mod condition;
 mod index;
 mod permission;
@@ -9,6 +10,7 @@ mod role;
 mod scope;
 mod service;
 
+pub use bootstrap::{BootstrapError, BootstrapOwner, bootstrap_owner};
 pub use condition::{
     Condition, ConditionError, MAX_CONDITION_BYTES, MAX_CONDITION_DEPTH, REPOSITORY_NAME,
     RequestAttributes,
@@ -16,7 +18,7 @@ pub use condition::{
 pub use index::AuthorizationIndex;
 pub use permission::{AccessKind, Permission, matches};
 pub use ports::{RbacRepository, RbacWriteError};
-pub use role::{RoleDefinition, RoleKind, built_in_roles};
+pub use role::{OWNER_ROLE_ID, RoleDefinition, RoleKind, built_in_roles};
 pub use scope::{Scope, ScopeError, ScopeLevel};
 pub use service::{AssignmentFilter, NewAssignment, RbacError, RbacService, role_definition_guid};
 

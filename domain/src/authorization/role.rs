@@ -108,6 +108,9 @@ fn allow(actions: Vec<String>, data_actions: Vec<String>) -> Permission {
     }
 }
 
+/// The built-in Owner role's GUID, as Azure publishes it.
+pub const OWNER_ROLE_ID: &str = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635";
+
 /// Azure's built-in roles for registries and access management (GUIDs and permissions as
 /// Azure publishes them).
 #[must_use]
@@ -119,7 +122,7 @@ pub fn built_in_roles() -> Vec<RoleDefinition> {
     };
     vec![
         builtin(
-            "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
+            OWNER_ROLE_ID,
             "Owner",
             "Grants full access to manage all resources, including the ability to assign roles in Azure RBAC.",
             allow(strings(&["*"]), Vec::new()),

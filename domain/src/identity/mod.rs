@@ -2,8 +2,10 @@
 //! CLI and the Azure SDKs sign in to it unchanged: the claims it issues, the port that
 //! signs and verifies them, and the OAuth 2.0 grants it serves.
 
+mod authenticate;
 mod service;
 
+pub use authenticate::{Audience, AuthenticationError, Authenticator, Caller, RequestAudiences};
 pub use service::{IssuerSettings, OAuthError, TokenRequest, TokenResponse, TokenService};
 
 use crate::store::StoreError;
@@ -95,6 +97,10 @@ pub trait TokenSigner: Send + Sync {
 
     /// The public keys, as a JWKS document's `keys`.
     async fn public_keys(&self) -> Vec<Jwk>;
+
+    /// The `iss` a token claims, read *without* verifying anything: only to pick whose
+    /// keys verify it. `None` for anything that is not a JWT with a string `iss`.
+    fn claimed_issuer(&self, token: &str) -> Option<String>;
 }
 
 /// Who a trusted external OIDC provider says the caller is, after its token was verified

@@ -6,7 +6,7 @@ use super::{
 };
 use crate::arm::RegistryId;
 use crate::clock::Clock;
-use crate::registry::{Registry, RegistryError, RegistryRepository, RegistryService};
+use crate::registry::{ContentTrust, Registry, RegistryError, RegistryRepository, RegistryService};
 use crate::resource_group::ResourceGroupRepository;
 use crate::store::{PageRequest, StoreError};
 use crate::trust::{TrustWipe, WipeError, WipeStep};
@@ -190,7 +190,7 @@ impl OperationService {
                     // Deleted meanwhile: its deletion wiped the trust data.
                     return Ok(Step::Done);
                 };
-                if registry.trust_wipe != Some(op.id) {
+                if registry.content_trust.wipe() != Some(op.id) {
                     return Ok(Step::Done);
                 }
                 match self.wipe(&registry.id, &registry.login_server).await? {
@@ -211,8 +211,7 @@ impl OperationService {
     /// is (or is being turned) off and the catalog knows no collection of it otherwise, and
     /// no trust-data push was ever granted for it.
     async fn wipe_then_delete(&self, registry: &Registry) -> Result<Step, OperationFailure> {
-        let may_have_trust_data = registry.settings.policies.trust_enabled
-            || registry.trust_wipe.is_some()
+        let may_have_trust_data = registry.content_trust != ContentTrust::Disabled
             || self.wipe.has_catalogued(&registry.id).await?;
         if may_have_trust_data
             && let waiting @ Step::WaitUntil(_) =

@@ -2,6 +2,7 @@
 //! capability table, the ports they are stored through, and their use cases.
 
 mod admin;
+mod content_trust;
 mod login_server;
 mod model;
 mod name;
@@ -14,6 +15,7 @@ pub use admin::{
     ADMIN_PASSWORD_NAMES, AdminCredentials, AdminPasswordRepository, AdminUsers, SecretBox,
     admin_password_aad,
 };
+pub use content_trust::{ContentTrust, TrustEvent, TrustRefusal};
 pub use login_server::LoginServerNaming;
 pub use model::{
     DomainNameLabelScope, Encryption, EndpointProtocol, Identity, IdentityType, KeyVaultProperties,

@@ -1,8 +1,7 @@
 //! The registry resource and what a caller may set on it.
 
-use super::{Feature, RegistryName, Sku};
+use super::{ContentTrust, Feature, RegistryName, Sku};
 use crate::arm::{ETag, Location, ProvisioningState, RegistryId, SystemData, Tags};
-use crate::operation::OperationId;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -189,8 +188,6 @@ pub struct SoftDeletePolicy {
 pub struct Policies {
     /// Quarantine of pushed images.
     pub quarantine_enabled: bool,
-    /// Content trust (`trustPolicy`, type `Notary`).
-    pub trust_enabled: bool,
     /// Retention of untagged manifests.
     pub retention: RetentionPolicy,
     /// Whether artifacts may be exported.
@@ -205,7 +202,6 @@ impl Default for Policies {
     fn default() -> Self {
         Self {
             quarantine_enabled: false,
-            trust_enabled: false,
             retention: RetentionPolicy {
                 enabled: false,
                 days: 7,
@@ -286,11 +282,11 @@ impl Default for RegistrySettings {
 }
 
 impl RegistrySettings {
-    /// The tier features these settings use.
+    /// The tier features these settings use (content trust is the registry's own state:
+    /// see [`Registry::features_used`]).
     #[must_use]
     pub fn features_used(&self) -> Vec<Feature> {
         let uses = [
-            (Feature::ContentTrust, self.policies.trust_enabled),
             (Feature::RetentionPolicy, self.policies.retention.enabled),
             (Feature::AnonymousPull, self.anonymous_pull_enabled),
             (
@@ -331,7 +327,6 @@ impl RegistrySettings {
         set(&mut s.preview.metadata_search, patch.metadata_search);
         let (p, pp) = (&mut s.policies, &patch.policies);
         set(&mut p.quarantine_enabled, pp.quarantine_enabled);
-        set(&mut p.trust_enabled, pp.trust_enabled);
         set(&mut p.retention.enabled, pp.retention_enabled);
         set(&mut p.retention.days, pp.retention_days);
         set(&mut p.export_enabled, pp.export_enabled);
@@ -357,6 +352,8 @@ pub struct RegistryDefinition {
     pub identity: Option<Identity>,
     /// Settings.
     pub settings: RegistrySettings,
+    /// Whether content trust is to be on (`trustPolicy.status`).
+    pub content_trust: bool,
 }
 
 /// A partial update (PATCH): every `None` leaves the current value as it is.
@@ -401,7 +398,7 @@ pub struct RegistryPatch {
 pub struct PoliciesPatch {
     /// Quarantine.
     pub quarantine_enabled: Option<bool>,
-    /// Content trust.
+    /// Content trust (a request: see [`ContentTrust::request`]).
     pub trust_enabled: Option<bool>,
     /// Retention on/off.
     pub retention_enabled: Option<bool>,
@@ -442,9 +439,8 @@ pub struct Registry {
     pub etag: ETag,
     /// Who made and changed it.
     pub system_data: SystemData,
-    /// The operation wiping its trust data, while content trust is being disabled: the
-    /// policy still shows as enabled, and no trust-data push is granted.
-    pub trust_wipe: Option<OperationId>,
+    /// Content trust: off, on, or being wiped.
+    pub content_trust: ContentTrust,
 }
 
 impl Registry {
@@ -452,9 +448,19 @@ impl Registry {
     /// and the registry is not being deleted.
     #[must_use]
     pub fn trust_push_allowed(&self) -> bool {
-        self.settings.policies.trust_enabled
-            && self.trust_wipe.is_none()
+        self.content_trust.accepts_trust_data()
             && self.provisioning_state != ProvisioningState::Deleting
+    }
+
+    /// The tier features the registry uses: its settings', and content trust while it is
+    /// on or still being wiped.
+    #[must_use]
+    pub fn features_used(&self) -> Vec<Feature> {
+        let mut used = self.settings.features_used();
+        if self.content_trust.policy_enabled() {
+            used.insert(0, Feature::ContentTrust);
+        }
+        used
     }
 
     /// The registry's name.

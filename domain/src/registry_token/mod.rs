@@ -166,4 +166,9 @@ pub trait RegistryTokenKeys: Send + Sync {
         now: i64,
         leeway_secs: i64,
     ) -> Result<AccessClaims, TokenRejected>;
+
+    /// The object id a refresh token claims (`oid`), read *without* verifying anything:
+    /// only to pick a sign-in failure bucket, never to trust. `None` for anything that is
+    /// not a JWT whose `oid` is a GUID, and for oversized input.
+    fn claimed_principal(&self, token: &str) -> Option<String>;
 }

@@ -1,8 +1,8 @@
 //! Content trust's store of signed metadata (Notary v1 collections, keyed by GUN
 //! `<loginServer>/<repository>`), seen through a port, and the catalog Berth keeps of the
-//! collections of each registry, since Notary cannot list them per registry.
+//! collections of each registry, since Notary cannot list them per registry. The Notary v1
+//! server itself (TUF model, validation, the embedded trust server) is `berth-notary`.
 
-pub mod tuf;
 mod wipe;
 
 pub use wipe::{TrustWipe, WipeError, WipeSettings, WipeStep};

@@ -240,3 +240,10 @@ pub(crate) fn from_millis(ms: i64) -> Result<time::OffsetDateTime, StoreError> {
 pub(crate) fn store_error(e: DbErr) -> StoreError {
     StoreError(e.to_string())
 }
+
+#[async_trait::async_trait]
+impl berth_domain::store::Readiness for Database {
+    async fn ready(&self) -> Result<(), StoreError> {
+        self.ping().await
+    }
+}

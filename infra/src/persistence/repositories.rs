@@ -14,8 +14,8 @@ use berth_domain::operation::{
     Operation, OperationFailure, OperationId, OperationKind, OperationRepository, OperationStatus,
 };
 use berth_domain::registry::{
-    AdminPasswordRepository, Identity, Registry, RegistryChange, RegistryError, RegistryName,
-    RegistryRepository, RegistrySettings, RegistryWriteError, Sku,
+    AdminPasswordRepository, ContentTrust, Identity, Registry, RegistryChange, RegistryError,
+    RegistryName, RegistryRepository, RegistrySettings, RegistryWriteError, Sku,
 };
 use berth_domain::resource_group::{
     ResourceGroup, ResourceGroupRepository, ResourceGroupWriteError,
@@ -306,9 +306,31 @@ impl SeaOrmRegistryRepository {
     }
 }
 
+/// The settings document keeps content trust's policy status as `policies.trustEnabled`
+/// (the running wipe is a column of its own), as it always has: rows written before the
+/// state machine existed, and replicas of another version, read it there.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredTrustPolicy {
+    #[serde(default)]
+    trust_enabled: bool,
+}
+
+#[derive(serde::Deserialize)]
+struct StoredPolicies {
+    policies: StoredTrustPolicy,
+}
+
 pub(super) fn registry_from_row(row: registry::Model) -> Result<Registry, StoreError> {
     let settings: RegistrySettings =
         serde_json::from_str(&row.settings).map_err(|e| corrupt("registry settings", e))?;
+    let policy: StoredPolicies =
+        serde_json::from_str(&row.settings).map_err(|e| corrupt("registry settings", e))?;
+    let wipe = row
+        .trust_wipe
+        .as_deref()
+        .map(|id| OperationId::parse(id).ok_or_else(|| corrupt("trust wipe operation", id)))
+        .transpose()?;
     let identity: Option<Identity> = row
         .identity
         .as_deref()
@@ -334,11 +356,7 @@ pub(super) fn registry_from_row(row: registry::Model) -> Result<Registry, StoreE
         creation_date: from_millis(row.created_at)?,
         provisioning_state: state(&row.provisioning_state)?,
         etag: ETag::from_stored(row.etag),
-        trust_wipe: row
-            .trust_wipe
-            .as_deref()
-            .map(|id| OperationId::parse(id).ok_or_else(|| corrupt("trust wipe operation", id)))
-            .transpose()?,
+        content_trust: ContentTrust::from_stored(policy.policies.trust_enabled, wipe),
         system_data: SystemData {
             created_by: row.created_by,
             created_by_type: row.created_by_type,
@@ -351,7 +369,17 @@ pub(super) fn registry_from_row(row: registry::Model) -> Result<Registry, StoreE
 }
 
 fn registry_to_row(r: &Registry) -> Result<registry::ActiveModel, StoreError> {
-    let settings = serde_json::to_string(&r.settings).map_err(|e| StoreError(e.to_string()))?;
+    let mut settings = serde_json::to_value(&r.settings).map_err(|e| StoreError(e.to_string()))?;
+    if let Some(policies) = settings
+        .get_mut("policies")
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        policies.insert(
+            "trustEnabled".to_owned(),
+            serde_json::Value::Bool(r.content_trust.policy_enabled()),
+        );
+    }
+    let settings = settings.to_string();
     let identity = r
         .identity
         .as_ref()
@@ -379,7 +407,7 @@ fn registry_to_row(r: &Registry) -> Result<registry::ActiveModel, StoreError> {
         last_modified_at: Set(millis(r.system_data.last_modified_at)),
         last_modified_by: Set(r.system_data.last_modified_by.clone()),
         last_modified_by_type: Set(r.system_data.last_modified_by_type.clone()),
-        trust_wipe: Set(r.trust_wipe.map(|id| id.to_string())),
+        trust_wipe: Set(r.content_trust.wipe().map(|id| id.to_string())),
     })
 }
 

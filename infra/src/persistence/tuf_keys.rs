@@ -11,9 +11,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use berth_domain::registry::SecretBox;
 use berth_domain::store::StoreError;
-use berth_domain::trust::tuf::{
-    KeyWriteError, NewKey, RoleName, TufKey, TufServerKeys, TufSigner, WriteGate,
-};
+use berth_notary::{KeyWriteError, NewKey, RoleName, TufKey, TufServerKeys, TufSigner, WriteGate};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, TransactionTrait};

@@ -5,8 +5,8 @@ use super::repositories::registry_from_row;
 use super::{Database, from_millis, millis, store_error};
 use async_trait::async_trait;
 use berth_domain::store::StoreError;
-use berth_domain::trust::tuf::encoding::sha256_hex;
-use berth_domain::trust::tuf::{
+use berth_notary::encoding::sha256_hex;
+use berth_notary::{
     ChangeCategory, ChangeWindow, MetaUpdate, RoleName, StoredTufFile, TufChange, TufMetadataStore,
     TufSelector, TufWriteError, WriteGate,
 };

@@ -641,7 +641,7 @@ async fn trust_store(app: &TestApp, adapter: Adapter) -> Arc<dyn TrustStore> {
                 berth_infra::sealing::AesGcmBox::from_config(None, app.data_dir.path()).unwrap(),
             );
             let crypto = Arc::new(berth_infra::tuf_crypto::AwsLcTufCrypto);
-            Arc::new(berth_domain::trust::tuf::EmbeddedTrustServer::new(
+            Arc::new(berth_notary::EmbeddedTrustServer::new(
                 Arc::new(SeaOrmTufStore::new(db.clone())),
                 Arc::new(SeaOrmTufServerKeys::new(db, secrets)),
                 crypto.clone(),

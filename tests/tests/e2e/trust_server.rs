@@ -1,5 +1,5 @@
 //! The embedded trust server's use cases over the real stores (SQLite file, PostgreSQL
-//! schema) and the real crypto: the notary CLI's own uploads (domain/tests/fixtures/tuf)
+//! schema) and the real crypto: the notary CLI's own uploads (notary/tests/fixtures/tuf)
 //! are published one after another and end where Debian's notary-server ended; replays and
 //! tampering are refused with notary's codes and change nothing; the server's keys are made
 //! once, sealed at rest, and forgotten with the collection.
@@ -10,13 +10,13 @@ use base64::engine::general_purpose::STANDARD;
 use berth_domain::clock::Clock;
 use berth_domain::registry::SecretBox;
 use berth_domain::trust::TrustStore;
-use berth_domain::trust::tuf::{
-    EmbeddedTrustServer, KeyError, PublishError, RoleName, TufSelector, UploadedFile,
-};
 use berth_infra::persistence::entities::tuf_server_key;
 use berth_infra::persistence::{SeaOrmTufServerKeys, SeaOrmTufStore};
 use berth_infra::sealing::AesGcmBox;
 use berth_infra::tuf_crypto::AwsLcTufCrypto;
+use berth_notary::{
+    EmbeddedTrustServer, KeyError, PublishError, RoleName, TufSelector, UploadedFile,
+};
 use sea_orm::{ActiveValue::Set, EntityTrait};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -35,7 +35,7 @@ impl Clock for FixtureDay {
 }
 
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../domain/tests/fixtures/tuf")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../notary/tests/fixtures/tuf")
 }
 
 fn read_json(path: &str) -> Value {

@@ -1,15 +1,15 @@
 //! The embedded trust server's store of TUF metadata (`SeaOrmTufStore`) on a real SQLite
 //! file and a real PostgreSQL schema: versions, selectors, atomic updates, exact-GUN
 //! deletion and the changefeed. The files are the real notary CLI uploads of the TUF
-//! fixtures (domain/tests/fixtures/tuf).
+//! fixtures (notary/tests/fixtures/tuf).
 
 use super::*;
-use berth_domain::trust::tuf::encoding::sha256_hex;
-use berth_domain::trust::tuf::{
+use berth_infra::persistence::SeaOrmTufStore;
+use berth_notary::encoding::sha256_hex;
+use berth_notary::{
     ChangeCategory, ChangeWindow, MetaUpdate, RoleName, TufMetadataStore, TufSelector,
     TufWriteError, WriteGate,
 };
-use berth_infra::persistence::SeaOrmTufStore;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -18,7 +18,7 @@ const GUN: &str = "reg.registry.localhost/app";
 /// A file of the fixtures' first upload (`notary init -p`).
 fn fixture(role: &str) -> Vec<u8> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../domain/tests/fixtures/tuf/app/upload-01")
+        .join("../notary/tests/fixtures/tuf/app/upload-01")
         .join(format!("{role}.json"));
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }

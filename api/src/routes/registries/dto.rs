@@ -607,6 +607,7 @@ impl RegistryCreateBody {
             tags: tags(self.tags)?.unwrap_or_default(),
             identity: patch.identity,
             settings,
+            content_trust: patch.policies.trust_enabled.unwrap_or(false),
         })
     }
 }
@@ -769,7 +770,7 @@ impl RegistryResource {
             }),
             trust_policy: Some(TrustPolicyDto {
                 kind: Some("Notary".to_owned()),
-                status: status_text(p.trust_enabled),
+                status: status_text(r.content_trust.policy_enabled()),
             }),
             retention_policy: Some(RetentionPolicyDto {
                 days: Some(i64::from(p.retention.days)),
