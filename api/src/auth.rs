@@ -6,29 +6,16 @@
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::extract::FromRequestParts;
+use axum::http::header;
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
 use berth_domain::authorization::{AccessKind, Scope};
 pub use berth_domain::identity::Caller;
 use berth_domain::identity::{Audience, AuthenticationError, TokenRejected};
 
-fn unauthenticated(message: &str) -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, "AuthenticationFailed", message).challenging()
-}
-
-fn invalid_token() -> ApiError {
-    ApiError::new(
-        StatusCode::UNAUTHORIZED,
-        "InvalidAuthenticationToken",
-        "The access token is invalid. It may be expired, malformed, or issued for another audience or by another issuer.",
-    )
-    .challenging()
-}
-
 /// Logs why a token was refused (never the token) and answers the generic 401.
 fn refused(reason: TokenRejected) -> ApiError {
     tracing::info!(auth.reason = %reason.0, "bearer token refused");
-    invalid_token()
+    ApiError::invalid_token()
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -43,7 +30,7 @@ impl FromRequestParts<AppState> for Caller {
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
         let Some(value) = value else {
-            return Err(unauthenticated(
+            return Err(ApiError::authentication_failed(
                 "Authentication failed. The 'Authorization' header is missing.",
             ));
         };
@@ -54,7 +41,7 @@ impl FromRequestParts<AppState> for Caller {
                 token.trim()
             }
             _ => {
-                return Err(unauthenticated(
+                return Err(ApiError::authentication_failed(
                     "Authentication failed. The 'Authorization' header must be 'Bearer <token>'.",
                 ));
             }
@@ -114,12 +101,5 @@ impl AppState {
 /// ARM's `AuthorizationFailed` (403) for `caller`, `action` and `scope`.
 #[must_use]
 pub fn authorization_failed(caller: &Caller, action: &str, scope: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::FORBIDDEN,
-        "AuthorizationFailed",
-        format!(
-            "The client '{}' with object id '{}' does not have authorization to perform action '{action}' over scope '{scope}' or the scope is invalid. If access was recently granted, please refresh your credentials.",
-            caller.name, caller.object_id
-        ),
-    )
+    ApiError::authorization_failed(&caller.name, &caller.object_id, action, scope)
 }

@@ -3,7 +3,6 @@
 
 use crate::error::ApiError;
 use axum::extract::FromRequestParts;
-use axum::http::StatusCode;
 use axum::http::request::Parts;
 use std::marker::PhantomData;
 
@@ -97,27 +96,18 @@ impl<S: VersionSet> ApiVersion<S> {
             .find(|(k, _)| k.eq_ignore_ascii_case("api-version"))
             .map(|(_, v)| v.into_owned());
         let Some(given) = given else {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "MissingApiVersionParameter",
-                "The api-version query parameter (?api-version=) is required for all requests.",
-            ));
+            return Err(ApiError::missing_api_version());
         };
         S::SUPPORTED
             .iter()
             .find(|v| v.eq_ignore_ascii_case(&given))
-            .map(|v| Self { value: v, set: PhantomData })
+            .map(|v| Self {
+                value: v,
+                set: PhantomData,
+            })
             .ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "InvalidApiVersionParameter",
-                    format!(
-                        "The api-version '{given}' is invalid. The supported versions for '{}' are '{}'.",
-                        S::RESOURCE,
-                        S::SUPPORTED.join(",")
-                    ),
-                )
-                .with_target("api-version")
+                ApiError::invalid_api_version(&given, S::RESOURCE, &S::SUPPORTED.join(","))
+                    .with_target("api-version")
             })
     }
 }

@@ -42,22 +42,11 @@ async fn read<T: DeserializeOwned, S: Send + Sync>(req: Request, state: &S) -> R
         .unwrap_or("");
     let essence = content_type.split(';').next().unwrap_or("").trim();
     if !essence.eq_ignore_ascii_case("application/json") {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "UnsupportedMediaType",
-            format!(
-                "The content media type '{content_type}' is not supported. Only 'application/json' is supported."
-            ),
-        ));
+        return Err(ApiError::unsupported_media_type(content_type));
     }
     let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "RequestEntityTooLarge",
-                "The request body is larger than the server accepts.",
-            )
-            .closing_connection()
+            ApiError::body_too_large()
         } else {
             ApiError::invalid_content(format!("The request body could not be read: {rejection}"))
         }

@@ -2,7 +2,6 @@
 
 use crate::error::ApiError;
 use axum::extract::FromRequestParts;
-use axum::http::StatusCode;
 use axum::http::request::Parts;
 use berth_domain::store::PageRequest;
 use std::fmt::Write;
@@ -30,25 +29,15 @@ impl ListQuery {
         for (k, v) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
             match k.to_ascii_lowercase().as_str() {
                 "$top" | "top" => {
-                    let n: u32 = v.parse().ok().filter(|n| (1..=PageRequest::MAX_TOP).contains(n)).ok_or_else(|| {
-                        ApiError::new(
-                            StatusCode::BAD_REQUEST,
-                            "InvalidQueryParameterValue",
-                            format!("The value '{v}' of $top is invalid: use an integer from 1 to {}.", PageRequest::MAX_TOP),
-                        )
-                        .with_target("$top")
-                    })?;
+                    let n: u32 = v
+                        .parse()
+                        .ok()
+                        .filter(|n| (1..=PageRequest::MAX_TOP).contains(n))
+                        .ok_or_else(|| ApiError::invalid_top(&v, PageRequest::MAX_TOP))?;
                     top = Some(n);
                 }
                 "$skiptoken" => {
-                    after = Some(decode_token(&v).ok_or_else(|| {
-                        ApiError::new(
-                            StatusCode::BAD_REQUEST,
-                            "InvalidSkipToken",
-                            "The $skipToken is not valid.",
-                        )
-                        .with_target("$skipToken")
-                    })?);
+                    after = Some(decode_token(&v).ok_or_else(ApiError::invalid_skip_token)?);
                 }
                 "$filter" => filter = Some(v.into_owned()),
                 _ => {}

@@ -3,6 +3,7 @@
 //! ([`notary`]) Notary's `{"errors":[…]}` for the trust server.
 //! 5xx bodies are generic; their cause is logged once, here.
 
+mod named;
 pub mod notary;
 
 use axum::Json;

@@ -386,12 +386,7 @@ fn assignment_resource(a: &RoleAssignment) -> RoleAssignmentResource {
 }
 
 fn filter_error(filter: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::BAD_REQUEST,
-        "InvalidFilterInQueryString",
-        format!("The $filter '{filter}' is not supported here."),
-    )
-    .with_target("$filter")
+    ApiError::invalid_filter(format!("The $filter '{filter}' is not supported here."))
 }
 
 /// The quoted value of `<field> eq '<value>'`.
@@ -665,12 +660,9 @@ async fn put_role_assignment(
         .await
         .map_err(|e| match e {
             // In a PUT the role is part of the body: a bad one is a bad request, not a 404.
-            RbacError::RoleDefinitionNotFound(_) => ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "RoleDefinitionDoesNotExist",
-                e.to_string(),
-            )
-            .with_target("properties.roleDefinitionId"),
+            RbacError::RoleDefinitionNotFound(_) => {
+                ApiError::role_definition_does_not_exist(e.to_string())
+            }
             other => other.into(),
         })?;
     let status = if created {

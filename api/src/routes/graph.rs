@@ -46,24 +46,16 @@ async fn page(
 ) -> Result<GraphList, ApiError> {
     let top = q.top.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&top) {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "Request_BadRequest",
-            format!(
-                "Invalid page size specified: '{top}'. Must be between 1 and {MAX_PAGE} inclusive."
-            ),
-        ));
+        return Err(ApiError::graph_bad_request(format!(
+            "Invalid page size specified: '{top}'. Must be between 1 and {MAX_PAGE} inclusive."
+        )));
     }
     let after = q
         .skiptoken
         .as_deref()
         .map(|t| {
             Uuid::parse_str(t).map_err(|_| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "Request_BadRequest",
-                    "The $skiptoken is not one this service made.",
-                )
+                ApiError::graph_bad_request("The $skiptoken is not one this service made.")
             })
         })
         .transpose()?;
@@ -384,11 +376,7 @@ fn password_json(new: &NewSecret) -> PasswordCredentialDto {
 }
 
 fn unsupported_filter(filter: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::BAD_REQUEST,
-        "Request_UnsupportedQuery",
-        format!("Unsupported query: $filter={filter}"),
-    )
+    ApiError::graph_unsupported_filter(filter)
 }
 
 /// The quoted value of `... eq '<value>'` after `prefix`.
@@ -688,21 +676,15 @@ async fn update_application(
         .authorize(&caller.principals, actions::APPLICATIONS_UPDATE)?;
     let body = body.parse()?;
     let sp = application(&state, &path.id).await?;
-    let fields = body.as_object().ok_or_else(|| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "Request_BadRequest",
-            "The body must be a JSON object.",
-        )
-    })?;
+    let fields = body
+        .as_object()
+        .ok_or_else(|| ApiError::graph_bad_request("The body must be a JSON object."))?;
     for (key, value) in fields {
         let unchanged = key == "displayName" && value.as_str() == Some(sp.display_name.as_str());
         if !unchanged {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "Request_BadRequest",
-                format!("Berth cannot change the property '{key}' of an application."),
-            ));
+            return Err(ApiError::graph_bad_request(format!(
+                "Berth cannot change the property '{key}' of an application."
+            )));
         }
     }
     Ok(StatusCode::NO_CONTENT)
@@ -744,11 +726,7 @@ async fn add_password(
             let end =
                 time::OffsetDateTime::parse(end, &time::format_description::well_known::Rfc3339)
                     .map_err(|_| {
-                        ApiError::new(
-                            StatusCode::BAD_REQUEST,
-                            "Request_BadRequest",
-                            "endDateTime is not an RFC 3339 time.",
-                        )
+                        ApiError::graph_bad_request("endDateTime is not an RFC 3339 time.")
                     })?;
             let days = (end - time::OffsetDateTime::now_utc()).whole_days();
             u8::try_from((days + 364) / 365).unwrap_or(u8::MAX).max(1)
@@ -1010,11 +988,7 @@ async fn add_member(
         .next()
         .and_then(|id| Uuid::parse_str(id).ok())
         .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "Request_BadRequest",
-                "@odata.id must end with the member's object id.",
-            )
+            ApiError::graph_bad_request("@odata.id must end with the member's object id.")
         })?;
     state
         .directory_admin
@@ -1056,14 +1030,10 @@ async fn get_by_ids(
 ) -> Result<Json<GraphList>, ApiError> {
     let body = body.parse()?;
     if body.ids.len() > MAX_GET_BY_IDS {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "Request_BadRequest",
-            format!(
-                "Too many ids: {} were given, getByIds takes at most {MAX_GET_BY_IDS}.",
-                body.ids.len()
-            ),
-        )
+        return Err(ApiError::graph_bad_request(format!(
+            "Too many ids: {} were given, getByIds takes at most {MAX_GET_BY_IDS}.",
+            body.ids.len()
+        ))
         .with_target("ids"));
     }
     let ids: Vec<Uuid> = body

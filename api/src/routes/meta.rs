@@ -6,7 +6,6 @@ use crate::routes::params::MetadataApiVersion;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -81,11 +80,7 @@ async fn healthz() -> Json<Health> {
 async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
     state.readiness.ready().await.map_err(|e| {
         tracing::warn!(error.cause = %e, "not ready");
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "ServiceUnavailable",
-            "The database is not reachable.",
-        )
+        ApiError::not_ready()
     })?;
     Ok(Json(Health {
         status: "ok".to_owned(),

@@ -144,7 +144,7 @@ pub fn result_response(op: &Operation, self_url: &str) -> Response {
                 .map_or(("OperationFailed", "The operation failed."), |e| {
                     (e.code.as_str(), e.message.as_str())
                 });
-            ApiError::new(StatusCode::CONFLICT, code, message).into_response()
+            ApiError::operation_failed(code, message).into_response()
         }
     }
 }
@@ -152,9 +152,5 @@ pub fn result_response(op: &Operation, self_url: &str) -> Response {
 /// 404 for an operation id that does not exist under the path.
 #[must_use]
 pub fn not_found(id: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "OperationNotFound",
-        format!("The operation '{id}' could not be found."),
-    )
+    ApiError::operation_not_found(id)
 }

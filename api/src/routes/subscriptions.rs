@@ -8,7 +8,6 @@ use crate::routes::params::{SubscriptionApiVersion, SubscriptionPath};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use berth_domain::subscription::Subscription;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -198,14 +197,9 @@ struct ResourceFilter {
 /// Parses `resourceType eq 'X'` and `name eq 'Y'`, joined by `and`.
 fn parse_filter(filter: &str) -> Result<ResourceFilter, ApiError> {
     let invalid = || {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "InvalidFilterInQueryString",
-            format!(
-                "The $filter '{filter}' is not supported. Use resourceType eq '<type>' and/or name eq '<name>', joined by 'and'."
-            ),
-        )
-        .with_target("$filter")
+        ApiError::invalid_filter(format!(
+            "The $filter '{filter}' is not supported. Use resourceType eq '<type>' and/or name eq '<name>', joined by 'and'."
+        ))
     };
     let mut parsed = ResourceFilter::default();
     for clause in filter.split(" and ") {

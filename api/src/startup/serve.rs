@@ -9,7 +9,6 @@ use crate::openapi;
 use crate::state::AppState;
 use crate::telemetry;
 use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router, ServiceExt};
@@ -135,22 +134,8 @@ pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
             get(move || std::future::ready(Json(served.clone()))),
         )
         .merge(SwaggerUi::new("/docs").url("/docs/openapi.json", spec.clone()))
-        .fallback(|| async {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "NotFound",
-                "The requested path is not served by Berth.",
-            )
-            .into_response()
-        })
-        .method_not_allowed_fallback(|| async {
-            ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "MethodNotAllowed",
-                "The HTTP method is not allowed on this path.",
-            )
-            .into_response()
-        })
+        .fallback(|| async { ApiError::path_not_served().into_response() })
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed().into_response() })
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(TraceLayer::new_for_http().make_span_with(telemetry::request_span))
         .layer(axum::middleware::from_fn(request_ids))
