@@ -125,6 +125,57 @@ impl Process {
     }
 }
 
+/// Part `index` of a JWT (0: its header, 1: its claims), decoded without verifying
+/// anything: for assertions on what a server issued.
+///
+/// # Panics
+/// When the token has no such part, or it is not base64url JSON.
+#[must_use]
+pub fn jwt_part(token: &str, index: usize) -> Value {
+    use base64::Engine as _;
+    let part = token
+        .split('.')
+        .nth(index)
+        .unwrap_or_else(|| panic!("the token has no part {index}"));
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .unwrap_or_else(|e| panic!("part {index} of the token is not base64url: {e}"));
+    serde_json::from_slice(&bytes)
+        .unwrap_or_else(|e| panic!("part {index} of the token is not JSON: {e}"))
+}
+
+/// A JWT's claims, decoded without verifying anything.
+///
+/// # Panics
+/// When the token is not a JWT.
+#[must_use]
+pub fn jwt_claims(token: &str) -> Value {
+    jwt_part(token, 1)
+}
+
+/// Asks `probe` every `every` until it answers `Some`, or `within` has passed: then `None`.
+/// The one polling loop of the suite: a readiness probe with a deadline, never a fixed sleep.
+pub async fn poll<T, F, Fut>(
+    within: std::time::Duration,
+    every: std::time::Duration,
+    mut probe: F,
+) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let end = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(found) = probe().await {
+            return Some(found);
+        }
+        if tokio::time::Instant::now() >= end {
+            return None;
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
 /// Options of [`spawn_app_with`].
 #[derive(Debug, Clone, Default)]
 pub struct SpawnOptions {
@@ -648,15 +699,17 @@ impl TestApp {
     /// # Panics
     /// When the operation does not end within 30 s.
     pub async fn wait_for_operation(&self, url: &str) -> Value {
-        for _ in 0..300 {
-            let (status, body) = self.get(url).await;
-            assert_eq!(status, StatusCode::OK, "operation status: {body}");
-            if body["status"] != "InProgress" {
-                return body;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        panic!("operation {url} did not end within 30 s");
+        let ended = poll(
+            std::time::Duration::from_secs(30),
+            std::time::Duration::from_millis(100),
+            || async {
+                let (status, body) = self.get(url).await;
+                assert_eq!(status, StatusCode::OK, "operation status: {body}");
+                (body["status"] != "InProgress").then_some(body)
+            },
+        )
+        .await;
+        ended.unwrap_or_else(|| panic!("operation {url} did not end within 30 s"))
     }
 
     /// Stops the server and its worker (the data stays, for restart tests).

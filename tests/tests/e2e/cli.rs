@@ -401,7 +401,7 @@ async fn berth_drives_groups_registries_and_content_trust_as_az_does() {
         &refresh,
     )
     .await;
-    let granted = super::token_server::claims(push.body["access_token"].as_str().unwrap());
+    let granted = berth_tests::jwt_claims(push.body["access_token"].as_str().unwrap());
     assert_eq!(granted["access"][0]["actions"], json!(["push", "pull"]));
     // Answered yes on a terminal: the wipe runs, with progress, to its end.
     let r = berth_on_a_terminal(

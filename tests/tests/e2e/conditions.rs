@@ -5,9 +5,10 @@
 //! nesting with a 400, matched in bounded time, and a stored one over the limits is refused
 //! by the index (it grants nothing) and reported, without stopping the server.
 
-use super::token_server::{access, claims, login_server, signed_in};
+use super::token_server::{access, login_server, signed_in};
 use super::*;
 use berth_infra::persistence::entities::rbac::role_assignment;
+use berth_tests::jwt_claims;
 use berth_tests::{SpawnOptions, per_backend, spawn_app_with};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -40,7 +41,7 @@ async fn granted(app: &TestApp, service: &str, scope: &str, refresh: &str) -> Va
     .await
     .unwrap_or_else(|_| panic!("the token request for {scope} did not answer within 60 s"));
     assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
-    claims(reply.body["access_token"].as_str().unwrap())["access"].clone()
+    jwt_claims(reply.body["access_token"].as_str().unwrap())["access"].clone()
 }
 
 both_backends! {

@@ -3,13 +3,14 @@
 //! durable long-running operation, and its faults.
 
 use super::auth::{ACR_PULL, ACR_PUSH, NULL_USER, SIGNER, assign};
-use super::token_server::{access, claims, login_server, signed_in};
+use super::token_server::{access, login_server, signed_in};
 use super::trust_contract::signer_in;
 use super::*;
 use berth_infra::config::EMBEDDED_TRUST_SERVICE;
 use berth_tests::notary::{NotaryServer, SERVICE, notary_auth, notary_cli};
 use berth_tests::registry::{DockerRegistry, oci_layout, skopeo};
 use berth_tests::{Backend, Reply, SpawnOptions, spawn_app_with};
+use berth_tests::{jwt_claims, poll};
 use std::path::Path;
 use std::time::Duration;
 
@@ -140,28 +141,35 @@ pub(super) async fn list(app: &TestApp, gun: &str, refresh: &str) -> Option<Stri
 /// The `Azure-AsyncOperation` status of `reply`'s operation, polled until it ends or
 /// `within` passes; returns the last status document.
 pub(super) async fn follow(app: &TestApp, url: &str, within: Duration) -> Value {
-    let end = tokio::time::Instant::now() + within;
-    loop {
+    let status = || async {
         let (status, body) = app.get(url).await;
         assert_eq!(status, StatusCode::OK, "{body}");
-        if body["status"] != "InProgress" || tokio::time::Instant::now() > end {
-            return body;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        body
+    };
+    let ended = poll(within, Duration::from_millis(250), || async {
+        Some(status().await).filter(|body| body["status"] != "InProgress")
+    })
+    .await;
+    match ended {
+        Some(body) => body,
+        None => status().await,
     }
 }
 
 /// The operation's status once it reports a failed attempt (or after 20 s).
 async fn first_failure(app: &TestApp, url: &str) -> Value {
-    let mut status = Value::Null;
-    for _ in 0..80 {
-        status = app.get(url).await.1;
-        if status["error"]["code"].is_string() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
+    let failed = poll(
+        Duration::from_secs(20),
+        Duration::from_millis(250),
+        || async {
+            Some(app.get(url).await.1).filter(|status| status["error"]["code"].is_string())
+        },
+    )
+    .await;
+    match failed {
+        Some(status) => status,
+        None => app.get(url).await.1,
     }
-    status
 }
 
 pub(super) fn operation_url(reply: &Reply) -> String {
@@ -266,7 +274,7 @@ async fn documented_flow(adapter: Adapter) {
     )
     .await;
     assert_eq!(
-        claims(t.body["access_token"].as_str().unwrap())["access"][0]["actions"],
+        jwt_claims(t.body["access_token"].as_str().unwrap())["access"][0]["actions"],
         json!(["pull"])
     );
     let dir = tempfile::tempdir().unwrap();
@@ -311,7 +319,7 @@ async fn documented_flow(adapter: Adapter) {
     )
     .await;
     let early_token = early.body["access_token"].as_str().unwrap().to_owned();
-    let early_claims = claims(&early_token);
+    let early_claims = jwt_claims(&early_token);
     assert_eq!(
         early_claims["access"][0]["actions"],
         json!(["pull", "push"])
@@ -380,17 +388,22 @@ async fn documented_flow(adapter: Adapter) {
     )
     .await;
     assert_eq!(
-        claims(t.body["access_token"].as_str().unwrap())["access"][0]["actions"],
+        jwt_claims(t.body["access_token"].as_str().unwrap())["access"][0]["actions"],
         json!(["pull"])
     );
 
     // The first pass deletes the collections; then the early token writes trust data back.
-    for _ in 0..120 {
-        if list(&app, &app_gun, &reader_refresh).await.is_none() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    poll(
+        Duration::from_secs(30),
+        Duration::from_millis(250),
+        || async {
+            list(&app, &app_gun, &reader_refresh)
+                .await
+                .is_none()
+                .then_some(())
+        },
+    )
+    .await;
     assert_eq!(
         list(&app, &app_gun, &reader_refresh).await,
         None,
@@ -665,7 +678,7 @@ async fn two_replicas_run_each_wipe_once() {
         )
         .await;
         assert_eq!(
-            claims(t.body["access_token"].as_str().unwrap())["access"][0]["actions"],
+            jwt_claims(t.body["access_token"].as_str().unwrap())["access"][0]["actions"],
             json!(["push", "pull"])
         );
         guns.push(gun);
@@ -798,12 +811,12 @@ async fn a_wipe_resumes_after_berthd_is_killed() {
     assert_eq!(off.status, StatusCode::OK, "{:?}", off.body);
     let op = operation_url(&off);
     // The first pass deletes the collection; the final sweep waits for the signer's token.
-    for _ in 0..40 {
-        if list(&app, &gun, &refresh).await.is_none() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    poll(
+        Duration::from_secs(10),
+        Duration::from_millis(250),
+        || async { list(&app, &gun, &refresh).await.is_none().then_some(()) },
+    )
+    .await;
     let (_, status) = app.get(&op).await;
     assert_eq!(status["status"], "InProgress", "{status}");
 

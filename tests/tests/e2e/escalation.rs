@@ -287,7 +287,8 @@ both_backends! {
     }
 
     async fn a_conditioned_reader_cannot_lift_or_widen_its_condition(app) {
-        use crate::token_server::{access, claims, login_server, signed_in};
+        use crate::token_server::{access, login_server, signed_in};
+use berth_tests::jwt_claims;
         app.create_group("rg").await;
         app.create_registry("rg", "condreg01", "Basic").await;
         let registry = app.registry_path("rg", "condreg01");
@@ -319,6 +320,6 @@ both_backends! {
         assert_eq!(held.len(), 1, "{held:?}");
         assert_eq!(held[0]["properties"]["condition"], condition);
         let other = access(&app, &service, "repository:team-b/app:pull", &refresh).await;
-        assert_eq!(claims(other.body["access_token"].as_str().unwrap())["access"], json!([]));
+        assert_eq!(jwt_claims(other.body["access_token"].as_str().unwrap())["access"], json!([]));
     }
 }

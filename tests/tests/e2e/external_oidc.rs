@@ -7,6 +7,7 @@ use super::auth::{CONTRIBUTOR, READER, as_token, assign};
 use super::*;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use berth_tests::jwt_claims;
 use berth_tests::oidc::OidcProvider;
 use berth_tests::{Backend, SpawnOptions, spawn_app_with};
 
@@ -35,11 +36,6 @@ fn forged(header: &Value, claims: &Value) -> String {
         part(claims),
         URL_SAFE_NO_PAD.encode([7u8; 64])
     )
-}
-
-fn claims_of(token: &str) -> Value {
-    let payload = token.split('.').nth(1).unwrap();
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
 }
 
 async fn callers_are_added_on_first_sight_and_hold_only_assigned_roles(backend: Backend) {
@@ -81,7 +77,7 @@ async fn callers_are_added_on_first_sight_and_hold_only_assigned_roles(backend: 
     // A person signing in through the provider's pages: a guest user named by the provider's
     // host and the person's subject, never by a claim the person may choose.
     let alice = provider.user_token("alice").await;
-    assert_eq!(claims_of(&alice)["sub"], "alice");
+    assert_eq!(jwt_claims(&alice)["sub"], "alice");
     let before = as_token(&app, &alice, reqwest::Method::GET, &group, None).await;
     assert_eq!(before.status, StatusCode::FORBIDDEN);
     let (_, users) = app
@@ -138,7 +134,7 @@ async fn a_provider_user_cannot_pre_claim_a_principal_name_through_preferred_use
     // The provider says this person's preferred_username is boss@oidc.example.
     let squatter = provider.user_token("boss").await;
     assert_eq!(
-        claims_of(&squatter)["preferred_username"],
+        jwt_claims(&squatter)["preferred_username"],
         "boss@oidc.example"
     );
     let before = as_token(&app, &squatter, reqwest::Method::GET, &group, None).await;
@@ -220,7 +216,7 @@ async fn untrusted_providers_other_audiences_and_made_up_keys_are_refused() {
     assert!(refused(&r), "a token for another audience: {r:?}");
 
     // The trusted provider's token with its claims changed: the signature no longer holds.
-    let mut claims = claims_of(&good);
+    let mut claims = jwt_claims(&good);
     claims["sub"] = json!("someone-else");
     let header: Value = serde_json::from_slice(
         &URL_SAFE_NO_PAD
@@ -244,7 +240,7 @@ async fn untrusted_providers_other_audiences_and_made_up_keys_are_refused() {
         h["alg"] = json!(alg);
         let r = as_token(
             &app,
-            &forged(&h, &claims_of(&good)),
+            &forged(&h, &jwt_claims(&good)),
             reqwest::Method::GET,
             &path,
             None,
@@ -261,7 +257,7 @@ async fn untrusted_providers_other_audiences_and_made_up_keys_are_refused() {
         h["kid"] = json!(format!("made-up-{n}"));
         let r = as_token(
             &app,
-            &forged(&h, &claims_of(&good)),
+            &forged(&h, &jwt_claims(&good)),
             reqwest::Method::GET,
             &path,
             None,

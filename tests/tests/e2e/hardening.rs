@@ -4,17 +4,11 @@
 
 use super::auth::{READER, as_token, assign, principal};
 use super::*;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use berth_tests::jwt_claims;
 use berth_tests::{Backend, client_token, spawn_app};
 
 const MANAGEMENT: &str = "https://management.berth.local";
 const AZURE_CLI: &str = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
-
-fn claims_of(token: &str) -> Value {
-    let payload = token.split('.').nth(1).unwrap();
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
-}
 
 async fn token_form(app: &TestApp, fields: &[(&str, &str)]) -> berth_tests::Reply {
     app.post_form("/organizations/oauth2/v2.0/token", fields)
@@ -228,12 +222,12 @@ async fn the_password_grant_takes_only_a_known_client_and_its_refresh_token_stay
     // A registered application and the Azure CLI are known clients.
     let through_app = sign_in(registered.clone()).await;
     assert_eq!(through_app.status, StatusCode::OK, "{:?}", through_app.body);
-    let id_token = claims_of(through_app.body["id_token"].as_str().unwrap());
+    let id_token = jwt_claims(through_app.body["id_token"].as_str().unwrap());
     assert_eq!(id_token["aud"], registered.as_str());
     let through_cli = sign_in(AZURE_CLI.to_owned()).await;
     assert_eq!(through_cli.status, StatusCode::OK, "{:?}", through_cli.body);
     assert_eq!(
-        claims_of(through_cli.body["id_token"].as_str().unwrap())["aud"],
+        jwt_claims(through_cli.body["id_token"].as_str().unwrap())["aud"],
         AZURE_CLI
     );
 
@@ -272,7 +266,7 @@ async fn the_password_grant_takes_only_a_known_client_and_its_refresh_token_stay
     .await;
     assert_eq!(redeemed.status, StatusCode::OK, "{:?}", redeemed.body);
     assert_eq!(
-        claims_of(redeemed.body["access_token"].as_str().unwrap())["azp"],
+        jwt_claims(redeemed.body["access_token"].as_str().unwrap())["azp"],
         AZURE_CLI
     );
 }

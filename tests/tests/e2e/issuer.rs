@@ -3,6 +3,7 @@
 use super::*;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use berth_tests::jwt_part;
 use berth_tests::{Backend, SpawnOptions, spawn_app_with};
 
 const CLIENT: &str = "0b6a3a77-1d0e-4d8f-9c55-bb6d3c2f0a11";
@@ -22,11 +23,6 @@ async fn app_with_owner(backend: Backend) -> TestApp {
         },
     )
     .await
-}
-
-fn jwt_part(token: &str, index: usize) -> Value {
-    let part = token.split('.').nth(index).unwrap();
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
 }
 
 async fn token(app: &TestApp, tenant: &str, form: &[(&str, &str)]) -> berth_tests::Reply {

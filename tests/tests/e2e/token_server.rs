@@ -5,14 +5,10 @@
 use super::auth::{ACR_PULL, ACR_PUSH, NULL_USER, assign, principal};
 use super::*;
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
+use berth_tests::jwt_claims;
 use berth_tests::registry::{DockerRegistry, oci_layout, skopeo};
 use berth_tests::{Backend, spawn_app};
-
-pub(super) fn claims(token: &str) -> Value {
-    let part = token.split('.').nth(1).unwrap();
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
-}
 
 /// A service principal holding `role` at the registry, and its refresh token from the
 /// exchange (as `az acr login` gets it).
@@ -85,7 +81,7 @@ both_backends! {
         let registry = app.registry_path("tok", "tokreg01");
         let service = login_server(&app, &registry).await;
         let (pusher, _, refresh) = signed_in(&app, &registry, ACR_PUSH, "pusher").await;
-        let refresh_claims = claims(&refresh);
+        let refresh_claims = jwt_claims(&refresh);
         assert_eq!(refresh_claims["aud"], service.as_str());
         assert_eq!(refresh_claims["grant_type"], "refresh_token");
         assert!(refresh_claims["exp"].as_i64().unwrap() - refresh_claims["iat"].as_i64().unwrap() <= 3 * 3600);
@@ -93,31 +89,31 @@ both_backends! {
         let t = access(&app, &service, "repository:team/app:pull,push registry:catalog:*", &refresh).await;
         assert_eq!(t.status, StatusCode::OK, "{:?}", t.body);
         assert_eq!(t.body["access_token"], t.body["token"]);
-        let c = claims(t.body["access_token"].as_str().unwrap());
+        let c = jwt_claims(t.body["access_token"].as_str().unwrap());
         assert_eq!(c["aud"], service.as_str());
         assert_eq!(c["iss"], "berth-token-server");
         assert_eq!(c["access"], json!([
             {"type": "repository", "name": "team/app", "actions": ["pull", "push"]},
             {"type": "registry", "name": "catalog", "actions": ["*"]}
         ]));
-        let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(t.body["access_token"].as_str().unwrap().split('.').next().unwrap()).unwrap()).unwrap();
+        let header = berth_tests::jwt_part(t.body["access_token"].as_str().unwrap(), 0);
         assert_eq!(header["alg"], "ES256");
         assert_eq!(header["kid"].as_str().unwrap().split(':').count(), 12, "a libtrust key id");
 
         // AcrPull: push is dropped, not failed.
         let (_, puller_creds, puller) = signed_in(&app, &registry, ACR_PULL, "puller").await;
         let t = access(&app, &service, "repository:team/app:pull,push,delete", &puller).await;
-        assert_eq!(claims(t.body["access_token"].as_str().unwrap())["access"], json!([{"type": "repository", "name": "team/app", "actions": ["pull"]}]));
+        assert_eq!(jwt_claims(t.body["access_token"].as_str().unwrap())["access"], json!([{"type": "repository", "name": "team/app", "actions": ["pull"]}]));
         // Basic with the service principal's own credentials works too (GET, as Docker does);
         // with offline_token=true Docker also gets a refresh token, which it keeps.
         let basic = STANDARD.encode(format!("{}:{}", puller_creds.0, puller_creds.1));
         let r = app.send_as(reqwest::Method::GET, &format!("/oauth2/token?service={service}&scope=repository:team/app:pull&offline_token=true&client_id=docker"), None, &[("authorization", &format!("Basic {basic}"))]).await;
-        assert_eq!(claims(r.body["token"].as_str().unwrap())["access"][0]["actions"], json!(["pull"]));
+        assert_eq!(jwt_claims(r.body["token"].as_str().unwrap())["access"][0]["actions"], json!(["pull"]));
         let kept = r.body["refresh_token"].as_str().unwrap().to_owned();
         // Docker refreshes with a POST whose scopes are space-joined and which names its client.
         let again = app.post_form("/oauth2/token", &[("grant_type", "refresh_token"), ("service", &service), ("client_id", "docker"),
             ("scope", "repository:team/app:pull repository:team/base:pull"), ("refresh_token", &kept)]).await;
-        assert_eq!(claims(again.body["access_token"].as_str().unwrap())["access"].as_array().unwrap().len(), 2);
+        assert_eq!(jwt_claims(again.body["access_token"].as_str().unwrap())["access"].as_array().unwrap().len(), 2);
         let without = app.send_as(reqwest::Method::GET, &format!("/oauth2/token?service={service}&scope=repository:team/app:pull"), None, &[("authorization", &format!("Basic {basic}"))]).await;
         assert!(without.body["refresh_token"].is_null(), "no refresh token unless asked");
 
@@ -127,17 +123,17 @@ both_backends! {
         assert_eq!(app.delete(&format!("{id}?api-version=2022-04-01")).await.status, StatusCode::OK);
         let t = access(&app, &service, "repository:team/app:pull,push", &refresh).await;
         assert_eq!(t.status, StatusCode::OK);
-        assert_eq!(claims(t.body["access_token"].as_str().unwrap())["access"], json!([]));
+        assert_eq!(jwt_claims(t.body["access_token"].as_str().unwrap())["access"], json!([]));
 
         // Anonymous: a token that grants nothing, never a 401 (Notary and Docker ask so first).
         let anon = app.send_as(reqwest::Method::GET, &format!("/oauth2/token?service={service}&scope=repository:team/app:pull"), None, &[]).await;
         assert_eq!(anon.status, StatusCode::OK);
-        assert_eq!(claims(anon.body["token"].as_str().unwrap())["access"], json!([]));
+        assert_eq!(jwt_claims(anon.body["token"].as_str().unwrap())["access"], json!([]));
         // ... unless the registry allows anonymous pull (Standard and up).
         let up = app.patch(&format!("{registry}?api-version={API}"), &json!({"sku": {"name": "Standard"}, "properties": {"anonymousPullEnabled": true}})).await;
         assert_eq!(up.status, StatusCode::OK, "{:?}", up.body);
         let anon = app.send_as(reqwest::Method::GET, &format!("/oauth2/token?service={service}&scope=repository:team/app:pull,push"), None, &[]).await;
-        assert_eq!(claims(anon.body["token"].as_str().unwrap())["access"][0]["actions"], json!(["pull"]));
+        assert_eq!(jwt_claims(anon.body["token"].as_str().unwrap())["access"][0]["actions"], json!(["pull"]));
 
         // Deleting the principal revokes its refresh token.
         assert_eq!(app.delete(&format!("/v1.0/servicePrincipals/{pusher}")).await.status, StatusCode::NO_CONTENT);
@@ -272,7 +268,7 @@ async fn bad_token_requests_get_docker_errors() {
                 .unwrap(),
         )
         .unwrap();
-    let mut expired = claims(&refresh);
+    let mut expired = jwt_claims(&refresh);
     expired["exp"] = json!(expired["iat"].as_i64().unwrap() - 3600);
     expired["nbf"] = json!(expired["iat"].as_i64().unwrap() - 7200);
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
@@ -525,7 +521,7 @@ async fn the_admin_user_works_only_while_enabled_and_with_its_current_passwords(
     let t = get(basic("admreg01", &first)).await;
     assert_eq!(t.status, StatusCode::OK, "{:?}", t.body);
     assert_eq!(
-        claims(t.body["token"].as_str().unwrap())["access"][0]["actions"],
+        jwt_claims(t.body["token"].as_str().unwrap())["access"][0]["actions"],
         json!(["pull", "push", "delete"])
     );
     assert_eq!(
@@ -640,8 +636,9 @@ async fn trust_scopes_need_content_trust_push_rights_and_the_signer_role() {
     )
     .await;
     let (_, _, pusher_refresh) = signed_in(&app, &registry, ACR_PUSH, "trust-pusher").await;
-    let granted =
-        |r: berth_tests::Reply| claims(r.body["access_token"].as_str().unwrap())["access"].clone();
+    let granted = |r: berth_tests::Reply| {
+        jwt_claims(r.body["access_token"].as_str().unwrap())["access"].clone()
+    };
 
     // Content trust off: nobody may push trust data.
     assert_eq!(
@@ -690,7 +687,7 @@ async fn trust_scopes_need_content_trust_push_rights_and_the_signer_role() {
         )
         .await;
     assert_eq!(
-        claims(admin.body["token"].as_str().unwrap())["access"],
+        jwt_claims(admin.body["token"].as_str().unwrap())["access"],
         json!([{"type": "repository", "name": gun, "actions": ["pull"]}])
     );
     // A refresh token of one registry reaches no other registry's trust data.
@@ -809,7 +806,7 @@ async fn a_scope_map_token_reaches_only_its_repositories() {
                 )
                 .await;
             assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-            claims(r.body["token"].as_str().unwrap())["access"].clone()
+            jwt_claims(r.body["token"].as_str().unwrap())["access"].clone()
         }
     };
     assert_eq!(
@@ -999,7 +996,7 @@ async fn removing_a_credential_revokes_the_sessions_opened_before() {
     )
     .await;
     assert_eq!(
-        claims(t.body["access_token"].as_str().unwrap())["access"][0]["actions"],
+        jwt_claims(t.body["access_token"].as_str().unwrap())["access"][0]["actions"],
         json!(["pull"])
     );
 }
@@ -1117,7 +1114,7 @@ async fn a_conditioned_repository_role_reaches_only_the_repositories_its_conditi
         let (app, service, refresh, scope) =
             (&app, service.clone(), refresh.clone(), scope.to_owned());
         async move {
-            claims(
+            jwt_claims(
                 access(app, &service, &scope, &refresh).await.body["access_token"]
                     .as_str()
                     .unwrap(),

@@ -8,10 +8,11 @@
 
 use super::auth::{ACR_PULL, ACR_PUSH, NULL_USER, SIGNER, assign};
 use super::content_trust::{Adapter, list, service, set_trust, trust_url, with_trust};
-use super::token_server::{access, claims, login_server, signed_in};
+use super::token_server::{access, login_server, signed_in};
 use super::*;
 use berth_domain::trust::TrustStore;
 use berth_tests::Backend;
+use berth_tests::jwt_claims;
 use berth_tests::notary::{notary_auth, notary_cli};
 use std::sync::Arc;
 
@@ -153,7 +154,7 @@ contract! {
     assert_eq!(t.status, StatusCode::OK, "{:?}", t.body);
     let token = t.body["access_token"].as_str().unwrap().to_owned();
     assert_eq!(
-        claims(&token)["access"],
+        jwt_claims(&token)["access"],
         json!([{"type": "repository", "name": gun, "actions": ["pull"]}])
     );
     let read = get_root(Some(token)).await;
@@ -174,7 +175,7 @@ contract! {
     let t = access(&app, service, &scope, &stranger).await;
     assert_eq!(t.status, StatusCode::OK, "{:?}", t.body);
     let token = t.body["access_token"].as_str().unwrap().to_owned();
-    assert_eq!(claims(&token)["access"], json!([]));
+    assert_eq!(jwt_claims(&token)["access"], json!([]));
     let refused = get_root(Some(token)).await;
     assert_eq!(
         refused.status,
@@ -204,7 +205,7 @@ contract! {
         .await;
     assert_eq!(anonymous.status, StatusCode::OK, "{:?}", anonymous.body);
     let token = anonymous.body["token"].as_str().unwrap().to_owned();
-    assert_eq!(claims(&token)["access"], json!([]));
+    assert_eq!(jwt_claims(&token)["access"], json!([]));
     assert_eq!(get_root(Some(token)).await.status, StatusCode::UNAUTHORIZED);
 
     // The notary CLI, with the refresh token as `az acr login` hands it to Docker: it gets

@@ -7,13 +7,14 @@
 
 use super::auth::{ACR_PULL, NULL_USER};
 use super::content_trust::{list, service, trust_url};
-use super::token_server::{access, claims, signed_in};
+use super::token_server::{access, signed_in};
 use super::trust_clients::openssl_with;
 use super::trust_contract::{Cli, digest, signer_in, tags, trusted_registry};
 use super::*;
 use berth_infra::persistence::SeaOrmTufStore;
 use berth_notary::encoding::sha256_hex;
 use berth_notary::{RoleName, StoredTufFile, TufMetadataStore, TufSelector};
+use berth_tests::jwt_claims;
 use berth_tests::notary::notary_auth;
 use berth_tests::{Backend, SpawnOptions, spawn_app_with};
 use std::path::{Path, PathBuf};
@@ -251,7 +252,7 @@ async fn renewal(backend: Backend) {
     )
     .await;
     let iat = |token: &str| {
-        let iat = claims(token)["iat"]
+        let iat = jwt_claims(token)["iat"]
             .as_i64()
             .unwrap_or_else(|| panic!("no iat: {token}"));
         OffsetDateTime::from_unix_timestamp(iat).unwrap()
@@ -436,7 +437,7 @@ async fn granted_by(app: &TestApp, scope: &str, refresh: &str, actions: &[&str])
     for _ in 0..30 {
         let t = access(app, service(app), scope, refresh).await;
         assert_eq!(t.status, StatusCode::OK, "{scope}: {:?}", t.body);
-        last = claims(t.body["access_token"].as_str().unwrap());
+        last = jwt_claims(t.body["access_token"].as_str().unwrap());
         if last["access"][0]["actions"] == json!(actions) {
             return;
         }
