@@ -306,26 +306,20 @@ impl SeaOrmRegistryRepository {
     }
 }
 
-/// The settings document keeps content trust's policy status as `policies.trustEnabled`
-/// (the running wipe is a column of its own), as it always has: rows written before the
-/// state machine existed, and replicas of another version, read it there.
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct StoredTrustPolicy {
-    #[serde(default)]
-    trust_enabled: bool,
-}
-
-#[derive(serde::Deserialize)]
-struct StoredPolicies {
-    policies: StoredTrustPolicy,
-}
+/// Where the settings document keeps content trust's policy status (the running wipe is a
+/// column of its own), as it always has: rows written before the state machine existed,
+/// and replicas of another version, read it there.
+const TRUST_ENABLED: &str = "trustEnabled";
 
 pub(super) fn registry_from_row(row: registry::Model) -> Result<Registry, StoreError> {
-    let settings: RegistrySettings =
+    // Parsed once: the settings, and the policy status beside them.
+    let document: serde_json::Value =
         serde_json::from_str(&row.settings).map_err(|e| corrupt("registry settings", e))?;
-    let policy: StoredPolicies =
-        serde_json::from_str(&row.settings).map_err(|e| corrupt("registry settings", e))?;
+    let trust_enabled = document["policies"][TRUST_ENABLED]
+        .as_bool()
+        .unwrap_or(false);
+    let settings = <RegistrySettings as serde::Deserialize>::deserialize(&document)
+        .map_err(|e| corrupt("registry settings", e))?;
     let wipe = row
         .trust_wipe
         .as_deref()
@@ -356,7 +350,7 @@ pub(super) fn registry_from_row(row: registry::Model) -> Result<Registry, StoreE
         creation_date: from_millis(row.created_at)?,
         provisioning_state: state(&row.provisioning_state)?,
         etag: ETag::from_stored(row.etag),
-        content_trust: ContentTrust::from_stored(policy.policies.trust_enabled, wipe),
+        content_trust: ContentTrust::from_stored(trust_enabled, wipe),
         system_data: SystemData {
             created_by: row.created_by,
             created_by_type: row.created_by_type,
@@ -375,7 +369,7 @@ fn registry_to_row(r: &Registry) -> Result<registry::ActiveModel, StoreError> {
         .and_then(serde_json::Value::as_object_mut)
     {
         policies.insert(
-            "trustEnabled".to_owned(),
+            TRUST_ENABLED.to_owned(),
             serde_json::Value::Bool(r.content_trust.policy_enabled()),
         );
     }
