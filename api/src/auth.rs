@@ -1,7 +1,8 @@
 //! Authentication and authorization of requests, as extractors over the domain: the
 //! [`Authenticator`](berth_domain::identity::Authenticator) names the caller of a bearer
 //! token; the caller's role assignments (and its groups') decide each action at each scope,
-//! from the in-memory index.
+//! from the in-memory index. A handler names its action and gets the resource its path
+//! names, resolved and authorized: [`AppState::authorized`] over a [`ResourcePath`].
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -76,7 +77,38 @@ pub async fn authenticate(
         })
 }
 
+/// A request path that names one ARM resource (a resource group, a registry, one of a
+/// registry's children): it resolves to that resource's id, the scope its actions are
+/// authorized at.
+pub trait ResourcePath: Sync {
+    /// The resolved id.
+    type Id: std::fmt::Display + Send;
+
+    /// Resolves the path (an unknown subscription or group is the domain's error).
+    fn resolve(
+        &self,
+        state: &AppState,
+    ) -> impl std::future::Future<Output = Result<Self::Id, ApiError>> + Send;
+}
+
 impl AppState {
+    /// Resolves the resource `path` names and refuses unless the caller may perform
+    /// `action` on it: the prologue of every handler of a resource.
+    ///
+    /// # Errors
+    /// The resolution's error (404 for an unknown subscription or group), or 403
+    /// `AuthorizationFailed`.
+    pub async fn authorized<P: ResourcePath>(
+        &self,
+        caller: &Caller,
+        action: &str,
+        path: &P,
+    ) -> Result<P::Id, ApiError> {
+        let id = path.resolve(self).await?;
+        self.authorize(caller, action, &id.to_string())?;
+        Ok(id)
+    }
+
     /// Whether the caller may perform `action` at `scope`.
     #[must_use]
     pub fn allows(&self, caller: &Caller, action: &str, scope: &str) -> bool {

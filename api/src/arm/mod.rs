@@ -4,6 +4,7 @@
 mod api_version;
 mod body;
 mod normalize;
+pub mod odata;
 mod paging;
 mod request;
 
@@ -15,3 +16,13 @@ pub use body::{ArmJson, is_form_urlencoded};
 pub use normalize::{NormalizeArmPath, ScopePrefix, layer as normalize_layer, normalize_path};
 pub use paging::ListQuery;
 pub use request::{BaseUrl, Conditional, LocalAuthorities, request_ids};
+
+/// The status of a PUT that creates or replaces: 201 when it created, 200 when it replaced.
+#[must_use]
+pub fn put_status(created: bool) -> axum::http::StatusCode {
+    if created {
+        axum::http::StatusCode::CREATED
+    } else {
+        axum::http::StatusCode::OK
+    }
+}

@@ -1,10 +1,16 @@
 //! The one place that turns errors into HTTP: ARM's error envelope
-//! `{"error":{"code","message","target"?,"details"?}}` with the right status, and
-//! ([`notary`]) Notary's `{"errors":[…]}` for the trust server.
+//! `{"error":{"code","message","target"?,"details"?}}` with the right status (Graph's errors
+//! share its shape), and every domain error's mapping to it; [`oauth`] the issuer's OAuth 2.0
+//! errors; [`registry`] the Docker registry's `{"errors":[…]}` of the token server; and
+//! [`notary`] Notary's for the trust server.
 //! 5xx bodies are generic; their cause is logged once, here.
 
+mod directory;
 mod named;
 pub mod notary;
+pub mod oauth;
+mod rbac;
+pub mod registry;
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};

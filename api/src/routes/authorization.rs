@@ -2,10 +2,12 @@
 //! (`{scope}/providers/Microsoft.Authorization/...`; the scope reaches the handlers as a
 //! [`ScopePrefix`], see `arm::normalize`).
 
-use crate::arm::{ApiVersion, ArmJson, ScopePrefix, VersionSet};
+use crate::arm::odata::Filter;
+use crate::arm::{ApiVersion, ArmJson, ScopePrefix, VersionSet, put_status};
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorResponse};
 use crate::routes::registries::dto::rfc3339;
+use crate::routes::wire::PrincipalType;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{FromRequestParts, Path, State};
@@ -13,8 +15,7 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use berth_domain::authorization::{
-    AssignmentFilter, NewAssignment, Permission, RbacError, RoleAssignment, RoleDefinition,
-    RoleKind, Scope,
+    AssignmentFilter, NewAssignment, Permission, RbacError, RoleAssignment, RoleDefinition, Scope,
 };
 use serde::{Deserialize, Serialize};
 use std::convert::Infallible;
@@ -165,7 +166,7 @@ pub struct RoleAssignmentProperties {
     /// Principal object id.
     pub principal_id: String,
     /// Principal type.
-    pub principal_type: String,
+    pub principal_type: PrincipalType,
     /// Description.
     pub description: Option<String>,
     /// Condition.
@@ -242,79 +243,17 @@ pub fn router() -> OpenApiRouter<AppState> {
         ))
 }
 
-impl From<RbacError> for ApiError {
-    fn from(e: RbacError) -> Self {
-        let message = e.to_string();
-        match e {
-            RbacError::InvalidScope(_) => {
-                Self::new(StatusCode::BAD_REQUEST, "InvalidScope", message)
-            }
-            RbacError::Invalid { target, .. } => Self::invalid_content(message).with_target(target),
-            RbacError::RoleDefinitionNotFound(_) => {
-                Self::new(StatusCode::NOT_FOUND, "RoleDefinitionDoesNotExist", message)
-            }
-            RbacError::NotAssignableAtScope { .. } => Self::new(
-                StatusCode::BAD_REQUEST,
-                "InvalidRoleAssignmentScope",
-                message,
-            ),
-            RbacError::PrincipalNotFound { .. } => {
-                Self::new(StatusCode::BAD_REQUEST, "PrincipalNotFound", message)
-            }
-            RbacError::PrincipalTypeMismatch { .. } => {
-                Self::new(StatusCode::BAD_REQUEST, "UnmatchedPrincipalType", message)
-            }
-            RbacError::AssignmentExists(_) => {
-                Self::new(StatusCode::CONFLICT, "RoleAssignmentExists", message)
-            }
-            RbacError::AssignmentUpdateNotPermitted => Self::new(
-                StatusCode::CONFLICT,
-                "RoleAssignmentUpdateNotPermitted",
-                message,
-            ),
-            RbacError::NotFound(_) => {
-                Self::new(StatusCode::NOT_FOUND, "RoleAssignmentNotFound", message)
-            }
-            RbacError::BuiltInRole(_) => Self::new(
-                StatusCode::BAD_REQUEST,
-                "BuiltInRoleCannotBeModified",
-                message,
-            ),
-            RbacError::RoleNameTaken(_) => Self::new(
-                StatusCode::CONFLICT,
-                "RoleDefinitionWithSameNameExists",
-                message,
-            ),
-            RbacError::AuthorizationFailed { .. } => {
-                Self::new(StatusCode::FORBIDDEN, "AuthorizationFailed", message)
-            }
-            RbacError::RoleChanged(_) => Self::new(StatusCode::CONFLICT, "Conflict", message),
-            RbacError::RoleAssigned(_) => Self::new(
-                StatusCode::CONFLICT,
-                "RoleDefinitionHasAssignments",
-                message,
-            ),
-            RbacError::Directory(d) => Self::internal(&d),
-            RbacError::Store(s) => s.into(),
-        }
-    }
-}
+const ROLES_READ: &str = "Microsoft.Authorization/roleDefinitions/read";
+const ROLES_WRITE: &str = "Microsoft.Authorization/roleDefinitions/write";
+const ROLES_DELETE: &str = "Microsoft.Authorization/roleDefinitions/delete";
+const ASSIGNMENTS_READ: &str = "Microsoft.Authorization/roleAssignments/read";
+const ASSIGNMENTS_WRITE: &str = "Microsoft.Authorization/roleAssignments/write";
+const ASSIGNMENTS_DELETE: &str = "Microsoft.Authorization/roleAssignments/delete";
 
 /// A malformed scope is a bad request; a well-formed one the caller may not act on is 403.
 fn check(state: &AppState, caller: &Caller, action: &str, scope: &str) -> Result<(), ApiError> {
     Scope::parse(scope).map_err(RbacError::from)?;
     state.authorize(caller, action, scope)
-}
-
-/// An RBAC error as the caller sees it: a refusal at another scope than the request's
-/// names the caller, as ARM's `AuthorizationFailed` does.
-fn refusal(caller: &Caller, e: RbacError) -> ApiError {
-    match e {
-        RbacError::AuthorizationFailed { action, scope } => {
-            crate::auth::authorization_failed(caller, action, &scope)
-        }
-        other => other.into(),
-    }
 }
 
 /// ARM ids of role definitions name the subscription of the scope they are read at (none
@@ -330,58 +269,111 @@ fn role_definition_id(scope: &str, id: Uuid) -> String {
     format!("{subscription}/providers/Microsoft.Authorization/roleDefinitions/{id}")
 }
 
-fn role_resource(scope: &str, role: &RoleDefinition) -> RoleDefinitionResource {
-    RoleDefinitionResource {
-        id: role_definition_id(scope, role.id),
-        name: role.id.to_string(),
-        kind: "Microsoft.Authorization/roleDefinitions".to_owned(),
-        properties: RoleDefinitionProperties {
-            role_name: role.name.clone(),
-            description: role.description.clone(),
-            kind: role.kind.as_str().to_owned(),
-            permissions: role
-                .permissions
-                .iter()
-                .map(|p| PermissionDto {
-                    actions: p.actions.clone(),
-                    not_actions: p.not_actions.clone(),
-                    data_actions: p.data_actions.clone(),
-                    not_data_actions: p.not_data_actions.clone(),
-                })
-                .collect(),
-            assignable_scopes: role
-                .assignable_scopes
-                .iter()
-                .map(|s| s.as_str().to_owned())
-                .collect(),
-        },
+impl From<&Permission> for PermissionDto {
+    fn from(p: &Permission) -> Self {
+        Self {
+            actions: p.actions.clone(),
+            not_actions: p.not_actions.clone(),
+            data_actions: p.data_actions.clone(),
+            not_data_actions: p.not_data_actions.clone(),
+        }
     }
 }
 
-fn assignment_resource(a: &RoleAssignment) -> RoleAssignmentResource {
-    let scope = a.scope.as_str();
-    let prefix = if scope == "/" { "" } else { scope };
-    RoleAssignmentResource {
-        id: format!(
-            "{prefix}/providers/Microsoft.Authorization/roleAssignments/{}",
-            a.name
-        ),
-        name: a.name.to_string(),
-        kind: "Microsoft.Authorization/roleAssignments".to_owned(),
-        properties: RoleAssignmentProperties {
-            scope: scope.to_owned(),
-            role_definition_id: a.role_definition_ref.clone(),
-            principal_id: a.principal_id.to_string(),
-            principal_type: a.principal_type.as_str().to_owned(),
-            description: a.description.clone(),
-            condition: a.condition.clone(),
-            condition_version: a.condition_version.clone(),
-            created_on: rfc3339(a.created_on),
-            updated_on: rfc3339(a.created_on),
-            created_by: a.created_by.map(|c| c.to_string()),
-            updated_by: a.created_by.map(|c| c.to_string()),
-            delegated_managed_identity_resource_id: None,
-        },
+impl From<PermissionDto> for Permission {
+    fn from(d: PermissionDto) -> Self {
+        Self {
+            actions: d.actions,
+            not_actions: d.not_actions,
+            data_actions: d.data_actions,
+            not_data_actions: d.not_data_actions,
+        }
+    }
+}
+
+impl RoleDefinitionResource {
+    /// The wire form of a role read at `scope`.
+    fn of(scope: &str, role: &RoleDefinition) -> Self {
+        Self {
+            id: role_definition_id(scope, role.id),
+            name: role.id.to_string(),
+            kind: "Microsoft.Authorization/roleDefinitions".to_owned(),
+            properties: RoleDefinitionProperties {
+                role_name: role.name.clone(),
+                description: role.description.clone(),
+                kind: role.kind.as_str().to_owned(),
+                permissions: role.permissions.iter().map(PermissionDto::from).collect(),
+                assignable_scopes: role
+                    .assignable_scopes
+                    .iter()
+                    .map(|s| s.as_str().to_owned())
+                    .collect(),
+            },
+        }
+    }
+}
+
+impl RoleDefinitionBody {
+    /// The custom role this PUT at `scope` defines, with the id of its URL.
+    fn into_role(self, id: &str, scope: &str) -> Result<RoleDefinition, RbacError> {
+        let p = self.properties;
+        let permissions = p.permissions.into_iter().map(Permission::from).collect();
+        let (name, description) = (p.role_name, p.description);
+        RoleDefinition::custom(
+            id,
+            scope,
+            name,
+            description,
+            permissions,
+            p.assignable_scopes,
+        )
+    }
+}
+
+impl From<&RoleAssignment> for RoleAssignmentResource {
+    fn from(a: &RoleAssignment) -> Self {
+        let scope = a.scope.as_str();
+        let prefix = if scope == "/" { "" } else { scope };
+        Self {
+            id: format!(
+                "{prefix}/providers/Microsoft.Authorization/roleAssignments/{}",
+                a.name
+            ),
+            name: a.name.to_string(),
+            kind: "Microsoft.Authorization/roleAssignments".to_owned(),
+            properties: RoleAssignmentProperties {
+                scope: scope.to_owned(),
+                role_definition_id: a.role_definition_ref.clone(),
+                principal_id: a.principal_id.to_string(),
+                principal_type: a.principal_type.into(),
+                description: a.description.clone(),
+                condition: a.condition.clone(),
+                condition_version: a.condition_version.clone(),
+                created_on: rfc3339(a.created_on),
+                updated_on: rfc3339(a.created_on),
+                created_by: a.created_by.map(|c| c.to_string()),
+                updated_by: a.created_by.map(|c| c.to_string()),
+                delegated_managed_identity_resource_id: None,
+            },
+        }
+    }
+}
+
+impl RoleAssignmentBody {
+    /// The assignment this PUT at `scope` makes, named by its URL.
+    fn into_new(self, scope: String, name: String) -> NewAssignment {
+        let p = self.properties;
+        NewAssignment {
+            scope,
+            name,
+            role_definition_id: p.role_definition_id,
+            principal_id: p.principal_id,
+            principal_type: p.principal_type,
+            description: p.description,
+            condition: p.condition,
+            condition_version: p.condition_version,
+            created_by: None,
+        }
     }
 }
 
@@ -389,36 +381,42 @@ fn filter_error(filter: &str) -> ApiError {
     ApiError::invalid_filter(format!("The $filter '{filter}' is not supported here."))
 }
 
-/// The quoted value of `<field> eq '<value>'`.
-fn eq_value<'a>(clause: &'a str, field: &str) -> Option<&'a str> {
-    let rest = clause.trim();
-    let (name, rest) = rest.split_once(' ')?;
-    let rest = rest.trim_start().strip_prefix("eq")?.trim_start();
-    (name.eq_ignore_ascii_case(field)).then_some(())?;
-    rest.strip_prefix('\'')?.strip_suffix('\'')
+/// `roleName eq '...'` or `type eq '...'` of the role-definition list, as (name, type).
+fn parse_role_filter(filter: Option<&str>) -> Result<(Option<String>, Option<String>), ApiError> {
+    let Some(text) = filter else {
+        return Ok((None, None));
+    };
+    let parsed = Filter::parse(text).map_err(|_| filter_error(text))?;
+    let condition = parsed.single().ok_or_else(|| filter_error(text))?;
+    match (condition.eq("roleName"), condition.eq("type")) {
+        (Some(name), _) => Ok((Some(name.to_owned()), None)),
+        (None, Some(kind)) => Ok((None, Some(kind.to_owned()))),
+        _ => Err(filter_error(text)),
+    }
 }
 
 fn parse_assignment_filter(filter: Option<&str>) -> Result<AssignmentFilter, ApiError> {
     let mut parsed = AssignmentFilter::default();
-    let Some(filter) = filter else {
+    let Some(text) = filter else {
         return Ok(parsed);
     };
-    let guid = |v: &str| Uuid::parse_str(v).map_err(|_| filter_error(filter));
-    for clause in filter.split(" and ") {
-        let clause = clause.trim();
-        let lower = clause.to_ascii_lowercase();
-        if lower == "atscope()" {
+    let guid = |v: &str| Uuid::parse_str(v).map_err(|_| filter_error(text));
+    for condition in Filter::parse(text)
+        .map_err(|_| filter_error(text))?
+        .conditions
+    {
+        if condition.call("atScope").is_some_and(<[_]>::is_empty) {
             parsed.at_scope = true;
-        } else if let Some(value) = eq_value(clause, "principalId") {
+        } else if let Some(value) = condition.eq("principalId") {
             parsed.principal_id = Some(guid(value)?);
-        } else if lower.starts_with("assignedto('") && lower.ends_with("')") {
-            parsed.assigned_to = Some(guid(&clause["assignedTo('".len()..clause.len() - 2])?);
+        } else if let Some(value) = condition.call_with_literal("assignedTo") {
+            parsed.assigned_to = Some(guid(value)?);
         } else {
-            return Err(filter_error(filter));
+            return Err(filter_error(text));
         }
     }
     if parsed.at_scope && parsed.principal_id.is_some() {
-        return Err(filter_error(filter));
+        return Err(filter_error(text));
     }
     Ok(parsed)
 }
@@ -435,30 +433,19 @@ async fn list_role_definitions(
     RequestScope(scope): RequestScope,
     query: crate::arm::ListQuery,
 ) -> Result<Json<RoleDefinitionList>, ApiError> {
-    check(
-        &state,
-        &caller,
-        "Microsoft.Authorization/roleDefinitions/read",
-        &scope,
-    )?;
-    let (name, kind) = match query.filter.as_deref() {
-        None => (None, None),
-        Some(f) => match (eq_value(f, "roleName"), eq_value(f, "type")) {
-            (Some(name), _) => (Some(name.to_owned()), None),
-            (None, Some(kind)) => (None, Some(kind.to_owned())),
-            _ => return Err(filter_error(f)),
-        },
-    };
+    check(&state, &caller, ROLES_READ, &scope)?;
+    let (name, kind) = parse_role_filter(query.filter.as_deref())?;
     let roles = state.rbac.role_definitions(&scope, name.as_deref())?;
-    let value = roles
-        .iter()
-        .filter(|r| {
-            kind.as_deref()
-                .is_none_or(|k| r.kind.as_str().eq_ignore_ascii_case(k))
-        })
-        .map(|r| role_resource(&scope, r))
-        .collect();
-    Ok(Json(RoleDefinitionList { value }))
+    let of_kind = |r: &&RoleDefinition| {
+        let kind = kind.as_deref();
+        kind.is_none_or(|k| r.kind.as_str().eq_ignore_ascii_case(k))
+    };
+    let value = roles.iter().filter(of_kind);
+    Ok(Json(RoleDefinitionList {
+        value: value
+            .map(|r| RoleDefinitionResource::of(&scope, r))
+            .collect(),
+    }))
 }
 
 /// Gets a role definition.
@@ -472,16 +459,11 @@ async fn get_role_definition(
     RequestScope(scope): RequestScope,
     Path(path): Path<RoleDefinitionPath>,
 ) -> Result<Json<RoleDefinitionResource>, ApiError> {
-    check(
-        &state,
-        &caller,
-        "Microsoft.Authorization/roleDefinitions/read",
-        &scope,
-    )?;
+    check(&state, &caller, ROLES_READ, &scope)?;
     let role = state
         .rbac
         .role_definition_at(&scope, &path.role_definition_id)?;
-    Ok(Json(role_resource(&scope, &role)))
+    Ok(Json(RoleDefinitionResource::of(&scope, &role)))
 }
 
 /// Creates or replaces a custom role definition.
@@ -496,55 +478,15 @@ async fn put_role_definition(
     Path(path): Path<RoleDefinitionPath>,
     body: ArmJson<RoleDefinitionBody>,
 ) -> Result<Response, ApiError> {
-    check(
-        &state,
-        &caller,
-        "Microsoft.Authorization/roleDefinitions/write",
-        &scope,
-    )?;
-    let body = body.parse()?;
-    let id = Uuid::parse_str(&path.role_definition_id).map_err(|_| {
-        ApiError::invalid_content("The role definition id must be a GUID.")
-            .with_target("roleDefinitionId")
-    })?;
-    let p = body.properties;
-    let assignable_scopes = if p.assignable_scopes.is_empty() {
-        vec![scope.clone()]
-    } else {
-        p.assignable_scopes
-    };
-    let role = RoleDefinition {
-        id,
-        name: p.role_name,
-        description: p.description,
-        kind: RoleKind::Custom,
-        permissions: p
-            .permissions
-            .into_iter()
-            .map(|d| Permission {
-                actions: d.actions,
-                not_actions: d.not_actions,
-                data_actions: d.data_actions,
-                not_data_actions: d.not_data_actions,
-            })
-            .collect(),
-        assignable_scopes: assignable_scopes
-            .iter()
-            .map(|s| Scope::parse(s))
-            .collect::<Result<_, _>>()
-            .map_err(RbacError::from)?,
-    };
+    check(&state, &caller, ROLES_WRITE, &scope)?;
+    let role = body.parse()?.into_role(&path.role_definition_id, &scope)?;
     let (role, created) = state
         .rbac
         .put_role_definition(&caller.principals, role)
         .await
-        .map_err(|e| refusal(&caller, e))?;
-    let status = if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok((status, Json(role_resource(&scope, &role))).into_response())
+        .map_err(|e| ApiError::rbac_refusal(&caller, e))?;
+    let answer = Json(RoleDefinitionResource::of(&scope, &role));
+    Ok((put_status(created), answer).into_response())
 }
 
 /// Deletes a custom role definition (refused while it is assigned).
@@ -558,20 +500,16 @@ async fn delete_role_definition(
     RequestScope(scope): RequestScope,
     Path(path): Path<RoleDefinitionPath>,
 ) -> Result<Response, ApiError> {
-    check(
-        &state,
-        &caller,
-        "Microsoft.Authorization/roleDefinitions/delete",
-        &scope,
-    )?;
+    check(&state, &caller, ROLES_DELETE, &scope)?;
+    let id = &path.role_definition_id;
     match state
         .rbac
-        .delete_role_definition(&caller.principals, &scope, &path.role_definition_id)
+        .delete_role_definition(&caller.principals, &scope, id)
         .await
     {
-        Ok(role) => Ok(Json(role_resource(&scope, &role)).into_response()),
+        Ok(role) => Ok(Json(RoleDefinitionResource::of(&scope, &role)).into_response()),
         Err(RbacError::RoleDefinitionNotFound(_)) => Ok(StatusCode::NO_CONTENT.into_response()),
-        Err(e) => Err(refusal(&caller, e)),
+        Err(e) => Err(ApiError::rbac_refusal(&caller, e)),
     }
 }
 
@@ -587,16 +525,11 @@ async fn list_role_assignments(
     RequestScope(scope): RequestScope,
     query: crate::arm::ListQuery,
 ) -> Result<Json<RoleAssignmentList>, ApiError> {
-    check(
-        &state,
-        &caller,
-        "Microsoft.Authorization/roleAssignments/read",
-        &scope,
-    )?;
+    check(&state, &caller, ASSIGNMENTS_READ, &scope)?;
     let filter = parse_assignment_filter(query.filter.as_deref())?;
     let found = state.rbac.list_assignments(&scope, &filter).await?;
     Ok(Json(RoleAssignmentList {
-        value: found.iter().map(assignment_resource).collect(),
+        value: found.iter().map(RoleAssignmentResource::from).collect(),
     }))
 }
 
@@ -611,15 +544,9 @@ async fn get_role_assignment(
     RequestScope(scope): RequestScope,
     Path(path): Path<RoleAssignmentPath>,
 ) -> Result<Json<RoleAssignmentResource>, ApiError> {
-    check(
-        &state,
-        &caller,
-        "Microsoft.Authorization/roleAssignments/read",
-        &scope,
-    )?;
-    Ok(Json(assignment_resource(
-        &state.rbac.assignment(&scope, &path.role_assignment_name)?,
-    )))
+    check(&state, &caller, ASSIGNMENTS_READ, &scope)?;
+    let found = state.rbac.assignment(&scope, &path.role_assignment_name)?;
+    Ok(Json(RoleAssignmentResource::from(&found)))
 }
 
 /// Creates a role assignment (201); a duplicate (scope, role, principal) is 409
@@ -635,42 +562,15 @@ async fn put_role_assignment(
     Path(path): Path<RoleAssignmentPath>,
     body: ArmJson<RoleAssignmentBody>,
 ) -> Result<Response, ApiError> {
-    check(
-        &state,
-        &caller,
-        "Microsoft.Authorization/roleAssignments/write",
-        &scope,
-    )?;
-    let body = body.parse()?;
-    let p = body.properties;
-    let new = NewAssignment {
-        scope,
-        name: path.role_assignment_name,
-        role_definition_id: p.role_definition_id,
-        principal_id: p.principal_id,
-        principal_type: p.principal_type,
-        description: p.description,
-        condition: p.condition,
-        condition_version: p.condition_version,
-        created_by: None,
-    };
+    check(&state, &caller, ASSIGNMENTS_WRITE, &scope)?;
+    let new = body.parse()?.into_new(scope, path.role_assignment_name);
     let (assignment, created) = state
         .rbac
         .create_assignment(new)
         .await
-        .map_err(|e| match e {
-            // In a PUT the role is part of the body: a bad one is a bad request, not a 404.
-            RbacError::RoleDefinitionNotFound(_) => {
-                ApiError::role_definition_does_not_exist(e.to_string())
-            }
-            other => other.into(),
-        })?;
-    let status = if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok((status, Json(assignment_resource(&assignment))).into_response())
+        .map_err(ApiError::assignment_refusal)?;
+    let answer = Json(RoleAssignmentResource::from(&assignment));
+    Ok((put_status(created), answer).into_response())
 }
 
 /// Deletes a role assignment: 200 with it, or 204 when there was none.
@@ -684,22 +584,12 @@ async fn delete_role_assignment(
     RequestScope(scope): RequestScope,
     Path(path): Path<RoleAssignmentPath>,
 ) -> Result<Response, ApiError> {
-    check(
-        &state,
-        &caller,
-        "Microsoft.Authorization/roleAssignments/delete",
-        &scope,
-    )?;
-    Ok(
-        match state
-            .rbac
-            .delete_assignment(&scope, &path.role_assignment_name)
-            .await?
-        {
-            Some(deleted) => Json(assignment_resource(&deleted)).into_response(),
-            None => StatusCode::NO_CONTENT.into_response(),
-        },
-    )
+    check(&state, &caller, ASSIGNMENTS_DELETE, &scope)?;
+    let name = &path.role_assignment_name;
+    Ok(match state.rbac.delete_assignment(&scope, name).await? {
+        Some(deleted) => Json(RoleAssignmentResource::from(&deleted)).into_response(),
+        None => StatusCode::NO_CONTENT.into_response(),
+    })
 }
 
 #[cfg(test)]

@@ -5,17 +5,18 @@
 use crate::arm::{ApiVersion, SubscriptionVersions};
 use crate::auth::Caller;
 use crate::error::ErrorResponse;
+use crate::error::oauth::{self, OAuthErrorAnswer};
 use crate::routes::params::SubscriptionApiVersion;
 use crate::routes::token_server::ClientAddress;
 use crate::state::AppState;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use berth_domain::identity::{Jwk, OAuthError, TokenRequest};
+use berth_domain::identity::{Jwk, TokenRequest};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
@@ -108,27 +109,6 @@ pub struct TokenAnswer {
     pub client_info: Option<String>,
 }
 
-/// An OAuth 2.0 error.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct OAuthErrorAnswer {
-    /// `invalid_client`, `invalid_grant`, ...
-    pub error: String,
-    /// What went wrong (with an `AADSTS` code).
-    pub error_description: String,
-    /// The `AADSTS` codes, as numbers (on a lockout, as Entra sends them).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub error_codes: Vec<u32>,
-    /// When (`YYYY-MM-DD hh:mm:ssZ`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timestamp: Option<String>,
-    /// This answer's id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trace_id: Option<String>,
-    /// The client's `client-request-id`, or a new id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub correlation_id: Option<String>,
-}
-
 /// A tenant.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -164,35 +144,12 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(tenants))
 }
 
-fn oauth_error(status: StatusCode, code: &str, description: String) -> Response {
-    (
-        status,
-        Json(OAuthErrorAnswer {
-            error: code.to_owned(),
-            error_description: description,
-            error_codes: Vec::new(),
-            timestamp: None,
-            trace_id: None,
-            correlation_id: None,
-        }),
-    )
-        .into_response()
-}
-
 /// Whether a path names this issuer's tenant (by id, `organizations` or `common`).
 fn known_tenant(state: &AppState, tenant: &str) -> bool {
     let own = state.tokens.settings().tenant.to_string();
     tenant.eq_ignore_ascii_case(&own)
         || tenant.eq_ignore_ascii_case("organizations")
         || tenant.eq_ignore_ascii_case("common")
-}
-
-fn unknown_tenant(tenant: &str) -> Response {
-    oauth_error(
-        StatusCode::BAD_REQUEST,
-        "invalid_tenant",
-        format!("AADSTS90002: Tenant '{tenant}' not found."),
-    )
 }
 
 /// OpenID Connect discovery.
@@ -204,7 +161,7 @@ async fn openid_configuration(
     Path(path): Path<TenantPath>,
 ) -> Response {
     if !known_tenant(&state, &path.tenant) {
-        return unknown_tenant(&path.tenant);
+        return oauth::unknown_tenant(&path.tenant);
     }
     let settings = state.tokens.settings();
     discovery(
@@ -239,7 +196,7 @@ fn discovery(state: &AppState, base: &str, version: &str) -> Response {
     responses((status = 200, description = "The JWKS", body = Jwks), (status = 400, description = "Unknown tenant", body = OAuthErrorAnswer)))]
 async fn jwks(State(state): State<AppState>, Path(path): Path<TenantPath>) -> Response {
     if !known_tenant(&state, &path.tenant) {
-        return unknown_tenant(&path.tenant);
+        return oauth::unknown_tenant(&path.tenant);
     }
     keys(&state).await
 }
@@ -265,7 +222,7 @@ async fn token(
     body: Bytes,
 ) -> Response {
     if !known_tenant(&state, &path.tenant) {
-        return unknown_tenant(&path.tenant);
+        return oauth::unknown_tenant(&path.tenant);
     }
     issue(&state, &client, &headers, &body).await
 }
@@ -273,11 +230,7 @@ async fn token(
 /// Answers a form-encoded token request, for either authority.
 async fn issue(state: &AppState, client: &str, headers: &HeaderMap, body: &Bytes) -> Response {
     if !crate::arm::is_form_urlencoded(headers) {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "AADSTS900144: The request body must be application/x-www-form-urlencoded.".to_owned(),
-        );
+        return oauth::not_a_form();
     }
     let mut request = TokenRequest::default();
     for (k, v) in form_urlencoded::parse(body) {
@@ -307,63 +260,8 @@ async fn issue(state: &AppState, client: &str, headers: &HeaderMap, body: &Bytes
             }),
         })
         .into_response(),
-        Err(OAuthError::Store(e)) => crate::error::ApiError::internal(&e).into_response(),
-        Err(e @ OAuthError::Locked { retry_after }) => {
-            tracing::info!(oauth.error = e.code(), oauth.grant = %request.grant_type, "token request refused: locked out");
-            locked(headers, &e, retry_after)
-        }
-        Err(e) => {
-            // The reason goes to the log; neither secrets nor tokens do.
-            tracing::info!(oauth.error = e.code(), oauth.grant = %request.grant_type, reason = ?e, "token request refused");
-            let status = if matches!(e, OAuthError::InvalidClient(_)) {
-                StatusCode::UNAUTHORIZED
-            } else {
-                StatusCode::BAD_REQUEST
-            };
-            oauth_error(status, e.code(), e.to_string())
-        }
+        Err(e) => oauth::refused(&e, &request.grant_type, headers),
     }
-}
-
-/// A lockout answer in Entra's shape for `AADSTS50053` (`IdsLocked`): the description with
-/// trace, correlation and time lines, the same as fields, and `error_codes` — but 429 with
-/// `Retry-After` rather than Entra's 400, so clients and proxies see a throttle.
-fn locked(headers: &HeaderMap, e: &OAuthError, retry_after: i64) -> Response {
-    let now = time::OffsetDateTime::now_utc();
-    let timestamp = format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}Z",
-        now.year(),
-        u8::from(now.month()),
-        now.day(),
-        now.hour(),
-        now.minute(),
-        now.second()
-    );
-    let trace_id = uuid::Uuid::new_v4().to_string();
-    let correlation_id = headers
-        .get("client-request-id")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| uuid::Uuid::parse_str(v).ok())
-        .unwrap_or_else(uuid::Uuid::new_v4)
-        .to_string();
-    let mut response = (
-        StatusCode::TOO_MANY_REQUESTS,
-        Json(OAuthErrorAnswer {
-            error: e.code().to_owned(),
-            error_description: format!(
-                "{e}\r\nTrace ID: {trace_id}\r\nCorrelation ID: {correlation_id}\r\nTimestamp: {timestamp}"
-            ),
-            error_codes: vec![50053],
-            timestamp: Some(timestamp),
-            trace_id: Some(trace_id),
-            correlation_id: Some(correlation_id),
-        }),
-    )
-        .into_response();
-    if let Ok(value) = HeaderValue::from_str(&retry_after.to_string()) {
-        response.headers_mut().insert(header::RETRY_AFTER, value);
-    }
-    response
 }
 
 /// OpenID Connect discovery of the ADFS-style authority (`{base}/adfs`). MSAL skips instance

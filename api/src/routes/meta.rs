@@ -87,6 +87,29 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiError>
     }))
 }
 
+impl CloudMetadata {
+    /// The cloud this deployment is, its endpoints under `base`.
+    fn of(state: &AppState, base: &str) -> Self {
+        Self {
+            name: "Berth".to_owned(),
+            authentication: CloudAuthentication {
+                // The ADFS-style authority: MSAL then skips instance discovery (which would ask
+                // Microsoft about this host) and signs users in on any port (az-cli-compat.md).
+                login_endpoint: format!("{base}/adfs"),
+                audiences: vec![state.management_audience.clone()],
+                tenant: "adfs".to_owned(),
+                identity_provider: "ADFS".to_owned(),
+            },
+            resource_manager: format!("{base}/"),
+            microsoft_graph_resource_id: format!("{base}/"),
+            portal: format!("{base}/docs"),
+            suffixes: CloudSuffixes {
+                acr_login_server: state.acr_login_server_suffix.clone(),
+            },
+        }
+    }
+}
+
 /// The cloud-metadata document, so `az cloud register --endpoint-resource-manager` can
 /// discover this deployment.
 #[utoipa::path(get, path = "/metadata/endpoints", operation_id = "Metadata_Endpoints", security(()), tag = "Meta",
@@ -96,21 +119,5 @@ async fn metadata_endpoints(
     _version: ApiVersion<MetadataVersions>,
     BaseUrl(base): BaseUrl,
 ) -> Json<CloudMetadata> {
-    Json(CloudMetadata {
-        name: "Berth".to_owned(),
-        authentication: CloudAuthentication {
-            // The ADFS-style authority: MSAL then skips instance discovery (which would ask
-            // Microsoft about this host) and signs users in on any port (az-cli-compat.md).
-            login_endpoint: format!("{base}/adfs"),
-            audiences: vec![state.management_audience.clone()],
-            tenant: "adfs".to_owned(),
-            identity_provider: "ADFS".to_owned(),
-        },
-        resource_manager: format!("{base}/"),
-        microsoft_graph_resource_id: format!("{base}/"),
-        portal: format!("{base}/docs"),
-        suffixes: CloudSuffixes {
-            acr_login_server: state.acr_login_server_suffix.clone(),
-        },
-    })
+    Json(CloudMetadata::of(&state, &base))
 }

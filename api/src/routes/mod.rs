@@ -10,3 +10,4 @@ pub mod registries;
 pub mod resource_groups;
 pub mod subscriptions;
 pub mod token_server;
+pub mod wire;

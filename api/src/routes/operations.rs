@@ -3,6 +3,7 @@
 
 use crate::error::{ApiError, ErrorDetail};
 use crate::routes::registries::dto::rfc3339;
+use crate::routes::wire::OperationState;
 use axum::Json;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -25,7 +26,7 @@ pub struct OperationStatusResource {
     /// The operation id.
     pub name: String,
     /// `InProgress`, `Succeeded`, `Failed` or `Canceled`.
-    pub status: String,
+    pub status: OperationState,
     /// Start (RFC 3339).
     #[schema(format = DateTime)]
     pub start_time: String,
@@ -101,7 +102,7 @@ pub fn status_response(op: &Operation, path: &str) -> Response {
     let body = OperationStatusResource {
         id: path.to_owned(),
         name: op.id.to_string(),
-        status: op.status.as_str().to_owned(),
+        status: op.status.into(),
         start_time: rfc3339(op.started_at),
         end_time: op.ended_at.map(rfc3339),
         error: op.error.as_ref().map(|e| ErrorDetail {

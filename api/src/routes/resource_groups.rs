@@ -2,21 +2,22 @@
 //! operation resources their deletion is followed by.
 
 use crate::arm::{ApiVersion, ArmJson, BaseUrl, Conditional, ListQuery, ResourceGroupVersions};
-use crate::auth::Caller;
+use crate::auth::{Caller, ResourcePath};
 use crate::error::{ApiError, ErrorResponse};
 use crate::routes::operations::{self, OperationStatusResource, OperationUrls};
 use crate::routes::params::{
     GroupPath, ResourceGroupApiVersion, ResourceGroupListParams, SubscriptionPath,
 };
+use crate::routes::wire::ProvisioningState;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use berth_domain::arm::{Location, Tags};
+use berth_domain::arm::{Location, ResourceGroupId, Tags};
 use berth_domain::operation::OperationKind;
 use berth_domain::resource_group::{
-    DeleteOutcome, ResourceGroup, ResourceGroupDefinition, ResourceGroupPatch,
+    DeleteOutcome, ResourceGroup, ResourceGroupDefinition, ResourceGroupError, ResourceGroupPatch,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -29,7 +30,7 @@ use utoipa_axum::routes;
 #[serde(rename_all = "camelCase")]
 pub struct ResourceGroupProperties {
     /// `Succeeded`, or `Deleting`.
-    pub provisioning_state: String,
+    pub provisioning_state: ProvisioningState,
 }
 
 /// A resource group.
@@ -110,9 +111,18 @@ impl From<&ResourceGroup> for ResourceGroupResource {
             tags: (!g.tags.as_map().is_empty()).then(|| g.tags.as_map().clone()),
             managed_by: g.managed_by.clone(),
             properties: ResourceGroupProperties {
-                provisioning_state: g.provisioning_state.as_str().to_owned(),
+                provisioning_state: g.provisioning_state.into(),
             },
         }
+    }
+}
+
+impl ResourcePath for GroupPath {
+    type Id = ResourceGroupId;
+
+    async fn resolve(&self, state: &AppState) -> Result<ResourceGroupId, ApiError> {
+        let (subscription, group) = (&self.subscription_id, &self.resource_group_name);
+        Ok(state.groups.resolve_id(subscription, group).await?)
     }
 }
 
@@ -148,6 +158,31 @@ fn tags(map: Option<BTreeMap<String, String>>) -> Result<Option<Tags>, ApiError>
         .transpose()
 }
 
+impl ResourceGroupBody {
+    fn into_definition(self) -> Result<ResourceGroupDefinition, ApiError> {
+        let location = self.location.as_deref().ok_or_else(|| {
+            ApiError::invalid_content("The property 'location' is required.")
+                .with_target("location")
+        })?;
+        let location = Location::parse(location)
+            .map_err(|e| ApiError::invalid_content(e.message).with_target("location"))?;
+        Ok(ResourceGroupDefinition {
+            location,
+            tags: tags(self.tags)?.unwrap_or_default(),
+            managed_by: self.managed_by,
+        })
+    }
+}
+
+impl ResourceGroupPatchBody {
+    fn into_patch(self) -> Result<ResourceGroupPatch, ApiError> {
+        Ok(ResourceGroupPatch {
+            tags: tags(self.tags)?,
+            managed_by: self.managed_by,
+        })
+    }
+}
+
 /// Gets a resource group.
 #[utoipa::path(get, path = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}",
     operation_id = "ResourceGroups_Get", tag = "ResourceGroups", params(GroupPath, ResourceGroupApiVersion),
@@ -158,11 +193,7 @@ async fn get_group(
     _version: ApiVersion<ResourceGroupVersions>,
     Path(path): Path<GroupPath>,
 ) -> Result<Response, ApiError> {
-    let id = state
-        .groups
-        .resolve_id(&path.subscription_id, &path.resource_group_name)
-        .await?;
-    state.authorize(&caller, READ, &id.to_string())?;
+    let id = state.authorized(&caller, READ, &path).await?;
     Ok(group_response(
         StatusCode::OK,
         &state.groups.get(&id).await?,
@@ -179,16 +210,10 @@ async fn group_exists(
     _version: ApiVersion<ResourceGroupVersions>,
     Path(path): Path<GroupPath>,
 ) -> Result<StatusCode, ApiError> {
-    let id = state
-        .groups
-        .resolve_id(&path.subscription_id, &path.resource_group_name)
-        .await?;
-    state.authorize(&caller, READ, &id.to_string())?;
+    let id = state.authorized(&caller, READ, &path).await?;
     match state.groups.get(&id).await {
         Ok(_) => Ok(StatusCode::NO_CONTENT),
-        Err(berth_domain::resource_group::ResourceGroupError::NotFound(_)) => {
-            Ok(StatusCode::NOT_FOUND)
-        }
+        Err(ResourceGroupError::NotFound(_)) => Ok(StatusCode::NOT_FOUND),
         Err(e) => Err(e.into()),
     }
 }
@@ -206,34 +231,13 @@ async fn create_group(
     Conditional(precondition): Conditional,
     body: ArmJson<ResourceGroupBody>,
 ) -> Result<Response, ApiError> {
-    let id = state
-        .groups
-        .resolve_id(&path.subscription_id, &path.resource_group_name)
-        .await?;
-    state.authorize(&caller, WRITE, &id.to_string())?;
-    let body = body.parse()?;
-    let location = body.location.as_deref().ok_or_else(|| {
-        ApiError::invalid_content("The property 'location' is required.").with_target("location")
-    })?;
-    let location = Location::parse(location)
-        .map_err(|e| ApiError::invalid_content(e.message).with_target("location"))?;
-    let definition = ResourceGroupDefinition {
-        location,
-        tags: tags(body.tags)?.unwrap_or_default(),
-        managed_by: body.managed_by,
-    };
+    let id = state.authorized(&caller, WRITE, &path).await?;
+    let definition = body.parse()?.into_definition()?;
     let (group, created) = state
         .groups
         .create_or_update(id, definition, &precondition)
         .await?;
-    Ok(group_response(
-        if created {
-            StatusCode::CREATED
-        } else {
-            StatusCode::OK
-        },
-        &group,
-    ))
+    Ok(group_response(crate::arm::put_status(created), &group))
 }
 
 /// Updates a resource group's tags or `managedBy`.
@@ -249,16 +253,8 @@ async fn update_group(
     Conditional(precondition): Conditional,
     body: ArmJson<ResourceGroupPatchBody>,
 ) -> Result<Response, ApiError> {
-    let id = state
-        .groups
-        .resolve_id(&path.subscription_id, &path.resource_group_name)
-        .await?;
-    state.authorize(&caller, WRITE, &id.to_string())?;
-    let body = body.parse()?;
-    let patch = ResourceGroupPatch {
-        tags: tags(body.tags)?,
-        managed_by: body.managed_by,
-    };
+    let id = state.authorized(&caller, WRITE, &path).await?;
+    let patch = body.parse()?.into_patch()?;
     Ok(group_response(
         StatusCode::OK,
         &state.groups.update(&id, patch, &precondition).await?,
@@ -277,17 +273,10 @@ async fn delete_group(
     Path(path): Path<GroupPath>,
     Conditional(precondition): Conditional,
 ) -> Result<Response, ApiError> {
-    let id = state
-        .groups
-        .resolve_id(&path.subscription_id, &path.resource_group_name)
-        .await?;
-    state.authorize(&caller, DELETE, &id.to_string())?;
+    let id = state.authorized(&caller, DELETE, &path).await?;
     match state.groups.begin_delete(&id, &precondition).await? {
         // ARM answers a DELETE of a missing resource group with 404, unlike other resources.
-        DeleteOutcome::NotFound => Err(berth_domain::resource_group::ResourceGroupError::NotFound(
-            id.name.to_string(),
-        )
-        .into()),
+        DeleteOutcome::NotFound => Err(ResourceGroupError::NotFound(id.name.to_string()).into()),
         DeleteOutcome::Started(op) => {
             let sub_path = format!("/subscriptions/{}", id.subscription);
             Ok(OperationUrls::under(&base, &sub_path, &op, version.as_str()).accepted())
@@ -323,12 +312,15 @@ async fn list_groups(
     }))
 }
 
+/// The resource-group deletion under a subscription path, once the caller may read that
+/// group.
 async fn subscription_operation(
     state: &AppState,
+    caller: &Caller,
     path: &SubscriptionOperationPath,
 ) -> Result<berth_domain::operation::Operation, ApiError> {
     let subscription = state.subscriptions.require(&path.subscription_id).await?;
-    state
+    let op = state
         .operations
         .get(&path.operation_id)
         .await?
@@ -336,7 +328,11 @@ async fn subscription_operation(
             matches!(op.kind, OperationKind::DeleteResourceGroup(_))
                 && op.kind.subscription() == subscription
         })
-        .ok_or_else(|| operations::not_found(&path.operation_id))
+        .ok_or_else(|| operations::not_found(&path.operation_id))?;
+    if let OperationKind::DeleteResourceGroup(group) = &op.kind {
+        state.authorize(caller, READ, &group.to_string())?;
+    }
+    Ok(op)
 }
 
 /// The result of a resource-group deletion (its `Location`): 202 while running, 204 when done.
@@ -350,10 +346,7 @@ async fn subscription_operation_result(
     BaseUrl(base): BaseUrl,
     Path(path): Path<SubscriptionOperationPath>,
 ) -> Result<Response, ApiError> {
-    let op = subscription_operation(&state, &path).await?;
-    if let OperationKind::DeleteResourceGroup(group) = &op.kind {
-        state.authorize(&caller, READ, &group.to_string())?;
-    }
+    let op = subscription_operation(&state, &caller, &path).await?;
     let urls = OperationUrls::under(
         &base,
         &format!("/subscriptions/{}", path.subscription_id),
@@ -373,10 +366,7 @@ async fn subscription_operation_status(
     _version: ApiVersion<ResourceGroupVersions>,
     Path(path): Path<SubscriptionOperationPath>,
 ) -> Result<Response, ApiError> {
-    let op = subscription_operation(&state, &path).await?;
-    if let OperationKind::DeleteResourceGroup(group) = &op.kind {
-        state.authorize(&caller, READ, &group.to_string())?;
-    }
+    let op = subscription_operation(&state, &caller, &path).await?;
     Ok(operations::status_response(
         &op,
         &format!(

@@ -1,13 +1,18 @@
 //! `Microsoft.Resources/subscriptions`, and the generic resource list of a subscription
 //! (how `az acr show --name R` finds a registry without a resource group).
 
+use crate::arm::odata::Filter;
 use crate::arm::{ApiVersion, BaseUrl, ListQuery, ResourcesVersions, SubscriptionVersions};
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorResponse};
 use crate::routes::params::{SubscriptionApiVersion, SubscriptionPath};
+use crate::routes::registries::dto::SkuDto;
+use crate::routes::registries::readable;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
+use berth_domain::registry::{PROVIDER, Registry};
+use berth_domain::store::Page;
 use berth_domain::subscription::Subscription;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -93,7 +98,7 @@ pub struct GenericResource {
     pub tags: BTreeMap<String, String>,
     /// SKU.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub sku: Option<crate::routes::registries::dto::SkuDto>,
+    pub sku: Option<SkuDto>,
 }
 
 /// A page of resources.
@@ -142,6 +147,15 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_resources))
 }
 
+/// As in ARM, a subscription is listed to whoever may read it or holds a role anywhere in it
+/// (a registry-scoped AcrPush is enough to find it).
+fn visible(state: &AppState, caller: &Caller, s: &Subscription) -> bool {
+    let scope = format!("/subscriptions/{}", s.id);
+    state.allows(caller, SUBSCRIPTION_READ, &scope)
+        || berth_domain::authorization::Scope::parse(&scope)
+            .is_ok_and(|scope| state.rbac.has_assignment_around(&caller.principals, &scope))
+}
+
 /// Lists the subscriptions.
 #[utoipa::path(get, path = "/subscriptions", operation_id = "Subscriptions_List", tag = "Subscriptions",
     params(SubscriptionApiVersion), responses((status = 200, description = "Success", body = SubscriptionList), (status = "default", description = "An ARM error response", body = ErrorResponse)))]
@@ -151,20 +165,9 @@ async fn list_subscriptions(
     _version: ApiVersion<SubscriptionVersions>,
 ) -> Result<Json<SubscriptionList>, ApiError> {
     let subscriptions = state.subscriptions.list().await?;
+    let visible = subscriptions.iter().filter(|s| visible(&state, &caller, s));
     Ok(Json(SubscriptionList {
-        value: subscriptions
-            .iter()
-            // As in ARM, a subscription is listed to whoever may read it or holds a role
-            // anywhere in it (a registry-scoped AcrPush is enough to find it).
-            .filter(|s| {
-                let scope = format!("/subscriptions/{}", s.id);
-                state.allows(&caller, SUBSCRIPTION_READ, &scope)
-                    || berth_domain::authorization::Scope::parse(&scope).is_ok_and(|scope| {
-                        state.rbac.has_assignment_around(&caller.principals, &scope)
-                    })
-            })
-            .map(SubscriptionResource::from)
-            .collect(),
+        value: visible.map(SubscriptionResource::from).collect(),
     }))
 }
 
@@ -194,36 +197,75 @@ struct ResourceFilter {
     name: Option<String>,
 }
 
-/// Parses `resourceType eq 'X'` and `name eq 'Y'`, joined by `and`.
-fn parse_filter(filter: &str) -> Result<ResourceFilter, ApiError> {
-    let invalid = || {
-        ApiError::invalid_filter(format!(
-            "The $filter '{filter}' is not supported. Use resourceType eq '<type>' and/or name eq '<name>', joined by 'and'."
-        ))
-    };
-    let mut parsed = ResourceFilter::default();
-    for clause in filter.split(" and ") {
-        let mut words = clause.trim().splitn(3, ' ');
-        let (Some(field), Some(op), Some(value)) = (words.next(), words.next(), words.next())
-        else {
-            return Err(invalid());
+impl ResourceFilter {
+    /// Parses `resourceType eq 'X'` and `name eq 'Y'`, joined by `and`.
+    fn parse(filter: &str) -> Result<Self, ApiError> {
+        let invalid = || {
+            ApiError::invalid_filter(format!(
+                "The $filter '{filter}' is not supported. Use resourceType eq '<type>' and/or name eq '<name>', joined by 'and'."
+            ))
         };
-        let value = value.trim();
-        if !op.eq_ignore_ascii_case("eq")
-            || value.len() < 2
-            || !value.starts_with('\'')
-            || !value.ends_with('\'')
-        {
-            return Err(invalid());
+        let mut parsed = Self::default();
+        for c in Filter::parse(filter).map_err(|_| invalid())?.conditions {
+            if let Some(t) = c.eq("resourceType") {
+                parsed.resource_type = Some(t.to_owned());
+            } else if let Some(n) = c.eq("name") {
+                parsed.name = Some(n.to_owned());
+            } else {
+                return Err(invalid());
+            }
         }
-        let value = value[1..value.len() - 1].replace("''", "'");
-        match field.to_ascii_lowercase().as_str() {
-            "resourcetype" => parsed.resource_type = Some(value),
-            "name" => parsed.name = Some(value),
-            _ => return Err(invalid()),
+        Ok(parsed)
+    }
+
+    /// Whether registries, the one resource type Berth serves, are asked for.
+    fn wants_registries(&self) -> bool {
+        let t = self.resource_type.as_deref();
+        t.is_none_or(|t| t.eq_ignore_ascii_case(PROVIDER))
+    }
+
+    fn matches(&self, r: &Registry) -> bool {
+        let name = self.name.as_deref();
+        name.is_none_or(|n| r.name().as_str().eq_ignore_ascii_case(n))
+    }
+}
+
+impl From<&Registry> for GenericResource {
+    fn from(r: &Registry) -> Self {
+        Self {
+            id: r.id.to_string(),
+            name: r.name().to_string(),
+            kind: PROVIDER.to_owned(),
+            location: r.location.as_str().to_owned(),
+            tags: r.tags.as_map().clone(),
+            sku: Some(SkuDto {
+                name: r.sku.as_str().to_owned(),
+                tier: Some(r.sku.as_str().to_owned()),
+            }),
         }
     }
-    Ok(parsed)
+}
+
+/// The registries of the subscription the filter asks for: none when it asks for another
+/// resource type (once the subscription is known to exist).
+async fn registries(
+    state: &AppState,
+    subscription: &str,
+    filter: &ResourceFilter,
+    query: &ListQuery,
+) -> Result<Page<Registry>, ApiError> {
+    if !filter.wants_registries() {
+        state.subscriptions.require(subscription).await?;
+        return Ok(Page {
+            items: Vec::new(),
+            next: None,
+        });
+    }
+    let page = state
+        .registries
+        .list_by_subscription(subscription, &query.page)
+        .await?;
+    Ok(page)
 }
 
 /// Lists the subscription's resources (registries are the resource type Berth serves).
@@ -238,56 +280,15 @@ async fn list_resources(
     Path(path): Path<SubscriptionPath>,
     query: ListQuery,
 ) -> Result<Json<GenericResourceList>, ApiError> {
-    let filter = query
-        .filter
-        .as_deref()
-        .map(parse_filter)
-        .transpose()?
-        .unwrap_or_default();
-    let wanted = filter
-        .resource_type
-        .as_deref()
-        .is_none_or(|t| t.eq_ignore_ascii_case(berth_domain::registry::PROVIDER));
-    if !wanted {
-        state.subscriptions.require(&path.subscription_id).await?;
-        return Ok(Json(GenericResourceList {
-            value: Vec::new(),
-            next_link: None,
-        }));
-    }
-    let page = state
-        .registries
-        .list_by_subscription(&path.subscription_id, &query.page)
-        .await?;
-    let value = page
-        .items
-        .iter()
-        .filter(|r| {
-            filter
-                .name
-                .as_deref()
-                .is_none_or(|n| r.name().as_str().eq_ignore_ascii_case(n))
-                && state.allows(
-                    &caller,
-                    "Microsoft.ContainerRegistry/registries/read",
-                    &r.id.to_string(),
-                )
-        })
-        .map(|r| GenericResource {
-            id: r.id.to_string(),
-            name: r.name().to_string(),
-            kind: berth_domain::registry::PROVIDER.to_owned(),
-            location: r.location.as_str().to_owned(),
-            tags: r.tags.as_map().clone(),
-            sku: Some(crate::routes::registries::dto::SkuDto {
-                name: r.sku.as_str().to_owned(),
-                tier: Some(r.sku.as_str().to_owned()),
-            }),
-        })
-        .collect();
+    let filter = query.filter.as_deref().map(ResourceFilter::parse);
+    let filter = filter.transpose()?.unwrap_or_default();
+    let page = registries(&state, &path.subscription_id, &filter, &query).await?;
     let list_path = format!("/subscriptions/{}/resources", path.subscription_id);
     Ok(Json(GenericResourceList {
-        value,
+        value: readable(&state, &caller, &page.items)
+            .filter(|r| filter.matches(r))
+            .map(GenericResource::from)
+            .collect(),
         next_link: query.next_link(&base, &list_path, version.as_str(), page.next.as_deref()),
     }))
 }
@@ -298,7 +299,7 @@ mod tests {
 
     #[test]
     fn filters_parse_type_and_name() {
-        let f = parse_filter(
+        let f = ResourceFilter::parse(
             "resourceType eq 'Microsoft.ContainerRegistry/registries' and name eq 'it''s'",
         )
         .ok();
@@ -309,8 +310,8 @@ mod tests {
                 name: Some("it's".to_owned())
             })
         );
-        assert!(parse_filter("location eq 'westus'").is_err());
-        assert!(parse_filter("resourceType ne 'x'").is_err());
-        assert!(parse_filter("resourceType eq x").is_err());
+        assert!(ResourceFilter::parse("location eq 'westus'").is_err());
+        assert!(ResourceFilter::parse("resourceType ne 'x'").is_err());
+        assert!(ResourceFilter::parse("resourceType eq x").is_err());
     }
 }

@@ -5,39 +5,24 @@
 //! `{"errors":[{"code","message"}]}` shape.
 
 use crate::auth::authenticate;
+use crate::error::registry::{self, RegistryErrors};
 use crate::state::AppState;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use berth_domain::identity::Audience;
 use berth_domain::registry_token::{
-    Credentials, REFRESH_TOKEN_USER, TokenServerError, parse_scopes,
+    Credentials, IssuedToken, REFRESH_TOKEN_USER, TokenServerError, parse_scopes,
 };
 use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-
-/// One error of the Docker registry error shape.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct RegistryErrorDetail {
-    /// `UNAUTHORIZED`, `UNSUPPORTED`, `INVALID_REQUEST`, `TOOMANYREQUESTS`.
-    pub code: String,
-    /// What is wrong.
-    pub message: String,
-}
-
-/// The Docker registry error shape.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct RegistryErrors {
-    /// The errors.
-    pub errors: Vec<RegistryErrorDetail>,
-}
 
 /// The exchange's answer.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -100,60 +85,6 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(exchange))
         .routes(routes!(token_post, token_get))
-}
-
-fn error(status: StatusCode, code: &str, message: String) -> Response {
-    let mut response = (
-        status,
-        Json(RegistryErrors {
-            errors: vec![RegistryErrorDetail {
-                code: code.to_owned(),
-                message,
-            }],
-        }),
-    )
-        .into_response();
-    if status == StatusCode::UNAUTHORIZED {
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Basic realm=\"berth\""),
-        );
-    }
-    response
-}
-
-fn refused(e: TokenServerError) -> Response {
-    match e {
-        TokenServerError::InvalidRequest(m) => error(StatusCode::BAD_REQUEST, "INVALID_REQUEST", m),
-        TokenServerError::UnsupportedGrantType(_) => {
-            error(StatusCode::BAD_REQUEST, "UNSUPPORTED", e.to_string())
-        }
-        TokenServerError::UnknownService(_) => {
-            error(StatusCode::BAD_REQUEST, "INVALID_REQUEST", e.to_string())
-        }
-        TokenServerError::Unauthorized(reason) => {
-            // The reason goes to the log; the caller learns only that it was refused.
-            tracing::info!(token_server.reason = %reason, "registry token refused");
-            error(
-                StatusCode::UNAUTHORIZED,
-                "UNAUTHORIZED",
-                "authentication required: the credentials or token are invalid, expired or revoked"
-                    .to_owned(),
-            )
-        }
-        TokenServerError::TooManyRequests { retry_after } => {
-            let mut response = error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "TOOMANYREQUESTS",
-                e.to_string(),
-            );
-            if let Ok(value) = HeaderValue::from_str(&retry_after.to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
-            }
-            response
-        }
-        TokenServerError::Store(s) => crate::error::ApiError::internal(&s).into_response(),
-    }
 }
 
 /// Where a request came from, for the failed-attempt limits: the TCP peer, or, when the
@@ -233,15 +164,52 @@ fn form(headers: &HeaderMap, body: &Bytes) -> Result<Fields, TokenServerError> {
     Ok(Fields::parse(body))
 }
 
-fn answer(t: berth_domain::registry_token::IssuedToken) -> Response {
-    Json(TokenAnswer {
-        token: t.access_token.clone(),
-        access_token: t.access_token,
-        expires_in: t.expires_in,
-        issued_at: t.issued_at.format(&Rfc3339).unwrap_or_default(),
-        refresh_token: t.refresh_token,
-    })
-    .into_response()
+/// The answer: the token server's JSON, or its refusal in the registry's envelope.
+fn answer<T: Serialize>(outcome: Result<T, TokenServerError>) -> Response {
+    match outcome {
+        Ok(answer) => Json(answer).into_response(),
+        Err(e) => registry::token_refused(e),
+    }
+}
+
+impl From<IssuedToken> for TokenAnswer {
+    fn from(t: IssuedToken) -> Self {
+        Self {
+            token: t.access_token.clone(),
+            access_token: t.access_token,
+            expires_in: t.expires_in,
+            issued_at: t.issued_at.format(&Rfc3339).unwrap_or_default(),
+            refresh_token: t.refresh_token,
+        }
+    }
+}
+
+/// `POST /oauth2/exchange`: an access token of the issuer for a registry refresh token.
+async fn exchange_token(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<ExchangeAnswer, TokenServerError> {
+    let fields = form(headers, body)?;
+    let grant = fields.required("grant_type")?;
+    if grant != "access_token" && grant != "access_token_refresh_token" {
+        return Err(TokenServerError::UnsupportedGrantType(grant.to_owned()));
+    }
+    let service = fields.required("service")?;
+    let token = fields.required("access_token")?;
+    let caller = authenticate(state, token, Audience::Registry)
+        .await
+        .map_err(|_| TokenServerError::Unauthorized("the access token was refused".to_owned()))?;
+    let refresh_token = state
+        .registry_tokens
+        .exchange(
+            service,
+            fields.get("tenant"),
+            caller.object_id,
+            caller.issued_at,
+        )
+        .await?;
+    Ok(ExchangeAnswer { refresh_token })
 }
 
 /// Exchanges an access token (for `https://containerregistry.azure.net` or the management
@@ -250,33 +218,29 @@ fn answer(t: berth_domain::registry_token::IssuedToken) -> Response {
     request_body(content = ExchangeForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "A refresh token", body = ExchangeAnswer), (status = 400, description = "A bad request", body = RegistryErrors), (status = 401, description = "The access token is refused", body = RegistryErrors)))]
 async fn exchange(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let run = async {
-        let fields = form(&headers, &body)?;
-        let grant = fields.required("grant_type")?;
-        if grant != "access_token" && grant != "access_token_refresh_token" {
-            return Err(TokenServerError::UnsupportedGrantType(grant.to_owned()));
-        }
-        let service = fields.required("service")?;
-        let token = fields.required("access_token")?;
-        let caller = authenticate(&state, token, Audience::Registry)
-            .await
-            .map_err(|_| {
-                TokenServerError::Unauthorized("the access token was refused".to_owned())
-            })?;
-        state
-            .registry_tokens
-            .exchange(
-                service,
-                fields.get("tenant"),
-                caller.object_id,
-                caller.issued_at,
-            )
-            .await
+    answer(exchange_token(&state, &headers, &body).await)
+}
+
+/// `POST /oauth2/token`: the credentials of the form's grant for an access token.
+async fn form_token(
+    state: &AppState,
+    client: &str,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<TokenAnswer, TokenServerError> {
+    let fields = form(headers, body)?;
+    let service = fields.required("service")?;
+    let scopes = parse_scopes(&fields.scopes())?;
+    let credentials = match fields.required("grant_type")? {
+        "refresh_token" => Credentials::RefreshToken(fields.required("refresh_token")?.to_owned()),
+        "password" => password(fields.required("username")?, fields.required("password")?),
+        other => return Err(TokenServerError::UnsupportedGrantType(other.to_owned())),
     };
-    match run.await {
-        Ok(refresh_token) => Json(ExchangeAnswer { refresh_token }).into_response(),
-        Err(e) => refused(e),
-    }
+    let tokens = &state.registry_tokens;
+    let issued = tokens
+        .token(service, &scopes, credentials, false, client)
+        .await?;
+    Ok(issued.into())
 }
 
 /// An access token for a refresh token (`grant_type=refresh_token`) or a service principal's
@@ -290,26 +254,7 @@ async fn token_post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let run = async {
-        let fields = form(&headers, &body)?;
-        let service = fields.required("service")?;
-        let scopes = parse_scopes(&fields.scopes())?;
-        let credentials = match fields.required("grant_type")? {
-            "refresh_token" => {
-                Credentials::RefreshToken(fields.required("refresh_token")?.to_owned())
-            }
-            "password" => password(fields.required("username")?, fields.required("password")?),
-            other => return Err(TokenServerError::UnsupportedGrantType(other.to_owned())),
-        };
-        state
-            .registry_tokens
-            .token(service, &scopes, credentials, false, &client)
-            .await
-    };
-    match run.await {
-        Ok(t) => answer(t),
-        Err(e) => refused(e),
-    }
+    answer(form_token(&state, &client, &headers, &body).await)
 }
 
 /// Basic or `password`-grant credentials: the null-GUID user with a refresh token, a
@@ -330,6 +275,44 @@ fn password(user: &str, secret: &str) -> Credentials {
     }
 }
 
+/// The credentials of a `GET`: its Basic `Authorization`, or none (anonymous).
+fn basic_credentials(headers: &HeaderMap) -> Result<Credentials, TokenServerError> {
+    let value = headers.get(header::AUTHORIZATION);
+    let Some(value) = value.and_then(|v| v.to_str().ok()) else {
+        return Ok(Credentials::Anonymous);
+    };
+    let basic = value
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
+        .and_then(|(_, b64)| STANDARD.decode(b64.trim()).ok())
+        .and_then(|raw| String::from_utf8(raw).ok());
+    let Some((user, secret)) = basic.as_deref().and_then(|b| b.split_once(':')) else {
+        return Err(TokenServerError::Unauthorized(
+            "the Authorization header is not Basic user:password".to_owned(),
+        ));
+    };
+    Ok(password(user, secret))
+}
+
+/// `GET /oauth2/token`: Basic credentials (or none) for an access token.
+async fn basic_token(
+    state: &AppState,
+    client: &str,
+    headers: &HeaderMap,
+    query: Option<String>,
+) -> Result<TokenAnswer, TokenServerError> {
+    let fields = Fields::parse(query.unwrap_or_default().as_bytes());
+    let service = fields.required("service")?;
+    let scopes = parse_scopes(&fields.scopes())?;
+    let credentials = basic_credentials(headers)?;
+    let offline = fields.get("offline_token") == Some("true");
+    let tokens = &state.registry_tokens;
+    let issued = tokens
+        .token(service, &scopes, credentials, offline, client)
+        .await?;
+    Ok(issued.into())
+}
+
 /// An access token for Basic credentials (the null-GUID user with a refresh token, or a
 /// service principal's appId and secret), or for nobody: anonymous callers get a token that
 /// grants nothing unless the registry allows anonymous pull.
@@ -346,37 +329,5 @@ async fn token_get(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let run = async {
-        let fields = Fields::parse(query.unwrap_or_default().as_bytes());
-        let service = fields.required("service")?;
-        let scopes = parse_scopes(&fields.scopes())?;
-        let credentials = match headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-        {
-            None => Credentials::Anonymous,
-            Some(value) => {
-                let basic = value
-                    .split_once(' ')
-                    .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
-                    .and_then(|(_, b64)| STANDARD.decode(b64.trim()).ok())
-                    .and_then(|raw| String::from_utf8(raw).ok());
-                let Some((user, secret)) = basic.as_deref().and_then(|b| b.split_once(':')) else {
-                    return Err(TokenServerError::Unauthorized(
-                        "the Authorization header is not Basic user:password".to_owned(),
-                    ));
-                };
-                password(user, secret)
-            }
-        };
-        let offline = fields.get("offline_token") == Some("true");
-        state
-            .registry_tokens
-            .token(service, &scopes, credentials, offline, &client)
-            .await
-    };
-    match run.await {
-        Ok(t) => answer(t),
-        Err(e) => refused(e),
-    }
+    answer(basic_token(&state, &client, &headers, query).await)
 }

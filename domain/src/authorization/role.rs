@@ -1,7 +1,7 @@
 //! Role definitions, and Azure's built-in roles that matter to a container registry, with
 //! their real GUIDs, names, descriptions and permissions.
 
-use super::{AccessKind, Permission, Scope};
+use super::{AccessKind, Permission, RbacError, Scope};
 use uuid::Uuid;
 
 /// Built-in or custom.
@@ -42,6 +42,42 @@ pub struct RoleDefinition {
 }
 
 impl RoleDefinition {
+    /// A custom role as a PUT at scope `at` defines it: its id is the GUID of the URL, and a
+    /// role that names no assignable scope is assignable where it is defined, as in ARM.
+    ///
+    /// # Errors
+    /// `Invalid` for an id that is not a GUID, `InvalidScope` for a malformed scope.
+    pub fn custom(
+        id: &str,
+        at: &str,
+        name: String,
+        description: String,
+        permissions: Vec<Permission>,
+        assignable_scopes: Vec<String>,
+    ) -> Result<Self, RbacError> {
+        let id = Uuid::parse_str(id).map_err(|_| RbacError::Invalid {
+            target: "roleDefinitionId",
+            message: "The role definition id must be a GUID.".to_owned(),
+        })?;
+        let scopes = if assignable_scopes.is_empty() {
+            vec![at.to_owned()]
+        } else {
+            assignable_scopes
+        };
+        let assignable_scopes = scopes
+            .iter()
+            .map(|s| Scope::parse(s))
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            id,
+            name,
+            description,
+            kind: RoleKind::Custom,
+            permissions,
+            assignable_scopes,
+        })
+    }
+
     /// Whether the role grants `action`. No ARM role grants a directory action, not even
     /// through `*`: only directory roles do.
     #[must_use]

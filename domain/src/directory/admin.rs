@@ -252,6 +252,7 @@ impl DirectoryAdmin {
 
     /// Adds a password to a service principal (found by any of its ids or names), unless it
     /// is more privileged than the caller (`microsoft.directory/applications/credentials/update`).
+    /// It lasts until `end`, rounded up to whole years (one year without an end, as in Graph).
     ///
     /// # Errors
     /// `Forbidden`, `NotFound`, `Invalid`, `Store`.
@@ -260,11 +261,12 @@ impl DirectoryAdmin {
         caller: &[Uuid],
         service_principal: &str,
         label: Option<&str>,
-        years: u8,
+        end: Option<time::OffsetDateTime>,
     ) -> Result<NewSecret, DirectoryError> {
         self.authorize(caller, actions::APPLICATIONS_CREDENTIALS)?;
         let sp = self.directory.service_principal(service_principal).await?;
         self.may_manage(caller, sp.object_id).await?;
+        let years = self.directory.years_until(end);
         self.directory
             .add_password(&sp.object_id.to_string(), label, years)
             .await

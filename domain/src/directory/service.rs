@@ -739,6 +739,15 @@ impl DirectoryService {
             .ok_or_else(|| DirectoryError::NotFound(name.to_owned()))
     }
 
+    /// Whole years from now until `end`, rounded up and at least one (one without an end);
+    /// an end beyond ten years gives a count that [`Self::add_password`] refuses.
+    pub(crate) fn years_until(&self, end: Option<OffsetDateTime>) -> u8 {
+        end.map_or(1, |end| {
+            let days = (end - self.clock.now()).whole_days();
+            u8::try_from((days + 364) / 365).unwrap_or(u8::MAX).max(1)
+        })
+    }
+
     async fn new_secret(
         &self,
         given: Option<&str>,

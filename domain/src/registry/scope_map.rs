@@ -319,6 +319,27 @@ impl ScopeMaps {
             })
     }
 
+    /// Changes a scope map: a description or actions left out keep their values (a PATCH).
+    ///
+    /// # Errors
+    /// `ChildNotFound` for an unknown scope map, and those of [`Self::put`].
+    pub async fn patch(
+        &self,
+        registry_id: &RegistryId,
+        name: &str,
+        description: Option<String>,
+        actions: Vec<String>,
+    ) -> Result<(ScopeMap, bool), RegistryError> {
+        let current = self.get(registry_id, name).await?;
+        let description = description.or(current.description);
+        let actions = if actions.is_empty() {
+            current.actions
+        } else {
+            actions
+        };
+        self.put(registry_id, name, description, actions).await
+    }
+
     /// Creates or replaces a user-defined scope map; `true` when it was created.
     ///
     /// # Errors

@@ -1,7 +1,7 @@
 //! The admin user's credentials: `listCredentials` and `regenerateCredential`, as ACR
 //! serves them (`az acr credential show` / `renew`).
 
-use super::{RegistryPath, resolve};
+use super::RegistryPath;
 use crate::arm::{ApiVersion, ArmJson, RegistryVersions};
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorResponse};
@@ -38,6 +38,10 @@ pub struct RegenerateCredentialParameters {
     pub name: String,
 }
 
+const LIST_CREDENTIALS: &str = "Microsoft.ContainerRegistry/registries/listCredentials/action";
+
+const REGENERATE: &str = "Microsoft.ContainerRegistry/registries/regenerateCredential/action";
+
 fn result(c: AdminCredentials) -> Json<RegistryListCredentialsResult> {
     Json(RegistryListCredentialsResult {
         username: c.username,
@@ -59,12 +63,7 @@ pub(super) async fn list_credentials(
     _version: ApiVersion<RegistryVersions>,
     Path(path): Path<RegistryPath>,
 ) -> Result<Json<RegistryListCredentialsResult>, ApiError> {
-    let id = resolve(&state, &path).await?;
-    state.authorize(
-        &caller,
-        "Microsoft.ContainerRegistry/registries/listCredentials/action",
-        &id.to_string(),
-    )?;
+    let id = state.authorized(&caller, LIST_CREDENTIALS, &path).await?;
     Ok(result(state.admin_users.list(&id).await?))
 }
 
@@ -80,12 +79,7 @@ pub(super) async fn regenerate_credential(
     Path(path): Path<RegistryPath>,
     body: ArmJson<RegenerateCredentialParameters>,
 ) -> Result<Json<RegistryListCredentialsResult>, ApiError> {
-    let id = resolve(&state, &path).await?;
-    state.authorize(
-        &caller,
-        "Microsoft.ContainerRegistry/registries/regenerateCredential/action",
-        &id.to_string(),
-    )?;
+    let id = state.authorized(&caller, REGENERATE, &path).await?;
     let body = body.parse()?;
     Ok(result(state.admin_users.regenerate(&id, &body.name).await?))
 }

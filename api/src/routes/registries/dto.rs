@@ -2,6 +2,7 @@
 //! the domain. Strings on the wire, parsed into domain types here.
 
 use crate::error::ApiError;
+use crate::routes::wire::{self, EnabledState, NetworkRuleBypassOptions, ProvisioningState};
 use berth_domain::arm::{Location, Tags};
 use berth_domain::registry::{
     DomainNameLabelScope, Encryption, EndpointProtocol, Identity, IdentityType, KeyVaultProperties,
@@ -660,7 +661,7 @@ pub struct RegistryProperties {
     #[schema(format = DateTime)]
     pub creation_date: String,
     /// `Succeeded`, `Deleting`, ...
-    pub provisioning_state: String,
+    pub provisioning_state: ProvisioningState,
     /// Status (always null).
     #[schema(value_type = Option<Object>)]
     pub status: Option<Value>,
@@ -680,17 +681,17 @@ pub struct RegistryProperties {
     #[schema(value_type = Vec<Object>)]
     pub private_endpoint_connections: Vec<Value>,
     /// `Enabled` or `Disabled`.
-    pub public_network_access: String,
+    pub public_network_access: EnabledState,
     /// `AzureServices` or `None`.
-    pub network_rule_bypass_options: String,
+    pub network_rule_bypass_options: NetworkRuleBypassOptions,
     /// Task bypass.
     pub network_rule_bypass_allowed_for_tasks: bool,
     /// `Enabled` or `Disabled`.
-    pub zone_redundancy: String,
+    pub zone_redundancy: EnabledState,
     /// Anonymous pull.
     pub anonymous_pull_enabled: bool,
     /// Role assignment mode.
-    pub role_assignment_mode: String,
+    pub role_assignment_mode: wire::RoleAssignmentMode,
     /// Regional endpoints (preview api-versions).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub regional_endpoints: Option<String>,
@@ -830,7 +831,7 @@ impl RegistryResource {
             properties: RegistryProperties {
                 login_server: r.login_server.clone(),
                 creation_date: rfc3339(r.creation_date),
-                provisioning_state: r.provisioning_state.as_str().to_owned(),
+                provisioning_state: r.provisioning_state.into(),
                 status: None,
                 admin_user_enabled: s.admin_user_enabled,
                 network_rule_set: NetworkRuleSetDto {
@@ -863,12 +864,12 @@ impl RegistryResource {
                 data_endpoint_enabled: s.data_endpoint_enabled,
                 data_endpoint_host_names: Vec::new(),
                 private_endpoint_connections: Vec::new(),
-                public_network_access: enabled_text(s.public_network_access),
-                network_rule_bypass_options: s.network_rule_bypass.as_str().to_owned(),
+                public_network_access: s.public_network_access.into(),
+                network_rule_bypass_options: s.network_rule_bypass.into(),
                 network_rule_bypass_allowed_for_tasks: s.network_rule_bypass_allowed_for_tasks,
-                zone_redundancy: enabled_text(s.zone_redundancy),
+                zone_redundancy: s.zone_redundancy.into(),
                 anonymous_pull_enabled: s.anonymous_pull_enabled,
-                role_assignment_mode: s.role_assignment_mode.as_str().to_owned(),
+                role_assignment_mode: s.role_assignment_mode.into(),
                 regional_endpoints: preview.then(|| enabled_text(s.preview.regional_endpoints)),
                 regional_endpoint_host_names: preview.then(Vec::new),
                 endpoint_protocol: preview.then(|| {

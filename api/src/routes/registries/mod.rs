@@ -6,8 +6,10 @@ pub mod dto;
 mod scope_maps;
 mod trust;
 
-use crate::arm::{ApiVersion, ArmJson, BaseUrl, Conditional, ListQuery, RegistryVersions};
-use crate::auth::Caller;
+use crate::arm::{
+    ApiVersion, ArmJson, BaseUrl, Conditional, ListQuery, RegistryVersions, put_status,
+};
+use crate::auth::{Caller, ResourcePath};
 use crate::error::{ApiError, ErrorResponse};
 use crate::routes::operations::{self, OperationStatusResource, OperationUrls};
 use crate::routes::params::{GroupPath, RegistryApiVersion, RegistryListParams, SubscriptionPath};
@@ -17,7 +19,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use berth_domain::arm::RegistryId;
-use berth_domain::registry::{NameAvailability, Registry, RegistryWrite};
+use berth_domain::registry::{NameAvailability, PROVIDER, Registry, RegistryWrite};
 use berth_domain::resource_group::DeleteOutcome;
 use dto::{RegistryCreateBody, RegistryList, RegistryResource, RegistryUpdateBody};
 use serde::{Deserialize, Serialize};
@@ -56,6 +58,7 @@ pub struct RegistryOperationPath {
 const READ: &str = "Microsoft.ContainerRegistry/registries/read";
 const WRITE: &str = "Microsoft.ContainerRegistry/registries/write";
 const DELETE: &str = "Microsoft.ContainerRegistry/registries/delete";
+const CHECK_NAME: &str = "Microsoft.ContainerRegistry/checkNameAvailability/read";
 
 /// The router of this resource type.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -103,11 +106,39 @@ fn registry_response(status: StatusCode, registry: &Registry, preview: bool) -> 
     response
 }
 
-async fn resolve(state: &AppState, p: &RegistryPath) -> Result<RegistryId, ApiError> {
-    Ok(state
-        .registries
-        .resolve_id(&p.subscription_id, &p.resource_group_name, &p.registry_name)
-        .await?)
+impl ResourcePath for RegistryPath {
+    type Id = RegistryId;
+
+    async fn resolve(&self, state: &AppState) -> Result<RegistryId, ApiError> {
+        let (sub, group) = (&self.subscription_id, &self.resource_group_name);
+        Ok(state
+            .registries
+            .resolve_id(sub, group, &self.registry_name)
+            .await?)
+    }
+}
+
+impl ResourcePath for RegistryOperationPath {
+    type Id = RegistryId;
+
+    async fn resolve(&self, state: &AppState) -> Result<RegistryId, ApiError> {
+        let (sub, group) = (&self.subscription_id, &self.resource_group_name);
+        Ok(state
+            .registries
+            .resolve_id(sub, group, &self.registry_name)
+            .await?)
+    }
+}
+
+/// The registries of a page the caller may read.
+pub(crate) fn readable<'a>(
+    state: &'a AppState,
+    caller: &'a Caller,
+    registries: &'a [Registry],
+) -> impl Iterator<Item = &'a Registry> {
+    registries
+        .iter()
+        .filter(|r| state.allows(caller, READ, &r.id.to_string()))
 }
 
 /// Gets a registry.
@@ -120,8 +151,7 @@ async fn get_registry(
     version: ApiVersion<RegistryVersions>,
     Path(path): Path<RegistryPath>,
 ) -> Result<Response, ApiError> {
-    let id = resolve(&state, &path).await?;
-    state.authorize(&caller, READ, &id.to_string())?;
+    let id = state.authorized(&caller, READ, &path).await?;
     let registry = state.registries.get(&id).await?;
     Ok(registry_response(
         StatusCode::OK,
@@ -161,19 +191,13 @@ async fn create_registry(
     Conditional(precondition): Conditional,
     body: ArmJson<RegistryCreateBody>,
 ) -> Result<Response, ApiError> {
-    let id = resolve(&state, &path).await?;
-    state.authorize(&caller, WRITE, &id.to_string())?;
-    let body = body.parse()?;
-    let definition = body.into_definition(&state.tenant_id)?;
+    let id = state.authorized(&caller, WRITE, &path).await?;
+    let definition = body.parse()?.into_definition(&state.tenant_id)?;
     let written = state
         .registries
         .create_or_update(id, definition, &precondition, &caller.actor())
         .await?;
-    let status = if written.created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
+    let status = put_status(written.created);
     Ok(written_response(status, &written, &base, &version))
 }
 
@@ -191,10 +215,8 @@ async fn update_registry(
     Conditional(precondition): Conditional,
     body: ArmJson<serde_json::Value>,
 ) -> Result<Response, ApiError> {
-    let id = resolve(&state, &path).await?;
-    state.authorize(&caller, WRITE, &id.to_string())?;
-    let body = body.parse()?;
-    let patch = dto::parse_update(body)?.into_patch(&state.tenant_id)?;
+    let id = state.authorized(&caller, WRITE, &path).await?;
+    let patch = dto::parse_update(body.parse()?)?.into_patch(&state.tenant_id)?;
     let written = state
         .registries
         .update(&id, &patch, &precondition, &caller.actor())
@@ -215,8 +237,7 @@ async fn delete_registry(
     Path(path): Path<RegistryPath>,
     Conditional(precondition): Conditional,
 ) -> Result<Response, ApiError> {
-    let id = resolve(&state, &path).await?;
-    state.authorize(&caller, DELETE, &id.to_string())?;
+    let id = state.authorized(&caller, DELETE, &path).await?;
     match state.registries.begin_delete(&id, &precondition).await? {
         DeleteOutcome::NotFound => Ok(StatusCode::NO_CONTENT.into_response()),
         DeleteOutcome::Started(op) => {
@@ -237,20 +258,14 @@ async fn list_registries_by_group(
     Path(path): Path<GroupPath>,
     query: ListQuery,
 ) -> Result<Json<RegistryList>, ApiError> {
-    let group = state
-        .groups
-        .resolve_id(&path.subscription_id, &path.resource_group_name)
-        .await?;
+    let group = path.resolve(&state).await?;
     let page = state
         .registries
         .list_by_resource_group(&group, &query.page)
         .await?;
-    let list_path = format!("{group}/providers/{}", berth_domain::registry::PROVIDER);
+    let list_path = format!("{group}/providers/{PROVIDER}");
     Ok(Json(RegistryList {
-        value: page
-            .items
-            .iter()
-            .filter(|r| state.allows(&caller, READ, &r.id.to_string()))
+        value: readable(&state, &caller, &page.items)
             .map(|r| RegistryResource::from_domain(r, version.is_preview()))
             .collect(),
         next_link: query.next_link(&base, &list_path, version.as_str(), page.next.as_deref()),
@@ -269,20 +284,14 @@ async fn list_registries(
     Path(path): Path<SubscriptionPath>,
     query: ListQuery,
 ) -> Result<Json<RegistryList>, ApiError> {
+    let subscription = &path.subscription_id;
     let page = state
         .registries
-        .list_by_subscription(&path.subscription_id, &query.page)
+        .list_by_subscription(subscription, &query.page)
         .await?;
-    let list_path = format!(
-        "/subscriptions/{}/providers/{}",
-        path.subscription_id,
-        berth_domain::registry::PROVIDER
-    );
+    let list_path = format!("/subscriptions/{subscription}/providers/{PROVIDER}");
     Ok(Json(RegistryList {
-        value: page
-            .items
-            .iter()
-            .filter(|r| state.allows(&caller, READ, &r.id.to_string()))
+        value: readable(&state, &caller, &page.items)
             .map(|r| RegistryResource::from_domain(r, version.is_preview()))
             .collect(),
         next_link: query.next_link(&base, &list_path, version.as_str(), page.next.as_deref()),
@@ -314,6 +323,35 @@ pub struct NameStatus {
     pub message: Option<String>,
 }
 
+impl NameCheckRequest {
+    /// Refuses a question about another resource type than registries.
+    fn check_type(&self) -> Result<(), ApiError> {
+        if self.kind.eq_ignore_ascii_case(PROVIDER) {
+            return Ok(());
+        }
+        Err(ApiError::invalid_content(format!(
+            "The resource type '{}' is not supported; use '{PROVIDER}'.",
+            self.kind
+        ))
+        .with_target("type"))
+    }
+}
+
+impl From<NameAvailability> for NameStatus {
+    fn from(answer: NameAvailability) -> Self {
+        let (name_available, reason, message) = match answer {
+            NameAvailability::Available => (true, None, None),
+            NameAvailability::Invalid(m) => (false, Some("Invalid"), Some(m)),
+            NameAvailability::AlreadyExists(m) => (false, Some("AlreadyExists"), Some(m)),
+        };
+        Self {
+            name_available,
+            reason: reason.map(str::to_owned),
+            message,
+        }
+    }
+}
+
 /// Checks whether a registry name can be used (names are unique in the whole deployment).
 #[utoipa::path(post, path = "/subscriptions/{subscriptionId}/providers/Microsoft.ContainerRegistry/checkNameAvailability",
     operation_id = "Registries_CheckNameAvailability", tag = "Registries", params(SubscriptionPath, RegistryApiVersion),
@@ -327,34 +365,12 @@ async fn check_name_availability(
     body: ArmJson<NameCheckRequest>,
 ) -> Result<Json<NameStatus>, ApiError> {
     state.subscriptions.require(&path.subscription_id).await?;
-    state.authorize(
-        &caller,
-        "Microsoft.ContainerRegistry/checkNameAvailability/read",
-        &format!("/subscriptions/{}", path.subscription_id),
-    )?;
+    let scope = format!("/subscriptions/{}", path.subscription_id);
+    state.authorize(&caller, CHECK_NAME, &scope)?;
     let body = body.parse()?;
-    if !body
-        .kind
-        .eq_ignore_ascii_case(berth_domain::registry::PROVIDER)
-    {
-        return Err(ApiError::invalid_content(format!(
-            "The resource type '{}' is not supported; use '{}'.",
-            body.kind,
-            berth_domain::registry::PROVIDER
-        ))
-        .with_target("type"));
-    }
-    let (available, reason, message) =
-        match state.registries.check_name_availability(&body.name).await? {
-            NameAvailability::Available => (true, None, None),
-            NameAvailability::Invalid(m) => (false, Some("Invalid"), Some(m)),
-            NameAvailability::AlreadyExists(m) => (false, Some("AlreadyExists"), Some(m)),
-        };
-    Ok(Json(NameStatus {
-        name_available: available,
-        reason: reason.map(str::to_owned),
-        message,
-    }))
+    body.check_type()?;
+    let answer = state.registries.check_name_availability(&body.name).await?;
+    Ok(Json(NameStatus::from(answer)))
 }
 
 /// The operation under a registry path, once the caller may read that registry (checked
@@ -364,15 +380,7 @@ async fn registry_operation(
     caller: &Caller,
     path: &RegistryOperationPath,
 ) -> Result<(berth_domain::operation::Operation, String), ApiError> {
-    let id = state
-        .registries
-        .resolve_id(
-            &path.subscription_id,
-            &path.resource_group_name,
-            &path.registry_name,
-        )
-        .await?;
-    state.authorize(caller, READ, &id.to_string())?;
+    let id = state.authorized(caller, READ, path).await?;
     let op = state.operations.get(&path.operation_id).await?;
     // A registry deleted with its resource group follows the group's operation.
     let op = op

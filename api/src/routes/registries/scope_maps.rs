@@ -1,10 +1,10 @@
 //! `registries/scopeMaps` and `registries/tokens` (api-version 2025-11-01), and
 //! `generateCredentials`: repository-scoped access as ACR has it.
 
+use super::RegistryPath;
 use super::dto::rfc3339;
-use super::{RegistryPath, resolve};
-use crate::arm::{ApiVersion, ArmJson, RegistryVersions};
-use crate::auth::Caller;
+use crate::arm::{ApiVersion, ArmJson, RegistryVersions, put_status};
+use crate::auth::{Caller, ResourcePath};
 use crate::error::{ApiError, ErrorResponse};
 use crate::routes::params::RegistryApiVersion;
 use crate::state::AppState;
@@ -13,13 +13,20 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use berth_domain::arm::RegistryId;
-use berth_domain::registry::{RepositoryToken, ScopeMap};
+use berth_domain::registry::{GeneratedPassword, RepositoryToken, ScopeMap};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use utoipa::{IntoParams, ToSchema};
 
 const ACTION: &str = "Microsoft.ContainerRegistry/registries";
+const MAPS_READ: &str = "Microsoft.ContainerRegistry/registries/scopeMaps/read";
+const MAPS_WRITE: &str = "Microsoft.ContainerRegistry/registries/scopeMaps/write";
+const MAPS_DELETE: &str = "Microsoft.ContainerRegistry/registries/scopeMaps/delete";
+const TOKENS_READ: &str = "Microsoft.ContainerRegistry/registries/tokens/read";
+const TOKENS_WRITE: &str = "Microsoft.ContainerRegistry/registries/tokens/write";
+const TOKENS_DELETE: &str = "Microsoft.ContainerRegistry/registries/tokens/delete";
+const GENERATE: &str = "Microsoft.ContainerRegistry/registries/generateCredentials/action";
 
 /// The path of a scope map.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -51,35 +58,34 @@ pub struct TokenPath {
     token_name: String,
 }
 
-fn registry_path(
-    subscription_id: &str,
-    resource_group_name: &str,
-    registry_name: &str,
-) -> RegistryPath {
-    RegistryPath {
-        subscription_id: subscription_id.to_owned(),
-        resource_group_name: resource_group_name.to_owned(),
-        registry_name: registry_name.to_owned(),
+/// Resolves the registry part of a child's path.
+async fn registry_of(
+    state: &AppState,
+    subscription: &str,
+    group: &str,
+    registry: &str,
+) -> Result<RegistryId, ApiError> {
+    Ok(state
+        .registries
+        .resolve_id(subscription, group, registry)
+        .await?)
+}
+
+impl ResourcePath for ScopeMapPath {
+    type Id = RegistryId;
+
+    async fn resolve(&self, state: &AppState) -> Result<RegistryId, ApiError> {
+        let (sub, group) = (&self.subscription_id, &self.resource_group_name);
+        registry_of(state, sub, group, &self.registry_name).await
     }
 }
 
-impl ScopeMapPath {
-    fn registry(&self) -> RegistryPath {
-        registry_path(
-            &self.subscription_id,
-            &self.resource_group_name,
-            &self.registry_name,
-        )
-    }
-}
+impl ResourcePath for TokenPath {
+    type Id = RegistryId;
 
-impl TokenPath {
-    fn registry(&self) -> RegistryPath {
-        registry_path(
-            &self.subscription_id,
-            &self.resource_group_name,
-            &self.registry_name,
-        )
+    async fn resolve(&self, state: &AppState) -> Result<RegistryId, ApiError> {
+        let (sub, group) = (&self.subscription_id, &self.resource_group_name);
+        registry_of(state, sub, group, &self.registry_name).await
     }
 }
 
@@ -245,60 +251,102 @@ pub struct GenerateCredentialsResult {
     pub passwords: Vec<TokenPasswordDto>,
 }
 
-fn map_resource(registry: &RegistryId, m: &ScopeMap) -> ScopeMapResource {
-    ScopeMapResource {
-        id: format!("{registry}/scopeMaps/{}", m.name),
-        name: m.name.clone(),
-        kind: format!("{ACTION}/scopeMaps"),
-        properties: ScopeMapProperties {
-            description: m.description.clone(),
-            kind: Some(
-                if m.system {
-                    "SystemDefined"
-                } else {
-                    "UserDefined"
-                }
-                .to_owned(),
-            ),
-            creation_date: Some(rfc3339(m.creation_date)),
-            provisioning_state: Some("Succeeded".to_owned()),
-            actions: m.actions.clone(),
-        },
+impl ScopeMapResource {
+    /// The wire form of a scope map of `registry`.
+    fn of(registry: &RegistryId, m: &ScopeMap) -> Self {
+        Self {
+            id: format!("{registry}/scopeMaps/{}", m.name),
+            name: m.name.clone(),
+            kind: format!("{ACTION}/scopeMaps"),
+            properties: ScopeMapProperties {
+                description: m.description.clone(),
+                kind: Some(
+                    if m.system {
+                        "SystemDefined"
+                    } else {
+                        "UserDefined"
+                    }
+                    .to_owned(),
+                ),
+                creation_date: Some(rfc3339(m.creation_date)),
+                provisioning_state: Some("Succeeded".to_owned()),
+                actions: m.actions.clone(),
+            },
+        }
     }
 }
 
-fn token_resource(registry: &RegistryId, t: &RepositoryToken) -> TokenResource {
-    TokenResource {
-        id: format!("{registry}/tokens/{}", t.name),
-        name: t.name.clone(),
-        kind: format!("{ACTION}/tokens"),
-        properties: TokenProperties {
-            creation_date: Some(rfc3339(t.creation_date)),
-            provisioning_state: Some("Succeeded".to_owned()),
-            scope_map_id: Some(format!("{registry}/scopeMaps/{}", t.scope_map)),
-            status: Some(if t.enabled { "enabled" } else { "disabled" }.to_owned()),
-            credentials: Some(TokenCredentials {
-                certificates: Vec::new(),
-                passwords: t
-                    .passwords
-                    .iter()
-                    .map(|p| TokenPasswordDto {
-                        creation_time: Some(rfc3339(p.creation_time)),
-                        expiry: p.expiry.map(rfc3339),
-                        name: p.name.clone(),
-                        value: None,
-                    })
-                    .collect(),
-            }),
-        },
+impl TokenResource {
+    /// The wire form of a token of `registry` (never a password's value).
+    fn of(registry: &RegistryId, t: &RepositoryToken) -> Self {
+        Self {
+            id: format!("{registry}/tokens/{}", t.name),
+            name: t.name.clone(),
+            kind: format!("{ACTION}/tokens"),
+            properties: TokenProperties {
+                creation_date: Some(rfc3339(t.creation_date)),
+                provisioning_state: Some("Succeeded".to_owned()),
+                scope_map_id: Some(format!("{registry}/scopeMaps/{}", t.scope_map)),
+                status: Some(if t.enabled { "enabled" } else { "disabled" }.to_owned()),
+                credentials: Some(TokenCredentials {
+                    certificates: Vec::new(),
+                    passwords: t
+                        .passwords
+                        .iter()
+                        .map(|p| TokenPasswordDto {
+                            creation_time: Some(rfc3339(p.creation_time)),
+                            expiry: p.expiry.map(rfc3339),
+                            name: p.name.clone(),
+                            value: None,
+                        })
+                        .collect(),
+                }),
+            },
+        }
     }
 }
 
-fn created(created: bool) -> StatusCode {
-    if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
+impl TokenBody {
+    /// `properties.status` as a switch, when given.
+    fn enabled(&self) -> Result<Option<bool>, ApiError> {
+        match self.properties.status.as_deref() {
+            None => Ok(None),
+            Some(s) if s.eq_ignore_ascii_case("enabled") => Ok(Some(true)),
+            Some(s) if s.eq_ignore_ascii_case("disabled") => Ok(Some(false)),
+            Some(other) => Err(ApiError::invalid_content(format!(
+                "The status '{other}' is not enabled or disabled."
+            ))
+            .with_target("properties.status")),
+        }
+    }
+
+    /// The scope map's name from `properties.scopeMapId` (an ARM id or a bare name).
+    fn scope_map(&self) -> Option<&str> {
+        self.properties.scope_map_id.as_deref().map(scope_map_name)
+    }
+}
+
+impl GenerateCredentialsParameters {
+    /// `expiry` as a time, when given.
+    fn expiry(&self) -> Result<Option<OffsetDateTime>, ApiError> {
+        let parse = |e: &str| {
+            OffsetDateTime::parse(e, &Rfc3339).map_err(|_| {
+                ApiError::invalid_content(format!("The expiry '{e}' is not an RFC 3339 time."))
+                    .with_target("expiry")
+            })
+        };
+        self.expiry.as_deref().map(parse).transpose()
+    }
+}
+
+impl From<GeneratedPassword> for TokenPasswordDto {
+    fn from(p: GeneratedPassword) -> Self {
+        Self {
+            creation_time: Some(rfc3339(p.creation_time)),
+            expiry: p.expiry.map(rfc3339),
+            name: p.name,
+            value: Some(p.value),
+        }
     }
 }
 
@@ -312,15 +360,10 @@ pub(super) async fn list_scope_maps(
     _version: ApiVersion<RegistryVersions>,
     Path(path): Path<RegistryPath>,
 ) -> Result<Json<ScopeMapList>, ApiError> {
-    let id = resolve(&state, &path).await?;
-    state.authorize(
-        &caller,
-        &format!("{ACTION}/scopeMaps/read"),
-        &id.to_string(),
-    )?;
+    let id = state.authorized(&caller, MAPS_READ, &path).await?;
     let maps = state.scope_maps.list(&id).await?;
     Ok(Json(ScopeMapList {
-        value: maps.iter().map(|m| map_resource(&id, m)).collect(),
+        value: maps.iter().map(|m| ScopeMapResource::of(&id, m)).collect(),
     }))
 }
 
@@ -334,14 +377,9 @@ pub(super) async fn get_scope_map(
     _version: ApiVersion<RegistryVersions>,
     Path(path): Path<ScopeMapPath>,
 ) -> Result<Json<ScopeMapResource>, ApiError> {
-    let id = resolve(&state, &path.registry()).await?;
-    state.authorize(
-        &caller,
-        &format!("{ACTION}/scopeMaps/read"),
-        &id.to_string(),
-    )?;
+    let id = state.authorized(&caller, MAPS_READ, &path).await?;
     let map = state.scope_maps.get(&id, &path.scope_map_name).await?;
-    Ok(Json(map_resource(&id, &map)))
+    Ok(Json(ScopeMapResource::of(&id, &map)))
 }
 
 async fn write_scope_map(
@@ -351,31 +389,19 @@ async fn write_scope_map(
     body: ArmJson<ScopeMapBody>,
     patch: bool,
 ) -> Result<Response, ApiError> {
-    let id = resolve(state, &path.registry()).await?;
-    state.authorize(
-        caller,
-        &format!("{ACTION}/scopeMaps/write"),
-        &id.to_string(),
-    )?;
-    let body = body.parse()?;
-    let (description, actions) = if patch {
-        let current = state.scope_maps.get(&id, &path.scope_map_name).await?;
-        (
-            body.properties.description.or(current.description),
-            if body.properties.actions.is_empty() {
-                current.actions
-            } else {
-                body.properties.actions
-            },
-        )
+    let id = state.authorized(caller, MAPS_WRITE, path).await?;
+    let p = body.parse()?.properties;
+    let (maps, name) = (&state.scope_maps, &path.scope_map_name);
+    let (map, was_created) = if patch {
+        maps.patch(&id, name, p.description, p.actions).await?
     } else {
-        (body.properties.description, body.properties.actions)
+        maps.put(&id, name, p.description, p.actions).await?
     };
-    let (map, was_created) = state
-        .scope_maps
-        .put(&id, &path.scope_map_name, description, actions)
-        .await?;
-    Ok((created(was_created), Json(map_resource(&id, &map))).into_response())
+    Ok((
+        put_status(was_created),
+        Json(ScopeMapResource::of(&id, &map)),
+    )
+        .into_response())
 }
 
 /// Creates or replaces a scope map (201 when created).
@@ -416,12 +442,7 @@ pub(super) async fn delete_scope_map(
     _version: ApiVersion<RegistryVersions>,
     Path(path): Path<ScopeMapPath>,
 ) -> Result<StatusCode, ApiError> {
-    let id = resolve(&state, &path.registry()).await?;
-    state.authorize(
-        &caller,
-        &format!("{ACTION}/scopeMaps/delete"),
-        &id.to_string(),
-    )?;
+    let id = state.authorized(&caller, MAPS_DELETE, &path).await?;
     deleted(state.scope_maps.delete(&id, &path.scope_map_name).await)
 }
 
@@ -435,11 +456,10 @@ pub(super) async fn list_tokens(
     _version: ApiVersion<RegistryVersions>,
     Path(path): Path<RegistryPath>,
 ) -> Result<Json<TokenList>, ApiError> {
-    let id = resolve(&state, &path).await?;
-    state.authorize(&caller, &format!("{ACTION}/tokens/read"), &id.to_string())?;
+    let id = state.authorized(&caller, TOKENS_READ, &path).await?;
     let tokens = state.scope_maps.tokens(&id).await?;
     Ok(Json(TokenList {
-        value: tokens.iter().map(|t| token_resource(&id, t)).collect(),
+        value: tokens.iter().map(|t| TokenResource::of(&id, t)).collect(),
     }))
 }
 
@@ -453,10 +473,9 @@ pub(super) async fn get_token(
     _version: ApiVersion<RegistryVersions>,
     Path(path): Path<TokenPath>,
 ) -> Result<Json<TokenResource>, ApiError> {
-    let id = resolve(&state, &path.registry()).await?;
-    state.authorize(&caller, &format!("{ACTION}/tokens/read"), &id.to_string())?;
+    let id = state.authorized(&caller, TOKENS_READ, &path).await?;
     let token = state.scope_maps.token(&id, &path.token_name).await?;
-    Ok(Json(token_resource(&id, &token)))
+    Ok(Json(TokenResource::of(&id, &token)))
 }
 
 /// The scope map's name from its ARM id (or a bare name).
@@ -470,30 +489,18 @@ async fn write_token(
     path: &TokenPath,
     body: ArmJson<TokenBody>,
 ) -> Result<Response, ApiError> {
-    let id = resolve(state, &path.registry()).await?;
-    state.authorize(caller, &format!("{ACTION}/tokens/write"), &id.to_string())?;
+    let id = state.authorized(caller, TOKENS_WRITE, path).await?;
     let body = body.parse()?;
-    let enabled = match body.properties.status.as_deref() {
-        None => None,
-        Some(s) if s.eq_ignore_ascii_case("enabled") => Some(true),
-        Some(s) if s.eq_ignore_ascii_case("disabled") => Some(false),
-        Some(other) => {
-            return Err(ApiError::invalid_content(format!(
-                "The status '{other}' is not enabled or disabled."
-            ))
-            .with_target("properties.status"));
-        }
-    };
+    let (enabled, name) = (body.enabled()?, &path.token_name);
     let (token, was_created) = state
         .scope_maps
-        .put_token(
-            &id,
-            &path.token_name,
-            body.properties.scope_map_id.as_deref().map(scope_map_name),
-            enabled,
-        )
+        .put_token(&id, name, body.scope_map(), enabled)
         .await?;
-    Ok((created(was_created), Json(token_resource(&id, &token))).into_response())
+    Ok((
+        put_status(was_created),
+        Json(TokenResource::of(&id, &token)),
+    )
+        .into_response())
 }
 
 /// Creates or updates a token (201 when created).
@@ -521,8 +528,7 @@ pub(super) async fn patch_token(
     Path(path): Path<TokenPath>,
     body: ArmJson<TokenBody>,
 ) -> Result<Response, ApiError> {
-    let id = resolve(&state, &path.registry()).await?;
-    state.authorize(&caller, &format!("{ACTION}/tokens/write"), &id.to_string())?;
+    let id = state.authorized(&caller, TOKENS_WRITE, &path).await?;
     // A PATCH changes an existing token only.
     state.scope_maps.token(&id, &path.token_name).await?;
     write_token(&state, &caller, &path, body).await
@@ -538,8 +544,7 @@ pub(super) async fn delete_token(
     _version: ApiVersion<RegistryVersions>,
     Path(path): Path<TokenPath>,
 ) -> Result<StatusCode, ApiError> {
-    let id = resolve(&state, &path.registry()).await?;
-    state.authorize(&caller, &format!("{ACTION}/tokens/delete"), &id.to_string())?;
+    let id = state.authorized(&caller, TOKENS_DELETE, &path).await?;
     deleted(state.scope_maps.delete_token(&id, &path.token_name).await)
 }
 
@@ -554,42 +559,16 @@ pub(super) async fn generate_credentials(
     Path(path): Path<RegistryPath>,
     body: ArmJson<GenerateCredentialsParameters>,
 ) -> Result<Json<GenerateCredentialsResult>, ApiError> {
-    let id = resolve(&state, &path).await?;
-    state.authorize(
-        &caller,
-        &format!("{ACTION}/generateCredentials/action"),
-        &id.to_string(),
-    )?;
+    let id = state.authorized(&caller, GENERATE, &path).await?;
     let body = body.parse()?;
-    let expiry = body
-        .expiry
-        .as_deref()
-        .map(|e| {
-            OffsetDateTime::parse(e, &Rfc3339).map_err(|_| {
-                ApiError::invalid_content(format!("The expiry '{e}' is not an RFC 3339 time."))
-                    .with_target("expiry")
-            })
-        })
-        .transpose()?;
+    let (token, name) = (scope_map_name(&body.token_id), body.name.as_deref());
     let (username, passwords) = state
         .scope_maps
-        .generate_credentials(
-            &id,
-            scope_map_name(&body.token_id),
-            body.name.as_deref(),
-            expiry,
-        )
+        .generate_credentials(&id, token, name, body.expiry()?)
         .await?;
+    let passwords = passwords.into_iter().map(TokenPasswordDto::from).collect();
     Ok(Json(GenerateCredentialsResult {
         username,
-        passwords: passwords
-            .into_iter()
-            .map(|p| TokenPasswordDto {
-                creation_time: Some(rfc3339(p.creation_time)),
-                expiry: p.expiry.map(rfc3339),
-                name: p.name,
-                value: Some(p.value),
-            })
-            .collect(),
+        passwords,
     }))
 }

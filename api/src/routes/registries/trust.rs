@@ -1,7 +1,7 @@
 //! The catalog of a registry's trusted collections (Notary GUNs), which Notary itself
 //! cannot list per registry: every collection Berth gave a trust-data push for.
 
-use super::{RegistryPath, resolve};
+use super::RegistryPath;
 use crate::arm::{ApiVersion, RegistryVersions};
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorResponse};
@@ -28,6 +28,17 @@ pub struct TrustedCollectionList {
     pub value: Vec<TrustedCollection>,
 }
 
+impl TrustedCollection {
+    /// A collection of the registry at `login_server`, its repository named without it.
+    fn of(login_server: &str, gun: String) -> Self {
+        let prefix = format!("{}/", login_server.to_lowercase());
+        Self {
+            repository: gun.strip_prefix(&prefix).unwrap_or(&gun).to_owned(),
+            gun,
+        }
+    }
+}
+
 /// The registry's trusted collections.
 #[utoipa::path(get, path = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.ContainerRegistry/registries/{registryName}/trustedCollections",
     operation_id = "Registries_ListTrustedCollections", tag = "Registries", params(RegistryPath, RegistryApiVersion),
@@ -38,23 +49,12 @@ pub(super) async fn list_trusted_collections(
     _version: ApiVersion<RegistryVersions>,
     Path(path): Path<RegistryPath>,
 ) -> Result<Json<TrustedCollectionList>, ApiError> {
-    let id = resolve(&state, &path).await?;
-    state.authorize(
-        &caller,
-        "Microsoft.ContainerRegistry/registries/read",
-        &id.to_string(),
-    )?;
+    let id = state.authorized(&caller, super::READ, &path).await?;
     let registry = state.registries.get(&id).await?;
-    let prefix = format!("{}/", registry.login_server.to_lowercase());
-    let value = state
-        .trust_catalog
-        .list(&id)
-        .await?
+    let guns = state.trust_catalog.list(&id).await?;
+    let value = guns
         .into_iter()
-        .map(|gun| TrustedCollection {
-            repository: gun.strip_prefix(&prefix).unwrap_or(&gun).to_owned(),
-            gun,
-        })
+        .map(|gun| TrustedCollection::of(&registry.login_server, gun))
         .collect();
     Ok(Json(TrustedCollectionList { value }))
 }
