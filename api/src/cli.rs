@@ -2,7 +2,7 @@
 //! or rotates the signing keys. `--help` lists every setting with its environment variable,
 //! file key, default and meaning. The `berthd` binary is this and nothing else.
 
-use crate::startup::{BOOTSTRAP_OWNER_FILE, Store};
+use crate::startup::{Store, bootstrap_owner_file};
 use crate::{Application, telemetry};
 use berth_infra::config::{Settings, TlsMode, setting_docs};
 use berth_infra::jwt::JwtSigner;
@@ -165,7 +165,7 @@ fn ready_block(app: &Application, settings: &Settings) -> String {
     };
     match app.bootstrap_owner() {
         Some(owner) => {
-            let file = settings.data_dir.join(BOOTSTRAP_OWNER_FILE);
+            let file = bootstrap_owner_file(settings);
             // Shown once, on the console only: never through the log.
             let secret = match &owner.generated_secret {
                 Some(secret) => {

@@ -152,7 +152,7 @@ async fn make_bootstrap_owner(
     {
         let document = serde_json::json!({"appId": app_id, "secret": secret, "tenant": tenant});
         berth_infra::files::write_private(
-            &settings.data_dir.join(BOOTSTRAP_OWNER_FILE),
+            &bootstrap_owner_file(settings),
             document.to_string().as_bytes(),
         )
         .map_err(|e| StartupError::Bootstrap(format!("cannot create the bootstrap owner: {e}")))?;
@@ -162,3 +162,9 @@ async fn make_bootstrap_owner(
 
 /// Where a generated bootstrap owner's credentials are written, in the data directory.
 pub const BOOTSTRAP_OWNER_FILE: &str = "bootstrap-owner.json";
+
+/// The file of a generated bootstrap owner's credentials, under `settings`' data directory.
+#[must_use]
+pub fn bootstrap_owner_file(settings: &Settings) -> std::path::PathBuf {
+    settings.data_dir.join(BOOTSTRAP_OWNER_FILE)
+}

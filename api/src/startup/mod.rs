@@ -15,7 +15,7 @@ mod tokens;
 mod trust;
 mod workers;
 
-pub use identity::BOOTSTRAP_OWNER_FILE;
+pub use identity::{BOOTSTRAP_OWNER_FILE, bootstrap_owner_file};
 pub(crate) use persistence::Store;
 
 use crate::state::AppState;

@@ -42,15 +42,17 @@ const LIST_CREDENTIALS: &str = "Microsoft.ContainerRegistry/registries/listCrede
 
 const REGENERATE: &str = "Microsoft.ContainerRegistry/registries/regenerateCredential/action";
 
-fn result(c: AdminCredentials) -> Json<RegistryListCredentialsResult> {
-    Json(RegistryListCredentialsResult {
-        username: c.username,
-        passwords: c
-            .passwords
-            .into_iter()
-            .map(|(name, value)| RegistryPassword { name, value })
-            .collect(),
-    })
+impl From<AdminCredentials> for RegistryListCredentialsResult {
+    fn from(c: AdminCredentials) -> Self {
+        Self {
+            username: c.username,
+            passwords: c
+                .passwords
+                .into_iter()
+                .map(|(name, value)| RegistryPassword { name, value })
+                .collect(),
+        }
+    }
 }
 
 /// The admin user's name and passwords (while `adminUserEnabled`).
@@ -64,7 +66,7 @@ pub(super) async fn list_credentials(
     Path(path): Path<RegistryPath>,
 ) -> Result<Json<RegistryListCredentialsResult>, ApiError> {
     let id = state.authorized(&caller, LIST_CREDENTIALS, &path).await?;
-    Ok(result(state.admin_users.list(&id).await?))
+    Ok(Json(state.admin_users.list(&id).await?.into()))
 }
 
 /// Replaces one admin password; answers with both.
@@ -81,5 +83,6 @@ pub(super) async fn regenerate_credential(
 ) -> Result<Json<RegistryListCredentialsResult>, ApiError> {
     let id = state.authorized(&caller, REGENERATE, &path).await?;
     let body = body.parse()?;
-    Ok(result(state.admin_users.regenerate(&id, &body.name).await?))
+    let answer = state.admin_users.regenerate(&id, &body.name).await?;
+    Ok(Json(answer.into()))
 }
