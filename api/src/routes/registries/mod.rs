@@ -106,15 +106,25 @@ fn registry_response(status: StatusCode, registry: &Registry, preview: bool) -> 
     response
 }
 
+/// Resolves the registry part of a path.
+async fn registry_of(
+    state: &AppState,
+    subscription: &str,
+    group: &str,
+    registry: &str,
+) -> Result<RegistryId, ApiError> {
+    Ok(state
+        .registries
+        .resolve_id(subscription, group, registry)
+        .await?)
+}
+
 impl ResourcePath for RegistryPath {
     type Id = RegistryId;
 
     async fn resolve(&self, state: &AppState) -> Result<RegistryId, ApiError> {
         let (sub, group) = (&self.subscription_id, &self.resource_group_name);
-        Ok(state
-            .registries
-            .resolve_id(sub, group, &self.registry_name)
-            .await?)
+        registry_of(state, sub, group, &self.registry_name).await
     }
 }
 
@@ -123,10 +133,7 @@ impl ResourcePath for RegistryOperationPath {
 
     async fn resolve(&self, state: &AppState) -> Result<RegistryId, ApiError> {
         let (sub, group) = (&self.subscription_id, &self.resource_group_name);
-        Ok(state
-            .registries
-            .resolve_id(sub, group, &self.registry_name)
-            .await?)
+        registry_of(state, sub, group, &self.registry_name).await
     }
 }
 

@@ -1,8 +1,8 @@
 //! `registries/scopeMaps` and `registries/tokens` (api-version 2025-11-01), and
 //! `generateCredentials`: repository-scoped access as ACR has it.
 
-use super::RegistryPath;
 use super::dto::rfc3339;
+use super::{RegistryPath, registry_of};
 use crate::arm::{ApiVersion, ArmJson, RegistryVersions, put_status};
 use crate::auth::{Caller, ResourcePath};
 use crate::error::{ApiError, ErrorResponse};
@@ -56,19 +56,6 @@ pub struct TokenPath {
     registry_name: String,
     /// Token name (5–50 letters, digits or `-`).
     token_name: String,
-}
-
-/// Resolves the registry part of a child's path.
-async fn registry_of(
-    state: &AppState,
-    subscription: &str,
-    group: &str,
-    registry: &str,
-) -> Result<RegistryId, ApiError> {
-    Ok(state
-        .registries
-        .resolve_id(subscription, group, registry)
-        .await?)
 }
 
 impl ResourcePath for ScopeMapPath {
