@@ -27,7 +27,9 @@ for tool in notary-server notary psql curl wrk taskset; do
     command -v "$tool" >/dev/null || { echo "bench/trust.sh: $tool is missing (./scripts/test installs it)" >&2; exit 1; }
 done
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
-cargo build --release -q -p berth-api --bin berthd
+# The same targets as run.sh and tokens.sh: with the example, dev-dependencies join the
+# feature resolution, so building a different set would rebuild the release crates.
+cargo build --release -q -p berth-api --bin berthd --example hello
 bin="$CARGO_TARGET_DIR/release"
 work=$(mktemp -d)
 stamp="$(date +%s)_$$"

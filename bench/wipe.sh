@@ -21,7 +21,9 @@ pg="${BERTH_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
 for tool in notary-server notary psql curl; do
     command -v "$tool" >/dev/null || { echo "bench/wipe.sh: $tool is missing (./scripts/test installs it)" >&2; exit 1; }
 done
-cargo build --release -q -p berth-api --bin berthd
+# The same targets as run.sh and tokens.sh: with the example, dev-dependencies join the
+# feature resolution, so building a different set would rebuild the release crates.
+cargo build --release -q -p berth-api --bin berthd --example hello
 bin="$CARGO_TARGET_DIR/release"
 work=$(mktemp -d)
 schema="bench_notary_$(date +%s)_$$"

@@ -296,6 +296,7 @@ impl<'a> Lexer<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn parse(text: &str) -> Vec<Condition> {
         Filter::parse(text)
@@ -366,6 +367,30 @@ mod tests {
             "x eq 'a''",
         ] {
             let _ = Filter::parse(text);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_parses_or_is_refused_without_panicking(text in "\\PC{0,80}") {
+            let _ = Filter::parse(&text);
+        }
+
+        #[test]
+        fn any_value_comes_back_unescaped(
+            field in "[a-zA-Z][a-zA-Z0-9]{0,20}",
+            value in "\\PC{0,40}",
+            second in "\\PC{0,40}",
+        ) {
+            prop_assume!(!field.eq_ignore_ascii_case("and") && !field.eq_ignore_ascii_case("eq"));
+            let quoted = |v: &str| format!("'{}'", v.replace('\'', "''"));
+            let text = format!("{field} eq {} and name eq {}", quoted(&value), quoted(&second));
+            let parsed = Filter::parse(&text);
+            prop_assert!(parsed.is_ok(), "{text:?}: {parsed:?}");
+            let conditions = parsed.map(|f| f.conditions).unwrap_or_default();
+            prop_assert_eq!(conditions.len(), 2);
+            prop_assert_eq!(conditions[0].eq(&field), Some(value.as_str()));
+            prop_assert_eq!(conditions[1].eq("name"), Some(second.as_str()));
         }
     }
 }
