@@ -5,6 +5,7 @@ pub mod arm;
 pub mod auth;
 pub mod cli;
 pub mod error;
+pub mod login_server;
 pub mod openapi;
 pub mod routes;
 pub mod startup;

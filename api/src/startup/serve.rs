@@ -11,7 +11,7 @@ use crate::telemetry;
 use axum::extract::DefaultBodyLimit;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use axum::{Json, Router, ServiceExt};
+use axum::{Json, Router};
 use axum_server::Handle;
 use axum_server::tls_rustls::RustlsConfig;
 use berth_infra::config::{Settings, TlsMode};
@@ -51,7 +51,8 @@ macro_rules! serve {
     };
 }
 
-/// Serves the main router (behind path normalization) and the trust listener, if any,
+/// Serves the main router (login servers, and the control plane behind its path
+/// normalization) and the trust listener, if any,
 /// until their shared handle stops them; the first error stops the process.
 ///
 /// # Errors
@@ -61,9 +62,7 @@ pub(crate) async fn serve_all(
     router: Router,
     trust: Option<TrustListener>,
 ) -> std::io::Result<()> {
-    let service = normalize_layer::<hyper::body::Incoming>()
-        .layer(router)
-        .into_make_service_with_connect_info::<SocketAddr>();
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
     let main = async move { serve!(server, service) };
     match trust {
         None => main.await,
@@ -123,7 +122,21 @@ pub(crate) async fn rustls(
         })
 }
 
+/// The main listener's router: each registry's login server, chosen by host, and the
+/// control plane (ARM, Graph, the issuer, the token server) behind ARM path normalization.
 pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
+    let login_servers = crate::login_server::LoginServers::new(state.clone());
+    let control_plane =
+        normalize_layer::<axum::body::Body>().layer(control_plane(state, max_body_bytes));
+    Router::new()
+        .fallback_service(control_plane)
+        .layer(axum::middleware::from_fn_with_state(
+            login_servers,
+            crate::login_server::dispatch,
+        ))
+}
+
+fn control_plane(state: AppState, max_body_bytes: usize) -> Router {
     let (api, _) = openapi::api_router().split_for_parts();
     // The served document is the committed one's source, so the two cannot differ.
     let spec = openapi::document();

@@ -7,6 +7,7 @@ use super::{
 use crate::authorization::{AccessKind, RbacService, RequestAttributes, Scope};
 use crate::clock::Clock;
 use crate::directory::{DirectoryService, PrincipalInfo, SignInError};
+use crate::identity::TokenRejected;
 use crate::limiter::SignInLimiter;
 use crate::registry::{
     AdminUsers, Registry, RegistryError, RegistryName, RegistryService, ScopeMaps, scope_map_allows,
@@ -184,6 +185,10 @@ pub struct AccessSources {
     pub catalog: Arc<dyn TrustedCollectionCatalog>,
 }
 
+/// The clock skew an access token's `nbf` and `exp` are allowed at a login server: a
+/// minute, as Distribution allows.
+pub const ACCESS_LEEWAY_SECS: i64 = 60;
+
 /// The token server.
 #[derive(Clone)]
 pub struct RegistryTokenService {
@@ -254,6 +259,19 @@ impl RegistryTokenService {
     #[must_use]
     pub fn settings(&self) -> &TokenServerSettings {
         &self.settings
+    }
+
+    /// Verifies an access token presented at the login server `service`, as Distribution's
+    /// token access controller does: Berth's signature (ES256 only), `iss`, `aud` = the
+    /// login server, and `nbf`/`exp` within [`ACCESS_LEEWAY_SECS`].
+    ///
+    /// # Errors
+    /// [`TokenRejected`] naming the failed check (for the log, not the caller).
+    pub fn verify_access(&self, token: &str, service: &str) -> Result<AccessClaims, TokenRejected> {
+        let now = self.clock.now().unix_timestamp();
+        let issuer = &self.settings.issuer;
+        self.keys
+            .verify_access(token, issuer, service, now, ACCESS_LEEWAY_SECS)
     }
 
     async fn registry(&self, service: &str) -> Result<Registry, TokenServerError> {

@@ -21,6 +21,7 @@ mod graph;
 mod hardening;
 mod issuer;
 mod keys_at_rest;
+mod login_server;
 mod matrix;
 mod operations;
 mod python_clients;
