@@ -33,6 +33,9 @@ struct LoginServer {
 #[derive(Clone)]
 pub struct LoginServers {
     naming: LoginServerNaming,
+    /// The control plane's own host (`BERTH_PUBLIC_URL`), which stays the control plane's
+    /// even when it is under the suffix.
+    control_plane: Option<String>,
     router: Router,
 }
 
@@ -41,6 +44,10 @@ impl LoginServers {
     #[must_use]
     pub fn new(state: AppState) -> Self {
         let naming = state.registries.naming().clone();
+        let control_plane = state.public_url.as_deref().and_then(|url| {
+            let uri: axum::http::Uri = url.parse().ok()?;
+            Some(uri.authority()?.as_str().to_ascii_lowercase())
+        });
         let (tokens, _) = token_server::router().split_for_parts();
         let router = Router::new()
             .route("/v2/", get(base))
@@ -51,7 +58,11 @@ impl LoginServers {
             .merge(tokens.with_state(state))
             .fallback(not_served)
             .layer(TraceLayer::new_for_http().make_span_with(crate::telemetry::request_span));
-        Self { naming, router }
+        Self {
+            naming,
+            control_plane,
+            router,
+        }
     }
 }
 
@@ -64,7 +75,7 @@ pub async fn dispatch(
     next: Next,
 ) -> Response {
     match request_host(&request) {
-        Some(host) if under_suffix(&servers.naming, &host) => {
+        Some(host) if serves(&servers.naming, servers.control_plane.as_deref(), &host) => {
             match servers.router.oneshot(request).await {
                 Ok(response) => response,
                 Err(never) => match never {},
@@ -83,6 +94,12 @@ fn request_host(request: &Request) -> Option<String> {
         .map(str::to_owned)
         .or_else(|| request.uri().authority().map(|a| a.as_str().to_owned()))?;
     Some(host.to_ascii_lowercase())
+}
+
+/// Whether a request for `host` goes to the login servers: it is under their suffix, and
+/// not the control plane's own host.
+fn serves(naming: &LoginServerNaming, control_plane: Option<&str>, host: &str) -> bool {
+    under_suffix(naming, host) && control_plane != Some(host)
 }
 
 /// Whether `host` (`name[:port]`) is under the login servers' suffix.
@@ -194,5 +211,14 @@ mod tests {
         assert!(!under_suffix(&naming, "127.0.0.1:8443"));
         assert!(!under_suffix(&naming, "localhost"));
         assert!(!under_suffix(&naming, "evilregistry.localhost"));
+    }
+
+    #[test]
+    fn the_control_planes_own_host_stays_the_control_planes() {
+        let naming = LoginServerNaming::new("example.com", None).unwrap_or_else(|e| panic!("{e}"));
+        let control_plane = Some("berth.example.com");
+        assert!(!serves(&naming, control_plane, "berth.example.com"));
+        assert!(serves(&naming, control_plane, "myregistry.example.com"));
+        assert!(serves(&naming, None, "berth.example.com"));
     }
 }
