@@ -77,6 +77,15 @@ pub async fn authenticate(
         })
 }
 
+/// The token of a request's `Authorization: Bearer <token>`, if it has one (not empty).
+#[must_use]
+pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
 /// A request path that names one ARM resource (a resource group, a registry, one of a
 /// registry's children): it resolves to that resource's id, the scope its actions are
 /// authorized at.

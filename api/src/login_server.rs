@@ -10,6 +10,7 @@
 //! Errors have the registry's shape, `{"errors":[{"code","message"}]}`. It is a foreign
 //! protocol, not part of the ARM API: its routes are not in the OpenAPI document.
 
+use crate::auth::bearer_token;
 use crate::error::registry;
 use crate::routes::token_server;
 use crate::state::AppState;
@@ -22,12 +23,6 @@ use axum::{Json, Router};
 use berth_domain::registry::LoginServerNaming;
 use tower::ServiceExt;
 use tower_http::trace::TraceLayer;
-
-/// What a login server's handlers reach.
-#[derive(Clone)]
-struct LoginServer {
-    state: AppState,
-}
 
 /// The login servers of every registry, and how their hosts are told from others.
 #[derive(Clone)]
@@ -52,10 +47,8 @@ impl LoginServers {
         let router = Router::new()
             .route("/v2/", get(base))
             .route("/v2", get(base))
-            .with_state(LoginServer {
-                state: state.clone(),
-            })
-            .merge(tokens.with_state(state))
+            .merge(tokens)
+            .with_state(state)
             .fallback(not_served)
             .layer(TraceLayer::new_for_http().make_span_with(crate::telemetry::request_span));
         Self {
@@ -132,24 +125,12 @@ fn unknown(host: &str) -> Response {
     )
 }
 
-/// The bearer token of a request, if it has one.
-fn bearer(request: &Request) -> Option<&str> {
-    let value = request
-        .headers()
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
-}
-
 /// `GET /v2/`: whether the caller holds an access token of this login server.
-async fn base(State(login): State<LoginServer>, request: Request) -> Response {
+async fn base(State(state): State<AppState>, request: Request) -> Response {
     let Some(host) = request_host(&request) else {
         return unknown("");
     };
-    let registries = &login.state.registries;
+    let registries = &state.registries;
     let found = match registries.find_by_login_server(&host).await {
         Ok(found) => found.filter(|r| r.login_server.eq_ignore_ascii_case(&host)),
         Err(e) => return crate::error::ApiError::from(e).into_response(),
@@ -157,11 +138,10 @@ async fn base(State(login): State<LoginServer>, request: Request) -> Response {
     let Some(registry) = found else {
         return unknown(&host);
     };
-    let Some(token) = bearer(&request) else {
+    let Some(token) = bearer_token(request.headers()) else {
         return challenge(&registry.login_server, "authentication required");
     };
-    match login
-        .state
+    match state
         .registry_tokens
         .verify_access(token, &registry.login_server)
     {

@@ -88,16 +88,7 @@ enum Denied {
 impl TrustServerState {
     /// Checks the request's token against the route's required access.
     fn authorize(&self, headers: &HeaderMap, route: &NotaryRoute) -> Result<(), Denied> {
-        let token = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.split_once(' ')
-                    .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-                    .map(|(_, token)| token.trim())
-            })
-            .filter(|t| !t.is_empty())
-            .ok_or(Denied::NoToken)?;
+        let token = crate::auth::bearer_token(headers).ok_or(Denied::NoToken)?;
         let claims: AccessClaims = self
             .keys
             .verify_access(
