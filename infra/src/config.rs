@@ -87,6 +87,22 @@ pub struct Settings {
     /// `BERTH_TRUSTED_PROXIES`: peers whose `X-Forwarded-For` names the client (none by
     /// default), for the sign-in limiters.
     pub trusted_proxies: crate::proxies::TrustedProxies,
+    /// `BERTH_REGISTRY_BACKEND`: the data plane behind the login servers.
+    pub registry_backend: RegistryBackend,
+}
+
+/// The data plane behind the login servers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegistryBackend {
+    /// `embedded` (the default): a Distribution registry run by berthd as a supervised
+    /// child on a private unix socket, storing under the data directory.
+    Embedded {
+        /// `BERTH_REGISTRY_BINARY`: its program, looked up on `PATH` (`docker-registry`).
+        binary: String,
+    },
+    /// `none`: Berth is the token server of registries a team runs itself; the login
+    /// servers answer `/v2/` and the token endpoints only.
+    None,
 }
 
 /// The embedded trust server: Berth's own Notary v1 API, on a listener of its own, with the
@@ -283,6 +299,8 @@ struct Raw {
     operation_lease_secs: Option<String>,
     secrets_key: Option<String>,
     trusted_proxies: Option<String>,
+    registry_backend: Option<String>,
+    registry_binary: Option<String>,
 }
 
 /// What one setting is, for people: `berthd --help` prints these.
@@ -397,6 +415,10 @@ const SETTINGS: &[Setting] = settings! {
         "Base64 of the 32-byte key sealing secrets at rest; every replica needs the same.";
     trusted_proxies: List, "BERTH_TRUSTED_PROXIES", Some("trusted_proxies"), "none",
         "Peers (addresses or CIDRs, comma-separated) whose X-Forwarded-For names the client.";
+    registry_backend: Text, "BERTH_REGISTRY_BACKEND", Some("registry_backend"), "embedded",
+        "Data plane of the login servers: embedded (a supervised docker-registry) or none (token server only).";
+    registry_binary: Text, "BERTH_REGISTRY_BINARY", Some("registry_binary"), "docker-registry",
+        "Program of the embedded data plane (Distribution's registry), looked up on PATH.";
 };
 
 /// The documentation of every setting, in the order `berthd --help` prints them.
@@ -890,7 +912,23 @@ impl Raw {
         let trusted_proxies =
             crate::proxies::TrustedProxies::parse(self.trusted_proxies.as_deref().unwrap_or(""))
                 .map_err(|e| invalid("BERTH_TRUSTED_PROXIES", e))?;
+        let registry_backend = match self.registry_backend.as_deref().unwrap_or("embedded") {
+            "embedded" => RegistryBackend::Embedded {
+                binary: self
+                    .registry_binary
+                    .filter(|b| !b.is_empty())
+                    .unwrap_or_else(|| "docker-registry".to_owned()),
+            },
+            "none" => RegistryBackend::None,
+            other => {
+                return Err(invalid(
+                    "BERTH_REGISTRY_BACKEND",
+                    format!("'{other}' is neither embedded nor none"),
+                ));
+            }
+        };
         Ok(Settings {
+            registry_backend,
             trusted_proxies,
             secrets_key: self.secrets_key.map(SecretString::from),
             registry_token_issuer,

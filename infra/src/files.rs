@@ -51,17 +51,24 @@ pub fn prepare_private_dir(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     builder.create(dir)?;
     let mut tightened = Vec::new();
     #[cfg(unix)]
-    tighten(dir, &mut tightened)?;
+    {
+        let unwalked: Vec<PathBuf> = UNWALKED.iter().map(|p| dir.join(p)).collect();
+        tighten(dir, &unwalked, &mut tightened)?;
+    }
     for path in &tightened {
         tracing::warn!(path = %path.display(), "took group and other access away from a file of the data directory");
     }
     Ok(tightened)
 }
 
+/// Subdirectories of a data directory whose contents [`prepare_private_dir`] leaves as they
+/// are (the directory itself is still made 0700).
+pub const UNWALKED: &[&str] = &["registry/storage"];
+
 /// Strips the group and other bits of `path` and, for a directory, of what it holds; a
 /// directory is set to exactly 0700 (the umask may have made it anything).
 #[cfg(unix)]
-fn tighten(path: &Path, tightened: &mut Vec<PathBuf>) -> std::io::Result<()> {
+fn tighten(path: &Path, unwalked: &[PathBuf], tightened: &mut Vec<PathBuf>) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let meta = std::fs::symlink_metadata(path)?;
     if meta.file_type().is_symlink() {
@@ -76,8 +83,11 @@ fn tighten(path: &Path, tightened: &mut Vec<PathBuf>) -> std::io::Result<()> {
                 tightened.push(path.to_owned());
             }
         }
+        if unwalked.iter().any(|u| u == path) {
+            return Ok(());
+        }
         for entry in std::fs::read_dir(path)? {
-            tighten(&entry?.path(), tightened)?;
+            tighten(&entry?.path(), unwalked, tightened)?;
         }
     } else if mode & 0o077 != 0 {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o700))?;
@@ -118,6 +128,19 @@ mod tests {
         assert_eq!(mode(&old.join("berth.db")), 0o600);
         assert_eq!(mode(&old.join("tls/dev-key.pem")), 0o600);
         assert!(prepare_private_dir(&old)?.is_empty(), "nothing left to do");
+
+        // Blob storage keeps its files' modes; its directory is still owner-only.
+        let storage = old.join("registry/storage");
+        std::fs::create_dir_all(storage.join("blobs"))?;
+        std::fs::set_permissions(&storage, std::fs::Permissions::from_mode(0o755))?;
+        std::fs::write(storage.join("blobs/data"), b"x")?;
+        std::fs::set_permissions(
+            storage.join("blobs/data"),
+            std::fs::Permissions::from_mode(0o644),
+        )?;
+        prepare_private_dir(&old)?;
+        assert_eq!(mode(&storage), 0o700);
+        assert_eq!(mode(&storage.join("blobs/data")), 0o644);
 
         let file = old.join("written");
         std::fs::write(&file, b"old")?;

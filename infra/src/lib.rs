@@ -2,6 +2,7 @@
 //! configured), typed configuration, and TLS material for development.
 
 pub mod config;
+pub mod distribution;
 pub mod files;
 pub mod jwt;
 pub mod notary;

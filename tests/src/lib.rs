@@ -228,6 +228,9 @@ pub async fn spawn_app_with(backend: Backend, options: SpawnOptions) -> TestApp 
             "BERTH_TLS".into(),
             if options.tls { "self-signed" } else { "off" }.into(),
         ),
+        // Token-server mode unless a test asks for the embedded data plane: most tests run
+        // their own Distribution, and need no second one.
+        ("BERTH_REGISTRY_BACKEND".into(), "none".into()),
     ];
     if let Some(schema) = &schema {
         env.push(("BERTH_DATABASE_URL".into(), postgres_url()));

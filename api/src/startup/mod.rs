@@ -4,9 +4,10 @@
 //!
 //! `build` only composes; each concern has a builder of its own: the store
 //! (`persistence`), the resource use cases (`resources`), who may call (`identity`), the
-//! registry token server (`tokens`), content trust's back end (`trust`), the background
-//! work (`workers`) and the listeners (`serve`).
+//! registry token server (`tokens`), content trust's back end (`trust`), the login servers'
+//! data plane (`data_plane`), the background work (`workers`) and the listeners (`serve`).
 
+mod data_plane;
 mod identity;
 mod persistence;
 mod resources;
@@ -81,6 +82,8 @@ pub struct Application {
     handle: Handle<SocketAddr>,
     trust: Option<TrustListener>,
     workers: [WorkerGuard; 2],
+    /// The embedded data plane's registry, stopped when this goes.
+    data_plane: Option<Arc<berth_infra::distribution::EmbeddedDistribution>>,
 }
 
 impl Application {
@@ -152,7 +155,8 @@ impl Application {
             acr_login_server_suffix: settings.login_servers.client_suffix(),
             trusted_proxies: Arc::new(settings.trusted_proxies.clone()),
         };
-        let router = router(state, settings.max_body_bytes);
+        let (plane, data_plane) = data_plane::build(&settings).await;
+        let router = router(state, settings.max_body_bytes, plane);
 
         let handle = Handle::new();
         let rustls = rustls(tls.as_ref()).await?;
@@ -200,6 +204,7 @@ impl Application {
             handle,
             trust,
             workers: [worker, refresher],
+            data_plane,
         })
     }
 
@@ -258,6 +263,7 @@ impl Application {
         });
         let result = serve_all(self.server, self.router, self.trust).await;
         drop(self.workers);
+        drop(self.data_plane);
         result
     }
 }

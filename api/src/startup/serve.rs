@@ -124,8 +124,12 @@ pub(crate) async fn rustls(
 
 /// The main listener's router: each registry's login server, chosen by host, and the
 /// control plane (ARM, Graph, the issuer, the token server) behind ARM path normalization.
-pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
-    let login_servers = crate::login_server::LoginServers::new(state.clone());
+pub(crate) fn router(
+    state: AppState,
+    max_body_bytes: usize,
+    data_plane: crate::login_server::DataPlane,
+) -> Router {
+    let login_servers = crate::login_server::LoginServers::new(state.clone(), data_plane);
     let control_plane =
         normalize_layer::<axum::body::Body>().layer(control_plane(state, max_body_bytes));
     Router::new()

@@ -3,6 +3,7 @@
 
 mod admin;
 mod content_trust;
+mod data_plane;
 mod login_server;
 mod model;
 mod name;
@@ -16,6 +17,7 @@ pub use admin::{
     admin_password_aad,
 };
 pub use content_trust::{ContentTrust, TrustEvent, TrustRefusal};
+pub use data_plane::{MAX_BACKEND_NAME, Namespace, RepositoryNameError};
 pub use login_server::LoginServerNaming;
 pub use model::{
     DomainNameLabelScope, Encryption, EndpointProtocol, Identity, IdentityType, KeyVaultProperties,

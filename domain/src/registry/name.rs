@@ -42,20 +42,42 @@ impl fmt::Display for RegistryName {
     }
 }
 
-/// Whether `name` is a repository name Distribution accepts: lowercase path components of
-/// alphanumerics joined by `.`, `_`, `__` or `-`, separated by `/`, at most 256 characters.
+/// Whether `name` is a repository name Distribution accepts: path components separated by
+/// `/`, each lowercase alphanumerics joined by one separator (`.`, `_`, `__` or a run of
+/// `-`), at most 255 characters in all (Distribution's reference grammar).
 #[must_use]
 pub fn is_repository_name(name: &str) -> bool {
-    name.len() <= 256
-        && name.split('/').all(|component| {
-            let bytes = component.as_bytes();
-            !bytes.is_empty()
-                && bytes[0].is_ascii_alphanumeric()
-                && bytes[bytes.len() - 1].is_ascii_alphanumeric()
-                && bytes
-                    .iter()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(b))
-        })
+    name.len() <= 255 && name.split('/').all(is_path_component)
+}
+
+/// `[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*`.
+fn is_path_component(component: &str) -> bool {
+    let bytes = component.as_bytes();
+    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    let mut i = 0;
+    loop {
+        // A run of alphanumerics.
+        let start = i;
+        while i < bytes.len() && alnum(bytes[i]) {
+            i += 1;
+        }
+        if i == start {
+            return false;
+        }
+        if i == bytes.len() {
+            return true;
+        }
+        // One separator, then alphanumerics again.
+        let sep_start = i;
+        while i < bytes.len() && !alnum(bytes[i]) {
+            i += 1;
+        }
+        let separator = &component[sep_start..i];
+        let dashes = separator.bytes().all(|b| b == b'-');
+        if !(dashes || matches!(separator, "." | "_" | "__")) {
+            return false;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -65,7 +87,7 @@ mod tests {
 
     #[test]
     fn repository_names_follow_distribution() {
-        for good in ["app", "team/app", "a.b-c_d/e__f", "x9/y"] {
+        for good in ["app", "team/app", "a.b-c_d/e__f", "x9/y", "a---b", "0"] {
             assert!(is_repository_name(good), "{good}");
         }
         for bad in [
@@ -77,9 +99,19 @@ mod tests {
             "app-",
             "a b",
             "",
+            "a..b",
+            "..",
+            "a/../b",
+            "a.-b",
+            "a___b",
+            "a%2fb",
+            "a/_trust",
+            "a\u{e9}",
         ] {
             assert!(!is_repository_name(bad), "{bad}");
         }
+        assert!(is_repository_name(&"a".repeat(255)));
+        assert!(!is_repository_name(&"a".repeat(256)));
     }
 
     #[test]

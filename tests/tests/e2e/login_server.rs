@@ -4,19 +4,25 @@
 //! `/oauth2/token` are the token server there; another host under the suffix is a
 //! registry-shaped 404, and the control plane at 127.0.0.1 is unchanged.
 
-use super::auth::ACR_PULL;
+use super::auth::{ACR_PULL, ACR_PUSH, NULL_USER};
 use super::token_server::{self, signed_in};
 use super::*;
-use berth_tests::registry::free_port;
+use berth_tests::registry::{free_port, oci_layout, skopeo};
 use berth_tests::{Backend, SpawnOptions, settings, spawn_app_with};
 
 /// A berthd whose login servers name the port it listens on, over HTTPS with the
-/// development certificate (valid for `*.registry.localhost`).
+/// development certificate (valid for `*.registry.localhost`), with no data plane.
 async fn app_with_login_servers() -> TestApp {
+    app_serving("none").await
+}
+
+/// The same with `BERTH_REGISTRY_BACKEND=<backend>`.
+async fn app_serving(backend: &str) -> TestApp {
     let port = free_port().to_string();
     let env = settings(&[
         ("BERTH_LISTEN", &format!("127.0.0.1:{port}")),
         ("BERTH_LOGIN_SERVER_PORT", &port),
+        ("BERTH_REGISTRY_BACKEND", backend),
     ]);
     let options = SpawnOptions {
         tls: true,
@@ -124,4 +130,308 @@ async fn a_registry_answers_at_its_login_server_with_acrs_challenge_and_token_se
         .await
         .unwrap();
     assert_eq!(arm_at_login_server.status(), StatusCode::NOT_FOUND);
+}
+
+/// A directory skopeo reads the development CA from (`--dest-cert-dir`).
+fn cert_dir(app: &TestApp) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(app.ca_file.as_ref().unwrap(), dir.path().join("ca.crt")).unwrap();
+    dir
+}
+
+/// `skopeo copy` of a fresh one-layer image to `<login_server>/<repo>:v1`, with the
+/// refresh token of `az acr login`; returns the pushed manifest's digest.
+async fn push(app: &TestApp, login_server: &str, refresh: &str, repo: &str) -> String {
+    let layout = tempfile::tempdir().unwrap();
+    let source = format!("oci:{}:v1", oci_layout(layout.path(), "v1").display());
+    let certs = cert_dir(app);
+    let digest_file = layout.path().join("digest");
+    let (ok, err) = skopeo(&[
+        "copy",
+        "--dest-cert-dir",
+        certs.path().to_str().unwrap(),
+        "--dest-creds",
+        &format!("{NULL_USER}:{refresh}"),
+        "--digestfile",
+        digest_file.to_str().unwrap(),
+        &source,
+        &format!("docker://{login_server}/{repo}:v1"),
+    ])
+    .await;
+    assert!(ok, "the push to {login_server}/{repo} failed: {err}");
+    std::fs::read_to_string(digest_file).unwrap()
+}
+
+/// The digest `skopeo inspect` sees at `<login_server>/<repo>:v1`, or its error.
+async fn inspect(
+    app: &TestApp,
+    login_server: &str,
+    creds: &str,
+    repo: &str,
+) -> Result<String, String> {
+    let certs = cert_dir(app);
+    let out = tempfile::tempdir().unwrap();
+    let target = format!("oci:{}:v1", out.path().display());
+    let (ok, err) = skopeo(&[
+        "copy",
+        "--src-cert-dir",
+        certs.path().to_str().unwrap(),
+        "--src-creds",
+        creds,
+        &format!("docker://{login_server}/{repo}:v1"),
+        &target,
+    ])
+    .await;
+    if !ok {
+        return Err(err);
+    }
+    let index: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("index.json")).unwrap())
+            .unwrap();
+    Ok(index["manifests"][0]["digest"].as_str().unwrap().to_owned())
+}
+
+/// GET `https://<login_server><path>` with a bearer token.
+async fn get(app: &TestApp, login_server: &str, path: &str, token: &str) -> reqwest::Response {
+    app.client
+        .get(format!("https://{login_server}{path}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn images_pushed_at_a_login_server_stay_in_their_registry() {
+    let app = app_serving("embedded").await;
+    app.create_group("rg").await;
+    let (a, b) = (
+        app.registry_path("rg", "dataplanea"),
+        app.registry_path("rg", "dataplaneb"),
+    );
+    app.create_registry("rg", "dataplanea", "Basic").await;
+    app.create_registry("rg", "dataplaneb", "Basic").await;
+    let (server_a, server_b) = (
+        token_server::login_server(&app, &a).await,
+        token_server::login_server(&app, &b).await,
+    );
+    let (_, _, push_a) = signed_in(&app, &a, ACR_PUSH, "dp-pusher-a").await;
+    let (_, _, push_b) = signed_in(&app, &b, ACR_PUSH, "dp-pusher-b").await;
+    let (_, pull_a, pull_refresh_a) = signed_in(&app, &a, ACR_PULL, "dp-puller-a").await;
+
+    // The same repository name in two registries holds two different images.
+    let digest_a = push(&app, &server_a, &push_a, "team/app").await;
+    let digest_b = push(&app, &server_b, &push_b, "team/app").await;
+    assert_ne!(digest_a, digest_b);
+    let basic_a = format!("{}:{}", pull_a.0, pull_a.1);
+    assert_eq!(
+        inspect(&app, &server_a, &basic_a, "team/app").await,
+        Ok(digest_a.clone())
+    );
+    let err = inspect(&app, &server_b, &basic_a, "team/app")
+        .await
+        .unwrap_err();
+    assert!(
+        err.contains("unauthorized") || err.contains("denied"),
+        "{err}"
+    );
+
+    // The tags list and the catalog name the client's repositories, never the backend's.
+    let pull = access_token(&app, &server_a, &pull_refresh_a, "repository:team/app:pull").await;
+    let answer = get(&app, &server_a, "/v2/team/app/tags/list", &pull).await;
+    assert_eq!(answer.status(), StatusCode::OK);
+    let tags: Value = answer.json().await.unwrap();
+    assert_eq!(tags, json!({"name": "team/app", "tags": ["v1"]}));
+    let answer = app
+        .client
+        .get(format!("https://{server_a}/v2/team/app/manifests/v1"))
+        .header("accept", "application/vnd.oci.image.manifest.v1+json")
+        .bearer_auth(&pull)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    assert_eq!(answer.headers()["docker-content-digest"], digest_a.as_str());
+    let catalog = access_token(&app, &server_a, &pull_refresh_a, "registry:catalog:*").await;
+    let answer = get(&app, &server_a, "/v2/_catalog", &catalog).await;
+    assert_eq!(answer.status(), StatusCode::OK);
+    assert_eq!(
+        answer.json::<Value>().await.unwrap(),
+        json!({"repositories": ["team/app"]})
+    );
+
+    // A token of A is refused at B, and a pull token cannot write.
+    let answer = get(&app, &server_b, "/v2/team/app/manifests/v1", &pull).await;
+    assert_eq!(answer.status(), StatusCode::UNAUTHORIZED);
+    let answer = app
+        .client
+        .delete(format!(
+            "https://{server_a}/v2/team/app/manifests/{digest_a}"
+        ))
+        .bearer_auth(&pull)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::UNAUTHORIZED);
+    let challenge = answer.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        challenge.contains("scope=\"repository:team/app:delete\""),
+        "{challenge}"
+    );
+    assert!(
+        challenge.contains("error=\"insufficient_scope\""),
+        "{challenge}"
+    );
+    // The catalog needs its own scope.
+    assert_eq!(
+        get(&app, &server_a, "/v2/_catalog", &pull).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    // An unknown manifest: Distribution's error, without the backend's prefix.
+    let answer = get(&app, &server_a, "/v2/team/app/manifests/nosuchtag", &pull).await;
+    assert_eq!(answer.status(), StatusCode::NOT_FOUND);
+    let body = answer.text().await.unwrap();
+    assert!(body.contains("MANIFEST_UNKNOWN"), "{body}");
+    assert!(!body.contains("dataplanea/"), "{body}");
+}
+
+#[tokio::test]
+async fn path_tricks_and_bad_names_are_refused_before_the_data_plane() {
+    let app = app_serving("embedded").await;
+    app.create_group("rg").await;
+    let a = app.registry_path("rg", "pathtricks");
+    app.create_registry("rg", "pathtricks", "Basic").await;
+    let server = token_server::login_server(&app, &a).await;
+    let (_, _, refresh) = signed_in(&app, &a, ACR_PUSH, "tricks-pusher").await;
+    let token = access_token(&app, &server, &refresh, "repository:app:pull,push").await;
+    let long = "a".repeat(250);
+    for (path, status, code) in [
+        (
+            "/v2/a%2fb/tags/list",
+            StatusCode::BAD_REQUEST,
+            "NAME_INVALID",
+        ),
+        ("/v2/App/tags/list", StatusCode::BAD_REQUEST, "NAME_INVALID"),
+        (
+            "/v2/a..b/tags/list",
+            StatusCode::BAD_REQUEST,
+            "NAME_INVALID",
+        ),
+        (
+            &format!("/v2/{long}/tags/list"),
+            StatusCode::BAD_REQUEST,
+            "NAME_INVALID",
+        ),
+        (
+            "/v2/app/manifests/-bad",
+            StatusCode::BAD_REQUEST,
+            "TAG_INVALID",
+        ),
+        (
+            "/v2/app/blobs/sha256:00",
+            StatusCode::BAD_REQUEST,
+            "DIGEST_INVALID",
+        ),
+        ("/v2/app/whatever", StatusCode::NOT_FOUND, "UNSUPPORTED"),
+    ] {
+        let answer = get(&app, &server, path, &token).await;
+        assert_eq!(answer.status(), status, "{path}");
+        let body: Value = answer.json().await.unwrap();
+        assert_eq!(body["errors"][0]["code"], code, "{path}");
+    }
+    // A mount names its source in the same registry: another registry cannot be named.
+    let answer = app
+        .client
+        .post(format!(
+            "https://{server}/v2/app/blobs/uploads/?mount=sha256:{}&from=../other/app",
+            "0".repeat(64)
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::BAD_REQUEST);
+    // An upload with a wrong digest: Distribution's error, relayed in its shape.
+    let answer = app
+        .client
+        .post(format!("https://{server}/v2/app/blobs/uploads/"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::ACCEPTED);
+    let location = answer.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with("/v2/app/blobs/uploads/"), "{location}");
+    let separator = if location.contains('?') { '&' } else { '?' };
+    let answer = app
+        .client
+        .put(format!(
+            "https://{server}{location}{separator}digest=sha256:{}",
+            "0".repeat(64)
+        ))
+        .bearer_auth(&token)
+        .body("not the content of that digest")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::BAD_REQUEST);
+    let body: Value = answer.json().await.unwrap();
+    assert_eq!(body["errors"][0]["code"], "DIGEST_INVALID");
+    // Nothing half-written: the repository does not exist.
+    let answer = get(&app, &server, "/v2/app/tags/list", &token).await;
+    assert_eq!(answer.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_missing_data_plane_is_a_clear_answer_and_the_control_plane_still_works() {
+    for (backend, binary, status, code, says) in [
+        (
+            "none",
+            "docker-registry",
+            StatusCode::NOT_FOUND,
+            "UNSUPPORTED",
+            "BERTH_REGISTRY_BACKEND=none",
+        ),
+        (
+            "embedded",
+            "/nonexistent/docker-registry",
+            StatusCode::SERVICE_UNAVAILABLE,
+            "UNAVAILABLE",
+            "apt-get install docker-registry",
+        ),
+    ] {
+        let port = free_port().to_string();
+        let env = settings(&[
+            ("BERTH_LISTEN", &format!("127.0.0.1:{port}")),
+            ("BERTH_LOGIN_SERVER_PORT", &port),
+            ("BERTH_REGISTRY_BACKEND", backend),
+            ("BERTH_REGISTRY_BINARY", binary),
+        ]);
+        let options = SpawnOptions {
+            tls: true,
+            env,
+            ..SpawnOptions::default()
+        };
+        let app = spawn_app_with(Backend::Sqlite, options).await;
+        app.create_group("rg").await;
+        let a = app.registry_path("rg", "noplane01");
+        app.create_registry("rg", "noplane01", "Basic").await;
+        let server = token_server::login_server(&app, &a).await;
+        let (_, _, refresh) = signed_in(&app, &a, ACR_PULL, "noplane-puller").await;
+        let token = access_token(&app, &server, &refresh, "repository:app:pull").await;
+        assert_eq!(
+            v2(&app, &server, Some(&token)).await.status(),
+            StatusCode::OK
+        );
+        let answer = get(&app, &server, "/v2/app/tags/list", &token).await;
+        assert_eq!(answer.status(), status, "{backend}");
+        let body: Value = answer.json().await.unwrap();
+        assert_eq!(body["errors"][0]["code"], code, "{backend}");
+        let message = body["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{message}");
+    }
 }

@@ -1,0 +1,410 @@
+//! Every registry's login server, `<name>.<suffix>[:<port>]`, answered by `berthd` on its
+//! main listener and chosen by the request's host (`Host`, or the authority of an HTTP/2
+//! request), as ACR answers `myregistry.azurecr.io`:
+//! - `GET /v2/`: 401 with ACR's challenge, `Bearer realm="https://<loginServer>/oauth2/token",
+//!   service="<loginServer>"`, the form Docker and the az CLI parse; 200 for an access token
+//!   of this login server (signature, issuer, audience, expiry);
+//! - `/oauth2/exchange` and `/oauth2/token`: the registry token server;
+//! - every other `/v2/...`: the registry API, authorized per request against the token's
+//!   `access` claims as Distribution does ([`route`]), then streamed to the data plane
+//!   under the registry's prefix ([`proxy`]);
+//! - a host under the suffix that is no registry's login server: 404.
+//!
+//! Errors have the registry's shape, `{"errors":[{"code","message"}]}`. It is a foreign
+//! protocol, not part of the ARM API: its routes are not in the OpenAPI document.
+
+mod proxy;
+mod route;
+
+pub use proxy::{Backend, DataPlane, Readiness};
+
+use crate::auth::bearer_token;
+use crate::error::registry;
+use crate::routes::token_server;
+use crate::state::AppState;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Extension, Json, Router};
+use berth_domain::registry::{LoginServerNaming, Namespace, Registry};
+use proxy::{Answer, Forward};
+use route::{Refused, Resource, Route};
+use tower::ServiceExt;
+use tower_http::trace::TraceLayer;
+
+/// The login servers of every registry, and how their hosts are told from others.
+#[derive(Clone)]
+pub struct LoginServers {
+    naming: LoginServerNaming,
+    /// The control plane's own host (`BERTH_PUBLIC_URL`), which stays the control plane's
+    /// even when it is under the suffix.
+    control_plane: Option<String>,
+    router: Router,
+}
+
+impl LoginServers {
+    /// The login servers over `state`, forwarding the registry API to `data_plane`.
+    #[must_use]
+    pub fn new(state: AppState, data_plane: DataPlane) -> Self {
+        let naming = state.registries.naming().clone();
+        let control_plane = state.public_url.as_deref().and_then(|url| {
+            let uri: axum::http::Uri = url.parse().ok()?;
+            Some(uri.authority()?.as_str().to_ascii_lowercase())
+        });
+        let (tokens, _) = token_server::router().split_for_parts();
+        let router = Router::new()
+            .route("/v2/", get(base))
+            .route("/v2", get(base))
+            .merge(tokens)
+            .fallback(registry_api)
+            .with_state(state)
+            .layer(Extension(data_plane))
+            .layer(TraceLayer::new_for_http().make_span_with(crate::telemetry::request_span));
+        Self {
+            naming,
+            control_plane,
+            router,
+        }
+    }
+}
+
+/// Routes a request for a login server's host to the login servers, and any other request
+/// on to the control plane (before its ARM path normalization, which registry paths must
+/// not see).
+pub async fn dispatch(
+    State(servers): State<LoginServers>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match request_host(&request) {
+        Some(host) if serves(&servers.naming, servers.control_plane.as_deref(), &host) => {
+            match servers.router.oneshot(request).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            }
+        }
+        _ => next.run(request).await,
+    }
+}
+
+/// The host a request names, lowercased, with its port when it has one.
+fn request_host(request: &Request) -> Option<String> {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| request.uri().authority().map(|a| a.as_str().to_owned()))?;
+    Some(host.to_ascii_lowercase())
+}
+
+/// Whether a request for `host` goes to the login servers: it is under their suffix, and
+/// not the control plane's own host.
+fn serves(naming: &LoginServerNaming, control_plane: Option<&str>, host: &str) -> bool {
+    under_suffix(naming, host) && control_plane != Some(host)
+}
+
+/// Whether `host` (`name[:port]`) is under the login servers' suffix.
+fn under_suffix(naming: &LoginServerNaming, host: &str) -> bool {
+    let name = host.rsplit_once(':').map_or(host, |(name, _)| name);
+    name.strip_suffix(naming.suffix())
+        .is_some_and(|rest| rest.ends_with('.') && rest.len() > 1)
+}
+
+/// The 401 of a login server: the registry's envelope and ACR's `Bearer` challenge, with
+/// the scope the request needs and, for a token that lacks it, `insufficient_scope`.
+fn challenge(login_server: &str, scope: Option<&str>, insufficient: bool) -> Response {
+    let mut response = registry::error(
+        StatusCode::UNAUTHORIZED,
+        "UNAUTHORIZED",
+        "authentication required".to_owned(),
+    );
+    let mut value =
+        format!("Bearer realm=\"https://{login_server}/oauth2/token\",service=\"{login_server}\"");
+    if let Some(scope) = scope {
+        value.push_str(&format!(",scope=\"{scope}\""));
+    }
+    if insufficient {
+        value.push_str(",error=\"insufficient_scope\"");
+    }
+    if let Ok(value) = HeaderValue::from_str(&value) {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, value);
+    }
+    response
+}
+
+/// 404: no registry answers at this host.
+fn unknown(host: &str) -> Response {
+    registry::error(
+        StatusCode::NOT_FOUND,
+        "NAME_UNKNOWN",
+        format!("no registry has the login server '{host}'"),
+    )
+}
+
+/// `GET /v2/`: whether the caller holds an access token of this login server.
+async fn base(State(state): State<AppState>, request: Request) -> Response {
+    let registry = match served_registry(&state, request_host(&request)).await {
+        Ok(registry) => registry,
+        Err(response) => return response,
+    };
+    base_of(&state, &registry, request.headers())
+}
+
+/// `/v2/` for `registry`: 200 for any valid access token of its login server.
+fn base_of(state: &AppState, registry: &Registry, headers: &HeaderMap) -> Response {
+    match authorize(state, registry, headers, &[]) {
+        None => versioned(Json(serde_json::json!({})).into_response()),
+        Some(response) => response,
+    }
+}
+
+/// The registry whose login server the request's host is, or the 404 saying none is.
+async fn served_registry(state: &AppState, host: Option<String>) -> Result<Registry, Response> {
+    let Some(host) = host else {
+        return Err(unknown(""));
+    };
+    let found = match state.registries.find_by_login_server(&host).await {
+        Ok(found) => found.filter(|r| r.login_server.eq_ignore_ascii_case(&host)),
+        Err(e) => return Err(crate::error::ApiError::from(e).into_response()),
+    };
+    found.ok_or_else(|| unknown(&host))
+}
+
+/// What a request needs its token to grant: `(type, name, action)`.
+type Need<'a> = (&'static str, &'a str, &'static str);
+
+/// A refused token: the challenge to answer with.
+struct Denied {
+    scope: Option<String>,
+    insufficient: bool,
+}
+
+/// Checks the caller's access token for this login server (signature, issuer, audience,
+/// expiry) and that its `access` grants every need.
+fn check(
+    state: &AppState,
+    registry: &Registry,
+    headers: &HeaderMap,
+    needs: &[Need<'_>],
+) -> Result<(), Denied> {
+    let scope = scope_of(needs);
+    let Some(token) = bearer_token(headers) else {
+        return Err(Denied {
+            scope,
+            insufficient: false,
+        });
+    };
+    let claims = match state
+        .registry_tokens
+        .verify_access(token, &registry.login_server)
+    {
+        Ok(claims) => claims,
+        Err(rejected) => {
+            tracing::info!(token.rejected = %rejected.0, "login server refused a token");
+            return Err(Denied {
+                scope,
+                insufficient: false,
+            });
+        }
+    };
+    if needs
+        .iter()
+        .all(|(kind, name, action)| claims.grants(kind, name, action))
+    {
+        Ok(())
+    } else {
+        Err(Denied {
+            scope,
+            insufficient: true,
+        })
+    }
+}
+
+/// [`check`], with the 401 challenge as the answer to a refusal.
+fn authorize(
+    state: &AppState,
+    registry: &Registry,
+    headers: &HeaderMap,
+    needs: &[Need<'_>],
+) -> Option<Response> {
+    check(state, registry, headers, needs).err().map(|denied| {
+        challenge(
+            &registry.login_server,
+            denied.scope.as_deref(),
+            denied.insufficient,
+        )
+    })
+}
+
+/// The challenge's `scope`: `type:name:actions` a resource, space-separated.
+fn scope_of(needs: &[Need<'_>]) -> Option<String> {
+    let mut scopes: Vec<(String, Vec<&str>)> = Vec::new();
+    for (kind, name, action) in needs {
+        let resource = format!("{kind}:{name}");
+        match scopes.iter_mut().find(|(r, _)| *r == resource) {
+            Some((_, actions)) => actions.push(action),
+            None => scopes.push((resource, vec![action])),
+        }
+    }
+    (!scopes.is_empty()).then(|| {
+        scopes
+            .iter()
+            .map(|(resource, actions)| format!("{resource}:{}", actions.join(",")))
+            .collect::<Vec<_>>()
+            .join(" ")
+    })
+}
+
+/// The registry API at a login server: parsed, authorized, and forwarded to the data
+/// plane under the registry's prefix.
+async fn registry_api(
+    State(state): State<AppState>,
+    Extension(plane): Extension<DataPlane>,
+    request: Request,
+) -> Response {
+    let registry = match served_registry(&state, request_host(&request)).await {
+        Ok(registry) => registry,
+        Err(response) => return response,
+    };
+    let (parts, body) = request.into_parts();
+    let route = match route::parse(parts.uri.path()) {
+        Ok(route) => route,
+        Err(refused) => return refusal(refused),
+    };
+    let namespace = Namespace::of(&registry.id.name);
+    let query: Vec<(String, String)> =
+        form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
+    let param = |key: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    };
+    let response = match route {
+        Route::Base => return base_of(&state, &registry, &parts.headers),
+        Route::Trust => registry::error(
+            StatusCode::NOT_FOUND,
+            "UNSUPPORTED",
+            "the trust store is not served at the login server yet: use the trust server \
+             (DOCKER_CONTENT_TRUST_SERVER)"
+                .to_owned(),
+        ),
+        Route::Catalog => {
+            if !matches!(parts.method, Method::GET | Method::HEAD) {
+                return registry::error(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "UNSUPPORTED",
+                    "the catalog is only read".to_owned(),
+                );
+            }
+            if let Some(response) = authorize(
+                &state,
+                &registry,
+                &parts.headers,
+                &[("registry", "catalog", "*")],
+            ) {
+                return response;
+            }
+            plane.catalog(&namespace, param("n"), param("last")).await
+        }
+        Route::Repository { name, resource } => {
+            let backend_name = match namespace.backend(name) {
+                Ok(backend_name) => backend_name,
+                Err(e) => {
+                    return registry::error(StatusCode::BAD_REQUEST, "NAME_INVALID", e.to_string());
+                }
+            };
+            let actions = match route::actions(&parts.method) {
+                Ok(actions) => actions,
+                Err(refused) => return refusal(refused),
+            };
+            let mut needs: Vec<Need<'_>> =
+                actions.iter().map(|a| ("repository", name, *a)).collect();
+            let mut forwarded = Vec::with_capacity(query.len());
+            for (key, value) in &query {
+                if key == "from" && matches!(resource, Resource::Upload(None)) {
+                    match namespace.backend(value) {
+                        Ok(from) => forwarded.push((key.clone(), from)),
+                        Err(e) => {
+                            return registry::error(
+                                StatusCode::BAD_REQUEST,
+                                "NAME_INVALID",
+                                e.to_string(),
+                            );
+                        }
+                    }
+                    needs.push(("repository", value.as_str(), "pull"));
+                } else {
+                    forwarded.push((key.clone(), value.clone()));
+                }
+            }
+            if let Some(response) = authorize(&state, &registry, &parts.headers, &needs) {
+                return response;
+            }
+            let tail = &parts.uri.path()["/v2/".len() + name.len()..];
+            let answer = if resource == Resource::Tags {
+                Answer::Tags
+            } else {
+                Answer::Stream
+            };
+            let request = Forward {
+                method: parts.method,
+                path: format!("/v2/{backend_name}{tail}"),
+                query: forwarded,
+                headers: parts.headers,
+                body,
+            };
+            plane.forward(&namespace, request, answer).await
+        }
+    };
+    versioned(response)
+}
+
+/// Adds `Docker-Distribution-API-Version: registry/2.0`, which Docker checks.
+fn versioned(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        "docker-distribution-api-version",
+        HeaderValue::from_static("registry/2.0"),
+    );
+    response
+}
+
+/// A path or method refused before the backend.
+fn refusal(refused: Refused) -> Response {
+    registry::error(refused.status, refused.code, refused.message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_under_the_suffix_are_login_servers() {
+        let naming =
+            LoginServerNaming::new("registry.localhost", None).unwrap_or_else(|e| panic!("{e}"));
+        assert!(under_suffix(&naming, "myregistry.registry.localhost"));
+        assert!(under_suffix(&naming, "myregistry.registry.localhost:8443"));
+        assert!(under_suffix(&naming, "x.registry.localhost"));
+        assert!(!under_suffix(&naming, "registry.localhost"));
+        assert!(!under_suffix(&naming, ".registry.localhost"));
+        assert!(!under_suffix(&naming, "127.0.0.1:8443"));
+        assert!(!under_suffix(&naming, "localhost"));
+        assert!(!under_suffix(&naming, "evilregistry.localhost"));
+    }
+
+    #[test]
+    fn the_control_planes_own_host_stays_the_control_planes() {
+        let naming = LoginServerNaming::new("example.com", None).unwrap_or_else(|e| panic!("{e}"));
+        let control_plane = Some("berth.example.com");
+        assert!(!serves(&naming, control_plane, "berth.example.com"));
+        assert!(serves(&naming, control_plane, "myregistry.example.com"));
+        assert!(serves(&naming, None, "berth.example.com"));
+    }
+}

@@ -1,0 +1,137 @@
+//! Where a registry's repositories live in the data plane that all registries share: under
+//! the prefix `<registry>/`, the registry's name lowercased, as Harbor keeps a project's
+//! repositories under the project. A client names `app`; the backend stores
+//! `myregistry/app`. Registry names are unique in a deployment without regard to case, and
+//! hold no `/`, so no registry's prefix is a prefix of another's repositories.
+//!
+//! Distribution's limit of 255 characters holds for the whole backend name, so a client's
+//! repository name may be as long as 255 less the prefix.
+
+use super::{RegistryName, is_repository_name};
+
+/// The longest repository name Distribution stores.
+pub const MAX_BACKEND_NAME: usize = 255;
+
+/// Why a client's repository name cannot be stored.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RepositoryNameError {
+    /// Not Distribution's grammar.
+    #[error(
+        "invalid repository name '{0}': path components of lowercase letters and digits, joined \
+         by '.', '_', '__' or dashes, separated by '/'"
+    )]
+    Grammar(String),
+    /// Too long once under the registry's prefix.
+    #[error("repository name too long: at most {max} characters in this registry")]
+    TooLong {
+        /// The longest a client's name may be.
+        max: usize,
+    },
+}
+
+/// A registry's part of the shared data plane.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Namespace {
+    /// `<registry>/`.
+    prefix: String,
+}
+
+impl Namespace {
+    /// The namespace of the registry named `name`.
+    #[must_use]
+    pub fn of(name: &RegistryName) -> Self {
+        Self {
+            prefix: format!("{}/", name.key()),
+        }
+    }
+
+    /// `<registry>/`, as the backend's names start.
+    #[must_use]
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The longest repository name a client may use here.
+    #[must_use]
+    pub fn max_name(&self) -> usize {
+        MAX_BACKEND_NAME - self.prefix.len()
+    }
+
+    /// The backend's name of the client's `repository`.
+    ///
+    /// # Errors
+    /// [`RepositoryNameError`] when it is not Distribution's grammar, or too long.
+    pub fn backend(&self, repository: &str) -> Result<String, RepositoryNameError> {
+        if repository.len() > self.max_name() {
+            return Err(RepositoryNameError::TooLong {
+                max: self.max_name(),
+            });
+        }
+        if !is_repository_name(repository) {
+            let shown: String = repository.chars().take(64).collect();
+            return Err(RepositoryNameError::Grammar(shown));
+        }
+        Ok(format!("{}{repository}", self.prefix))
+    }
+
+    /// The client's name of a backend name, when it is one of this registry's.
+    #[must_use]
+    pub fn client<'a>(&self, backend: &'a str) -> Option<&'a str> {
+        backend
+            .strip_prefix(&self.prefix)
+            .filter(|rest| !rest.is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn namespace(name: &str) -> Namespace {
+        Namespace::of(&RegistryName::parse(name).unwrap_or_else(|e| panic!("{e}")))
+    }
+
+    #[test]
+    fn names_go_under_the_registrys_lowercased_name_and_come_back() {
+        let ns = namespace("MyRegistry");
+        assert_eq!(ns.backend("team/app").as_deref(), Ok("myregistry/team/app"));
+        assert_eq!(ns.client("myregistry/team/app"), Some("team/app"));
+        assert_eq!(ns.client("myregistry1/app"), None);
+        assert_eq!(ns.client("myregistry/"), None);
+        assert_eq!(ns.client("other/app"), None);
+    }
+
+    #[test]
+    fn path_tricks_and_long_names_are_refused() {
+        let ns = namespace("abcde");
+        for bad in ["../other/app", "a/../b", "App", "a%2fb", "a//b", "", "/a"] {
+            assert!(
+                matches!(ns.backend(bad), Err(RepositoryNameError::Grammar(_))),
+                "{bad}"
+            );
+        }
+        let longest = "a".repeat(ns.max_name());
+        assert!(ns.backend(&longest).is_ok());
+        assert_eq!(
+            ns.backend(&format!("{longest}a")),
+            Err(RepositoryNameError::TooLong { max: 249 })
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn a_stored_name_round_trips_and_no_other_registry_claims_it(
+            repo in "[a-z0-9]{1,8}(/[a-z0-9]{1,8}){0,3}",
+            a in "[a-z0-9]{5,12}",
+            b in "[a-z0-9]{5,12}",
+        ) {
+            let (na, nb) = (namespace(&a), namespace(&b));
+            let stored = na.backend(&repo).unwrap_or_else(|e| panic!("{e}"));
+            prop_assert_eq!(na.client(&stored), Some(repo.as_str()));
+            if a != b {
+                prop_assert_eq!(nb.client(&stored), None);
+            }
+        }
+    }
+}
