@@ -22,6 +22,7 @@ use crate::auth::bearer_token;
 use crate::error::registry;
 use crate::routes::token_server;
 use crate::state::AppState;
+use crate::trust_server::AtLoginServer;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
@@ -34,6 +35,18 @@ use route::{Refused, Resource, Route};
 use tower::ServiceExt;
 use tower_http::trace::TraceLayer;
 
+/// What a login server forwards to, besides the token server.
+pub struct LoginServerParts {
+    /// The registry API's data plane.
+    pub data_plane: DataPlane,
+    /// The embedded trust server's router, when it is the trust store.
+    pub trust: Option<Router>,
+}
+
+/// The embedded trust server, as the login servers reach it.
+#[derive(Clone)]
+struct TrustRouter(Option<Router>);
+
 /// The login servers of every registry, and how their hosts are told from others.
 #[derive(Clone)]
 pub struct LoginServers {
@@ -45,9 +58,10 @@ pub struct LoginServers {
 }
 
 impl LoginServers {
-    /// The login servers over `state`, forwarding the registry API to `data_plane`.
+    /// The login servers over `state`, forwarding the registry API and the trust store to
+    /// what `parts` names.
     #[must_use]
-    pub fn new(state: AppState, data_plane: DataPlane) -> Self {
+    pub fn new(state: AppState, parts: LoginServerParts) -> Self {
         let naming = state.registries.naming().clone();
         let control_plane = state.public_url.as_deref().and_then(|url| {
             let uri: axum::http::Uri = url.parse().ok()?;
@@ -60,7 +74,8 @@ impl LoginServers {
             .merge(tokens)
             .fallback(registry_api)
             .with_state(state)
-            .layer(Extension(data_plane))
+            .layer(Extension(parts.data_plane))
+            .layer(Extension(TrustRouter(parts.trust)))
             .layer(TraceLayer::new_for_http().make_span_with(crate::telemetry::request_span));
         Self {
             naming,
@@ -265,6 +280,7 @@ fn scope_of(needs: &[Need<'_>]) -> Option<String> {
 async fn registry_api(
     State(state): State<AppState>,
     Extension(plane): Extension<DataPlane>,
+    Extension(TrustRouter(trust)): Extension<TrustRouter>,
     request: Request,
 ) -> Response {
     let registry = match served_registry(&state, request_host(&request)).await {
@@ -272,7 +288,8 @@ async fn registry_api(
         Err(response) => return response,
     };
     let (parts, body) = request.into_parts();
-    let route = match route::parse(parts.uri.path()) {
+    let path = parts.uri.path().to_owned();
+    let route = match route::parse(&path) {
         Ok(route) => route,
         Err(refused) => return refusal(refused),
     };
@@ -289,13 +306,9 @@ async fn registry_api(
     };
     let response = match route {
         Route::Base => return base_of(&state, &registry, &parts.headers),
-        Route::Trust => registry::error(
-            StatusCode::NOT_FOUND,
-            "UNSUPPORTED",
-            "the trust store is not served at the login server yet: use the trust server \
-             (DOCKER_CONTENT_TRUST_SERVER)"
-                .to_owned(),
-        ),
+        Route::Trust { gun } => {
+            return trust_store(&registry, gun, trust, Request::from_parts(parts, body)).await;
+        }
         Route::Catalog => {
             if !matches!(parts.method, Method::GET | Method::HEAD) {
                 return registry::error(
@@ -348,7 +361,7 @@ async fn registry_api(
             if let Some(response) = authorize(&state, &registry, &parts.headers, &needs) {
                 return response;
             }
-            let tail = &parts.uri.path()["/v2/".len() + name.len()..];
+            let tail = &path["/v2/".len() + name.len()..];
             let answer = if resource == Resource::Tags {
                 Answer::Tags
             } else {
@@ -374,6 +387,48 @@ fn versioned(mut response: Response) -> Response {
         HeaderValue::from_static("registry/2.0"),
     );
     response
+}
+
+/// `/v2/<gun>/_trust/...` at a login server: the embedded trust server, for the GUNs of
+/// this login server's registry only, with tokens of this login server.
+async fn trust_store(
+    registry: &Registry,
+    gun: &str,
+    trust: Option<Router>,
+    mut request: Request,
+) -> Response {
+    let own = gun
+        .strip_prefix(registry.login_server.as_str())
+        .is_some_and(|rest| rest.starts_with('/'));
+    if !own {
+        let shown: String = gun.chars().take(128).collect();
+        return registry::error(
+            StatusCode::NOT_FOUND,
+            "NAME_UNKNOWN",
+            format!(
+                "'{shown}' is not a repository of this login server: its trust data is at \
+                 /v2/{}/<repository>/_trust/",
+                registry.login_server
+            ),
+        );
+    }
+    let Some(router) = trust else {
+        return registry::error(
+            StatusCode::NOT_FOUND,
+            "UNSUPPORTED",
+            "content trust uses the Notary server configured by BERTH_NOTARY_URL, not the \
+             login server: point DOCKER_CONTENT_TRUST_SERVER at it"
+                .to_owned(),
+        );
+    };
+    request.extensions_mut().insert(AtLoginServer {
+        service: registry.login_server.clone(),
+        realm: format!("https://{}/oauth2/token", registry.login_server),
+    });
+    match router.oneshot(request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    }
 }
 
 /// A path or method refused before the backend.

@@ -24,7 +24,10 @@ pub(crate) enum Route<'a> {
         resource: Resource<'a>,
     },
     /// `/v2/<gun>/_trust/...`: the trust store.
-    Trust,
+    Trust {
+        /// The GUN (`<loginServer>/<repo>`).
+        gun: &'a str,
+    },
 }
 
 /// What in a repository.
@@ -78,8 +81,8 @@ pub(crate) fn parse(path: &str) -> Result<Route<'_>, Refused> {
     if rest == "_catalog" {
         return Ok(Route::Catalog);
     }
-    if rest.contains("/_trust/") {
-        return Ok(Route::Trust);
+    if let Some(at) = rest.find("/_trust/") {
+        return Ok(Route::Trust { gun: &rest[..at] });
     }
     let (name, resource) = if let Some(name) = rest.strip_suffix("/tags/list") {
         (name, Resource::Tags)
@@ -238,7 +241,9 @@ mod tests {
         );
         assert_eq!(
             parse("/v2/host:443/app/_trust/tuf/root.json"),
-            Ok(Route::Trust)
+            Ok(Route::Trust {
+                gun: "host:443/app"
+            })
         );
     }
 

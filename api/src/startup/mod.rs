@@ -19,6 +19,7 @@ mod workers;
 pub use identity::{BOOTSTRAP_OWNER_FILE, bootstrap_owner_file};
 pub(crate) use persistence::Store;
 
+use crate::login_server::LoginServerParts;
 use crate::state::AppState;
 use axum::Router;
 use axum_server::Handle;
@@ -155,31 +156,40 @@ impl Application {
             acr_login_server_suffix: settings.login_servers.client_suffix(),
             trusted_proxies: Arc::new(settings.trusted_proxies.clone()),
         };
+        // The embedded trust server answers on its own listener and at every login server.
+        let trust_router = trust.embedded.as_ref().map(|(embedded, _)| {
+            let state =
+                trust::trust_server_state(&settings, embedded.clone(), &tokens.keys, &base_url);
+            crate::trust_server::router(state, settings.trust_server.max_upload_bytes)
+        });
         let (plane, data_plane) = data_plane::build(&settings).await;
-        let router = router(state, settings.max_body_bytes, plane);
+        let router = router(
+            state,
+            settings.max_body_bytes,
+            LoginServerParts {
+                data_plane: plane,
+                trust: trust_router.clone(),
+            },
+        );
 
         let handle = Handle::new();
         let rustls = rustls(tls.as_ref()).await?;
         let server = serve_on(listener, local, rustls.clone(), &handle)?;
-        let trust = match trust.embedded {
-            None => None,
-            Some((embedded, (listener, addr))) => {
+        let trust = match (trust.embedded, trust_router) {
+            (Some((_, (listener, addr))), Some(router)) => {
                 let url = settings
                     .trust_server
                     .public_url
                     .clone()
                     .unwrap_or_else(|| format!("{scheme}://{addr}"));
-                let state = trust::trust_server_state(&settings, embedded, &tokens.keys, &base_url);
                 Some(TrustListener {
                     port: addr.port(),
                     url,
-                    router: crate::trust_server::router(
-                        state,
-                        settings.trust_server.max_upload_bytes,
-                    ),
+                    router,
                     server: serve_on(listener, addr, rustls, &handle)?,
                 })
             }
+            _ => None,
         };
         let refresher = WorkerGuard(tokio::spawn(refresh_snapshots(
             identity.rbac,

@@ -127,9 +127,9 @@ pub(crate) async fn rustls(
 pub(crate) fn router(
     state: AppState,
     max_body_bytes: usize,
-    data_plane: crate::login_server::DataPlane,
+    login: crate::login_server::LoginServerParts,
 ) -> Router {
-    let login_servers = crate::login_server::LoginServers::new(state.clone(), data_plane);
+    let login_servers = crate::login_server::LoginServers::new(state.clone(), login);
     let control_plane =
         normalize_layer::<axum::body::Body>().layer(control_plane(state, max_body_bytes));
     Router::new()

@@ -32,6 +32,17 @@ use std::sync::Arc;
 use time::format_description::well_known::Rfc2822;
 use tower_http::trace::TraceLayer;
 
+/// A request a login server forwards to the trust store it serves (`https://<loginServer>`,
+/// as ACR serves Notary): its tokens are that login server's (`aud`), and its challenge
+/// sends clients to that login server's token endpoint.
+#[derive(Debug, Clone)]
+pub struct AtLoginServer {
+    /// The login server (the tokens' `aud`).
+    pub service: String,
+    /// `https://<loginServer>/oauth2/token`.
+    pub realm: String,
+}
+
 /// What the trust server's handlers reach.
 #[derive(Clone)]
 pub struct TrustServerState {
@@ -170,7 +181,11 @@ fn quoted(text: &str) -> String {
 
 /// Every request but the health check: routed as notary-server routes, authorized, then
 /// handed to its use case.
-async fn dispatch(State(state): State<TrustServerState>, request: Request) -> Response {
+async fn dispatch(State(mut state): State<TrustServerState>, request: Request) -> Response {
+    if let Some(at) = request.extensions().get::<AtLoginServer>() {
+        state.service.clone_from(&at.service);
+        state.realm.clone_from(&at.realm);
+    }
     let path = match urlencoding::decode(request.uri().path()) {
         Ok(path) => path.into_owned(),
         Err(_) => return not_found(),

@@ -515,11 +515,23 @@ impl RegistryTokenService {
         let mut lifetime = self.settings.access_lifetime;
         let mut access = Vec::new();
         for scope in scopes {
-            let actions = match &target {
+            // At a login server, a repository scope that names `<loginServer>/<repo>` is a
+            // Notary GUN: the trust store served on that host, as ACR serves it.
+            let gun_here = match &target {
                 Target::Registry(registry) => {
+                    scope.kind == "repository"
+                        && scope
+                            .name
+                            .strip_prefix(registry.login_server.as_str())
+                            .is_some_and(|rest| rest.starts_with('/'))
+                }
+                Target::Trust => true,
+            };
+            let actions = match &target {
+                Target::Registry(registry) if !gun_here => {
                     self.registry_actions(identity.as_ref(), registry, scope)
                 }
-                Target::Trust => {
+                Target::Registry(_) | Target::Trust => {
                     let push_until = now + self.settings.trust_push_lifetime;
                     let actions = self
                         .trust_actions(identity.as_ref(), scope, push_until)

@@ -435,3 +435,61 @@ async fn a_missing_data_plane_is_a_clear_answer_and_the_control_plane_still_work
         assert!(message.contains(says), "{message}");
     }
 }
+
+/// `notary` at `url` as the holder of `refresh`, trusting berthd's CA.
+async fn notary_at(app: &TestApp, url: &str, refresh: &str, args: &[&str]) -> (bool, String) {
+    let auth = berth_tests::notary::notary_auth(NULL_USER, refresh);
+    let ca = app.ca_file.as_ref().unwrap().to_str().unwrap();
+    let mut all = vec!["-s", url];
+    all.extend_from_slice(args);
+    let (ok, out, err) =
+        berth_tests::notary::notary_cli(&all, &[("NOTARY_AUTH", &auth), ("SSL_CERT_FILE", ca)])
+            .await;
+    (ok, format!("{out}{err}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_notary_cli_signs_and_reads_at_the_login_server_itself() {
+    let app = app_serving("embedded").await;
+    let (registry, login) = super::trust_contract::trusted_registry(&app, "lstrust01").await;
+    assert_eq!(login, token_server::login_server(&app, &registry).await);
+    let gun = format!("{login}/app");
+    let url = format!("https://{login}");
+    let signer = super::trust_contract::signer_in(&app, &registry, "ls-signer").await;
+    let (_, _, reader) = signed_in(&app, &registry, ACR_PULL, "ls-reader").await;
+
+    // Signed at the login server, as Docker signs with no DOCKER_CONTENT_TRUST_SERVER.
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path().to_str().unwrap();
+    let (ok, out) = notary_at(&app, &url, &signer, &["-d", dir, "init", "-p", &gun]).await;
+    assert!(ok, "init: {out}");
+    let hash = super::trust_contract::digest(7);
+    let add = [
+        "-d", dir, "addhash", "-p", &gun, "v1", "4", "--sha256", &hash,
+    ];
+    let (ok, out) = notary_at(&app, &url, &signer, &add).await;
+    assert!(ok, "addhash: {out}");
+
+    // A fresh AcrPull reader sees it there, and on the trust listener: one store, two doors.
+    let (ok, out) = notary_at(&app, &url, &reader, &["list", &gun]).await;
+    assert!(ok, "list at the login server: {out}");
+    assert_eq!(
+        super::trust_contract::tags(&out),
+        [("v1".to_owned(), "targets".to_owned())]
+    );
+    let listener = super::content_trust::trust_url(&app).to_owned();
+    let (ok, out) = notary_at(&app, &listener, &reader, &["list", &gun]).await;
+    assert!(ok, "list at the trust listener: {out}");
+
+    // A reader cannot sign; another login server's GUN is not served here.
+    let add = [
+        "-d", dir, "addhash", "-p", &gun, "v2", "4", "--sha256", &hash,
+    ];
+    let (ok, _) = notary_at(&app, &url, &reader, &add).await;
+    assert!(!ok, "an AcrPull reader signed");
+    let other = format!("{url}/v2/otherregistry.registry.localhost/app/_trust/tuf/root.json");
+    let answer = app.client.get(other).send().await.unwrap();
+    assert_eq!(answer.status(), StatusCode::NOT_FOUND);
+    let body: Value = answer.json().await.unwrap();
+    assert_eq!(body["errors"][0]["code"], "NAME_UNKNOWN");
+}
