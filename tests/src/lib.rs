@@ -2,6 +2,7 @@
 //! ([`berth_api::Application`] on port 0) on a fresh SQLite file or a fresh PostgreSQL
 //! schema, and [`TestApp`] talks to it over HTTP.
 
+pub mod docker;
 pub mod notary;
 pub mod oidc;
 pub mod registry;

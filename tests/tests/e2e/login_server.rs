@@ -493,3 +493,65 @@ async fn the_notary_cli_signs_and_reads_at_the_login_server_itself() {
     let body: Value = answer.json().await.unwrap();
     assert_eq!(body["errors"][0]["code"], "NAME_UNKNOWN");
 }
+
+/// The passphrases Docker's content trust reads instead of prompting.
+const DCT_PASSPHRASES: [(&str, &str); 2] = [
+    ("DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE", "berth-dct-root"),
+    (
+        "DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE",
+        "berth-dct-repository",
+    ),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_pushes_signs_and_verifies_at_the_login_server_with_no_override() {
+    use berth_tests::docker::DockerDaemon;
+    let app = app_serving("embedded").await;
+    let (registry, login) = super::trust_contract::trusted_registry(&app, "dockerls01").await;
+    let signer = super::trust_contract::signer_in(&app, &registry, "docker-signer").await;
+    let (_, _, reader) = signed_in(&app, &registry, ACR_PULL, "docker-reader").await;
+    let ca = app.ca_file.clone().unwrap();
+
+    // The signer's daemon: docker login with az acr login's refresh token, then an
+    // unsigned push, a signed push (DOCKER_CONTENT_TRUST=1, no trust server named).
+    let mut pusher = DockerDaemon::start().await;
+    pusher.trust_ca(&login, &ca);
+    let (ok, out) = pusher
+        .docker(&["login", &login, "-u", NULL_USER, "-p", &signer], &[])
+        .await;
+    assert!(ok, "docker login: {out}");
+    let (unsigned, signed) = (
+        format!("{login}/app:unsigned"),
+        format!("{login}/app:signed"),
+    );
+    pusher.import(&unsigned, "unsigned").await;
+    let (ok, out) = pusher.docker(&["push", &unsigned], &[]).await;
+    assert!(ok, "docker push: {out}");
+    pusher.import(&signed, "signed").await;
+    let mut trust = vec![("DOCKER_CONTENT_TRUST", "1")];
+    trust.extend(DCT_PASSPHRASES);
+    let (ok, out) = pusher.docker(&["push", &signed], &trust).await;
+    assert!(ok, "DOCKER_CONTENT_TRUST=1 docker push: {out}");
+    assert!(out.contains("Signing and pushing trust metadata"), "{out}");
+
+    // A reader's fresh daemon: the signed tag pulls verified, the unsigned one is refused.
+    let mut puller = DockerDaemon::start().await;
+    puller.trust_ca(&login, &ca);
+    let (ok, out) = puller
+        .docker(&["login", &login, "-u", NULL_USER, "-p", &reader], &[])
+        .await;
+    assert!(ok, "docker login: {out}");
+    let verify = [("DOCKER_CONTENT_TRUST", "1")];
+    let (ok, out) = puller.docker(&["pull", &signed], &verify).await;
+    assert!(ok, "verified pull: {out}");
+    assert!(out.contains("Pull (1 of 1)"), "{out}");
+    let (ok, out) = puller.docker(&["pull", &unsigned], &verify).await;
+    assert!(!ok, "an unsigned tag pulled with content trust on: {out}");
+    assert!(out.contains("No valid trust data for unsigned"), "{out}");
+    let (ok, out) = puller.docker(&["pull", &unsigned], &[]).await;
+    assert!(ok, "the unsigned tag pulls without content trust: {out}");
+
+    // The reader cannot push.
+    let (ok, out) = puller.docker(&["push", &unsigned], &[]).await;
+    assert!(!ok, "an AcrPull reader pushed: {out}");
+}
