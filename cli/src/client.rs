@@ -331,6 +331,46 @@ impl Client {
             .send()
             .await
             .map_err(|e| unreachable_error(&url, &e))?;
+        self.form_answer(path, response).await
+    }
+
+    /// POSTs `form` to `https://<login_server><path>` (`http` when the endpoint is), as az
+    /// does for a registry's token endpoints; `None` when the login server does not answer
+    /// there (it is a registry run elsewhere, with Berth as its token server only).
+    ///
+    /// # Errors
+    /// The token server's refusal.
+    pub async fn post_form_at_login_server(
+        &mut self,
+        login_server: &str,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> Result<Option<Value>, CliError> {
+        let scheme = if self.profile.endpoint.starts_with("http://") {
+            "http"
+        } else {
+            "https"
+        };
+        let url = format!("{scheme}://{login_server}{path}");
+        self.trace_request(&Method::POST, &url, None);
+        let Ok(response) = self.http.post(&url).form(form).send().await else {
+            return Ok(None);
+        };
+        if matches!(
+            response.status(),
+            StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED
+        ) {
+            return Ok(None);
+        }
+        self.form_answer(path, response).await.map(Some)
+    }
+
+    /// A token endpoint's answer: its JSON, or its refusal as an error.
+    async fn form_answer(
+        &mut self,
+        path: &str,
+        response: reqwest::Response,
+    ) -> Result<Value, CliError> {
         let status = response.status();
         let value: Value = response.json().await.unwrap_or(Value::Null);
         self.trace_response(status, &value);

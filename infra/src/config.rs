@@ -375,7 +375,7 @@ const SETTINGS: &[Setting] = settings! {
         "PEM private key of the certificate.";
     login_server_suffix: Text, "BERTH_LOGIN_SERVER_SUFFIX", Some("login_server_suffix"), "registry.localhost",
         "Registries' login servers are <name>.<suffix>.";
-    login_server_port: Number, "BERTH_LOGIN_SERVER_PORT", Some("login_server_port"), "none",
+    login_server_port: Number, "BERTH_LOGIN_SERVER_PORT", Some("login_server_port"), "the listener's (BERTH_PUBLIC_URL's, when set)",
         "Port appended to login servers, when they are not on 443.";
     max_body_bytes: Number, "BERTH_MAX_BODY_BYTES", Some("max_body_bytes"), "1048576",
         "Largest request body the API accepts.";
@@ -626,6 +626,20 @@ fn notary_endpoint(
     })
 }
 
+/// The port login servers name when none is set: the main listener's, since the login
+/// servers answer there (none when it is chosen at bind time); behind a proxy
+/// (`BERTH_PUBLIC_URL`), the port of that URL, if it names one.
+fn default_login_server_port(listen: SocketAddr, public_url: Option<&str>) -> Option<u16> {
+    match public_url {
+        Some(url) => {
+            let authority = url.split_once("://")?.1.split('/').next()?;
+            let (_, port) = authority.rsplit_once(':')?;
+            port.parse().ok()
+        }
+        None => Some(listen.port()).filter(|p| *p != 0),
+    }
+}
+
 /// The embedded trust server's listener, public URL and upload limit. Like the main
 /// listener, it serves plain HTTP beyond loopback only behind an https proxy.
 fn trust_server_settings(
@@ -808,7 +822,9 @@ impl Raw {
                     invalid("BERTH_LOGIN_SERVER_PORT", format!("'{p}' is not a port"))
                 })
             })
-            .transpose()?;
+            .transpose()?
+            .or_else(|| default_login_server_port(listen, public_url.as_deref()))
+            .filter(|p| *p != 443);
         let login_servers = LoginServerNaming::new(
             self.login_server_suffix
                 .as_deref()
@@ -965,6 +981,30 @@ mod tests {
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
         move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn login_servers_name_the_port_they_are_served_on() -> Result<(), ConfigError> {
+        let port = |pairs: &[(&str, &str)]| -> Result<Option<u16>, ConfigError> {
+            Ok(Settings::from_sources(None, env(pairs))?
+                .login_servers
+                .port())
+        };
+        assert_eq!(port(&[])?, Some(8443), "the default listener's");
+        assert_eq!(port(&[("BERTH_LISTEN", "127.0.0.1:0")])?, None);
+        assert_eq!(
+            port(&[
+                ("BERTH_LISTEN", "0.0.0.0:443"),
+                ("BERTH_TLS", "self-signed")
+            ])?,
+            None
+        );
+        assert_eq!(port(&[("BERTH_LOGIN_SERVER_PORT", "5000")])?, Some(5000));
+        let proxied = [("BERTH_PUBLIC_URL", "https://berth.example.com")];
+        assert_eq!(port(&proxied)?, None, "behind a proxy on 443");
+        let proxied = [("BERTH_PUBLIC_URL", "https://berth.example.com:9443/")];
+        assert_eq!(port(&proxied)?, Some(9443));
+        Ok(())
     }
 
     #[test]

@@ -84,6 +84,12 @@ impl DockerDaemon {
         std::fs::read_to_string(self.dir.path().join("dockerd.log")).unwrap_or_default()
     }
 
+    /// The daemon's socket (`DOCKER_HOST=unix://<socket>`).
+    #[must_use]
+    pub fn socket(&self) -> PathBuf {
+        self.dir.path().join("d.sock")
+    }
+
     /// The CLI's configuration directory (`DOCKER_CONFIG`).
     #[must_use]
     pub fn config_dir(&self) -> PathBuf {

@@ -442,17 +442,21 @@ pub(crate) async fn run(command: AcrCommand, global: &Global) -> Result<Value, C
                 .token_for("https://containerregistry.azure.net")
                 .await?;
             let tenant = client.profile.tenant.clone();
-            let exchanged = client
-                .post_form(
-                    "/oauth2/exchange",
-                    &[
-                        ("grant_type", "access_token"),
-                        ("service", &login_server),
-                        ("tenant", &tenant),
-                        ("access_token", &aad),
-                    ],
-                )
-                .await?;
+            let form = [
+                ("grant_type", "access_token"),
+                ("service", login_server.as_str()),
+                ("tenant", tenant.as_str()),
+                ("access_token", aad.as_str()),
+            ];
+            // At the login server, as az does; at the control plane when the login server
+            // is a registry run elsewhere (Berth as its token server only).
+            let exchanged = match client
+                .post_form_at_login_server(&login_server, "/oauth2/exchange", &form)
+                .await?
+            {
+                Some(exchanged) => exchanged,
+                None => client.post_form("/oauth2/exchange", &form).await?,
+            };
             let refresh = exchanged["refresh_token"]
                 .as_str()
                 .unwrap_or_default()

@@ -555,3 +555,89 @@ async fn docker_pushes_signs_and_verifies_at_the_login_server_with_no_override()
     let (ok, out) = puller.docker(&["push", &unsigned], &[]).await;
     assert!(!ok, "an AcrPull reader pushed: {out}");
 }
+
+/// Runs the `berth` CLI with its profile in `home` and `env` on top.
+async fn berth(home: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_berth-e2e"))
+        .args(args)
+        .env("BERTH_CONFIG_DIR", home)
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    (
+        output.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn berth_acr_login_logs_docker_in_at_the_login_server() {
+    use berth_tests::docker::DockerDaemon;
+    let app = app_serving("embedded").await;
+    app.create_group("rg").await;
+    let registry = app.registry_path("rg", "berthlogin1");
+    app.create_registry("rg", "berthlogin1", "Basic").await;
+    let login = token_server::login_server(&app, &registry).await;
+    let (object, (app_id, secret)) = super::auth::principal(&app, "cli-pusher").await;
+    super::auth::assign(&app, &registry, ACR_PUSH, &object).await;
+    let home = tempfile::tempdir().unwrap();
+    let ca = app.ca_file.clone().unwrap();
+    let (ok, out) = berth(
+        home.path(),
+        &[
+            "login",
+            "--service-principal",
+            "-u",
+            &app_id,
+            "-p",
+            &secret,
+            "--endpoint",
+            &app.base,
+            "--ca-file",
+            ca.to_str().unwrap(),
+            "-o",
+            "none",
+        ],
+        &[],
+    )
+    .await;
+    assert!(ok, "berth login: {out}");
+
+    // `berth acr login` runs `docker login` against this daemon, with nothing else named.
+    let mut docker = DockerDaemon::start().await;
+    docker.trust_ca(&login, &ca);
+    let socket = format!("unix://{}", docker.socket().display());
+    let config = docker.config_dir();
+    let (ok, out) = berth(
+        home.path(),
+        &["acr", "login", "-n", "berthlogin1", "--debug"],
+        &[
+            ("DOCKER_HOST", &socket),
+            ("DOCKER_CONFIG", config.to_str().unwrap()),
+            ("PATH", "/usr/bin:/bin"),
+        ],
+    )
+    .await;
+    assert!(ok, "berth acr login: {out}");
+    assert!(out.contains("Login Succeeded"), "{out}");
+    let exchange = format!("Request URL: 'https://{login}/oauth2/exchange'");
+    assert!(
+        out.contains(&exchange),
+        "the exchange went elsewhere: {out}"
+    );
+    let elsewhere = format!("'{}/oauth2/exchange'", app.base);
+    assert!(
+        !out.contains(&elsewhere),
+        "the control plane exchanged: {out}"
+    );
+    let image = format!("{login}/hello:v1");
+    docker.import(&image, "hello").await;
+    let (ok, out) = docker.docker(&["push", &image], &[]).await;
+    assert!(ok, "docker push after berth acr login: {out}");
+}
