@@ -2,10 +2,14 @@
 //! ([`berth_api::Application`] on port 0) on a fresh SQLite file or a fresh PostgreSQL
 //! schema, and [`TestApp`] talks to it over HTTP.
 
+pub mod clock;
 pub mod docker;
+pub mod fixtures;
 pub mod notary;
 pub mod oidc;
 pub mod registry;
+pub mod roles;
+pub mod tuf;
 use berth_api::Application;
 use berth_infra::config::Settings;
 use reqwest::{Method, StatusCode};

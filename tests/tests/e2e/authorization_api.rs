@@ -1,8 +1,8 @@
 //! `Microsoft.Authorization` over HTTP, at any scope: role definitions and role
 //! assignments as the Azure CLI and the SDK use them.
 
-use super::auth::SIGNER;
 use super::*;
+use berth_tests::roles::SIGNER;
 
 const AUTHZ: &str = "2022-04-01";
 

@@ -9,10 +9,10 @@
 //! proxy that does not exist for every host but loopback's: a request to anywhere else
 //! fails instead of leaving the machine.
 
-use super::auth::{NULL_USER, SIGNER};
 use super::content_trust::{list, publish};
 use super::*;
 use berth_tests::registry::{DockerRegistry, RegistryTls, free_port, oci_layout, skopeo};
+use berth_tests::roles::{NULL_USER, SIGNER};
 use berth_tests::{Backend, SpawnOptions, spawn_app_with};
 use std::path::PathBuf;
 use std::process::Stdio;

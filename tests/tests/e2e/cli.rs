@@ -53,20 +53,40 @@ async fn berth_on_a_terminal(home: &Path, args: &[&str], answer: &str) -> Run {
         .unwrap_or_else(|e| {
             panic!("util-linux `script` is needed (apt-get install bsdutils): {e}")
         });
-    {
-        use tokio::io::AsyncWriteExt;
-        let mut stdin = child.stdin.take().unwrap();
-        // Give the prompt time to appear before the answer is typed.
-        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut seen = Vec::new();
+    if answer.is_empty() {
+        // Nothing to type: the terminal stays open until the command has printed everything.
+        stdout.read_to_end(&mut seen).await.unwrap();
+        drop(stdin);
+    } else {
+        // The answer is typed once the prompt is on the terminal (30 s at most).
+        let prompt = async {
+            let mut chunk = [0_u8; 4096];
+            while !String::from_utf8_lossy(&seen).contains(PROMPT) {
+                match stdout.read(&mut chunk).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => seen.extend_from_slice(&chunk[..n]),
+                }
+            }
+        };
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(30), prompt).await;
         stdin.write_all(answer.as_bytes()).await.unwrap();
+        drop(stdin);
+        stdout.read_to_end(&mut seen).await.unwrap();
     }
     let output = child.wait_with_output().await.unwrap();
     Run {
         code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stdout: String::from_utf8_lossy(&seen).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
 }
+
+/// How `berth` asks for confirmation, at the end of its question.
+const PROMPT: &str = "(y/n): ";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn berth_drives_groups_registries_and_content_trust_as_az_does() {
@@ -86,8 +106,23 @@ async fn berth_drives_groups_registries_and_content_trust_as_az_does() {
     .await;
     let home = tempfile::tempdir().unwrap();
     let home = home.path();
-    let (app_id, secret) = app.owner.clone();
+    let accounts = step_the_owner_signs_in_and_the_token_is_cached(&app, home).await;
+    step_the_tenant_and_subscription_can_be_named(&app, home, &accounts).await;
+    step_content_trust_is_enabled_as_the_documentation_says(&app, home).await;
+    step_disabling_asks_first(&app, home).await;
+    step_a_disable_answered_yes_waits_for_a_push_token_and_wipes(&app, home).await;
+    step_yes_and_no_wait_need_no_terminal(home).await;
+    step_formats_and_queries_print_as_az_prints(home).await;
+    step_bad_requests_are_refused_with_azs_messages(home).await;
+    step_debug_shows_the_exchange_without_secrets(home, &app.owner.1).await;
+    step_deletions_follow_their_operations_and_logout_forgets(home).await;
+}
 
+/// Not signed in, then signed in as the owner: the account is listed, the profile is the
+/// owner's only, and a cached token about to expire is renewed without asking; returns the
+/// accounts `login` printed.
+async fn step_the_owner_signs_in_and_the_token_is_cached(app: &TestApp, home: &Path) -> Value {
+    let (app_id, secret) = app.owner.clone();
     // Not signed in yet.
     let r = berth(home, &["acr", "list"]).await;
     assert_eq!(
@@ -150,6 +185,16 @@ async fn berth_drives_groups_registries_and_content_trust_as_az_does() {
     std::fs::write(&profile_file, profile.to_string()).unwrap();
     let r = berth(home, &["group", "list", "-o", "none"]).await;
     assert_eq!(r.code, 0, "the token was not renewed: {}", r.stderr);
+    accounts
+}
+
+/// The tenant can be named and must be this deployment's; `--subscription` takes an id or a name.
+async fn step_the_tenant_and_subscription_can_be_named(
+    app: &TestApp,
+    home: &Path,
+    accounts: &Value,
+) {
+    let (app_id, secret) = app.owner.clone();
     // The tenant can be named, and must be this deployment's.
     let tenant = accounts[0]["tenantId"].as_str().unwrap().to_owned();
     let elsewhere = tempfile::tempdir().unwrap();
@@ -200,7 +245,11 @@ async fn berth_drives_groups_registries_and_content_trust_as_az_does() {
             "ERROR: Subscription 'nosuchsub' not found. Check the spelling and casing and try again."
         )
     );
+}
 
+/// A group and a Premium registry, then the documentation's commands with az replaced by
+/// berth: content trust enabled and shown.
+async fn step_content_trust_is_enabled_as_the_documentation_says(app: &TestApp, home: &Path) {
     let r = berth(
         home,
         &[
@@ -297,7 +346,11 @@ async fn berth_drives_groups_registries_and_content_trust_as_az_does() {
         (r.stdout.as_str(), r.stderr.as_str()),
         ("enabled\tNotary\n", "")
     );
+}
 
+/// Disabling asks first: no terminal and no --yes is refused, naming --yes; answered no on a
+/// terminal, it is cancelled and nothing changes.
+async fn step_disabling_asks_first(app: &TestApp, home: &Path) {
     // Disabling asks first: no terminal and no --yes is refused, naming --yes.
     let r = berth(
         home,
@@ -353,6 +406,12 @@ async fn berth_drives_groups_registries_and_content_trust_as_az_does() {
         current["properties"]["policies"]["trustPolicy"]["status"],
         "enabled"
     );
+}
+
+/// A signer's push token is issued just now; answered yes on a terminal, the disable runs the
+/// wipe, which waits for that token to expire, with progress, to its end.
+async fn step_a_disable_answered_yes_waits_for_a_push_token_and_wipes(app: &TestApp, home: &Path) {
+    let app_id = app.owner.0.clone();
     // A signer's push token was issued just now: the wipe will wait for it to expire.
     let registry_id = app.registry_path("demo", "myregistry");
     for role in ["AcrPush", "AcrImageSigner"] {
@@ -394,8 +453,8 @@ async fn berth_drives_groups_registries_and_content_trust_as_az_does() {
     .stdout
     .trim()
     .to_owned();
-    let push = super::token_server::access(
-        &app,
+    let push = berth_tests::fixtures::access(
+        app,
         berth_tests::notary::SERVICE,
         "repository:myregistry.registry.localhost/app:push,pull",
         &refresh,
@@ -440,6 +499,10 @@ async fn berth_drives_groups_registries_and_content_trust_as_az_does() {
         current["properties"]["policies"]["trustPolicy"]["status"],
         "disabled"
     );
+}
+
+/// --yes without a terminal, and --no-wait returns at once.
+async fn step_yes_and_no_wait_need_no_terminal(home: &Path) {
     // --yes without a terminal, and --no-wait returns at once.
     berth(
         home,
@@ -472,7 +535,10 @@ async fn berth_drives_groups_registries_and_content_trust_as_az_does() {
     )
     .await;
     assert_eq!((r.code, r.stdout.as_str()), (0, ""), "{}", r.stderr);
+}
 
+/// Formats and queries: jsonc colored only on a terminal, tsv, yaml, JMESPath.
+async fn step_formats_and_queries_print_as_az_prints(home: &Path) {
     // Formats and queries.
     let r = berth_on_a_terminal(
         home,
@@ -539,7 +605,11 @@ async fn berth_drives_groups_registries_and_content_trust_as_az_does() {
         serde_json::from_str::<Value>(&r.stdout).unwrap()["nameAvailable"],
         false
     );
+}
 
+/// A non-Premium registry gets az's message before anything is sent; bad input exits 1 with
+/// the error, bad usage exits 2.
+async fn step_bad_requests_are_refused_with_azs_messages(home: &Path) {
     // A non-Premium registry gets az's message before anything is sent.
     let r = berth(
         home,
@@ -636,7 +706,10 @@ async fn berth_drives_groups_registries_and_content_trust_as_az_does() {
     let r = berth(home, &["acr", "list", "--query", "[?"]).await;
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("--query"), "{}", r.stderr);
+}
 
+/// --debug shows the HTTP exchange without tokens or secrets.
+async fn step_debug_shows_the_exchange_without_secrets(home: &Path, secret: &str) {
     // --debug shows the HTTP exchange without tokens or secrets.
     let r = berth(
         home,
@@ -645,11 +718,14 @@ async fn berth_drives_groups_registries_and_content_trust_as_az_does() {
     .await;
     assert!(r.stderr.contains("DEBUG: Request URL"), "{}", r.stderr);
     assert!(
-        !r.stderr.contains(&secret) && !r.stderr.contains("eyJ"),
+        !r.stderr.contains(secret) && !r.stderr.contains("eyJ"),
         "a secret or token leaked:\n{}",
         r.stderr
     );
+}
 
+/// Deletions ask too, and follow their operations; logout removes the profile.
+async fn step_deletions_follow_their_operations_and_logout_forgets(home: &Path) {
     // Deletions ask too, and follow their operations.
     let r = berth(home, &["acr", "delete", "-n", "basicreg1", "--yes"]).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -676,10 +752,44 @@ fn json_of(run: &Run) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn berth_grants_roles_and_logs_in_to_registries() {
-    use base64::Engine;
     let app = berth_tests::spawn_app(Backend::Sqlite).await;
     let owner_home = tempfile::tempdir().unwrap();
     let home = owner_home.path();
+    let registry_id = step_the_owner_signs_in_and_creates_a_premium_registry(&app, home).await;
+    let (sp_app, sp_secret, alice) = step_a_service_principal_and_a_user_are_made(home).await;
+    step_the_documented_command_assigns_a_role_to_a_user_and_a_principal(
+        home,
+        &registry_id,
+        &alice,
+        &sp_app,
+    )
+    .await;
+    let sp_object = step_an_object_id_is_an_assignee_too(home, &registry_id, &sp_app).await;
+    step_assignments_and_definitions_are_listed_and_queried(
+        home,
+        &registry_id,
+        &sp_app,
+        &sp_object,
+    )
+    .await;
+    step_bad_assignments_are_refused_and_one_is_deleted(home, &registry_id, &sp_app).await;
+    step_the_service_principal_joins_a_group(home, &sp_object).await;
+    let sp_home =
+        step_the_service_principal_exposes_a_registry_token(&app, &sp_app, &sp_secret).await;
+    step_acr_login_stores_the_token_for_docker(&sp_home).await;
+    step_the_admin_users_credentials_are_shown_and_renewed(home).await;
+    step_repository_scoped_tokens_are_made(home).await;
+    step_repository_scoped_tokens_are_listed_checked_and_deleted(home).await;
+
+    let r = berth(home, &["completion", "bash"]).await;
+    assert!(r.code == 0 && r.stdout.contains("berth"), "{}", r.stderr);
+}
+
+/// The owner signs in and creates `rbacreg01` (Premium) in `rbac`; returns the registry's id.
+async fn step_the_owner_signs_in_and_creates_a_premium_registry(
+    app: &TestApp,
+    home: &Path,
+) -> String {
     let (app_id, secret) = app.owner.clone();
     assert_eq!(
         berth(
@@ -723,7 +833,8 @@ async fn berth_grants_roles_and_logs_in_to_registries() {
         .code,
         0
     );
-    let registry_id = berth(
+
+    berth(
         home,
         &[
             "acr",
@@ -739,9 +850,12 @@ async fn berth_grants_roles_and_logs_in_to_registries() {
     .await
     .stdout
     .trim()
-    .to_owned();
+    .to_owned()
+}
 
-    // A service principal and a user to grant roles to.
+/// A service principal and a user to grant roles to: the principal's appId and password, and
+/// the user's object id.
+async fn step_a_service_principal_and_a_user_are_made(home: &Path) -> (String, String, String) {
     let sp = json_of(&berth(home, &["ad", "sp", "create-for-rbac", "-n", "cli-signer"]).await);
     let (sp_app, sp_secret) = (
         sp["appId"].as_str().unwrap().to_owned(),
@@ -765,8 +879,17 @@ async fn berth_grants_roles_and_logs_in_to_registries() {
         .await,
     );
     let alice = user["id"].as_str().unwrap().to_owned();
+    (sp_app, sp_secret, alice)
+}
 
-    // The documentation's command, for a user and for a service principal.
+/// The documentation's `role assignment create`, for a user and for a service principal; the
+/// same assignment again prints the existing one.
+async fn step_the_documented_command_assigns_a_role_to_a_user_and_a_principal(
+    home: &Path,
+    registry_id: &str,
+    alice: &str,
+    sp_app: &str,
+) {
     let r = berth(
         home,
         &[
@@ -774,7 +897,7 @@ async fn berth_grants_roles_and_logs_in_to_registries() {
             "assignment",
             "create",
             "--scope",
-            &registry_id,
+            registry_id,
             "--role",
             "AcrImageSigner",
             "--assignee",
@@ -790,7 +913,7 @@ async fn berth_grants_roles_and_logs_in_to_registries() {
             first["principalType"].as_str(),
             first["resourceGroup"].as_str()
         ),
-        (Some(alice.as_str()), Some("User"), Some("rbac"))
+        (Some(alice), Some("User"), Some("rbac"))
     );
     assert!(
         first["roleDefinitionId"]
@@ -805,11 +928,11 @@ async fn berth_grants_roles_and_logs_in_to_registries() {
             "assignment",
             "create",
             "--scope",
-            &registry_id,
+            registry_id,
             "--role",
             "AcrImageSigner",
             "--assignee",
-            &sp_app,
+            sp_app,
         ],
     )
     .await;
@@ -828,7 +951,7 @@ async fn berth_grants_roles_and_logs_in_to_registries() {
                 "assignment",
                 "create",
                 "--scope",
-                &registry_id,
+                registry_id,
                 "--role",
                 "AcrImageSigner",
                 "--assignee",
@@ -838,6 +961,14 @@ async fn berth_grants_roles_and_logs_in_to_registries() {
         .await,
     );
     assert_eq!(again["id"], first["id"]);
+}
+
+/// An object id as `--assignee` is found with getByIds; returns the principal's object id.
+async fn step_an_object_id_is_an_assignee_too(
+    home: &Path,
+    registry_id: &str,
+    sp_app: &str,
+) -> String {
     let sp_object = json_of(
         &berth(
             home,
@@ -846,9 +977,9 @@ async fn berth_grants_roles_and_logs_in_to_registries() {
                 "assignment",
                 "list",
                 "--scope",
-                &registry_id,
+                registry_id,
                 "--assignee",
-                &sp_app,
+                sp_app,
             ],
         )
         .await,
@@ -864,7 +995,7 @@ async fn berth_grants_roles_and_logs_in_to_registries() {
             "assignment",
             "create",
             "--scope",
-            &registry_id,
+            registry_id,
             "--role",
             "AcrPull",
             "--assignee",
@@ -890,6 +1021,17 @@ async fn berth_grants_roles_and_logs_in_to_registries() {
     )
     .await;
     assert_eq!(r.code, 0, "{}", r.stderr);
+    sp_object
+}
+
+/// Groups, registries, assignments (one made by role GUID and object id) and role
+/// definitions, listed and queried.
+async fn step_assignments_and_definitions_are_listed_and_queried(
+    home: &Path,
+    registry_id: &str,
+    sp_app: &str,
+    sp_object: &str,
+) {
     let r = berth(
         home,
         &[
@@ -927,11 +1069,11 @@ async fn berth_grants_roles_and_logs_in_to_registries() {
             "assignment",
             "create",
             "--scope",
-            &registry_id,
+            registry_id,
             "--role",
             "8311e382-0749-4cb8-b61a-304f252e45ec",
             "--assignee-object-id",
-            &sp_object,
+            sp_object,
             "--assignee-principal-type",
             "ServicePrincipal",
         ],
@@ -945,9 +1087,9 @@ async fn berth_grants_roles_and_logs_in_to_registries() {
             "assignment",
             "list",
             "--scope",
-            &registry_id,
+            registry_id,
             "--assignee",
-            &sp_app,
+            sp_app,
             "--query",
             "length(@)",
             "-o",
@@ -975,8 +1117,14 @@ async fn berth_grants_roles_and_logs_in_to_registries() {
         r.stdout,
         "Microsoft.ContainerRegistry/registries/trustedCollections/write\n"
     );
+}
 
-    // Bad input.
+/// Bad input is refused with az's messages; then the user's assignment is deleted.
+async fn step_bad_assignments_are_refused_and_one_is_deleted(
+    home: &Path,
+    registry_id: &str,
+    sp_app: &str,
+) {
     let r = berth(
         home,
         &[
@@ -984,11 +1132,11 @@ async fn berth_grants_roles_and_logs_in_to_registries() {
             "assignment",
             "create",
             "--scope",
-            &registry_id,
+            registry_id,
             "--role",
             "NoSuchRole",
             "--assignee",
-            &sp_app,
+            sp_app,
         ],
     )
     .await;
@@ -1003,7 +1151,7 @@ async fn berth_grants_roles_and_logs_in_to_registries() {
             "assignment",
             "create",
             "--scope",
-            &registry_id,
+            registry_id,
             "--role",
             "AcrPull",
             "--assignee",
@@ -1026,7 +1174,7 @@ async fn berth_grants_roles_and_logs_in_to_registries() {
             "assignment",
             "create",
             "--scope",
-            &registry_id,
+            registry_id,
             "--role",
             "AcrPull",
         ],
@@ -1041,7 +1189,7 @@ async fn berth_grants_roles_and_logs_in_to_registries() {
             "assignment",
             "delete",
             "--scope",
-            &registry_id,
+            registry_id,
             "--assignee",
             "alice@contoso.com",
             "--role",
@@ -1057,7 +1205,7 @@ async fn berth_grants_roles_and_logs_in_to_registries() {
             "assignment",
             "list",
             "--scope",
-            &registry_id,
+            registry_id,
             "--assignee",
             "alice@contoso.com",
             "-o",
@@ -1066,7 +1214,10 @@ async fn berth_grants_roles_and_logs_in_to_registries() {
     )
     .await;
     assert_eq!(r.stdout, "");
+}
 
+/// A directory group with the service principal as a member.
+async fn step_the_service_principal_joins_a_group(home: &Path, sp_object: &str) {
     let group = json_of(
         &berth(
             home,
@@ -1092,13 +1243,20 @@ async fn berth_grants_roles_and_logs_in_to_registries() {
             "-g",
             group["id"].as_str().unwrap(),
             "--member-id",
-            &sp_object,
+            sp_object,
         ],
     )
     .await;
     assert_eq!(r.code, 0, "{}", r.stderr);
+}
 
-    // The service principal logs in and gets a registry token, as `az acr login` does.
+/// The service principal logs in and gets a registry token, as `az acr login` does; returns
+/// its profile directory.
+async fn step_the_service_principal_exposes_a_registry_token(
+    app: &TestApp,
+    sp_app: &str,
+    sp_secret: &str,
+) -> tempfile::TempDir {
     let sp_home = tempfile::tempdir().unwrap();
     assert_eq!(
         berth(
@@ -1107,9 +1265,9 @@ async fn berth_grants_roles_and_logs_in_to_registries() {
                 "login",
                 "--service-principal",
                 "-u",
-                &sp_app,
+                sp_app,
                 "-p",
-                &sp_secret,
+                sp_secret,
                 "--endpoint",
                 &app.base
             ]
@@ -1137,15 +1295,16 @@ async fn berth_grants_roles_and_logs_in_to_registries() {
     );
     assert_eq!(exposed["accessToken"], exposed["refreshToken"]);
     let token = exposed["accessToken"].as_str().unwrap();
-    let payload: Value = serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(token.split('.').nth(1).unwrap())
-            .unwrap(),
-    )
-    .unwrap();
+    let payload = berth_tests::jwt_claims(token);
     assert_eq!(payload["aud"], "rbacreg01.registry.localhost");
+    sp_home
+}
 
-    // Without --expose-token (and no Docker): into the Docker config file...
+/// Without --expose-token (and no Docker) the token goes into the Docker config file, or
+/// through the configured credential helper; with Docker installed, `docker login` gets it on
+/// stdin (as az does).
+async fn step_acr_login_stores_the_token_for_docker(sp_home: &tempfile::TempDir) {
+    use base64::Engine;
     let docker = tempfile::tempdir().unwrap();
     let bin = tempfile::tempdir().unwrap();
     let env = [
@@ -1234,8 +1393,10 @@ async fn berth_grants_roles_and_logs_in_to_registries() {
         "login --username 00000000-0000-0000-0000-000000000000 --password-stdin rbacreg01.registry.localhost"
     );
     assert!(token.starts_with("ey") && !token.contains('\n'), "{call}");
+}
 
-    // The admin user's credentials.
+/// The admin user's credentials: refused while it is disabled, then shown and renewed.
+async fn step_the_admin_users_credentials_are_shown_and_renewed(home: &Path) {
     let r = berth(home, &["acr", "credential", "show", "-n", "rbacreg01"]).await;
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("(AdminUserDisabled)"), "{}", r.stderr);
@@ -1282,8 +1443,10 @@ async fn berth_grants_roles_and_logs_in_to_registries() {
         renewed["passwords"][1]["value"],
         creds["passwords"][1]["value"]
     );
+}
 
-    // Repository-scoped tokens.
+/// Repository-scoped tokens: a scope map and a token with passwords, and a quick one without.
+async fn step_repository_scoped_tokens_are_made(home: &Path) {
     let map = json_of(
         &berth(
             home,
@@ -1374,6 +1537,10 @@ async fn berth_grants_roles_and_logs_in_to_registries() {
             .is_none_or(|p| p.iter().all(|x| x.get("value").is_none())),
         "--no-passwords makes none: {quick}"
     );
+}
+
+/// Tokens are listed, a misspelt action is refused, and a token and its map are deleted.
+async fn step_repository_scoped_tokens_are_listed_checked_and_deleted(home: &Path) {
     let r = berth(
         home,
         &[
@@ -1465,9 +1632,6 @@ async fn berth_grants_roles_and_logs_in_to_registries() {
     )
     .await;
     assert_eq!(r.stdout, "");
-
-    let r = berth(home, &["completion", "bash"]).await;
-    assert!(r.code == 0 && r.stdout.contains("berth"), "{}", r.stderr);
 }
 
 /// README's "Content trust in five minutes", run as written against berthd (its embedded

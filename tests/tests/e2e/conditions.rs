@@ -5,9 +5,9 @@
 //! nesting with a 400, matched in bounded time, and a stored one over the limits is refused
 //! by the index (it grants nothing) and reported, without stopping the server.
 
-use super::token_server::{access, login_server, signed_in};
 use super::*;
 use berth_infra::persistence::entities::rbac::role_assignment;
+use berth_tests::fixtures::{access, login_server, signed_in};
 use berth_tests::jwt_claims;
 use berth_tests::{SpawnOptions, per_backend, spawn_app_with};
 use sea_orm::sea_query::Expr;

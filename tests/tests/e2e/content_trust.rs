@@ -2,28 +2,19 @@
 //! CLI, docker-registry and skopeo: ACR's documented rules, the irreversible wipe as a
 //! durable long-running operation, and its faults.
 
-use super::auth::{ACR_PULL, ACR_PUSH, NULL_USER, SIGNER, assign};
-use super::token_server::{access, login_server, signed_in};
 use super::trust_contract::signer_in;
 use super::*;
 use berth_infra::config::EMBEDDED_TRUST_SERVICE;
+use berth_tests::fixtures::{access, login_server, set_trust, signed_in, trust};
 use berth_tests::notary::{NotaryServer, SERVICE, notary_auth, notary_cli};
 use berth_tests::registry::{DockerRegistry, oci_layout, skopeo};
+use berth_tests::roles::{ACR_PULL, ACR_PUSH, NULL_USER, SIGNER, assign};
 use berth_tests::{Backend, Reply, SpawnOptions, spawn_app_with};
 use berth_tests::{jwt_claims, poll};
 use std::path::Path;
 use std::time::Duration;
 
 const DIGEST: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-
-fn trust(status: &str) -> Value {
-    json!({"properties": {"policies": {"trustPolicy": {"type": "Notary", "status": status}}}})
-}
-
-pub(super) async fn set_trust(app: &TestApp, registry: &str, status: &str) -> Reply {
-    app.patch(&format!("{registry}?api-version={API}"), &trust(status))
-        .await
-}
 
 /// Which trust store content trust uses: the one contract, two adapters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -411,9 +402,7 @@ async fn documented_flow(adapter: Adapter) {
     );
     // By now the early token has expired; notary-server still takes it within its leeway.
     let expired_at = early_claims["exp"].as_i64().unwrap();
-    while time::OffsetDateTime::now_utc().unix_timestamp() <= expired_at + 1 {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    berth_tests::clock::passes_second(expired_at + 1).await;
     let replayed = upload(&app, &app_gun, &early_token, &files).await;
     match adapter {
         // notary-server keeps a deleted collection's timestamp key in its signer, so the
@@ -660,6 +649,7 @@ async fn two_replicas_run_each_wipe_once() {
         "repreg01", "repreg02", "repreg03", "repreg04", "repreg05", "repreg06",
     ];
     let mut guns = Vec::new();
+    let mut last_expiry = 0;
     for name in names {
         first.create_registry("rep", name, "Premium").await;
         let registry = first.registry_path("rep", name);
@@ -677,14 +667,18 @@ async fn two_replicas_run_each_wipe_once() {
             &refresh,
         )
         .await;
-        assert_eq!(
-            jwt_claims(t.body["access_token"].as_str().unwrap())["access"][0]["actions"],
-            json!(["push", "pull"])
-        );
+        let claims = jwt_claims(t.body["access_token"].as_str().unwrap());
+        assert_eq!(claims["access"][0]["actions"], json!(["push", "pull"]));
+        last_expiry = last_expiry.max(claims["exp"].as_i64().unwrap());
         guns.push(gun);
     }
-    // Let every push token expire, so each wipe is a single pass.
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    // Let every push token expire, so each wipe is a single pass: the wipe waits until the
+    // last expiry's second has ended; 1.1 s past that expiry, as the fixed wait this replaces
+    // left at least.
+    berth_tests::clock::reaches(
+        Duration::from_secs(u64::try_from(last_expiry).unwrap()) + Duration::from_millis(1100),
+    )
+    .await;
     let mut ops = Vec::new();
     for (i, name) in names.iter().enumerate() {
         let replica = if i % 2 == 0 { &first } else { &second };

@@ -4,9 +4,9 @@
 //! custom roles, by assigning itself roles, and by scopes that climb with `..`. Every attempt
 //! is checked on the state afterwards, read as the bootstrap owner.
 
-use super::auth::{OWNER, as_token, assign, principal};
 use super::*;
 use berth_tests::client_token;
+use berth_tests::roles::{OWNER, as_token, assign, principal};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const MANAGEMENT: &str = "https://management.berth.local/.default";
@@ -287,7 +287,7 @@ both_backends! {
     }
 
     async fn a_conditioned_reader_cannot_lift_or_widen_its_condition(app) {
-        use crate::token_server::{access, login_server, signed_in};
+        use berth_tests::fixtures::{access, login_server, signed_in};
 use berth_tests::jwt_claims;
         app.create_group("rg").await;
         app.create_registry("rg", "condreg01", "Basic").await;

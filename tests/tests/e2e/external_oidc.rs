@@ -3,13 +3,13 @@
 //! only the roles assigned to them; tokens of a provider not trusted, for another audience,
 //! or with made-up keys are refused, and made-up keys do not hammer the provider.
 
-use super::auth::{CONTRIBUTOR, READER, as_token, assign};
 use super::*;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use berth_tests::jwt_claims;
 use berth_tests::oidc::OidcProvider;
+use berth_tests::roles::{CONTRIBUTOR, READER, as_token, assign};
 use berth_tests::{Backend, SpawnOptions, spawn_app_with};
+use berth_tests::{jwt_claims, jwt_part};
 
 const AUDIENCE: &str = "https://management.berth.local/";
 
@@ -218,12 +218,7 @@ async fn untrusted_providers_other_audiences_and_made_up_keys_are_refused() {
     // The trusted provider's token with its claims changed: the signature no longer holds.
     let mut claims = jwt_claims(&good);
     claims["sub"] = json!("someone-else");
-    let header: Value = serde_json::from_slice(
-        &URL_SAFE_NO_PAD
-            .decode(good.split('.').next().unwrap())
-            .unwrap(),
-    )
-    .unwrap();
+    let header = jwt_part(&good, 0);
     let r = as_token(
         &app,
         &forged(&header, &claims),

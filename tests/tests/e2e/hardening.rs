@@ -2,9 +2,9 @@
 //! the ARM and Graph tokens issued before, absolute URLs never follow a forged `Host`, the
 //! `password` grant takes only a known client, and a refresh token stays with its client.
 
-use super::auth::{READER, as_token, assign, principal};
 use super::*;
 use berth_tests::jwt_claims;
+use berth_tests::roles::{READER, as_token, assign, principal};
 use berth_tests::{Backend, client_token, spawn_app};
 
 const MANAGEMENT: &str = "https://management.berth.local";
@@ -89,7 +89,7 @@ async fn removing_a_secret_revokes_the_arm_and_graph_tokens_issued_before() {
     }
     // Tokens carry whole seconds: one issued in the second of the removal is refused too,
     // so the next session opens in the next second.
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    berth_tests::clock::next_second().await;
     let fresh = client_token(
         &app.client,
         &app.base,
@@ -273,8 +273,9 @@ async fn the_password_grant_takes_only_a_known_client_and_its_refresh_token_stay
 
 both_backends! {
     async fn a_push_token_from_before_a_disable_makes_no_server_key_for_the_wiped_collection(app) {
-        use crate::content_trust::{operation_url, service, set_trust, trust_url};
-        use crate::token_server::access;
+        use crate::content_trust::{operation_url, service, trust_url};
+        use berth_tests::fixtures::set_trust;
+        use berth_tests::fixtures::access;
         use crate::trust_contract::{signer_in, trusted_registry};
         use berth_infra::persistence::entities::tuf_server_key;
         use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};

@@ -97,22 +97,20 @@ async fn the_adfs_style_authority_serves_the_same_tokens_as_the_tenant_one() {
         .await;
     assert_eq!(jwks["keys"][0]["kty"], "EC");
 
-    let post = |form: Vec<(&'static str, String)>| {
-        reqwest::Client::new()
-            .post(format!("{}/adfs/oauth2/token", app.base))
-            .form(&form)
-            .send()
-    };
-    let answer = post(vec![
-        ("grant_type", "client_credentials".into()),
-        ("client_id", CLIENT.into()),
-        ("client_secret", SECRET.into()),
-        ("scope", format!("{MANAGEMENT}/.default")),
-    ])
-    .await
-    .unwrap();
-    assert_eq!(answer.status(), StatusCode::OK);
-    let access: Value = answer.json().await.unwrap();
+    let scope = format!("{MANAGEMENT}/.default");
+    let answer = app
+        .post_form(
+            "/adfs/oauth2/token",
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", CLIENT),
+                ("client_secret", SECRET),
+                ("scope", &scope),
+            ],
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let access = answer.body;
     let claims = jwt_part(access["access_token"].as_str().unwrap(), 1);
     assert_eq!(
         (claims["aud"].as_str(), claims["tid"].as_str()),
@@ -126,16 +124,19 @@ async fn the_adfs_style_authority_serves_the_same_tokens_as_the_tenant_one() {
         .unwrap();
     assert_eq!(listed.status(), StatusCode::OK, "ARM accepts the token");
 
-    let refused = post(vec![
-        ("grant_type", "client_credentials".into()),
-        ("client_id", CLIENT.into()),
-        ("client_secret", "not-the-secret".into()),
-        ("scope", format!("{MANAGEMENT}/.default")),
-    ])
-    .await
-    .unwrap();
-    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
-    let err: Value = refused.json().await.unwrap();
+    let refused = app
+        .post_form(
+            "/adfs/oauth2/token",
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", CLIENT),
+                ("client_secret", "not-the-secret"),
+                ("scope", &scope),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    let err = refused.body;
     assert_eq!(err["error"], "invalid_client");
     assert!(err["error_description"].is_string());
 }

@@ -3,7 +3,6 @@
 //! database an older `berthd` left with plaintext keys is sealed at start without breaking
 //! the tokens already out, and a sealed value moved to another row does not open.
 
-use super::token_server::{access, login_server, signed_in};
 use super::*;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -11,6 +10,7 @@ use berth_domain::registry::SecretBox;
 use berth_infra::persistence::Database;
 use berth_infra::persistence::entities::{admin_password, signing_key, token_server_key};
 use berth_infra::sealing::{AesGcmBox, signing_key_aad, token_server_key_aad};
+use berth_tests::fixtures::{access, login_server, signed_in};
 use berth_tests::{Backend, SpawnOptions, per_backend, spawn_app_with};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -221,7 +221,7 @@ per_backend! {
         app.create_registry("rest", "restreg01", "Basic").await;
         let registry = app.registry_path("rest", "restreg01");
         let service = login_server(&app, &registry).await;
-        let (_, _, refresh) = signed_in(&app, &registry, super::auth::ACR_PULL, "reader").await;
+        let (_, _, refresh) = signed_in(&app, &registry, berth_tests::roles::ACR_PULL, "reader").await;
         let arm_token = app.management_token.clone();
         let keys_before = issuer_keys(&app).await;
 

@@ -1,5 +1,6 @@
 //! End-to-end tests: a real `berthd` on a real SQLite file and a real PostgreSQL schema,
-//! driven over HTTP. Every scenario runs on both backends.
+//! driven over HTTP. Every scenario runs on both backends. Tests that call the services
+//! directly, without HTTP, are in the `services` target.
 
 #![expect(
     clippy::unwrap_used,
@@ -13,7 +14,6 @@ mod bad_input;
 mod cli;
 mod conditions;
 mod content_trust;
-mod directory;
 mod escalation;
 mod escalation_directory;
 mod external_oidc;
@@ -25,13 +25,11 @@ mod login_server;
 mod matrix;
 mod operations;
 mod python_clients;
-mod rbac;
 mod registries;
 mod resource_groups;
 mod sign_in_limits;
 mod subscriptions;
 mod token_server;
-mod tokens;
 mod trust_clients;
 mod trust_contract;
 mod trust_renewal;

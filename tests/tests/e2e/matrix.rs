@@ -3,8 +3,8 @@
 //! answers 401, and a caller holding only AcrPush (a data-plane role) is refused every ARM
 //! read.
 
-use super::auth::ACR_PUSH;
 use super::*;
+use berth_tests::roles::ACR_PUSH;
 use berth_tests::{Backend, client_token, spawn_app};
 
 /// A concrete URL for a path template of the spec.
@@ -211,7 +211,7 @@ fn expect(role: &str, method: &reqwest::Method, url_scope_is_root: bool, templat
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_is_authorized_for_readers_contributors_pushers_and_owners() {
-    use super::auth::{ACR_PUSH, CONTRIBUTOR, OWNER, READER, assign, principal};
+    use berth_tests::roles::{ACR_PUSH, CONTRIBUTOR, OWNER, READER, assign, principal};
     let app = spawn_app(Backend::Sqlite).await;
     app.create_group("matrix").await;
     app.create_registry("matrix", "matrixreg1", "Premium").await;

@@ -136,8 +136,14 @@ both_backends! {
         let deleted = app.delete(&format!("{path}?api-version={API}")).await;
         assert_eq!(deleted.status, StatusCode::ACCEPTED);
         let status_url = deleted.header("azure-asyncoperation").unwrap().to_owned();
-        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-        let (_, running) = app.get(&status_url).await;
+        // Once an attempt has failed (its error is on the status), it is still running.
+        let failed = berth_tests::poll(std::time::Duration::from_secs(20), std::time::Duration::from_millis(100), || async {
+            Some(app.get(&status_url).await.1).filter(|status| status["error"]["code"].is_string())
+        }).await;
+        let running = match failed {
+            Some(status) => status,
+            None => app.get(&status_url).await.1,
+        };
         assert_eq!(running["status"], "InProgress", "the failed attempts are retried, not given up: {running}");
         let (_, registry) = app.get(&format!("{path}?api-version={API}")).await;
         assert_eq!(registry["properties"]["provisioningState"], "Deleting");

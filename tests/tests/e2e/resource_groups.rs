@@ -61,15 +61,14 @@ both_backends! {
         assert_eq!(deleted.header("retry-after"), Some("1"));
         let location = deleted.header("location").unwrap().to_owned();
         assert!(location.starts_with(&format!("{}/subscriptions/{}/operationResults/", app.base, app.subscription)), "{location}");
-        let mut done = false;
-        for _ in 0..300 {
+        let done = berth_tests::poll(std::time::Duration::from_secs(30), std::time::Duration::from_millis(100), || async {
             let r = app.send(reqwest::Method::GET, &location, None, &[]).await;
             match r.status {
-                StatusCode::ACCEPTED => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
-                StatusCode::NO_CONTENT => { done = true; break; }
+                StatusCode::ACCEPTED => None,
+                StatusCode::NO_CONTENT => Some(()),
                 other => panic!("unexpected {other}: {:?}", r.body),
             }
-        }
+        }).await.is_some();
         assert!(done, "the deletion ended");
         let (status, body) = app.get(&format!("{}?api-version={API}", app.registry_path("doomed", "inside01"))).await;
         assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("ResourceGroupNotFound")));

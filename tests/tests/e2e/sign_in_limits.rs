@@ -3,8 +3,8 @@
 //! with Entra's `AADSTS50053` answer, 429 and `Retry-After`, without checking the
 //! credentials; other users and clients are not locked out with it.
 
-use super::auth::principal;
 use super::*;
+use berth_tests::roles::principal;
 
 const AZURE_CLI: &str = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
 const MANAGEMENT: &str = "https://management.berth.local/.default";

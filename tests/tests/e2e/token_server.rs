@@ -2,77 +2,15 @@
 //! computed from role assignments at issue time, and a real Distribution registry (Debian's
 //! `docker-registry`) driven by `skopeo` that accepts or refuses what the tokens grant.
 
-use super::auth::{ACR_PULL, ACR_PUSH, NULL_USER, assign, principal};
 use super::*;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+/// Kept under this path for the modules that name them here.
+pub(super) use berth_tests::fixtures::{access, login_server, signed_in};
 use berth_tests::jwt_claims;
 use berth_tests::registry::{DockerRegistry, oci_layout, skopeo};
+use berth_tests::roles::{ACR_PULL, ACR_PUSH, NULL_USER, assign};
 use berth_tests::{Backend, spawn_app};
-
-/// A service principal holding `role` at the registry, and its refresh token from the
-/// exchange (as `az acr login` gets it).
-pub(super) async fn signed_in(
-    app: &TestApp,
-    registry: &str,
-    role: &str,
-    name: &str,
-) -> (String, (String, String), String) {
-    let (object, creds) = principal(app, name).await;
-    if !role.is_empty() {
-        assign(app, registry, role, &object).await;
-    }
-    let aad = berth_tests::client_token(
-        &app.client,
-        &app.base,
-        &creds,
-        "https://containerregistry.azure.net/.default",
-    )
-    .await;
-    let login_server = login_server(app, registry).await;
-    let exchanged = app
-        .post_form(
-            "/oauth2/exchange",
-            &[
-                ("grant_type", "access_token"),
-                ("service", &login_server),
-                ("access_token", &aad),
-            ],
-        )
-        .await;
-    assert_eq!(exchanged.status, StatusCode::OK, "{:?}", exchanged.body);
-    (
-        object,
-        creds,
-        exchanged.body["refresh_token"].as_str().unwrap().to_owned(),
-    )
-}
-
-pub(super) async fn login_server(app: &TestApp, registry: &str) -> String {
-    let (_, body) = app.get(&format!("{registry}?api-version={API}")).await;
-    body["properties"]["loginServer"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-pub(super) async fn access(
-    app: &TestApp,
-    service: &str,
-    scope: &str,
-    refresh: &str,
-) -> berth_tests::Reply {
-    app.post_form(
-        "/oauth2/token",
-        &[
-            ("grant_type", "refresh_token"),
-            ("service", service),
-            ("scope", scope),
-            ("refresh_token", refresh),
-        ],
-    )
-    .await
-}
 
 both_backends! {
     async fn access_is_computed_from_role_assignments_when_the_token_is_issued(app) {
@@ -969,7 +907,8 @@ async fn removing_a_credential_revokes_the_sessions_opened_before() {
     );
 
     // Signing in again with the password that stays opens a new session.
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    // Tokens carry whole seconds: the next session opens in the second after the removal.
+    berth_tests::clock::next_second().await;
     let fresh_aad = berth_tests::client_token(
         &app.client,
         &app.base,

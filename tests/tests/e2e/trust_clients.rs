@@ -4,14 +4,14 @@
 //! signature refused; and Docker's `docker trust` (the commands that need no daemon) over
 //! HTTPS, with the refresh tokens `az acr login` leaves in Docker's config.
 
-use super::auth::{ACR_PULL, ACR_PUSH, NULL_USER};
 use super::content_trust::{Adapter, list, service, trust_url, with_trust};
-use super::token_server::{access, signed_in};
 use super::trust_contract::{Cli, digest, signer_in, tags, trusted_registry, upload_parts};
 use super::*;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use berth_tests::fixtures::{access, signed_in};
 use berth_tests::notary::{notary_auth, notary_cli};
+use berth_tests::roles::{ACR_PULL, ACR_PUSH, NULL_USER};
 use berth_tests::{Backend, SpawnOptions, spawn_app_with};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -608,7 +608,7 @@ async fn a_berthd_with_no_configuration_runs_the_whole_flow_with_the_notary_cli_
     assert!(!ok, "{out}{err}");
     assert!(format!("{out}{err}").contains("certificate"), "{out}{err}");
 
-    let off = super::content_trust::set_trust(&app, &registry, "disabled").await;
+    let off = berth_tests::fixtures::set_trust(&app, &registry, "disabled").await;
     assert_eq!(off.status, StatusCode::OK, "{:?}", off.body);
     let op = super::content_trust::operation_url(&off);
     let status = super::content_trust::follow(&app, &op, Duration::from_secs(60)).await;

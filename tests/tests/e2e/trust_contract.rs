@@ -6,14 +6,14 @@
 //! snapshot, delegations, delete), tampered uploads refused alike with nothing changed, and
 //! the `TrustStore` port listing, checking and deleting exactly one collection.
 
-use super::auth::{ACR_PULL, ACR_PUSH, NULL_USER, SIGNER, assign};
-use super::content_trust::{Adapter, list, service, set_trust, trust_url, with_trust};
-use super::token_server::{access, login_server, signed_in};
+use super::content_trust::{Adapter, list, service, trust_url, with_trust};
 use super::*;
 use berth_domain::trust::TrustStore;
 use berth_tests::Backend;
+use berth_tests::fixtures::{access, login_server, set_trust, signed_in};
 use berth_tests::jwt_claims;
 use berth_tests::notary::{notary_auth, notary_cli};
+use berth_tests::roles::{ACR_PULL, ACR_PUSH, NULL_USER, SIGNER, assign};
 use std::sync::Arc;
 
 /// A scenario for each adapter: the embedded server on both databases, notary-server.

@@ -5,18 +5,18 @@
 //! PostgreSQL schema serve one trust store: one collection, one server-managed snapshot
 //! key, one timestamp key however many first requests race, one changefeed.
 
-use super::auth::{ACR_PULL, NULL_USER};
 use super::content_trust::{list, service, trust_url};
-use super::token_server::{access, signed_in};
 use super::trust_clients::openssl_with;
 use super::trust_contract::{Cli, digest, signer_in, tags, trusted_registry};
 use super::*;
 use berth_infra::persistence::SeaOrmTufStore;
 use berth_notary::encoding::sha256_hex;
 use berth_notary::{RoleName, StoredTufFile, TufMetadataStore, TufSelector};
-use berth_tests::jwt_claims;
+use berth_tests::fixtures::{access, signed_in};
 use berth_tests::notary::notary_auth;
+use berth_tests::roles::{ACR_PULL, NULL_USER};
 use berth_tests::{Backend, SpawnOptions, spawn_app_with};
+use berth_tests::{jwt_claims, poll};
 use std::path::{Path, PathBuf};
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
@@ -433,16 +433,23 @@ async fn server_key(app: &TestApp, gun: &str, refresh: &str, role: &str) -> Valu
 /// holder of `refresh`, as it does once it sees the role assignments made through another
 /// replica.
 async fn granted_by(app: &TestApp, scope: &str, refresh: &str, actions: &[&str]) {
-    let mut last = Value::Null;
-    for _ in 0..30 {
+    let last = &std::cell::RefCell::new(Value::Null);
+    let grant = || async move {
         let t = access(app, service(app), scope, refresh).await;
         assert_eq!(t.status, StatusCode::OK, "{scope}: {:?}", t.body);
-        last = jwt_claims(t.body["access_token"].as_str().unwrap());
-        if last["access"][0]["actions"] == json!(actions) {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let claims = jwt_claims(t.body["access_token"].as_str().unwrap());
+        let granted = claims["access"][0]["actions"] == json!(actions);
+        *last.borrow_mut() = claims;
+        granted.then_some(())
+    };
+    let wait = std::time::Duration::from_secs(3);
+    if poll(wait, std::time::Duration::from_millis(100), grant)
+        .await
+        .is_some()
+    {
+        return;
     }
+    let last = last.borrow();
     panic!(
         "{} did not grant {actions:?} of {scope} within 3 s of the role assignments made \
          through the other replica; it issued {last}",

@@ -78,7 +78,7 @@ async fn setup(app: &TestApp) -> Setup {
     app.create_group("fixtures").await;
     app.create_registry("fixtures", "example", "Premium").await;
     let registry = app.registry_path("fixtures", "example");
-    let on = super::content_trust::set_trust(app, &registry, "enabled").await;
+    let on = berth_tests::fixtures::set_trust(app, &registry, "enabled").await;
     assert_eq!(on.status, StatusCode::OK, "{:?}", on.body);
     assert_eq!(on.body["properties"]["loginServer"], "example.com");
     let db = app.database().await;

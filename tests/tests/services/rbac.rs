@@ -1,7 +1,6 @@
 //! Role definitions and role assignments on both databases, through the RBAC use cases:
 //! ARM's rules, inheritance, and a second replica seeing changes through the counter.
 
-use super::auth::SIGNER;
 use super::*;
 use berth_domain::authorization::{
     AccessKind, AssignmentFilter, NewAssignment, Permission, RbacError, RbacService,
@@ -10,6 +9,7 @@ use berth_domain::authorization::{
 use berth_domain::clock::SystemClock;
 use berth_domain::directory::DirectoryService;
 use berth_infra::persistence::SeaOrmRbacRepository;
+use berth_tests::roles::SIGNER;
 use std::sync::Arc;
 
 async fn services(app: &TestApp) -> (DirectoryService, RbacService) {
