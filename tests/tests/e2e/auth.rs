@@ -2,8 +2,6 @@
 //! authorized from the caller's role assignments; discovery, health and docs stay open.
 
 use super::*;
-/// Kept under this path for the modules that name it here.
-pub(super) use berth_tests::roles::ACR_PULL;
 use berth_tests::roles::{ACR_PUSH, CONTRIBUTOR, OWNER, READER, as_token, assign, principal};
 use berth_tests::{client_token, poll};
 use std::time::Duration;

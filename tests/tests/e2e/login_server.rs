@@ -4,10 +4,10 @@
 //! `/oauth2/token` are the token server there; another host under the suffix is a
 //! registry-shaped 404, and the control plane at 127.0.0.1 is unchanged.
 
-use super::auth::{ACR_PULL, ACR_PUSH, NULL_USER};
 use super::token_server::{self, signed_in};
 use super::*;
 use berth_tests::registry::{free_port, oci_layout, skopeo};
+use berth_tests::roles::{ACR_PULL, ACR_PUSH, NULL_USER, assign, principal};
 use berth_tests::{Backend, SpawnOptions, settings, spawn_app_with};
 
 /// A berthd whose login servers name the port it listens on, over HTTPS with the
@@ -584,8 +584,8 @@ async fn berth_acr_login_logs_docker_in_at_the_login_server() {
     let registry = app.registry_path("rg", "berthlogin1");
     app.create_registry("rg", "berthlogin1", "Basic").await;
     let login = token_server::login_server(&app, &registry).await;
-    let (object, (app_id, secret)) = super::auth::principal(&app, "cli-pusher").await;
-    super::auth::assign(&app, &registry, ACR_PUSH, &object).await;
+    let (object, (app_id, secret)) = principal(&app, "cli-pusher").await;
+    assign(&app, &registry, ACR_PUSH, &object).await;
     let home = tempfile::tempdir().unwrap();
     let ca = app.ca_file.clone().unwrap();
     let (ok, out) = berth(
