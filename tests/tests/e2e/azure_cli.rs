@@ -137,6 +137,47 @@ impl Az {
 
 /// ACR's content-trust documentation, with the real `az` of `version`.
 async fn az_drives_berth(version: &str) {
+    let s = step_berthd_and_a_tls_registry_start(version).await;
+    step_az_knows_berths_cloud(&s).await;
+    let id = step_the_owner_signs_in_and_creates_a_registry(&s).await;
+    step_content_trust_is_enabled(&s).await;
+    let people = step_a_person_and_a_service_principal_are_made(&s).await;
+    let by_upn = step_roles_are_assigned_by_upn_app_id_and_object_id(&s, &id, &people).await;
+    step_signers_also_push_and_a_repeat_answers_the_existing_assignment(&s, &id, &people, &by_upn)
+        .await;
+    let (work, passwords) = step_the_admin_credentials_push_an_image(&s).await;
+    let (gun, pull_token) =
+        step_the_person_signs_a_tag_and_the_principal_reads_it(&s, &work, &people).await;
+    step_the_owner_disables_content_trust_and_the_image_stays(
+        &s,
+        &work,
+        &passwords,
+        &gun,
+        &pull_token,
+    )
+    .await;
+    drop(s.registry);
+}
+
+/// What every step of [`az_drives_berth`] works with.
+struct Scene {
+    app: TestApp,
+    az: Az,
+    version: String,
+    name: &'static str,
+    login_server: String,
+    owner: String,
+    secret: String,
+    tenant: String,
+    /// The registry at the login server, kept running for the whole scenario.
+    registry: DockerRegistry,
+    ca: PathBuf,
+    port: u16,
+}
+
+/// `berthd` (HTTPS, a notary-server) and docker-registry at the login server, and `az` of
+/// `version`.
+async fn step_berthd_and_a_tls_registry_start(version: &str) -> Scene {
     let az_probe = az_binary(version);
     let port = free_port();
     let app = spawn_app_with(
@@ -183,7 +224,31 @@ async fn az_drives_berth(version: &str) {
         .as_str()
         .unwrap()
         .to_owned();
+    Scene {
+        app,
+        az,
+        version: version.to_owned(),
+        name,
+        login_server,
+        owner,
+        secret,
+        tenant,
+        registry,
+        ca,
+        port,
+    }
+}
 
+/// `az` knows Berth's cloud: registered by `berth az-config --apply` (2.86) or by hand.
+async fn step_az_knows_berths_cloud(s: &Scene) {
+    let Scene {
+        app,
+        az,
+        version,
+        ca,
+        port,
+        ..
+    } = s;
     if version == "2.86.0" {
         // `berth az-config --apply` registers the cloud with every endpoint named.
         let applied = az
@@ -245,18 +310,32 @@ async fn az_drives_berth(version: &str) {
         cloud["suffixes"]["acrLoginServerEndpoint"],
         format!(".registry.localhost:{port}")
     );
+}
 
+/// The owner signs in and creates a group and a Premium registry; returns the registry's id.
+async fn step_the_owner_signs_in_and_creates_a_registry(s: &Scene) -> String {
+    let Scene {
+        app,
+        az,
+        name,
+        login_server,
+        owner,
+        secret,
+        tenant,
+        ..
+    } = s;
+    let name: &str = name;
     // Sign in as the service principal that owns the deployment.
     let accounts = az
         .ok(&[
             "login",
             "--service-principal",
             "-u",
-            &owner,
+            owner,
             "-p",
-            &secret,
+            secret,
             "--tenant",
-            &tenant,
+            tenant,
         ])
         .await
         .json();
@@ -295,7 +374,15 @@ async fn az_drives_berth(version: &str) {
         .stdout;
     let id = id.trim();
     assert_eq!(id, app.registry_path("trust-rg", name));
+    id.to_owned()
+}
 
+/// Content trust is enabled: 2.87 and later refuse `--status enabled` on the client.
+async fn step_content_trust_is_enabled(s: &Scene) {
+    let Scene {
+        az, version, name, ..
+    } = s;
+    let name: &str = name;
     // Enable content trust: 2.87 and later refuse `--status enabled` on the client.
     let enable = az
         .run(&[
@@ -339,7 +426,17 @@ async fn az_drives_berth(version: &str) {
         .await
         .json();
     assert_eq!(shown, json!({"type": "Notary", "status": "enabled"}));
+}
 
+/// A person and a service principal, made with az's own directory commands: the person's
+/// UPN and id, the principal's appId, secret and object id.
+async fn step_a_person_and_a_service_principal_are_made(s: &Scene) -> People {
+    let Scene {
+        az,
+        version,
+        tenant,
+        ..
+    } = s;
     // A person and a service principal, made with az's own directory commands.
     let upn = format!("signer-{}@berth.local", version.replace('.', ""));
     let user = az
@@ -385,7 +482,29 @@ async fn az_drives_berth(version: &str) {
         .trim()
         .to_owned();
     assert_ne!(sp_id, app_id, "the object id, not the appId");
+    People {
+        upn,
+        user_id,
+        app_id,
+        sp_secret,
+        sp_id,
+    }
+}
 
+/// Role assignments: by UPN, by appId, by object id.
+async fn step_roles_are_assigned_by_upn_app_id_and_object_id(
+    s: &Scene,
+    id: &str,
+    people: &People,
+) -> Value {
+    let Scene { az, .. } = s;
+    let People {
+        upn,
+        user_id,
+        app_id,
+        sp_id,
+        ..
+    } = people;
     // Role assignments: by UPN, by appId, by object id; a repeat answers the existing one.
     let by_upn = az
         .ok(&[
@@ -397,7 +516,7 @@ async fn az_drives_berth(version: &str) {
             "--role",
             "AcrImageSigner",
             "--assignee",
-            &upn,
+            upn,
         ])
         .await
         .json();
@@ -426,7 +545,7 @@ async fn az_drives_berth(version: &str) {
             "--role",
             "AcrImageSigner",
             "--assignee",
-            &app_id,
+            app_id,
         ])
         .await
         .json();
@@ -447,13 +566,26 @@ async fn az_drives_berth(version: &str) {
             "--role",
             "AcrPull",
             "--assignee-object-id",
-            &sp_id,
+            sp_id,
             "--assignee-principal-type",
             "ServicePrincipal",
         ])
         .await
         .json();
     assert_eq!(by_object["principalId"], sp_id.as_str());
+    by_upn
+}
+
+/// Signing needs AcrPush beside AcrImageSigner, as in ACR; a repeat answers the existing
+/// assignment, and the assignments are listed.
+async fn step_signers_also_push_and_a_repeat_answers_the_existing_assignment(
+    s: &Scene,
+    id: &str,
+    people: &People,
+    by_upn: &Value,
+) {
+    let Scene { az, .. } = s;
+    let People { upn, app_id, .. } = people;
     // Signing needs AcrPush beside AcrImageSigner, as in ACR.
     az.ok(&[
         "role",
@@ -464,7 +596,7 @@ async fn az_drives_berth(version: &str) {
         "--role",
         "AcrPush",
         "--assignee",
-        &upn,
+        upn,
     ])
     .await;
     let repeated = az
@@ -477,7 +609,7 @@ async fn az_drives_berth(version: &str) {
             "--role",
             "AcrImageSigner",
             "--assignee",
-            &upn,
+            upn,
         ])
         .await
         .json();
@@ -514,7 +646,19 @@ async fn az_drives_berth(version: &str) {
     ];
     expected.sort();
     assert_eq!(listed, expected);
+}
 
+/// Admin credentials work on the registry itself (HTTPS, its login server): an image is
+/// pushed with them; returns the work directory and the passwords.
+async fn step_the_admin_credentials_push_an_image(s: &Scene) -> (tempfile::TempDir, Vec<String>) {
+    let Scene {
+        az,
+        name,
+        login_server,
+        ca,
+        ..
+    } = s;
+    let name: &str = name;
     // Admin credentials work on the registry itself (HTTPS, its login server).
     az.ok(&["acr", "update", "-n", name, "--admin-enabled", "true"])
         .await;
@@ -533,7 +677,7 @@ async fn az_drives_berth(version: &str) {
     let work = tempfile::tempdir().unwrap();
     let certs = work.path().join("certs");
     std::fs::create_dir_all(&certs).unwrap();
-    std::fs::copy(&ca, certs.join("ca.crt")).unwrap();
+    std::fs::copy(ca, certs.join("ca.crt")).unwrap();
     let layout = oci_layout(work.path(), "v1");
     let (pushed, out) = skopeo(&[
         "copy",
@@ -546,10 +690,35 @@ async fn az_drives_berth(version: &str) {
     ])
     .await;
     assert!(pushed, "push with the admin credentials: {out}");
+    (work, passwords.iter().map(|p| (*p).to_owned()).collect())
+}
 
+/// The person signs in with a password and signs a tag with the token `az acr login
+/// --expose-token` gives; the service principal reads it with its own token. Returns the GUN
+/// and the principal's refresh token.
+async fn step_the_person_signs_a_tag_and_the_principal_reads_it(
+    s: &Scene,
+    work: &tempfile::TempDir,
+    people: &People,
+) -> (String, String) {
+    let Scene {
+        app,
+        az,
+        name,
+        login_server,
+        tenant,
+        ..
+    } = s;
+    let name: &str = name;
+    let People {
+        upn,
+        app_id,
+        sp_secret,
+        ..
+    } = people;
     // The person signs in with a password (the ADFS-style authority) and signs a tag with
     // the token `az acr login --expose-token` gives.
-    az.ok(&["login", "-u", &upn, "-p", PASSWORD]).await;
+    az.ok(&["login", "-u", upn, "-p", PASSWORD]).await;
     let exposed = az
         .ok(&["acr", "login", "--name", name, "--expose-token"])
         .await
@@ -565,7 +734,7 @@ async fn az_drives_berth(version: &str) {
     assert_eq!(exposed["accessToken"], refresh.as_str());
     let gun = format!("{login_server}/app");
     let trust_dir = work.path().join("trust");
-    let (signed, out) = publish(&app, &gun, "v1", &refresh, &trust_dir).await;
+    let (signed, out) = publish(app, &gun, "v1", &refresh, &trust_dir).await;
     assert!(signed, "{out}");
 
     // The service principal reads the signed tag with its own token.
@@ -573,11 +742,11 @@ async fn az_drives_berth(version: &str) {
         "login",
         "--service-principal",
         "-u",
-        &app_id,
+        app_id,
         "-p",
-        &sp_secret,
+        sp_secret,
         "--tenant",
-        &tenant,
+        tenant,
     ])
     .await;
     let pull = az
@@ -585,22 +754,45 @@ async fn az_drives_berth(version: &str) {
         .await
         .json();
     let pull_token = pull["refreshToken"].as_str().unwrap().to_owned();
-    let tags = list(&app, &gun, &pull_token).await;
+    let tags = list(app, &gun, &pull_token).await;
     assert!(
         tags.as_deref().is_some_and(|t| t.contains("v1")),
         "{tags:?}"
     );
+    (gun, pull_token)
+}
 
+/// The owner disables content trust; az follows the wipe to its end; the image stays.
+async fn step_the_owner_disables_content_trust_and_the_image_stays(
+    s: &Scene,
+    work: &tempfile::TempDir,
+    passwords: &[String],
+    gun: &str,
+    pull_token: &str,
+) {
+    let Scene {
+        app,
+        az,
+        version,
+        name,
+        login_server,
+        owner,
+        secret,
+        tenant,
+        ..
+    } = s;
+    let name: &str = name;
+    let certs = work.path().join("certs");
     // The owner disables content trust; az follows the wipe to its end.
     az.ok(&[
         "login",
         "--service-principal",
         "-u",
-        &owner,
+        owner,
         "-p",
-        &secret,
+        secret,
         "--tenant",
-        &tenant,
+        tenant,
     ])
     .await;
     let mut disable = vec![
@@ -628,7 +820,7 @@ async fn az_drives_berth(version: &str) {
     let disabled = az.ok(&disable).await.json();
     assert_eq!(disabled, json!({"type": "Notary", "status": "disabled"}));
     assert_eq!(
-        list(&app, &gun, &pull_token).await,
+        list(app, gun, pull_token).await,
         None,
         "the trust data is gone"
     );
@@ -659,7 +851,15 @@ async fn az_drives_berth(version: &str) {
     ])
     .await;
     assert!(pulled, "the image stays: {out}");
-    drop(registry);
+}
+
+/// The person and the service principal the scenario grants roles to.
+struct People {
+    upn: String,
+    user_id: String,
+    app_id: String,
+    sp_secret: String,
+    sp_id: String,
 }
 
 #[tokio::test]

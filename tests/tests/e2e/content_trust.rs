@@ -196,6 +196,47 @@ async fn the_documented_flow_signs_reads_and_wipes_exactly_one_registry_on_the_e
 }
 
 async fn documented_flow(adapter: Adapter) {
+    let flow = step_two_registries_have_content_trust_and_principals(adapter).await;
+    let (distribution, image) = step_an_image_is_pushed_to_the_data_plane(&flow).await;
+    step_acr_push_alone_does_not_sign(&flow).await;
+    let dir = step_signers_sign_and_readers_read(&flow).await;
+    let (early_token, early_claims, files) =
+        step_a_push_token_is_issued_before_the_disable(&flow, &dir).await;
+    let op = step_the_disable_is_a_long_running_wipe(&flow).await;
+    step_the_wipe_removes_what_the_early_token_wrote_back(
+        &flow,
+        &early_token,
+        &early_claims,
+        &files,
+        &op,
+    )
+    .await;
+    step_only_the_disabled_registrys_trust_data_is_gone(&flow, &image).await;
+    // The data plane served the pull above; it stops here.
+    drop(distribution);
+    step_enabling_again_starts_empty(&flow).await;
+}
+
+/// What the steps of [`documented_flow`] share: the app, its two registries with content
+/// trust on, their GUNs, and the principals' refresh tokens.
+struct Flow {
+    app: TestApp,
+    adapter: Adapter,
+    r1: String,
+    app_gun: String,
+    app_b_gun: String,
+    other_gun: String,
+    signer: String,
+    signer_refresh: String,
+    reader_refresh: String,
+    signer2_refresh: String,
+    /// Registry 1's login server.
+    host1: String,
+}
+
+/// Two Premium registries with content trust enabled (not long-running), a signer-to-be
+/// (AcrPush), a reader (AcrPull), and a signer of the second registry.
+async fn step_two_registries_have_content_trust_and_principals(adapter: Adapter) -> Flow {
     // Push tokens live 5 s; the trust server accepts them 60 s past their expiry (Berth's
     // default leeway, Notary's own), so notary-server's wipe has its final sweep about 65 s
     // after the last one; the embedded server refuses them itself once the disable is in.
@@ -233,11 +274,33 @@ async fn documented_flow(adapter: Adapter) {
     let (signer, _, signer_refresh) = signed_in(&app, &r1, ACR_PUSH, "dct-signer").await;
     let (_, _, reader_refresh) = signed_in(&app, &r1, ACR_PULL, "dct-reader").await;
     let signer2_refresh = signer_in(&app, &r2, "dct-signer2").await;
+    Flow {
+        app,
+        adapter,
+        r1,
+        app_gun,
+        app_b_gun,
+        other_gun,
+        signer,
+        signer_refresh,
+        reader_refresh,
+        signer2_refresh,
+        host1,
+    }
+}
 
+/// An image in registry 1's data plane, pushed by the signer-to-be; returns the registry and
+/// the image's reference.
+async fn step_an_image_is_pushed_to_the_data_plane(flow: &Flow) -> (DockerRegistry, String) {
+    let Flow {
+        app,
+        signer_refresh,
+        ..
+    } = flow;
     // An image in registry 1's data plane, pushed by the signer-to-be.
     let distribution = DockerRegistry::start(
         &app.base,
-        &host1,
+        &flow.host1,
         "berth-token-server",
         &app.data_dir.path().join("registry-token-certs.pem"),
     )
@@ -255,13 +318,24 @@ async fn documented_flow(adapter: Adapter) {
     ])
     .await;
     assert!(ok, "push: {err}");
+    (distribution, image)
+}
 
+/// AcrPush alone does not sign: no push scope on the GUN, and the CLI cannot publish.
+async fn step_acr_push_alone_does_not_sign(flow: &Flow) {
+    let Flow {
+        app,
+        app_gun,
+        signer_refresh,
+        reader_refresh,
+        ..
+    } = flow;
     // AcrPush alone does not sign: no push scope on the GUN, and the CLI cannot publish.
     let t = access(
-        &app,
-        service(&app),
+        app,
+        service(app),
         &format!("repository:{app_gun}:pull,push"),
-        &signer_refresh,
+        signer_refresh,
     )
     .await;
     assert_eq!(
@@ -269,44 +343,74 @@ async fn documented_flow(adapter: Adapter) {
         json!(["pull"])
     );
     let dir = tempfile::tempdir().unwrap();
-    let (ok, out) = publish(&app, &app_gun, "v1", &signer_refresh, dir.path()).await;
+    let (ok, out) = publish(app, app_gun, "v1", signer_refresh, dir.path()).await;
     assert!(!ok, "AcrPush without AcrImageSigner published: {out}");
-    assert_eq!(list(&app, &app_gun, &reader_refresh).await, None);
+    assert_eq!(list(app, app_gun, reader_refresh).await, None);
+}
 
+/// With AcrImageSigner (and a new token) the same user signs, another registry's signer signs
+/// there, and AcrPull reads the signed tag; returns the signer's trust directory.
+async fn step_signers_sign_and_readers_read(flow: &Flow) -> tempfile::TempDir {
+    let Flow {
+        app,
+        r1,
+        app_gun,
+        app_b_gun,
+        other_gun,
+        signer,
+        signer_refresh,
+        reader_refresh,
+        signer2_refresh,
+        ..
+    } = flow;
     // With AcrImageSigner (and a new token), the same user signs; another registry's
     // signer signs there.
-    assign(&app, &r1, SIGNER, &signer).await;
+    assign(app, r1, SIGNER, signer).await;
     let dir = tempfile::tempdir().unwrap();
-    let (ok, out) = publish(&app, &app_gun, "v1", &signer_refresh, dir.path()).await;
-    assert!(ok, "{out}\n{}", trust_log(&app));
+    let (ok, out) = publish(app, app_gun, "v1", signer_refresh, dir.path()).await;
+    assert!(ok, "{out}\n{}", trust_log(app));
     let (ok, out) = publish(
-        &app,
-        &app_b_gun,
+        app,
+        app_b_gun,
         "v1",
-        &signer_refresh,
+        signer_refresh,
         tempfile::tempdir().unwrap().path(),
     )
     .await;
     assert!(ok, "{out}");
     let (ok, out) = publish(
-        &app,
-        &other_gun,
+        app,
+        other_gun,
         "v1",
-        &signer2_refresh,
+        signer2_refresh,
         tempfile::tempdir().unwrap().path(),
     )
     .await;
     assert!(ok, "{out}");
     // AcrPull reads the signed tag.
-    let listed = list(&app, &app_gun, &reader_refresh).await.unwrap();
+    let listed = list(app, app_gun, reader_refresh).await.unwrap();
     assert!(listed.contains("v1"), "{listed}");
+    dir
+}
 
+/// A push token issued before the disable (short-lived), and the metadata the signer
+/// published: the token, its claims and the files.
+async fn step_a_push_token_is_issued_before_the_disable(
+    flow: &Flow,
+    dir: &tempfile::TempDir,
+) -> (String, Value, Vec<(&'static str, Vec<u8>)>) {
+    let Flow {
+        app,
+        app_gun,
+        signer_refresh,
+        ..
+    } = flow;
     // A push token issued before the disable, and the metadata the signer published.
     let early = access(
-        &app,
-        service(&app),
+        app,
+        service(app),
         &format!("repository:{app_gun}:pull,push"),
-        &signer_refresh,
+        signer_refresh,
     )
     .await;
     let early_token = early.body["access_token"].as_str().unwrap().to_owned();
@@ -319,7 +423,7 @@ async fn documented_flow(adapter: Adapter) {
         early_claims["exp"].as_i64().unwrap() - early_claims["iat"].as_i64().unwrap() <= 5,
         "trust push tokens are short-lived: {early_claims}"
     );
-    let metadata = dir.path().join("tuf").join(&app_gun).join("metadata");
+    let metadata = dir.path().join("tuf").join(app_gun).join("metadata");
     let files: Vec<(&str, Vec<u8>)> = ["root", "targets", "snapshot"]
         .into_iter()
         .map(|role| {
@@ -330,9 +434,22 @@ async fn documented_flow(adapter: Adapter) {
             )
         })
         .collect();
+    (early_token, early_claims, files)
+}
 
+/// Disable: a long-running operation, with ACR's rules while it runs; returns its status URL.
+async fn step_the_disable_is_a_long_running_wipe(flow: &Flow) -> String {
+    let Flow {
+        app,
+        adapter,
+        r1,
+        app_gun,
+        signer_refresh,
+        ..
+    } = flow;
+    let adapter = *adapter;
     // Disable: a long-running operation; the policy shows enabled until the wipe ends.
-    let off = set_trust(&app, &r1, "disabled").await;
+    let off = set_trust(app, r1, "disabled").await;
     assert_eq!(off.status, StatusCode::OK, "{:?}", off.body);
     let op = operation_url(&off);
     assert!(off.header("retry-after").is_some());
@@ -346,14 +463,14 @@ async fn documented_flow(adapter: Adapter) {
     // ended before a second request could see it run: these are the control plane's rules,
     // the same whatever the store.) And no trust-data push is granted.
     if adapter == Adapter::NotaryServer {
-        let again = set_trust(&app, &r1, "enabled").await;
+        let again = set_trust(app, r1, "enabled").await;
         assert_eq!(
             (again.status, again.error_code()),
             (StatusCode::CONFLICT, "ContentTrustWipeInProgress"),
             "{:?}",
             again.body
         );
-        let twice = set_trust(&app, &r1, "disabled").await;
+        let twice = set_trust(app, r1, "disabled").await;
         assert_eq!(
             (twice.status, operation_url(&twice)),
             (StatusCode::OK, op.clone())
@@ -372,23 +489,42 @@ async fn documented_flow(adapter: Adapter) {
         );
     }
     let t = access(
-        &app,
-        service(&app),
+        app,
+        service(app),
         &format!("repository:{app_gun}:pull,push"),
-        &signer_refresh,
+        signer_refresh,
     )
     .await;
     assert_eq!(
         jwt_claims(t.body["access_token"].as_str().unwrap())["access"][0]["actions"],
         json!(["pull"])
     );
+    op
+}
 
+/// The first pass deletes the collections; the early token writes trust data back; the final
+/// sweep, once that token is no longer accepted, removes it too.
+async fn step_the_wipe_removes_what_the_early_token_wrote_back(
+    flow: &Flow,
+    early_token: &str,
+    early_claims: &Value,
+    files: &[(&str, Vec<u8>)],
+    op: &str,
+) {
+    let Flow {
+        app,
+        adapter,
+        app_gun,
+        reader_refresh,
+        ..
+    } = flow;
+    let adapter = *adapter;
     // The first pass deletes the collections; then the early token writes trust data back.
     poll(
         Duration::from_secs(30),
         Duration::from_millis(250),
         || async {
-            list(&app, &app_gun, &reader_refresh)
+            list(app, app_gun, reader_refresh)
                 .await
                 .is_none()
                 .then_some(())
@@ -396,21 +532,21 @@ async fn documented_flow(adapter: Adapter) {
     )
     .await;
     assert_eq!(
-        list(&app, &app_gun, &reader_refresh).await,
+        list(app, app_gun, reader_refresh).await,
         None,
         "the first pass did not delete {app_gun}"
     );
     // By now the early token has expired; notary-server still takes it within its leeway.
     let expired_at = early_claims["exp"].as_i64().unwrap();
     berth_tests::clock::passes_second(expired_at + 1).await;
-    let replayed = upload(&app, &app_gun, &early_token, &files).await;
+    let replayed = upload(app, app_gun, early_token, files).await;
     match adapter {
         // notary-server keeps a deleted collection's timestamp key in its signer, so the
         // replay is stored again: the final sweep must remove it.
         Adapter::NotaryServer => {
-            assert_eq!(replayed, StatusCode::OK, "{}", trust_log(&app));
+            assert_eq!(replayed, StatusCode::OK, "{}", trust_log(app));
             assert!(
-                list(&app, &app_gun, &reader_refresh).await.is_some(),
+                list(app, app_gun, reader_refresh).await.is_some(),
                 "the replayed upload was not stored"
             );
         }
@@ -420,10 +556,10 @@ async fn documented_flow(adapter: Adapter) {
         // trust data (tuf_store's gated-update test).
         Adapter::Embedded => {
             assert_eq!(replayed, StatusCode::BAD_REQUEST);
-            assert_eq!(list(&app, &app_gun, &reader_refresh).await, None);
+            assert_eq!(list(app, app_gun, reader_refresh).await, None);
         }
     }
-    let status = follow(&app, &op, Duration::from_secs(20)).await;
+    let status = follow(app, op, Duration::from_secs(20)).await;
     match adapter {
         Adapter::NotaryServer => assert_eq!(
             status["status"], "InProgress",
@@ -438,8 +574,22 @@ async fn documented_flow(adapter: Adapter) {
     }
 
     // The final sweep, once the early token is no longer accepted, removes it too.
-    let status = follow(&app, &op, Duration::from_secs(150)).await;
+    let status = follow(app, op, Duration::from_secs(150)).await;
     assert_eq!(status["status"], "Succeeded", "{status}");
+}
+
+/// After the wipe: registry 1's trust data is gone, registry 2's stays, the image stays.
+async fn step_only_the_disabled_registrys_trust_data_is_gone(flow: &Flow, image: &str) {
+    let Flow {
+        app,
+        r1,
+        app_gun,
+        app_b_gun,
+        other_gun,
+        reader_refresh,
+        signer2_refresh,
+        ..
+    } = flow;
     let (_, registry) = app.get(&format!("{r1}?api-version={API}")).await;
     assert_eq!(
         registry["properties"]["policies"]["trustPolicy"],
@@ -448,12 +598,12 @@ async fn documented_flow(adapter: Adapter) {
     assert_eq!(registry["properties"]["provisioningState"], "Succeeded");
     for gun in [&app_gun, &app_b_gun] {
         assert_eq!(
-            list(&app, gun, &reader_refresh).await,
+            list(app, gun, reader_refresh).await,
             None,
             "{gun} kept trust data"
         );
     }
-    let other = list(&app, &other_gun, &signer2_refresh).await;
+    let other = list(app, other_gun, signer2_refresh).await;
     assert!(
         other.is_some_and(|o| o.contains("v1")),
         "another registry's trust data must stay"
@@ -465,7 +615,7 @@ async fn documented_flow(adapter: Adapter) {
         "--src-tls-verify=false",
         "--src-creds",
         &format!("{NULL_USER}:{reader_refresh}"),
-        &image,
+        image,
         &into,
     ])
     .await;
@@ -474,11 +624,21 @@ async fn documented_flow(adapter: Adapter) {
         .get(&format!("{r1}/trustedCollections?api-version={API}"))
         .await;
     assert_eq!(catalog["value"], json!([]));
+}
 
+/// Enabling again works, and the collections start empty.
+async fn step_enabling_again_starts_empty(flow: &Flow) {
+    let Flow {
+        app,
+        r1,
+        app_gun,
+        reader_refresh,
+        ..
+    } = flow;
     // Enabling again works, and the collections start empty.
-    let on = set_trust(&app, &r1, "enabled").await;
+    let on = set_trust(app, r1, "enabled").await;
     assert_eq!(on.status, StatusCode::OK, "{:?}", on.body);
-    assert_eq!(list(&app, &app_gun, &reader_refresh).await, None);
+    assert_eq!(list(app, app_gun, reader_refresh).await, None);
 }
 
 /// The trust store down during a wipe: the operation stays in progress, shows why, keeps
