@@ -1,22 +1,10 @@
-//! Setup written once: a resource group holding a registry, a service principal signed in
-//! to a registry as `az acr login` does, a registry token for a scope, and content trust
-//! switched on or off.
+//! Setup written once: a service principal signed in to a registry as `az acr login` does,
+//! a registry token for a scope, and content trust switched on or off.
 
 use crate::roles::{assign, principal};
 use crate::{API, Reply, TestApp};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-/// Creates the resource group `rg` and, in it, the registry `name` with `sku`; returns the
-/// registry's path.
-///
-/// # Panics
-/// Unless both are created.
-pub async fn group_with_registry(app: &TestApp, rg: &str, name: &str, sku: &str) -> String {
-    app.create_group(rg).await;
-    app.create_registry(rg, name, sku).await;
-    app.registry_path(rg, name)
-}
 
 /// The registry's login server, read through ARM.
 ///
