@@ -27,7 +27,6 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use axum::{Extension, Json, Router};
 use berth_domain::registry::{LoginServerNaming, Namespace, Registry};
 use proxy::{Answer, Forward};
@@ -69,8 +68,6 @@ impl LoginServers {
         });
         let (tokens, _) = token_server::router().split_for_parts();
         let router = Router::new()
-            .route("/v2/", get(base))
-            .route("/v2", get(base))
             .merge(tokens)
             .fallback(registry_api)
             .with_state(state)
@@ -161,17 +158,15 @@ fn unknown(host: &str) -> Response {
     )
 }
 
-/// `GET /v2/`: whether the caller holds an access token of this login server.
-async fn base(State(state): State<AppState>, request: Request) -> Response {
-    let registry = match served_registry(&state, request_host(&request)).await {
-        Ok(registry) => registry,
-        Err(response) => return response,
-    };
-    base_of(&state, &registry, request.headers())
-}
-
-/// `/v2/` for `registry`: 200 for any valid access token of its login server.
-fn base_of(state: &AppState, registry: &Registry, headers: &HeaderMap) -> Response {
+/// `GET /v2/` for `registry`: 200 for any valid access token of its login server.
+fn base(state: &AppState, registry: &Registry, method: &Method, headers: &HeaderMap) -> Response {
+    if !matches!(*method, Method::GET | Method::HEAD) {
+        return registry::error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "UNSUPPORTED",
+            "/v2/ is only read".to_owned(),
+        );
+    }
     match authorize(state, registry, headers, &[]) {
         None => versioned(Json(serde_json::json!({})).into_response()),
         Some(response) => response,
@@ -275,8 +270,9 @@ fn scope_of(needs: &[Need<'_>]) -> Option<String> {
     })
 }
 
-/// The registry API at a login server: parsed, authorized, and forwarded to the data
-/// plane under the registry's prefix.
+/// The registry API at a login server (every path but the token server's): parsed,
+/// authorized, and forwarded to the data plane under the registry's prefix, or to the
+/// trust store.
 async fn registry_api(
     State(state): State<AppState>,
     Extension(plane): Extension<DataPlane>,
@@ -305,7 +301,7 @@ async fn registry_api(
             .map(|(_, v)| v.as_str())
     };
     let response = match route {
-        Route::Base => return base_of(&state, &registry, &parts.headers),
+        Route::Base => return base(&state, &registry, &parts.method, &parts.headers),
         Route::Trust { gun } => {
             return trust_store(&registry, gun, trust, Request::from_parts(parts, body)).await;
         }
