@@ -631,11 +631,7 @@ fn notary_endpoint(
 /// (`BERTH_PUBLIC_URL`), the port of that URL, if it names one.
 fn default_login_server_port(listen: SocketAddr, public_url: Option<&str>) -> Option<u16> {
     match public_url {
-        Some(url) => {
-            let authority = url.split_once("://")?.1.split('/').next()?;
-            let (_, port) = authority.rsplit_once(':')?;
-            port.parse().ok()
-        }
+        Some(url) => reqwest::Url::parse(url).ok()?.port(),
         None => Some(listen.port()).filter(|p| *p != 0),
     }
 }
