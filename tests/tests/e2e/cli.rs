@@ -7,10 +7,10 @@ use berth_tests::{Backend, SpawnOptions, spawn_app_with};
 use std::path::Path;
 
 /// The result of one `berth` run.
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
+pub(super) struct Run {
+    pub(super) code: i32,
+    pub(super) stdout: String,
+    pub(super) stderr: String,
 }
 
 /// Runs `berth args` with its profile in `home`, no terminal.
@@ -19,7 +19,11 @@ async fn berth(home: &Path, args: &[&str]) -> Run {
 }
 
 /// [`berth`] with extra environment.
-async fn berth_with(home: &Path, args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Run {
+pub(super) async fn berth_with(
+    home: &Path,
+    args: &[&str],
+    env: &[(&str, &std::ffi::OsStr)],
+) -> Run {
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_berth-e2e"))
         .args(args)
         .env("BERTH_CONFIG_DIR", home)

@@ -556,29 +556,11 @@ async fn docker_pushes_signs_and_verifies_at_the_login_server_with_no_override()
     assert!(!ok, "an AcrPull reader pushed: {out}");
 }
 
-/// Runs the `berth` CLI with its profile in `home` and `env` on top.
-async fn berth(home: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_berth-e2e"))
-        .args(args)
-        .env("BERTH_CONFIG_DIR", home)
-        .envs(env.iter().copied())
-        .stdin(std::process::Stdio::null())
-        .output()
-        .await
-        .unwrap();
-    (
-        output.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        ),
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn berth_acr_login_logs_docker_in_at_the_login_server() {
+    use super::cli::berth_with;
     use berth_tests::docker::DockerDaemon;
+    use std::ffi::OsStr;
     let app = app_serving("embedded").await;
     app.create_group("rg").await;
     let registry = app.registry_path("rg", "berthlogin1");
@@ -588,7 +570,7 @@ async fn berth_acr_login_logs_docker_in_at_the_login_server() {
     assign(&app, &registry, ACR_PUSH, &object).await;
     let home = tempfile::tempdir().unwrap();
     let ca = app.ca_file.clone().unwrap();
-    let (ok, out) = berth(
+    let r = berth_with(
         home.path(),
         &[
             "login",
@@ -607,24 +589,25 @@ async fn berth_acr_login_logs_docker_in_at_the_login_server() {
         &[],
     )
     .await;
-    assert!(ok, "berth login: {out}");
+    assert_eq!(r.code, 0, "berth login: {}", r.stderr);
 
     // `berth acr login` runs `docker login` against this daemon, with nothing else named.
     let mut docker = DockerDaemon::start().await;
     docker.trust_ca(&login, &ca);
     let socket = format!("unix://{}", docker.socket().display());
     let config = docker.config_dir();
-    let (ok, out) = berth(
+    let r = berth_with(
         home.path(),
         &["acr", "login", "-n", "berthlogin1", "--debug"],
         &[
-            ("DOCKER_HOST", &socket),
-            ("DOCKER_CONFIG", config.to_str().unwrap()),
-            ("PATH", "/usr/bin:/bin"),
+            ("DOCKER_HOST", OsStr::new(&socket)),
+            ("DOCKER_CONFIG", config.as_os_str()),
+            ("PATH", OsStr::new("/usr/bin:/bin")),
         ],
     )
     .await;
-    assert!(ok, "berth acr login: {out}");
+    let out = format!("{}{}", r.stdout, r.stderr);
+    assert_eq!(r.code, 0, "berth acr login: {out}");
     assert!(out.contains("Login Succeeded"), "{out}");
     let exchange = format!("Request URL: 'https://{login}/oauth2/exchange'");
     assert!(
