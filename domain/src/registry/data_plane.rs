@@ -8,6 +8,8 @@
 //! repository name may be as long as 255 less the prefix.
 
 use super::{RegistryName, is_repository_name};
+use async_trait::async_trait;
+use time::OffsetDateTime;
 
 /// The longest repository name Distribution stores.
 pub const MAX_BACKEND_NAME: usize = 255;
@@ -81,6 +83,87 @@ impl Namespace {
             .strip_prefix(&self.prefix)
             .filter(|rest| !rest.is_empty())
     }
+}
+
+/// Why the data plane's storage did not do what was asked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("data plane: {0}")]
+pub struct DataPlaneError(pub String);
+
+/// A tag, as the data plane keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagRecord {
+    /// Its name.
+    pub name: String,
+    /// The manifest it names.
+    pub digest: String,
+    /// When it was first written.
+    pub created: OffsetDateTime,
+    /// When it last changed.
+    pub updated: OffsetDateTime,
+}
+
+/// A manifest, as the data plane keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestRecord {
+    /// `sha256:<hex>`.
+    pub digest: String,
+    /// Its `mediaType`, when it states one.
+    pub media_type: Option<String>,
+    /// Its config's `mediaType`, when it has a config.
+    pub config_media_type: Option<String>,
+    /// The bytes of its config and layers (of the manifests an index lists).
+    pub image_size: u64,
+    /// The config's `architecture`.
+    pub architecture: Option<String>,
+    /// The config's `os`.
+    pub os: Option<String>,
+    /// When it was first written to the repository.
+    pub created: OffsetDateTime,
+    /// When it last changed.
+    pub updated: OffsetDateTime,
+}
+
+/// The repositories the data plane keeps, as the control plane reads and removes them: a
+/// registry's when it is deleted, so that a registry made again under its name starts
+/// empty, one repository or tag when a client deletes it. What is removed is no longer listed, tagged or
+/// pulled (by tag or by digest); its blobs stay in the backend until its garbage collector
+/// runs. Removing what is already gone succeeds, so a retried removal is harmless.
+#[async_trait]
+pub trait RepositoryStorage: Send + Sync {
+    /// Removes every repository of the namespace.
+    ///
+    /// # Errors
+    /// [`DataPlaneError`] when the backend cannot be changed; nothing is then reported gone.
+    async fn purge(&self, namespace: &Namespace) -> Result<(), DataPlaneError>;
+
+    /// Removes one repository (its backend name, see [`Namespace::backend`]), not the
+    /// repositories nested under its name. `false` when there was none.
+    ///
+    /// # Errors
+    /// [`DataPlaneError`] when the backend cannot be changed.
+    async fn remove(&self, backend_name: &str) -> Result<bool, DataPlaneError>;
+
+    /// A repository's tags; `None` when there is no such repository.
+    ///
+    /// # Errors
+    /// [`DataPlaneError`] when the backend cannot be read.
+    async fn tags(&self, backend_name: &str) -> Result<Option<Vec<TagRecord>>, DataPlaneError>;
+
+    /// A repository's manifests; `None` when there is no such repository.
+    ///
+    /// # Errors
+    /// [`DataPlaneError`] when the backend cannot be read.
+    async fn manifests(
+        &self,
+        backend_name: &str,
+    ) -> Result<Option<Vec<ManifestRecord>>, DataPlaneError>;
+
+    /// Removes a tag (not the manifest it names); `false` when there was none.
+    ///
+    /// # Errors
+    /// [`DataPlaneError`] when the backend cannot be changed.
+    async fn untag(&self, backend_name: &str, tag: &str) -> Result<bool, DataPlaneError>;
 }
 
 #[cfg(test)]

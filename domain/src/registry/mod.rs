@@ -2,6 +2,7 @@
 //! capability table, the ports they are stored through, and their use cases.
 
 mod admin;
+mod artifacts;
 mod content_trust;
 mod data_plane;
 mod login_server;
@@ -16,8 +17,15 @@ pub use admin::{
     ADMIN_PASSWORD_NAMES, AdminCredentials, AdminPasswordRepository, AdminUsers, SecretBox,
     admin_password_aad,
 };
+pub use artifacts::{
+    ArtifactError, Artifacts, ListOrder, Listed, Listing, MAX_PAGE, RemovedRepository,
+    RepositorySummary, TaggedManifest,
+};
 pub use content_trust::{ContentTrust, TrustEvent, TrustRefusal};
-pub use data_plane::{MAX_BACKEND_NAME, Namespace, RepositoryNameError};
+pub use data_plane::{
+    DataPlaneError, MAX_BACKEND_NAME, ManifestRecord, Namespace, RepositoryNameError,
+    RepositoryStorage, TagRecord,
+};
 pub use login_server::LoginServerNaming;
 pub use model::{
     DomainNameLabelScope, Encryption, EndpointProtocol, Identity, IdentityType, KeyVaultProperties,
