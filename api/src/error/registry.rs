@@ -6,6 +6,7 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use berth_domain::registry::ArtifactError;
 use berth_domain::registry_token::TokenServerError;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -83,4 +84,24 @@ pub fn token_refused(e: TokenServerError) -> Response {
         }
         TokenServerError::Store(s) => super::ApiError::internal(&s).into_response(),
     }
+}
+
+/// The answer to a failed request of ACR's repository API, in Distribution's codes.
+#[must_use]
+pub fn artifact_error(e: &ArtifactError) -> Response {
+    let (status, code) = match e {
+        ArtifactError::Name(_) => (StatusCode::BAD_REQUEST, "NAME_INVALID"),
+        ArtifactError::RepositoryUnknown(_) => (StatusCode::NOT_FOUND, "NAME_UNKNOWN"),
+        ArtifactError::TagUnknown(_) => (StatusCode::NOT_FOUND, "TAG_UNKNOWN"),
+        ArtifactError::ManifestUnknown(_) => (StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN"),
+        ArtifactError::DataPlane(cause) => {
+            tracing::error!(error.cause = %cause, "the data plane's storage failed");
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "UNAVAILABLE",
+                "the data plane's storage cannot be read or changed now; retry later".to_owned(),
+            );
+        }
+    };
+    error(status, code, e.to_string())
 }

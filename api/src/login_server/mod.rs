@@ -5,6 +5,7 @@
 //!   service="<loginServer>"`, the form Docker and the az CLI parse; 200 for an access token
 //!   of this login server (signature, issuer, audience, expiry);
 //! - `/oauth2/exchange` and `/oauth2/token`: the registry token server;
+//! - `/acr/v1/...`: ACR's repository API over the data plane's storage ([`acr_api`]);
 //! - every other `/v2/...`: the registry API, authorized per request against the token's
 //!   `access` claims as Distribution does ([`route`]), then streamed to the data plane
 //!   under the registry's prefix ([`proxy`]);
@@ -13,6 +14,7 @@
 //! Errors have the registry's shape, `{"errors":[{"code","message"}]}`. It is a foreign
 //! protocol, not part of the ARM API: its routes are not in the OpenAPI document.
 
+mod acr_api;
 mod proxy;
 mod route;
 
@@ -28,7 +30,8 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json, Router};
-use berth_domain::registry::{LoginServerNaming, Namespace, Registry};
+use berth_domain::arm::ProvisioningState;
+use berth_domain::registry::{Artifacts, LoginServerNaming, Namespace, Registry};
 use proxy::{Answer, Forward};
 use route::{Refused, Resource, Route};
 use tower::ServiceExt;
@@ -40,6 +43,8 @@ pub struct LoginServerParts {
     pub data_plane: DataPlane,
     /// The embedded trust server's router, when it is the trust store.
     pub trust: Option<Router>,
+    /// ACR's repository API over the data plane's storage, when the data plane is Berth's.
+    pub artifacts: Option<Artifacts>,
 }
 
 /// The embedded trust server, as the login servers reach it.
@@ -69,10 +74,12 @@ impl LoginServers {
         let (tokens, _) = token_server::router().split_for_parts();
         let router = Router::new()
             .merge(tokens)
+            .route("/acr/v1/{*path}", axum::routing::any(acr_api::handle))
             .fallback(registry_api)
             .with_state(state)
             .layer(Extension(parts.data_plane))
             .layer(Extension(TrustRouter(parts.trust)))
+            .layer(Extension(acr_api::AcrApi(parts.artifacts)))
             .layer(TraceLayer::new_for_http().make_span_with(crate::telemetry::request_span));
         Self {
             naming,
@@ -182,7 +189,15 @@ async fn served_registry(state: &AppState, host: Option<String>) -> Result<Regis
         Ok(found) => found.filter(|r| r.login_server.eq_ignore_ascii_case(&host)),
         Err(e) => return Err(crate::error::ApiError::from(e).into_response()),
     };
-    found.ok_or_else(|| unknown(&host))
+    let registry = found.ok_or_else(|| unknown(&host))?;
+    if registry.provisioning_state == ProvisioningState::Deleting {
+        return Err(registry::error(
+            StatusCode::NOT_FOUND,
+            "NAME_UNKNOWN",
+            format!("the registry '{}' is being deleted", registry.id.name),
+        ));
+    }
+    Ok(registry)
 }
 
 /// What a request needs its token to grant: `(type, name, action)`.

@@ -6,8 +6,10 @@
 //! the same message.
 
 use crate::login_server::{Backend, DataPlane, Readiness};
+use berth_domain::registry::RepositoryStorage;
 use berth_infra::config::{RegistryBackend, Settings};
-use berth_infra::distribution::{DataPlaneStatus, EmbeddedDistribution};
+use berth_infra::distribution::{DataPlaneStatus, EmbeddedDistribution, Layout};
+use berth_infra::repository_storage::FilesystemRepositories;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,6 +27,18 @@ impl Readiness for Supervised {
                 Some("the data plane is starting or restarting; retry in a moment".to_owned())
             }
         }
+    }
+}
+
+/// The repositories the control plane removes (a deleted registry's, a deleted
+/// repository), when the data plane is Berth's: the embedded registry's storage, which is
+/// there to clean even when its binary is missing or restarting.
+pub(crate) fn repository_storage(settings: &Settings) -> Option<Arc<dyn RepositoryStorage>> {
+    match &settings.registry_backend {
+        RegistryBackend::Embedded { .. } => Some(Arc::new(FilesystemRepositories::new(
+            &Layout::of(&settings.data_dir),
+        ))),
+        RegistryBackend::None => None,
     }
 }
 

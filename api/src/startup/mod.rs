@@ -26,6 +26,7 @@ use axum_server::Handle;
 use berth_domain::authorization::BootstrapOwner;
 use berth_domain::clock::{Clock, SystemClock};
 use berth_domain::operation::{OperationService, OperationSignal};
+use berth_domain::registry::Artifacts;
 use berth_domain::subscription::Subscription;
 use berth_infra::config::Settings;
 use berth_infra::persistence::DatabaseError;
@@ -124,7 +125,7 @@ impl Application {
             tenant,
             &clock,
         );
-        let operations = OperationService::new(
+        let mut operations = OperationService::new(
             store.operations.clone(),
             store.registries.clone(),
             resources.registries.clone(),
@@ -133,6 +134,10 @@ impl Application {
             clock.clone(),
             time::Duration::seconds(settings.trust.operation_lease_secs.into()),
         );
+        let storage = data_plane::repository_storage(&settings);
+        if let Some(storage) = &storage {
+            operations = operations.with_repository_storage(storage.clone());
+        }
         let state = AppState {
             subscriptions: resources.subscriptions,
             groups: resources.groups,
@@ -169,6 +174,7 @@ impl Application {
             LoginServerParts {
                 data_plane: plane,
                 trust: trust_router.clone(),
+                artifacts: storage.map(Artifacts::new),
             },
         );
 

@@ -6,7 +6,10 @@ use super::{
 };
 use crate::arm::RegistryId;
 use crate::clock::Clock;
-use crate::registry::{ContentTrust, Registry, RegistryError, RegistryRepository, RegistryService};
+use crate::registry::{
+    ContentTrust, Namespace, Registry, RegistryError, RegistryRepository, RegistryService,
+    RepositoryStorage,
+};
 use crate::resource_group::ResourceGroupRepository;
 use crate::store::{PageRequest, StoreError};
 use crate::trust::{TrustWipe, WipeError, WipeStep};
@@ -33,6 +36,7 @@ pub struct OperationService {
     registry_service: RegistryService,
     groups: Arc<dyn ResourceGroupRepository>,
     wipe: TrustWipe,
+    storage: Option<Arc<dyn RepositoryStorage>>,
     clock: Arc<dyn Clock>,
     lease: Duration,
 }
@@ -57,9 +61,19 @@ impl OperationService {
             registry_service,
             groups,
             wipe,
+            storage: None,
             clock,
             lease,
         }
+    }
+
+    /// The same service, removing a deleted registry's repositories from the data plane's
+    /// `storage` before the registry itself (without it, as when Berth is only the token
+    /// server of registries run elsewhere, the repositories are not Berth's to remove).
+    #[must_use]
+    pub fn with_repository_storage(mut self, storage: Arc<dyn RepositoryStorage>) -> Self {
+        self.storage = Some(storage);
+        self
     }
 
     /// The lease of a claimed operation.
@@ -207,9 +221,10 @@ impl OperationService {
         }
     }
 
-    /// Deletes a registry after wiping its trust data, when it may have any: content trust
-    /// is (or is being turned) off and the catalog knows no collection of it otherwise, and
-    /// no trust-data push was ever granted for it.
+    /// Deletes a registry after wiping its trust data, when it may have any (content trust
+    /// is not off, or the catalog knows a collection of it), and removing its repositories
+    /// from the data plane. Each part is idempotent: a retry after a crash or an outage
+    /// redoes what is left, and the registry is gone only once all of it is.
     async fn wipe_then_delete(&self, registry: &Registry) -> Result<Step, OperationFailure> {
         let may_have_trust_data = registry.content_trust != ContentTrust::Disabled
             || self.wipe.has_catalogued(&registry.id).await?;
@@ -218,6 +233,20 @@ impl OperationService {
                 self.wipe(&registry.id, &registry.login_server).await?
         {
             return Ok(waiting);
+        }
+        if let Some(storage) = &self.storage {
+            storage
+                .purge(&Namespace::of(&registry.id.name))
+                .await
+                .map_err(|e| {
+                    OperationFailure::new(
+                        "DataPlaneUnavailable",
+                        format!(
+                            "Deleting the registry's repositories failed ({}); the operation is retried.",
+                            e.0
+                        ),
+                    )
+                })?;
         }
         self.registries.delete(&registry.id).await?;
         Ok(Step::Done)

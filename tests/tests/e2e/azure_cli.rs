@@ -21,7 +21,7 @@ use std::time::Duration;
 const PASSWORD: &str = "Sign-with-Berth-2026!";
 
 /// The `az` of a pinned azure-cli version.
-fn az_binary(version: &str) -> PathBuf {
+pub(super) fn az_binary(version: &str) -> PathBuf {
     let root = std::env::var_os("BERTH_TEST_AZURE_CLI_DIR").map_or_else(
         || PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/berth-az"),
         PathBuf::from,
@@ -38,28 +38,28 @@ fn az_binary(version: &str) -> PathBuf {
 }
 
 /// One `az` installation with a config directory of its own.
-struct Az {
+pub(super) struct Az {
     binary: PathBuf,
     config: tempfile::TempDir,
     ca: PathBuf,
 }
 
 /// What one `az` command did.
-struct Ran {
-    code: i32,
-    stdout: String,
-    stderr: String,
+pub(super) struct Ran {
+    pub(super) code: i32,
+    pub(super) stdout: String,
+    pub(super) stderr: String,
 }
 
 impl Ran {
-    fn json(&self) -> Value {
+    pub(super) fn json(&self) -> Value {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", self.stdout, self.stderr))
     }
 }
 
 impl Az {
-    fn new(version: &str, ca: PathBuf) -> Self {
+    pub(super) fn new(version: &str, ca: PathBuf) -> Self {
         let binary = az_binary(version);
         let config = tempfile::tempdir().unwrap();
         // Written first, so the first command does not look for a newer release.
@@ -83,7 +83,7 @@ impl Az {
         Self { binary, config, ca }
     }
 
-    async fn run(&self, args: &[&str]) -> Ran {
+    pub(super) async fn run(&self, args: &[&str]) -> Ran {
         self.run_program(&self.binary, args).await
     }
 
@@ -124,7 +124,7 @@ impl Az {
     }
 
     /// Runs a command that must succeed.
-    async fn ok(&self, args: &[&str]) -> Ran {
+    pub(super) async fn ok(&self, args: &[&str]) -> Ran {
         let ran = self.run(args).await;
         assert_eq!(
             ran.code, 0,
@@ -276,25 +276,7 @@ async fn step_az_knows_berths_cloud(s: &Scene) {
             (Some("Berth"), Some(true))
         );
     } else {
-        // The cloud, discovered from /metadata/endpoints (the trailing slash as users
-        // type it).
-        az.ok(&[
-            "cloud",
-            "register",
-            "--name",
-            "Berth",
-            "--endpoint-resource-manager",
-            &format!("{}/", app.base),
-        ])
-        .await;
-        az.ok(&["cloud", "set", "--name", "Berth"]).await;
-        az.ok(&[
-            "config",
-            "set",
-            "core.instance_discovery=false",
-            "core.collect_telemetry=false",
-        ])
-        .await;
+        register_cloud(az, &app.base).await;
     }
     let cloud = az.ok(&["cloud", "show", "--name", "Berth"]).await.json();
     assert_eq!(cloud["isActive"], true);
@@ -310,6 +292,28 @@ async fn step_az_knows_berths_cloud(s: &Scene) {
         cloud["suffixes"]["acrLoginServerEndpoint"],
         format!(".registry.localhost:{port}")
     );
+}
+
+/// Registers Berth's cloud as a user does by hand, discovered from /metadata/endpoints
+/// (with the trailing slash users type).
+pub(super) async fn register_cloud(az: &Az, base: &str) {
+    az.ok(&[
+        "cloud",
+        "register",
+        "--name",
+        "Berth",
+        "--endpoint-resource-manager",
+        &format!("{base}/"),
+    ])
+    .await;
+    az.ok(&["cloud", "set", "--name", "Berth"]).await;
+    az.ok(&[
+        "config",
+        "set",
+        "core.instance_discovery=false",
+        "core.collect_telemetry=false",
+    ])
+    .await;
 }
 
 /// The owner signs in and creates a group and a Premium registry; returns the registry's id.

@@ -17,7 +17,7 @@ async fn app_with_login_servers() -> TestApp {
 }
 
 /// The same with `BERTH_REGISTRY_BACKEND=<backend>`.
-async fn app_serving(backend: &str) -> TestApp {
+pub(super) async fn app_serving(backend: &str) -> TestApp {
     let port = free_port().to_string();
     let env = settings(&[
         ("BERTH_LISTEN", &format!("127.0.0.1:{port}")),
@@ -297,6 +297,66 @@ async fn images_pushed_at_a_login_server_stay_in_their_registry() {
     let body = answer.text().await.unwrap();
     assert!(body.contains("MANIFEST_UNKNOWN"), "{body}");
     assert!(!body.contains("dataplanea/"), "{body}");
+}
+
+/// Deletes the registry at `path` and waits for its operation to succeed.
+async fn delete_registry(app: &TestApp, path: &str) {
+    let deleted = app.delete(&format!("{path}?api-version={API}")).await;
+    assert_eq!(deleted.status, StatusCode::ACCEPTED, "{:?}", deleted.body);
+    let status_url = deleted.header("azure-asyncoperation").unwrap().to_owned();
+    let done = app.wait_for_operation(&status_url).await;
+    assert_eq!(done["status"], "Succeeded", "{done}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_registry_takes_its_images_and_a_new_one_of_its_name_starts_empty() {
+    let app = app_serving("embedded").await;
+    app.create_group("rg").await;
+    let path = app.registry_path("rg", "reborn");
+    app.create_registry("rg", "reborn", "Basic").await;
+    let server = token_server::login_server(&app, &path).await;
+    let (_, _, pusher) = signed_in(&app, &path, ACR_PUSH, "reborn-pusher").await;
+    let digest = push(&app, &server, &pusher, "team/app").await;
+    let repos = app
+        .data_dir
+        .path()
+        .join("registry/storage/docker/registry/v2/repositories");
+    assert!(repos.join("reborn/team/app/_manifests").is_dir());
+
+    delete_registry(&app, &path).await;
+    assert!(
+        !repos.join("reborn").exists(),
+        "the namespace outlived its registry"
+    );
+    assert_eq!(
+        v2(&app, &server, None).await.status(),
+        StatusCode::NOT_FOUND,
+        "a deleted registry's login server still answers"
+    );
+
+    // Made again under the same name, by someone else: nothing of the old one shows.
+    app.create_registry("rg", "reborn", "Basic").await;
+    let (_, _, puller) = signed_in(&app, &path, ACR_PULL, "reborn-puller").await;
+    let catalog = access_token(&app, &server, &puller, "registry:catalog:*").await;
+    let answer = get(&app, &server, "/v2/_catalog", &catalog).await;
+    assert_eq!(answer.status(), StatusCode::OK);
+    assert_eq!(
+        answer.json::<Value>().await.unwrap(),
+        json!({"repositories": []})
+    );
+    let pull = access_token(&app, &server, &puller, "repository:team/app:pull").await;
+    for reference in ["v1", digest.as_str()] {
+        let answer = get(
+            &app,
+            &server,
+            &format!("/v2/team/app/manifests/{reference}"),
+            &pull,
+        )
+        .await;
+        assert_eq!(answer.status(), StatusCode::NOT_FOUND, "{reference}");
+    }
+    let answer = get(&app, &server, "/v2/team/app/tags/list", &pull).await;
+    assert_eq!(answer.status(), StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]

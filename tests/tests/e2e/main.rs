@@ -10,6 +10,7 @@
 mod auth;
 mod authorization_api;
 mod azure_cli;
+mod azure_cli_repositories;
 mod bad_input;
 mod cli;
 mod conditions;
