@@ -94,6 +94,16 @@ pub fn artifact_error(e: &ArtifactError) -> Response {
         ArtifactError::RepositoryUnknown(_) => (StatusCode::NOT_FOUND, "NAME_UNKNOWN"),
         ArtifactError::TagUnknown(_) => (StatusCode::NOT_FOUND, "TAG_UNKNOWN"),
         ArtifactError::ManifestUnknown(_) => (StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN"),
+        ArtifactError::Trust(cause) => {
+            tracing::error!(error.cause = %cause, "a repository's trust data could not be deleted");
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "UNAVAILABLE",
+                "the repository's trust data cannot be deleted now, so the repository was kept; \
+                 retry later"
+                    .to_owned(),
+            );
+        }
         ArtifactError::DataPlane(cause) => {
             tracing::error!(error.cause = %cause, "the data plane's storage failed");
             return error(

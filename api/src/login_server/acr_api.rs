@@ -21,7 +21,7 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use berth_domain::registry::{
-    Artifacts, ListOrder, Listed, Listing, MAX_PAGE, Namespace, TagRecord, TaggedManifest,
+    Artifacts, ListOrder, Listed, Listing, MAX_PAGE, Namespace, Registry, TagRecord, TaggedManifest,
 };
 use serde::Serialize;
 
@@ -267,7 +267,7 @@ pub(crate) async fn handle(
     let answer = Answer {
         artifacts: &artifacts,
         namespace: &namespace,
-        login_server: &registry.login_server,
+        registry: &registry,
         repository,
     };
     let result = if *request.method() == Method::DELETE {
@@ -307,7 +307,7 @@ fn listing(query: &[(String, String)]) -> Result<Listing, (&'static str, String)
 struct Answer<'a> {
     artifacts: &'a Artifacts,
     namespace: &'a Namespace,
-    login_server: &'a str,
+    registry: &'a Registry,
     repository: &'a str,
 }
 
@@ -316,7 +316,7 @@ type Outcome = Result<Response, berth_domain::registry::ArtifactError>;
 impl Answer<'_> {
     fn wrapped<T: Serialize>(&self, body: T) -> Response {
         Json(Wrapped {
-            registry: self.login_server,
+            registry: &self.registry.login_server,
             image_name: self.repository,
             body,
         })
@@ -329,7 +329,7 @@ impl Answer<'_> {
             Target::Repository(_) => {
                 let s = artifacts.repository(ns, repo).await?;
                 Json(RepositoryDto {
-                    registry: self.login_server,
+                    registry: &self.registry.login_server,
                     image_name: repo,
                     created_time: rfc3339(s.created),
                     last_update_time: rfc3339(s.updated),
@@ -370,7 +370,9 @@ impl Answer<'_> {
                 StatusCode::ACCEPTED.into_response()
             }
             _ => {
-                let removed = artifacts.remove_repository(ns, repo).await?;
+                let removed = artifacts
+                    .remove_repository(&self.registry.id, &self.registry.login_server, repo)
+                    .await?;
                 let body = Removed {
                     manifests_deleted: removed.manifests,
                     tags_deleted: removed.tags,

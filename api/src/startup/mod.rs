@@ -174,7 +174,13 @@ impl Application {
             LoginServerParts {
                 data_plane: plane,
                 trust: trust_router.clone(),
-                artifacts: storage.map(Artifacts::new),
+                artifacts: storage.map(|storage| {
+                    let artifacts = Artifacts::new(storage);
+                    match &trust.store {
+                        Some(store) => artifacts.with_trust(store.clone(), trust.catalog.clone()),
+                        None => artifacts,
+                    }
+                }),
             },
         );
 

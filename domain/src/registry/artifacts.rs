@@ -10,6 +10,8 @@
 use super::data_plane::{
     DataPlaneError, ManifestRecord, Namespace, RepositoryNameError, RepositoryStorage, TagRecord,
 };
+use crate::arm::RegistryId;
+use crate::trust::{TrustStore, TrustedCollectionCatalog};
 use std::cmp::Reverse;
 use std::sync::Arc;
 use time::OffsetDateTime;
@@ -121,19 +123,46 @@ pub enum ArtifactError {
     /// The data plane failed.
     #[error(transparent)]
     DataPlane(#[from] DataPlaneError),
+    /// The repository's trust data could not be deleted; the repository was left as it was.
+    #[error("the repository's trust data could not be deleted: {0}")]
+    Trust(String),
+}
+
+/// Content trust's store and catalog, for a removed repository's trust data.
+#[derive(Clone)]
+struct TrustData {
+    store: Arc<dyn TrustStore>,
+    catalog: Arc<dyn TrustedCollectionCatalog>,
 }
 
 /// The use cases over a registry's repositories.
 #[derive(Clone)]
 pub struct Artifacts {
     storage: Arc<dyn RepositoryStorage>,
+    trust: Option<TrustData>,
 }
 
 impl Artifacts {
     /// The use cases over `storage`.
     #[must_use]
     pub fn new(storage: Arc<dyn RepositoryStorage>) -> Self {
-        Self { storage }
+        Self {
+            storage,
+            trust: None,
+        }
+    }
+
+    /// The same, deleting a removed repository's trust data (its collection
+    /// `<loginServer>/<repository>`) from `store` first, so that a repository made again
+    /// under its name is not held to the old signers' keys.
+    #[must_use]
+    pub fn with_trust(
+        mut self,
+        store: Arc<dyn TrustStore>,
+        catalog: Arc<dyn TrustedCollectionCatalog>,
+    ) -> Self {
+        self.trust = Some(TrustData { store, catalog });
+        self
     }
 
     async fn tag_records(
@@ -279,17 +308,33 @@ impl Artifacts {
         }
     }
 
-    /// Removes a repository (not those nested under its name) and tells what it held.
+    /// Removes a repository (not those nested under its name) and tells what it held. Its
+    /// trust data goes first: if that fails, nothing is removed, and a retry redoes it all.
     ///
     /// # Errors
-    /// As [`Self::repository`].
+    /// As [`Self::repository`], and [`ArtifactError::Trust`].
     pub async fn remove_repository(
         &self,
-        namespace: &Namespace,
+        registry: &RegistryId,
+        login_server: &str,
         repository: &str,
     ) -> Result<RemovedRepository, ArtifactError> {
-        let tags = self.tag_records(namespace, repository).await?;
-        let manifests = self.manifest_records(namespace, repository).await?;
+        let namespace = Namespace::of(&registry.name);
+        let tags = self.tag_records(&namespace, repository).await?;
+        let manifests = self.manifest_records(&namespace, repository).await?;
+        if let Some(trust) = &self.trust {
+            let gun = format!("{login_server}/{repository}");
+            trust
+                .store
+                .delete_collection(&gun)
+                .await
+                .map_err(|e| ArtifactError::Trust(e.to_string()))?;
+            trust
+                .catalog
+                .forget(registry, &[gun])
+                .await
+                .map_err(|e| ArtifactError::Trust(e.to_string()))?;
+        }
         let backend = namespace.backend(repository)?;
         if !self.storage.remove(&backend).await? {
             return Err(ArtifactError::RepositoryUnknown(repository.to_owned()));
@@ -424,7 +469,10 @@ mod tests {
     async fn tags_are_ordered_and_paged_as_acr_pages_them() -> Result<(), ArtifactError> {
         let (artifacts, ns) = artifacts();
         let all = artifacts.tags(&ns, "app", &Listing::default()).await?;
-        assert_eq!((names(&all), all.next.as_deref()), (vec!["latest", "v1", "v2"], None));
+        assert_eq!(
+            (names(&all), all.next.as_deref()),
+            (vec!["latest", "v1", "v2"], None)
+        );
         let newest = Listing {
             order: ListOrder::TimeDescending,
             n: Some(2),
@@ -481,8 +529,91 @@ mod tests {
             artifacts.untag(&ns, "nope", "v1").await,
             Err(ArtifactError::RepositoryUnknown(_))
         ));
-        let removed = artifacts.remove_repository(&ns, "app").await?;
+        let removed = artifacts.remove_repository(&id(), "l.s", "app").await?;
         assert_eq!(removed.tags, ["v2", "latest"]);
+        Ok(())
+    }
+
+    fn id() -> RegistryId {
+        RegistryId {
+            resource_group: crate::arm::ResourceGroupId {
+                subscription: crate::arm::SubscriptionId::parse(
+                    "00000000-0000-0000-0000-000000000001",
+                )
+                .unwrap_or_else(|e| panic!("{e}")),
+                name: crate::arm::ResourceGroupName::parse("rg").unwrap_or_else(|e| panic!("{e}")),
+            },
+            name: super::super::RegistryName::parse("myreg").unwrap_or_else(|e| panic!("{e}")),
+        }
+    }
+
+    /// A trust store that cannot delete.
+    struct Unreachable;
+
+    #[async_trait]
+    impl TrustStore for Unreachable {
+        async fn list_collections(&self) -> Result<Vec<String>, crate::trust::TrustStoreError> {
+            Ok(Vec::new())
+        }
+        async fn delete_collection(&self, _: &str) -> Result<(), crate::trust::TrustStoreError> {
+            Err(crate::trust::TrustStoreError("down".to_owned()))
+        }
+        async fn has_collection(&self, _: &str) -> Result<bool, crate::trust::TrustStoreError> {
+            Ok(true)
+        }
+        async fn health(&self) -> Result<(), crate::trust::TrustStoreError> {
+            Err(crate::trust::TrustStoreError("down".to_owned()))
+        }
+    }
+
+    /// A catalog that knows nothing (the store fails before it is asked).
+    struct NoCatalog;
+
+    #[async_trait]
+    impl TrustedCollectionCatalog for NoCatalog {
+        async fn record(
+            &self,
+            _: &RegistryId,
+            _: &str,
+            _: Option<OffsetDateTime>,
+        ) -> Result<(), crate::store::StoreError> {
+            Ok(())
+        }
+        async fn record_found(
+            &self,
+            _: &RegistryId,
+            _: &[String],
+        ) -> Result<(), crate::store::StoreError> {
+            Ok(())
+        }
+        async fn list(&self, _: &RegistryId) -> Result<Vec<String>, crate::store::StoreError> {
+            Ok(Vec::new())
+        }
+        async fn push_deadline(
+            &self,
+            _: &RegistryId,
+        ) -> Result<Option<OffsetDateTime>, crate::store::StoreError> {
+            Ok(None)
+        }
+        async fn forget(
+            &self,
+            _: &RegistryId,
+            _: &[String],
+        ) -> Result<(), crate::store::StoreError> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_repository_whose_trust_data_cannot_go_stays() -> Result<(), ArtifactError> {
+        let (artifacts, ns) = artifacts();
+        let artifacts = artifacts.with_trust(Arc::new(Unreachable), Arc::new(NoCatalog));
+        let refused = artifacts.remove_repository(&id(), "l.s", "app").await;
+        assert!(
+            matches!(refused, Err(ArtifactError::Trust(_))),
+            "{refused:?}"
+        );
+        assert_eq!(artifacts.repository(&ns, "app").await?.tag_count, 3);
         Ok(())
     }
 }

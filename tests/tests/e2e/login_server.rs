@@ -34,7 +34,12 @@ pub(super) async fn app_serving(backend: &str) -> TestApp {
 
 /// A registry's access token for `scope` at its login server, from the login server's own
 /// token endpoint, with the refresh token of `az acr login`.
-async fn access_token(app: &TestApp, login_server: &str, refresh: &str, scope: &str) -> String {
+pub(super) async fn access_token(
+    app: &TestApp,
+    login_server: &str,
+    refresh: &str,
+    scope: &str,
+) -> String {
     let form = [
         ("grant_type", "refresh_token"),
         ("service", login_server),
@@ -141,7 +146,7 @@ fn cert_dir(app: &TestApp) -> tempfile::TempDir {
 
 /// `skopeo copy` of a fresh one-layer image to `<login_server>/<repo>:v1`, with the
 /// refresh token of `az acr login`; returns the pushed manifest's digest.
-async fn push(app: &TestApp, login_server: &str, refresh: &str, repo: &str) -> String {
+pub(super) async fn push(app: &TestApp, login_server: &str, refresh: &str, repo: &str) -> String {
     let layout = tempfile::tempdir().unwrap();
     let source = format!("oci:{}:v1", oci_layout(layout.path(), "v1").display());
     let certs = cert_dir(app);
@@ -192,7 +197,12 @@ async fn inspect(
 }
 
 /// GET `https://<login_server><path>` with a bearer token.
-async fn get(app: &TestApp, login_server: &str, path: &str, token: &str) -> reqwest::Response {
+pub(super) async fn get(
+    app: &TestApp,
+    login_server: &str,
+    path: &str,
+    token: &str,
+) -> reqwest::Response {
     app.client
         .get(format!("https://{login_server}{path}"))
         .bearer_auth(token)
@@ -497,7 +507,12 @@ async fn a_missing_data_plane_is_a_clear_answer_and_the_control_plane_still_work
 }
 
 /// `notary` at `url` as the holder of `refresh`, trusting berthd's CA.
-async fn notary_at(app: &TestApp, url: &str, refresh: &str, args: &[&str]) -> (bool, String) {
+pub(super) async fn notary_at(
+    app: &TestApp,
+    url: &str,
+    refresh: &str,
+    args: &[&str],
+) -> (bool, String) {
     let auth = berth_tests::notary::notary_auth(NULL_USER, refresh);
     let ca = app.ca_file.as_ref().unwrap().to_str().unwrap();
     let mut all = vec!["-s", url];

@@ -7,6 +7,7 @@
     reason = "a failed unwrap is a failed test, with its message"
 )]
 
+mod acr_api;
 mod auth;
 mod authorization_api;
 mod azure_cli;
