@@ -455,24 +455,54 @@ async fn a_directory_role_reaches_another_replica_within_a_second() {
 async fn no_scope_limited_role_widens_itself_through_directory_credentials_or_membership() {
     let app = spawn_app(Backend::Sqlite).await;
     app.create_group("escalation").await;
-    let (owner_sp, owner_app) = bootstrap_owner(&app).await;
-    let owners = owners_group(&app, "owners").await;
-    let keys = key_ids(&app, &owner_app).await;
-    let sub = app.sub_path();
-    let rg = app.rg_path("escalation");
+    let power = step_the_owners_power_is_in_place(&app).await;
+    let (sub, rg) = (app.sub_path(), app.rg_path("escalation"));
+    for caller in callers(&sub, &rg) {
+        let (id, token) = step_the_caller_signs_in_holding_its_roles(&app, caller).await;
+        step_each_way_into_the_owners_power_is_refused(&app, &power, caller, &id, &token).await;
+        step_the_owners_power_is_unchanged(&app, &power, caller.0, &id).await;
+    }
+    assert!(signs_in(&app, &app.owner.0, &app.owner.1).await);
+}
 
-    // (name, ARM role and scope, directory role, a person rather than an application)
-    let callers = [
+/// The bootstrap owner's power, which the callers of
+/// [`no_scope_limited_role_widens_itself_through_directory_credentials_or_membership`] try
+/// to reach: its service principal, its application and that application's password key
+/// ids, and a group holding Owner at `/`.
+struct OwnersPower {
+    owner_sp: String,
+    owner_app: String,
+    owners: String,
+    keys: Vec<String>,
+}
+
+/// The bootstrap owner is looked up, a group holding Owner is made, and the owner's
+/// password key ids are read.
+async fn step_the_owners_power_is_in_place(app: &TestApp) -> OwnersPower {
+    let (owner_sp, owner_app) = bootstrap_owner(app).await;
+    let owners = owners_group(app, "owners").await;
+    let keys = key_ids(app, &owner_app).await;
+    OwnersPower {
+        owner_sp,
+        owner_app,
+        owners,
+        keys,
+    }
+}
+
+/// A caller: its name, ARM role and scope, directory role, and whether it is a person
+/// rather than an application.
+type Caller<'a> = (&'a str, Option<(&'a str, &'a str)>, Option<&'a str>, bool);
+
+/// Every kind of caller, with `sub` and `rg` the subscription and resource group Owner is
+/// held at.
+fn callers<'a>(sub: &'a str, rg: &'a str) -> [Caller<'a>; 9] {
+    [
         ("contributor-root", Some((CONTRIBUTOR, "")), None, false),
-        (
-            "owner-subscription",
-            Some((OWNER, sub.as_str())),
-            None,
-            false,
-        ),
+        ("owner-subscription", Some((OWNER, sub)), None, false),
         (
             "owner-group",
-            Some((OWNER, rg.as_str())),
+            Some((OWNER, rg)),
             Some(APPLICATION_ADMINISTRATOR),
             false,
         ),
@@ -492,106 +522,143 @@ async fn no_scope_limited_role_widens_itself_through_directory_credentials_or_me
             Some(GROUPS_ADMINISTRATOR),
             true,
         ),
-    ];
-    for (name, arm, directory, person) in callers {
-        let (id, token) = if person {
-            let upn = format!("{name}@contoso.test");
-            let user = app.send(reqwest::Method::POST, "/v1.0/users",
-                Some(&json!({"userPrincipalName": upn, "passwordProfile": {"password": "person-password"}})), &[]).await;
-            let id = user.body["id"].as_str().unwrap().to_owned();
-            let scope = format!("{}/.default", app.base);
-            (
-                id,
-                berth_tests::password_token(
-                    &app.client,
-                    &app.base,
-                    &upn,
-                    "person-password",
-                    &scope,
-                )
+    ]
+}
+
+/// The caller is made (a user signed in with a password, or a service principal), and given
+/// its ARM and directory roles: its id and Graph token.
+async fn step_the_caller_signs_in_holding_its_roles(
+    app: &TestApp,
+    (name, arm, directory, person): Caller<'_>,
+) -> (String, String) {
+    let (id, token) = if person {
+        let upn = format!("{name}@contoso.test");
+        let user = app.send(reqwest::Method::POST, "/v1.0/users",
+            Some(&json!({"userPrincipalName": upn, "passwordProfile": {"password": "person-password"}})), &[]).await;
+        let id = user.body["id"].as_str().unwrap().to_owned();
+        let scope = format!("{}/.default", app.base);
+        (
+            id,
+            berth_tests::password_token(&app.client, &app.base, &upn, "person-password", &scope)
                 .await,
-            )
-        } else {
-            let (id, creds) = principal(&app, name).await;
-            (id, graph_token(&app, &creds).await)
-        };
-        if let Some((role, scope)) = arm {
-            assign(&app, scope, role, &id).await;
-        }
-        if let Some(role) = directory {
-            directory_role(&app, &id, role).await;
-        }
-        let attempts = [
-            (
-                reqwest::Method::POST,
-                add_password(&owner_app),
-                Some(json!({})),
-            ),
-            (
-                reqwest::Method::POST,
-                format!("/v1.0/applications/{owner_app}/removePassword"),
-                Some(json!({"keyId": keys[0]})),
-            ),
-            (
-                reqwest::Method::POST,
-                format!("/v1.0/groups/{owners}/members/$ref"),
-                Some(member_ref(&app, &id)),
-            ),
-            (
-                reqwest::Method::DELETE,
-                format!("/v1.0/servicePrincipals/{owner_sp}"),
-                None,
-            ),
-            (
-                reqwest::Method::POST,
-                ROLE_ASSIGNMENTS.to_owned(),
-                Some(
-                    json!({"principalId": id, "roleDefinitionId": GLOBAL_ADMINISTRATOR, "directoryScopeId": "/"}),
-                ),
-            ),
-        ];
-        for (method, path, body) in attempts {
-            let is_grant = path == ROLE_ASSIGNMENTS;
-            let r = as_token(&app, &token, method.clone(), &path, body.as_ref()).await;
-            if is_grant && directory == Some(PRIVILEGED_ROLE_ADMINISTRATOR) {
-                // Entra's model: this role assigns every directory role, Global Administrator too.
-                assert_eq!(r.status, StatusCode::CREATED, "{name}: {:?}", r.body);
-                let made = r.body["id"].as_str().unwrap();
-                assert_eq!(
-                    app.delete(&format!("{ROLE_ASSIGNMENTS}/{made}"))
-                        .await
-                        .status,
-                    StatusCode::NO_CONTENT
-                );
-                continue;
-            }
-            refused(&r, &format!("{name}: {method} {path}"));
-        }
-        assert_eq!(
-            key_ids(&app, &owner_app).await,
-            keys,
-            "{name} changed the owner's passwords"
-        );
-        assert_eq!(
-            member_ids(&app, &owners).await,
-            Vec::<String>::new(),
-            "{name} joined the owners"
-        );
-        let (status, _) = app
-            .get(&format!("/v1.0/servicePrincipals/{owner_sp}"))
-            .await;
-        assert_eq!(status, StatusCode::OK, "{name} deleted the owner");
-        let (_, held) = app
-            .get(&format!("{ROLE_ASSIGNMENTS}?$filter=principalId eq '{id}'"))
-            .await;
-        assert!(
-            held["value"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .all(|a| a["roleDefinitionId"] != GLOBAL_ADMINISTRATOR),
-            "{name}: {held}"
-        );
+        )
+    } else {
+        let (id, creds) = principal(app, name).await;
+        (id, graph_token(app, &creds).await)
+    };
+    if let Some((role, scope)) = arm {
+        assign(app, scope, role, &id).await;
     }
-    assert!(signs_in(&app, &app.owner.0, &app.owner.1).await);
+    if let Some(role) = directory {
+        directory_role(app, &id, role).await;
+    }
+    (id, token)
+}
+
+/// Each way into the owner's power for the caller `id`: a password added to the owner's
+/// application or one removed from it, joining the owners, deleting the owner, and making
+/// itself Global Administrator.
+fn ways_into_the_owners_power(
+    app: &TestApp,
+    power: &OwnersPower,
+    id: &str,
+) -> [(reqwest::Method, String, Option<Value>); 5] {
+    let OwnersPower {
+        owner_sp,
+        owner_app,
+        owners,
+        keys,
+    } = power;
+    [
+        (
+            reqwest::Method::POST,
+            add_password(owner_app),
+            Some(json!({})),
+        ),
+        (
+            reqwest::Method::POST,
+            format!("/v1.0/applications/{owner_app}/removePassword"),
+            Some(json!({"keyId": keys[0]})),
+        ),
+        (
+            reqwest::Method::POST,
+            format!("/v1.0/groups/{owners}/members/$ref"),
+            Some(member_ref(app, id)),
+        ),
+        (
+            reqwest::Method::DELETE,
+            format!("/v1.0/servicePrincipals/{owner_sp}"),
+            None,
+        ),
+        (
+            reqwest::Method::POST,
+            ROLE_ASSIGNMENTS.to_owned(),
+            Some(
+                json!({"principalId": id, "roleDefinitionId": GLOBAL_ADMINISTRATOR, "directoryScopeId": "/"}),
+            ),
+        ),
+    ]
+}
+
+/// The caller tries each way; each is refused, except that a Privileged Role Administrator
+/// makes itself Global Administrator (that assignment is removed again at once).
+async fn step_each_way_into_the_owners_power_is_refused(
+    app: &TestApp,
+    power: &OwnersPower,
+    (name, _, directory, _): Caller<'_>,
+    id: &str,
+    token: &str,
+) {
+    for (method, path, body) in ways_into_the_owners_power(app, power, id) {
+        let is_grant = path == ROLE_ASSIGNMENTS;
+        let r = as_token(app, token, method.clone(), &path, body.as_ref()).await;
+        if is_grant && directory == Some(PRIVILEGED_ROLE_ADMINISTRATOR) {
+            // Entra's model: this role assigns every directory role, Global Administrator too.
+            assert_eq!(r.status, StatusCode::CREATED, "{name}: {:?}", r.body);
+            let made = r.body["id"].as_str().unwrap();
+            assert_eq!(
+                app.delete(&format!("{ROLE_ASSIGNMENTS}/{made}"))
+                    .await
+                    .status,
+                StatusCode::NO_CONTENT
+            );
+            continue;
+        }
+        refused(&r, &format!("{name}: {method} {path}"));
+    }
+}
+
+/// After the caller `id` tried: the owner's passwords are the same, the owners have no
+/// member, the owner is still there, and the caller is no Global Administrator.
+async fn step_the_owners_power_is_unchanged(
+    app: &TestApp,
+    power: &OwnersPower,
+    name: &str,
+    id: &str,
+) {
+    assert_eq!(
+        key_ids(app, &power.owner_app).await,
+        power.keys,
+        "{name} changed the owner's passwords"
+    );
+    assert_eq!(
+        member_ids(app, &power.owners).await,
+        Vec::<String>::new(),
+        "{name} joined the owners"
+    );
+    let (status, _) = app
+        .get(&format!("/v1.0/servicePrincipals/{}", power.owner_sp))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{name} deleted the owner");
+    let (_, held) = app
+        .get(&format!("{ROLE_ASSIGNMENTS}?$filter=principalId eq '{id}'"))
+        .await;
+    assert!(
+        held["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["roleDefinitionId"] != GLOBAL_ADMINISTRATOR),
+        "{name}: {held}"
+    );
 }

@@ -10,7 +10,7 @@ pub(super) use berth_tests::fixtures::{access, login_server, signed_in};
 use berth_tests::jwt_claims;
 use berth_tests::registry::{DockerRegistry, oci_layout, skopeo};
 use berth_tests::roles::{ACR_PULL, ACR_PUSH, NULL_USER, assign};
-use berth_tests::{Backend, spawn_app};
+use berth_tests::{Backend, Reply, spawn_app};
 
 both_backends! {
     async fn access_is_computed_from_role_assignments_when_the_token_is_issued(app) {
@@ -83,17 +83,53 @@ both_backends! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_token_requests_get_docker_errors() {
     let app = spawn_app(Backend::Sqlite).await;
+    let caller = step_a_puller_of_one_of_two_registries(&app).await;
+    step_malformed_token_requests_are_bad_requests(&app, &caller).await;
+    step_foreign_or_wrong_credentials_are_unauthorized(&app, &caller).await;
+    step_an_access_token_is_no_refresh_token(&app, &caller).await;
+    step_an_expired_refresh_token_is_refused_for_its_expiry_alone(&app, &caller).await;
+    step_the_exchange_refuses_bad_access_tokens_and_the_wrong_tenant(&app, &caller).await;
+    step_a_json_body_is_no_token_request(&app).await;
+}
+
+/// What the steps of [`bad_token_requests_get_docker_errors`] share: the login servers of
+/// the caller's registry and of another one, and the caller's credentials and refresh token.
+struct BadCaller {
+    service: String,
+    other: String,
+    creds: (String, String),
+    refresh: String,
+}
+
+/// Asserts a Docker token error: its status, and the code of its first error.
+fn docker_error(r: &Reply, status: StatusCode, code: &str) {
+    assert_eq!(r.status, status, "{:?}", r.body);
+    assert_eq!(r.body["errors"][0]["code"], code, "{:?}", r.body);
+}
+
+/// Two Basic registries, and an AcrPull service principal of the first signed in to it.
+async fn step_a_puller_of_one_of_two_registries(app: &TestApp) -> BadCaller {
     app.create_group("bad").await;
     app.create_registry("bad", "badreg01", "Basic").await;
     app.create_registry("bad", "otherreg1", "Basic").await;
     let registry = app.registry_path("bad", "badreg01");
-    let service = login_server(&app, &registry).await;
-    let other = login_server(&app, &app.registry_path("bad", "otherreg1")).await;
-    let (_, creds, refresh) = signed_in(&app, &registry, ACR_PULL, "badcaller").await;
-    let check = |r: &berth_tests::Reply, status: StatusCode, code: &str| {
-        assert_eq!(r.status, status, "{:?}", r.body);
-        assert_eq!(r.body["errors"][0]["code"], code, "{:?}", r.body);
-    };
+    let service = login_server(app, &registry).await;
+    let other = login_server(app, &app.registry_path("bad", "otherreg1")).await;
+    let (_, creds, refresh) = signed_in(app, &registry, ACR_PULL, "badcaller").await;
+    BadCaller {
+        service,
+        other,
+        creds,
+        refresh,
+    }
+}
+
+/// An unknown grant, a missing or unknown service, a scope without actions and one too
+/// long: 400, as Docker's token errors.
+async fn step_malformed_token_requests_are_bad_requests(app: &TestApp, caller: &BadCaller) {
+    let BadCaller {
+        service, refresh, ..
+    } = caller;
     let long = format!("repository:{}:pull", "a".repeat(600));
     for (fields, status, code) in [
         (
@@ -142,6 +178,21 @@ async fn bad_token_requests_get_docker_errors() {
             StatusCode::BAD_REQUEST,
             "INVALID_REQUEST",
         ),
+    ] {
+        let r = app.post_form("/oauth2/token", &fields).await;
+        docker_error(&r, status, code);
+    }
+}
+
+/// Another registry's login server, a refresh token tampered with, and a wrong secret: 401.
+async fn step_foreign_or_wrong_credentials_are_unauthorized(app: &TestApp, caller: &BadCaller) {
+    let BadCaller {
+        service,
+        other,
+        creds,
+        refresh,
+    } = caller;
+    for (fields, status, code) in [
         (
             vec![
                 ("grant_type", "refresh_token"),
@@ -172,17 +223,25 @@ async fn bad_token_requests_get_docker_errors() {
         ),
     ] {
         let r = app.post_form("/oauth2/token", &fields).await;
-        check(&r, status, code);
+        docker_error(&r, status, code);
     }
-    // An access token is no refresh token.
-    let t = access(&app, &service, "repository:app:pull", &refresh).await;
+}
+
+/// An access token is no refresh token.
+async fn step_an_access_token_is_no_refresh_token(app: &TestApp, caller: &BadCaller) {
+    let t = access(app, &caller.service, "repository:app:pull", &caller.refresh).await;
     let access_token = t.body["access_token"].as_str().unwrap().to_owned();
-    check(
-        &access(&app, &service, "repository:app:pull", &access_token).await,
+    docker_error(
+        &access(app, &caller.service, "repository:app:pull", &access_token).await,
         StatusCode::UNAUTHORIZED,
         "UNAUTHORIZED",
     );
-    // A refresh token that has expired, made with the server's own key.
+}
+
+/// The server's refresh-token key: its kid and its secret, unsealed. The secret is sealed
+/// at rest: only a holder of the secrets key (here, in the data directory) can forge with it.
+async fn refresh_token_key(app: &TestApp) -> (String, Vec<u8>) {
+    use berth_domain::registry::SecretBox as _;
     let db = app.database().await;
     let row =
         <berth_infra::persistence::entities::token_server_key::Entity as sea_orm::EntityTrait>::find()
@@ -192,9 +251,6 @@ async fn bad_token_requests_get_docker_errors() {
             .into_iter()
             .find(|k| k.purpose == "refresh-hs256")
             .unwrap();
-    // The secret is sealed at rest: only a holder of the secrets key (here, in the data
-    // directory) can forge with it.
-    use berth_domain::registry::SecretBox as _;
     let sealing = berth_infra::sealing::AesGcmBox::from_config(None, app.data_dir.path()).unwrap();
     let secret = STANDARD
         .decode(
@@ -206,79 +262,90 @@ async fn bad_token_requests_get_docker_errors() {
                 .unwrap(),
         )
         .unwrap();
-    let mut expired = jwt_claims(&refresh);
+    (row.kid, secret)
+}
+
+/// A refresh token that has expired, made with the server's own key, is refused; the same
+/// forgery, unexpired, is accepted.
+async fn step_an_expired_refresh_token_is_refused_for_its_expiry_alone(
+    app: &TestApp,
+    caller: &BadCaller,
+) {
+    let (kid, secret) = refresh_token_key(app).await;
+    let mut expired = jwt_claims(&caller.refresh);
     expired["exp"] = json!(expired["iat"].as_i64().unwrap() - 3600);
     expired["nbf"] = json!(expired["iat"].as_i64().unwrap() - 7200);
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
-    header.kid = Some(row.kid.clone());
-    let forged = jsonwebtoken::encode(
-        &header,
-        &expired,
-        &jsonwebtoken::EncodingKey::from_secret(&secret),
-    )
-    .unwrap();
-    check(
-        &access(&app, &service, "repository:app:pull", &forged).await,
+    header.kid = Some(kid);
+    let key = jsonwebtoken::EncodingKey::from_secret(&secret);
+    let forged = jsonwebtoken::encode(&header, &expired, &key).unwrap();
+    docker_error(
+        &access(app, &caller.service, "repository:app:pull", &forged).await,
         StatusCode::UNAUTHORIZED,
         "UNAUTHORIZED",
     );
     // The same forgery, unexpired, is accepted: the expiry is what refused it.
     expired["exp"] = json!(expired["iat"].as_i64().unwrap() + 3600);
-    let fresh = jsonwebtoken::encode(
-        &header,
-        &expired,
-        &jsonwebtoken::EncodingKey::from_secret(&secret),
-    )
-    .unwrap();
+    let fresh = jsonwebtoken::encode(&header, &expired, &key).unwrap();
     assert_eq!(
-        access(&app, &service, "repository:app:pull", &fresh)
+        access(app, &caller.service, "repository:app:pull", &fresh)
             .await
             .status,
         StatusCode::OK
     );
+}
 
-    // The exchange refuses what is not a valid access token, and the wrong tenant.
-    let bad = app
-        .post_form(
-            "/oauth2/exchange",
-            &[
-                ("grant_type", "access_token"),
-                ("service", &service),
-                ("access_token", "garbage"),
-            ],
-        )
-        .await;
-    check(&bad, StatusCode::UNAUTHORIZED, "UNAUTHORIZED");
-    let aad = berth_tests::client_token(
+/// `az acr login`'s exchange of an access token at `service`.
+async fn exchange(app: &TestApp, service: &str, access_token: &str) -> Reply {
+    app.post_form(
+        "/oauth2/exchange",
+        &[
+            ("grant_type", "access_token"),
+            ("service", service),
+            ("access_token", access_token),
+        ],
+    )
+    .await
+}
+
+/// A service principal's access token for the registry's resource, as `az acr login` gets it.
+async fn registry_aad_token(app: &TestApp, creds: &(String, String)) -> String {
+    berth_tests::client_token(
         &app.client,
         &app.base,
-        &creds,
+        creds,
         "https://containerregistry.azure.net/.default",
     )
-    .await;
+    .await
+}
+
+/// The exchange refuses what is not a valid access token, and the wrong tenant.
+async fn step_the_exchange_refuses_bad_access_tokens_and_the_wrong_tenant(
+    app: &TestApp,
+    caller: &BadCaller,
+) {
+    let service = &caller.service;
+    let bad = exchange(app, service, "garbage").await;
+    docker_error(&bad, StatusCode::UNAUTHORIZED, "UNAUTHORIZED");
+    let aad = registry_aad_token(app, &caller.creds).await;
     let wrong_tenant = app
         .post_form(
             "/oauth2/exchange",
             &[
                 ("grant_type", "access_token"),
-                ("service", &service),
+                ("service", service),
                 ("tenant", "11111111-1111-1111-1111-111111111111"),
                 ("access_token", &aad),
             ],
         )
         .await;
-    check(&wrong_tenant, StatusCode::UNAUTHORIZED, "UNAUTHORIZED");
-    let graph = app
-        .post_form(
-            "/oauth2/exchange",
-            &[
-                ("grant_type", "access_token"),
-                ("service", &service),
-                ("access_token", &app.graph_token),
-            ],
-        )
-        .await;
-    check(&graph, StatusCode::UNAUTHORIZED, "UNAUTHORIZED");
+    docker_error(&wrong_tenant, StatusCode::UNAUTHORIZED, "UNAUTHORIZED");
+    let graph = exchange(app, service, &app.graph_token).await;
+    docker_error(&graph, StatusCode::UNAUTHORIZED, "UNAUTHORIZED");
+}
+
+/// A token request must be a form: a JSON body is an invalid request.
+async fn step_a_json_body_is_no_token_request(app: &TestApp) {
     let json_body = app
         .send_as(
             reqwest::Method::POST,
@@ -287,7 +354,7 @@ async fn bad_token_requests_get_docker_errors() {
             &[],
         )
         .await;
-    check(&json_body, StatusCode::BAD_REQUEST, "INVALID_REQUEST");
+    docker_error(&json_body, StatusCode::BAD_REQUEST, "INVALID_REQUEST");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -390,6 +457,40 @@ async fn the_admin_user_works_only_while_enabled_and_with_its_current_passwords(
     app.create_registry("adm", "admreg01", "Basic").await;
     let registry = app.registry_path("adm", "admreg01");
     let service = login_server(&app, &registry).await;
+    let (first, second) = step_the_admin_user_has_two_passwords_once_enabled(&app, &registry).await;
+    step_the_passwords_are_sealed_at_rest(&app, &first, &second).await;
+    step_either_password_gets_a_token_with_every_action(&app, &service, &first, &second).await;
+    let distribution =
+        step_a_real_registry_takes_the_admin_users_pushes(&app, &service, &first).await;
+    let new_first =
+        step_regenerating_one_password_retires_it_alone(&app, &registry, &service, &first, &second)
+            .await;
+    step_disabled_the_admin_user_is_refused(&app, &registry, &service, &new_first, &distribution)
+        .await;
+}
+
+/// `Basic` credentials.
+fn basic(user: &str, password: &str) -> String {
+    format!("Basic {}", STANDARD.encode(format!("{user}:{password}")))
+}
+
+/// A token for every action on `app` from `service`, asked with `auth` as Docker does (GET).
+async fn admin_token(app: &TestApp, service: &str, auth: &str) -> Reply {
+    app.send_as(
+        reqwest::Method::GET,
+        &format!("/oauth2/token?service={service}&scope=repository:app:pull,push,delete"),
+        None,
+        &[("authorization", auth)],
+    )
+    .await
+}
+
+/// The admin user's credentials are refused while it is off; enabled, it has two
+/// passwords, which are kept, not made anew. Returns them.
+async fn step_the_admin_user_has_two_passwords_once_enabled(
+    app: &TestApp,
+    registry: &str,
+) -> (String, String) {
     let list = format!("{registry}/listCredentials?api-version={API}");
     let disabled = app.send(reqwest::Method::POST, &list, None, &[]).await;
     assert_eq!(
@@ -413,20 +514,23 @@ async fn the_admin_user_works_only_while_enabled_and_with_its_current_passwords(
         .map(|p| p["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["password", "password2"]);
-    let first = creds.body["passwords"][0]["value"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let second = creds.body["passwords"][1]["value"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let value = |n: usize| {
+        creds.body["passwords"][n]["value"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (first, second) = (value(0), value(1));
     let again = app.send(reqwest::Method::POST, &list, None, &[]).await;
     assert_eq!(
         again.body, creds.body,
         "the passwords are kept, not made anew"
     );
-    // Sealed at rest: the database never holds a password in clear.
+    (first, second)
+}
+
+/// Sealed at rest: the database never holds a password in clear.
+async fn step_the_passwords_are_sealed_at_rest(app: &TestApp, first: &str, second: &str) {
     let db = app.database().await;
     let rows =
         <berth_infra::persistence::entities::admin_password::Entity as sea_orm::EntityTrait>::find(
@@ -437,45 +541,48 @@ async fn the_admin_user_works_only_while_enabled_and_with_its_current_passwords(
     assert_eq!(rows.len(), 2);
     assert!(
         rows.iter()
-            .all(|r| !r.sealed.contains(&first) && !r.sealed.contains(&second))
+            .all(|r| !r.sealed.contains(first) && !r.sealed.contains(second))
     );
+}
 
-    let basic = |user: &str, password: &str| {
-        format!("Basic {}", STANDARD.encode(format!("{user}:{password}")))
-    };
-    let get = |auth: String| {
-        let app = &app;
-        let service = service.clone();
-        async move {
-            app.send_as(
-                reqwest::Method::GET,
-                &format!("/oauth2/token?service={service}&scope=repository:app:pull,push,delete"),
-                None,
-                &[("authorization", &auth)],
-            )
-            .await
-        }
-    };
-    let t = get(basic("admreg01", &first)).await;
+/// Either password, with the registry's name in any case, gets a token for every action;
+/// a wrong one gets none.
+async fn step_either_password_gets_a_token_with_every_action(
+    app: &TestApp,
+    service: &str,
+    first: &str,
+    second: &str,
+) {
+    let t = admin_token(app, service, &basic("admreg01", first)).await;
     assert_eq!(t.status, StatusCode::OK, "{:?}", t.body);
     assert_eq!(
         jwt_claims(t.body["token"].as_str().unwrap())["access"][0]["actions"],
         json!(["pull", "push", "delete"])
     );
     assert_eq!(
-        get(basic("ADMREG01", &second)).await.status,
+        admin_token(app, service, &basic("ADMREG01", second))
+            .await
+            .status,
         StatusCode::OK,
         "the user name is the registry's, any case"
     );
     assert_eq!(
-        get(basic("admreg01", "wrong")).await.status,
+        admin_token(app, service, &basic("admreg01", "wrong"))
+            .await
+            .status,
         StatusCode::UNAUTHORIZED
     );
+}
 
-    // A real registry takes the admin user's pushes.
+/// A real registry takes the admin user's pushes; it is returned to serve the later steps.
+async fn step_a_real_registry_takes_the_admin_users_pushes(
+    app: &TestApp,
+    service: &str,
+    first: &str,
+) -> DockerRegistry {
     let distribution = DockerRegistry::start(
         &app.base,
-        &service,
+        service,
         "berth-token-server",
         &app.data_dir.path().join("registry-token-certs.pem"),
     )
@@ -492,42 +599,63 @@ async fn the_admin_user_works_only_while_enabled_and_with_its_current_passwords(
     ])
     .await;
     assert!(ok, "the admin user pushes: {err}");
+    distribution
+}
 
-    // Regenerating one password retires it at once; the other keeps working.
-    let renewed = app
-        .send(
-            reqwest::Method::POST,
-            &format!("{registry}/regenerateCredential?api-version={API}"),
-            Some(&json!({"name": "password"})),
-            &[],
-        )
-        .await;
+/// Regenerating one password retires it at once; the other keeps working, and there is no
+/// third to regenerate. Returns the new first password.
+async fn step_regenerating_one_password_retires_it_alone(
+    app: &TestApp,
+    registry: &str,
+    service: &str,
+    first: &str,
+    second: &str,
+) -> String {
+    let regenerate = |name: &str| {
+        let body = json!({"name": name});
+        async move {
+            app.send(
+                reqwest::Method::POST,
+                &format!("{registry}/regenerateCredential?api-version={API}"),
+                Some(&body),
+                &[],
+            )
+            .await
+        }
+    };
+    let renewed = regenerate("password").await;
     assert_eq!(renewed.status, StatusCode::OK, "{:?}", renewed.body);
     let new_first = renewed.body["passwords"][0]["value"]
         .as_str()
         .unwrap()
         .to_owned();
     assert_ne!(new_first, first);
-    assert_eq!(renewed.body["passwords"][1]["value"], second.as_str());
+    assert_eq!(renewed.body["passwords"][1]["value"], second);
     assert_eq!(
-        get(basic("admreg01", &first)).await.status,
+        admin_token(app, service, &basic("admreg01", first))
+            .await
+            .status,
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
-        get(basic("admreg01", &new_first)).await.status,
+        admin_token(app, service, &basic("admreg01", &new_first))
+            .await
+            .status,
         StatusCode::OK
     );
-    let bad = app
-        .send(
-            reqwest::Method::POST,
-            &format!("{registry}/regenerateCredential?api-version={API}"),
-            Some(&json!({"name": "password3"})),
-            &[],
-        )
-        .await;
+    let bad = regenerate("password3").await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    new_first
+}
 
-    // Disabled: its credentials fail at once, and the real registry refuses it.
+/// Disabled: its credentials fail at once, and the real registry refuses it.
+async fn step_disabled_the_admin_user_is_refused(
+    app: &TestApp,
+    registry: &str,
+    service: &str,
+    password: &str,
+    distribution: &DockerRegistry,
+) {
     let off = app
         .patch(
             &format!("{registry}?api-version={API}"),
@@ -536,14 +664,16 @@ async fn the_admin_user_works_only_while_enabled_and_with_its_current_passwords(
         .await;
     assert_eq!(off.status, StatusCode::OK);
     assert_eq!(
-        get(basic("admreg01", &new_first)).await.status,
+        admin_token(app, service, &basic("admreg01", password))
+            .await
+            .status,
         StatusCode::UNAUTHORIZED
     );
     let (ok, _) = skopeo(&[
         "inspect",
         "--tls-verify=false",
         "--creds",
-        &format!("admreg01:{new_first}"),
+        &format!("admreg01:{password}"),
         &format!("docker://{}/app:v1", distribution.address),
     ])
     .await;
@@ -645,11 +775,38 @@ async fn a_scope_map_token_reaches_only_its_repositories() {
     app.create_group("scoped").await;
     app.create_registry("scoped", "scopedreg1", "Basic").await;
     let registry = app.registry_path("scoped", "scopedreg1");
-    let service = login_server(&app, &registry).await;
-    let url = |tail: &str| format!("{registry}/{tail}?api-version={API}");
+    let scoped = Scoped {
+        service: login_server(&app, &registry).await,
+        registry,
+    };
+    let map_id = step_a_user_defined_scope_map_is_made_beside_the_system_ones(&app, &scoped).await;
+    let token_id = step_a_token_is_made_with_that_scope_map(&app, &scoped, &map_id).await;
+    let password = step_the_tokens_password_is_shown_once(&app, &scoped, &token_id).await;
+    step_the_token_is_granted_only_what_its_scope_map_allows(&app, &scoped, &password).await;
+    let _distribution = step_a_real_registry_agrees(&app, &scoped, &password).await;
+    step_a_disabled_token_is_refused_and_frees_its_scope_map(&app, &scoped, &password).await;
+}
 
-    // The system scope maps are there; a user-defined one is made and listed after them.
-    let (_, maps) = app.get(&url("scopeMaps")).await;
+/// The registry of [`a_scope_map_token_reaches_only_its_repositories`] and its login server.
+struct Scoped {
+    registry: String,
+    service: String,
+}
+
+impl Scoped {
+    /// The ARM URL of `tail` under the registry.
+    fn url(&self, tail: &str) -> String {
+        format!("{}/{tail}?api-version={API}", self.registry)
+    }
+}
+
+/// The system scope maps are there; a user-defined one is made and listed after them, a
+/// bad one is refused, and the system ones cannot change. Returns the new map's id.
+async fn step_a_user_defined_scope_map_is_made_beside_the_system_ones(
+    app: &TestApp,
+    scoped: &Scoped,
+) -> String {
+    let (_, maps) = app.get(&scoped.url("scopeMaps")).await;
     let names: Vec<&str> = maps["value"]
         .as_array()
         .unwrap()
@@ -660,7 +817,7 @@ async fn a_scope_map_token_reaches_only_its_repositories() {
         names.contains(&"_repositories_pull") && names.contains(&"_repositories_admin"),
         "{names:?}"
     );
-    let made = app.put(&url("scopeMaps/team-app-rw"), &json!({"properties": {"description": "team/app read-write",
+    let made = app.put(&scoped.url("scopeMaps/team-app-rw"), &json!({"properties": {"description": "team/app read-write",
         "actions": ["repositories/team/app/content/read", "repositories/team/app/content/write", "repositories/samples/*/content/read"]}})).await;
     assert_eq!(made.status, StatusCode::CREATED, "{:?}", made.body);
     assert_eq!(made.body["properties"]["type"], "UserDefined");
@@ -671,12 +828,12 @@ async fn a_scope_map_token_reaches_only_its_repositories() {
         ),
         (json!({"properties": {"actions": []}}), "no action"),
     ] {
-        let r = app.put(&url("scopeMaps/badmap01"), &body).await;
+        let r = app.put(&scoped.url("scopeMaps/badmap01"), &body).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{why}: {:?}", r.body);
     }
     let system = app
         .put(
-            &url("scopeMaps/_repositories_pull"),
+            &scoped.url("scopeMaps/_repositories_pull"),
             &json!({"properties": {"actions": ["repositories/x/content/read"]}}),
         )
         .await;
@@ -685,28 +842,45 @@ async fn a_scope_map_token_reaches_only_its_repositories() {
         StatusCode::BAD_REQUEST,
         "system scope maps cannot change"
     );
+    made.body["id"].as_str().unwrap().to_owned()
+}
 
-    // A token with that scope map, and its passwords.
-    let map_id = made.body["id"].as_str().unwrap().to_owned();
+/// A token with that scope map is made; one with a scope map that does not exist is not.
+/// Returns the token's id.
+async fn step_a_token_is_made_with_that_scope_map(
+    app: &TestApp,
+    scoped: &Scoped,
+    map_id: &str,
+) -> Value {
     let token = app
         .put(
-            &url("tokens/ci-robot"),
+            &scoped.url("tokens/ci-robot"),
             &json!({"properties": {"scopeMapId": map_id, "status": "enabled"}}),
         )
         .await;
     assert_eq!(token.status, StatusCode::CREATED, "{:?}", token.body);
     let unknown_map = app
         .put(
-            &url("tokens/ci-robot2"),
-            &json!({"properties": {"scopeMapId": format!("{registry}/scopeMaps/nosuchmap")}}),
+            &scoped.url("tokens/ci-robot2"),
+            &json!({"properties": {"scopeMapId": format!("{}/scopeMaps/nosuchmap", scoped.registry)}}),
         )
         .await;
     assert_eq!(unknown_map.status, StatusCode::BAD_REQUEST);
+    token.body["id"].clone()
+}
+
+/// A password is generated for the token, and shown once: reading the token again shows
+/// its name, not its value. Returns it.
+async fn step_the_tokens_password_is_shown_once(
+    app: &TestApp,
+    scoped: &Scoped,
+    token_id: &Value,
+) -> String {
     let generated = app
         .send(
             reqwest::Method::POST,
-            &url("generateCredentials"),
-            Some(&json!({"tokenId": token.body["id"], "name": "password1"})),
+            &scoped.url("generateCredentials"),
+            Some(&json!({"tokenId": token_id, "name": "password1"})),
             &[],
         )
         .await;
@@ -716,7 +890,7 @@ async fn a_scope_map_token_reaches_only_its_repositories() {
         .as_str()
         .unwrap()
         .to_owned();
-    let (_, shown) = app.get(&url("tokens/ci-robot")).await;
+    let (_, shown) = app.get(&scoped.url("tokens/ci-robot")).await;
     assert!(
         shown["properties"]["credentials"]["passwords"][0]["value"].is_null(),
         "a password is shown once"
@@ -725,57 +899,56 @@ async fn a_scope_map_token_reaches_only_its_repositories() {
         shown["properties"]["credentials"]["passwords"][0]["name"],
         "password1"
     );
+    password
+}
 
-    let basic = |user: &str, pw: &str| format!("Basic {}", STANDARD.encode(format!("{user}:{pw}")));
-    let granted = |scope: &str, auth: String| {
-        let app = &app;
-        let service = service.clone();
-        let scope = scope.to_owned();
-        async move {
-            let r = app
-                .send_as(
-                    reqwest::Method::GET,
-                    &format!(
-                        "/oauth2/token?service={service}&scope={}",
-                        urlencoding::encode(&scope)
-                    ),
-                    None,
-                    &[("authorization", &auth)],
-                )
-                .await;
-            assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-            jwt_claims(r.body["token"].as_str().unwrap())["access"].clone()
-        }
-    };
-    assert_eq!(
-        granted(
-            "repository:team/app:pull,push,delete",
-            basic("ci-robot", &password)
+/// What a token for `scope` asked with `auth` (GET, as Docker does) grants.
+async fn granted_to(app: &TestApp, service: &str, scope: &str, auth: &str) -> Value {
+    let r = app
+        .send_as(
+            reqwest::Method::GET,
+            &format!(
+                "/oauth2/token?service={service}&scope={}",
+                urlencoding::encode(scope)
+            ),
+            None,
+            &[("authorization", auth)],
         )
-        .await,
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    jwt_claims(r.body["token"].as_str().unwrap())["access"].clone()
+}
+
+/// The token is granted what its scope map allows of each scope, and nothing else.
+async fn step_the_token_is_granted_only_what_its_scope_map_allows(
+    app: &TestApp,
+    scoped: &Scoped,
+    password: &str,
+) {
+    let auth = basic("ci-robot", password);
+    let granted = |scope: &'static str| granted_to(app, &scoped.service, scope, &auth);
+    assert_eq!(
+        granted("repository:team/app:pull,push,delete").await,
         json!([{"type": "repository", "name": "team/app", "actions": ["pull", "push"]}])
     );
+    assert_eq!(granted("repository:team/other:pull").await, json!([]));
     assert_eq!(
-        granted("repository:team/other:pull", basic("ci-robot", &password)).await,
-        json!([])
-    );
-    assert_eq!(
-        granted(
-            "repository:samples/x/y:pull,push",
-            basic("ci-robot", &password)
-        )
-        .await,
+        granted("repository:samples/x/y:pull,push").await,
         json!([{"type": "repository", "name": "samples/x/y", "actions": ["pull"]}])
     );
-    assert_eq!(
-        granted("registry:catalog:*", basic("ci-robot", &password)).await,
-        json!([])
-    );
+    assert_eq!(granted("registry:catalog:*").await, json!([]));
+}
 
-    // A real registry agrees.
+/// A real registry agrees: the token pushes to its repository and to no other. The registry
+/// is returned to live as long as the test, as before.
+async fn step_a_real_registry_agrees(
+    app: &TestApp,
+    scoped: &Scoped,
+    password: &str,
+) -> DockerRegistry {
     let distribution = DockerRegistry::start(
         &app.base,
-        &service,
+        &scoped.service,
         "berth-token-server",
         &app.data_dir.path().join("registry-token-certs.pem"),
     )
@@ -803,13 +976,21 @@ async fn a_scope_map_token_reaches_only_its_repositories() {
     ])
     .await;
     assert!(!ok, "and to no other");
+    distribution
+}
 
-    // Disabled, or its scope map in use: refused.
-    let in_use = app.delete(&url("scopeMaps/team-app-rw")).await;
+/// Disabled, or its scope map in use: refused. Once the token is deleted, its scope map can
+/// be deleted, once.
+async fn step_a_disabled_token_is_refused_and_frees_its_scope_map(
+    app: &TestApp,
+    scoped: &Scoped,
+    password: &str,
+) {
+    let in_use = app.delete(&scoped.url("scopeMaps/team-app-rw")).await;
     assert_eq!(in_use.status, StatusCode::CONFLICT, "{:?}", in_use.body);
     let off = app
         .patch(
-            &url("tokens/ci-robot"),
+            &scoped.url("tokens/ci-robot"),
             &json!({"properties": {"status": "disabled"}}),
         )
         .await;
@@ -817,22 +998,29 @@ async fn a_scope_map_token_reaches_only_its_repositories() {
     let r = app
         .send_as(
             reqwest::Method::GET,
-            &format!("/oauth2/token?service={service}&scope=repository:team/app:pull"),
+            &format!(
+                "/oauth2/token?service={}&scope=repository:team/app:pull",
+                scoped.service
+            ),
             None,
-            &[("authorization", &basic("ci-robot", &password))],
+            &[("authorization", &basic("ci-robot", password))],
         )
         .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert_eq!(
-        app.delete(&url("tokens/ci-robot")).await.status,
+        app.delete(&scoped.url("tokens/ci-robot")).await.status,
         StatusCode::OK
     );
     assert_eq!(
-        app.delete(&url("scopeMaps/team-app-rw")).await.status,
+        app.delete(&scoped.url("scopeMaps/team-app-rw"))
+            .await
+            .status,
         StatusCode::OK
     );
     assert_eq!(
-        app.delete(&url("scopeMaps/team-app-rw")).await.status,
+        app.delete(&scoped.url("scopeMaps/team-app-rw"))
+            .await
+            .status,
         StatusCode::NO_CONTENT
     );
 }
@@ -844,15 +1032,23 @@ async fn removing_a_credential_revokes_the_sessions_opened_before() {
     app.create_registry("rev", "revreg01", "Basic").await;
     let registry = app.registry_path("rev", "revreg01");
     let service = login_server(&app, &registry).await;
-    let (_, (app_id, secret), refresh) = signed_in(&app, &registry, ACR_PULL, "revoked-sp").await;
-    let aad = berth_tests::client_token(
-        &app.client,
-        &app.base,
-        &(app_id.clone(), secret.clone()),
-        "https://containerregistry.azure.net/.default",
-    )
-    .await;
-    // A second password, which stays.
+    let (_, creds, refresh) = signed_in(&app, &registry, ACR_PULL, "revoked-sp").await;
+    let aad = registry_aad_token(&app, &creds).await;
+    let (app_id, _) = &creds;
+    let second_secret = step_a_second_password_is_added(&app, app_id).await;
+    assert_eq!(
+        access(&app, &service, "repository:app:pull", &refresh)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    step_the_first_password_is_removed(&app, app_id).await;
+    step_the_sessions_opened_before_the_removal_are_refused(&app, &service, &refresh, &aad).await;
+    step_the_password_that_stays_opens_a_new_session(&app, &service, app_id, second_secret).await;
+}
+
+/// A second password for the application `app_id`, which stays.
+async fn step_a_second_password_is_added(app: &TestApp, app_id: &str) -> String {
     let second = app
         .send(
             reqwest::Method::POST,
@@ -861,14 +1057,11 @@ async fn removing_a_credential_revokes_the_sessions_opened_before() {
             &[],
         )
         .await;
-    let second_secret = second.body["secretText"].as_str().unwrap().to_owned();
-    assert_eq!(
-        access(&app, &service, "repository:app:pull", &refresh)
-            .await
-            .status,
-        StatusCode::OK
-    );
+    second.body["secretText"].as_str().unwrap().to_owned()
+}
 
+/// The application's first password is removed.
+async fn step_the_first_password_is_removed(app: &TestApp, app_id: &str) {
     let (_, sp) = app.get(&format!("/v1.0/servicePrincipals/{app_id}")).await;
     let first_key = sp["passwordCredentials"][0]["keyId"]
         .as_str()
@@ -883,53 +1076,44 @@ async fn removing_a_credential_revokes_the_sessions_opened_before() {
         )
         .await;
     assert_eq!(removed.status, StatusCode::NO_CONTENT, "{:?}", removed.body);
+}
 
-    let stale = access(&app, &service, "repository:app:pull", &refresh).await;
+/// The refresh token and the access token from before the removal are both refused.
+async fn step_the_sessions_opened_before_the_removal_are_refused(
+    app: &TestApp,
+    service: &str,
+    refresh: &str,
+    aad: &str,
+) {
+    let stale = access(app, service, "repository:app:pull", refresh).await;
     assert_eq!(
         stale.status,
         StatusCode::UNAUTHORIZED,
         "a refresh token from before the removal"
     );
-    let exchanged = app
-        .post_form(
-            "/oauth2/exchange",
-            &[
-                ("grant_type", "access_token"),
-                ("service", &service),
-                ("access_token", &aad),
-            ],
-        )
-        .await;
+    let exchanged = exchange(app, service, aad).await;
     assert_eq!(
         exchanged.status,
         StatusCode::UNAUTHORIZED,
         "an access token from before the removal"
     );
+}
 
-    // Signing in again with the password that stays opens a new session.
+/// Signing in again with the password that stays opens a new session.
+async fn step_the_password_that_stays_opens_a_new_session(
+    app: &TestApp,
+    service: &str,
+    app_id: &str,
+    second_secret: String,
+) {
     // Tokens carry whole seconds: the next session opens in the second after the removal.
     berth_tests::clock::next_second().await;
-    let fresh_aad = berth_tests::client_token(
-        &app.client,
-        &app.base,
-        &(app_id, second_secret),
-        "https://containerregistry.azure.net/.default",
-    )
-    .await;
-    let again = app
-        .post_form(
-            "/oauth2/exchange",
-            &[
-                ("grant_type", "access_token"),
-                ("service", &service),
-                ("access_token", &fresh_aad),
-            ],
-        )
-        .await;
+    let fresh_aad = registry_aad_token(app, &(app_id.to_owned(), second_secret)).await;
+    let again = exchange(app, service, &fresh_aad).await;
     assert_eq!(again.status, StatusCode::OK, "{:?}", again.body);
     let t = access(
-        &app,
-        &service,
+        app,
+        service,
         "repository:app:pull",
         again.body["refresh_token"].as_str().unwrap(),
     )

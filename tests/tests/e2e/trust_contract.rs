@@ -115,232 +115,27 @@ pub(super) fn digest(n: u8) -> String {
 
 contract! {
     async fn berth_tokens_are_accepted_for_reads_as_roles_allow(adapter, backend) {
-    let app = with_trust(backend, adapter, &[]).await;
-    let service = service(&app);
-    let (registry, login) = trusted_registry(&app, "trustreg1").await;
-    let gun = format!("{login}/app");
-    let url = trust_url(&app).to_owned();
-    let (_, _, reader) = signed_in(&app, &registry, ACR_PULL, "notary-reader").await;
-    let (_, _, stranger) = signed_in(&app, &registry, "", "notary-stranger").await;
-    let scope = format!("repository:{gun}:pull");
-    let root = format!("{url}/v2/{gun}/_trust/tuf/root.json");
-    let get_root = |token: Option<String>| {
-        let (app, root) = (&app, &root);
-        async move {
-            let bearer = token.map(|t| format!("Bearer {t}"));
-            let headers: Vec<(&str, &str)> = bearer
-                .iter()
-                .map(|b| ("authorization", b.as_str()))
-                .collect();
-            app.send_as(reqwest::Method::GET, root, None, &headers)
-                .await
-        }
-    };
-
-    // No token: notary's challenge names Berth's realm, the notary service and the scope.
-    let challenge = get_root(None).await;
-    assert_eq!(challenge.status, StatusCode::UNAUTHORIZED);
-    let expected = format!(
-        "Bearer realm=\"{}/oauth2/token\",service=\"{service}\",scope=\"{scope}\"",
-        app.base
-    );
-    assert_eq!(
-        challenge.header("www-authenticate"),
-        Some(expected.as_str())
-    );
-
-    // (a) AcrPull: a pull token notary accepts. Nothing is published, hence 404, not 401.
-    let t = access(&app, service, &scope, &reader).await;
-    assert_eq!(t.status, StatusCode::OK, "{:?}", t.body);
-    let token = t.body["access_token"].as_str().unwrap().to_owned();
-    assert_eq!(
-        jwt_claims(&token)["access"],
-        json!([{"type": "repository", "name": gun, "actions": ["pull"]}])
-    );
-    let read = get_root(Some(token)).await;
-    assert_ne!(
-        read.status,
-        StatusCode::UNAUTHORIZED,
-        "the trust server refused Berth's token: {:?}",
-        read.body
-    );
-    assert_eq!(
-        (read.status, read.body["errors"][0]["code"].as_str()),
-        (StatusCode::NOT_FOUND, Some("METADATA_NOT_FOUND")),
-        "{:?}",
-        read.body
-    );
-
-    // (b) No role: a valid token that grants nothing, which notary refuses.
-    let t = access(&app, service, &scope, &stranger).await;
-    assert_eq!(t.status, StatusCode::OK, "{:?}", t.body);
-    let token = t.body["access_token"].as_str().unwrap().to_owned();
-    assert_eq!(jwt_claims(&token)["access"], json!([]));
-    let refused = get_root(Some(token)).await;
-    assert_eq!(
-        refused.status,
-        StatusCode::UNAUTHORIZED,
-        "{:?}",
-        refused.body
-    );
-    assert!(
-        refused
-            .header("www-authenticate")
-            .is_some_and(|h| h.contains("error=\"insufficient_scope\"")),
-        "{:?}",
-        refused.headers
-    );
-
-    // (c) Anonymous, as the notary CLI asks first: 200 with empty access, never a 401.
-    let anonymous = app
-        .send_as(
-            reqwest::Method::GET,
-            &format!(
-                "/oauth2/token?service={service}&scope={}",
-                urlencoding::encode(&scope)
-            ),
-            None,
-            &[],
-        )
-        .await;
-    assert_eq!(anonymous.status, StatusCode::OK, "{:?}", anonymous.body);
-    let token = anonymous.body["token"].as_str().unwrap().to_owned();
-    assert_eq!(jwt_claims(&token)["access"], json!([]));
-    assert_eq!(get_root(Some(token)).await.status, StatusCode::UNAUTHORIZED);
-
-    // The notary CLI, with the refresh token as `az acr login` hands it to Docker: it gets
-    // past auth (anonymous first, then with NOTARY_AUTH) and finds no trust data.
-    let (ok, out, err) = notary_cli(
-        &["-s", &url, "list", &gun],
-        &[("NOTARY_AUTH", &notary_auth(NULL_USER, &reader))],
-    )
-    .await;
-    assert!(!ok, "nothing is published: {out}{err}");
-    assert!(
-        out.contains(&format!("does not have trust data for {gun}")),
-        "{out}{err}"
-    );
-    assert!(!out.contains("not authorized"), "{out}{err}");
-    // Without a role, the same command is refused.
-    let (ok, out, err) = notary_cli(
-        &["-s", &url, "list", &gun],
-        &[("NOTARY_AUTH", &notary_auth(NULL_USER, &stranger))],
-    )
-    .await;
-    assert!(!ok);
-    assert!(out.contains("not authorized"), "{out}{err}");
-}
+        let app = with_trust(backend, adapter, &[]).await;
+        let (registry, login) = trusted_registry(&app, "trustreg1").await;
+        let root = RootOf::new(&app, format!("{login}/app"));
+        let (_, _, reader) = signed_in(&app, &registry, ACR_PULL, "notary-reader").await;
+        let (_, _, stranger) = signed_in(&app, &registry, "", "notary-stranger").await;
+        step_without_a_token_the_challenge_names_berths_realm(&app, &root).await;
+        step_acr_pull_gets_a_pull_token_the_trust_server_accepts(&app, &root, &reader).await;
+        step_without_a_role_the_token_grants_nothing_and_is_refused(&app, &root, &stranger).await;
+        step_an_anonymous_token_grants_nothing(&app, &root).await;
+        step_the_notary_cli_gets_past_auth_only_with_a_role(&app, &root, &reader, &stranger).await;
+    }
 
     async fn signed_collections_are_catalogued_and_the_store_deletes_exactly_one(adapter, backend) {
-    let app = with_trust(backend, adapter, &[]).await;
-    let url = trust_url(&app).to_owned();
-    app.create_group("cat").await;
-    let mut guns = Vec::new();
-    let mut refreshes = Vec::new();
-    for name in ["catreg001", "catreg002"] {
-        app.create_registry("cat", name, "Premium").await;
-        let registry = app.registry_path("cat", name);
-        let on = app.patch(&format!("{registry}?api-version={API}"), &json!({"properties": {"policies": {"trustPolicy": {"type": "Notary", "status": "enabled"}}}})).await;
-        assert_eq!(on.status, StatusCode::OK, "{:?}", on.body);
-        let refresh = signer_in(&app, &registry, &format!("{name}-signer")).await;
-        let login = login_server(&app, &registry).await;
-        guns.push(format!("{login}/app"));
-        guns.push(format!("{login}/app-b"));
-        refreshes.push(refresh);
+        let app = with_trust(backend, adapter, &[]).await;
+        let url = trust_url(&app).to_owned();
+        let (guns, refreshes) = step_two_registries_have_content_trust_and_a_signer_each(&app).await;
+        step_each_signer_publishes_its_registrys_two_collections(&url, &guns, &refreshes).await;
+        step_berth_catalogued_every_collection_per_registry(&app, &guns).await;
+        step_the_store_lists_deletes_exactly_one_and_checks(&app, adapter, &guns).await;
+        step_the_notary_cli_finds_only_the_deleted_collection_gone(&url, &guns, &refreshes).await;
     }
-
-    // Each signer initialises and publishes its registry's two collections with the CLI.
-    for (i, gun) in guns.iter().enumerate() {
-        let trust_dir = tempfile::tempdir().unwrap();
-        let dir = trust_dir.path().display().to_string();
-        let auth = notary_auth(NULL_USER, &refreshes[i / 2]);
-        let env = [("NOTARY_AUTH", auth.as_str())];
-        let (ok, out, err) =
-            notary_cli(&["-s", &url, "-d", &dir, "init", "-p", gun], &env).await;
-        assert!(ok, "init {gun}: {out} {err}");
-        let digest = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-        let (ok, out, err) = notary_cli(
-            &[
-                "-s",
-                &url,
-                "-d",
-                &dir,
-                "addhash",
-                "-p",
-                gun,
-                "v1",
-                "1234",
-                "--sha256",
-                digest,
-            ],
-            &env,
-        )
-        .await;
-        assert!(ok, "addhash {gun}: {out} {err}");
-    }
-
-    // Berth catalogued every collection it gave a trust-data push for, per registry.
-    let rows = <berth_infra::persistence::entities::trusted_collection::Entity as sea_orm::EntityTrait>::find()
-        .all(app.database().await.writer())
-        .await
-        .unwrap();
-    let first_key = app.registry_path("cat", "catreg001").to_lowercase();
-    let mut first: Vec<String> = rows
-        .iter()
-        .filter(|r| r.registry_key == first_key)
-        .map(|r| r.gun.clone())
-        .collect();
-    first.sort();
-    assert_eq!(first, guns[..2].to_vec());
-    assert_eq!(rows.len(), 4, "{rows:?}");
-    let (status, listed) = app
-        .get(&format!(
-            "{}/trustedCollections?api-version={API}",
-            app.registry_path("cat", "catreg001")
-        ))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{listed}");
-    assert_eq!(
-        listed["value"],
-        json!([{"gun": guns[0], "repository": "app"}, {"gun": guns[1], "repository": "app-b"}])
-    );
-
-    // The adapter behind the port: it lists, deletes exactly one GUN, and checks.
-    let store = trust_store(&app, adapter).await;
-    store.health().await.unwrap();
-    let mut listed = store.list_collections().await.unwrap();
-    listed.sort();
-    let mut expected = guns.clone();
-    expected.sort();
-    assert_eq!(listed, expected);
-    for gun in &guns {
-        assert!(store.has_collection(gun).await.unwrap(), "{gun}");
-    }
-    store.delete_collection(&guns[0]).await.unwrap();
-    store.delete_collection(&guns[0]).await.unwrap();
-    assert!(!store.has_collection(&guns[0]).await.unwrap(), "deleted");
-    for gun in &guns[1..] {
-        assert!(
-            store.has_collection(gun).await.unwrap(),
-            "{gun} must survive the deletion of {}",
-            guns[0]
-        );
-    }
-    assert!(!store.list_collections().await.unwrap().contains(&guns[0]));
-    let reader = notary_auth(NULL_USER, &refreshes[0]);
-    let (_, out, _) = notary_cli(
-        &["-s", &url, "list", &guns[0]],
-        &[("NOTARY_AUTH", reader.as_str())],
-    )
-    .await;
-    assert!(out.contains("does not have trust data"), "{out}");
-    let (ok, out, _) = notary_cli(
-        &["-s", &url, "list", &guns[1]],
-        &[("NOTARY_AUTH", reader.as_str())],
-    )
-    .await;
-    assert!(ok && out.contains("v1"), "{out}");
-}
 
     async fn the_notary_cli_publishes_removes_rotates_delegates_and_deletes(adapter, backend) {
         let app = with_trust(backend, adapter, &[]).await;
@@ -431,60 +226,14 @@ contract! {
         let gun = format!("{login}/app");
         let signer_refresh = signer_in(&app, &registry, "tamp-signer").await;
         let (_, _, reader_refresh) = signed_in(&app, &registry, ACR_PULL, "tamp-reader").await;
-        let owner = Cli::new(&app, &signer_refresh);
-        owner.ok(&["init", "-p", &gun]).await;
-        owner.ok(&["addhash", "-p", &gun, "v1", "4", "--sha256", &digest(1)]).await;
-        let metadata = owner.dir.path().join("tuf").join(&gun).join("metadata");
-        let file = |role: &str| std::fs::read(metadata.join(format!("{role}.json"))).unwrap();
-        let (root, targets, snapshot) = (file("root"), file("targets"), file("snapshot"));
+        let published = step_the_signer_publishes_v1(&app, &gun, &signer_refresh).await;
         let t = access(&app, service(&app), &format!("repository:{gun}:push,pull"), &signer_refresh).await;
         let token = t.body["access_token"].as_str().unwrap().to_owned();
-        let timestamp = || async {
-            let r = app.client.get(format!("{}/v2/{gun}/_trust/tuf/timestamp.json", trust_url(&app)))
-                .bearer_auth(&token).send().await.unwrap();
-            assert_eq!(r.status(), StatusCode::OK);
-            r.bytes().await.unwrap()
-        };
-        let before = timestamp().await;
-
-        // The targets file with a signature byte changed; with a space inside (its signed
-        // part intact, its checksum no longer the snapshot's).
-        let mut forged: Value = serde_json::from_slice(&targets).unwrap();
-        let sig = forged["signatures"][0]["sig"].as_str().unwrap().to_owned();
-        let flipped = match sig.strip_prefix('A') {
-            Some(rest) => format!("B{rest}"),
-            None => format!("A{}", &sig[1..]),
-        };
-        forged["signatures"][0]["sig"] = json!(flipped);
-        let forged = serde_json::to_vec(&forged).unwrap();
-        let spaced = [b"{ ".as_slice(), &targets[1..]].concat();
-        type Parts<'a> = Vec<(&'a str, Vec<u8>)>;
-        let cases: Vec<(&str, Parts, &str)> = vec![
-            ("a replay of the published files", vec![("root", root.clone()), ("targets", targets.clone()), ("snapshot", snapshot.clone())], "VERSION"),
-            ("a forged signature", vec![("targets", forged), ("snapshot", snapshot.clone())], "INVALID_UPDATE"),
-            ("a checksum that is not the snapshot's", vec![("targets", spaced), ("snapshot", snapshot.clone())], "INVALID_UPDATE"),
-            ("an unknown role", vec![("nonsense", targets.clone())], "INVALID_ROLE"),
-            ("a part without a file name", vec![("", targets.clone())], "NO_FILENAME"),
-            ("JSON that does not parse", vec![("targets", b"{\"signed\":".to_vec())], "MALFORMED_JSON"),
-        ];
-        for (what, parts, code) in cases {
-            let refused = upload_parts(&app, &gun, &token, &parts).await;
-            assert_eq!(
-                (refused.status, refused.body["errors"][0]["code"].as_str()),
-                (StatusCode::BAD_REQUEST, Some(code)),
-                "{what}: {:?}", refused.body
-            );
-        }
-        let not_multipart = app.client.post(format!("{}/v2/{gun}/_trust/tuf/", trust_url(&app)))
-            .bearer_auth(&token).header("content-type", "application/json").body("{}").send().await.unwrap();
-        assert_eq!(not_multipart.status(), StatusCode::BAD_REQUEST);
-        let body: Value = not_multipart.json().await.unwrap();
-        assert_eq!(body["errors"][0]["code"], "MALFORMED_UPLOAD");
-
-        // Nothing changed: the same timestamp, the same tag.
-        assert_eq!(timestamp().await, before, "a refused upload changed the timestamp");
-        let out = list(&app, &gun, &reader_refresh).await.unwrap();
-        assert_eq!(tags(&out), vec![("v1".to_owned(), "targets".to_owned())], "{out}");
+        let before = timestamp_of(&app, &gun, &token).await;
+        step_tampered_uploads_are_refused_alike(&app, &gun, &token, &published).await;
+        step_an_upload_that_is_not_multipart_is_refused(&app, &gun, &token).await;
+        let after = timestamp_of(&app, &gun, &token).await;
+        step_nothing_changed(&app, &gun, &reader_refresh, &before, &after).await;
     }
 
     async fn the_changefeed_pages_as_notary_does(adapter, backend) {
@@ -523,6 +272,443 @@ contract! {
         let (status, refused) = feed("?records=10&change_id=x").await;
         assert_eq!((status, refused["errors"][0]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("INVALID_PARAMETERS")), "{refused}");
     }
+}
+
+/// The collection [`berth_tokens_are_accepted_for_reads_as_roles_allow`] reads: its GUN,
+/// the pull scope of it, and the URL of its root.json on the trust server.
+struct RootOf {
+    gun: String,
+    scope: String,
+    root: String,
+}
+
+impl RootOf {
+    fn new(app: &TestApp, gun: String) -> Self {
+        let url = trust_url(app);
+        Self {
+            scope: format!("repository:{gun}:pull"),
+            root: format!("{url}/v2/{gun}/_trust/tuf/root.json"),
+            gun,
+        }
+    }
+
+    /// GET root.json, with `token` as the bearer token when there is one.
+    async fn get(&self, app: &TestApp, token: Option<String>) -> berth_tests::Reply {
+        let bearer = token.map(|t| format!("Bearer {t}"));
+        let headers: Vec<(&str, &str)> = bearer
+            .iter()
+            .map(|b| ("authorization", b.as_str()))
+            .collect();
+        app.send_as(reqwest::Method::GET, &self.root, None, &headers)
+            .await
+    }
+}
+
+/// No token: notary's challenge names Berth's realm, the notary service and the scope.
+async fn step_without_a_token_the_challenge_names_berths_realm(app: &TestApp, root: &RootOf) {
+    let challenge = root.get(app, None).await;
+    assert_eq!(challenge.status, StatusCode::UNAUTHORIZED);
+    let expected = format!(
+        "Bearer realm=\"{}/oauth2/token\",service=\"{}\",scope=\"{}\"",
+        app.base,
+        service(app),
+        root.scope
+    );
+    assert_eq!(
+        challenge.header("www-authenticate"),
+        Some(expected.as_str())
+    );
+}
+
+/// (a) AcrPull: a pull token notary accepts. Nothing is published, hence 404, not 401.
+async fn step_acr_pull_gets_a_pull_token_the_trust_server_accepts(
+    app: &TestApp,
+    root: &RootOf,
+    reader: &str,
+) {
+    let t = access(app, service(app), &root.scope, reader).await;
+    assert_eq!(t.status, StatusCode::OK, "{:?}", t.body);
+    let token = t.body["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        jwt_claims(&token)["access"],
+        json!([{"type": "repository", "name": root.gun, "actions": ["pull"]}])
+    );
+    let read = root.get(app, Some(token)).await;
+    assert_ne!(
+        read.status,
+        StatusCode::UNAUTHORIZED,
+        "the trust server refused Berth's token: {:?}",
+        read.body
+    );
+    assert_eq!(
+        (read.status, read.body["errors"][0]["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("METADATA_NOT_FOUND")),
+        "{:?}",
+        read.body
+    );
+}
+
+/// (b) No role: a valid token that grants nothing, which notary refuses.
+async fn step_without_a_role_the_token_grants_nothing_and_is_refused(
+    app: &TestApp,
+    root: &RootOf,
+    stranger: &str,
+) {
+    let t = access(app, service(app), &root.scope, stranger).await;
+    assert_eq!(t.status, StatusCode::OK, "{:?}", t.body);
+    let token = t.body["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(jwt_claims(&token)["access"], json!([]));
+    let refused = root.get(app, Some(token)).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNAUTHORIZED,
+        "{:?}",
+        refused.body
+    );
+    assert!(
+        refused
+            .header("www-authenticate")
+            .is_some_and(|h| h.contains("error=\"insufficient_scope\"")),
+        "{:?}",
+        refused.headers
+    );
+}
+
+/// (c) Anonymous, as the notary CLI asks first: 200 with empty access, never a 401.
+async fn step_an_anonymous_token_grants_nothing(app: &TestApp, root: &RootOf) {
+    let anonymous = app
+        .send_as(
+            reqwest::Method::GET,
+            &format!(
+                "/oauth2/token?service={}&scope={}",
+                service(app),
+                urlencoding::encode(&root.scope)
+            ),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(anonymous.status, StatusCode::OK, "{:?}", anonymous.body);
+    let token = anonymous.body["token"].as_str().unwrap().to_owned();
+    assert_eq!(jwt_claims(&token)["access"], json!([]));
+    assert_eq!(
+        root.get(app, Some(token)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+/// The notary CLI, with the refresh token as `az acr login` hands it to Docker: it gets
+/// past auth (anonymous first, then with NOTARY_AUTH) and finds no trust data. Without a
+/// role, the same command is refused.
+async fn step_the_notary_cli_gets_past_auth_only_with_a_role(
+    app: &TestApp,
+    root: &RootOf,
+    reader: &str,
+    stranger: &str,
+) {
+    let (url, gun) = (trust_url(app), root.gun.as_str());
+    let (ok, out, err) = notary_cli(
+        &["-s", url, "list", gun],
+        &[("NOTARY_AUTH", &notary_auth(NULL_USER, reader))],
+    )
+    .await;
+    assert!(!ok, "nothing is published: {out}{err}");
+    assert!(
+        out.contains(&format!("does not have trust data for {gun}")),
+        "{out}{err}"
+    );
+    assert!(!out.contains("not authorized"), "{out}{err}");
+    let (ok, out, err) = notary_cli(
+        &["-s", url, "list", gun],
+        &[("NOTARY_AUTH", &notary_auth(NULL_USER, stranger))],
+    )
+    .await;
+    assert!(!ok);
+    assert!(out.contains("not authorized"), "{out}{err}");
+}
+
+/// Two Premium registries with content trust on and a signer each: their GUNs (two a
+/// registry, `app` and `app-b`), and the signers' refresh tokens.
+async fn step_two_registries_have_content_trust_and_a_signer_each(
+    app: &TestApp,
+) -> (Vec<String>, Vec<String>) {
+    app.create_group("cat").await;
+    let mut guns = Vec::new();
+    let mut refreshes = Vec::new();
+    for name in ["catreg001", "catreg002"] {
+        app.create_registry("cat", name, "Premium").await;
+        let registry = app.registry_path("cat", name);
+        let on = app.patch(&format!("{registry}?api-version={API}"), &json!({"properties": {"policies": {"trustPolicy": {"type": "Notary", "status": "enabled"}}}})).await;
+        assert_eq!(on.status, StatusCode::OK, "{:?}", on.body);
+        let refresh = signer_in(app, &registry, &format!("{name}-signer")).await;
+        let login = login_server(app, &registry).await;
+        guns.push(format!("{login}/app"));
+        guns.push(format!("{login}/app-b"));
+        refreshes.push(refresh);
+    }
+    (guns, refreshes)
+}
+
+/// Each signer initialises and publishes its registry's two collections with the CLI.
+async fn step_each_signer_publishes_its_registrys_two_collections(
+    url: &str,
+    guns: &[String],
+    refreshes: &[String],
+) {
+    for (i, gun) in guns.iter().enumerate() {
+        let trust_dir = tempfile::tempdir().unwrap();
+        let dir = trust_dir.path().display().to_string();
+        let auth = notary_auth(NULL_USER, &refreshes[i / 2]);
+        let env = [("NOTARY_AUTH", auth.as_str())];
+        let (ok, out, err) = notary_cli(&["-s", url, "-d", &dir, "init", "-p", gun], &env).await;
+        assert!(ok, "init {gun}: {out} {err}");
+        let digest = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        let (ok, out, err) = notary_cli(
+            &[
+                "-s", url, "-d", &dir, "addhash", "-p", gun, "v1", "1234", "--sha256", digest,
+            ],
+            &env,
+        )
+        .await;
+        assert!(ok, "addhash {gun}: {out} {err}");
+    }
+}
+
+/// Berth catalogued every collection it gave a trust-data push for, per registry.
+async fn step_berth_catalogued_every_collection_per_registry(app: &TestApp, guns: &[String]) {
+    let rows = <berth_infra::persistence::entities::trusted_collection::Entity as sea_orm::EntityTrait>::find()
+        .all(app.database().await.writer())
+        .await
+        .unwrap();
+    let first_key = app.registry_path("cat", "catreg001").to_lowercase();
+    let mut first: Vec<String> = rows
+        .iter()
+        .filter(|r| r.registry_key == first_key)
+        .map(|r| r.gun.clone())
+        .collect();
+    first.sort();
+    assert_eq!(first, guns[..2].to_vec());
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    let (status, listed) = app
+        .get(&format!(
+            "{}/trustedCollections?api-version={API}",
+            app.registry_path("cat", "catreg001")
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    assert_eq!(
+        listed["value"],
+        json!([{"gun": guns[0], "repository": "app"}, {"gun": guns[1], "repository": "app-b"}])
+    );
+}
+
+/// The adapter behind the port: it lists, deletes exactly one GUN, and checks.
+async fn step_the_store_lists_deletes_exactly_one_and_checks(
+    app: &TestApp,
+    adapter: Adapter,
+    guns: &[String],
+) {
+    let store = trust_store(app, adapter).await;
+    store.health().await.unwrap();
+    let mut listed = store.list_collections().await.unwrap();
+    listed.sort();
+    let mut expected = guns.to_vec();
+    expected.sort();
+    assert_eq!(listed, expected);
+    for gun in guns {
+        assert!(store.has_collection(gun).await.unwrap(), "{gun}");
+    }
+    store.delete_collection(&guns[0]).await.unwrap();
+    store.delete_collection(&guns[0]).await.unwrap();
+    assert!(!store.has_collection(&guns[0]).await.unwrap(), "deleted");
+    for gun in &guns[1..] {
+        assert!(
+            store.has_collection(gun).await.unwrap(),
+            "{gun} must survive the deletion of {}",
+            guns[0]
+        );
+    }
+    assert!(!store.list_collections().await.unwrap().contains(&guns[0]));
+}
+
+/// The notary CLI finds no trust data for the deleted collection, and v1 in the other of
+/// its registry.
+async fn step_the_notary_cli_finds_only_the_deleted_collection_gone(
+    url: &str,
+    guns: &[String],
+    refreshes: &[String],
+) {
+    let reader = notary_auth(NULL_USER, &refreshes[0]);
+    let (_, out, _) = notary_cli(
+        &["-s", url, "list", &guns[0]],
+        &[("NOTARY_AUTH", reader.as_str())],
+    )
+    .await;
+    assert!(out.contains("does not have trust data"), "{out}");
+    let (ok, out, _) = notary_cli(
+        &["-s", url, "list", &guns[1]],
+        &[("NOTARY_AUTH", reader.as_str())],
+    )
+    .await;
+    assert!(ok && out.contains("v1"), "{out}");
+}
+
+/// The metadata files of a published collection, as the notary CLI keeps them.
+struct Published {
+    root: Vec<u8>,
+    targets: Vec<u8>,
+    snapshot: Vec<u8>,
+}
+
+/// The signer initialises `gun` and publishes v1 with the CLI; returns the CLI's copy of
+/// the files it uploaded.
+async fn step_the_signer_publishes_v1(app: &TestApp, gun: &str, signer_refresh: &str) -> Published {
+    let owner = Cli::new(app, signer_refresh);
+    owner.ok(&["init", "-p", gun]).await;
+    owner
+        .ok(&["addhash", "-p", gun, "v1", "4", "--sha256", &digest(1)])
+        .await;
+    let metadata = owner.dir.path().join("tuf").join(gun).join("metadata");
+    let file = |role: &str| std::fs::read(metadata.join(format!("{role}.json"))).unwrap();
+    Published {
+        root: file("root"),
+        targets: file("targets"),
+        snapshot: file("snapshot"),
+    }
+}
+
+/// `gun`'s timestamp.json as the trust server serves it to `token`: its bytes (as the HTTP
+/// client gives them, which a failed assertion prints as text).
+async fn timestamp_of(app: &TestApp, gun: &str, token: &str) -> impl PartialEq + std::fmt::Debug {
+    let r = app
+        .client
+        .get(format!(
+            "{}/v2/{gun}/_trust/tuf/timestamp.json",
+            trust_url(app)
+        ))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    r.bytes().await.unwrap()
+}
+
+/// Metadata parts (`filename` → bytes) of one upload.
+type Parts<'a> = Vec<(&'a str, Vec<u8>)>;
+
+/// The targets file with a signature byte changed; with a space inside (its signed part
+/// intact, its checksum no longer the snapshot's).
+fn forged_and_spaced(targets: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let mut forged: Value = serde_json::from_slice(targets).unwrap();
+    let sig = forged["signatures"][0]["sig"].as_str().unwrap().to_owned();
+    let flipped = match sig.strip_prefix('A') {
+        Some(rest) => format!("B{rest}"),
+        None => format!("A{}", &sig[1..]),
+    };
+    forged["signatures"][0]["sig"] = json!(flipped);
+    let forged = serde_json::to_vec(&forged).unwrap();
+    let spaced = [b"{ ".as_slice(), &targets[1..]].concat();
+    (forged, spaced)
+}
+
+/// Each tampered upload of `published`: what it is, its parts, and the error code it is
+/// refused with.
+fn tampered(published: &Published) -> Vec<(&'static str, Parts<'static>, &'static str)> {
+    let Published {
+        root,
+        targets,
+        snapshot,
+    } = published;
+    let (forged, spaced) = forged_and_spaced(targets);
+    vec![
+        (
+            "a replay of the published files",
+            vec![
+                ("root", root.clone()),
+                ("targets", targets.clone()),
+                ("snapshot", snapshot.clone()),
+            ],
+            "VERSION",
+        ),
+        (
+            "a forged signature",
+            vec![("targets", forged), ("snapshot", snapshot.clone())],
+            "INVALID_UPDATE",
+        ),
+        (
+            "a checksum that is not the snapshot's",
+            vec![("targets", spaced), ("snapshot", snapshot.clone())],
+            "INVALID_UPDATE",
+        ),
+        (
+            "an unknown role",
+            vec![("nonsense", targets.clone())],
+            "INVALID_ROLE",
+        ),
+        (
+            "a part without a file name",
+            vec![("", targets.clone())],
+            "NO_FILENAME",
+        ),
+        (
+            "JSON that does not parse",
+            vec![("targets", b"{\"signed\":".to_vec())],
+            "MALFORMED_JSON",
+        ),
+    ]
+}
+
+/// Every tampered upload is refused with a 400 and its own error code.
+async fn step_tampered_uploads_are_refused_alike(
+    app: &TestApp,
+    gun: &str,
+    token: &str,
+    published: &Published,
+) {
+    for (what, parts, code) in tampered(published) {
+        let refused = upload_parts(app, gun, token, &parts).await;
+        assert_eq!(
+            (refused.status, refused.body["errors"][0]["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some(code)),
+            "{what}: {:?}",
+            refused.body
+        );
+    }
+}
+
+/// An upload that is not multipart is refused as malformed.
+async fn step_an_upload_that_is_not_multipart_is_refused(app: &TestApp, gun: &str, token: &str) {
+    let not_multipart = app
+        .client
+        .post(format!("{}/v2/{gun}/_trust/tuf/", trust_url(app)))
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_multipart.status(), StatusCode::BAD_REQUEST);
+    let body: Value = not_multipart.json().await.unwrap();
+    assert_eq!(body["errors"][0]["code"], "MALFORMED_UPLOAD");
+}
+
+/// Nothing changed: the same timestamp (`after` the refused uploads as `before`), the same
+/// tag.
+async fn step_nothing_changed<T: PartialEq + std::fmt::Debug>(
+    app: &TestApp,
+    gun: &str,
+    reader_refresh: &str,
+    before: &T,
+    after: &T,
+) {
+    assert_eq!(after, before, "a refused upload changed the timestamp");
+    let out = list(app, gun, reader_refresh).await.unwrap();
+    assert_eq!(
+        tags(&out),
+        vec![("v1".to_owned(), "targets".to_owned())],
+        "{out}"
+    );
 }
 
 /// Uploads metadata parts (`filename` → bytes) to `gun` as the notary CLI does, with `token`.

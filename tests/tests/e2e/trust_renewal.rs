@@ -241,8 +241,33 @@ berth_tests::per_backend! {
 }
 
 async fn renewal(backend: Backend) {
-    // A berthd 15 days in the past: what it issues is dated then.
-    let mut past = spawn_app_with(
+    let mut past = step_a_berthd_15_days_in_the_past_issues_what_is_dated_then(backend).await;
+    let (registry, login) = trusted_registry(&past, "renewreg1").await;
+    let gun = format!("{login}/app");
+    let signer_refresh = signer_in(&past, &registry, "renew-signer").await;
+    let (_, _, reader) = signed_in(&past, &registry, ACR_PULL, "renew-reader").await;
+    let owner =
+        step_the_signer_publishes_v1_with_a_backdated_root(&past, &gun, &signer_refresh).await;
+    let old = step_the_timestamp_signed_then_is_served_as_is(&past, &gun, &reader).await;
+    step_the_notary_cli_in_real_time_refuses_that_timestamp(&past, &owner, &gun, &reader).await;
+    step_stopped_the_stored_timestamp_is_the_expired_one(&mut past, &gun, &old).await;
+    let present = step_a_berthd_in_real_time_starts_on_the_same_data(backend, &past).await;
+    let reader =
+        step_reading_renews_the_timestamp_once(&present, &past, &registry, &gun, &old).await;
+    step_clients_list_and_publish_again(&present, &registry, &gun, &reader, owner).await;
+}
+
+/// When a token was issued (its `iat`).
+fn issued_at(token: &str) -> OffsetDateTime {
+    let iat = jwt_claims(token)["iat"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no iat: {token}"));
+    OffsetDateTime::from_unix_timestamp(iat).unwrap()
+}
+
+/// A berthd 15 days in the past: what it issues is dated then.
+async fn step_a_berthd_15_days_in_the_past_issues_what_is_dated_then(backend: Backend) -> TestApp {
+    let past = spawn_app_with(
         backend,
         SpawnOptions {
             process: berthd(),
@@ -251,26 +276,24 @@ async fn renewal(backend: Backend) {
         },
     )
     .await;
-    let iat = |token: &str| {
-        let iat = jwt_claims(token)["iat"]
-            .as_i64()
-            .unwrap_or_else(|| panic!("no iat: {token}"));
-        OffsetDateTime::from_unix_timestamp(iat).unwrap()
-    };
-    let issued = iat(&past.management_token);
+    let issued = issued_at(&past.management_token);
     assert!(
         about(issued, OffsetDateTime::now_utc() - SHIFT),
         "berthd under libfaketime (FAKETIME=-15d) issued a token at {issued}, not 15 days ago:\n{}",
         past.log()
     );
-    let (registry, login) = trusted_registry(&past, "renewreg1").await;
-    let gun = format!("{login}/app");
-    let signer_refresh = signer_in(&past, &registry, "renew-signer").await;
-    let (_, _, reader) = signed_in(&past, &registry, ACR_PULL, "renew-reader").await;
+    past
+}
 
-    // The signer publishes tag v1 in one go (its root certificate made in the past too).
-    let owner = Cli::new(&past, &signer_refresh);
-    let (key, cert) = backdated_root(&gun, owner.dir.path());
+/// The signer publishes tag v1 in one go (its root certificate made in the past too).
+/// Returns its CLI, whose trust directory the later steps go on with.
+async fn step_the_signer_publishes_v1_with_a_backdated_root(
+    past: &TestApp,
+    gun: &str,
+    signer_refresh: &str,
+) -> Cli {
+    let owner = Cli::new(past, signer_refresh);
+    let (key, cert) = backdated_root(gun, owner.dir.path());
     owner
         .ok(&[
             "init",
@@ -278,20 +301,37 @@ async fn renewal(backend: Backend) {
             path(&key),
             "--rootcert",
             path(&cert),
-            &gun,
+            gun,
         ])
         .await;
     owner
-        .ok(&["addhash", &gun, "v1", "4", "--sha256", &digest(1)])
+        .ok(&["addhash", gun, "v1", "4", "--sha256", &digest(1)])
         .await;
-    let out = owner.ok(&["publish", &gun]).await;
+    let out = owner.ok(&["publish", gun]).await;
     assert!(out.contains("Successfully published changes"), "{out}");
+    owner
+}
 
-    // berthd signed the timestamp at its time: valid for 14 days from 15 days ago, so
-    // expired a day ago in real time, though berthd, living in the past, serves it as is.
-    let (_, root) = served(&past, &gun, &reader, "root.json").await;
+/// The timestamp the berthd in the past signed and served, and the timestamp keys its root
+/// names.
+struct OldTimestamp {
+    timestamp_keys: Vec<String>,
+    old_bytes: Vec<u8>,
+    old: Value,
+    old_version: i64,
+    old_expiry: OffsetDateTime,
+}
+
+/// berthd signed the timestamp at its time: valid for 14 days from 15 days ago, so expired
+/// a day ago in real time, though berthd, living in the past, serves it as is.
+async fn step_the_timestamp_signed_then_is_served_as_is(
+    past: &TestApp,
+    gun: &str,
+    reader: &str,
+) -> OldTimestamp {
+    let (_, root) = served(past, gun, reader, "root.json").await;
     let timestamp_keys = root_key_ids(&root, "timestamp");
-    let (old_bytes, old) = served(&past, &gun, &reader, "timestamp.json").await;
+    let (old_bytes, old) = served(past, gun, reader, "timestamp.json").await;
     let old_version = old["signed"]["version"].as_i64().unwrap();
     let old_expiry = expires(&old);
     assert!(
@@ -302,28 +342,48 @@ async fn renewal(backend: Backend) {
         "the timestamp berthd signed 15 days ago expires at {old_expiry}: {old}"
     );
     assert_eq!(signing_keys(&old), timestamp_keys, "{old}");
+    OldTimestamp {
+        timestamp_keys,
+        old_bytes,
+        old,
+        old_version,
+        old_expiry,
+    }
+}
 
-    // The notary CLI runs in real time (not under libfaketime, which could not reach a Go
-    // binary's clock anyway): it refuses that timestamp, to read and to publish.
-    let (ok, out) = Cli::new(&past, &reader).run(&["list", &gun]).await;
+/// The notary CLI runs in real time (not under libfaketime, which could not reach a Go
+/// binary's clock anyway): it refuses that timestamp, to read and to publish.
+async fn step_the_notary_cli_in_real_time_refuses_that_timestamp(
+    past: &TestApp,
+    owner: &Cli,
+    gun: &str,
+    reader: &str,
+) {
+    let (ok, out) = Cli::new(past, reader).run(&["list", gun]).await;
     assert!(
         !ok && out.contains("timestamp expired"),
         "a fresh reader: {out}"
     );
     let (ok, out) = owner
-        .run(&["addhash", "-p", &gun, "v2", "4", "--sha256", &digest(2)])
+        .run(&["addhash", "-p", gun, "v2", "4", "--sha256", &digest(2)])
         .await;
     assert!(
         !ok && out.contains("timestamp expired"),
         "the signer's next publish: {out}"
     );
+}
 
-    // Stopped: the stored timestamp is the one served, written 15 days ago, expired now.
+/// Stopped: the stored timestamp is the one served, written 15 days ago, expired now.
+async fn step_stopped_the_stored_timestamp_is_the_expired_one(
+    past: &mut TestApp,
+    gun: &str,
+    old: &OldTimestamp,
+) {
     past.kill().await;
-    let stored = stored_timestamp(&past, &gun).await;
+    let stored = stored_timestamp(past, gun).await;
     assert_eq!(
         (stored.version, stored.data.as_slice()),
-        (old_version, old_bytes.as_slice())
+        (old.old_version, old.old_bytes.as_slice())
     );
     assert!(
         about(stored.stored_at, OffsetDateTime::now_utc() - SHIFT),
@@ -331,11 +391,16 @@ async fn renewal(backend: Backend) {
         stored.stored_at
     );
     assert!(
-        old_expiry < OffsetDateTime::now_utc(),
+        old.old_expiry < OffsetDateTime::now_utc(),
         "the stored timestamp had not expired"
     );
+}
 
-    // The same data, in real time: reading timestamp.json renews it.
+/// The same data, in real time: a berthd that issues what is dated now.
+async fn step_a_berthd_in_real_time_starts_on_the_same_data(
+    backend: Backend,
+    past: &TestApp,
+) -> TestApp {
     let present = spawn_app_with(
         backend,
         SpawnOptions {
@@ -345,18 +410,38 @@ async fn renewal(backend: Backend) {
         },
     )
     .await;
-    let issued = iat(&present.management_token);
+    let issued = issued_at(&present.management_token);
     assert!(
         about(issued, OffsetDateTime::now_utc()),
         "issued at {issued}"
     );
+    present
+}
+
+/// Reading timestamp.json renews it: a newer version, valid for 14 days from now, signed by
+/// the same key and naming the same snapshot, stored, and served again as is. Returns the
+/// refresh token of a reader signed in again.
+async fn step_reading_renews_the_timestamp_once(
+    present: &TestApp,
+    past: &TestApp,
+    registry: &str,
+    gun: &str,
+    old: &OldTimestamp,
+) -> String {
+    let OldTimestamp {
+        timestamp_keys,
+        old,
+        old_version,
+        old_expiry,
+        ..
+    } = old;
     // Tokens issued in the past have long expired: sign in again.
-    let (_, _, reader) = signed_in(&present, &registry, ACR_PULL, "renew-reader-2").await;
-    let (new_bytes, new) = served(&present, &gun, &reader, "timestamp.json").await;
+    let (_, _, reader) = signed_in(present, registry, ACR_PULL, "renew-reader-2").await;
+    let (new_bytes, new) = served(present, gun, &reader, "timestamp.json").await;
     let new_version = new["signed"]["version"].as_i64().unwrap();
     let new_expiry = expires(&new);
     assert!(
-        new_version > old_version,
+        new_version > *old_version,
         "the expired timestamp (version {old_version}, expired at {old_expiry}) was served \
          again, not renewed: {new}"
     );
@@ -365,7 +450,7 @@ async fn renewal(backend: Backend) {
         "the renewed timestamp expires at {new_expiry}, not in 14 days: {new}"
     );
     assert_eq!(
-        signing_keys(&new),
+        &signing_keys(&new),
         timestamp_keys,
         "signed by the same timestamp key: {new}"
     );
@@ -373,33 +458,42 @@ async fn renewal(backend: Backend) {
         new["signed"]["meta"]["snapshot"], old["signed"]["meta"]["snapshot"],
         "it names the same snapshot (the signer's, valid for 3 years)"
     );
-    let stored = stored_timestamp(&past, &gun).await;
+    let stored = stored_timestamp(past, gun).await;
     assert_eq!(
         (stored.version, stored.data),
         (new_version, new_bytes.clone())
     );
     // Renewed once: the next read serves the same file.
     assert_eq!(
-        served(&present, &gun, &reader, "timestamp.json").await.0,
+        served(present, gun, &reader, "timestamp.json").await.0,
         new_bytes
     );
+    reader
+}
 
-    // A fresh AcrPull client verifies everything from the root down, and lists v1.
-    let listed = list(&present, &gun, &reader).await.unwrap_or_default();
+/// A fresh AcrPull client verifies everything from the root down, and lists v1; the signer
+/// (signed in again) publishes the change its refused publish staged.
+async fn step_clients_list_and_publish_again(
+    present: &TestApp,
+    registry: &str,
+    gun: &str,
+    reader: &str,
+    owner: Cli,
+) {
+    let listed = list(present, gun, reader).await.unwrap_or_default();
     assert_eq!(
         tags(&listed),
         vec![("v1".to_owned(), "targets".to_owned())],
         "{listed}"
     );
-    // The signer (signed in again) publishes the change its refused publish staged.
-    let signer_refresh = signer_in(&present, &registry, "renew-signer-2").await;
+    let signer_refresh = signer_in(present, registry, "renew-signer-2").await;
     let owner = Cli {
-        url: trust_url(&present).to_owned(),
+        url: trust_url(present).to_owned(),
         auth: notary_auth(NULL_USER, &signer_refresh),
         ..owner
     };
-    owner.ok(&["publish", &gun]).await;
-    let listed = list(&present, &gun, &reader).await.unwrap_or_default();
+    owner.ok(&["publish", gun]).await;
+    let listed = list(present, gun, reader).await.unwrap_or_default();
     assert_eq!(
         tags(&listed),
         vec![
@@ -466,6 +560,18 @@ fn names_key(root: &Value, role: &str, key: &Value) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_on_one_postgresql_serve_one_trust_store() {
+    let (a, b) = step_two_replicas_share_one_schema_and_data_directory().await;
+    let c = step_roles_assigned_through_a_reach_b(&a, &b).await;
+    let through_a = step_published_through_a_is_listed_through_b(&a, &b, &c).await;
+    let feed_before =
+        step_a_signs_with_the_snapshot_key_rotated_in_through_b(&a, &b, &c, through_a).await;
+    step_bs_changefeed_has_as_publish(&a, &b, &c, &feed_before).await;
+    step_racing_first_requests_get_one_timestamp_key(&a, &b, &c).await;
+}
+
+/// Two replicas of one deployment, B started on A's schema and data directory; each serves
+/// a trust server of its own.
+async fn step_two_replicas_share_one_schema_and_data_directory() -> (TestApp, TestApp) {
     let a = spawn_app_with(Backend::Postgres, SpawnOptions::default()).await;
     let b = spawn_app_with(
         Backend::Postgres,
@@ -479,71 +585,127 @@ async fn two_replicas_on_one_postgresql_serve_one_trust_store() {
     // One deployment: one schema and one data directory, whose secrets key seals the
     // trust server's keys.
     assert_eq!(a.owner, b.owner);
-    let (registry, login) = trusted_registry(&a, "replreg01").await;
+    (a, b)
+}
+
+/// What the steps of [`two_replicas_on_one_postgresql_serve_one_trust_store`] share besides
+/// the two replicas: the registry's login server, the collection, and the refresh tokens
+/// of its signer and of a reader.
+struct Collection {
+    login: String,
+    gun: String,
+    signer_refresh: String,
+    reader: String,
+}
+
+/// A registry with content trust, a signer and a reader, made through A. Role assignments
+/// made through A reach B within a second (each replica refreshes its authorization index
+/// from the shared database); B's token server then takes the refresh tokens A issued,
+/// since both have the same token keys.
+async fn step_roles_assigned_through_a_reach_b(a: &TestApp, b: &TestApp) -> Collection {
+    let (registry, login) = trusted_registry(a, "replreg01").await;
     let gun = format!("{login}/app");
-    let signer_refresh = signer_in(&a, &registry, "repl-signer").await;
-    let (_, _, reader) = signed_in(&a, &registry, ACR_PULL, "repl-reader").await;
-    // Role assignments made through A reach B within a second (each replica refreshes its
-    // authorization index from the shared database); B's token server then takes the
-    // refresh tokens A issued, since both have the same token keys.
-    granted_by(&b, &format!("repository:{gun}:*"), &signer_refresh, &["*"]).await;
-    granted_by(&b, &format!("repository:{gun}:pull"), &reader, &["pull"]).await;
+    let signer_refresh = signer_in(a, &registry, "repl-signer").await;
+    let (_, _, reader) = signed_in(a, &registry, ACR_PULL, "repl-reader").await;
+    granted_by(b, &format!("repository:{gun}:*"), &signer_refresh, &["*"]).await;
+    granted_by(b, &format!("repository:{gun}:pull"), &reader, &["pull"]).await;
+    Collection {
+        login,
+        gun,
+        signer_refresh,
+        reader,
+    }
+}
+
+/// Published through A, listed by a fresh AcrPull client through B. Returns the signer's
+/// CLI through A.
+async fn step_published_through_a_is_listed_through_b(
+    a: &TestApp,
+    b: &TestApp,
+    c: &Collection,
+) -> Cli {
+    let gun = &c.gun;
+    let through_a = Cli::new(a, &c.signer_refresh);
+    through_a.ok(&["init", "-p", gun]).await;
+    through_a
+        .ok(&["addhash", "-p", gun, "v1", "4", "--sha256", &digest(1)])
+        .await;
+    let listed = list(b, gun, &c.reader).await.unwrap_or_default();
+    assert_eq!(
+        tags(&listed),
+        vec![("v1".to_owned(), "targets".to_owned())],
+        "{listed}"
+    );
+    through_a
+}
+
+/// The snapshot key handed to the server through B; A then signs with that one key, and
+/// both replicas hand it out. Returns B's changefeed from before A's publish.
+async fn step_a_signs_with_the_snapshot_key_rotated_in_through_b(
+    a: &TestApp,
+    b: &TestApp,
+    c: &Collection,
+    through_a: Cli,
+) -> Vec<Value> {
+    let Collection {
+        gun,
+        signer_refresh,
+        reader,
+        ..
+    } = c;
     let v1 = ("v1".to_owned(), "targets".to_owned());
     let v2 = ("v2".to_owned(), "targets".to_owned());
-
-    // Published through A, listed by a fresh AcrPull client through B.
-    let through_a = Cli::new(&a, &signer_refresh);
-    through_a.ok(&["init", "-p", &gun]).await;
-    through_a
-        .ok(&["addhash", "-p", &gun, "v1", "4", "--sha256", &digest(1)])
-        .await;
-    let listed = list(&b, &gun, &reader).await.unwrap_or_default();
-    assert_eq!(tags(&listed), vec![v1.clone()], "{listed}");
-
-    // The snapshot key handed to the server through B; A then signs with that one key.
     let through_b = Cli {
-        url: trust_url(&b).to_owned(),
+        url: trust_url(b).to_owned(),
         ..through_a
     };
     through_b
-        .ok(&["key", "rotate", &gun, "snapshot", "-r"])
+        .ok(&["key", "rotate", gun, "snapshot", "-r"])
         .await;
     let through_a = Cli {
-        url: trust_url(&a).to_owned(),
+        url: trust_url(a).to_owned(),
         ..through_b
     };
-    let feed_before = changefeed(&b, &gun, &reader).await;
+    let feed_before = changefeed(b, gun, reader).await;
     through_a
-        .ok(&["addhash", "-p", &gun, "v2", "4", "--sha256", &digest(2)])
+        .ok(&["addhash", "-p", gun, "v2", "4", "--sha256", &digest(2)])
         .await;
-    let listed = list(&b, &gun, &reader).await.unwrap_or_default();
+    let listed = list(b, gun, reader).await.unwrap_or_default();
     assert_eq!(tags(&listed), vec![v1, v2], "{listed}");
-    let key_a = server_key(&a, &gun, &signer_refresh, "snapshot").await;
-    let key_b = server_key(&b, &gun, &signer_refresh, "snapshot").await;
+    let key_a = server_key(a, gun, signer_refresh, "snapshot").await;
+    let key_b = server_key(b, gun, signer_refresh, "snapshot").await;
     assert_eq!(
         key_a, key_b,
         "the replicas hand out different snapshot keys"
     );
-    let (_, root) = served(&b, &gun, &reader, "root.json").await;
+    let (_, root) = served(b, gun, reader, "root.json").await;
     assert!(
         names_key(&root, "snapshot", &key_a),
         "the root names the server's snapshot key: {root} / {key_a}"
     );
-    let (_, snapshot) = served(&a, &gun, &reader, "snapshot.json").await;
+    let (_, snapshot) = served(a, gun, reader, "snapshot.json").await;
     assert_eq!(
         signing_keys(&snapshot),
         root_key_ids(&root, "snapshot"),
         "A signed the snapshot with the key rotated in through B: {snapshot}"
     );
+    feed_before
+}
 
-    // B's changefeed has A's publish: one new record, the timestamp A serves.
-    let feed = changefeed(&b, &gun, &reader).await;
+/// B's changefeed has A's publish: one new record, the timestamp A serves.
+async fn step_bs_changefeed_has_as_publish(
+    a: &TestApp,
+    b: &TestApp,
+    c: &Collection,
+    feed_before: &[Value],
+) {
+    let feed = changefeed(b, &c.gun, &c.reader).await;
     assert_eq!(
         feed.len(),
         feed_before.len() + 1,
         "one publish, one record: {feed:?}"
     );
-    let (timestamp_bytes, timestamp) = served(&a, &gun, &reader, "timestamp.json").await;
+    let (timestamp_bytes, timestamp) = served(a, &c.gun, &c.reader, "timestamp.json").await;
     let record = feed.last().unwrap();
     assert_eq!(
         (
@@ -553,33 +715,31 @@ async fn two_replicas_on_one_postgresql_serve_one_trust_store() {
             record["SHA256"].as_str(),
         ),
         (
-            Some(gun.as_str()),
+            Some(c.gun.as_str()),
             Some("update"),
             timestamp["signed"]["version"].as_i64(),
             Some(sha256_hex(&timestamp_bytes).as_str()),
         ),
         "{record}"
     );
+}
 
-    // The first requests for a new collection's timestamp key, racing on both replicas:
-    // one key for all of them, as notary-server's GetOrCreateTimestampKey gives.
-    let fresh = format!("{login}/fresh");
-    let t = access(
-        &a,
-        service(&a),
-        &format!("repository:{fresh}:push,pull"),
-        &signer_refresh,
-    )
-    .await;
-    let token = t.body["access_token"].as_str().unwrap().to_owned();
+/// 16 concurrent first GET timestamp.key of `fresh` with `token`, 8 on each replica: which
+/// replica answered, its status and its body.
+async fn race_for_the_timestamp_key(
+    a: &TestApp,
+    b: &TestApp,
+    fresh: &str,
+    token: &str,
+) -> Vec<(&'static str, StatusCode, Value)> {
     let mut racing = tokio::task::JoinSet::new();
     for i in 0..16 {
         let replica = if i % 2 == 0 { "A" } else { "B" };
         let url = format!(
             "{}/v2/{fresh}/_trust/tuf/timestamp.key",
-            trust_url(if i % 2 == 0 { &a } else { &b })
+            trust_url(if i % 2 == 0 { a } else { b })
         );
-        let (client, token) = (a.client.clone(), token.clone());
+        let (client, token) = (a.client.clone(), token.to_owned());
         racing.spawn(async move {
             let r = client.get(url).bearer_auth(token).send().await.unwrap();
             let status = r.status();
@@ -590,13 +750,15 @@ async fn two_replicas_on_one_postgresql_serve_one_trust_store() {
             )
         });
     }
-    let answers = racing.join_all().await;
-    for (replica, status, body) in &answers {
-        assert_eq!(*status, StatusCode::OK, "{replica}: {body}");
-    }
-    // Each distinct key, with the replicas that answered it.
+    racing.join_all().await
+}
+
+/// Each distinct public key among `answers`, with the replicas that answered it.
+fn distinct_keys<'a>(
+    answers: &'a [(&'static str, StatusCode, Value)],
+) -> Vec<(String, Vec<&'a str>)> {
     let mut keys: Vec<(String, Vec<&str>)> = Vec::new();
-    for (replica, _, body) in &answers {
+    for (replica, _, body) in answers {
         let public = body["keyval"]["public"]
             .as_str()
             .unwrap_or_default()
@@ -606,17 +768,46 @@ async fn two_replicas_on_one_postgresql_serve_one_trust_store() {
             None => keys.push((public, vec![replica])),
         }
     }
+    keys
+}
+
+/// The server keys of `gun` in the app's database: role, generation and key id.
+async fn held_keys(app: &TestApp, gun: &str) -> Vec<(String, i64, String)> {
     let rows =
         <berth_infra::persistence::entities::tuf_server_key::Entity as sea_orm::EntityTrait>::find(
         )
-        .all(a.database().await.writer())
+        .all(app.database().await.writer())
         .await
         .unwrap();
-    let held: Vec<(String, i64, String)> = rows
-        .into_iter()
-        .filter(|row| row.gun == fresh)
+    rows.into_iter()
+        .filter(|row| row.gun == gun)
         .map(|row| (row.role, row.generation, row.key_id))
-        .collect();
+        .collect()
+}
+
+/// The first requests for a new collection's timestamp key, racing on both replicas: one
+/// key for all of them, as notary-server's GetOrCreateTimestampKey gives.
+async fn step_racing_first_requests_get_one_timestamp_key(
+    a: &TestApp,
+    b: &TestApp,
+    c: &Collection,
+) {
+    let signer_refresh = &c.signer_refresh;
+    let fresh = format!("{}/fresh", c.login);
+    let t = access(
+        a,
+        service(a),
+        &format!("repository:{fresh}:push,pull"),
+        signer_refresh,
+    )
+    .await;
+    let token = t.body["access_token"].as_str().unwrap().to_owned();
+    let answers = race_for_the_timestamp_key(a, b, &fresh, &token).await;
+    for (replica, status, body) in &answers {
+        assert_eq!(*status, StatusCode::OK, "{replica}: {body}");
+    }
+    let keys = distinct_keys(&answers);
+    let held = held_keys(a, &fresh).await;
     assert!(
         keys.len() == 1 && held.len() == 1,
         "16 concurrent first GET timestamp.key of {fresh} (8 on each replica) were answered \
@@ -630,8 +821,8 @@ async fn two_replicas_on_one_postgresql_serve_one_trust_store() {
         keys.len(),
         held.len(),
     );
-    for replica in [&a, &b] {
-        let key = server_key(replica, &fresh, &signer_refresh, "timestamp").await;
+    for replica in [a, b] {
+        let key = server_key(replica, &fresh, signer_refresh, "timestamp").await;
         assert_eq!(
             key["keyval"]["public"],
             keys[0].0.as_str(),
