@@ -99,10 +99,7 @@ async fn the_acr_api_refuses_bad_input_and_tokens_that_do_not_grant_it() {
             "/acr/v1/Team/App",
             (StatusCode::BAD_REQUEST, "NAME_INVALID"),
         ),
-        (
-            "/acr/v1/team%2Fapp",
-            (StatusCode::NOT_FOUND, "UNSUPPORTED"),
-        ),
+        ("/acr/v1/team%2Fapp", (StatusCode::NOT_FOUND, "UNSUPPORTED")),
         ("/acr/v1/_catalog", (StatusCode::NOT_FOUND, "UNSUPPORTED")),
         (
             "/acr/v1/team/app/_tags/v9",
