@@ -31,9 +31,16 @@ async fn refused(answer: reqwest::Response) -> (StatusCode, String) {
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_acr_api_refuses_bad_input_and_tokens_that_do_not_grant_it() {
-    let app = app_serving("embedded").await;
+/// Two registries, an image pushed to the first, and its reader's refresh token.
+struct Scene {
+    app: TestApp,
+    server: String,
+    other: String,
+    pusher: String,
+    reader: String,
+}
+
+async fn step_two_registries_and_an_image(app: TestApp) -> Scene {
     app.create_group("rg").await;
     app.create_registry("rg", "acrapione", "Basic").await;
     app.create_registry("rg", "acrapitwo", "Basic").await;
@@ -48,30 +55,38 @@ async fn the_acr_api_refuses_bad_input_and_tokens_that_do_not_grant_it() {
     let (_, _, pusher) = signed_in(&app, &one, ACR_PUSH, "acrapi-pusher").await;
     push(&app, &server, &pusher, "team/app").await;
     let (_, _, reader) = signed_in(&app, &one, ACR_PULL, "acrapi-reader").await;
-    let read = access_token(&app, &server, &reader, "repository:team/app:metadata_read").await;
+    Scene {
+        app,
+        server,
+        other,
+        pusher,
+        reader,
+    }
+}
 
-    // No token, a pull-only token, and a token of another login server.
+/// No token, a pull-only token, another login server's token, and a reader's delete.
+async fn step_tokens_that_do_not_grant_it_are_challenged(s: &Scene, read: &str) {
+    let (app, server) = (&s.app, s.server.as_str());
     let url = format!("https://{server}/acr/v1/team/app");
     let challenge = challenged(app.client.get(&url).send().await.unwrap()).await;
     assert!(
         challenge.contains("scope=\"repository:team/app:metadata_read\""),
         "{challenge}"
     );
-    let pull = access_token(&app, &server, &reader, "repository:team/app:pull").await;
-    let challenge = challenged(get(&app, &server, "/acr/v1/team/app", &pull).await).await;
+    let pull = access_token(app, server, &s.reader, "repository:team/app:pull").await;
+    let challenge = challenged(get(app, server, "/acr/v1/team/app", &pull).await).await;
     assert!(
         challenge.contains("error=\"insufficient_scope\""),
         "{challenge}"
     );
     assert_eq!(
-        get(&app, &other, "/acr/v1/team/app", &read).await.status(),
+        get(app, &s.other, "/acr/v1/team/app", read).await.status(),
         StatusCode::UNAUTHORIZED
     );
-    // A reader cannot delete: the challenge asks for delete.
     let answer = app
         .client
         .delete(&url)
-        .bearer_auth(&read)
+        .bearer_auth(read)
         .send()
         .await
         .unwrap();
@@ -80,60 +95,58 @@ async fn the_acr_api_refuses_bad_input_and_tokens_that_do_not_grant_it() {
             .await
             .contains("repository:team/app:delete")
     );
+}
 
-    // Bad pages, orders, names and methods; unknown names are 404 in Distribution's codes.
+/// Bad pages, orders, names and methods; unknown names are 404 in Distribution's codes.
+async fn step_bad_input_is_refused_in_distributions_codes(s: &Scene, read: &str) {
+    let (app, server) = (&s.app, s.server.as_str());
+    let bad = StatusCode::BAD_REQUEST;
+    let missing = StatusCode::NOT_FOUND;
     for (path, expected) in [
         (
             "/acr/v1/team/app/_tags?n=0",
-            (StatusCode::BAD_REQUEST, "PAGINATION_NUMBER_INVALID"),
+            (bad, "PAGINATION_NUMBER_INVALID"),
         ),
         (
             "/acr/v1/team/app/_tags?n=many",
-            (StatusCode::BAD_REQUEST, "PAGINATION_NUMBER_INVALID"),
+            (bad, "PAGINATION_NUMBER_INVALID"),
         ),
         (
             "/acr/v1/team/app/_tags?orderby=random",
-            (StatusCode::BAD_REQUEST, "UNSUPPORTED"),
+            (bad, "UNSUPPORTED"),
         ),
-        (
-            "/acr/v1/Team/App",
-            (StatusCode::BAD_REQUEST, "NAME_INVALID"),
-        ),
-        ("/acr/v1/team%2Fapp", (StatusCode::NOT_FOUND, "UNSUPPORTED")),
-        ("/acr/v1/_catalog", (StatusCode::NOT_FOUND, "UNSUPPORTED")),
-        (
-            "/acr/v1/team/app/_tags/v9",
-            (StatusCode::NOT_FOUND, "TAG_UNKNOWN"),
-        ),
+        ("/acr/v1/Team/App", (bad, "NAME_INVALID")),
+        ("/acr/v1/team%2Fapp", (missing, "UNSUPPORTED")),
+        ("/acr/v1/_catalog", (missing, "UNSUPPORTED")),
+        ("/acr/v1/team/app/_tags/v9", (missing, "TAG_UNKNOWN")),
         (
             "/acr/v1/team/app/_manifests/sha256:00",
-            (StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN"),
+            (missing, "MANIFEST_UNKNOWN"),
         ),
     ] {
-        let answer = get(&app, &server, path, &read).await;
-        let (status, code) = refused(answer).await;
+        let (status, code) = refused(get(app, server, path, read).await).await;
         assert_eq!((status, code.as_str()), expected, "{path}");
     }
-    let none = access_token(&app, &server, &reader, "repository:nothere:metadata_read").await;
-    let (status, code) = refused(get(&app, &server, "/acr/v1/nothere", &none).await).await;
-    assert_eq!(
-        (status, code.as_str()),
-        (StatusCode::NOT_FOUND, "NAME_UNKNOWN")
-    );
+    let none = access_token(app, server, &s.reader, "repository:nothere:metadata_read").await;
+    let (status, code) = refused(get(app, server, "/acr/v1/nothere", &none).await).await;
+    assert_eq!((status, code.as_str()), (missing, "NAME_UNKNOWN"));
     let patch = app
         .client
-        .patch(&url)
-        .bearer_auth(&read)
+        .patch(format!("https://{server}/acr/v1/team/app"))
+        .bearer_auth(read)
         .json(&json!({"writeEnabled": false}))
         .send()
         .await
         .unwrap();
     assert_eq!(refused(patch).await.0, StatusCode::METHOD_NOT_ALLOWED);
+}
 
-    // A page of one manifest links to the next, as ACR's Link header does (a second push
-    // of v1 leaves the first manifest untagged).
-    push(&app, &server, &pusher, "team/app").await;
-    let answer = get(&app, &server, "/acr/v1/team/app/_manifests?n=1", &read).await;
+/// A page of one manifest links to the next, as ACR's Link header does (a second push of
+/// v1 leaves the first manifest untagged).
+async fn step_pages_link_to_the_next(s: &Scene, read: &str) {
+    let (app, server) = (&s.app, s.server.as_str());
+    push(app, server, &s.pusher, "team/app").await;
+    let answer = get(app, server, "/acr/v1/team/app/_manifests?n=1", read).await;
     assert_eq!(answer.status(), StatusCode::OK);
     let link = answer.headers()["link"].to_str().unwrap().to_owned();
     let page: Value = answer.json().await.unwrap();
@@ -145,13 +158,8 @@ async fn the_acr_api_refuses_bad_input_and_tokens_that_do_not_grant_it() {
         link,
         format!("</acr/v1/team/app/_manifests?last={first}&n=1>; rel=\"next\"")
     );
-    let rest = get(
-        &app,
-        &server,
-        &format!("/acr/v1/team/app/_manifests?last={first}&n=1"),
-        &read,
-    )
-    .await;
+    let next = format!("/acr/v1/team/app/_manifests?last={first}&n=1");
+    let rest = get(app, server, &next, read).await;
     assert!(rest.headers().get("link").is_none());
     let rest: Value = rest.json().await.unwrap();
     assert_eq!(
@@ -163,6 +171,21 @@ async fn the_acr_api_refuses_bad_input_and_tokens_that_do_not_grant_it() {
         rest["manifests"][0]["digest"],
         page["manifests"][0]["digest"]
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_acr_api_refuses_bad_input_and_tokens_that_do_not_grant_it() {
+    let s = step_two_registries_and_an_image(app_serving("embedded").await).await;
+    let read = access_token(
+        &s.app,
+        &s.server,
+        &s.reader,
+        "repository:team/app:metadata_read",
+    )
+    .await;
+    step_tokens_that_do_not_grant_it_are_challenged(&s, &read).await;
+    step_bad_input_is_refused_in_distributions_codes(&s, &read).await;
+    step_pages_link_to_the_next(&s, &read).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

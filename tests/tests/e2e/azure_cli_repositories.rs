@@ -106,7 +106,7 @@ async fn repository(s: &Scene, args: &[&str]) -> Value {
     }
 }
 
-async fn step_tags_and_manifests_are_listed_with_their_details(s: &Scene, v1: &str, v2: &str) {
+async fn step_tags_are_listed_ordered_and_paged(s: &Scene, v1: &str, v2: &str) {
     assert_eq!(repository(s, &["list"]).await, json!(["app"]));
     assert_eq!(
         repository(s, &["show-tags", "--repository", "app"]).await,
@@ -148,7 +148,9 @@ async fn step_tags_and_manifests_are_listed_with_their_details(s: &Scene, v1: &s
             .ends_with('Z'),
         "{detail}"
     );
+}
 
+async fn step_the_repository_a_tag_and_manifests_are_shown(s: &Scene, v1: &str, v2: &str) {
     let summary = repository(s, &["show", "--repository", "app"]).await;
     assert_eq!(
         (
@@ -228,7 +230,8 @@ async fn az_acr_repository_commands_work_at_the_login_server(version: &str) {
     assert_ne!(v1, v2, "each image is a fresh one");
     // latest names v2's manifest, as `docker tag` and a push make it.
     assert_eq!(push(&s, "v2", "latest").await, v2);
-    step_tags_and_manifests_are_listed_with_their_details(&s, &v1, &v2).await;
+    step_tags_are_listed_ordered_and_paged(&s, &v1, &v2).await;
+    step_the_repository_a_tag_and_manifests_are_shown(&s, &v1, &v2).await;
     step_untag_and_delete_remove_what_they_name(&s, &v1).await;
 }
 
