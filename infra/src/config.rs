@@ -100,10 +100,26 @@ pub enum RegistryBackend {
         /// `BERTH_REGISTRY_BINARY`: its program, looked up on `PATH` (`docker-registry`).
         binary: String,
     },
+    /// A URL: a Distribution registry (or replicas behind one address) run elsewhere, that
+    /// takes only tokens berthd mints for `service` (its `auth.token`: `service`, `issuer`
+    /// = `BERTH_REGISTRY_TOKEN_ISSUER`, `rootcertbundle` = berthd's token certificates).
+    External {
+        /// Its base URL (`https://`, or `http://` on loopback).
+        url: String,
+        /// `BERTH_REGISTRY_BACKEND_SERVICE`: its `auth.token.service`.
+        service: String,
+        /// `BERTH_REGISTRY_BACKEND_CA`: a PEM file of the CA that signed its certificate.
+        ca_file: Option<PathBuf>,
+    },
     /// `none`: Berth is the token server of registries a team runs itself; the login
     /// servers answer `/v2/` and the token endpoints only.
     None,
 }
+
+/// The `service` an external data plane's tokens name unless
+/// `BERTH_REGISTRY_BACKEND_SERVICE` says otherwise. No login server can have it (it has no
+/// dot), so the token server never grants a client a token for it.
+pub const DATA_PLANE_SERVICE: &str = "berth-data-plane";
 
 /// The embedded trust server: Berth's own Notary v1 API, on a listener of its own, with the
 /// TLS of the main listener.
@@ -301,6 +317,8 @@ struct Raw {
     trusted_proxies: Option<String>,
     registry_backend: Option<String>,
     registry_binary: Option<String>,
+    registry_backend_service: Option<String>,
+    registry_backend_ca: Option<String>,
 }
 
 /// What one setting is, for people: `berthd --help` prints these.
@@ -416,7 +434,11 @@ const SETTINGS: &[Setting] = settings! {
     trusted_proxies: List, "BERTH_TRUSTED_PROXIES", Some("trusted_proxies"), "none",
         "Peers (addresses or CIDRs, comma-separated) whose X-Forwarded-For names the client.";
     registry_backend: Text, "BERTH_REGISTRY_BACKEND", Some("registry_backend"), "embedded",
-        "Data plane of the login servers: embedded (a supervised docker-registry) or none (token server only).";
+        "Data plane of the login servers: embedded (a supervised docker-registry), the URL of a Distribution registry, or none (token server only).";
+    registry_backend_service: Text, "BERTH_REGISTRY_BACKEND_SERVICE", Some("registry_backend_service"), "berth-data-plane",
+        "auth.token.service of an external data plane: the audience of the tokens berthd mints for it.";
+    registry_backend_ca: Text, "BERTH_REGISTRY_BACKEND_CA", Some("registry_backend_ca"), "the system's roots",
+        "PEM file of the CA of an external data plane's certificate.";
     registry_binary: Text, "BERTH_REGISTRY_BINARY", Some("registry_binary"), "docker-registry",
         "Program of the embedded data plane (Distribution's registry), looked up on PATH.";
 };
@@ -587,33 +609,7 @@ fn notary_endpoint(
     ca: Option<String>,
     has_service: bool,
 ) -> Result<NotaryEndpoint, ConfigError> {
-    let url = url.trim_end_matches('/').to_owned();
-    let host = url
-        .strip_prefix("https://")
-        .map(|rest| (rest, true))
-        .or_else(|| url.strip_prefix("http://").map(|rest| (rest, false)));
-    let Some((rest, https)) = host else {
-        return Err(invalid(
-            "BERTH_NOTARY_URL",
-            format!("'{url}' is not an http(s) URL"),
-        ));
-    };
-    let authority = rest.split('/').next().unwrap_or_default();
-    let hostname = authority
-        .rsplit_once(':')
-        .map_or(authority, |(h, _)| h)
-        .trim_start_matches('[')
-        .trim_end_matches(']');
-    let loopback = hostname == "localhost"
-        || hostname
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
-    if !https && !loopback {
-        return Err(invalid(
-            "BERTH_NOTARY_URL",
-            format!("'{url}' is plain HTTP to a host that is not loopback; use https://"),
-        ));
-    }
+    let url = http_url("BERTH_NOTARY_URL", &url)?;
     if !has_service {
         return Err(invalid(
             "BERTH_NOTARY_SERVICE",
@@ -624,6 +620,39 @@ fn notary_endpoint(
         url,
         ca_file: ca.filter(|c| !c.is_empty()).map(PathBuf::from),
     })
+}
+
+/// An http(s) URL without its trailing `/`: `https://`, or `http://` to a loopback host
+/// only (a token or an image must not cross a network in the clear).
+fn http_url(key: &'static str, url: &str) -> Result<String, ConfigError> {
+    let url = url.trim_end_matches('/').to_owned();
+    let host = url
+        .strip_prefix("https://")
+        .map(|rest| (rest, true))
+        .or_else(|| url.strip_prefix("http://").map(|rest| (rest, false)));
+    let Some((rest, https)) = host else {
+        return Err(invalid(key, format!("'{url}' is not an http(s) URL")));
+    };
+    let authority = rest.split('/').next().unwrap_or_default();
+    let hostname = authority
+        .rsplit_once(':')
+        .map_or(authority, |(h, _)| h)
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    if hostname.is_empty() {
+        return Err(invalid(key, format!("'{url}' names no host")));
+    }
+    let loopback = hostname == "localhost"
+        || hostname
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if !https && !loopback {
+        return Err(invalid(
+            key,
+            format!("'{url}' is plain HTTP to a host that is not loopback; use https://"),
+        ));
+    }
+    Ok(url)
 }
 
 /// The port login servers name when none is set: the main listener's, since the login
@@ -932,10 +961,31 @@ impl Raw {
                     .unwrap_or_else(|| "docker-registry".to_owned()),
             },
             "none" => RegistryBackend::None,
+            url if url.contains("://") => {
+                let url = http_url("BERTH_REGISTRY_BACKEND", url)?;
+                let service = self
+                    .registry_backend_service
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or_else(|| DATA_PLANE_SERVICE.to_owned());
+                if service.contains('.') || service.chars().any(|c| c.is_control() || c == ' ') {
+                    return Err(invalid(
+                        "BERTH_REGISTRY_BACKEND_SERVICE",
+                        "must be a name without dots or spaces, so that no login server has it",
+                    ));
+                }
+                RegistryBackend::External {
+                    url,
+                    service,
+                    ca_file: self
+                        .registry_backend_ca
+                        .filter(|c| !c.is_empty())
+                        .map(PathBuf::from),
+                }
+            }
             other => {
                 return Err(invalid(
                     "BERTH_REGISTRY_BACKEND",
-                    format!("'{other}' is neither embedded nor none"),
+                    format!("'{other}' is neither embedded, none nor an http(s) URL"),
                 ));
             }
         };
@@ -1191,6 +1241,60 @@ mod tests {
         assert!(
             matches!(s.database_target(), DatabaseTarget::Postgres { schema: Some(ref x), .. } if x == "t1")
         );
+        Ok(())
+    }
+
+    #[test]
+    fn an_external_data_plane_is_an_https_or_loopback_url_with_a_dotless_service()
+    -> Result<(), ConfigError> {
+        let s = Settings::from_sources(
+            None,
+            env(&[("BERTH_REGISTRY_BACKEND", "https://registry.internal:5000/")]),
+        )?;
+        assert_eq!(
+            s.registry_backend,
+            RegistryBackend::External {
+                url: "https://registry.internal:5000".to_owned(),
+                service: DATA_PLANE_SERVICE.to_owned(),
+                ca_file: None,
+            }
+        );
+        let local = env(&[
+            ("BERTH_REGISTRY_BACKEND", "http://127.0.0.1:5000"),
+            ("BERTH_REGISTRY_BACKEND_SERVICE", "data"),
+            ("BERTH_REGISTRY_BACKEND_CA", "/etc/ca.pem"),
+        ]);
+        assert!(matches!(
+            Settings::from_sources(None, local)?.registry_backend,
+            RegistryBackend::External { service, ca_file: Some(_), .. } if service == "data"
+        ));
+        for (key, pairs) in [
+            (
+                "BERTH_REGISTRY_BACKEND",
+                vec![("BERTH_REGISTRY_BACKEND", "http://10.0.0.5:5000")],
+            ),
+            (
+                "BERTH_REGISTRY_BACKEND",
+                vec![("BERTH_REGISTRY_BACKEND", "ftp://x")],
+            ),
+            (
+                "BERTH_REGISTRY_BACKEND",
+                vec![("BERTH_REGISTRY_BACKEND", "https://")],
+            ),
+            (
+                "BERTH_REGISTRY_BACKEND_SERVICE",
+                vec![
+                    ("BERTH_REGISTRY_BACKEND", "https://r.example"),
+                    ("BERTH_REGISTRY_BACKEND_SERVICE", "r.registry.localhost"),
+                ],
+            ),
+        ] {
+            let refused = Settings::from_sources(None, env(&pairs));
+            assert!(
+                matches!(&refused, Err(ConfigError::Invalid { key: k, .. }) if *k == key),
+                "{pairs:?}: {refused:?}"
+            );
+        }
         Ok(())
     }
 

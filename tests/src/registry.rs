@@ -53,6 +53,17 @@ pub(crate) fn require(binary: &str, package: &str) {
     );
 }
 
+/// Where and how a test registry listens.
+#[derive(Debug, Clone, Copy, Default)]
+struct Place<'a> {
+    /// Its port (a free one when `None`).
+    port: Option<u16>,
+    /// HTTPS, when set.
+    tls: Option<RegistryTls<'a>>,
+    /// `http.relativeurls`: `Location` headers without the registry's own address.
+    relative_urls: bool,
+}
+
 /// HTTPS for a registry: the port it listens on, the certificate and key it serves, and
 /// the CA that signed them (to wait for it).
 #[derive(Debug, Clone, Copy)]
@@ -75,7 +86,7 @@ impl DockerRegistry {
     /// # Panics
     /// When the registry is missing or does not start.
     pub async fn start(realm_base: &str, service: &str, issuer: &str, bundle: &Path) -> Self {
-        Self::launch(realm_base, service, issuer, bundle, None).await
+        Self::launch(realm_base, service, issuer, bundle, Place::default()).await
     }
 
     /// [`DockerRegistry::start`] serving HTTPS, as clients such as `az acr login` require.
@@ -89,7 +100,27 @@ impl DockerRegistry {
         bundle: &Path,
         tls: RegistryTls<'_>,
     ) -> Self {
-        Self::launch(realm_base, service, issuer, bundle, Some(tls)).await
+        let place = Place {
+            port: Some(tls.port),
+            tls: Some(tls),
+            relative_urls: false,
+        };
+        Self::launch(realm_base, service, issuer, bundle, place).await
+    }
+
+    /// A registry on `127.0.0.1:<port>` (plain HTTP, relative URLs) behind Berth's login
+    /// servers, as `BERTH_REGISTRY_BACKEND=http://127.0.0.1:<port>` names it: it takes only
+    /// tokens berthd mints for `service`. It may start after berthd, which writes `bundle`.
+    ///
+    /// # Panics
+    /// When it does not start.
+    pub async fn start_backend(port: u16, service: &str, issuer: &str, bundle: &Path) -> Self {
+        let place = Place {
+            port: Some(port),
+            tls: None,
+            relative_urls: true,
+        };
+        Self::launch("https://berth.invalid", service, issuer, bundle, place).await
     }
 
     async fn launch(
@@ -97,11 +128,12 @@ impl DockerRegistry {
         service: &str,
         issuer: &str,
         bundle: &Path,
-        tls: Option<RegistryTls<'_>>,
+        place: Place<'_>,
     ) -> Self {
+        let tls = place.tls;
         require("docker-registry", "docker-registry");
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("no temporary directory: {e}"));
-        let address = format!("127.0.0.1:{}", tls.map_or_else(free_port, |t| t.port));
+        let address = format!("127.0.0.1:{}", place.port.unwrap_or_else(free_port));
         let config = dir.path().join("config.yml");
         let https = tls.map_or_else(String::new, |t| {
             format!(
@@ -112,9 +144,10 @@ impl DockerRegistry {
         });
         let yaml = format!(
             "version: 0.1\nlog: {{ level: warn }}\nstorage:\n  filesystem: {{ rootdirectory: {data} }}\n  delete: {{ enabled: true }}\n\
-             http:\n  addr: {address}\n  secret: berth-tests\n{https}auth:\n  token:\n    realm: {realm_base}/oauth2/token\n    service: {service}\n    issuer: {issuer}\n    rootcertbundle: {bundle}\n",
+             http:\n  addr: {address}\n  secret: berth-tests\n  relativeurls: {relative}\n{https}auth:\n  token:\n    realm: {realm_base}/oauth2/token\n    service: {service}\n    issuer: {issuer}\n    rootcertbundle: {bundle}\n",
             data = dir.path().join("data").display(),
             bundle = bundle.display(),
+            relative = place.relative_urls,
         );
         std::fs::write(&config, yaml).unwrap_or_else(|e| panic!("cannot write the config: {e}"));
         let child = Command::new("docker-registry")

@@ -18,7 +18,7 @@ mod acr_api;
 mod proxy;
 mod route;
 
-pub use proxy::{Backend, DataPlane, Readiness};
+pub use proxy::{Backend, DataPlane, DataPlaneCredentials, Grant, Readiness};
 
 use crate::auth::bearer_token;
 use crate::error::registry;
@@ -351,11 +351,23 @@ async fn registry_api(
             };
             let mut needs: Vec<Need<'_>> =
                 actions.iter().map(|a| ("repository", name, *a)).collect();
+            let mut grants = vec![Grant {
+                kind: "repository",
+                name: backend_name.clone(),
+                actions: actions.to_vec(),
+            }];
             let mut forwarded = Vec::with_capacity(query.len());
             for (key, value) in &query {
                 if key == "from" && matches!(resource, Resource::Upload(None)) {
                     match namespace.backend(value) {
-                        Ok(from) => forwarded.push((key.clone(), from)),
+                        Ok(from) => {
+                            grants.push(Grant {
+                                kind: "repository",
+                                name: from.clone(),
+                                actions: vec!["pull"],
+                            });
+                            forwarded.push((key.clone(), from));
+                        }
                         Err(e) => {
                             return registry::error(
                                 StatusCode::BAD_REQUEST,
@@ -384,6 +396,7 @@ async fn registry_api(
                 query: forwarded,
                 headers: parts.headers,
                 body,
+                grants,
             };
             plane.forward(&namespace, request, answer).await
         }

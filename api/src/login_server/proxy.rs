@@ -27,6 +27,27 @@ const DEFAULT_PAGE: usize = 100;
 /// The most a catalog page may hold (Distribution's default `catalog.maxentries`).
 const MAX_PAGE: usize = 1000;
 
+/// What berthd presents to a data plane that checks tokens (an external Distribution):
+/// a bearer token granting exactly what was authorized at the login server.
+pub trait DataPlaneCredentials: Send + Sync {
+    /// The token for `grants`, or why none could be made.
+    ///
+    /// # Errors
+    /// A message for the log when no token can be signed.
+    fn bearer(&self, grants: &[Grant]) -> Result<String, String>;
+}
+
+/// One resource and the actions a forwarded request needs on it, in backend names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    /// `repository` or `registry`.
+    pub kind: &'static str,
+    /// The backend's name (`<registry>/<repo>`), or `catalog`.
+    pub name: String,
+    /// The actions.
+    pub actions: Vec<&'static str>,
+}
+
 /// Whether the data plane can serve now, as its supervisor sees it.
 pub trait Readiness: Send + Sync {
     /// `None` when it can; otherwise why not.
@@ -44,12 +65,14 @@ pub enum DataPlane {
     Backend(Backend),
 }
 
-/// A Distribution registry reached over HTTP (here, its unix socket).
+/// A Distribution registry reached over HTTP: the embedded one on its unix socket, or an
+/// external one that takes berthd's tokens.
 #[derive(Clone)]
 pub struct Backend {
     client: reqwest::Client,
     base: reqwest::Url,
     readiness: Arc<dyn Readiness>,
+    credentials: Option<Arc<dyn DataPlaneCredentials>>,
 }
 
 impl Backend {
@@ -60,7 +83,15 @@ impl Backend {
             client,
             base,
             readiness,
+            credentials: None,
         }
+    }
+
+    /// The same backend, sent a token from `credentials` with every request.
+    #[must_use]
+    pub fn with_credentials(mut self, credentials: Arc<dyn DataPlaneCredentials>) -> Self {
+        self.credentials = Some(credentials);
+        self
     }
 }
 
@@ -76,6 +107,8 @@ pub(crate) struct Forward {
     pub(crate) headers: HeaderMap,
     /// The client's body.
     pub(crate) body: Body,
+    /// What the request needs at the backend, for a backend that checks tokens.
+    pub(crate) grants: Vec<Grant>,
 }
 
 /// What an answer's body needs done to it.
@@ -227,6 +260,11 @@ impl DataPlane {
             query: vec![("n".to_owned(), n.to_string()), ("last".to_owned(), after)],
             headers: HeaderMap::new(),
             body: Body::empty(),
+            grants: vec![Grant {
+                kind: "registry",
+                name: "catalog".to_owned(),
+                actions: vec!["*"],
+            }],
         };
         let reply = match send(backend, request).await {
             Ok(reply) => reply,
@@ -289,19 +327,39 @@ async fn send(backend: &Backend, request: Forward) -> Result<reqwest::Response, 
             headers.append(name.clone(), value.clone());
         }
     }
+    if let Some(credentials) = &backend.credentials {
+        let token = credentials.bearer(&request.grants).map_err(|why| {
+            tracing::error!(error.cause = %why, "cannot sign a token for the data plane");
+            unavailable("berthd cannot sign a token for the data plane now".to_owned())
+        })?;
+        let value = HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|_| bad_gateway("the data plane's token is not a header value"))?;
+        headers.insert(header::AUTHORIZATION, value);
+    }
     let mut outgoing = backend.client.request(request.method, url).headers(headers);
     if request.body.size_hint().exact() != Some(0) {
         outgoing = outgoing.body(reqwest::Body::wrap_stream(request.body.into_data_stream()));
     }
-    outgoing.send().await.map_err(|e| {
+    let reply = outgoing.send().await.map_err(|e| {
         if e.is_connect() {
             tracing::warn!(error.cause = %e, "the data plane is unreachable");
-            unavailable("the data plane is unreachable; it is being restarted".to_owned())
+            unavailable("the data plane is unreachable; retry in a moment".to_owned())
         } else {
             tracing::warn!(error.cause = %e, "the data plane failed a request");
             bad_gateway("the data plane failed the request")
         }
-    })
+    })?;
+    if reply.status() == StatusCode::UNAUTHORIZED {
+        // Every request was authorized here; a refusal there is a misconfiguration.
+        tracing::error!(
+            challenge = ?reply.headers().get(header::WWW_AUTHENTICATE),
+            "the data plane refused berthd's token: its auth.token must name the service \
+             BERTH_REGISTRY_BACKEND_SERVICE, the issuer BERTH_REGISTRY_TOKEN_ISSUER, and berthd's \
+             token certificates as rootcertbundle"
+        );
+        return Err(bad_gateway("the data plane refused berthd's credentials"));
+    }
+    Ok(reply)
 }
 
 /// Reads a body whole, up to [`MAX_REWRITTEN_BODY`].

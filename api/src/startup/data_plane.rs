@@ -1,12 +1,14 @@
 //! The data plane the login servers forward the registry API to: the embedded Distribution
 //! registry, run as a supervised child on a unix socket in the data directory (the
-//! default), or none (`BERTH_REGISTRY_BACKEND=none`: Berth is then the token server of
-//! registries run elsewhere). A missing `docker-registry` is said once here, with the
+//! default); an external Distribution at a URL, sent a token berthd mints for each request
+//! (`BERTH_REGISTRY_BACKEND=https://...`); or none (`BERTH_REGISTRY_BACKEND=none`: Berth is
+//! then the token server of registries run elsewhere). A missing `docker-registry` is said once here, with the
 //! install command; the control plane still starts, and the login servers answer 503 with
 //! the same message.
 
-use crate::login_server::{Backend, DataPlane, Readiness};
+use crate::login_server::{Backend, DataPlane, DataPlaneCredentials, Grant, Readiness};
 use berth_domain::registry::RepositoryStorage;
+use berth_domain::registry_token::{AccessEntry, RegistryTokenService};
 use berth_infra::config::{RegistryBackend, Settings};
 use berth_infra::distribution::{DataPlaneStatus, EmbeddedDistribution, Layout};
 use berth_infra::repository_storage::FilesystemRepositories;
@@ -38,15 +40,101 @@ pub(crate) fn repository_storage(settings: &Settings) -> Option<Arc<dyn Reposito
         RegistryBackend::Embedded { .. } => Some(Arc::new(FilesystemRepositories::new(
             &Layout::of(&settings.data_dir),
         ))),
-        RegistryBackend::None => None,
+        RegistryBackend::External { .. } | RegistryBackend::None => None,
+    }
+}
+
+/// An external data plane: whether it serves is learnt from each request.
+struct Reachable;
+
+impl Readiness for Reachable {
+    fn unready(&self) -> Option<String> {
+        None
+    }
+}
+
+/// Tokens for an external data plane, minted by the registry token server's keys.
+struct MintedTokens {
+    tokens: RegistryTokenService,
+    service: String,
+}
+
+impl DataPlaneCredentials for MintedTokens {
+    fn bearer(&self, grants: &[Grant]) -> Result<String, String> {
+        let access = grants
+            .iter()
+            .map(|g| AccessEntry {
+                kind: g.kind.to_owned(),
+                name: g.name.clone(),
+                actions: g.actions.iter().map(|a| (*a).to_owned()).collect(),
+            })
+            .collect();
+        self.tokens
+            .mint_for_data_plane(&self.service, access)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// An external Distribution at `url`, trusted with the CA in `ca_file` when given.
+fn external(
+    url: &str,
+    service: &str,
+    ca_file: Option<&std::path::Path>,
+    tokens: &RegistryTokenService,
+) -> DataPlane {
+    let made = (|| -> Result<(reqwest::Client, reqwest::Url), String> {
+        let mut client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(5))
+            .pool_idle_timeout(Duration::from_secs(60));
+        if let Some(path) = ca_file {
+            let pem = std::fs::read(path).map_err(|e| {
+                format!(
+                    "cannot read BERTH_REGISTRY_BACKEND_CA {}: {e}",
+                    path.display()
+                )
+            })?;
+            let ca = reqwest::Certificate::from_pem(&pem)
+                .map_err(|e| format!("BERTH_REGISTRY_BACKEND_CA is not a PEM certificate: {e}"))?;
+            client = client.add_root_certificate(ca);
+        }
+        let client = client
+            .build()
+            .map_err(|e| format!("cannot make the data plane's client: {e}"))?;
+        let base = reqwest::Url::parse(url).map_err(|e| format!("BERTH_REGISTRY_BACKEND: {e}"))?;
+        Ok((client, base))
+    })();
+    match made {
+        Ok((client, base)) => {
+            let credentials = Arc::new(MintedTokens {
+                tokens: tokens.clone(),
+                service: service.to_owned(),
+            });
+            DataPlane::Backend(
+                Backend::new(client, base, Arc::new(Reachable)).with_credentials(credentials),
+            )
+        }
+        Err(why) => {
+            tracing::error!("{why}");
+            DataPlane::Unavailable(why.into())
+        }
     }
 }
 
 /// The data plane, and the embedded registry to keep alive while it serves (dropping it
 /// stops the registry).
-pub(crate) async fn build(settings: &Settings) -> (DataPlane, Option<Arc<EmbeddedDistribution>>) {
-    let RegistryBackend::Embedded { binary } = &settings.registry_backend else {
-        return (DataPlane::None, None);
+pub(crate) async fn build(
+    settings: &Settings,
+    tokens: &RegistryTokenService,
+) -> (DataPlane, Option<Arc<EmbeddedDistribution>>) {
+    let binary = match &settings.registry_backend {
+        RegistryBackend::Embedded { binary } => binary,
+        RegistryBackend::External {
+            url,
+            service,
+            ca_file,
+        } => return (external(url, service, ca_file.as_deref(), tokens), None),
+        RegistryBackend::None => return (DataPlane::None, None),
     };
     let embedded = match EmbeddedDistribution::start(&settings.data_dir, binary) {
         Ok(embedded) => Arc::new(embedded),

@@ -167,7 +167,7 @@ impl Application {
                 trust::trust_server_state(&settings, embedded.clone(), &tokens.keys, &base_url);
             crate::trust_server::router(state, settings.trust_server.max_upload_bytes)
         });
-        let (plane, data_plane) = data_plane::build(&settings).await;
+        let (plane, data_plane) = data_plane::build(&settings, &state.registry_tokens).await;
         let router = router(
             state,
             settings.max_body_bytes,

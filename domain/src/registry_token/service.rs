@@ -185,6 +185,11 @@ pub struct AccessSources {
     pub catalog: Arc<dyn TrustedCollectionCatalog>,
 }
 
+/// How long a token berthd mints for the data plane lives. One is minted per forwarded
+/// request, and Distribution checks it when the request starts, so a long blob stream
+/// does not outlive it.
+pub const DATA_PLANE_TOKEN_SECS: i64 = 60;
+
 /// The clock skew an access token's `nbf` and `exp` are allowed at a login server: a
 /// minute, as Distribution allows.
 pub const ACCESS_LEEWAY_SECS: i64 = 60;
@@ -272,6 +277,35 @@ impl RegistryTokenService {
         let issuer = &self.settings.issuer;
         self.keys
             .verify_access(token, issuer, service, now, ACCESS_LEEWAY_SECS)
+    }
+
+    /// A token for berthd itself at the data plane whose `auth.token.service` is `audience`:
+    /// exactly `access` (backend names, already authorized at a login server), for
+    /// [`DATA_PLANE_TOKEN_SECS`]. No client is ever given one: the token server grants
+    /// tokens only for login servers and the trust service.
+    ///
+    /// # Errors
+    /// [`StoreError`] when no key is usable.
+    pub fn mint_for_data_plane(
+        &self,
+        audience: &str,
+        access: Vec<AccessEntry>,
+    ) -> Result<String, crate::store::StoreError> {
+        let now = self.clock.now();
+        let claims = AccessClaims {
+            jti: Uuid::new_v4().simple().to_string(),
+            sub: "berthd".to_owned(),
+            nbf: unix(now),
+            exp: unix(now + Duration::seconds(DATA_PLANE_TOKEN_SECS)),
+            iat: unix(now),
+            iss: self.settings.issuer.clone(),
+            aud: audience.to_owned(),
+            version: "1.0".to_owned(),
+            access,
+            roles: Vec::new(),
+            grant_type: "none".to_owned(),
+        };
+        self.keys.sign_access(&claims)
     }
 
     async fn registry(&self, service: &str) -> Result<Registry, TokenServerError> {

@@ -18,6 +18,7 @@ mod conditions;
 mod content_trust;
 mod escalation;
 mod escalation_directory;
+mod external_data_plane;
 mod external_oidc;
 mod graph;
 mod hardening;
