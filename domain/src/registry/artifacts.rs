@@ -96,7 +96,7 @@ pub struct TaggedManifest {
     pub tags: Vec<String>,
 }
 
-/// What a removed repository held.
+/// What a removed repository held, each list in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemovedRepository {
     /// Its manifests' digests.
@@ -339,10 +339,13 @@ impl Artifacts {
         if !self.storage.remove(&backend).await? {
             return Err(ArtifactError::RepositoryUnknown(repository.to_owned()));
         }
-        Ok(RemovedRepository {
+        let mut removed = RemovedRepository {
             manifests: manifests.into_iter().map(|m| m.digest).collect(),
             tags: tags.into_iter().map(|t| t.name).collect(),
-        })
+        };
+        removed.manifests.sort();
+        removed.tags.sort();
+        Ok(removed)
     }
 }
 
@@ -530,7 +533,7 @@ mod tests {
             Err(ArtifactError::RepositoryUnknown(_))
         ));
         let removed = artifacts.remove_repository(&id(), "l.s", "app").await?;
-        assert_eq!(removed.tags, ["v2", "latest"]);
+        assert_eq!(removed.tags, ["latest", "v2"]);
         Ok(())
     }
 

@@ -89,6 +89,20 @@ impl Az {
 
     /// Runs `program` in this az's environment, with its `az` first on PATH.
     async fn run_program(&self, program: &std::path::Path, args: &[&str]) -> Ran {
+        self.run_program_with(program, args, &[]).await
+    }
+
+    /// Runs `az` with `env` on top of its environment (a `docker` to find, say).
+    pub(super) async fn run_with(&self, args: &[&str], env: &[(&str, &str)]) -> Ran {
+        self.run_program_with(&self.binary, args, env).await
+    }
+
+    async fn run_program_with(
+        &self,
+        program: &std::path::Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Ran {
         let path = std::env::join_paths(
             std::iter::once(self.binary.parent().unwrap().to_owned()).chain(std::env::split_paths(
                 &std::env::var_os("PATH").unwrap_or_default(),
@@ -110,6 +124,7 @@ impl Az {
             .env("HTTPS_PROXY", "http://127.0.0.1:9")
             .env("HTTP_PROXY", "http://127.0.0.1:9")
             .env("NO_PROXY", "127.0.0.1,localhost,.registry.localhost")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .kill_on_drop(true);
         let output = tokio::time::timeout(Duration::from_secs(300), command.output())

@@ -7,6 +7,7 @@
 use super::azure_cli::{Az, register_cloud};
 use super::login_server::app_serving;
 use super::*;
+use berth_tests::docker::DockerDaemon;
 use berth_tests::registry::{oci_layout, skopeo};
 use berth_tests::roles::NULL_USER;
 
@@ -193,16 +194,16 @@ async fn step_untag_and_delete_remove_what_they_name(s: &Scene, v1: &str) {
     repository(s, &["untag", "--image", "app:latest"]).await;
     assert_eq!(
         repository(s, &["show-tags", "--repository", "app"]).await,
-        json!(["v1", "v2"])
+        json!(["docker", "v1", "v2"])
     );
     // A manifest goes with its tags (through the registry API's DELETE).
     repository(s, &["delete", "--image", &format!("app@{v1}"), "--yes"]).await;
     assert_eq!(
         repository(s, &["show-tags", "--repository", "app"]).await,
-        json!(["v2"])
+        json!(["docker", "v2"])
     );
     let removed = repository(s, &["delete", "--repository", "app", "--yes"]).await;
-    assert_eq!(removed["tagsDeleted"], json!(["v2"]), "{removed}");
+    assert_eq!(removed["tagsDeleted"], json!(["docker", "v2"]), "{removed}");
     assert_eq!(repository(s, &["list"]).await, json!([]));
     let missing =
         s.az.run(&[
@@ -223,6 +224,45 @@ async fn step_untag_and_delete_remove_what_they_name(s: &Scene, v1: &str) {
     );
 }
 
+/// `az acr login` (no `--expose-token`) logs the Docker CLI in at the login server, and
+/// Docker pushes with what it stored.
+async fn step_az_acr_login_logs_docker_in_and_docker_pushes(s: &Scene) {
+    let mut docker = DockerDaemon::start().await;
+    docker.trust_ca(&s.login_server, s.app.ca_file.as_ref().unwrap());
+    let host = format!("unix://{}", docker.socket().display());
+    let config = docker.config_dir();
+    let env = [
+        ("DOCKER_HOST", host.as_str()),
+        ("DOCKER_CONFIG", config.to_str().unwrap()),
+        ("PATH", "/usr/bin:/bin"),
+    ];
+    let login =
+        s.az.run_with(&["acr", "login", "--name", s.name], &env)
+            .await;
+    assert_eq!(
+        login.code, 0,
+        "az acr login:\n{}\n{}",
+        login.stdout, login.stderr
+    );
+    assert!(
+        format!("{}{}", login.stdout, login.stderr).contains("Login Succeeded"),
+        "{}\n{}",
+        login.stdout,
+        login.stderr
+    );
+    let image = format!("{}/app:docker", s.login_server);
+    docker
+        .import(&image, "pushed by docker after az acr login")
+        .await;
+    let (pushed, out) = docker.docker(&["push", &image], &[]).await;
+    assert!(pushed, "docker push after az acr login: {out}");
+    let tags = repository(s, &["show-tags", "--repository", "app"]).await;
+    assert!(
+        tags.as_array().unwrap().contains(&json!("docker")),
+        "{tags}"
+    );
+}
+
 async fn az_acr_repository_commands_work_at_the_login_server(version: &str) {
     let s = step_the_owner_makes_a_registry_with_az(version).await;
     let v1 = push(&s, "v1", "v1").await;
@@ -232,6 +272,7 @@ async fn az_acr_repository_commands_work_at_the_login_server(version: &str) {
     assert_eq!(push(&s, "v2", "latest").await, v2);
     step_tags_are_listed_ordered_and_paged(&s, &v1, &v2).await;
     step_the_repository_a_tag_and_manifests_are_shown(&s, &v1, &v2).await;
+    step_az_acr_login_logs_docker_in_and_docker_pushes(&s).await;
     step_untag_and_delete_remove_what_they_name(&s, &v1).await;
 }
 

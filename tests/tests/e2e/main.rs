@@ -16,6 +16,7 @@ mod bad_input;
 mod cli;
 mod conditions;
 mod content_trust;
+mod data_plane_faults;
 mod escalation;
 mod escalation_directory;
 mod external_data_plane;
