@@ -80,6 +80,7 @@ impl LoginServers {
             .layer(Extension(parts.data_plane))
             .layer(Extension(TrustRouter(parts.trust)))
             .layer(Extension(acr_api::AcrApi(parts.artifacts)))
+            .layer(axum::middleware::from_fn(limit_headers))
             .layer(TraceLayer::new_for_http().make_span_with(crate::telemetry::request_span));
         Self {
             naming,
@@ -123,6 +124,27 @@ fn request_host(request: &Request) -> Option<String> {
 /// not the control plane's own host.
 fn serves(naming: &LoginServerNaming, control_plane: Option<&str>, host: &str) -> bool {
     under_suffix(naming, host) && control_plane != Some(host)
+}
+
+/// The most header bytes a login-server request may carry: many times what Docker, the az
+/// CLI or Notary send (a bearer token is a few KiB), and below what proxies allow.
+const MAX_HEADER_BYTES: usize = 32 * 1024;
+
+/// Refuses a request whose headers exceed [`MAX_HEADER_BYTES`], in the registry's shape.
+async fn limit_headers(request: Request, next: Next) -> Response {
+    let size: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    if size > MAX_HEADER_BYTES {
+        return registry::error(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "UNSUPPORTED",
+            format!("the request's headers are {size} bytes; at most {MAX_HEADER_BYTES} are taken"),
+        );
+    }
+    next.run(request).await
 }
 
 /// Whether `host` (`name[:port]`) is under the login servers' suffix.
