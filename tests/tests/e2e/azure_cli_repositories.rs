@@ -62,6 +62,11 @@ async fn step_the_owner_makes_a_registry_with_az(version: &str) -> Scene {
 /// Pushes the image made for `source` (a fresh one the first time) as `app:<tag>`, with
 /// the token `az acr login --expose-token` gives; returns its digest.
 async fn push(s: &Scene, source: &str, tag: &str) -> String {
+    push_to(s, "app", source, tag).await
+}
+
+/// [`push`] to `repository`.
+async fn push_to(s: &Scene, repository: &str, source: &str, tag: &str) -> String {
     let exposed =
         s.az.ok(&["acr", "login", "--name", s.name, "--expose-token"])
             .await
@@ -87,10 +92,10 @@ async fn push(s: &Scene, source: &str, tag: &str) -> String {
         "--digestfile",
         digest_file.to_str().unwrap(),
         &format!("oci:{}:{source}", layout.display()),
-        &format!("docker://{}/app:{tag}", s.login_server),
+        &format!("docker://{}/{repository}:{tag}", s.login_server),
     ])
     .await;
-    assert!(pushed, "push app:{tag}: {err}");
+    assert!(pushed, "push {repository}:{tag}: {err}");
     std::fs::read_to_string(digest_file).unwrap()
 }
 
@@ -108,7 +113,9 @@ async fn repository(s: &Scene, args: &[&str]) -> Value {
 }
 
 async fn step_tags_are_listed_ordered_and_paged(s: &Scene, v1: &str, v2: &str) {
-    assert_eq!(repository(s, &["list"]).await, json!(["app"]));
+    // The catalog, and a page of it (`--top` is the catalog's `n`).
+    assert_eq!(repository(s, &["list"]).await, json!(["app", "zeta"]));
+    assert_eq!(repository(s, &["list", "--top", "1"]).await, json!(["app"]));
     assert_eq!(
         repository(s, &["show-tags", "--repository", "app"]).await,
         json!(["latest", "v1", "v2"])
@@ -204,7 +211,7 @@ async fn step_untag_and_delete_remove_what_they_name(s: &Scene, v1: &str) {
     );
     let removed = repository(s, &["delete", "--repository", "app", "--yes"]).await;
     assert_eq!(removed["tagsDeleted"], json!(["docker", "v2"]), "{removed}");
-    assert_eq!(repository(s, &["list"]).await, json!([]));
+    assert_eq!(repository(s, &["list"]).await, json!(["zeta"]));
     let missing =
         s.az.run(&[
             "acr",
@@ -222,6 +229,26 @@ async fn step_untag_and_delete_remove_what_they_name(s: &Scene, v1: &str) {
         "{}",
         missing.stderr
     );
+}
+
+/// `az acr manifest list-metadata`, newest first and paged with `--top`.
+async fn step_manifest_metadata_is_listed(s: &Scene, v2: &str) {
+    let mut args = vec![
+        "acr",
+        "manifest",
+        "list-metadata",
+        "-r",
+        s.name,
+        "-n",
+        "app",
+    ];
+    args.extend_from_slice(&["--orderby", "time_desc", "--top", "1", "-o", "json"]);
+    let listed = s.az.ok(&args).await.json();
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["digest"], v2);
+    assert_eq!(listed[0]["tags"], json!(["latest", "v2"]));
+    assert!(listed[0]["imageSize"].as_u64().unwrap() > 0);
 }
 
 /// `az acr login` (no `--expose-token`) logs the Docker CLI in at the login server, and
@@ -270,8 +297,10 @@ async fn az_acr_repository_commands_work_at_the_login_server(version: &str) {
     assert_ne!(v1, v2, "each image is a fresh one");
     // latest names v2's manifest, as `docker tag` and a push make it.
     assert_eq!(push(&s, "v2", "latest").await, v2);
+    push_to(&s, "zeta", "zeta", "v1").await;
     step_tags_are_listed_ordered_and_paged(&s, &v1, &v2).await;
     step_the_repository_a_tag_and_manifests_are_shown(&s, &v1, &v2).await;
+    step_manifest_metadata_is_listed(&s, &v2).await;
     step_az_acr_login_logs_docker_in_and_docker_pushes(&s).await;
     step_untag_and_delete_remove_what_they_name(&s, &v1).await;
 }
