@@ -629,6 +629,24 @@ async fn docker_pushes_signs_and_verifies_at_the_login_server_with_no_override()
     // The reader cannot push.
     let (ok, out) = puller.docker(&["push", &unsigned], &[]).await;
     assert!(!ok, "an AcrPull reader pushed: {out}");
+
+    // Content trust off: every signature goes, every image stays.
+    let off = berth_tests::fixtures::set_trust(&app, &registry, "disabled").await;
+    assert_eq!(off.status, StatusCode::OK, "{:?}", off.body);
+    let status_url = off.header("azure-asyncoperation").unwrap().to_owned();
+    assert_eq!(
+        app.wait_for_operation(&status_url).await["status"],
+        "Succeeded"
+    );
+    // Docker falls back to the trust data it cached: read with an empty cache.
+    let _ = std::fs::remove_dir_all(puller.config_dir().join("trust"));
+    let (ok, out) = puller.docker(&["pull", &signed], &verify).await;
+    assert!(!ok, "a verified pull after the wipe: {out}");
+    for image in [&signed, &unsigned] {
+        puller.docker(&["rmi", image], &[]).await;
+        let (ok, out) = puller.docker(&["pull", image], &[]).await;
+        assert!(ok, "{image} is gone with its signature: {out}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
