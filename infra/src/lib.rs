@@ -10,6 +10,7 @@ pub mod oidc;
 pub mod persistence;
 pub mod proxies;
 pub mod registry_token;
+pub mod remote_repositories;
 pub mod repository_storage;
 pub mod sealing;
 pub mod secrets;

@@ -11,6 +11,7 @@ use berth_domain::registry::RepositoryStorage;
 use berth_domain::registry_token::{AccessEntry, RegistryTokenService};
 use berth_infra::config::{RegistryBackend, Settings};
 use berth_infra::distribution::{DataPlaneStatus, EmbeddedDistribution, Layout};
+use berth_infra::remote_repositories::RemoteRepositories;
 use berth_infra::repository_storage::FilesystemRepositories;
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,16 +33,80 @@ impl Readiness for Supervised {
     }
 }
 
-/// The repositories the control plane removes (a deleted registry's, a deleted
-/// repository), when the data plane is Berth's: the embedded registry's storage, which is
-/// there to clean even when its binary is missing or restarting.
-pub(crate) fn repository_storage(settings: &Settings) -> Option<Arc<dyn RepositoryStorage>> {
+/// What the control plane reaches of the data plane's repositories.
+pub(crate) struct Storage {
+    /// Removes a deleted registry's repositories (and a deleted repository), when the data
+    /// plane is Berth's.
+    pub(crate) removes: Option<Arc<dyn RepositoryStorage>>,
+    /// Lists tags and manifests with their times, for ACR's repository API: the embedded
+    /// registry's storage only.
+    pub(crate) lists: Option<Arc<dyn RepositoryStorage>>,
+}
+
+/// The repositories the control plane reaches: the embedded registry's storage (there to
+/// clean even when its binary is missing or restarting), or an external registry's API.
+pub(crate) fn repository_storage(settings: &Settings, tokens: &RegistryTokenService) -> Storage {
     match &settings.registry_backend {
-        RegistryBackend::Embedded { .. } => Some(Arc::new(FilesystemRepositories::new(
-            &Layout::of(&settings.data_dir),
-        ))),
-        RegistryBackend::External { .. } | RegistryBackend::None => None,
+        RegistryBackend::Embedded { .. } => {
+            let local: Arc<dyn RepositoryStorage> =
+                Arc::new(FilesystemRepositories::new(&Layout::of(&settings.data_dir)));
+            Storage {
+                removes: Some(local.clone()),
+                lists: Some(local),
+            }
+        }
+        RegistryBackend::External {
+            url,
+            service,
+            ca_file,
+        } => match external_client(url, ca_file.as_deref()) {
+            Ok((client, base)) => Storage {
+                removes: Some(Arc::new(RemoteRepositories::new(
+                    client,
+                    base,
+                    tokens.clone(),
+                    service.clone(),
+                ))),
+                lists: None,
+            },
+            Err(_) => Storage {
+                removes: None,
+                lists: None,
+            },
+        },
+        RegistryBackend::None => Storage {
+            removes: None,
+            lists: None,
+        },
     }
+}
+
+/// The HTTP client and base URL of an external Distribution, trusted with the CA in
+/// `ca_file` when given.
+fn external_client(
+    url: &str,
+    ca_file: Option<&std::path::Path>,
+) -> Result<(reqwest::Client, reqwest::Url), String> {
+    let mut client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(5))
+        .pool_idle_timeout(Duration::from_secs(60));
+    if let Some(path) = ca_file {
+        let pem = std::fs::read(path).map_err(|e| {
+            format!(
+                "cannot read BERTH_REGISTRY_BACKEND_CA {}: {e}",
+                path.display()
+            )
+        })?;
+        let ca = reqwest::Certificate::from_pem(&pem)
+            .map_err(|e| format!("BERTH_REGISTRY_BACKEND_CA is not a PEM certificate: {e}"))?;
+        client = client.add_root_certificate(ca);
+    }
+    let client = client
+        .build()
+        .map_err(|e| format!("cannot make the data plane's client: {e}"))?;
+    let base = reqwest::Url::parse(url).map_err(|e| format!("BERTH_REGISTRY_BACKEND: {e}"))?;
+    Ok((client, base))
 }
 
 /// An external data plane: whether it serves is learnt from each request.
@@ -82,28 +147,7 @@ fn external(
     ca_file: Option<&std::path::Path>,
     tokens: &RegistryTokenService,
 ) -> DataPlane {
-    let made = (|| -> Result<(reqwest::Client, reqwest::Url), String> {
-        let mut client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(5))
-            .pool_idle_timeout(Duration::from_secs(60));
-        if let Some(path) = ca_file {
-            let pem = std::fs::read(path).map_err(|e| {
-                format!(
-                    "cannot read BERTH_REGISTRY_BACKEND_CA {}: {e}",
-                    path.display()
-                )
-            })?;
-            let ca = reqwest::Certificate::from_pem(&pem)
-                .map_err(|e| format!("BERTH_REGISTRY_BACKEND_CA is not a PEM certificate: {e}"))?;
-            client = client.add_root_certificate(ca);
-        }
-        let client = client
-            .build()
-            .map_err(|e| format!("cannot make the data plane's client: {e}"))?;
-        let base = reqwest::Url::parse(url).map_err(|e| format!("BERTH_REGISTRY_BACKEND: {e}"))?;
-        Ok((client, base))
-    })();
+    let made = external_client(url, ca_file);
     match made {
         Ok((client, base)) => {
             let credentials = Arc::new(MintedTokens {

@@ -134,9 +134,9 @@ impl Application {
             clock.clone(),
             time::Duration::seconds(settings.trust.operation_lease_secs.into()),
         );
-        let storage = data_plane::repository_storage(&settings);
-        if let Some(storage) = &storage {
-            operations = operations.with_repository_storage(storage.clone());
+        let storage = data_plane::repository_storage(&settings, &tokens.service);
+        if let Some(removes) = storage.removes {
+            operations = operations.with_repository_storage(removes);
         }
         let state = AppState {
             subscriptions: resources.subscriptions,
@@ -174,7 +174,7 @@ impl Application {
             LoginServerParts {
                 data_plane: plane,
                 trust: trust_router.clone(),
-                artifacts: storage.map(|storage| {
+                artifacts: storage.lists.map(|storage| {
                     let artifacts = Artifacts::new(storage);
                     match &trust.store {
                         Some(store) => artifacts.with_trust(store.clone(), trust.catalog.clone()),

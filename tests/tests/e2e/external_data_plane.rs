@@ -104,3 +104,42 @@ async fn a_backend_that_refuses_berthds_tokens_is_a_clear_bad_gateway() {
         "{body}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_registry_deletes_its_manifests_in_an_external_distribution() {
+    let port = free_port();
+    let app = app_serving(&format!("http://127.0.0.1:{port}")).await;
+    let bundle = app.data_dir.path().join("registry-token-certs.pem");
+    let _backend =
+        DockerRegistry::start_backend(port, "berth-data-plane", "berth-token-server", &bundle)
+            .await;
+    app.create_group("rg").await;
+    app.create_registry("rg", "externalre", "Basic").await;
+    let path = app.registry_path("rg", "externalre");
+    let server = token_server::login_server(&app, &path).await;
+    let (_, _, pusher) = signed_in(&app, &path, ACR_PUSH, "external-re-pusher").await;
+    let digest = push(&app, &server, &pusher, "team/app").await;
+
+    let deleted = app.delete(&format!("{path}?api-version={API}")).await;
+    assert_eq!(deleted.status, StatusCode::ACCEPTED, "{:?}", deleted.body);
+    let status_url = deleted.header("azure-asyncoperation").unwrap().to_owned();
+    assert_eq!(
+        app.wait_for_operation(&status_url).await["status"],
+        "Succeeded"
+    );
+
+    // Made again under the name: the old tag and digest are gone from the backend.
+    app.create_registry("rg", "externalre", "Basic").await;
+    let (_, _, reader) = signed_in(&app, &path, ACR_PULL, "external-re-reader").await;
+    let pull = access_token(&app, &server, &reader, "repository:team/app:pull").await;
+    for reference in ["v1", digest.as_str()] {
+        let answer = get(
+            &app,
+            &server,
+            &format!("/v2/team/app/manifests/{reference}"),
+            &pull,
+        )
+        .await;
+        assert_eq!(answer.status(), StatusCode::NOT_FOUND, "{reference}");
+    }
+}
