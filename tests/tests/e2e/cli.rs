@@ -1638,9 +1638,9 @@ async fn step_repository_scoped_tokens_are_listed_checked_and_deleted(home: &Pat
     assert_eq!(r.stdout, "");
 }
 
-/// README's "Content trust in five minutes", run as written against berthd (its embedded
-/// trust server, as `scripts/dev-stack` starts it) and docker-registry, with default
-/// settings: the disable ends in seconds.
+/// README's "Content trust in five minutes", run as written against berthd as
+/// `scripts/dev-stack` starts it: HTTPS with the development certificate, the login server
+/// serving the image, its tokens and its trust data. The disable ends in seconds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_readme_walkthrough_runs_as_written() {
     let readme =
@@ -1649,14 +1649,10 @@ async fn the_readme_walkthrough_runs_as_written() {
     let start = section.find("```sh\n").unwrap() + "```sh\n".len();
     let script = &section[start..start + section[start..].find("```").unwrap()];
 
-    let app = berth_tests::spawn_app(Backend::Sqlite).await;
-    let data = berth_tests::registry::DockerRegistry::start(
-        &app.base,
-        "myregistry.registry.localhost",
-        "berth-token-server",
-        &app.data_dir.path().join("registry-token-certs.pem"),
-    )
-    .await;
+    let app = super::login_server::app_serving("embedded").await;
+    let port = app.base.rsplit(':').next().unwrap().to_owned();
+    let login = format!("myregistry.registry.localhost:{port}");
+    let ca = app.ca_file.clone().unwrap();
     let layout = tempfile::tempdir().unwrap();
     let image = format!(
         "oci:{}:v1",
@@ -1675,8 +1671,11 @@ async fn the_readme_walkthrough_runs_as_written() {
         .env("HOME", home.path())
         .env("PATH", path)
         .env("B", &app.base)
-        .env("NOTARY", app.trust_url.as_ref().unwrap())
-        .env("DATA", &data.address)
+        .env("LOGIN", &login)
+        .env("NOTARY", format!("https://{login}"))
+        .env("CURL_CA_BUNDLE", &ca)
+        .env("SSL_CERT_FILE", &ca)
+        .env("REQUESTS_CA_BUNDLE", &ca)
         .env("OWNER", app.data_dir.path().join("bootstrap-owner.json"))
         .env("IMAGE", &image)
         .env_remove("BERTH_CONFIG_DIR")
@@ -1703,7 +1702,7 @@ async fn the_readme_walkthrough_runs_as_written() {
         .unwrap_or_else(|| panic!("{stdout}"));
     assert!(enabled < listed && listed < disabled, "{stdout}");
     assert!(
-        stdout.contains("does not have trust data for myregistry.registry.localhost/hello"),
+        stdout.contains(&format!("does not have trust data for {login}/hello")),
         "{stdout}{stderr}"
     );
     assert!(
