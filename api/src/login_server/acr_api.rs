@@ -12,7 +12,8 @@
 //! grants them. Changeable attributes (ACR's locks) are shown as they are, all enabled;
 //! changing them is refused, since Berth does not enforce locks.
 
-use super::{authorize, request_host, served_registry};
+use super::cache::LoginCache;
+use super::{addressed, authorize, served_registry};
 use crate::error::registry;
 use crate::routes::registries::dto::rfc3339;
 use crate::state::AppState;
@@ -203,9 +204,10 @@ pub(crate) struct AcrApi(pub(crate) Option<Artifacts>);
 pub(crate) async fn handle(
     State(state): State<AppState>,
     Extension(AcrApi(artifacts)): Extension<AcrApi>,
+    Extension(cache): Extension<std::sync::Arc<LoginCache>>,
     request: Request,
 ) -> Response {
-    let registry = match served_registry(&state, request_host(&request)).await {
+    let registry = match served_registry(&state, &cache, addressed(&request)).await {
         Ok(registry) => registry,
         Err(response) => return response,
     };
@@ -245,7 +247,7 @@ pub(crate) async fn handle(
         return registry::error(StatusCode::BAD_REQUEST, "NAME_INVALID", e.to_string());
     }
     let needs = [("repository", repository, action)];
-    if let Some(refused) = authorize(&state, &registry, request.headers(), &needs) {
+    if let Some(refused) = authorize(&state, &cache, &registry, request.headers(), &needs) {
         return refused;
     }
     let Some(artifacts) = artifacts else {

@@ -15,6 +15,7 @@
 //! protocol, not part of the ARM API: its routes are not in the OpenAPI document.
 
 mod acr_api;
+mod cache;
 mod proxy;
 mod route;
 
@@ -32,8 +33,11 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json, Router};
 use berth_domain::arm::ProvisioningState;
 use berth_domain::registry::{Artifacts, LoginServerNaming, Namespace, Registry};
+use berth_domain::registry_token::ACCESS_LEEWAY_SECS;
+use cache::LoginCache;
 use proxy::{Answer, Forward};
 use route::{Refused, Resource, Route};
+use std::sync::Arc;
 use tower::ServiceExt;
 use tower_http::trace::TraceLayer;
 
@@ -80,6 +84,7 @@ impl LoginServers {
             .layer(Extension(parts.data_plane))
             .layer(Extension(TrustRouter(parts.trust)))
             .layer(Extension(acr_api::AcrApi(parts.artifacts)))
+            .layer(Extension(Arc::new(LoginCache::default())))
             .layer(axum::middleware::from_fn(limit_headers))
             .layer(TraceLayer::new_for_http().make_span_with(crate::telemetry::request_span));
         Self {
@@ -188,7 +193,13 @@ fn unknown(host: &str) -> Response {
 }
 
 /// `GET /v2/` for `registry`: 200 for any valid access token of its login server.
-fn base(state: &AppState, registry: &Registry, method: &Method, headers: &HeaderMap) -> Response {
+fn base(
+    state: &AppState,
+    cache: &LoginCache,
+    registry: &Registry,
+    method: &Method,
+    headers: &HeaderMap,
+) -> Response {
     if !matches!(*method, Method::GET | Method::HEAD) {
         return registry::error(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -196,22 +207,43 @@ fn base(state: &AppState, registry: &Registry, method: &Method, headers: &Header
             "/v2/ is only read".to_owned(),
         );
     }
-    match authorize(state, registry, headers, &[]) {
+    match authorize(state, cache, registry, headers, &[]) {
         None => versioned(Json(serde_json::json!({})).into_response()),
         Some(response) => response,
     }
 }
 
 /// The registry whose login server the request's host is, or the 404 saying none is.
-async fn served_registry(state: &AppState, host: Option<String>) -> Result<Registry, Response> {
+/// The host a request names, and whether it only reads.
+fn addressed(request: &Request) -> (Option<String>, bool) {
+    let reads = matches!(*request.method(), Method::GET | Method::HEAD);
+    (request_host(request), reads)
+}
+
+/// The registry a request's host names. A read (GET, HEAD) may take the one remembered
+/// in the last second; anything that writes reads the store, so that nothing is written
+/// into a registry once its deletion has begun.
+async fn served_registry(
+    state: &AppState,
+    cache: &LoginCache,
+    (host, reads): (Option<String>, bool),
+) -> Result<Registry, Response> {
     let Some(host) = host else {
         return Err(unknown(""));
     };
-    let found = match state.registries.find_by_login_server(&host).await {
-        Ok(found) => found.filter(|r| r.login_server.eq_ignore_ascii_case(&host)),
-        Err(e) => return Err(crate::error::ApiError::from(e).into_response()),
+    let remembered = if reads { cache.registry(&host) } else { None };
+    let registry = match remembered {
+        Some(registry) => registry,
+        None => {
+            let found = match state.registries.find_by_login_server(&host).await {
+                Ok(found) => found.filter(|r| r.login_server.eq_ignore_ascii_case(&host)),
+                Err(e) => return Err(crate::error::ApiError::from(e).into_response()),
+            };
+            let registry = found.ok_or_else(|| unknown(&host))?;
+            cache.remember_registry(&host, &registry);
+            registry
+        }
     };
-    let registry = found.ok_or_else(|| unknown(&host))?;
     if registry.provisioning_state == ProvisioningState::Deleting {
         return Err(registry::error(
             StatusCode::NOT_FOUND,
@@ -235,6 +267,7 @@ struct Denied {
 /// expiry) and that its `access` grants every need.
 fn check(
     state: &AppState,
+    cache: &LoginCache,
     registry: &Registry,
     headers: &HeaderMap,
     needs: &[Need<'_>],
@@ -246,10 +279,17 @@ fn check(
             insufficient: false,
         });
     };
-    let claims = match state
-        .registry_tokens
-        .verify_access(token, &registry.login_server)
-    {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let audience = registry.login_server.as_str();
+    let remembered = cache.token(token, audience, now, ACCESS_LEEWAY_SECS);
+    let verified = match remembered {
+        Some(claims) => Ok(claims),
+        None => state
+            .registry_tokens
+            .verify_access(token, audience)
+            .inspect(|claims| cache.remember_token(token, audience, claims)),
+    };
+    let claims = match verified {
         Ok(claims) => claims,
         Err(rejected) => {
             tracing::info!(token.rejected = %rejected.0, "login server refused a token");
@@ -275,17 +315,20 @@ fn check(
 /// [`check`], with the 401 challenge as the answer to a refusal.
 fn authorize(
     state: &AppState,
+    cache: &LoginCache,
     registry: &Registry,
     headers: &HeaderMap,
     needs: &[Need<'_>],
 ) -> Option<Response> {
-    check(state, registry, headers, needs).err().map(|denied| {
-        challenge(
-            &registry.login_server,
-            denied.scope.as_deref(),
-            denied.insufficient,
-        )
-    })
+    check(state, cache, registry, headers, needs)
+        .err()
+        .map(|denied| {
+            challenge(
+                &registry.login_server,
+                denied.scope.as_deref(),
+                denied.insufficient,
+            )
+        })
 }
 
 /// The challenge's `scope`: `type:name:actions` a resource, space-separated.
@@ -314,9 +357,10 @@ async fn registry_api(
     State(state): State<AppState>,
     Extension(plane): Extension<DataPlane>,
     Extension(TrustRouter(trust)): Extension<TrustRouter>,
+    Extension(cache): Extension<Arc<LoginCache>>,
     request: Request,
 ) -> Response {
-    let registry = match served_registry(&state, request_host(&request)).await {
+    let registry = match served_registry(&state, &cache, addressed(&request)).await {
         Ok(registry) => registry,
         Err(response) => return response,
     };
@@ -338,7 +382,7 @@ async fn registry_api(
             .map(|(_, v)| v.as_str())
     };
     let response = match route {
-        Route::Base => return base(&state, &registry, &parts.method, &parts.headers),
+        Route::Base => return base(&state, &cache, &registry, &parts.method, &parts.headers),
         Route::Trust { gun } => {
             return trust_store(&registry, gun, trust, Request::from_parts(parts, body)).await;
         }
@@ -352,6 +396,7 @@ async fn registry_api(
             }
             if let Some(response) = authorize(
                 &state,
+                &cache,
                 &registry,
                 &parts.headers,
                 &[("registry", "catalog", "*")],
@@ -403,7 +448,7 @@ async fn registry_api(
                     forwarded.push((key.clone(), value.clone()));
                 }
             }
-            if let Some(response) = authorize(&state, &registry, &parts.headers, &needs) {
+            if let Some(response) = authorize(&state, &cache, &registry, &parts.headers, &needs) {
                 return response;
             }
             let tail = &path["/v2/".len() + name.len()..];
