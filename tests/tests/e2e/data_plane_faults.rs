@@ -5,14 +5,11 @@
 //! The registry is run through a wrapper (`BERTH_REGISTRY_BINARY`) that refuses to start
 //! while a `down` file exists, so the outage lasts exactly as long as the test says.
 
-use super::login_server::{access_token, get};
-use super::token_server;
+use super::login_server::{access_token, app_serving_with, get, registry_in_rg};
 use super::*;
 use berth_tests::fixtures::signed_in;
 use berth_tests::poll;
-use berth_tests::registry::free_port;
 use berth_tests::roles::ACR_PUSH;
-use berth_tests::{Backend, SpawnOptions, settings, spawn_app_with};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -75,23 +72,12 @@ async fn patch(
 async fn an_upload_survives_the_data_plane_dying_and_nothing_half_written_appears() {
     let tools = tempfile::tempdir().unwrap();
     let binary = wrapper(tools.path());
-    let port = free_port().to_string();
-    let env = settings(&[
-        ("BERTH_LISTEN", &format!("127.0.0.1:{port}")),
-        ("BERTH_LOGIN_SERVER_PORT", &port),
+    let app = app_serving_with(&[
         ("BERTH_REGISTRY_BACKEND", "embedded"),
         ("BERTH_REGISTRY_BINARY", binary.to_str().unwrap()),
-    ]);
-    let options = SpawnOptions {
-        tls: true,
-        env,
-        ..SpawnOptions::default()
-    };
-    let app = spawn_app_with(Backend::Sqlite, options).await;
-    app.create_group("rg").await;
-    let path = app.registry_path("rg", "faulty01");
-    app.create_registry("rg", "faulty01", "Basic").await;
-    let server = token_server::login_server(&app, &path).await;
+    ])
+    .await;
+    let (path, server) = registry_in_rg(&app, "faulty01", "Basic").await;
     let (_, _, pusher) = signed_in(&app, &path, ACR_PUSH, "faulty-pusher").await;
     let token = access_token(&app, &server, &pusher, "repository:app:pull,push").await;
 

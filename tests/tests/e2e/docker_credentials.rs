@@ -3,8 +3,7 @@
 //! pushes what it may and nothing else, with a real Docker daemon. (The null-GUID user with
 //! `az acr login`'s refresh token is `login_server.rs`'s content-trust test.)
 
-use super::login_server::app_serving;
-use super::token_server;
+use super::login_server::{app_serving, registry_in_rg};
 use super::*;
 use berth_tests::docker::DockerDaemon;
 use berth_tests::roles::{ACR_PUSH, assign, principal};
@@ -91,10 +90,7 @@ async fn admin_password(app: &TestApp, registry: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn docker_login_takes_every_credential_kind_and_each_pushes_only_what_it_may() {
     let app = app_serving("embedded").await;
-    app.create_group("rg").await;
-    app.create_registry("rg", "dockercreds", "Premium").await;
-    let registry = app.registry_path("rg", "dockercreds");
-    let login = token_server::login_server(&app, &registry).await;
+    let (registry, login) = registry_in_rg(&app, "dockercreds", "Premium").await;
     let mut docker = DockerDaemon::start().await;
     docker.trust_ca(&login, app.ca_file.as_ref().unwrap());
 

@@ -3,8 +3,7 @@
 //! berthd mints for its service: a client's own token, or none, is refused there, and the
 //! token server never grants a client a token for that service.
 
-use super::login_server::{access_token, app_serving, get, push};
-use super::token_server;
+use super::login_server::{access_token, app_serving, get, pulled_digest, push, registry_in_rg};
 use super::*;
 use berth_tests::fixtures::signed_in;
 use berth_tests::registry::{DockerRegistry, free_port};
@@ -18,26 +17,17 @@ async fn an_external_distribution_serves_the_login_servers_and_takes_only_berthd
     let backend =
         DockerRegistry::start_backend(port, "berth-data-plane", "berth-token-server", &bundle)
             .await;
-    app.create_group("rg").await;
-    app.create_registry("rg", "externalone", "Basic").await;
-    let path = app.registry_path("rg", "externalone");
-    let server = token_server::login_server(&app, &path).await;
+    let (path, server) = registry_in_rg(&app, "externalone", "Basic").await;
     let (_, _, pusher) = signed_in(&app, &path, ACR_PUSH, "external-pusher").await;
     let (_, _, reader) = signed_in(&app, &path, ACR_PULL, "external-reader").await;
 
     // Pushed and read through the login server.
     let digest = push(&app, &server, &pusher, "team/app").await;
     let pull = access_token(&app, &server, &reader, "repository:team/app:pull").await;
-    let answer = app
-        .client
-        .get(format!("https://{server}/v2/team/app/manifests/v1"))
-        .header("accept", "application/vnd.oci.image.manifest.v1+json")
-        .bearer_auth(&pull)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), StatusCode::OK);
-    assert_eq!(answer.headers()["docker-content-digest"], digest.as_str());
+    assert_eq!(
+        pulled_digest(&app, &server, "team/app", &pull).await,
+        Some(digest)
+    );
     let catalog = access_token(&app, &server, &reader, "registry:catalog:*").await;
     let answer = get(&app, &server, "/v2/_catalog", &catalog).await;
     assert_eq!(
@@ -87,10 +77,7 @@ async fn a_backend_that_refuses_berthds_tokens_is_a_clear_bad_gateway() {
     // Configured for another service: every berthd token is refused there.
     let _backend =
         DockerRegistry::start_backend(port, "another-service", "berth-token-server", &bundle).await;
-    app.create_group("rg").await;
-    app.create_registry("rg", "externaltwo", "Basic").await;
-    let path = app.registry_path("rg", "externaltwo");
-    let server = token_server::login_server(&app, &path).await;
+    let (path, server) = registry_in_rg(&app, "externaltwo", "Basic").await;
     let (_, _, reader) = signed_in(&app, &path, ACR_PULL, "external-reader2").await;
     let pull = access_token(&app, &server, &reader, "repository:app:pull").await;
     let answer = get(&app, &server, "/v2/app/tags/list", &pull).await;
@@ -113,10 +100,7 @@ async fn deleting_a_registry_deletes_its_manifests_in_an_external_distribution()
     let _backend =
         DockerRegistry::start_backend(port, "berth-data-plane", "berth-token-server", &bundle)
             .await;
-    app.create_group("rg").await;
-    app.create_registry("rg", "externalre", "Basic").await;
-    let path = app.registry_path("rg", "externalre");
-    let server = token_server::login_server(&app, &path).await;
+    let (path, server) = registry_in_rg(&app, "externalre", "Basic").await;
     let (_, _, pusher) = signed_in(&app, &path, ACR_PUSH, "external-re-pusher").await;
     let digest = push(&app, &server, &pusher, "team/app").await;
 

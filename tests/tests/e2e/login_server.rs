@@ -18,18 +18,35 @@ async fn app_with_login_servers() -> TestApp {
 
 /// The same with `BERTH_REGISTRY_BACKEND=<backend>`.
 pub(super) async fn app_serving(backend: &str) -> TestApp {
+    app_serving_with(&[("BERTH_REGISTRY_BACKEND", backend)]).await
+}
+
+/// The same with `extra` settings (the data plane's among them).
+pub(super) async fn app_serving_with(extra: &[(&str, &str)]) -> TestApp {
     let port = free_port().to_string();
-    let env = settings(&[
-        ("BERTH_LISTEN", &format!("127.0.0.1:{port}")),
+    let listen = format!("127.0.0.1:{port}");
+    let mut pairs = vec![
+        ("BERTH_LISTEN", listen.as_str()),
         ("BERTH_LOGIN_SERVER_PORT", &port),
-        ("BERTH_REGISTRY_BACKEND", backend),
-    ]);
+    ];
+    pairs.extend_from_slice(extra);
+    let env = settings(&pairs);
     let options = SpawnOptions {
         tls: true,
         env,
         ..SpawnOptions::default()
     };
     spawn_app_with(Backend::Sqlite, options).await
+}
+
+/// A resource group `rg` and a registry `name` of `sku` in it; its ARM path and its login
+/// server.
+pub(super) async fn registry_in_rg(app: &TestApp, name: &str, sku: &str) -> (String, String) {
+    app.create_group("rg").await;
+    app.create_registry("rg", name, sku).await;
+    let path = app.registry_path("rg", name);
+    let server = token_server::login_server(app, &path).await;
+    (path, server)
 }
 
 /// A registry's access token for `scope` at its login server, from the login server's own
@@ -196,6 +213,29 @@ async fn inspect(
     Ok(index["manifests"][0]["digest"].as_str().unwrap().to_owned())
 }
 
+/// The digest `<login_server>/<repo>:v1` answers an OCI manifest GET with, or `None`.
+pub(super) async fn pulled_digest(
+    app: &TestApp,
+    login_server: &str,
+    repo: &str,
+    token: &str,
+) -> Option<String> {
+    let answer = app
+        .client
+        .get(format!("https://{login_server}/v2/{repo}/manifests/v1"))
+        .header("accept", "application/vnd.oci.image.manifest.v1+json")
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    (answer.status() == StatusCode::OK).then(|| {
+        answer.headers()["docker-content-digest"]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    })
+}
+
 /// GET `https://<login_server><path>` with a bearer token.
 pub(super) async fn get(
     app: &TestApp,
@@ -252,16 +292,10 @@ async fn images_pushed_at_a_login_server_stay_in_their_registry() {
     assert_eq!(answer.status(), StatusCode::OK);
     let tags: Value = answer.json().await.unwrap();
     assert_eq!(tags, json!({"name": "team/app", "tags": ["v1"]}));
-    let answer = app
-        .client
-        .get(format!("https://{server_a}/v2/team/app/manifests/v1"))
-        .header("accept", "application/vnd.oci.image.manifest.v1+json")
-        .bearer_auth(&pull)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), StatusCode::OK);
-    assert_eq!(answer.headers()["docker-content-digest"], digest_a.as_str());
+    assert_eq!(
+        pulled_digest(&app, &server_a, "team/app", &pull).await,
+        Some(digest_a.clone())
+    );
     let catalog = access_token(&app, &server_a, &pull_refresh_a, "registry:catalog:*").await;
     let answer = get(&app, &server_a, "/v2/_catalog", &catalog).await;
     assert_eq!(answer.status(), StatusCode::OK);
@@ -482,23 +516,12 @@ async fn a_missing_data_plane_is_a_clear_answer_and_the_control_plane_still_work
             "apt-get install docker-registry",
         ),
     ] {
-        let port = free_port().to_string();
-        let env = settings(&[
-            ("BERTH_LISTEN", &format!("127.0.0.1:{port}")),
-            ("BERTH_LOGIN_SERVER_PORT", &port),
+        let app = app_serving_with(&[
             ("BERTH_REGISTRY_BACKEND", backend),
             ("BERTH_REGISTRY_BINARY", binary),
-        ]);
-        let options = SpawnOptions {
-            tls: true,
-            env,
-            ..SpawnOptions::default()
-        };
-        let app = spawn_app_with(Backend::Sqlite, options).await;
-        app.create_group("rg").await;
-        let a = app.registry_path("rg", "noplane01");
-        app.create_registry("rg", "noplane01", "Basic").await;
-        let server = token_server::login_server(&app, &a).await;
+        ])
+        .await;
+        let (a, server) = registry_in_rg(&app, "noplane01", "Basic").await;
         let (_, _, refresh) = signed_in(&app, &a, ACR_PULL, "noplane-puller").await;
         let token = access_token(&app, &server, &refresh, "repository:app:pull").await;
         assert_eq!(
