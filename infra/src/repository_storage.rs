@@ -51,6 +51,29 @@ impl FilesystemRepositories {
         }
     }
 
+    /// The file holding a blob of a repository, when the repository links it (as
+    /// Distribution checks before serving it) and the blob is stored: a read of it is the
+    /// read Distribution would make.
+    #[must_use]
+    pub fn blob_file(&self, backend_name: &str, digest: &str) -> Option<PathBuf> {
+        let hex = digest.strip_prefix("sha256:")?;
+        if hex.len() != 64 || !is_hex(hex) {
+            return None;
+        }
+        let repository = self.directory(backend_name).ok()?;
+        let link = repository.join("_layers/sha256").join(hex).join("link");
+        if !link.is_file() {
+            return None;
+        }
+        let data = self
+            .blobs
+            .join("sha256")
+            .join(&hex[..2])
+            .join(hex)
+            .join("data");
+        data.is_file().then_some(data)
+    }
+
     /// Runs filesystem work off the async threads.
     async fn blocking<T: Send + 'static>(
         &self,
@@ -400,6 +423,31 @@ mod tests {
         assert!(storage.remove("regone/team/lone").await?);
         assert!(!lone.exists() && !storage.repositories.join("regone/team").exists());
         assert!(storage.repositories.join("regone").is_dir());
+        Ok(())
+    }
+
+    #[test]
+    fn a_blob_is_found_only_where_its_repository_links_it() -> Outcome {
+        let (_dir, storage) = setup()?;
+        let hex = "ab".repeat(32);
+        let digest = format!("sha256:{hex}");
+        let data = storage.blobs.join("sha256/ab").join(&hex);
+        std::fs::create_dir_all(&data)?;
+        std::fs::write(data.join("data"), b"blob")?;
+        assert_eq!(storage.blob_file("regone/app", &digest), None, "not linked");
+        let link = storage
+            .repositories
+            .join("regone/app/_layers/sha256")
+            .join(&hex);
+        std::fs::create_dir_all(&link)?;
+        std::fs::write(link.join("link"), &digest)?;
+        assert_eq!(
+            storage.blob_file("regone/app", &digest),
+            Some(data.join("data"))
+        );
+        assert_eq!(storage.blob_file("regone/other", &digest), None);
+        assert_eq!(storage.blob_file("regone/app", "sha256:../../x"), None);
+        assert_eq!(storage.blob_file("../regone/app", &digest), None);
         Ok(())
     }
 

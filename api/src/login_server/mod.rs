@@ -19,7 +19,7 @@ mod cache;
 mod proxy;
 mod route;
 
-pub use proxy::{Backend, DataPlane, DataPlaneCredentials, Grant, Readiness};
+pub use proxy::{Backend, DataPlane, DataPlaneCredentials, Grant, LocalBlobs, Readiness};
 
 use crate::auth::bearer_token;
 use crate::error::registry;
@@ -450,6 +450,15 @@ async fn registry_api(
             }
             if let Some(response) = authorize(&state, &cache, &registry, &parts.headers, &needs) {
                 return response;
+            }
+            let reads = matches!(parts.method, Method::GET | Method::HEAD);
+            if let (Resource::Blob(digest), true) = (&resource, reads)
+                && !parts.headers.contains_key(header::RANGE)
+                && let Some(response) = plane
+                    .local_blob(&backend_name, digest, parts.method == Method::HEAD)
+                    .await
+            {
+                return versioned(response);
             }
             let tail = &path["/v2/".len() + name.len()..];
             let answer = if resource == Resource::Tags {

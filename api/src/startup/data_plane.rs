@@ -6,7 +6,7 @@
 //! install command; the control plane still starts, and the login servers answer 503 with
 //! the same message.
 
-use crate::login_server::{Backend, DataPlane, DataPlaneCredentials, Grant, Readiness};
+use crate::login_server::{Backend, DataPlane, DataPlaneCredentials, Grant, LocalBlobs, Readiness};
 use berth_domain::registry::RepositoryStorage;
 use berth_domain::registry_token::{AccessEntry, RegistryTokenService};
 use berth_infra::config::{RegistryBackend, Settings};
@@ -109,6 +109,15 @@ fn external_client(
     Ok((client, base))
 }
 
+/// The embedded registry's blob files.
+struct LocalFiles(FilesystemRepositories);
+
+impl LocalBlobs for LocalFiles {
+    fn path(&self, backend_name: &str, digest: &str) -> Option<std::path::PathBuf> {
+        self.0.blob_file(backend_name, digest)
+    }
+}
+
 /// An external data plane: whether it serves is learnt from each request.
 struct Reachable;
 
@@ -199,8 +208,11 @@ pub(crate) async fn build(
     match (client, base) {
         (Ok(client), Ok(base)) => {
             let readiness = Arc::new(Supervised(embedded.clone()));
+            let files = LocalFiles(FilesystemRepositories::new(embedded.layout()));
             (
-                DataPlane::Backend(Backend::new(client, base, readiness)),
+                DataPlane::Backend(
+                    Backend::new(client, base, readiness).with_local_blobs(Arc::new(files)),
+                ),
                 Some(embedded),
             )
         }

@@ -748,3 +748,75 @@ async fn berth_acr_login_logs_docker_in_at_the_login_server() {
     let (ok, out) = docker.docker(&["push", &image], &[]).await;
     assert!(ok, "docker push after berth acr login: {out}");
 }
+
+/// The sha-256 digest of `bytes`, as a registry names it.
+fn sha256_digest(bytes: &[u8]) -> String {
+    let hash = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
+    let hex: String = hash.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blobs_are_read_whole_or_by_range_and_only_from_repositories_that_link_them() {
+    let app = app_serving("embedded").await;
+    let (path, server) = registry_in_rg(&app, "blobreads", "Basic").await;
+    let (_, _, pusher) = signed_in(&app, &path, ACR_PUSH, "blob-pusher").await;
+    push(&app, &server, &pusher, "team/app").await;
+    let token = access_token(&app, &server, &pusher, "repository:team/app:pull").await;
+    let manifest = app
+        .client
+        .get(format!("https://{server}/v2/team/app/manifests/v1"))
+        .header("accept", "application/vnd.oci.image.manifest.v1+json")
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let manifest: Value = manifest.json().await.unwrap();
+    let layer = manifest["layers"][0]["digest"].as_str().unwrap().to_owned();
+    let blob = format!("/v2/team/app/blobs/{layer}");
+
+    // Whole: the stored bytes, with Distribution's headers.
+    let answer = get(&app, &server, &blob, &token).await;
+    assert_eq!(answer.status(), StatusCode::OK);
+    assert_eq!(answer.headers()["docker-content-digest"], layer.as_str());
+    assert_eq!(answer.headers()["content-type"], "application/octet-stream");
+    let bytes = answer.bytes().await.unwrap();
+    assert_eq!(sha256_digest(&bytes), layer);
+    let head = app
+        .client
+        .head(format!("https://{server}{blob}"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), StatusCode::OK);
+    assert_eq!(
+        head.headers()["content-length"],
+        bytes.len().to_string().as_str()
+    );
+
+    // A range: Distribution's 206.
+    let ranged = app
+        .client
+        .get(format!("https://{server}{blob}"))
+        .bearer_auth(&token)
+        .header("range", "bytes=0-3")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ranged.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(ranged.bytes().await.unwrap().as_ref(), &bytes[..4]);
+
+    // Another repository of the same registry does not link it: Distribution's 404.
+    let other = access_token(&app, &server, &pusher, "repository:team/other:pull").await;
+    let answer = get(
+        &app,
+        &server,
+        &format!("/v2/team/other/blobs/{layer}"),
+        &other,
+    )
+    .await;
+    assert_eq!(answer.status(), StatusCode::NOT_FOUND);
+    let body: Value = answer.json().await.unwrap();
+    assert_eq!(body["errors"][0]["code"], "BLOB_UNKNOWN");
+}
