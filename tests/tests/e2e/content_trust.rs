@@ -148,7 +148,7 @@ pub(super) async fn follow(app: &TestApp, url: &str, within: Duration) -> Value 
 }
 
 /// The operation's status once it reports a failed attempt (or after 20 s).
-async fn first_failure(app: &TestApp, url: &str) -> Value {
+pub(super) async fn first_failure(app: &TestApp, url: &str) -> Value {
     let failed = poll(
         Duration::from_secs(20),
         Duration::from_millis(250),

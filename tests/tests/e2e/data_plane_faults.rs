@@ -171,3 +171,42 @@ async fn an_upload_survives_the_data_plane_dying_and_nothing_half_written_appear
     assert_eq!(blob.status(), StatusCode::OK);
     assert_eq!(blob.bytes().await.unwrap().as_ref(), content.as_slice());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registry_deletion_waits_for_the_data_plane_and_finishes_once_it_can() {
+    let app = app_serving_with(&[("BERTH_REGISTRY_BACKEND", "embedded")]).await;
+    let (path, server) = registry_in_rg(&app, "stuckdel1", "Basic").await;
+    let (_, _, pusher) = signed_in(&app, &path, ACR_PUSH, "stuck-pusher").await;
+    super::login_server::push(&app, &server, &pusher, "app").await;
+    let repositories = app
+        .data_dir
+        .path()
+        .join("registry/storage/docker/registry/v2/repositories");
+
+    // The storage cannot be changed: a file sits where the trash directory goes.
+    let trash = app.data_dir.path().join("registry/trash");
+    let _ = std::fs::remove_dir_all(&trash);
+    std::fs::write(&trash, "in the way").unwrap();
+    let deleted = app.delete(&format!("{path}?api-version={API}")).await;
+    assert_eq!(deleted.status, StatusCode::ACCEPTED, "{:?}", deleted.body);
+    let operation = deleted.header("azure-asyncoperation").unwrap().to_owned();
+    let reported = super::content_trust::first_failure(&app, &operation).await;
+    assert_eq!(reported["status"], "InProgress", "{reported}");
+    assert_eq!(
+        reported["error"]["code"], "DataPlaneUnavailable",
+        "{reported}"
+    );
+    // The registry is not gone while its images are not: it is still being deleted.
+    let (status, body) = app.get(&format!("{path}?api-version={API}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["properties"]["provisioningState"], "Deleting");
+    assert!(repositories.join("stuckdel1/app/_manifests").is_dir());
+
+    // Once the storage can be changed, the retried operation finishes the job.
+    std::fs::remove_file(&trash).unwrap();
+    let done = app.wait_for_operation(&operation).await;
+    assert_eq!(done["status"], "Succeeded", "{done}");
+    assert!(!repositories.join("stuckdel1").exists());
+    let (status, _) = app.get(&format!("{path}?api-version={API}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
