@@ -365,6 +365,52 @@ impl Client {
         self.form_answer(path, response).await.map(Some)
     }
 
+    /// A request of a login server's registry or repository API with an access token: the
+    /// answer's headers and JSON (`null` when it has none). A refusal becomes an error with
+    /// the registry's code and message.
+    ///
+    /// # Errors
+    /// [`CliError`] when the login server cannot be reached or refuses.
+    pub async fn send_to_login_server(
+        &mut self,
+        method: Method,
+        login_server: &str,
+        path: &str,
+        token: &str,
+    ) -> Result<(reqwest::header::HeaderMap, Value), CliError> {
+        let scheme = if self.profile.endpoint.starts_with("http://") {
+            "http"
+        } else {
+            "https"
+        };
+        let url = format!("{scheme}://{login_server}{path}");
+        self.trace_request(&method, &url, None);
+        let response = self
+            .http
+            .request(method, &url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(|e| unreachable_error(&url, &e))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap_or_default();
+        let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        self.trace_response(status, &value);
+        if !status.is_success() {
+            let error = &value["errors"][0];
+            return Err(CliError::Arm {
+                status,
+                code: error["code"].as_str().unwrap_or("UNKNOWN").to_owned(),
+                message: error["message"]
+                    .as_str()
+                    .unwrap_or("the registry refused the request")
+                    .to_owned(),
+            });
+        }
+        Ok((headers, value))
+    }
+
     /// A token endpoint's answer: its JSON, or its refusal as an error.
     async fn form_answer(
         &mut self,

@@ -82,6 +82,9 @@ pub enum AcrCommand {
     /// Manage repository-scoped tokens.
     #[command(subcommand)]
     Token(super::tokens::TokenCommand),
+    /// Manage repositories (images) at the registry's login server.
+    #[command(subcommand)]
+    Repository(super::repository::RepositoryCommand),
 }
 
 /// `berth acr credential ...`.
@@ -219,10 +222,10 @@ pub enum ContentTrustCommand {
 pub struct RegistryArgs {
     /// The registry's name.
     #[arg(short = 'n', long)]
-    name: String,
+    pub(crate) name: String,
     /// Its resource group (looked up when left out).
     #[arg(short = 'g', long)]
-    resource_group: Option<String>,
+    pub(crate) resource_group: Option<String>,
 }
 
 /// The SKUs.
@@ -257,6 +260,51 @@ pub enum Status {
 
 const DEPRECATION: &str = "Content Trust is being deprecated by ACR and will be removed on March 31, 2028; Berth keeps it for registries that use it.";
 const DISABLE_QUESTION: &str = "Disabling content trust deletes all signatures of every repository of the registry permanently; the images remain in the registry. Are you sure you want to disable content trust?";
+
+/// The login server of a registry and a registry refresh token for it, as `az acr login`
+/// gets them: the caller's token for the registries, exchanged at the login server (at
+/// the control plane when the login server is a registry run elsewhere).
+pub(crate) async fn registry_refresh(
+    client: &mut Client,
+    sub: &str,
+    registry: &RegistryArgs,
+) -> Result<(String, String), CliError> {
+    let RegistryArgs {
+        name,
+        resource_group,
+    } = registry;
+    let login_server = match login_server_of(client, sub, name, resource_group.as_deref()).await {
+        Ok(found) => found,
+        // As az does: a caller that cannot read the registry (AcrPush alone) still logs
+        // in, to the name under the deployment's login-server suffix.
+        Err(e) => match &client.profile.acr_suffix {
+            Some(suffix) => format!("{}.{suffix}", name.to_ascii_lowercase()),
+            None => return Err(e),
+        },
+    };
+    let aad = client
+        .token_for("https://containerregistry.azure.net")
+        .await?;
+    let tenant = client.profile.tenant.clone();
+    let form = [
+        ("grant_type", "access_token"),
+        ("service", login_server.as_str()),
+        ("tenant", tenant.as_str()),
+        ("access_token", aad.as_str()),
+    ];
+    let exchanged = match client
+        .post_form_at_login_server(&login_server, "/oauth2/exchange", &form)
+        .await?
+    {
+        Some(exchanged) => exchanged,
+        None => client.post_form("/oauth2/exchange", &form).await?,
+    };
+    let refresh = exchanged["refresh_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    Ok((login_server, refresh))
+}
 
 async fn login_server_of(
     client: &mut Client,
@@ -417,50 +465,15 @@ pub(crate) async fn run(command: AcrCommand, global: &Global) -> Result<Value, C
         }
         AcrCommand::ScopeMap(command) => super::tokens::scope_maps(command, global).await,
         AcrCommand::Token(command) => super::tokens::tokens(command, global).await,
+        AcrCommand::Repository(command) => super::repository::run(&mut client, &sub, command).await,
         AcrCommand::Config(ConfigCommand::ContentTrust(command)) => {
             content_trust(&mut client, &sub, command, global).await
         }
         AcrCommand::Login {
-            registry:
-                RegistryArgs {
-                    name,
-                    resource_group,
-                },
+            registry,
             expose_token,
         } => {
-            let login_server =
-                match login_server_of(&mut client, &sub, &name, resource_group.as_deref()).await {
-                    Ok(found) => found,
-                    // As az does: a caller that cannot read the registry (AcrPush alone) still
-                    // logs in, to the name under the deployment's login-server suffix.
-                    Err(e) => match &client.profile.acr_suffix {
-                        Some(suffix) => format!("{}.{suffix}", name.to_ascii_lowercase()),
-                        None => return Err(e),
-                    },
-                };
-            let aad = client
-                .token_for("https://containerregistry.azure.net")
-                .await?;
-            let tenant = client.profile.tenant.clone();
-            let form = [
-                ("grant_type", "access_token"),
-                ("service", login_server.as_str()),
-                ("tenant", tenant.as_str()),
-                ("access_token", aad.as_str()),
-            ];
-            // At the login server, as az does; at the control plane when the login server
-            // is a registry run elsewhere (Berth as its token server only).
-            let exchanged = match client
-                .post_form_at_login_server(&login_server, "/oauth2/exchange", &form)
-                .await?
-            {
-                Some(exchanged) => exchanged,
-                None => client.post_form("/oauth2/exchange", &form).await?,
-            };
-            let refresh = exchanged["refresh_token"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
+            let (login_server, refresh) = registry_refresh(&mut client, &sub, &registry).await?;
             if expose_token {
                 warn(
                     global,

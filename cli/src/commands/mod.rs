@@ -6,6 +6,7 @@ pub mod ad;
 pub mod az_config;
 pub mod group;
 pub mod registry;
+pub mod repository;
 pub mod role;
 pub mod tokens;
 

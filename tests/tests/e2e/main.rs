@@ -14,6 +14,7 @@ mod azure_cli;
 mod azure_cli_repositories;
 mod bad_input;
 mod cli;
+mod cli_repositories;
 mod conditions;
 mod content_trust;
 mod data_plane_faults;
