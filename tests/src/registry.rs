@@ -229,6 +229,35 @@ pub fn oci_layout(dir: &Path, tag: &str) -> PathBuf {
     dir.to_owned()
 }
 
+/// `skopeo copy` of the image `<source>` (`oci:<layout>:<tag>`) to `docker://<destination>`,
+/// trusting the CA file `ca` there and logging in with `creds` (`user:password`); returns
+/// the pushed manifest's digest.
+///
+/// # Panics
+/// When the push fails, with skopeo's message.
+pub async fn skopeo_push(ca: &Path, creds: &str, source: &str, destination: &str) -> String {
+    let work = tempfile::tempdir().unwrap_or_else(|e| panic!("no temporary directory: {e}"));
+    let certs = work.path().join("certs");
+    std::fs::create_dir_all(&certs)
+        .and_then(|()| std::fs::copy(ca, certs.join("ca.crt")).map(drop))
+        .unwrap_or_else(|e| panic!("cannot write the CA for skopeo: {e}"));
+    let digest_file = work.path().join("digest");
+    let (ok, err) = skopeo(&[
+        "copy",
+        "--dest-cert-dir",
+        &certs.display().to_string(),
+        "--dest-creds",
+        creds,
+        "--digestfile",
+        &digest_file.display().to_string(),
+        source,
+        &format!("docker://{destination}"),
+    ])
+    .await;
+    assert!(ok, "the push to {destination} failed: {err}");
+    std::fs::read_to_string(digest_file).unwrap_or_else(|e| panic!("no digest file: {e}"))
+}
+
 /// Runs `skopeo` with `args`; returns whether it succeeded, and what it printed to stderr.
 ///
 /// # Panics

@@ -23,40 +23,11 @@ pub enum RepositoryCommand {
         #[arg(long)]
         top: Option<usize>,
     },
-    /// List a repository's tags.
-    ShowTags {
-        #[command(flatten)]
-        registry: RegistryArgs,
-        /// The repository.
-        #[arg(long)]
-        repository: String,
-        /// At most this many.
-        #[arg(long)]
-        top: Option<usize>,
-        /// The order.
-        #[arg(long, value_enum)]
-        orderby: Option<OrderBy>,
-        /// Each tag with its digest and times, not only its name.
-        #[arg(long)]
-        detail: bool,
-    },
-    /// List a repository's manifests.
-    ShowManifests {
-        #[command(flatten)]
-        registry: RegistryArgs,
-        /// The repository.
-        #[arg(long)]
-        repository: String,
-        /// At most this many.
-        #[arg(long)]
-        top: Option<usize>,
-        /// The order.
-        #[arg(long, value_enum)]
-        orderby: Option<OrderBy>,
-        /// Each manifest whole, not only its digest, tags and time.
-        #[arg(long)]
-        detail: bool,
-    },
+    /// List a repository's tags (`--detail`: with their digests and times).
+    ShowTags(ListingArgs),
+    /// List a repository's manifests (`--detail`: each whole, not only its digest, tags
+    /// and time).
+    ShowManifests(ListingArgs),
     /// Show a repository, or an image by tag (`repo:tag`) or digest (`repo@sha256:...`).
     Show {
         #[command(flatten)]
@@ -90,6 +61,25 @@ pub enum RepositoryCommand {
         #[arg(short = 'y', long)]
         yes: bool,
     },
+}
+
+/// What `show-tags` and `show-manifests` take.
+#[derive(Debug, clap::Args)]
+pub struct ListingArgs {
+    #[command(flatten)]
+    registry: RegistryArgs,
+    /// The repository.
+    #[arg(long)]
+    repository: String,
+    /// At most this many.
+    #[arg(long)]
+    top: Option<usize>,
+    /// The order.
+    #[arg(long, value_enum)]
+    orderby: Option<OrderBy>,
+    /// Every field, not only the brief ones.
+    #[arg(long)]
+    detail: bool,
 }
 
 /// `--orderby`, as az names it.
@@ -214,6 +204,40 @@ impl LoginServer {
     }
 }
 
+/// A listing of a repository's tags or manifests (`/acr/v1/<repo>/_<kind>`).
+struct Listed<'a> {
+    repository: &'a str,
+    /// `tags` or `manifests`.
+    kind: &'static str,
+    top: Option<usize>,
+    orderby: Option<OrderBy>,
+}
+
+impl<'a> Listed<'a> {
+    fn of(args: &'a ListingArgs, kind: &'static str) -> Self {
+        Self {
+            repository: &args.repository,
+            kind,
+            top: args.top,
+            orderby: args.orderby,
+        }
+    }
+
+    async fn fetch(
+        &self,
+        client: &mut Client,
+        sub: &str,
+        registry: &RegistryArgs,
+    ) -> Result<Vec<Value>, CliError> {
+        let at = LoginServer::of(client, sub, registry).await?;
+        let scope = format!("repository:{}:metadata_read", self.repository);
+        let token = at.token(client, &scope).await?;
+        let first = format!("/acr/v1/{}/_{}", self.repository, self.kind);
+        let path = listing(&first, self.top, self.orderby);
+        at.pages(client, path, &token, self.kind, self.top).await
+    }
+}
+
 /// The first page's path of a listing, with its size and order.
 fn listing(path: &str, top: Option<usize>, orderby: Option<OrderBy>) -> String {
     let n = top.unwrap_or(100).clamp(1, 100);
@@ -237,44 +261,26 @@ pub(crate) async fn run(
                 at.pages(client, path, &token, "repositories", top).await?,
             ))
         }
-        RepositoryCommand::ShowTags {
-            registry,
-            repository,
-            top,
-            orderby,
-            detail,
-        } => {
-            let at = LoginServer::of(client, sub, &registry).await?;
-            let token = at
-                .token(client, &format!("repository:{repository}:metadata_read"))
+        RepositoryCommand::ShowTags(args) => {
+            let tags = Listed::of(&args, "tags")
+                .fetch(client, sub, &args.registry)
                 .await?;
-            let path = listing(&format!("/acr/v1/{repository}/_tags"), top, orderby);
-            let tags = at.pages(client, path, &token, "tags", top).await?;
-            Ok(if detail {
-                Value::Array(tags)
+            let brief = |t: Value| t["name"].clone();
+            Ok(Value::Array(if args.detail {
+                tags
             } else {
-                Value::Array(tags.into_iter().map(|t| t["name"].clone()).collect())
-            })
+                tags.into_iter().map(brief).collect()
+            }))
         }
-        RepositoryCommand::ShowManifests {
-            registry,
-            repository,
-            top,
-            orderby,
-            detail,
-        } => {
-            let at = LoginServer::of(client, sub, &registry).await?;
-            let token = at
-                .token(client, &format!("repository:{repository}:metadata_read"))
-                .await?;
-            let path = listing(&format!("/acr/v1/{repository}/_manifests"), top, orderby);
-            let manifests = at.pages(client, path, &token, "manifests", top).await?;
-            Ok(if detail {
-                Value::Array(manifests)
+        RepositoryCommand::ShowManifests(args) => {
+            let listed = Listed::of(&args, "manifests");
+            let manifests = listed.fetch(client, sub, &args.registry).await?;
+            let brief = |m: Value| json!({"digest": m["digest"], "tags": m["tags"], "timestamp": m["lastUpdateTime"]});
+            Ok(Value::Array(if args.detail {
+                manifests
             } else {
-                let brief = |m: Value| json!({"digest": m["digest"], "tags": m["tags"], "timestamp": m["lastUpdateTime"]});
-                Value::Array(manifests.into_iter().map(brief).collect())
-            })
+                manifests.into_iter().map(brief).collect()
+            }))
         }
         RepositoryCommand::Show {
             registry,

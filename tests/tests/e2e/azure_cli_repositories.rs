@@ -8,7 +8,7 @@ use super::azure_cli::{Az, register_cloud};
 use super::login_server::app_serving;
 use super::*;
 use berth_tests::docker::DockerDaemon;
-use berth_tests::registry::{oci_layout, skopeo};
+use berth_tests::registry::{oci_layout, skopeo_push};
 use berth_tests::roles::NULL_USER;
 
 /// The registry and the az signed in as its owner.
@@ -79,24 +79,16 @@ async fn push_to(s: &Scene, repository: &str, source: &str, tag: &str) -> String
     } else {
         oci_layout(&dir, source)
     };
-    let certs = s.work.path().join("certs");
-    std::fs::create_dir_all(&certs).unwrap();
-    std::fs::copy(s.app.ca_file.as_ref().unwrap(), certs.join("ca.crt")).unwrap();
-    let digest_file = dir.join(format!("{tag}.digest"));
-    let (pushed, err) = skopeo(&[
-        "copy",
-        "--dest-cert-dir",
-        certs.to_str().unwrap(),
-        "--dest-creds",
-        &format!("{NULL_USER}:{token}"),
-        "--digestfile",
-        digest_file.to_str().unwrap(),
-        &format!("oci:{}:{source}", layout.display()),
-        &format!("docker://{}/{repository}:{tag}", s.login_server),
-    ])
-    .await;
-    assert!(pushed, "push {repository}:{tag}: {err}");
-    std::fs::read_to_string(digest_file).unwrap()
+    let source = format!("oci:{}:{source}", layout.display());
+    let destination = format!("{}/{repository}:{tag}", s.login_server);
+    let creds = format!("{NULL_USER}:{token}");
+    skopeo_push(
+        s.app.ca_file.as_ref().unwrap(),
+        &creds,
+        &source,
+        &destination,
+    )
+    .await
 }
 
 /// `az acr repository <args> -n <registry>`, which must succeed, as JSON.

@@ -5,7 +5,7 @@
 use super::cli::berth_with;
 use super::login_server::{app_serving, registry_in_rg};
 use super::*;
-use berth_tests::registry::{oci_layout, skopeo};
+use berth_tests::registry::{oci_layout, skopeo_push};
 use berth_tests::roles::NULL_USER;
 use std::path::Path;
 
@@ -32,25 +32,16 @@ async fn push(app: &TestApp, home: &Path, login: &str, tag: &str) -> String {
     .await;
     let token = token["accessToken"].as_str().unwrap().to_owned();
     let work = tempfile::tempdir().unwrap();
-    let certs = work.path().join("certs");
-    std::fs::create_dir_all(&certs).unwrap();
-    std::fs::copy(app.ca_file.as_ref().unwrap(), certs.join("ca.crt")).unwrap();
-    let layout = oci_layout(&work.path().join("image"), tag);
-    let digest_file = work.path().join("digest");
-    let (ok, err) = skopeo(&[
-        "copy",
-        "--dest-cert-dir",
-        certs.to_str().unwrap(),
-        "--dest-creds",
-        &format!("{NULL_USER}:{token}"),
-        "--digestfile",
-        digest_file.to_str().unwrap(),
-        &format!("oci:{}:{tag}", layout.display()),
-        &format!("docker://{login}/app:{tag}"),
-    ])
-    .await;
-    assert!(ok, "push app:{tag}: {err}");
-    std::fs::read_to_string(digest_file).unwrap()
+    let layout = oci_layout(work.path(), tag);
+    let source = format!("oci:{}:{tag}", layout.display());
+    let creds = format!("{NULL_USER}:{token}");
+    skopeo_push(
+        app.ca_file.as_ref().unwrap(),
+        &creds,
+        &source,
+        &format!("{login}/app:{tag}"),
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -104,13 +104,7 @@ async fn deleting_a_registry_deletes_its_manifests_in_an_external_distribution()
     let (_, _, pusher) = signed_in(&app, &path, ACR_PUSH, "external-re-pusher").await;
     let digest = push(&app, &server, &pusher, "team/app").await;
 
-    let deleted = app.delete(&format!("{path}?api-version={API}")).await;
-    assert_eq!(deleted.status, StatusCode::ACCEPTED, "{:?}", deleted.body);
-    let status_url = deleted.header("azure-asyncoperation").unwrap().to_owned();
-    assert_eq!(
-        app.wait_for_operation(&status_url).await["status"],
-        "Succeeded"
-    );
+    super::login_server::delete_registry(&app, &path).await;
 
     // Made again under the name: the old tag and digest are gone from the backend.
     app.create_registry("rg", "externalre", "Basic").await;

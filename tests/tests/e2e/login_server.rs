@@ -6,7 +6,7 @@
 
 use super::token_server::{self, signed_in};
 use super::*;
-use berth_tests::registry::{free_port, oci_layout, skopeo};
+use berth_tests::registry::{free_port, oci_layout, skopeo, skopeo_push};
 use berth_tests::roles::{ACR_PULL, ACR_PUSH, NULL_USER, assign, principal};
 use berth_tests::{Backend, SpawnOptions, settings, spawn_app_with};
 
@@ -166,22 +166,9 @@ fn cert_dir(app: &TestApp) -> tempfile::TempDir {
 pub(super) async fn push(app: &TestApp, login_server: &str, refresh: &str, repo: &str) -> String {
     let layout = tempfile::tempdir().unwrap();
     let source = format!("oci:{}:v1", oci_layout(layout.path(), "v1").display());
-    let certs = cert_dir(app);
-    let digest_file = layout.path().join("digest");
-    let (ok, err) = skopeo(&[
-        "copy",
-        "--dest-cert-dir",
-        certs.path().to_str().unwrap(),
-        "--dest-creds",
-        &format!("{NULL_USER}:{refresh}"),
-        "--digestfile",
-        digest_file.to_str().unwrap(),
-        &source,
-        &format!("docker://{login_server}/{repo}:v1"),
-    ])
-    .await;
-    assert!(ok, "the push to {login_server}/{repo} failed: {err}");
-    std::fs::read_to_string(digest_file).unwrap()
+    let ca = app.ca_file.as_ref().unwrap();
+    let creds = format!("{NULL_USER}:{refresh}");
+    skopeo_push(ca, &creds, &source, &format!("{login_server}/{repo}:v1")).await
 }
 
 /// The digest `skopeo inspect` sees at `<login_server>/<repo>:v1`, or its error.
@@ -344,7 +331,7 @@ async fn images_pushed_at_a_login_server_stay_in_their_registry() {
 }
 
 /// Deletes the registry at `path` and waits for its operation to succeed.
-async fn delete_registry(app: &TestApp, path: &str) {
+pub(super) async fn delete_registry(app: &TestApp, path: &str) {
     let deleted = app.delete(&format!("{path}?api-version={API}")).await;
     assert_eq!(deleted.status, StatusCode::ACCEPTED, "{:?}", deleted.body);
     let status_url = deleted.header("azure-asyncoperation").unwrap().to_owned();
