@@ -6,7 +6,8 @@
 #    login server (token checked, path rewritten, body streamed to the embedded registry
 #    over its unix socket) and directly; throughput ratio (goal >= 0.9);
 # 2. GET of a small manifest at 64 connections (wrk), both ways; throughput ratio
-#    (goal >= 0.8) and the p99 added (goal <= 1 ms);
+#    (goal >= 0.8) and the p99 added (goal <= 1 ms); and GET /v2/ at the login server,
+#    berthd's token check alone, to tell its own cost from the relay's;
 # 3. berthd's RSS while a 1 GiB blob streams through it up and down (sampled every 50 ms);
 #    goal: grows by < 16 MiB.
 # berthd serves plain HTTP here (BERTH_TLS=off), so both sides pay for no TLS.
@@ -112,6 +113,8 @@ results="$work/results"
 {
     run "manifest-GET-direct" 64 "$direct/v2/bench/app/manifests/v1" "$work/direct.lua"
     run "manifest-GET-login-server" 64 "$login/v2/bench/app/manifests/v1" "$work/login.lua"
+    # berthd alone: the token check of GET /v2/, nothing relayed (where its time goes).
+    run "v2-GET-login-server" 64 "$login/v2/" "$work/login.lua"
 } >"$results"
 
 # 3. berthd's RSS while 1 GiB streams up and down through it.
@@ -143,5 +146,7 @@ awk '
         printf "%-28s %10d %9.3f %9.3f\n", "direct", rps[d], p50[d], p99[d]
         printf "%-28s %10d %9.3f %9.3f\n", "login server", rps[l], p50[l], p99[l]
         printf "ratio %.2f, p99 added %.3f ms\n", rps[l] / rps[d], p99[l] - p99[d]
+        v = "v2-GET-login-server"
+        printf "%-28s %10d %9.3f %9.3f   (berthd alone: token check, no relay)\n", "GET /v2/ at the login server", rps[v], p50[v], p99[v]
     }' "$results"
 echo "berthd RSS streaming 1 GiB up and down: ${before} KiB before, ${peak} KiB peak, grew $(( (peak - before) / 1024 )) MiB"
