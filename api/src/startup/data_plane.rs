@@ -2,9 +2,9 @@
 //! registry, run as a supervised child on a unix socket in the data directory (the
 //! default); an external Distribution at a URL, sent a token berthd mints for each request
 //! (`BERTH_REGISTRY_BACKEND=https://...`); or none (`BERTH_REGISTRY_BACKEND=none`: Berth is
-//! then the token server of registries run elsewhere). A missing `docker-registry` is said once here, with the
-//! install command; the control plane still starts, and the login servers answer 503 with
-//! the same message.
+//! then the token server of registries run elsewhere). A missing `docker-registry` is said
+//! once here, with the install command; the control plane still starts, and the login
+//! servers answer 503 with the same message.
 
 use crate::login_server::{Backend, DataPlane, DataPlaneCredentials, Grant, LocalBlobs, Readiness};
 use berth_domain::registry::RepositoryStorage;
@@ -33,51 +33,29 @@ impl Readiness for Supervised {
     }
 }
 
-/// What the control plane reaches of the data plane's repositories.
-pub(crate) struct Storage {
-    /// Removes a deleted registry's repositories (and a deleted repository), when the data
-    /// plane is Berth's.
+/// The data plane, and what the control plane reaches of its repositories.
+pub(crate) struct DataPlaneParts {
+    /// What the login servers forward to.
+    pub(crate) plane: DataPlane,
+    /// The embedded registry to keep alive while it serves (dropping it stops it).
+    pub(crate) embedded: Option<Arc<EmbeddedDistribution>>,
+    /// Removes a deleted registry's repositories, when the data plane is Berth's: the
+    /// embedded registry's storage (there to clean even when its binary is missing or
+    /// restarting), or an external registry's API.
     pub(crate) removes: Option<Arc<dyn RepositoryStorage>>,
     /// Lists tags and manifests with their times, for ACR's repository API: the embedded
     /// registry's storage only.
     pub(crate) lists: Option<Arc<dyn RepositoryStorage>>,
 }
 
-/// The repositories the control plane reaches: the embedded registry's storage (there to
-/// clean even when its binary is missing or restarting), or an external registry's API.
-pub(crate) fn repository_storage(settings: &Settings, tokens: &RegistryTokenService) -> Storage {
-    match &settings.registry_backend {
-        RegistryBackend::Embedded { .. } => {
-            let local: Arc<dyn RepositoryStorage> =
-                Arc::new(FilesystemRepositories::new(&Layout::of(&settings.data_dir)));
-            Storage {
-                removes: Some(local.clone()),
-                lists: Some(local),
-            }
-        }
-        RegistryBackend::External {
-            url,
-            service,
-            ca_file,
-        } => match external_client(url, ca_file.as_deref()) {
-            Ok((client, base)) => Storage {
-                removes: Some(Arc::new(RemoteRepositories::new(
-                    client,
-                    base,
-                    tokens.clone(),
-                    service.clone(),
-                ))),
-                lists: None,
-            },
-            Err(_) => Storage {
-                removes: None,
-                lists: None,
-            },
-        },
-        RegistryBackend::None => Storage {
+impl DataPlaneParts {
+    fn only(plane: DataPlane) -> Self {
+        Self {
+            plane,
+            embedded: None,
             removes: None,
             lists: None,
-        },
+        }
     }
 }
 
@@ -149,46 +127,73 @@ impl DataPlaneCredentials for MintedTokens {
     }
 }
 
-/// An external Distribution at `url`, trusted with the CA in `ca_file` when given.
+/// An external Distribution at `url`, trusted with the CA in `ca_file` when given: one
+/// client for the login servers' requests and the control plane's removals, each sent a
+/// token minted for it.
 fn external(
     url: &str,
     service: &str,
     ca_file: Option<&std::path::Path>,
     tokens: &RegistryTokenService,
-) -> DataPlane {
-    let made = external_client(url, ca_file);
-    match made {
+) -> DataPlaneParts {
+    match external_client(url, ca_file) {
         Ok((client, base)) => {
+            let removes = RemoteRepositories::new(
+                client.clone(),
+                base.clone(),
+                tokens.clone(),
+                service.to_owned(),
+            );
             let credentials = Arc::new(MintedTokens {
                 tokens: tokens.clone(),
                 service: service.to_owned(),
             });
-            DataPlane::Backend(
-                Backend::new(client, base, Arc::new(Reachable)).with_credentials(credentials),
-            )
+            let backend =
+                Backend::new(client, base, Arc::new(Reachable)).with_credentials(credentials);
+            DataPlaneParts {
+                plane: DataPlane::Backend(backend),
+                embedded: None,
+                removes: Some(Arc::new(removes)),
+                lists: None,
+            }
         }
         Err(why) => {
             tracing::error!("{why}");
-            DataPlane::Unavailable(why.into())
+            DataPlaneParts::only(DataPlane::Unavailable(why.into()))
         }
     }
 }
 
-/// The data plane, and the embedded registry to keep alive while it serves (dropping it
-/// stops the registry).
-pub(crate) async fn build(
-    settings: &Settings,
-    tokens: &RegistryTokenService,
-) -> (DataPlane, Option<Arc<EmbeddedDistribution>>) {
-    let binary = match &settings.registry_backend {
-        RegistryBackend::Embedded { binary } => binary,
+/// The data plane `BERTH_REGISTRY_BACKEND` names, and its repositories' adapters.
+pub(crate) async fn build(settings: &Settings, tokens: &RegistryTokenService) -> DataPlaneParts {
+    match &settings.registry_backend {
+        RegistryBackend::Embedded { binary } => {
+            let files = FilesystemRepositories::new(&Layout::of(&settings.data_dir));
+            let local: Arc<dyn RepositoryStorage> = Arc::new(files.clone());
+            let (plane, embedded) = embedded(settings, binary, files).await;
+            DataPlaneParts {
+                plane,
+                embedded,
+                removes: Some(local.clone()),
+                lists: Some(local),
+            }
+        }
         RegistryBackend::External {
             url,
             service,
             ca_file,
-        } => return (external(url, service, ca_file.as_deref(), tokens), None),
-        RegistryBackend::None => return (DataPlane::None, None),
-    };
+        } => external(url, service, ca_file.as_deref(), tokens),
+        RegistryBackend::None => DataPlaneParts::only(DataPlane::None),
+    }
+}
+
+/// The embedded registry started as a supervised child, and the login servers' backend on
+/// its socket, reading blobs from `files`.
+async fn embedded(
+    settings: &Settings,
+    binary: &str,
+    files: FilesystemRepositories,
+) -> (DataPlane, Option<Arc<EmbeddedDistribution>>) {
     let embedded = match EmbeddedDistribution::start(&settings.data_dir, binary) {
         Ok(embedded) => Arc::new(embedded),
         Err(e) => {
@@ -208,10 +213,10 @@ pub(crate) async fn build(
     match (client, base) {
         (Ok(client), Ok(base)) => {
             let readiness = Arc::new(Supervised(embedded.clone()));
-            let files = LocalFiles(FilesystemRepositories::new(embedded.layout()));
             (
                 DataPlane::Backend(
-                    Backend::new(client, base, readiness).with_local_blobs(Arc::new(files)),
+                    Backend::new(client, base, readiness)
+                        .with_local_blobs(Arc::new(LocalFiles(files))),
                 ),
                 Some(embedded),
             )

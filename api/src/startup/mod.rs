@@ -134,8 +134,8 @@ impl Application {
             clock.clone(),
             time::Duration::seconds(settings.trust.operation_lease_secs.into()),
         );
-        let storage = data_plane::repository_storage(&settings, &tokens.service);
-        if let Some(removes) = storage.removes {
+        let data_plane = data_plane::build(&settings, &tokens.service).await;
+        if let Some(removes) = data_plane.removes {
             operations = operations.with_repository_storage(removes);
         }
         let state = AppState {
@@ -167,14 +167,13 @@ impl Application {
                 trust::trust_server_state(&settings, embedded.clone(), &tokens.keys, &base_url);
             crate::trust_server::router(state, settings.trust_server.max_upload_bytes)
         });
-        let (plane, data_plane) = data_plane::build(&settings, &state.registry_tokens).await;
         let router = router(
             state,
             settings.max_body_bytes,
             LoginServerParts {
-                data_plane: plane,
+                data_plane: data_plane.plane,
                 trust: trust_router.clone(),
-                artifacts: storage.lists.map(|storage| {
+                artifacts: data_plane.lists.map(|storage| {
                     let artifacts = Artifacts::new(storage);
                     match &trust.store {
                         Some(store) => artifacts.with_trust(store.clone(), trust.catalog.clone()),
@@ -226,7 +225,7 @@ impl Application {
             handle,
             trust,
             workers: [worker, refresher],
-            data_plane,
+            data_plane: data_plane.embedded,
         })
     }
 
