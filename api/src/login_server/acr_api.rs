@@ -13,7 +13,8 @@
 //! changing them is refused, since Berth does not enforce locks.
 
 use super::cache::LoginCache;
-use super::{addressed, authorize, served_registry};
+use super::route::{MAX_PAGE, Refused, page_size};
+use super::{addressed, authorize, refusal, served_registry};
 use crate::error::registry;
 use crate::routes::registries::dto::rfc3339;
 use crate::state::AppState;
@@ -22,7 +23,7 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use berth_domain::registry::{
-    Artifacts, ListOrder, Listed, Listing, MAX_PAGE, Namespace, Registry, TagRecord, TaggedManifest,
+    Artifacts, ListOrder, Listed, Listing, Namespace, Registry, TagRecord, TaggedManifest,
 };
 use serde::Serialize;
 
@@ -264,7 +265,7 @@ pub(crate) async fn handle(
             .collect();
     let listing = match listing(&query) {
         Ok(listing) => listing,
-        Err((code, message)) => return registry::error(StatusCode::BAD_REQUEST, code, message),
+        Err(refused) => return refusal(refused),
     };
     let answer = Answer {
         artifacts: &artifacts,
@@ -280,24 +281,19 @@ pub(crate) async fn handle(
     result.unwrap_or_else(|e| registry::artifact_error(&e))
 }
 
-/// `n`, `last` and `orderby`, checked; a refusal's code and message.
-fn listing(query: &[(String, String)]) -> Result<Listing, (&'static str, String)> {
+/// `n`, `last` and `orderby`, checked.
+fn listing(query: &[(String, String)]) -> Result<Listing, Refused> {
     let mut listing = Listing::default();
     for (key, value) in query {
         match key.as_str() {
-            "n" => match value.parse::<usize>() {
-                Ok(n) if (1..=MAX_PAGE).contains(&n) => listing.n = Some(n),
-                _ => {
-                    return Err((
-                        "PAGINATION_NUMBER_INVALID",
-                        format!("n must be a number from 1 to {MAX_PAGE}"),
-                    ));
-                }
-            },
+            "n" => listing.n = Some(page_size(value)?),
             "last" => listing.last = Some(value.clone()),
             "orderby" => {
-                listing.order = ListOrder::parse(value)
-                    .ok_or(("UNSUPPORTED", "orderby is timeasc or timedesc".to_owned()))?;
+                listing.order = ListOrder::parse(value).ok_or_else(|| Refused {
+                    status: StatusCode::BAD_REQUEST,
+                    code: "UNSUPPORTED",
+                    message: "orderby is timeasc or timedesc".to_owned(),
+                })?;
             }
             _ => {}
         }

@@ -4,8 +4,9 @@
 //! - the registry of each login server, for one second, for reads only (a registry deleted
 //!   or being deleted may be read at most that much longer; writes always look it up);
 //! - each access token verified for a login server, until the earlier of its expiry and a
-//!   minute, keyed by the whole token and its audience, so that only the identical token
-//!   presented to the same login server is taken without its signature being checked again.
+//!   minute, keyed by the whole token and kept with its audience, so that only the identical
+//!   token presented to the same login server is taken without its signature being checked
+//!   again.
 //!
 //! Both are bounded: when full, they are emptied, and refilled by the next requests.
 
@@ -26,7 +27,8 @@ const MAX_ENTRIES: usize = 4096;
 #[derive(Default)]
 pub(crate) struct LoginCache {
     registries: RwLock<HashMap<String, (Instant, Registry)>>,
-    tokens: RwLock<HashMap<(String, String), (Instant, AccessClaims)>>,
+    /// By the token itself; with the audience it was verified for.
+    tokens: RwLock<HashMap<String, (String, Instant, AccessClaims)>>,
 }
 
 impl LoginCache {
@@ -58,9 +60,11 @@ impl LoginCache {
         leeway: i64,
     ) -> Option<AccessClaims> {
         let map = self.tokens.read().ok()?;
-        let (at, claims) = map.get(&(token.to_owned(), audience.to_owned()))?;
-        let live =
-            at.elapsed() < TOKEN_TTL && now <= claims.exp + leeway && now >= claims.nbf - leeway;
+        let (verified_for, at, claims) = map.get(token)?;
+        let live = verified_for == audience
+            && at.elapsed() < TOKEN_TTL
+            && now <= claims.exp + leeway
+            && now >= claims.nbf - leeway;
         live.then(|| claims.clone())
     }
 
@@ -71,8 +75,8 @@ impl LoginCache {
                 map.clear();
             }
             map.insert(
-                (token.to_owned(), audience.to_owned()),
-                (Instant::now(), claims.clone()),
+                token.to_owned(),
+                (audience.to_owned(), Instant::now(), claims.clone()),
             );
         }
     }

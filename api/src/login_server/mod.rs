@@ -213,14 +213,14 @@ fn base(
     }
 }
 
-/// The registry whose login server the request's host is, or the 404 saying none is.
 /// The host a request names, and whether it only reads.
 fn addressed(request: &Request) -> (Option<String>, bool) {
     let reads = matches!(*request.method(), Method::GET | Method::HEAD);
     (request_host(request), reads)
 }
 
-/// The registry a request's host names. A read (GET, HEAD) may take the one remembered
+/// The registry whose login server the request's host is, or the 404 saying none is (or
+/// that it is being deleted). A read (GET, HEAD) may take the one remembered
 /// in the last second; anything that writes reads the store, so that nothing is written
 /// into a registry once its deletion has begun.
 async fn served_registry(

@@ -24,8 +24,6 @@ use std::sync::Arc;
 const MAX_REWRITTEN_BODY: usize = 4 * 1024 * 1024;
 /// Catalog entries a page holds when the client does not say.
 const DEFAULT_PAGE: usize = 100;
-/// The most a catalog page may hold (Distribution's default `catalog.maxentries`).
-const MAX_PAGE: usize = 1000;
 
 /// What berthd presents to a data plane that checks tokens (an external Distribution):
 /// a bearer token granting exactly what was authorized at the login server.
@@ -289,16 +287,10 @@ impl DataPlane {
         n: Option<&str>,
         last: Option<&str>,
     ) -> Response {
-        let n = match n.map(str::parse::<usize>) {
+        let n = match n.map(super::route::page_size) {
             None => DEFAULT_PAGE,
-            Some(Ok(n)) if (1..=MAX_PAGE).contains(&n) => n,
-            Some(_) => {
-                return registry::error(
-                    StatusCode::BAD_REQUEST,
-                    "PAGINATION_NUMBER_INVALID",
-                    format!("n must be a number from 1 to {MAX_PAGE}"),
-                );
-            }
+            Some(Ok(n)) => n,
+            Some(Err(refused)) => return super::refusal(refused),
         };
         let after = match last {
             None | Some("") => namespace.prefix().to_owned(),

@@ -184,6 +184,25 @@ fn reference(text: &str) -> Result<&str, Refused> {
     }
 }
 
+/// The largest page (`n`) a listing gives: Distribution's default `catalog.maxentries`, as
+/// ACR's repository API pages too.
+pub(crate) const MAX_PAGE: usize = berth_domain::registry::MAX_PAGE;
+
+/// A listing's page size `n`, from 1 to [`MAX_PAGE`].
+///
+/// # Errors
+/// 400 `PAGINATION_NUMBER_INVALID` for anything else.
+pub(crate) fn page_size(value: &str) -> Result<usize, Refused> {
+    match value.parse::<usize>() {
+        Ok(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
+        _ => Err(refused(
+            StatusCode::BAD_REQUEST,
+            "PAGINATION_NUMBER_INVALID",
+            format!("n must be a number from 1 to {MAX_PAGE}"),
+        )),
+    }
+}
+
 /// The actions a request needs on its repository: Distribution's mapping of methods.
 ///
 /// # Errors
