@@ -56,22 +56,48 @@ impl FilesystemRepositories {
     /// read Distribution would make.
     #[must_use]
     pub fn blob_file(&self, backend_name: &str, digest: &str) -> Option<PathBuf> {
-        let hex = digest.strip_prefix("sha256:")?;
-        if hex.len() != 64 || !is_hex(hex) {
-            return None;
-        }
+        let hex = sha256_hex(digest)?;
         let repository = self.directory(backend_name).ok()?;
         let link = repository.join("_layers/sha256").join(hex).join("link");
         if !link.is_file() {
             return None;
         }
-        let data = self
-            .blobs
+        let data = self.blob_path(hex);
+        data.is_file().then_some(data)
+    }
+
+    /// The digest and file of the manifest a repository names by `reference` (a tag or a
+    /// sha256 digest), resolved as Distribution resolves it: the tag's current link, a
+    /// revision the repository links, its content stored. `None` when a step is missing,
+    /// so that the registry itself answers.
+    #[must_use]
+    pub fn manifest_file(&self, backend_name: &str, reference: &str) -> Option<(String, PathBuf)> {
+        let manifests = self.directory(backend_name).ok()?.join("_manifests");
+        let digest = if reference.contains(':') {
+            reference.to_owned()
+        } else {
+            if !is_tag(reference) {
+                return None;
+            }
+            let link = manifests.join("tags").join(reference).join("current/link");
+            std::fs::read_to_string(link).ok()?.trim().to_owned()
+        };
+        let hex = sha256_hex(&digest)?;
+        let revision = manifests.join("revisions/sha256").join(hex).join("link");
+        if !revision.is_file() {
+            return None;
+        }
+        let data = self.blob_path(hex);
+        data.is_file().then_some((digest, data))
+    }
+
+    /// Where the content of a blob is stored.
+    fn blob_path(&self, hex: &str) -> PathBuf {
+        self.blobs
             .join("sha256")
             .join(&hex[..2])
             .join(hex)
-            .join("data");
-        data.is_file().then_some(data)
+            .join("data")
     }
 
     /// Runs filesystem work off the async threads.
@@ -180,12 +206,7 @@ impl FilesystemRepositories {
     }
 
     fn untag_blocking(&self, backend_name: &str, tag: &str) -> Result<bool, DataPlaneError> {
-        let plain = !tag.is_empty()
-            && tag
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
-            && !tag.starts_with('.');
-        if !plain {
+        if !is_tag(tag) {
             return Ok(false);
         }
         let dir = self
@@ -205,13 +226,7 @@ impl FilesystemRepositories {
         if !is_hex(hex) || hex.len() < 2 {
             return None;
         }
-        let path = self
-            .blobs
-            .join("sha256")
-            .join(&hex[..2])
-            .join(hex)
-            .join("data");
-        std::fs::read(path).ok()
+        std::fs::read(self.blob_path(hex)).ok()
     }
 
     /// Moves each existing path into a fresh trash directory, then deletes the trash
@@ -281,6 +296,21 @@ fn times(dir: &Path, link: &Path) -> Result<(OffsetDateTime, OffsetDateTime), Da
         .unwrap_or(updated)
         .min(updated);
     Ok((created.into(), updated.into()))
+}
+
+/// The hex of a well-formed sha256 digest.
+fn sha256_hex(digest: &str) -> Option<&str> {
+    let hex = digest.strip_prefix("sha256:")?;
+    (hex.len() == 64 && is_hex(hex)).then_some(hex)
+}
+
+/// Whether `tag` is a plain tag name, one path component (Distribution's tag grammar).
+fn is_tag(tag: &str) -> bool {
+    !tag.is_empty()
+        && tag
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+        && !tag.starts_with('.')
 }
 
 fn is_hex(text: &str) -> bool {
@@ -448,6 +478,47 @@ mod tests {
         assert_eq!(storage.blob_file("regone/other", &digest), None);
         assert_eq!(storage.blob_file("regone/app", "sha256:../../x"), None);
         assert_eq!(storage.blob_file("../regone/app", &digest), None);
+        Ok(())
+    }
+
+    #[test]
+    fn a_manifest_is_found_by_tag_or_digest_only_where_its_repository_links_it() -> Outcome {
+        let (_dir, storage) = setup()?;
+        let hex = "cd".repeat(32);
+        let digest = format!("sha256:{hex}");
+        let data = storage.blobs.join("sha256/cd").join(&hex);
+        std::fs::create_dir_all(&data)?;
+        std::fs::write(data.join("data"), b"{}")?;
+        let manifests = storage.repositories.join("regone/app/_manifests");
+        let tag = manifests.join("tags/v1/current");
+        std::fs::create_dir_all(&tag)?;
+        std::fs::write(tag.join("link"), &digest)?;
+        assert_eq!(
+            storage.manifest_file("regone/app", "v1"),
+            None,
+            "no revision"
+        );
+        let revision = manifests.join("revisions/sha256").join(&hex);
+        std::fs::create_dir_all(&revision)?;
+        std::fs::write(revision.join("link"), &digest)?;
+        let found = Some((digest.clone(), data.join("data")));
+        assert_eq!(storage.manifest_file("regone/app", "v1"), found);
+        assert_eq!(storage.manifest_file("regone/app", &digest), found);
+        assert_eq!(storage.manifest_file("regone/app", "v2"), None);
+        assert_eq!(storage.manifest_file("regone/other", &digest), None);
+        for tricky in [
+            "../app/v1",
+            "..",
+            "v1/current",
+            "sha512:ab",
+            "sha256:../../x",
+        ] {
+            assert_eq!(
+                storage.manifest_file("regone/app", tricky),
+                None,
+                "{tricky}"
+            );
+        }
         Ok(())
     }
 

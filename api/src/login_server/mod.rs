@@ -8,7 +8,8 @@
 //! - `/acr/v1/...`: ACR's repository API over the data plane's storage ([`acr_api`]);
 //! - every other `/v2/...`: the registry API, authorized per request against the token's
 //!   `access` claims as Distribution does ([`route`]), then streamed to the data plane
-//!   under the registry's prefix ([`proxy`]);
+//!   under the registry's prefix ([`proxy`]), or, for a blob or manifest read of the
+//!   embedded data plane, answered from its storage as the registry would ([`local`]);
 //! - a host under the suffix that is no registry's login server: 404.
 //!
 //! Errors have the registry's shape, `{"errors":[{"code","message"}]}`. It is a foreign
@@ -16,10 +17,12 @@
 
 mod acr_api;
 mod cache;
+mod local;
 mod proxy;
 mod route;
 
-pub use proxy::{Backend, DataPlane, DataPlaneCredentials, Grant, LocalBlobs, Readiness};
+pub use local::LocalStorage;
+pub use proxy::{Backend, DataPlane, DataPlaneCredentials, Grant, Readiness};
 
 use crate::auth::bearer_token;
 use crate::error::registry;
@@ -452,13 +455,20 @@ async fn registry_api(
                 return response;
             }
             let reads = matches!(parts.method, Method::GET | Method::HEAD);
-            if let (Resource::Blob(digest), true) = (&resource, reads)
-                && !parts.headers.contains_key(header::RANGE)
-                && let Some(response) = plane
-                    .local_blob(&backend_name, digest, parts.method == Method::HEAD)
-                    .await
-            {
-                return versioned(response);
+            if reads && !parts.headers.contains_key(header::RANGE) {
+                let head = parts.method == Method::HEAD;
+                let local = match &resource {
+                    Resource::Blob(digest) => plane.local_blob(&backend_name, digest, head).await,
+                    Resource::Manifest(reference) => {
+                        plane
+                            .local_manifest(&backend_name, reference, &parts.headers, head)
+                            .await
+                    }
+                    _ => None,
+                };
+                if let Some(response) = local {
+                    return versioned(response);
+                }
             }
             let tail = &path["/v2/".len() + name.len()..];
             let answer = if resource == Resource::Tags {

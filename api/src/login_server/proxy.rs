@@ -11,6 +11,7 @@
 //! `Range` and `HEAD` pass through. Only a tags list or an error body (small JSON, capped)
 //! is read whole, to rewrite its names.
 
+use super::local::LocalStorage;
 use crate::error::registry;
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
@@ -46,16 +47,6 @@ pub struct Grant {
     pub actions: Vec<&'static str>,
 }
 
-/// Blobs the data plane keeps on a filesystem berthd can read (the embedded registry's):
-/// a pull is then one read and one write, not a relay through the registry.
-pub trait LocalBlobs: Send + Sync {
-    /// The file of `digest` when the repository `backend_name` links it.
-    fn path(&self, backend_name: &str, digest: &str) -> Option<std::path::PathBuf>;
-}
-
-/// How much of a blob file one read takes.
-const BLOB_CHUNK: usize = 256 * 1024;
-
 /// Whether the data plane can serve now, as its supervisor sees it.
 pub trait Readiness: Send + Sync {
     /// `None` when it can; otherwise why not.
@@ -81,7 +72,7 @@ pub struct Backend {
     base: reqwest::Url,
     readiness: Arc<dyn Readiness>,
     credentials: Option<Arc<dyn DataPlaneCredentials>>,
-    local_blobs: Option<Arc<dyn LocalBlobs>>,
+    local_storage: Option<Arc<dyn LocalStorage>>,
 }
 
 impl Backend {
@@ -93,14 +84,15 @@ impl Backend {
             base,
             readiness,
             credentials: None,
-            local_blobs: None,
+            local_storage: None,
         }
     }
 
-    /// The same backend, whose blobs are read from `blobs` when they are there.
+    /// The same backend, whose blobs and manifests are read from `storage` when they are
+    /// there (see [`super::local`]).
     #[must_use]
-    pub fn with_local_blobs(mut self, blobs: Arc<dyn LocalBlobs>) -> Self {
-        self.local_blobs = Some(blobs);
+    pub fn with_local_storage(mut self, storage: Arc<dyn LocalStorage>) -> Self {
+        self.local_storage = Some(storage);
         self
     }
 
@@ -189,44 +181,12 @@ impl DataPlane {
         }
     }
 
-    /// A blob GET or HEAD answered from the data plane's own files, as Distribution answers
-    /// it; `None` when it must be forwarded (no local files, not linked, not stored).
-    pub(crate) async fn local_blob(
-        &self,
-        backend_name: &str,
-        digest: &str,
-        head: bool,
-    ) -> Option<Response> {
-        let Self::Backend(backend) = self else {
-            return None;
-        };
-        let path = backend.local_blobs.as_ref()?.path(backend_name, digest)?;
-        let file = tokio::fs::File::open(&path).await.ok()?;
-        let length = file.metadata().await.ok()?.len();
-        let body = if head {
-            Body::empty()
-        } else {
-            Body::from_stream(file_chunks(file))
-        };
-        let mut response = Response::new(body);
-        let headers = response.headers_mut();
-        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/octet-stream"),
-        );
-        headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-        headers.insert(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("max-age=31536000"),
-        );
-        if let Ok(value) = HeaderValue::from_str(digest) {
-            headers.insert("docker-content-digest", value);
+    /// The data plane's files, when berthd can read them.
+    pub(super) fn local_storage(&self) -> Option<Arc<dyn LocalStorage>> {
+        match self {
+            Self::Backend(backend) => backend.local_storage.clone(),
+            _ => None,
         }
-        if let Ok(value) = HeaderValue::from_str(&format!("\"{digest}\"")) {
-            headers.insert(header::ETAG, value);
-        }
-        Some(response)
     }
 
     /// Forwards `request` for the registry of `namespace`, streaming, and rewrites the
@@ -355,22 +315,6 @@ impl DataPlane {
         }
         response
     }
-}
-
-/// A file read in [`BLOB_CHUNK`]s.
-fn file_chunks(
-    file: tokio::fs::File,
-) -> impl futures_util::Stream<Item = std::io::Result<axum::body::Bytes>> {
-    use tokio::io::AsyncReadExt;
-    futures_util::stream::try_unfold(file, |mut file| async move {
-        let mut chunk = vec![0; BLOB_CHUNK];
-        let read = file.read(&mut chunk).await?;
-        if read == 0 {
-            return Ok(None);
-        }
-        chunk.truncate(read);
-        Ok(Some((axum::body::Bytes::from(chunk), file)))
-    })
 }
 
 /// The catalog's body.

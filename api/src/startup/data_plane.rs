@@ -6,7 +6,9 @@
 //! once here, with the install command; the control plane still starts, and the login
 //! servers answer 503 with the same message.
 
-use crate::login_server::{Backend, DataPlane, DataPlaneCredentials, Grant, LocalBlobs, Readiness};
+use crate::login_server::{
+    Backend, DataPlane, DataPlaneCredentials, Grant, LocalStorage, Readiness,
+};
 use berth_domain::registry::RepositoryStorage;
 use berth_domain::registry_token::{AccessEntry, RegistryTokenService};
 use berth_infra::config::{RegistryBackend, Settings};
@@ -87,12 +89,20 @@ fn external_client(
     Ok((client, base))
 }
 
-/// The embedded registry's blob files.
+/// The embedded registry's blob and manifest files.
 struct LocalFiles(FilesystemRepositories);
 
-impl LocalBlobs for LocalFiles {
-    fn path(&self, backend_name: &str, digest: &str) -> Option<std::path::PathBuf> {
+impl LocalStorage for LocalFiles {
+    fn blob(&self, backend_name: &str, digest: &str) -> Option<std::path::PathBuf> {
         self.0.blob_file(backend_name, digest)
+    }
+
+    fn manifest(
+        &self,
+        backend_name: &str,
+        reference: &str,
+    ) -> Option<(String, std::path::PathBuf)> {
+        self.0.manifest_file(backend_name, reference)
     }
 }
 
@@ -216,7 +226,7 @@ async fn embedded(
             (
                 DataPlane::Backend(
                     Backend::new(client, base, readiness)
-                        .with_local_blobs(Arc::new(LocalFiles(files))),
+                        .with_local_storage(Arc::new(LocalFiles(files))),
                 ),
                 Some(embedded),
             )

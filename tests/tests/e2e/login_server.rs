@@ -7,7 +7,7 @@
 use super::token_server::{self, signed_in};
 use super::*;
 use berth_tests::registry::{free_port, oci_layout, skopeo, skopeo_push};
-use berth_tests::roles::{ACR_PULL, ACR_PUSH, NULL_USER, assign, principal};
+use berth_tests::roles::{ACR_PULL, ACR_PUSH, NULL_USER, OWNER, assign, principal};
 use berth_tests::{Backend, SpawnOptions, settings, spawn_app_with};
 
 /// A berthd whose login servers name the port it listens on, over HTTPS with the
@@ -806,4 +806,139 @@ async fn blobs_are_read_whole_or_by_range_and_only_from_repositories_that_link_t
     assert_eq!(answer.status(), StatusCode::NOT_FOUND);
     let body: Value = answer.json().await.unwrap();
     assert_eq!(body["errors"][0]["code"], "BLOB_UNKNOWN");
+}
+
+/// A request: method, path and headers.
+type Case<'a> = (reqwest::Method, &'a str, Vec<(&'a str, &'a str)>);
+
+/// What a login server answered, as far as clients read it.
+#[derive(Debug, PartialEq, Eq)]
+struct Seen {
+    status: StatusCode,
+    headers: Vec<(&'static str, Option<String>)>,
+    body: Vec<u8>,
+}
+
+/// `method https://<login_server><path>` with `headers`, read into a [`Seen`].
+async fn seen(
+    app: &TestApp,
+    login_server: &str,
+    (method, path): (reqwest::Method, &str),
+    token: &str,
+    headers: &[(&str, &str)],
+) -> Seen {
+    let mut request = app
+        .client
+        .request(method, format!("https://{login_server}{path}"))
+        .bearer_auth(token);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let answer = request.send().await.unwrap();
+    let read = [
+        "content-type",
+        "content-length",
+        "docker-content-digest",
+        "etag",
+    ]
+    .map(|name| {
+        let value = answer.headers().get(name);
+        (name, value.map(|v| v.to_str().unwrap().to_owned()))
+    });
+    Seen {
+        status: answer.status(),
+        headers: read.to_vec(),
+        body: answer.bytes().await.unwrap().to_vec(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manifests_read_from_storage_answer_exactly_as_the_registry_does() {
+    let app = app_serving("embedded").await;
+    let (path, server) = registry_in_rg(&app, "manifestreads", "Basic").await;
+    let (_, _, owner) = signed_in(&app, &path, OWNER, "manifest-owner").await;
+    let digest = push(&app, &server, &owner, "team/app").await;
+    let token = access_token(&app, &server, &owner, "repository:team/app:pull,delete").await;
+    let oci = "application/vnd.oci.image.manifest.v1+json";
+    let docker = "application/vnd.docker.distribution.manifest.v2+json";
+    let by_tag = "/v2/team/app/manifests/v1".to_owned();
+    let by_digest = format!("/v2/team/app/manifests/{digest}");
+    let quoted = format!("\"{digest}\"");
+    let cases: Vec<Case<'_>> = vec![
+        (reqwest::Method::GET, &by_tag, vec![("accept", oci)]),
+        (reqwest::Method::GET, &by_digest, vec![("accept", oci)]),
+        (
+            reqwest::Method::GET,
+            &by_tag,
+            vec![("accept", docker), ("accept", oci)],
+        ),
+        (reqwest::Method::HEAD, &by_tag, vec![("accept", oci)]),
+        (
+            reqwest::Method::GET,
+            &by_tag,
+            vec![("accept", oci), ("if-none-match", &quoted)],
+        ),
+        (reqwest::Method::GET, &by_tag, vec![("accept", docker)]),
+        (
+            reqwest::Method::GET,
+            "/v2/team/app/manifests/v2",
+            vec![("accept", oci)],
+        ),
+    ];
+    // A Range header sends a manifest read to the registry itself: the two answers match.
+    for (method, path, headers) in &cases {
+        let local = seen(&app, &server, (method.clone(), path), &token, headers).await;
+        let mut relayed_headers = headers.clone();
+        relayed_headers.push(("range", "bytes=0-"));
+        let relayed = seen(
+            &app,
+            &server,
+            (method.clone(), path),
+            &token,
+            &relayed_headers,
+        )
+        .await;
+        assert_eq!(local, relayed, "{method} {path} {headers:?}");
+    }
+    let first = seen(
+        &app,
+        &server,
+        (reqwest::Method::GET, &by_tag),
+        &token,
+        &cases[0].2,
+    )
+    .await;
+    assert_eq!(first.status, StatusCode::OK);
+    assert_eq!(sha256_digest(&first.body), digest);
+    let conditional = &cases[4];
+    let not_modified = seen(
+        &app,
+        &server,
+        (conditional.0.clone(), conditional.1),
+        &token,
+        &conditional.2,
+    )
+    .await;
+    assert_eq!(not_modified.status, StatusCode::NOT_MODIFIED);
+
+    // Deleted, it is gone from the files' answer too.
+    let deleted = app
+        .client
+        .delete(format!("https://{server}{by_digest}"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::ACCEPTED);
+    for path in [&by_tag, &by_digest] {
+        let gone = seen(
+            &app,
+            &server,
+            (reqwest::Method::GET, path),
+            &token,
+            &cases[0].2,
+        )
+        .await;
+        assert_eq!(gone.status, StatusCode::NOT_FOUND, "{path}");
+    }
 }
