@@ -293,6 +293,13 @@ fn check(
             .inspect(|claims| cache.remember_token(token, audience, claims)),
     };
     let claims = match verified {
+        Ok(claims) if registry.was_created_after(claims.iat) => {
+            tracing::info!("login server refused a token issued before its registry was made");
+            return Err(Denied {
+                scope,
+                insufficient: false,
+            });
+        }
         Ok(claims) => claims,
         Err(rejected) => {
             tracing::info!(token.rejected = %rejected.0, "login server refused a token");
@@ -534,6 +541,7 @@ async fn trust_store(
     request.extensions_mut().insert(AtLoginServer {
         service: registry.login_server.clone(),
         realm: format!("https://{}/oauth2/token", registry.login_server),
+        issued_since: registry.creation_date.unix_timestamp(),
     });
     match router.oneshot(request).await {
         Ok(response) => response,

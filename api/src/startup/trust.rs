@@ -102,6 +102,7 @@ pub(crate) fn trust_server_state(
         realm: format!("{base_url}/oauth2/token"),
         leeway_secs: settings.trust.token_leeway_secs.into(),
         clock: Arc::new(SystemClock),
+        issued_since: i64::MIN,
     }
 }
 

@@ -41,6 +41,9 @@ pub struct AtLoginServer {
     pub service: String,
     /// `https://<loginServer>/oauth2/token`.
     pub realm: String,
+    /// When its registry was made (unix seconds): a token issued before is an earlier
+    /// registry's of the same name, and refused.
+    pub issued_since: i64,
 }
 
 /// What the trust server's handlers reach.
@@ -60,6 +63,9 @@ pub struct TrustServerState {
     pub leeway_secs: i64,
     /// The clock tokens are checked against.
     pub clock: Arc<dyn Clock>,
+    /// The earliest `iat` accepted (unix seconds): at a login server, its registry's
+    /// creation.
+    pub issued_since: i64,
 }
 
 /// The trust server's router; uploads are limited to `max_upload_bytes`.
@@ -113,6 +119,10 @@ impl TrustServerState {
                 tracing::info!(token.rejected = %rejected.0, "trust server refused a token");
                 Denied::Invalid
             })?;
+        if claims.iat < self.issued_since {
+            tracing::info!("trust server refused a token issued before its registry was made");
+            return Err(Denied::Invalid);
+        }
         let granted = match route.gun() {
             Some(gun) => route
                 .required_actions()
@@ -185,6 +195,7 @@ async fn dispatch(State(mut state): State<TrustServerState>, request: Request) -
     if let Some(at) = request.extensions().get::<AtLoginServer>() {
         state.service.clone_from(&at.service);
         state.realm.clone_from(&at.realm);
+        state.issued_since = at.issued_since;
     }
     let path = match urlencoding::decode(request.uri().path()) {
         Ok(path) => path.into_owned(),

@@ -444,6 +444,14 @@ pub struct Registry {
 }
 
 impl Registry {
+    /// Whether a token issued at `issued_at` (unix seconds) predates this registry: it was
+    /// issued for an earlier registry of the same name, and so of the same login server,
+    /// and grants nothing here. Compared in whole seconds, as tokens carry them.
+    #[must_use]
+    pub fn was_created_after(&self, issued_at: i64) -> bool {
+        issued_at < self.creation_date.unix_timestamp()
+    }
+
     /// Whether trust-data pushes may be granted now: content trust is enabled, no wipe runs,
     /// and the registry is not being deleted.
     #[must_use]

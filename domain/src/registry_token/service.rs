@@ -158,8 +158,24 @@ struct Identity {
     who: Who,
     /// The registry a refresh token was issued for.
     bound_to: Option<String>,
+    /// When its refresh token was issued (unix seconds).
+    issued_at: Option<i64>,
     /// The `sub` of its tokens.
     name: String,
+}
+
+impl Identity {
+    /// Whether the identity may act at `registry`: one bound to a registry (a refresh
+    /// token, the admin user, a scope-map token) only there, and a refresh token not at a
+    /// registry made after it under the same name.
+    fn reaches(&self, registry: &Registry) -> bool {
+        self.bound_to
+            .as_deref()
+            .is_none_or(|aud| aud.eq_ignore_ascii_case(&registry.login_server))
+            && !self
+                .issued_at
+                .is_some_and(|iat| registry.was_created_after(iat))
+    }
 }
 
 /// Where the token is for.
@@ -403,6 +419,7 @@ impl RegistryTokenService {
                     name: principal.name.clone(),
                     who: Who::principal(principal),
                     bound_to: Some(claims.aud),
+                    issued_at: Some(claims.iat),
                 }))
             }
             Credentials::ServicePrincipal { app_id, secret } => {
@@ -421,6 +438,7 @@ impl RegistryTokenService {
                     name: principal.name.clone(),
                     who: Who::principal(principal),
                     bound_to: None,
+                    issued_at: None,
                 }))
             }
             Credentials::Named { username, password } => {
@@ -444,6 +462,7 @@ impl RegistryTokenService {
                         name: registry.name().to_string(),
                         who: Who::Admin,
                         bound_to: Some(registry.login_server.clone()),
+                        issued_at: None,
                     }));
                 }
                 // A repository-scoped token of the registry asked for. Tokens never reach
@@ -460,6 +479,7 @@ impl RegistryTokenService {
                     name: username,
                     who: Who::Token(actions),
                     bound_to: Some(registry.login_server.clone()),
+                    issued_at: None,
                 }))
             }
         }
@@ -532,17 +552,13 @@ impl RegistryTokenService {
             Target::Registry(Box::new(self.registry(service).await?))
         };
         let identity = self.identify_limited(client, credentials, &target).await?;
-        if let (
-            Target::Registry(registry),
-            Some(Identity {
-                bound_to: Some(aud),
-                ..
-            }),
-        ) = (&target, &identity)
-            && !aud.eq_ignore_ascii_case(&registry.login_server)
+        if let (Target::Registry(registry), Some(identity)) = (&target, &identity)
+            && !identity.reaches(registry)
         {
             return Err(TokenServerError::Unauthorized(
-                "the refresh token is for another registry".to_owned(),
+                "the refresh token is for another registry, or for an earlier registry of \
+                 this name"
+                    .to_owned(),
             ));
         }
         let now = self.clock.now();
@@ -745,7 +761,8 @@ impl RegistryTokenService {
         else {
             return Ok(Vec::new());
         };
-        if host != registry.login_server {
+        if host != registry.login_server || identity.is_some_and(|i| !i.reaches(&registry)) {
+            // An earlier registry's refresh token reaches none of a new one's trust data.
             return Ok(Vec::new());
         }
         let Some(at) = Self::repository_scope(&registry, repository) else {

@@ -353,6 +353,8 @@ async fn a_deleted_registry_takes_its_images_and_a_new_one_of_its_name_starts_em
         .path()
         .join("registry/storage/docker/registry/v2/repositories");
     assert!(repos.join("reborn/team/app/_manifests").is_dir());
+    let old_access = access_token(&app, &server, &pusher, "repository:team/app:pull,push").await;
+    let old_issued = time::OffsetDateTime::now_utc().unix_timestamp();
 
     delete_registry(&app, &path).await;
     assert!(
@@ -373,8 +375,39 @@ async fn a_deleted_registry_takes_its_images_and_a_new_one_of_its_name_starts_em
         "a deleted registry's login server still answers"
     );
 
-    // Made again under the same name, by someone else: nothing of the old one shows.
+    // Made again under the same name, by someone else: nothing of the old one shows, and
+    // the old one's tokens (same login server) grant nothing. Tokens carry whole seconds:
+    // the new registry is made in a later second than they were issued.
+    let later = berth_tests::poll(
+        std::time::Duration::from_secs(3),
+        std::time::Duration::from_millis(50),
+        || async { (time::OffsetDateTime::now_utc().unix_timestamp() > old_issued).then_some(()) },
+    )
+    .await;
+    assert!(later.is_some());
     app.create_registry("rg", "reborn", "Basic").await;
+    assert_eq!(
+        v2(&app, &server, Some(&old_access)).await.status(),
+        StatusCode::UNAUTHORIZED,
+        "an earlier registry's access token"
+    );
+    let refreshed = app
+        .client
+        .post(format!("https://{server}/oauth2/token"))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("service", server.as_str()),
+            ("scope", "repository:team/app:pull"),
+            ("refresh_token", pusher.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        refreshed.status(),
+        StatusCode::UNAUTHORIZED,
+        "an earlier registry's refresh token"
+    );
     let (_, _, puller) = signed_in(&app, &path, ACR_PULL, "reborn-puller").await;
     let catalog = access_token(&app, &server, &puller, "registry:catalog:*").await;
     let answer = get(&app, &server, "/v2/_catalog", &catalog).await;
