@@ -228,6 +228,14 @@ impl From<RegistryError> for ApiError {
                 Self::new(StatusCode::NOT_FOUND, "ResourceNotFound", message)
             }
             RegistryError::InUse(_) => Self::new(StatusCode::CONFLICT, "ResourceInUse", message),
+            RegistryError::DataPlaneUnavailable(cause) => {
+                tracing::error!(error.cause = %cause, "cannot clear a new registry's namespace in the data plane");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "DataPlaneUnavailable",
+                    message,
+                )
+            }
             RegistryError::AdminUserDisabled(_) => {
                 Self::new(StatusCode::BAD_REQUEST, "AdminUserDisabled", message)
             }

@@ -98,7 +98,7 @@ impl Application {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let notify = Arc::new(Notify::new());
         let signal: Arc<dyn OperationSignal> = Arc::new(NotifySignal(notify.clone()));
-        let resources = Resources::build(&settings, &store, &signal, &clock).await?;
+        let mut resources = Resources::build(&settings, &store, &signal, &clock).await?;
         let tenant = resources.subscription.tenant_id;
 
         let (listener, local) = bind(settings.listen)?;
@@ -136,7 +136,9 @@ impl Application {
         );
         let data_plane = data_plane::build(&settings, &tokens.service).await;
         if let Some(removes) = data_plane.removes {
-            operations = operations.with_repository_storage(removes);
+            operations = operations.with_repository_storage(removes.clone());
+            // Only this clone creates registries (the token server's only reads them).
+            resources.registries = resources.registries.with_repository_storage(removes);
         }
         let state = AppState {
             subscriptions: resources.subscriptions,

@@ -385,7 +385,16 @@ async fn a_deleted_registry_takes_its_images_and_a_new_one_of_its_name_starts_em
     )
     .await;
     assert!(later.is_some());
+    // A request of the old registry still streaming when its repositories were removed
+    // writes after the removal: such leftovers are cleared when the name is used again.
+    let late = repos.join("reborn/team/late/_manifests/tags/v1/current");
+    std::fs::create_dir_all(&late).unwrap();
+    std::fs::write(late.join("link"), &digest).unwrap();
     app.create_registry("rg", "reborn", "Basic").await;
+    assert!(
+        !repos.join("reborn/team/late").exists(),
+        "a leftover outlived the new registry's creation"
+    );
     assert_eq!(
         v2(&app, &server, Some(&old_access)).await.status(),
         StatusCode::UNAUTHORIZED,

@@ -130,6 +130,11 @@ pub enum RegistryError {
         "The admin user of registry '{0}' is disabled. Enable it first (adminUserEnabled: true)."
     )]
     AdminUserDisabled(String),
+    /// The data plane could not be made ready for a new registry (the cause, for the log).
+    #[error(
+        "The registry cannot be created now: its repositories' storage could not be prepared. Retry in a moment."
+    )]
+    DataPlaneUnavailable(String),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -14,7 +14,10 @@ mod write;
 pub use error::RegistryError;
 use lookup::LookupCache;
 
-use super::{LoginServerNaming, Registry, RegistryName, RegistryRepository, RegistryWriteError};
+use super::{
+    LoginServerNaming, Registry, RegistryName, RegistryRepository, RegistryWriteError,
+    RepositoryStorage,
+};
 use crate::arm::{RegistryId, ResourceGroupId};
 use crate::clock::Clock;
 use crate::operation::{Operation, OperationRepository, OperationSignal};
@@ -56,6 +59,7 @@ pub struct RegistryService {
     naming: LoginServerNaming,
     trust_available: bool,
     lookups: Arc<LookupCache>,
+    storage: Option<Arc<dyn RepositoryStorage>>,
 }
 
 impl RegistryService {
@@ -81,7 +85,18 @@ impl RegistryService {
             naming,
             trust_available,
             lookups: Arc::default(),
+            storage: None,
         }
+    }
+
+    /// The same service, which clears a new registry's namespace in the data plane's
+    /// `storage` before the registry exists: a request of a deleted registry of the same
+    /// name that was still streaming while its repositories were removed may have written
+    /// after that removal, and none of it may show in the new registry.
+    #[must_use]
+    pub fn with_repository_storage(mut self, storage: Arc<dyn RepositoryStorage>) -> Self {
+        self.storage = Some(storage);
+        self
     }
 
     /// Parses and checks a registry id: subscription exists, names valid.

@@ -12,8 +12,8 @@ use crate::operation::{
     OperationFailure, OperationId, OperationRepository, OperationSignal, OperationStatus,
 };
 use crate::registry::{
-    ContentTrust, Feature, PoliciesPatch, RegistryChange, RegistryDefinition, RegistryPatch,
-    RegistrySettings, Sku,
+    ContentTrust, DataPlaneError, Feature, ManifestRecord, Namespace, PoliciesPatch,
+    RegistryChange, RegistryDefinition, RegistryPatch, RegistrySettings, Sku, TagRecord,
 };
 use crate::resource_group::{ResourceGroup, ResourceGroupRepository, ResourceGroupWriteError};
 use crate::store::StoreError;
@@ -609,4 +609,70 @@ async fn etag_preconditions_guard_every_write() {
         "{delete:?}"
     );
     assert_eq!(w.stored().await, changed);
+}
+
+/// A data plane's storage that records what it purged, and fails while told to.
+#[derive(Default)]
+struct Storage {
+    purged: Mutex<Vec<String>>,
+    down: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait]
+impl RepositoryStorage for Storage {
+    async fn purge(&self, namespace: &Namespace) -> Result<(), DataPlaneError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(DataPlaneError("the storage is down".to_owned()));
+        }
+        self.purged
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(namespace.prefix().to_owned());
+        Ok(())
+    }
+    async fn remove(&self, _: &str) -> Result<bool, DataPlaneError> {
+        Ok(false)
+    }
+    async fn tags(&self, _: &str) -> Result<Option<Vec<TagRecord>>, DataPlaneError> {
+        Ok(None)
+    }
+    async fn manifests(&self, _: &str) -> Result<Option<Vec<ManifestRecord>>, DataPlaneError> {
+        Ok(None)
+    }
+    async fn untag(&self, _: &str, _: &str) -> Result<bool, DataPlaneError> {
+        Ok(false)
+    }
+}
+
+#[tokio::test]
+async fn a_new_registry_starts_from_a_cleared_namespace_or_is_not_made() {
+    let storage = Arc::new(Storage::default());
+    let mut w = world(true);
+    w.service = w.service.with_repository_storage(storage.clone());
+    let id = w.id().await;
+
+    storage.down.store(true, Ordering::SeqCst);
+    let refused = w.create(Sku::Basic, false).await;
+    assert!(
+        matches!(refused, Err(RegistryError::DataPlaneUnavailable(_))),
+        "{refused:?}"
+    );
+    assert!(
+        w.service.get(&id).await.is_err(),
+        "made without a cleared namespace"
+    );
+
+    storage.down.store(false, Ordering::SeqCst);
+    ok(w.create(Sku::Basic, false).await);
+    ok(w.patch(&trust(false)).await);
+    let purged = storage
+        .purged
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    assert_eq!(
+        purged,
+        ["signed/"],
+        "cleared once, when made; an update clears nothing"
+    );
 }

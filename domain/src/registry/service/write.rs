@@ -6,7 +6,8 @@ use super::{RegistryError, RegistryService, RegistryWrite, lookup::Changing};
 use crate::arm::{Actor, ETag, Precondition, ProvisioningState, RegistryId, SystemData};
 use crate::operation::{Operation, OperationId, OperationKind};
 use crate::registry::{
-    ContentTrust, Registry, RegistryDefinition, RegistryPatch, RegistryWriteError, Sku, TrustEvent,
+    ContentTrust, Namespace, Registry, RegistryDefinition, RegistryPatch, RegistryWriteError, Sku,
+    TrustEvent,
 };
 
 impl RegistryService {
@@ -147,6 +148,7 @@ impl RegistryService {
                 OperationId::generate(),
             )
             .map_err(|r| RegistryError::trust_refused(r, &registry.name().to_string()))?;
+        self.clear_leftovers(&registry).await?;
         match self.repo.insert(&registry).await {
             Ok(()) => Ok(registry),
             Err(RegistryWriteError::NameTaken) if self.repo.get(&registry.id).await?.is_some() => {
@@ -154,6 +156,22 @@ impl RegistryService {
             }
             Err(e) => Err(self.write_error(e, &registry.id)),
         }
+    }
+
+    /// Removes what a deleted registry of the same name may have left in the data plane
+    /// (see [`Self::with_repository_storage`]); nothing has been written for this one yet.
+    ///
+    /// # Errors
+    /// `DataPlaneUnavailable` when the data plane cannot be cleared now: the registry is
+    /// not made, so that it never starts with another's leftovers.
+    async fn clear_leftovers(&self, registry: &Registry) -> Result<(), RegistryError> {
+        let Some(storage) = &self.storage else {
+            return Ok(());
+        };
+        storage
+            .purge(&Namespace::of(&registry.id.name))
+            .await
+            .map_err(|e| RegistryError::DataPlaneUnavailable(e.0))
     }
 
     /// Applies a PATCH (RegistryUpdateParameters): absent fields keep their values, and
