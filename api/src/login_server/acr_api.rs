@@ -214,33 +214,11 @@ pub(crate) async fn handle(
     };
     let path = request.uri().path().to_owned();
     let Some(target) = Target::parse(&path) else {
-        return registry::error(
-            StatusCode::NOT_FOUND,
-            "UNSUPPORTED",
-            format!(
-                "'{}' is not a route of ACR's API that Berth serves",
-                path.chars().take(128).collect::<String>()
-            ),
-        );
+        return unknown_route(&path);
     };
-    let action = match *request.method() {
-        Method::GET | Method::HEAD => "metadata_read",
-        Method::DELETE if matches!(target, Target::Repository(_) | Target::Tag(..)) => "delete",
-        Method::PATCH => {
-            return registry::error(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "UNSUPPORTED",
-                "Berth does not lock repositories, tags or manifests: their attributes stay enabled"
-                    .to_owned(),
-            );
-        }
-        _ => {
-            return registry::error(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "UNSUPPORTED",
-                format!("{} is not a method of this route", request.method()),
-            );
-        }
+    let action = match action(request.method(), &target) {
+        Ok(action) => action,
+        Err(refused) => return refusal(refused),
     };
     let repository = target.repository();
     let namespace = Namespace::of(&registry.id.name);
@@ -279,6 +257,39 @@ pub(crate) async fn handle(
         answer.read(&target, &listing, &path).await
     };
     result.unwrap_or_else(|e| registry::artifact_error(&e))
+}
+
+/// The 404 of a path that is no route of ACR's API served here.
+fn unknown_route(path: &str) -> Response {
+    registry::error(
+        StatusCode::NOT_FOUND,
+        "UNSUPPORTED",
+        format!(
+            "'{}' is not a route of ACR's API that Berth serves",
+            path.chars().take(128).collect::<String>()
+        ),
+    )
+}
+
+/// The data action `method` needs on `target`'s repository, or the 405 of a method the
+/// route does not take.
+fn action(method: &Method, target: &Target<'_>) -> Result<&'static str, Refused> {
+    let not_allowed = |message: String| Refused {
+        status: StatusCode::METHOD_NOT_ALLOWED,
+        code: "UNSUPPORTED",
+        message,
+    };
+    match *method {
+        Method::GET | Method::HEAD => Ok("metadata_read"),
+        Method::DELETE if matches!(target, Target::Repository(_) | Target::Tag(..)) => Ok("delete"),
+        Method::PATCH => Err(not_allowed(
+            "Berth does not lock repositories, tags or manifests: their attributes stay enabled"
+                .to_owned(),
+        )),
+        _ => Err(not_allowed(format!(
+            "{method} is not a method of this route"
+        ))),
+    }
 }
 
 /// `n`, `last` and `orderby`, checked.
