@@ -43,6 +43,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         azp: None,
         upn: None,
         preferred_username: None,
+        nonce: None,
         name: Some("bench".into()),
     };
     let token = signer.sign(&claims).await?;

@@ -38,7 +38,7 @@ pub struct OpenIdConfiguration {
     pub issuer: String,
     /// The token endpoint (its first path segment is the tenant, as MSAL reads it).
     pub token_endpoint: String,
-    /// Present for clients that require it; interactive sign-in is not offered.
+    /// The authorize endpoint: the sign-in page of the authorization-code flow (PKCE).
     pub authorization_endpoint: String,
     /// The JWKS.
     pub jwks_uri: String,
@@ -48,8 +48,10 @@ pub struct OpenIdConfiguration {
     pub subject_types_supported: Vec<String>,
     /// `ES256`.
     pub id_token_signing_alg_values_supported: Vec<String>,
-    /// `client_credentials`, `password`, `refresh_token`.
+    /// `authorization_code`, `client_credentials`, `password`, `refresh_token`.
     pub grant_types_supported: Vec<String>,
+    /// `S256`: PKCE is required for the authorization-code grant.
+    pub code_challenge_methods_supported: Vec<String>,
     /// `client_secret_post`.
     pub token_endpoint_auth_methods_supported: Vec<String>,
     /// `openid`, `profile`, `offline_access`.
@@ -145,7 +147,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// Whether a path names this issuer's tenant (by id, `organizations` or `common`).
-fn known_tenant(state: &AppState, tenant: &str) -> bool {
+pub(crate) fn known_tenant(state: &AppState, tenant: &str) -> bool {
     let own = state.tokens.settings().tenant.to_string();
     tenant.eq_ignore_ascii_case(&own)
         || tenant.eq_ignore_ascii_case("organizations")
@@ -183,7 +185,13 @@ fn discovery(state: &AppState, base: &str, version: &str) -> Response {
         response_types_supported: strings(&["code", "id_token", "token"]),
         subject_types_supported: strings(&["pairwise"]),
         id_token_signing_alg_values_supported: strings(&["ES256"]),
-        grant_types_supported: strings(&["client_credentials", "password", "refresh_token"]),
+        grant_types_supported: strings(&[
+            "authorization_code",
+            "client_credentials",
+            "password",
+            "refresh_token",
+        ]),
+        code_challenge_methods_supported: strings(&["S256"]),
         token_endpoint_auth_methods_supported: strings(&["client_secret_post"]),
         scopes_supported: strings(&["openid", "profile", "offline_access"]),
         tenant_region_scope: None,
@@ -243,6 +251,9 @@ async fn issue(state: &AppState, client: &str, headers: &HeaderMap, body: &Bytes
             "username" => request.username = Some(v),
             "password" => request.password = Some(v),
             "refresh_token" => request.refresh_token = Some(v),
+            "code" => request.code = Some(v),
+            "redirect_uri" => request.redirect_uri = Some(v),
+            "code_verifier" => request.code_verifier = Some(v),
             _ => {}
         }
     }

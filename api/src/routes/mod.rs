@@ -8,6 +8,7 @@ pub mod operations;
 pub mod params;
 pub mod registries;
 pub mod resource_groups;
+pub(crate) mod sign_in;
 pub mod subscriptions;
 pub mod token_server;
 pub mod wire;

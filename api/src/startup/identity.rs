@@ -12,7 +12,8 @@ use berth_infra::config::Settings;
 use berth_infra::jwt::JwtSigner;
 use berth_infra::oidc::OidcProviders;
 use berth_infra::persistence::{
-    SeaOrmDirectoryRepository, SeaOrmDirectoryRoleRepository, SeaOrmRbacRepository,
+    SeaOrmAuthorizationCodes, SeaOrmDirectoryRepository, SeaOrmDirectoryRoleRepository,
+    SeaOrmRbacRepository,
 };
 use berth_infra::secrets::Argon2Secrets;
 use std::sync::Arc;
@@ -86,7 +87,10 @@ impl Identity {
             directory.clone(),
             signer.clone(),
             clock.clone(),
-        );
+        )
+        .with_authorization_codes(Arc::new(SeaOrmAuthorizationCodes::new(
+            store.database.clone(),
+        )));
         let bootstrap_owner = make_bootstrap_owner(settings, tenant, &directory, &rbac).await?;
         let directory_admin = DirectoryAdmin::new(
             directory.clone(),

@@ -136,9 +136,13 @@ impl Application {
         );
         let data_plane = data_plane::build(&settings, &tokens.service).await;
         if let Some(removes) = data_plane.removes {
-            operations = operations.with_repository_storage(removes.clone());
-            // Only this clone creates registries (the token server's only reads them).
-            resources.registries = resources.registries.with_repository_storage(removes);
+            operations = operations.with_repository_storage(removes);
+        }
+        if let Some(files) = data_plane.lists.clone() {
+            // New registries start from a cleared namespace where clearing it needs no
+            // running process (the embedded storage), so creating one never waits on the
+            // data plane. Only this clone creates registries (the token server's reads).
+            resources.registries = resources.registries.with_repository_storage(files);
         }
         let state = AppState {
             subscriptions: resources.subscriptions,

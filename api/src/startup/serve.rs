@@ -145,17 +145,25 @@ fn control_plane(state: AppState, max_body_bytes: usize) -> Router {
     // The served document is the committed one's source, so the two cannot differ.
     let spec = openapi::document();
     let served = spec.clone();
-    api.with_state(state)
-        .route(
-            "/openapi.json",
-            get(move || std::future::ready(Json(served.clone()))),
-        )
-        .merge(SwaggerUi::new("/docs").url("/docs/openapi.json", spec.clone()))
-        .fallback(|| async { ApiError::path_not_served().into_response() })
-        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed().into_response() })
-        .layer(DefaultBodyLimit::max(max_body_bytes))
-        .layer(TraceLayer::new_for_http().make_span_with(telemetry::request_span))
-        .layer(axum::middleware::from_fn(request_ids))
+    api.route(
+        "/{tenant}/oauth2/v2.0/authorize",
+        get(crate::routes::sign_in::authorize).post(crate::routes::sign_in::sign_in),
+    )
+    .route(
+        "/portal/static/berth.css",
+        get(crate::routes::sign_in::stylesheet),
+    )
+    .with_state(state)
+    .route(
+        "/openapi.json",
+        get(move || std::future::ready(Json(served.clone()))),
+    )
+    .merge(SwaggerUi::new("/docs").url("/docs/openapi.json", spec.clone()))
+    .fallback(|| async { ApiError::path_not_served().into_response() })
+    .method_not_allowed_fallback(|| async { ApiError::method_not_allowed().into_response() })
+    .layer(DefaultBodyLimit::max(max_body_bytes))
+    .layer(TraceLayer::new_for_http().make_span_with(telemetry::request_span))
+    .layer(axum::middleware::from_fn(request_ids))
 }
 
 /// Binds `addr` (port 0 picks a free port) and tells where it is bound.

@@ -3,9 +3,14 @@
 //! signs and verifies them, and the OAuth 2.0 grants it serves.
 
 mod authenticate;
+mod authorization_code;
 mod service;
 
 pub use authenticate::{Audience, AuthenticationError, Authenticator, Caller, RequestAudiences};
+pub use authorization_code::{
+    Authorization, AuthorizationCodes, AuthorizeError, AuthorizeRequest, CODE_LIFETIME, CodeGrant,
+    PORTAL_CALLBACK_PATH, PORTAL_CLIENT_ID,
+};
 pub use service::{IssuerSettings, OAuthError, TokenRequest, TokenResponse, TokenService};
 
 use crate::store::StoreError;
@@ -67,6 +72,9 @@ pub struct TokenClaims {
     /// Display name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// The client's `nonce` (id tokens of the authorization-code flow).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
 }
 
 /// Why a token was refused (the reason is for logs; callers get a generic answer).

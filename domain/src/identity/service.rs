@@ -1,8 +1,13 @@
 //! The OAuth 2.0 grants of the built-in issuer: `client_credentials` for service
-//! principals, `password` for people (with a refresh token and an id token), and
-//! `refresh_token`.
+//! principals, `password` and `authorization_code` (with PKCE, after a sign-in on the
+//! issuer's own page; see [`super::authorization_code`]) for people, with a refresh token
+//! and an id token, and `refresh_token`.
 
-use super::{TokenClaims, TokenRejected, TokenSigner, TokenUse};
+use super::authorization_code::{self, is_verifier};
+use super::{
+    Authorization, AuthorizationCodes, AuthorizeError, AuthorizeRequest, CODE_LIFETIME, CodeGrant,
+    TokenClaims, TokenRejected, TokenSigner, TokenUse,
+};
 use crate::clock::Clock;
 use crate::directory::{DirectoryService, SignInError};
 use crate::limiter::SignInLimiter;
@@ -67,6 +72,12 @@ pub struct TokenRequest {
     pub password: Option<String>,
     /// `refresh_token`.
     pub refresh_token: Option<String>,
+    /// `code` (the authorization-code grant).
+    pub code: Option<String>,
+    /// `redirect_uri` (the authorization-code grant).
+    pub redirect_uri: Option<String>,
+    /// `code_verifier` (PKCE).
+    pub code_verifier: Option<String>,
 }
 
 /// A successful token answer.
@@ -119,6 +130,17 @@ pub enum OAuthError {
     /// The grant type is not supported.
     #[error("AADSTS70003: The app requested an unsupported grant type '{0}'.")]
     UnsupportedGrantType(String),
+    /// An authorization code that is unknown, used, expired, or redeemed by another client
+    /// or for another redirect URI than it was issued for.
+    #[error(
+        "AADSTS70008: The provided authorization code is expired, already redeemed, or was issued for another client or redirect URI."
+    )]
+    InvalidCode,
+    /// A `code_verifier` that does not match the code's challenge.
+    #[error(
+        "AADSTS501481: The Code_Verifier does not match the code_challenge supplied in the authorization request."
+    )]
+    VerifierMismatch,
     /// Too many failed sign-ins for the user (or client) or from the address (Entra's
     /// `IdsLocked`); its credentials were not checked.
     #[error(
@@ -144,6 +166,8 @@ impl OAuthError {
             Self::InvalidGrant
             | Self::InvalidRefreshToken(_)
             | Self::ClientMismatch
+            | Self::InvalidCode
+            | Self::VerifierMismatch
             | Self::Locked { .. } => "invalid_grant",
             Self::InvalidScope(_) => "invalid_scope",
             Self::UnsupportedGrantType(_) => "unsupported_grant_type",
@@ -160,6 +184,7 @@ pub struct TokenService {
     signer: Arc<dyn TokenSigner>,
     clock: Arc<dyn Clock>,
     limiter: Arc<SignInLimiter>,
+    codes: Option<Arc<dyn AuthorizationCodes>>,
 }
 
 impl TokenService {
@@ -181,7 +206,66 @@ impl TokenService {
                 MAX_FAILURES_PER_ADDRESS,
                 LOCKOUT_WINDOW,
             )),
+            codes: None,
         }
+    }
+
+    /// The same service, serving the authorization-code grant with codes kept in `codes`.
+    #[must_use]
+    pub fn with_authorization_codes(mut self, codes: Arc<dyn AuthorizationCodes>) -> Self {
+        self.codes = Some(codes);
+        self
+    }
+
+    /// Checks an authorize request: the client and its redirect URI, then PKCE, the
+    /// response type and the scope.
+    ///
+    /// # Errors
+    /// An [`AuthorizeError`] saying whether it may be sent back to the client.
+    pub fn authorize(&self, request: &AuthorizeRequest) -> Result<Authorization, AuthorizeError> {
+        let client = authorization_code::check_client(request, &self.settings.base_url)?;
+        authorization_code::check_request(request, client, |scope| self.resource(scope).ok())
+    }
+
+    /// Signs a person in on the authorize page (as the `password` grant does, counted by
+    /// the same limiter) and issues the single-use code of `authorization`.
+    ///
+    /// # Errors
+    /// `InvalidGrant` for a wrong user name or password, `Locked` after too many,
+    /// `UnsupportedGrantType` when no code store is configured, `Store`.
+    pub async fn sign_in_for_code(
+        &self,
+        authorization: &Authorization,
+        (username, password): (&str, &str),
+        client: &str,
+    ) -> Result<String, OAuthError> {
+        let codes = self.codes()?;
+        let sign_in = async {
+            self.directory
+                .sign_in_user(username, password)
+                .await
+                .map_err(|e| match e {
+                    SignInError::InvalidCredentials => OAuthError::InvalidGrant,
+                    SignInError::Store(s) => OAuthError::Store(s),
+                })
+        };
+        let user = self.limited(username, client, sign_in).await?;
+        let grant = CodeGrant {
+            client_id: authorization.client_id.clone(),
+            redirect_uri: authorization.redirect_uri.clone(),
+            resource: authorization.resource.clone(),
+            object_id: user.object_id,
+            code_challenge: authorization.code_challenge.clone(),
+            nonce: authorization.nonce.clone(),
+            expires_at: self.clock.now() + CODE_LIFETIME,
+        };
+        Ok(codes.issue(&grant).await?)
+    }
+
+    fn codes(&self) -> Result<&Arc<dyn AuthorizationCodes>, OAuthError> {
+        self.codes
+            .as_ref()
+            .ok_or_else(|| OAuthError::UnsupportedGrantType("authorization_code".to_owned()))
     }
 
     /// The issuer's settings.
@@ -217,6 +301,7 @@ impl TokenService {
                 self.limited(subject, client, self.password(request)).await
             }
             "refresh_token" => self.refresh(request).await,
+            "authorization_code" => self.authorization_code(request).await,
             "" => Err(OAuthError::InvalidRequest(
                 "The request body must contain the following parameter: 'grant_type'.".to_owned(),
             )),
@@ -227,12 +312,12 @@ impl TokenService {
     /// Runs a grant that checks a password or secret, unless the subject or the address is
     /// locked out: then the grant is not even started, so a guess costs no hash. Only a
     /// wrong credential counts as a failure; a success forgets the subject's failures.
-    async fn limited(
+    async fn limited<T>(
         &self,
         subject: &str,
         client: &str,
-        grant: impl Future<Output = Result<TokenResponse, OAuthError>>,
-    ) -> Result<TokenResponse, OAuthError> {
+        grant: impl Future<Output = Result<T, OAuthError>>,
+    ) -> Result<T, OAuthError> {
         let now = self.clock.now();
         if let Some(retry_after) = self.limiter.blocked(subject, client, now) {
             return Err(OAuthError::Locked { retry_after });
@@ -293,6 +378,7 @@ impl TokenService {
             upn: None,
             preferred_username: None,
             name: None,
+            nonce: None,
         }
     }
 
@@ -344,7 +430,7 @@ impl TokenService {
             &user.user_principal_name,
             &user.display_name,
             &resource,
-            client_id.as_deref(),
+            (client_id.as_deref(), None),
         )
         .await
     }
@@ -402,8 +488,65 @@ impl TokenService {
         let oid = Uuid::parse_str(&claims.oid)
             .map_err(|_| OAuthError::InvalidRefreshToken("bad oid".to_owned()))?;
         // A deleted or disabled user gets nothing more from an old refresh token.
-        let user = self
-            .directory
+        let user = self.enabled_user(oid).await?;
+        self.user_tokens(
+            user.object_id,
+            &user.user_principal_name,
+            &user.display_name,
+            &resource,
+            (client_id.as_deref(), None),
+        )
+        .await
+    }
+
+    /// Redeems an authorization code: the client, redirect URI and PKCE verifier must be
+    /// the code's, and its person still enabled. The code is spent even when a check fails.
+    async fn authorization_code(
+        &self,
+        request: &TokenRequest,
+    ) -> Result<TokenResponse, OAuthError> {
+        let codes = self.codes()?;
+        let missing = |name: &str| {
+            OAuthError::InvalidRequest(format!(
+                "The request body must contain the following parameter: '{name}'."
+            ))
+        };
+        let code = request.code.as_deref().ok_or_else(|| missing("code"))?;
+        let verifier = request
+            .code_verifier
+            .as_deref()
+            .ok_or_else(|| missing("code_verifier"))?;
+        let grant = codes
+            .redeem(code, self.clock.now())
+            .await?
+            .ok_or(OAuthError::InvalidCode)?;
+        let client_id = request
+            .client_id
+            .as_deref()
+            .and_then(|c| Uuid::parse_str(c).ok())
+            .map(|u| u.to_string());
+        if client_id.as_deref() != Some(grant.client_id.as_str())
+            || request.redirect_uri.as_deref() != Some(grant.redirect_uri.as_str())
+        {
+            return Err(OAuthError::InvalidCode);
+        }
+        if !is_verifier(verifier) || codes.challenge_of(verifier) != grant.code_challenge {
+            return Err(OAuthError::VerifierMismatch);
+        }
+        let user = self.enabled_user(grant.object_id).await?;
+        self.user_tokens(
+            user.object_id,
+            &user.user_principal_name,
+            &user.display_name,
+            &grant.resource,
+            (Some(&grant.client_id), grant.nonce.as_deref()),
+        )
+        .await
+    }
+
+    /// The user `oid`, while it exists and may sign in.
+    async fn enabled_user(&self, oid: Uuid) -> Result<crate::directory::User, OAuthError> {
+        self.directory
             .get_by_ids(&[oid])
             .await
             .map_err(|e| OAuthError::Store(StoreError(e.to_string())))?
@@ -412,15 +555,7 @@ impl TokenService {
                 crate::directory::DirectoryObject::User(u) if u.account_enabled => Some(u),
                 _ => None,
             })
-            .ok_or(OAuthError::InvalidGrant)?;
-        self.user_tokens(
-            user.object_id,
-            &user.user_principal_name,
-            &user.display_name,
-            &resource,
-            client_id.as_deref(),
-        )
-        .await
+            .ok_or(OAuthError::InvalidGrant)
     }
 
     async fn user_tokens(
@@ -429,7 +564,7 @@ impl TokenService {
         upn: &str,
         display_name: &str,
         resource: &str,
-        client_id: Option<&str>,
+        (client_id, nonce): (Option<&str>, Option<&str>),
     ) -> Result<TokenResponse, OAuthError> {
         let mut access = self.claims(TokenUse::Access, resource, ACCESS_LIFETIME, oid);
         access.idtyp = "user".to_owned();
@@ -453,6 +588,7 @@ impl TokenService {
         id.idtyp = "user".to_owned();
         id.preferred_username = Some(upn.to_owned());
         id.name = Some(display_name.to_owned());
+        id.nonce = nonce.map(str::to_owned);
         Ok(TokenResponse {
             access_token: self.signer.sign(&access).await?,
             expires_in: ACCESS_LIFETIME.whole_seconds(),

@@ -28,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0013TufStore),
             Box::new(M0014TufKeysPerRole),
             Box::new(super::directory_roles::MDirectoryRoles),
+            Box::new(M0015AuthorizationCodes),
         ]
     }
 }
@@ -841,5 +842,40 @@ impl MigrationTrait for M0014TufKeysPerRole {
                 .to_owned(),
         )
         .await
+    }
+}
+
+/// The issuer's authorization codes (the authorization-code grant with PKCE): one row per
+/// code not yet redeemed, by the SHA-256 of the code.
+struct M0015AuthorizationCodes;
+
+impl MigrationName for M0015AuthorizationCodes {
+    fn name(&self) -> &str {
+        "m0015_authorization_codes"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0015AuthorizationCodes {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_table(
+            Table::create()
+                .table("authorization_codes")
+                .col(string("code_hash").primary_key())
+                .col(string("client_id"))
+                .col(text("redirect_uri"))
+                .col(string("resource"))
+                .col(string("object_id"))
+                .col(string("code_challenge"))
+                .col(text_null("nonce"))
+                .col(big_integer("expires_at"))
+                .to_owned(),
+        )
+        .await
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_table(Table::drop().table("authorization_codes").to_owned())
+            .await
     }
 }

@@ -1,6 +1,7 @@
 //! Persistence through sea-orm: connecting, migrating, and the repositories that implement
 //! the domain's storage ports.
 
+mod authorization_codes;
 mod directory_repository;
 mod directory_roles;
 pub mod entities;
@@ -13,6 +14,7 @@ mod trusted_collections;
 mod tuf_keys;
 mod tuf_store;
 
+pub use authorization_codes::SeaOrmAuthorizationCodes;
 pub use directory_repository::SeaOrmDirectoryRepository;
 pub use directory_roles::SeaOrmDirectoryRoleRepository;
 pub use migration::Migrator;

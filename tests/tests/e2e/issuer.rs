@@ -255,7 +255,10 @@ async fn a_service_principal_gets_an_access_token_for_the_resource_it_asks() {
     let grant = token(
         &app,
         &tenant,
-        &[("grant_type", "authorization_code"), ("code", "x")],
+        &[
+            ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
+            ("assertion", "x"),
+        ],
     )
     .await;
     assert_eq!(grant.body["error"], "unsupported_grant_type");

@@ -34,6 +34,7 @@ mod operations;
 mod python_clients;
 mod registries;
 mod resource_groups;
+mod sign_in;
 mod sign_in_limits;
 mod subscriptions;
 mod token_server;

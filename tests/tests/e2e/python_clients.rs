@@ -29,12 +29,17 @@ const CLIENT: &str = "0b6a3a77-1d0e-4d8f-9c55-bb6d3c2f0a11";
 const SECRET: &str = "a-bootstrap-secret-for-tests";
 
 async fn run_script(backend: Backend, script: &str) {
+    let app = spawn(backend).await;
+    run_script_at(&app, script, &[]).await;
+}
+
+async fn spawn(backend: Backend) -> berth_tests::TestApp {
     // Content trust needs a trust server: every script gets a notary-server.
     let env = vec![
         ("BERTH_BOOTSTRAP_CLIENT_ID".into(), CLIENT.into()),
         ("BERTH_BOOTSTRAP_CLIENT_SECRET".into(), SECRET.into()),
     ];
-    let app = spawn_app_with(
+    spawn_app_with(
         backend,
         SpawnOptions {
             tls: true,
@@ -43,9 +48,17 @@ async fn run_script(backend: Backend, script: &str) {
             ..Default::default()
         },
     )
-    .await;
+    .await
+}
+
+/// Runs `script` against `app`, with `extra` in its environment.
+async fn run_script_at(app: &berth_tests::TestApp, script: &str, extra: &[(&str, &str)]) {
     let work = tempfile::tempdir().unwrap();
     let python = python();
+    let extra: Vec<(String, String)> = extra
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
     let script = workspace().join("tests/python").join(script);
     let ca = app.ca_file.clone().unwrap();
     let (base, subscription) = (app.base.clone(), app.subscription.clone());
@@ -59,6 +72,7 @@ async fn run_script(backend: Backend, script: &str) {
             .env("BERTH_WORKDIR", work.path())
             .env("BERTH_CLIENT_ID", CLIENT)
             .env("BERTH_CLIENT_SECRET", SECRET)
+            .envs(extra)
             .output()
     })
     .await
@@ -92,4 +106,27 @@ async fn a_client_generated_from_the_openapi_contract_drives_registries() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_authorization_sdk_manages_role_assignments_with_a_real_token() {
     run_script(Backend::Postgres, "sdk_authorization.py").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn msal_signs_a_person_in_with_the_authorization_code_flow_and_pkce() {
+    let app = spawn(Backend::Postgres).await;
+    let (user, password) = ("kim@berth.local", "kim-password-1");
+    let made = app
+        .send(
+            reqwest::Method::POST,
+            "/v1.0/users",
+            Some(&serde_json::json!({"userPrincipalName": user, "passwordProfile": {"password": password}})),
+            &[],
+        )
+        .await;
+    assert_eq!(made.status, reqwest::StatusCode::CREATED, "{:?}", made.body);
+    let (_, tenants) = app.get("/tenants?api-version=2022-12-01").await;
+    let tenant = tenants["value"][0]["tenantId"].as_str().unwrap().to_owned();
+    let env = [
+        ("BERTH_TENANT", tenant.as_str()),
+        ("BERTH_USER", user),
+        ("BERTH_PASSWORD", password),
+    ];
+    run_script_at(&app, "msal_auth_code.py", &env).await;
 }

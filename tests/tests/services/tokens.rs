@@ -40,6 +40,7 @@ fn claims(exp_offset: i64, nbf_offset: i64) -> TokenClaims {
         upn: None,
         preferred_username: None,
         name: None,
+        nonce: None,
     }
 }
 

@@ -2,6 +2,7 @@
 //! repositories, never in the domain.
 
 pub mod admin_password;
+pub mod authorization_code;
 pub mod directory;
 pub mod directory_role;
 pub mod operation;
