@@ -7,6 +7,7 @@ pub mod cli;
 pub mod error;
 pub mod login_server;
 pub mod openapi;
+mod portal;
 pub mod routes;
 pub mod startup;
 pub mod state;

@@ -49,6 +49,8 @@ pub struct AppState {
     pub management_audience: String,
     /// Names the caller of a bearer token.
     pub authenticator: berth_domain::identity::Authenticator,
+    /// The portal's sessions.
+    pub sessions: berth_domain::session::SessionService,
     /// What clients append to a registry name to reach its login server
     /// (`registry.localhost[:port]`, the cloud-metadata document's `acrLoginServer`).
     pub acr_login_server_suffix: String,

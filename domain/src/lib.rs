@@ -14,6 +14,7 @@ pub mod operation;
 pub mod registry;
 pub mod registry_token;
 pub mod resource_group;
+pub mod session;
 pub mod store;
 pub mod subscription;
 pub mod trust;

@@ -298,3 +298,15 @@ pub(crate) async fn stylesheet() -> Response {
     )
         .into_response()
 }
+
+/// `GET /portal/static/icon.svg`: the pages' icon, built into the binary.
+pub(crate) async fn icon() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../static/icon.svg"),
+    )
+        .into_response()
+}

@@ -154,6 +154,13 @@ impl Application {
             directory: identity.directory.clone(),
             directory_admin: identity.directory_admin.clone(),
             authenticator: identity.authenticator.clone(),
+            sessions: crate::portal::sessions(
+                Arc::new(berth_infra::persistence::SeaOrmSessionStore::new(
+                    store.database.clone(),
+                )),
+                identity.authenticator.clone(),
+                clock.clone(),
+            ),
             management_audience: settings.management_audience.clone(),
             registry_tokens: tokens.service,
             trust_catalog: trust.catalog.clone(),

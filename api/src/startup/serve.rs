@@ -153,6 +153,8 @@ fn control_plane(state: AppState, max_body_bytes: usize) -> Router {
         "/portal/static/berth.css",
         get(crate::routes::sign_in::stylesheet),
     )
+    .route("/portal/static/icon.svg", get(crate::routes::sign_in::icon))
+    .merge(crate::portal::router())
     .with_state(state)
     .route(
         "/openapi.json",

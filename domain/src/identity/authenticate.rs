@@ -171,6 +171,23 @@ impl Authenticator {
         } else {
             return Err(TokenRejected(format!("issuer '{issuer}' is not trusted")).into());
         };
+        self.caller(object_id, issued_at).await
+    }
+
+    /// The caller a person signed in to the portal is, looked up now: refused when the
+    /// person was deleted or disabled since (a session ends with its person).
+    ///
+    /// # Errors
+    /// `Rejected` for a deleted or disabled principal; `Directory` when the directory fails.
+    pub async fn caller_of(&self, object_id: Uuid) -> Result<Caller, AuthenticationError> {
+        self.caller(object_id, None).await
+    }
+
+    async fn caller(
+        &self,
+        object_id: Uuid,
+        issued_at: Option<i64>,
+    ) -> Result<Caller, AuthenticationError> {
         // A deleted or disabled principal's still-valid token is refused: deletion revokes.
         let Some(principal) = self.directory.principal(object_id).await? else {
             return Err(TokenRejected(format!("principal {object_id} deleted or disabled")).into());

@@ -29,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0014TufKeysPerRole),
             Box::new(super::directory_roles::MDirectoryRoles),
             Box::new(M0015AuthorizationCodes),
+            Box::new(M0016PortalSessions),
         ]
     }
 }
@@ -876,6 +877,37 @@ impl MigrationTrait for M0015AuthorizationCodes {
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
         m.drop_table(Table::drop().table("authorization_codes").to_owned())
+            .await
+    }
+}
+
+/// The portal's server-side sessions, by the SHA-256 of the browser's token.
+struct M0016PortalSessions;
+
+impl MigrationName for M0016PortalSessions {
+    fn name(&self) -> &str {
+        "m0016_portal_sessions"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0016PortalSessions {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_table(
+            Table::create()
+                .table("portal_sessions")
+                .col(string("key").primary_key())
+                .col(string("object_id"))
+                .col(string("csrf"))
+                .col(big_integer("created_at"))
+                .col(big_integer("last_seen"))
+                .to_owned(),
+        )
+        .await
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_table(Table::drop().table("portal_sessions").to_owned())
             .await
     }
 }

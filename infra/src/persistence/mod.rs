@@ -6,6 +6,7 @@ mod directory_repository;
 mod directory_roles;
 pub mod entities;
 mod migration;
+mod portal_sessions;
 mod rbac_repository;
 mod repositories;
 mod scope_map_repository;
@@ -18,6 +19,7 @@ pub use authorization_codes::SeaOrmAuthorizationCodes;
 pub use directory_repository::SeaOrmDirectoryRepository;
 pub use directory_roles::SeaOrmDirectoryRoleRepository;
 pub use migration::Migrator;
+pub use portal_sessions::SeaOrmSessionStore;
 pub use rbac_repository::SeaOrmRbacRepository;
 pub use repositories::{
     SeaOrmAdminPasswordRepository, SeaOrmOperationRepository, SeaOrmRegistryRepository,

@@ -31,6 +31,7 @@ mod login_server;
 mod login_server_bad_input;
 mod matrix;
 mod operations;
+mod portal;
 mod python_clients;
 mod registries;
 mod resource_groups;

@@ -130,3 +130,39 @@ async fn msal_signs_a_person_in_with_the_authorization_code_flow_and_pkce() {
     ];
     run_script_at(&app, "msal_auth_code.py", &env).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_portal_works_in_a_real_browser() {
+    let app = spawn(Backend::Sqlite).await;
+    let (user, password) = ("lee@berth.local", "lee-password-1");
+    let made = app
+        .send(
+            reqwest::Method::POST,
+            "/v1.0/users",
+            Some(&serde_json::json!({"userPrincipalName": user, "passwordProfile": {"password": password}})),
+            &[],
+        )
+        .await;
+    assert_eq!(made.status, reqwest::StatusCode::CREATED, "{:?}", made.body);
+    let object_id = made.body["id"].as_str().unwrap().to_owned();
+    app.create_group("rg").await;
+    for name in ["portalone", "portaltwo", "portalthree"] {
+        app.create_registry("rg", name, "Basic").await;
+    }
+    for name in ["portalone", "portalthree"] {
+        let scope = app.registry_path("rg", name);
+        berth_tests::roles::assign(&app, &scope, berth_tests::roles::READER, &object_id).await;
+    }
+    let shots = workspace().join("target/screenshots/portal");
+    let shots = shots.to_str().unwrap();
+    let env = [
+        ("BERTH_USER", user),
+        ("BERTH_PASSWORD", password),
+        ("BERTH_SCREENSHOTS", shots),
+    ];
+    run_script_at(&app, "portal_browser.py", &env).await;
+    for page in ["sign-in", "registries", "registries-375", "signed-out"] {
+        let file = workspace().join(format!("target/screenshots/portal/{page}.png"));
+        assert!(file.is_file(), "no screenshot {}", file.display());
+    }
+}

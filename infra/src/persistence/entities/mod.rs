@@ -6,6 +6,7 @@ pub mod authorization_code;
 pub mod directory;
 pub mod directory_role;
 pub mod operation;
+pub mod portal_session;
 pub mod rbac;
 pub mod registry;
 pub mod resource_group;

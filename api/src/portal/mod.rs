@@ -1,0 +1,246 @@
+//! The portal: server-rendered pages under `/portal`, a driving adapter like the ARM routes
+//! (it calls the same use cases, as the signed-in person, with the same authorization).
+//!
+//! Sign-in is the issuer's authorization-code flow with PKCE, the portal being a
+//! first-party client: `/portal/auth/signin` keeps the flow's `state`, PKCE verifier and
+//! return path in a short-lived cookie and sends the browser to the sign-in page; the
+//! callback checks the `state`, redeems the code with the verifier, and opens a session
+//! (see `berth_domain::session`). The session cookie is `__Host-`, HttpOnly, Secure and
+//! SameSite=Lax; every state-changing form carries the session's CSRF token. Pages are
+//! sent with `Content-Security-Policy: default-src 'self'`, never framed, never cached.
+
+mod auth;
+mod pages;
+
+use crate::state::AppState;
+use askama::Template;
+use axum::Router;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use berth_domain::identity::Caller;
+use berth_domain::session::Session;
+
+/// The session cookie.
+const SESSION_COOKIE: &str = "__Host-berth-session";
+/// The pages' policy: this origin only.
+const CSP: &str = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+/// The portal's routes.
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/portal", get(pages::registries))
+        .route("/portal/auth/signin", get(auth::sign_in))
+        .route("/portal/auth/callback", get(auth::callback))
+        .route("/portal/auth/signout", post(auth::sign_out))
+        .route("/portal/signed-out", get(auth::signed_out))
+}
+
+/// The portal's session use cases over `store`, a person being one `authenticator` still
+/// names (exists, enabled).
+pub(crate) fn sessions(
+    store: std::sync::Arc<dyn berth_domain::session::SessionStore>,
+    authenticator: berth_domain::identity::Authenticator,
+    clock: std::sync::Arc<dyn berth_domain::clock::Clock>,
+) -> berth_domain::session::SessionService {
+    berth_domain::session::SessionService::new(
+        store,
+        std::sync::Arc::new(People(authenticator)),
+        clock,
+    )
+}
+
+/// People as the authenticator knows them.
+struct People(berth_domain::identity::Authenticator);
+
+#[async_trait::async_trait]
+impl berth_domain::session::PersonCheck for People {
+    async fn may_sign_in(
+        &self,
+        object_id: uuid::Uuid,
+    ) -> Result<bool, berth_domain::store::StoreError> {
+        use berth_domain::identity::AuthenticationError;
+        match self.0.caller_of(object_id).await {
+            Ok(_) => Ok(true),
+            Err(AuthenticationError::Rejected(_)) => Ok(false),
+            Err(e) => Err(berth_domain::store::StoreError(e.to_string())),
+        }
+    }
+}
+
+/// The person a request comes from: their live session and who they are now.
+pub(crate) struct SignedIn {
+    session: Session,
+    caller: Caller,
+}
+
+/// Why a page cannot be shown to this request.
+pub(crate) enum NotSignedIn {
+    /// No live session: sign in, then come back to `return_to`.
+    SignIn { return_to: String },
+    /// The store or directory failed.
+    Unavailable,
+}
+
+impl IntoResponse for NotSignedIn {
+    fn into_response(self) -> Response {
+        match self {
+            Self::SignIn { return_to } => {
+                let query = form_urlencoded::Serializer::new(String::new())
+                    .append_pair("return", &return_to)
+                    .finish();
+                see_other(&format!("/portal/auth/signin?{query}"))
+            }
+            Self::Unavailable => message_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The portal is not available",
+                "The portal cannot reach its store right now. Try again in a moment.",
+            ),
+        }
+    }
+}
+
+/// The signed-in person of a request, or why there is none (`return_to`: this page).
+pub(crate) async fn signed_in(
+    state: &AppState,
+    headers: &HeaderMap,
+    return_to: &str,
+) -> Result<SignedIn, NotSignedIn> {
+    let sign_in = || NotSignedIn::SignIn {
+        return_to: return_to.to_owned(),
+    };
+    let token = cookie(headers, SESSION_COOKIE).ok_or_else(sign_in)?;
+    let session = match state.sessions.resume(&token).await {
+        Ok(Some(session)) => session,
+        Ok(None) => return Err(sign_in()),
+        Err(e) => {
+            tracing::error!(error.cause = %e, "cannot resume a portal session");
+            return Err(NotSignedIn::Unavailable);
+        }
+    };
+    match state.authenticator.caller_of(session.object_id).await {
+        Ok(caller) => Ok(SignedIn { session, caller }),
+        Err(e) => {
+            tracing::info!(error.cause = %e, "a portal session's person can no longer sign in");
+            Err(sign_in())
+        }
+    }
+}
+
+/// The value of cookie `name`.
+pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+/// A return path the portal may send a browser to after sign-in: one of its own pages.
+pub(crate) fn safe_return(path: Option<&str>) -> String {
+    match path {
+        Some(p)
+            if p.starts_with("/portal")
+                && !p.starts_with("//")
+                && !p.contains(['\\', '\r', '\n'])
+                && !p.contains("://") =>
+        {
+            p.to_owned()
+        }
+        _ => "/portal".to_owned(),
+    }
+}
+
+/// 303 to `location` (a path of this origin).
+pub(crate) fn see_other(location: &str) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    if let Ok(value) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    secure(&mut response);
+    response
+}
+
+/// `page` as HTML with the portal's headers; a template that fails is a 500.
+pub(crate) fn html(status: StatusCode, page: &impl Template) -> Response {
+    let mut response = match page.render() {
+        Ok(body) => (
+            status,
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            body,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error.cause = %e, "a portal page did not render");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    };
+    secure(&mut response);
+    response
+}
+
+/// A page that only says something (signed out, unavailable).
+#[derive(Template)]
+#[template(path = "portal/message.html")]
+struct MessagePage<'a> {
+    title: &'a str,
+    message: &'a str,
+}
+
+pub(crate) fn message_page(status: StatusCode, title: &str, message: &str) -> Response {
+    html(status, &MessagePage { title, message })
+}
+
+/// The portal's security headers.
+pub(crate) fn secure(response: &mut Response) {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_portals_own_pages_are_return_paths() {
+        assert_eq!(safe_return(Some("/portal?filter=x")), "/portal?filter=x");
+        for off_site in [
+            "https://evil.example/portal",
+            "//evil.example/portal",
+            "/portal\\..\\x",
+            "/elsewhere",
+            "/portal/x?next=https://evil.example",
+            "",
+        ] {
+            assert_eq!(safe_return(Some(off_site)), "/portal", "{off_site}");
+        }
+        assert_eq!(safe_return(None), "/portal");
+    }
+
+    #[test]
+    fn cookies_are_found_by_exact_name() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; __Host-berth-session=tok; b=2"),
+        );
+        assert_eq!(cookie(&headers, SESSION_COOKIE).as_deref(), Some("tok"));
+        assert_eq!(cookie(&headers, "berth-session"), None);
+    }
+}

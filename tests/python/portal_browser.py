@@ -1,0 +1,72 @@
+"""The portal in a real browser: Debian's Chromium, headless, driven by Playwright. A person
+signs in on the issuer's page, sees the registries they may read, narrows them with the
+filter, and signs out; the pages load nothing from elsewhere and raise no CSP violation
+(the browser reports one as a console error), and work at 375 px wide. Screenshots of each
+page go to BERTH_SCREENSHOTS, for a person to look at.
+"""
+
+import os
+import sys
+
+from playwright.sync_api import sync_playwright
+
+base = os.environ["BERTH_URL"]
+user = os.environ["BERTH_USER"]
+password = os.environ["BERTH_PASSWORD"]
+shots = os.environ["BERTH_SCREENSHOTS"]
+os.makedirs(shots, exist_ok=True)
+
+problems = []
+with sync_playwright() as p:
+    browser = p.chromium.launch(
+        executable_path="/usr/bin/chromium",
+        args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+              "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    )
+    # berthd's development certificate is its own CA's; TLS itself is checked by the other tests.
+    context = browser.new_context(ignore_https_errors=True, viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    page.on("request", lambda r: problems.append(f"off-site request: {r.url}")
+            if not r.url.startswith(base) and not r.url.startswith("http://localhost") else None)
+
+    page.goto(f"{base}/portal")
+    assert "/oauth2/v2.0/authorize" in page.url, page.url
+    assert page.title() == "Sign in · Berth", page.title()
+    page.screenshot(path=f"{shots}/sign-in.png", full_page=True)
+    # By keyboard alone: the user name field, the password, then Enter.
+    page.get_by_label("User name (UPN)").fill(user)
+    page.keyboard.press("Tab")
+    page.keyboard.type(password)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{base}/portal")
+    assert page.title() == "Container registries · Berth", page.title()
+    rows = page.locator("tbody tr")
+    names = [rows.nth(i).locator("th").inner_text() for i in range(rows.count())]
+    assert names == ["portalone", "portalthree"], names
+    page.screenshot(path=f"{shots}/registries.png", full_page=True)
+
+    page.get_by_label("Filter by name").fill("three")
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_url("**/portal?filter=three")
+    assert page.locator("tbody tr").count() == 1
+
+    narrow = context.new_page()
+    narrow.set_viewport_size({"width": 375, "height": 800})
+    narrow.goto(f"{base}/portal")
+    width = narrow.evaluate("document.documentElement.scrollWidth")
+    assert width <= 375, f"the page scrolls sideways at 375 px: {width}"
+    narrow.screenshot(path=f"{shots}/registries-375.png", full_page=True)
+    narrow.close()
+
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(f"{base}/portal/signed-out")
+    assert page.title() == "You have signed out · Berth", page.title()
+    page.screenshot(path=f"{shots}/signed-out.png", full_page=True)
+    page.goto(f"{base}/portal")
+    assert "/oauth2/v2.0/authorize" in page.url, "signed out: back to sign-in"
+    browser.close()
+
+assert not problems, problems
+print(f"portal in Chromium: screenshots in {shots}")
+sys.exit(0)

@@ -1,0 +1,221 @@
+//! The portal over HTTPS, as a browser uses it (cookies kept, each redirect looked at):
+//! sign-in through the issuer's page, the registries a person may read, CSRF on the forms,
+//! sign-out, and a session that ends with its person.
+
+use super::*;
+use berth_tests::SpawnOptions;
+use berth_tests::roles::{READER, assign};
+use std::collections::HashMap;
+
+/// A browser: its own cookie jar, no automatic redirects.
+struct Browser {
+    client: reqwest::Client,
+    base: String,
+    jar: HashMap<String, String>,
+}
+
+impl Browser {
+    fn new(app: &TestApp) -> Self {
+        let pem = std::fs::read(app.ca_file.as_ref().unwrap()).unwrap();
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+            .build()
+            .unwrap();
+        Self {
+            client,
+            base: app.base.clone(),
+            jar: HashMap::new(),
+        }
+    }
+
+    fn url(&self, target: &str) -> String {
+        if target.starts_with("https://") {
+            target.to_owned()
+        } else {
+            format!("{}{target}", self.base)
+        }
+    }
+
+    fn cookies(&self) -> String {
+        self.jar
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn keep(&mut self, answer: &reqwest::Response) {
+        for set in answer.headers().get_all("set-cookie") {
+            let set = set.to_str().unwrap();
+            assert!(
+                set.contains("Secure") && set.contains("HttpOnly") && set.contains("SameSite=Lax"),
+                "{set}"
+            );
+            let (pair, _) = set.split_once(';').unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            if value.is_empty() {
+                self.jar.remove(name);
+            } else {
+                self.jar.insert(name.to_owned(), value.to_owned());
+            }
+        }
+    }
+
+    async fn get(&mut self, target: &str) -> reqwest::Response {
+        let answer = self
+            .client
+            .get(self.url(target))
+            .header("cookie", self.cookies())
+            .send()
+            .await
+            .unwrap();
+        self.keep(&answer);
+        answer
+    }
+
+    async fn post(&mut self, target: &str, form: &[(String, String)]) -> reqwest::Response {
+        let answer = self
+            .client
+            .post(self.url(target))
+            .header("cookie", self.cookies())
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        self.keep(&answer);
+        answer
+    }
+
+    /// Follows redirects from `answer` until a page; returns it and where it is.
+    async fn follow(&mut self, mut answer: reqwest::Response) -> (String, reqwest::Response) {
+        let mut at = answer.url().to_string();
+        while answer.status() == StatusCode::SEE_OTHER {
+            at = answer.headers()["location"].to_str().unwrap().to_owned();
+            answer = self.get(&at).await;
+        }
+        (at, answer)
+    }
+
+    /// Opens `page`, signs in on the issuer's page when sent there, and returns where the
+    /// browser ends and that page's HTML.
+    async fn open_signed_in(&mut self, page: &str, user: (&str, &str)) -> (String, String) {
+        let answer = self.get(page).await;
+        let (at, sign_in) = self.follow(answer).await;
+        assert!(at.contains("/oauth2/v2.0/authorize?"), "sent to {at}");
+        let html = sign_in.text().await.unwrap();
+        let action = capture(&html, "<form method=\"post\" action=\"", "\"");
+        let mut form = hidden_fields(&html);
+        form.push(("username".to_owned(), user.0.to_owned()));
+        form.push(("password".to_owned(), user.1.to_owned()));
+        let answer = self.post(&action, &form).await;
+        let (at, page) = self.follow(answer).await;
+        (at, page.text().await.unwrap())
+    }
+}
+
+fn capture(html: &str, before: &str, after: &str) -> String {
+    let start = html
+        .find(before)
+        .unwrap_or_else(|| panic!("no {before} in {html}"))
+        + before.len();
+    let end = html[start..].find(after).unwrap() + start;
+    html[start..end].replace("&#38;", "&").replace("&amp;", "&")
+}
+
+fn hidden_fields(html: &str) -> Vec<(String, String)> {
+    html.split("<input type=\"hidden\" name=\"")
+        .skip(1)
+        .map(|rest| {
+            let (name, rest) = rest.split_once('"').unwrap();
+            let value = capture(rest, "value=\"", "\"");
+            let value = value
+                .replace("&#43;", "+")
+                .replace("&#47;", "/")
+                .replace("&#61;", "=")
+                .replace("&#34;", "\"")
+                .replace("&#39;", "'")
+                .replace("&#60;", "<")
+                .replace("&#62;", ">");
+            (name.to_owned(), value)
+        })
+        .collect()
+}
+
+async fn user(app: &TestApp, upn: &str, password: &str) -> String {
+    let made = app
+        .send(
+            reqwest::Method::POST,
+            "/v1.0/users",
+            Some(&json!({"userPrincipalName": upn, "passwordProfile": {"password": password}})),
+            &[],
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{:?}", made.body);
+    made.body["id"].as_str().unwrap().to_owned()
+}
+
+berth_tests::both_backends_with! {
+    SpawnOptions { tls: true, ..Default::default() };
+
+    async fn a_person_sees_only_the_registries_they_may_read_and_signs_out_with_the_forms_token(app) {
+        app.create_group("rg").await;
+        app.create_registry("rg", "portalone", "Basic").await;
+        app.create_registry("rg", "portaltwo", "Premium").await;
+        let alice = user(&app, "alice@berth.local", "alice-password").await;
+        assign(&app, &app.registry_path("rg", "portalone"), READER, &alice).await;
+        user(&app, "bob@berth.local", "bob-password").await;
+
+        let mut browser = Browser::new(&app);
+        let (at, html) = browser.open_signed_in("/portal?filter=portal", ("alice@berth.local", "alice-password")).await;
+        assert_eq!(at, "/portal?filter=portal", "back on the page it was on");
+        assert!(html.contains("<title>Container registries · Berth</title>"), "{html}");
+        assert!(html.contains("portalone") && !html.contains("portaltwo"), "only what alice may read: {html}");
+        assert!(html.contains("alice@berth.local"));
+
+        // Sign-out needs the session's CSRF token: without it, or with a forged one, nothing happens.
+        for forged in [vec![], vec![("csrf".to_owned(), "forged".to_owned())]] {
+            let refused = browser.post("/portal/auth/signout", &forged).await;
+            assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        }
+        assert_eq!(browser.get("/portal").await.status(), StatusCode::OK, "still signed in");
+        let html = browser.get("/portal").await.text().await.unwrap();
+        let csrf = capture(&html, "name=\"csrf\" value=\"", "\"");
+        let out = browser.post("/portal/auth/signout", &[("csrf".to_owned(), csrf)]).await;
+        assert_eq!(out.headers()["location"], "/portal/signed-out");
+        let after = browser.get("/portal").await;
+        assert_eq!(after.status(), StatusCode::SEE_OTHER, "the session has ended");
+
+        // Someone with no role sees no registry.
+        let mut other = Browser::new(&app);
+        let (_, html) = other.open_signed_in("/portal", ("bob@berth.local", "bob-password")).await;
+        assert!(html.contains("There are no registries you can read."), "{html}");
+        assert!(!html.contains("portalone"));
+    }
+
+    async fn a_session_ends_with_its_person_and_sign_in_never_leaves_the_site(app) {
+        let carol = user(&app, "carol@berth.local", "carol-password").await;
+        let mut browser = Browser::new(&app);
+        let (at, _) = browser
+            .open_signed_in("/portal/auth/signin?return=https://evil.example/portal", ("carol@berth.local", "carol-password"))
+            .await;
+        assert_eq!(at, "/portal", "an off-site return path is replaced by the portal's");
+        assert_eq!(browser.get("/portal").await.status(), StatusCode::OK);
+
+        let deleted = app.delete(&format!("/v1.0/users/{carol}")).await;
+        assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+        let answer = browser.get("/portal").await;
+        assert_eq!(answer.status(), StatusCode::SEE_OTHER, "a deleted person's session ends at the next request");
+
+        // A callback that is not this browser's sign-in: refused, and nothing is opened.
+        let mut stranger = Browser::new(&app);
+        let forged = stranger.get("/portal/auth/callback?code=abc&state=xyz").await;
+        assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
+        assert!(!stranger.jar.contains_key("__Host-berth-session"));
+        let started = stranger.get("/portal/auth/signin").await;
+        assert_eq!(started.status(), StatusCode::SEE_OTHER);
+        let wrong_state = stranger.get("/portal/auth/callback?code=abc&state=not-the-one").await;
+        assert_eq!(wrong_state.status(), StatusCode::BAD_REQUEST);
+        assert!(!stranger.jar.contains_key("__Host-berth-session"));
+    }
+}
