@@ -683,6 +683,25 @@ impl TestApp {
 
     /// Creates a registry with a SKU, returning its body.
     ///
+    /// Creates a directory user with a password (Graph's `POST /v1.0/users`); returns its
+    /// object id.
+    ///
+    /// # Panics
+    /// Unless it is created.
+    pub async fn create_user(&self, upn: &str, password: &str) -> String {
+        let body = serde_json::json!({"userPrincipalName": upn, "passwordProfile": {"password": password}});
+        let r = self
+            .send(reqwest::Method::POST, "/v1.0/users", Some(&body), &[])
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::CREATED,
+            "creating user {upn}: {:?}",
+            r.body
+        );
+        r.body["id"].as_str().unwrap_or_default().to_owned()
+    }
+
     /// # Panics
     /// Unless it is created.
     pub async fn create_registry(&self, rg: &str, name: &str, sku: &str) -> Value {

@@ -166,6 +166,11 @@ pub(crate) fn see_other(location: &str) -> Response {
 
 /// `page` as HTML with the portal's headers; a template that fails is a 500.
 pub(crate) fn html(status: StatusCode, page: &impl Template) -> Response {
+    render(status, page, CSP)
+}
+
+/// `page` as HTML under the policy `csp`, with the other headers of Berth's pages.
+pub(crate) fn render(status: StatusCode, page: &impl Template, csp: &'static str) -> Response {
     let mut response = match page.render() {
         Ok(body) => (
             status,
@@ -174,11 +179,11 @@ pub(crate) fn html(status: StatusCode, page: &impl Template) -> Response {
         )
             .into_response(),
         Err(e) => {
-            tracing::error!(error.cause = %e, "a portal page did not render");
+            tracing::error!(error.cause = %e, "a page did not render");
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
     };
-    secure(&mut response);
+    secure_with(&mut response, csp);
     response
 }
 
@@ -196,16 +201,22 @@ pub(crate) fn message_page(status: StatusCode, title: &str, message: &str) -> Re
 
 /// The portal's security headers.
 pub(crate) fn secure(response: &mut Response) {
+    secure_with(response, CSP);
+}
+
+/// The headers of every answer of Berth's pages: the policy `csp`, no framing, no caching,
+/// no referrer, no sniffing.
+pub(crate) fn secure_with(response: &mut Response, csp: &'static str) {
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
+        HeaderValue::from_static(csp),
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("same-origin"),
+        HeaderValue::from_static("no-referrer"),
     );
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,

@@ -12,7 +12,6 @@
 
 use crate::routes::token_server::ClientAddress;
 use crate::state::AppState;
-use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -24,7 +23,7 @@ use berth_domain::identity::{
 const CSP: &str = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// The sign-in page (or the page of an error that cannot go back to the client).
-#[derive(Template)]
+#[derive(askama::Template)]
 #[template(path = "sign_in.html")]
 struct SignInPage<'a> {
     title: &'a str,
@@ -250,41 +249,14 @@ fn unknown_tenant(tenant: &str) -> String {
     )
 }
 
-/// `page` as HTML with the security headers; a template that fails to render is a 500.
+/// `page` as HTML with the sign-in page's headers.
 fn html(status: StatusCode, page: &SignInPage<'_>) -> Response {
-    let mut response = match page.render() {
-        Ok(body) => (
-            status,
-            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-            body,
-        )
-            .into_response(),
-        Err(e) => {
-            tracing::error!(error.cause = %e, "the sign-in page did not render");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        }
-    };
-    secure(&mut response);
-    response
+    crate::portal::render(status, page, CSP)
 }
 
-/// The headers of every answer of the page: CSP, no framing, no caching, no referrer.
+/// The sign-in page's headers (its policy lets the form's redirect reach the client).
 fn secure(response: &mut Response) {
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
+    crate::portal::secure_with(response, CSP);
 }
 
 /// `GET /portal/static/berth.css`: the pages' one stylesheet, built into the binary.

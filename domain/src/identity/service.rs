@@ -240,15 +240,7 @@ impl TokenService {
         client: &str,
     ) -> Result<String, OAuthError> {
         let codes = self.codes()?;
-        let sign_in = async {
-            self.directory
-                .sign_in_user(username, password)
-                .await
-                .map_err(|e| match e {
-                    SignInError::InvalidCredentials => OAuthError::InvalidGrant,
-                    SignInError::Store(s) => OAuthError::Store(s),
-                })
-        };
+        let sign_in = self.sign_in_user(username, password);
         let user = self.limited(username, client, sign_in).await?;
         let grant = CodeGrant {
             client_id: authorization.client_id.clone(),
@@ -417,22 +409,9 @@ impl TokenService {
         let password = request.password.as_deref().unwrap_or_default();
         let resource = self.resource(request.scope.as_deref())?;
         let client_id = self.known_client(request.client_id.as_deref()).await?;
-        let user = self
-            .directory
-            .sign_in_user(username, password)
+        let user = self.sign_in_user(username, password).await?;
+        self.user_tokens(&user, &resource, (client_id.as_deref(), None))
             .await
-            .map_err(|e| match e {
-                SignInError::InvalidCredentials => OAuthError::InvalidGrant,
-                SignInError::Store(s) => OAuthError::Store(s),
-            })?;
-        self.user_tokens(
-            user.object_id,
-            &user.user_principal_name,
-            &user.display_name,
-            &resource,
-            (client_id.as_deref(), None),
-        )
-        .await
     }
 
     /// The `client_id` a person signs in through, in its canonical form: a first-party
@@ -489,14 +468,8 @@ impl TokenService {
             .map_err(|_| OAuthError::InvalidRefreshToken("bad oid".to_owned()))?;
         // A deleted or disabled user gets nothing more from an old refresh token.
         let user = self.enabled_user(oid).await?;
-        self.user_tokens(
-            user.object_id,
-            &user.user_principal_name,
-            &user.display_name,
-            &resource,
-            (client_id.as_deref(), None),
-        )
-        .await
+        self.user_tokens(&user, &resource, (client_id.as_deref(), None))
+            .await
     }
 
     /// Redeems an authorization code: the client, redirect URI and PKCE verifier must be
@@ -535,13 +508,26 @@ impl TokenService {
         }
         let user = self.enabled_user(grant.object_id).await?;
         self.user_tokens(
-            user.object_id,
-            &user.user_principal_name,
-            &user.display_name,
+            &user,
             &grant.resource,
             (Some(&grant.client_id), grant.nonce.as_deref()),
         )
         .await
+    }
+
+    /// The user of a user name and password (a wrong one is `InvalidGrant`).
+    async fn sign_in_user(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<crate::directory::User, OAuthError> {
+        self.directory
+            .sign_in_user(username, password)
+            .await
+            .map_err(|e| match e {
+                SignInError::InvalidCredentials => OAuthError::InvalidGrant,
+                SignInError::Store(s) => OAuthError::Store(s),
+            })
     }
 
     /// The user `oid`, while it exists and may sign in.
@@ -560,22 +546,20 @@ impl TokenService {
 
     async fn user_tokens(
         &self,
-        oid: Uuid,
-        upn: &str,
-        display_name: &str,
+        user: &crate::directory::User,
         resource: &str,
         (client_id, nonce): (Option<&str>, Option<&str>),
     ) -> Result<TokenResponse, OAuthError> {
-        let mut access = self.claims(TokenUse::Access, resource, ACCESS_LIFETIME, oid);
+        let mut access = self.claims(TokenUse::Access, resource, ACCESS_LIFETIME, user.object_id);
         access.idtyp = "user".to_owned();
-        access.upn = Some(upn.to_owned());
-        access.name = Some(display_name.to_owned());
+        access.upn = Some(user.user_principal_name.clone());
+        access.name = Some(user.display_name.clone());
         access.azp = client_id.map(str::to_owned);
         let mut refresh = self.claims(
             TokenUse::Refresh,
             &self.settings.issuer(),
             REFRESH_LIFETIME,
-            oid,
+            user.object_id,
         );
         refresh.idtyp = "user".to_owned();
         refresh.azp = client_id.map(str::to_owned);
@@ -583,11 +567,11 @@ impl TokenService {
             TokenUse::Id,
             client_id.unwrap_or(resource),
             ACCESS_LIFETIME,
-            oid,
+            user.object_id,
         );
         id.idtyp = "user".to_owned();
-        id.preferred_username = Some(upn.to_owned());
-        id.name = Some(display_name.to_owned());
+        id.preferred_username = Some(user.user_principal_name.clone());
+        id.name = Some(user.display_name.clone());
         id.nonce = nonce.map(str::to_owned);
         Ok(TokenResponse {
             access_token: self.signer.sign(&access).await?,
@@ -595,7 +579,7 @@ impl TokenService {
             scope: format!("{resource}/.default"),
             refresh_token: Some(self.signer.sign(&refresh).await?),
             id_token: Some(self.signer.sign(&id).await?),
-            client_info: Some((oid, self.settings.tenant)),
+            client_info: Some((user.object_id, self.settings.tenant)),
         })
     }
 }

@@ -142,19 +142,6 @@ fn hidden_fields(html: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-async fn user(app: &TestApp, upn: &str, password: &str) -> String {
-    let made = app
-        .send(
-            reqwest::Method::POST,
-            "/v1.0/users",
-            Some(&json!({"userPrincipalName": upn, "passwordProfile": {"password": password}})),
-            &[],
-        )
-        .await;
-    assert_eq!(made.status, StatusCode::CREATED, "{:?}", made.body);
-    made.body["id"].as_str().unwrap().to_owned()
-}
-
 berth_tests::both_backends_with! {
     SpawnOptions { tls: true, ..Default::default() };
 
@@ -162,9 +149,9 @@ berth_tests::both_backends_with! {
         app.create_group("rg").await;
         app.create_registry("rg", "portalone", "Basic").await;
         app.create_registry("rg", "portaltwo", "Premium").await;
-        let alice = user(&app, "alice@berth.local", "alice-password").await;
+        let alice = app.create_user("alice@berth.local", "alice-password").await;
         assign(&app, &app.registry_path("rg", "portalone"), READER, &alice).await;
-        user(&app, "bob@berth.local", "bob-password").await;
+        app.create_user("bob@berth.local", "bob-password").await;
 
         let mut browser = Browser::new(&app);
         let (at, html) = browser.open_signed_in("/portal?filter=portal", ("alice@berth.local", "alice-password")).await;
@@ -194,7 +181,7 @@ berth_tests::both_backends_with! {
     }
 
     async fn a_session_ends_with_its_person_and_sign_in_never_leaves_the_site(app) {
-        let carol = user(&app, "carol@berth.local", "carol-password").await;
+        let carol = app.create_user("carol@berth.local", "carol-password").await;
         let mut browser = Browser::new(&app);
         let (at, _) = browser
             .open_signed_in("/portal/auth/signin?return=https://evil.example/portal", ("carol@berth.local", "carol-password"))

@@ -112,15 +112,7 @@ async fn the_authorization_sdk_manages_role_assignments_with_a_real_token() {
 async fn msal_signs_a_person_in_with_the_authorization_code_flow_and_pkce() {
     let app = spawn(Backend::Postgres).await;
     let (user, password) = ("kim@berth.local", "kim-password-1");
-    let made = app
-        .send(
-            reqwest::Method::POST,
-            "/v1.0/users",
-            Some(&serde_json::json!({"userPrincipalName": user, "passwordProfile": {"password": password}})),
-            &[],
-        )
-        .await;
-    assert_eq!(made.status, reqwest::StatusCode::CREATED, "{:?}", made.body);
+    app.create_user(user, password).await;
     let (_, tenants) = app.get("/tenants?api-version=2022-12-01").await;
     let tenant = tenants["value"][0]["tenantId"].as_str().unwrap().to_owned();
     let env = [
@@ -135,16 +127,7 @@ async fn msal_signs_a_person_in_with_the_authorization_code_flow_and_pkce() {
 async fn the_portal_works_in_a_real_browser() {
     let app = spawn(Backend::Sqlite).await;
     let (user, password) = ("lee@berth.local", "lee-password-1");
-    let made = app
-        .send(
-            reqwest::Method::POST,
-            "/v1.0/users",
-            Some(&serde_json::json!({"userPrincipalName": user, "passwordProfile": {"password": password}})),
-            &[],
-        )
-        .await;
-    assert_eq!(made.status, reqwest::StatusCode::CREATED, "{:?}", made.body);
-    let object_id = made.body["id"].as_str().unwrap().to_owned();
+    let object_id = app.create_user(user, password).await;
     app.create_group("rg").await;
     for name in ["portalone", "portaltwo", "portalthree"] {
         app.create_registry("rg", name, "Basic").await;

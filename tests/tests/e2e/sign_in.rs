@@ -116,22 +116,9 @@ async fn redeem(app: &TestApp, code: &str, changes: &[(&str, &str)]) -> berth_te
         .await
 }
 
-async fn user(app: &TestApp, upn: &str, password: &str) -> String {
-    let made = app
-        .send(
-            reqwest::Method::POST,
-            "/v1.0/users",
-            Some(&json!({"userPrincipalName": upn, "passwordProfile": {"password": password}})),
-            &[],
-        )
-        .await;
-    assert_eq!(made.status, StatusCode::CREATED, "{:?}", made.body);
-    made.body["id"].as_str().unwrap().to_owned()
-}
-
 berth_tests::both_backends! {
     async fn a_person_signs_in_on_the_authorize_page_and_the_client_redeems_the_code_once(app) {
-        user(&app, "heidi@berth.local", "heidi-password").await;
+        app.create_user("heidi@berth.local", "heidi-password").await;
         let params = params(&[("login_hint", "heidi@berth.local")]);
         let page = browser(&app).get(authorize_url(&app, &params)).send().await.unwrap();
         assert_eq!(page.status(), StatusCode::OK);
@@ -256,7 +243,7 @@ async fn the_authorize_endpoint_never_sends_a_browser_off_site_and_requires_pkce
 #[tokio::test]
 async fn a_code_is_bound_to_its_client_redirect_and_verifier_and_spent_by_a_wrong_one() {
     let app = berth_tests::spawn_app(berth_tests::Backend::Sqlite).await;
-    let id = user(&app, "ivan@berth.local", "ivan-password").await;
+    let id = app.create_user("ivan@berth.local", "ivan-password").await;
     let ivan = ("ivan@berth.local", "ivan-password");
     let params = params(&[]);
 
@@ -297,7 +284,7 @@ async fn a_code_is_bound_to_its_client_redirect_and_verifier_and_spent_by_a_wron
 #[tokio::test]
 async fn failed_sign_ins_on_the_page_count_toward_the_lockout() {
     let app = berth_tests::spawn_app(berth_tests::Backend::Sqlite).await;
-    user(&app, "judy@berth.local", "judy-password").await;
+    app.create_user("judy@berth.local", "judy-password").await;
     let params = params(&[]);
     for _ in 0..10 {
         let wrong = post_sign_in(&app, &params, ("judy@berth.local", "guess")).await;

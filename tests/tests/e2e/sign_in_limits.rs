@@ -28,18 +28,6 @@ async fn password_grant(
     .await
 }
 
-async fn user(app: &TestApp, upn: &str, password: &str) {
-    let r = app
-        .send(
-            reqwest::Method::POST,
-            "/v1.0/users",
-            Some(&json!({"userPrincipalName": upn, "passwordProfile": {"password": password}})),
-            &[],
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
-}
-
 /// A lockout: 429, `Retry-After` within the minute, Entra's `invalid_grant` / 50053.
 fn assert_locked(r: &berth_tests::Reply, what: &str) {
     assert_eq!(
@@ -72,8 +60,8 @@ fn assert_locked(r: &berth_tests::Reply, what: &str) {
 both_backends! {
     async fn guessing_a_users_password_locks_that_user_out_and_no_one_else(app) {
         let (victim, bystander) = ("victim@contoso.test", "bystander@contoso.test");
-        user(&app, victim, "the-right-password").await;
-        user(&app, bystander, "bystander-password").await;
+        app.create_user(victim, "the-right-password").await;
+        app.create_user(bystander, "bystander-password").await;
         let token_path = "/organizations/oauth2/v2.0/token";
         for guess in 0..10 {
             let r = password_grant(&app, token_path, victim, &format!("guess-{guess}")).await;
@@ -115,7 +103,7 @@ both_backends! {
 
     async fn a_success_clears_the_users_count(app) {
         let upn = "forgetful@contoso.test";
-        user(&app, upn, "remembered-at-last").await;
+        app.create_user(upn, "remembered-at-last").await;
         let token_path = "/organizations/oauth2/v2.0/token";
         for round in 0..2 {
             for guess in 0..9 {
