@@ -51,6 +51,27 @@ with sync_playwright() as p:
     page.wait_for_url("**/portal?filter=three")
     assert page.locator("tbody tr").count() == 1
 
+    # Policies › Content trust, as the seed page shows it: Enabled › Save, then Disabled ›
+    # Save, the warning, OK.
+    page.goto(f"{base}/portal")
+    page.get_by_role("link", name="portalthree").click()
+    assert page.title() == "Content trust · portalthree · Berth", page.title()
+    page.get_by_label("Enabled").check()
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_load_state()
+    assert page.get_by_label("Enabled").is_checked(), "saved as enabled"
+    page.screenshot(path=f"{shots}/content-trust.png", full_page=True)
+    page.get_by_label("Disabled").check()
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_load_state()
+    warning = page.get_by_role("heading", name="Disable content trust?")
+    assert warning.is_visible(), page.content()
+    page.screenshot(path=f"{shots}/content-trust-warning.png", full_page=True)
+    page.get_by_role("button", name="OK").click()
+    page.wait_for_load_state()
+    page.wait_for_function("document.querySelector('input[value=disabled]') && document.querySelector('input[value=disabled]').checked && !document.querySelector('[role=status]')", timeout=15000)
+    page.screenshot(path=f"{shots}/content-trust-disabled.png", full_page=True)
+
     narrow = context.new_page()
     narrow.set_viewport_size({"width": 375, "height": 800})
     narrow.goto(f"{base}/portal")

@@ -117,6 +117,12 @@ impl ApiError {
     pub fn code(&self) -> &str {
         &self.detail.code
     }
+
+    /// The message (what the portal shows beside the control that failed).
+    #[must_use]
+    pub fn message(&self) -> &str {
+        &self.detail.message
+    }
 }
 
 impl IntoResponse for ApiError {

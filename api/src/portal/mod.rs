@@ -10,6 +10,7 @@
 //! sent with `Content-Security-Policy: default-src 'self'`, never framed, never cached.
 
 mod auth;
+mod content_trust;
 mod pages;
 
 use crate::state::AppState;
@@ -34,6 +35,10 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/portal/auth/callback", get(auth::callback))
         .route("/portal/auth/signout", post(auth::sign_out))
         .route("/portal/signed-out", get(auth::signed_out))
+        .route(
+            "/portal/registries/{subscription}/{group}/{name}/content-trust",
+            get(content_trust::show).post(content_trust::save),
+        )
 }
 
 /// The portal's session use cases over `store`, a person being one `authenticator` still

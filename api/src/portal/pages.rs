@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 /// One row of the registry list.
 pub(crate) struct RegistryRow {
+    link: String,
     name: String,
     group: String,
     subscription: String,
@@ -26,7 +27,12 @@ pub(crate) struct RegistryRow {
 impl RegistryRow {
     fn of(registry: &Registry, subscription: &str) -> Self {
         let created = registry.creation_date;
+        let id = &registry.id;
         Self {
+            link: format!(
+                "/portal/registries/{}/{}/{}/content-trust",
+                id.resource_group.subscription, id.resource_group.name, id.name
+            ),
             name: registry.id.name.to_string(),
             group: registry.id.resource_group.name.to_string(),
             subscription: subscription.to_owned(),

@@ -206,3 +206,105 @@ berth_tests::both_backends_with! {
         assert!(!stranger.jar.contains_key("__Host-berth-session"));
     }
 }
+
+/// The content-trust page of `name` in `rg`.
+fn trust_page(app: &TestApp, name: &str) -> String {
+    format!(
+        "/portal/registries/{}/rg/{name}/content-trust",
+        app.subscription
+    )
+}
+
+/// The form's hidden `csrf` and `etag`, and `status` plus `extra`.
+fn trust_form(html: &str, status: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut form = vec![
+        (
+            "csrf".to_owned(),
+            capture(html, "name=\"csrf\" value=\"", "\""),
+        ),
+        (
+            "etag".to_owned(),
+            capture(html, "name=\"etag\" value=\"", "\""),
+        ),
+        ("status".to_owned(), status.to_owned()),
+    ];
+    form.extend(
+        extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    form
+}
+
+async fn trust_status(app: &TestApp, name: &str) -> Value {
+    let (_, registry) = app
+        .get(&format!(
+            "{}?api-version=2023-07-01",
+            app.registry_path("rg", name)
+        ))
+        .await;
+    registry["properties"]["policies"]["trustPolicy"]["status"].clone()
+}
+
+berth_tests::both_backends_with! {
+    SpawnOptions { tls: true, ..Default::default() };
+
+    async fn the_seed_pages_portal_steps_enable_and_disable_content_trust_after_the_warning(app) {
+        app.create_group("rg").await;
+        app.create_registry("rg", "trusted", "Premium").await;
+        app.create_registry("rg", "basicone", "Basic").await;
+        let dana = app.create_user("dana@berth.local", "dana-password").await;
+        let erin = app.create_user("erin@berth.local", "erin-password").await;
+        assign(&app, &app.rg_path("rg"), berth_tests::roles::OWNER, &dana).await;
+        assign(&app, &app.rg_path("rg"), READER, &erin).await;
+        let page = trust_page(&app, "trusted");
+
+        let mut owner = Browser::new(&app);
+        let (_, html) = owner.open_signed_in(&page, ("dana@berth.local", "dana-password")).await;
+        assert!(html.contains("<title>Content trust · trusted · Berth</title>"), "{html}");
+        // Policies › Content trust › Enabled › Save.
+        let saved = owner.post(&page, &trust_form(&html, "enabled", &[])).await;
+        assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+        assert_eq!(trust_status(&app, "trusted").await, "enabled");
+
+        // A form from before that change is stale: nothing is overwritten.
+        let stale = owner.post(&page, &trust_form(&html, "disabled", &[("confirm", "yes")])).await;
+        assert_eq!(stale.status(), StatusCode::CONFLICT);
+        assert!(stale.text().await.unwrap().contains("was changed since this page was loaded"));
+        assert_eq!(trust_status(&app, "trusted").await, "enabled");
+
+        // Disabled › Save shows the warning and changes nothing until OK.
+        let html = owner.get(&page).await.text().await.unwrap();
+        let warned = owner.post(&page, &trust_form(&html, "disabled", &[])).await;
+        assert_eq!(warned.status(), StatusCode::OK);
+        let warning = warned.text().await.unwrap();
+        assert!(warning.contains("Every signature of every repository") && warning.contains("cannot be undone"), "{warning}");
+        assert_eq!(trust_status(&app, "trusted").await, "enabled");
+        // Without the session's CSRF token, OK does nothing either.
+        let mut forged = trust_form(&warning, "disabled", &[("confirm", "yes")]);
+        forged[0].1 = "forged".to_owned();
+        assert_eq!(owner.post(&page, &forged).await.status(), StatusCode::FORBIDDEN);
+        assert_eq!(trust_status(&app, "trusted").await, "enabled");
+        let ok = owner.post(&page, &trust_form(&warning, "disabled", &[("confirm", "yes")])).await;
+        assert_eq!(ok.status(), StatusCode::SEE_OTHER);
+        let done = berth_tests::poll(std::time::Duration::from_secs(10), std::time::Duration::from_millis(100), || async {
+            (trust_status(&app, "trusted").await == "disabled").then_some(())
+        })
+        .await;
+        assert!(done.is_some(), "the wipe finished and content trust is off");
+
+        // Below Premium the setting says why it is unavailable.
+        let html = owner.get(&trust_page(&app, "basicone")).await.text().await.unwrap();
+        assert!(html.contains("Content trust is a Premium feature") && html.contains("<fieldset disabled"), "{html}");
+
+        // A Reader sees the setting, the controls disabled with the reason, and a post
+        // that still comes is refused with AuthorizationFailed's message.
+        let mut reader = Browser::new(&app);
+        let (_, html) = reader.open_signed_in(&page, ("erin@berth.local", "erin-password")).await;
+        assert!(html.contains("<fieldset disabled") && html.contains("You can read this setting but not change it"), "{html}");
+        let refused = reader.post(&page, &trust_form(&html, "enabled", &[])).await;
+        let text = refused.text().await.unwrap();
+        assert!(text.contains("does not have authorization to perform action"), "{text}");
+        assert_eq!(trust_status(&app, "trusted").await, "disabled");
+    }
+}

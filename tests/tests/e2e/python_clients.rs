@@ -129,12 +129,19 @@ async fn the_portal_works_in_a_real_browser() {
     let (user, password) = ("lee@berth.local", "lee-password-1");
     let object_id = app.create_user(user, password).await;
     app.create_group("rg").await;
-    for name in ["portalone", "portaltwo", "portalthree"] {
-        app.create_registry("rg", name, "Basic").await;
+    for (name, sku) in [
+        ("portalone", "Basic"),
+        ("portaltwo", "Basic"),
+        ("portalthree", "Premium"),
+    ] {
+        app.create_registry("rg", name, sku).await;
     }
-    for name in ["portalone", "portalthree"] {
+    for (name, role) in [
+        ("portalone", berth_tests::roles::READER),
+        ("portalthree", berth_tests::roles::OWNER),
+    ] {
         let scope = app.registry_path("rg", name);
-        berth_tests::roles::assign(&app, &scope, berth_tests::roles::READER, &object_id).await;
+        berth_tests::roles::assign(&app, &scope, role, &object_id).await;
     }
     let shots = workspace().join("target/screenshots/portal");
     let shots = shots.to_str().unwrap();
@@ -144,7 +151,15 @@ async fn the_portal_works_in_a_real_browser() {
         ("BERTH_SCREENSHOTS", shots),
     ];
     run_script_at(&app, "portal_browser.py", &env).await;
-    for page in ["sign-in", "registries", "registries-375", "signed-out"] {
+    for page in [
+        "sign-in",
+        "registries",
+        "registries-375",
+        "content-trust",
+        "content-trust-warning",
+        "content-trust-disabled",
+        "signed-out",
+    ] {
         let file = workspace().join(format!("target/screenshots/portal/{page}.png"));
         assert!(file.is_file(), "no screenshot {}", file.display());
     }

@@ -1,0 +1,238 @@
+//! Policies › Content trust, the seed page's portal steps: Enabled or Disabled, and Save.
+//! Saving Disabled first shows the warning (every signature lost, images kept, no undo);
+//! nothing happens until OK. The wipe's progress shows while it runs. The change goes
+//! through the registry use case the ARM PATCH uses, with the same authorization, and the
+//! ETag the page was rendered with: a change made meanwhile is not overwritten.
+
+use super::{html, see_other, signed_in};
+use crate::state::AppState;
+use askama::Template;
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use berth_domain::arm::{Precondition, RegistryId};
+use berth_domain::registry::{
+    ContentTrust, Feature, PoliciesPatch, Registry, RegistryError, RegistryPatch,
+};
+
+const READ: &str = "Microsoft.ContainerRegistry/registries/read";
+const WRITE: &str = "Microsoft.ContainerRegistry/registries/write";
+
+/// `/portal/registries/{subscription}/{group}/{name}/content-trust`.
+#[derive(serde::Deserialize)]
+pub(crate) struct RegistryAt {
+    subscription: String,
+    group: String,
+    name: String,
+}
+
+#[derive(Template)]
+#[template(path = "portal/content_trust.html")]
+struct ContentTrustPage<'a> {
+    user: &'a str,
+    csrf: &'a str,
+    nav: &'a str,
+    registry: &'a str,
+    login_server: &'a str,
+    action: &'a str,
+    etag: &'a str,
+    enabled: bool,
+    running: bool,
+    operation: String,
+    operation_status: String,
+    confirm: bool,
+    disabled_reason: Option<String>,
+    message: Option<String>,
+}
+
+/// `GET`: the setting as it is, and the form when the person may change it.
+pub(crate) async fn show(
+    State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    Path(at): Path<RegistryAt>,
+) -> Response {
+    let person = match signed_in(&state, &headers, uri.path()).await {
+        Ok(person) => person,
+        Err(not) => return not.into_response(),
+    };
+    let registry = match readable(&state, &person, &at).await {
+        Ok(registry) => registry,
+        Err(response) => return *response,
+    };
+    page(&state, &person, &registry, uri.path(), (false, None)).await
+}
+
+/// `POST`: Save (and, for Disabled, OK after the warning).
+pub(crate) async fn save(
+    State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    Path(at): Path<RegistryAt>,
+    body: axum::body::Bytes,
+) -> Response {
+    let person = match signed_in(&state, &headers, uri.path()).await {
+        Ok(person) => person,
+        Err(not) => return not.into_response(),
+    };
+    let form: std::collections::HashMap<String, String> =
+        form_urlencoded::parse(&body).into_owned().collect();
+    let field = |name: &str| form.get(name).map(String::as_str).unwrap_or_default();
+    if !person.session.csrf_matches(field("csrf")) {
+        return super::message_page(
+            StatusCode::FORBIDDEN,
+            "The form has expired",
+            "This form was not sent from your current session, so nothing was changed. Go back, reload the page and try again.",
+        );
+    }
+    let registry = match readable(&state, &person, &at).await {
+        Ok(registry) => registry,
+        Err(response) => return *response,
+    };
+    let enable = match field("status") {
+        "enabled" => true,
+        "disabled" => false,
+        _ => {
+            let message = "Choose Enabled or Disabled.".to_owned();
+            return page(
+                &state,
+                &person,
+                &registry,
+                uri.path(),
+                (false, Some(message)),
+            )
+            .await;
+        }
+    };
+    let wipes = !enable && registry.content_trust == ContentTrust::Enabled;
+    if wipes && field("confirm") != "yes" {
+        return page(&state, &person, &registry, uri.path(), (true, None)).await;
+    }
+    if let Err(e) = state.authorize(&person.caller, WRITE, &registry.id.to_string()) {
+        let message = e.message().to_owned();
+        return page(
+            &state,
+            &person,
+            &registry,
+            uri.path(),
+            (false, Some(message)),
+        )
+        .await;
+    }
+    let patch = RegistryPatch {
+        policies: PoliciesPatch {
+            trust_enabled: Some(enable),
+            ..PoliciesPatch::default()
+        },
+        ..RegistryPatch::default()
+    };
+    let etag = format!("\"{}\"", field("etag").replace('"', ""));
+    let precondition = Precondition::from_headers(Some(&etag), None);
+    let written = state
+        .registries
+        .update(&registry.id, &patch, &precondition, &person.caller.actor())
+        .await;
+    match written {
+        Ok(_) => see_other(uri.path()),
+        Err(e) => {
+            let message = match e {
+                RegistryError::PreconditionFailed => "The registry was changed since this page was loaded, so nothing was saved. Review its current state below and save again.".to_owned(),
+                other => crate::error::ApiError::from(other).message().to_owned(),
+            };
+            let current = state.registries.get(&registry.id).await.unwrap_or(registry);
+            page(
+                &state,
+                &person,
+                &current,
+                uri.path(),
+                (false, Some(message)),
+            )
+            .await
+        }
+    }
+}
+
+/// The registry of `at` when the person may read it; otherwise the page saying why.
+async fn readable(
+    state: &AppState,
+    person: &super::SignedIn,
+    at: &RegistryAt,
+) -> Result<Registry, Box<Response>> {
+    let not_found = || {
+        Box::new(super::message_page(
+            StatusCode::NOT_FOUND,
+            "Registry not found",
+            "There is no such registry, or you may not read it.",
+        ))
+    };
+    let id: RegistryId = state
+        .registries
+        .resolve_id(&at.subscription, &at.group, &at.name)
+        .await
+        .map_err(|_| not_found())?;
+    if !state.allows(&person.caller, READ, &id.to_string()) {
+        return Err(not_found());
+    }
+    state.registries.get(&id).await.map_err(|_| not_found())
+}
+
+/// The page for `registry`; `(confirm, message)`: the warning before a wipe, an error.
+async fn page(
+    state: &AppState,
+    person: &super::SignedIn,
+    registry: &Registry,
+    action: &str,
+    (confirm, message): (bool, Option<String>),
+) -> Response {
+    let (running, operation, operation_status) = match registry.content_trust.wipe() {
+        Some(op) => {
+            let status = match state.operations.get(&op.to_string()).await {
+                Ok(Some(operation)) => format!("{:?}", operation.status),
+                _ => "InProgress".to_owned(),
+            };
+            (true, op.to_string(), status)
+        }
+        None => (false, String::new(), String::new()),
+    };
+    let disabled_reason = if running {
+        Some(
+            "A wipe is running: content trust can be enabled again once it has finished."
+                .to_owned(),
+        )
+    } else if !registry.sku.capabilities().has(Feature::ContentTrust) {
+        Some(format!(
+            "Content trust is a Premium feature; this registry is {}. Change its SKU to Premium to use it.",
+            registry.sku.as_str()
+        ))
+    } else if !state.allows(&person.caller, WRITE, &registry.id.to_string()) {
+        Some(format!(
+            "You can read this setting but not change it: changing it needs {WRITE} (Owner or Contributor)."
+        ))
+    } else {
+        None
+    };
+    let status = if message.is_some() {
+        StatusCode::CONFLICT
+    } else {
+        StatusCode::OK
+    };
+    html(
+        status,
+        &ContentTrustPage {
+            user: &person.caller.name,
+            csrf: &person.session.csrf,
+            nav: "registries",
+            registry: registry.name().as_str(),
+            login_server: &registry.login_server,
+            action,
+            etag: registry.etag.as_str(),
+            enabled: registry.content_trust.policy_enabled(),
+            running,
+            operation,
+            operation_status,
+            confirm,
+            disabled_reason,
+            message,
+        },
+    )
+}
