@@ -30,6 +30,7 @@ const CSP: &str = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; 
 /// The portal's routes.
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
+        .route("/", get(root))
         .route("/portal", get(pages::registries))
         .route("/portal/auth/signin", get(auth::sign_in))
         .route("/portal/auth/callback", get(auth::callback))
@@ -70,6 +71,20 @@ impl berth_domain::session::PersonCheck for People {
             Err(AuthenticationError::Rejected(_)) => Ok(false),
             Err(e) => Err(berth_domain::store::StoreError(e.to_string())),
         }
+    }
+}
+
+/// `GET /`: a browser goes to the portal; any other client gets ARM's answer for a path
+/// that is not served.
+async fn root(headers: HeaderMap) -> Response {
+    let browser = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    if browser {
+        see_other("/portal")
+    } else {
+        crate::error::ApiError::path_not_served().into_response()
     }
 }
 

@@ -154,6 +154,10 @@ berth_tests::both_backends_with! {
         app.create_user("bob@berth.local", "bob-password").await;
 
         let mut browser = Browser::new(&app);
+        let root = browser.client.get(browser.url("/")).header("accept", "text/html").send().await.unwrap();
+        assert_eq!((root.status(), root.headers()["location"].to_str().unwrap()), (StatusCode::SEE_OTHER, "/portal"), "a browser at / goes to the portal");
+        let api = browser.client.get(browser.url("/")).send().await.unwrap();
+        assert_eq!(api.status(), StatusCode::NOT_FOUND, "an API client at / gets ARM's 404");
         let (at, html) = browser.open_signed_in("/portal?filter=portal", ("alice@berth.local", "alice-password")).await;
         assert_eq!(at, "/portal?filter=portal", "back on the page it was on");
         assert!(html.contains("<title>Container registries · Berth</title>"), "{html}");
