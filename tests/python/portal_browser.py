@@ -69,7 +69,11 @@ with sync_playwright() as p:
     page.screenshot(path=f"{shots}/content-trust-warning.png", full_page=True)
     page.get_by_role("button", name="OK").click()
     page.wait_for_load_state()
-    page.wait_for_function("document.querySelector('input[value=disabled]') && document.querySelector('input[value=disabled]').checked && !document.querySelector('[role=status]')", timeout=15000)
+    # The page refreshes itself while the wipe runs (no script: the CSP allows none, not
+    # even Playwright's evaluated predicates); wait until its progress note is gone.
+    page.locator("[role=status]").wait_for(state="detached", timeout=15000)
+    page.wait_for_load_state()
+    assert page.get_by_label("Disabled").is_checked(), "saved as disabled"
     page.screenshot(path=f"{shots}/content-trust-disabled.png", full_page=True)
 
     narrow = context.new_page()
