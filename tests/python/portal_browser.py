@@ -55,6 +55,10 @@ with sync_playwright() as p:
     # Save, the warning, OK.
     page.goto(f"{base}/portal")
     page.get_by_role("link", name="portalthree").click()
+    assert page.title() == "portalthree · Overview · Berth", page.title()
+    assert "az acr login --name portalthree" in page.content()
+    page.screenshot(path=f"{shots}/overview.png", full_page=True)
+    page.get_by_role("link", name="Policies › Content trust").click()
     assert page.title() == "Content trust · portalthree · Berth", page.title()
     page.get_by_label("Enabled").check()
     page.get_by_role("button", name="Save").click()

@@ -34,6 +34,7 @@ struct ContentTrustPage<'a> {
     nav: &'a str,
     registry: &'a str,
     login_server: &'a str,
+    overview: &'a str,
     action: &'a str,
     etag: &'a str,
     enabled: bool,
@@ -153,7 +154,7 @@ pub(crate) async fn save(
 }
 
 /// The registry of `at` when the person may read it; otherwise the page saying why.
-async fn readable(
+pub(super) async fn readable(
     state: &AppState,
     person: &super::SignedIn,
     at: &RegistryAt,
@@ -224,6 +225,7 @@ async fn page(
             nav: "registries",
             registry: registry.name().as_str(),
             login_server: &registry.login_server,
+            overview: action.trim_end_matches("/content-trust"),
             action,
             etag: registry.etag.as_str(),
             enabled: registry.content_trust.policy_enabled(),

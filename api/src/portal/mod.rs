@@ -11,6 +11,7 @@
 
 mod auth;
 mod content_trust;
+mod overview;
 mod pages;
 
 use crate::state::AppState;
@@ -36,6 +37,10 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/portal/auth/callback", get(auth::callback))
         .route("/portal/auth/signout", post(auth::sign_out))
         .route("/portal/signed-out", get(auth::signed_out))
+        .route(
+            "/portal/registries/{subscription}/{group}/{name}",
+            get(overview::show),
+        )
         .route(
             "/portal/registries/{subscription}/{group}/{name}/content-trust",
             get(content_trust::show).post(content_trust::save),

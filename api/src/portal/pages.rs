@@ -30,7 +30,7 @@ impl RegistryRow {
         let id = &registry.id;
         Self {
             link: format!(
-                "/portal/registries/{}/{}/{}/content-trust",
+                "/portal/registries/{}/{}/{}",
                 id.resource_group.subscription, id.resource_group.name, id.name
             ),
             name: registry.id.name.to_string(),

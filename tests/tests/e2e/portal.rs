@@ -163,6 +163,13 @@ berth_tests::both_backends_with! {
         assert!(html.contains("<title>Container registries · Berth</title>"), "{html}");
         assert!(html.contains("portalone") && !html.contains("portaltwo"), "only what alice may read: {html}");
         assert!(html.contains("alice@berth.local"));
+        let overview = |name: &str| format!("/portal/registries/{}/rg/{name}", app.subscription);
+        let page = browser.get(&overview("portalone")).await;
+        assert_eq!(page.status(), StatusCode::OK);
+        let html = page.text().await.unwrap();
+        assert!(html.contains("<title>portalone · Overview · Berth</title>") && html.contains("az acr login --name portalone") && html.contains("docker login portalone."), "{html}");
+        let hidden = browser.get(&overview("portaltwo")).await;
+        assert_eq!(hidden.status(), StatusCode::NOT_FOUND, "a registry alice may not read is not shown");
 
         // Sign-out needs the session's CSRF token: without it, or with a forged one, nothing happens.
         for forged in [vec![], vec![("csrf".to_owned(), "forged".to_owned())]] {

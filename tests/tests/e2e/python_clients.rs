@@ -155,6 +155,7 @@ async fn the_portal_works_in_a_real_browser() {
         "sign-in",
         "registries",
         "registries-375",
+        "overview",
         "content-trust",
         "content-trust-warning",
         "content-trust-disabled",
