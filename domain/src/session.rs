@@ -5,10 +5,11 @@
 //!
 //! A session ends when it has been idle for [`IDLE_TIMEOUT`], when it is
 //! [`ABSOLUTE_TIMEOUT`] old however busy, when its person signs out, and at the first
-//! request after its person was deleted or disabled (the caller is looked up on every
-//! request by the portal, as a bearer token's is).
+//! request after its person was deleted or disabled (the person is looked up on every
+//! request, as a bearer token's caller is, and handed to the page).
 
 use crate::clock::Clock;
+use crate::identity::Caller;
 use crate::store::StoreError;
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -90,21 +91,21 @@ pub trait SessionStore: Send + Sync {
     fn key_of(&self, token: &str) -> String;
 }
 
-/// Tells whether a person may still use the portal (exists and is enabled).
+/// Finds who a session's person is now.
 #[async_trait]
-pub trait PersonCheck: Send + Sync {
-    /// Whether `object_id` is a person who may sign in.
+pub trait SessionPeople: Send + Sync {
+    /// The caller `object_id` is, or `None` when it was deleted or disabled.
     ///
     /// # Errors
     /// `StoreError` when the directory fails.
-    async fn may_sign_in(&self, object_id: Uuid) -> Result<bool, StoreError>;
+    async fn caller(&self, object_id: Uuid) -> Result<Option<Caller>, StoreError>;
 }
 
 /// The session use cases.
 #[derive(Clone)]
 pub struct SessionService {
     store: Arc<dyn SessionStore>,
-    people: Arc<dyn PersonCheck>,
+    people: Arc<dyn SessionPeople>,
     clock: Arc<dyn Clock>,
 }
 
@@ -113,7 +114,7 @@ impl SessionService {
     #[must_use]
     pub fn new(
         store: Arc<dyn SessionStore>,
-        people: Arc<dyn PersonCheck>,
+        people: Arc<dyn SessionPeople>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
@@ -141,25 +142,31 @@ impl SessionService {
         Ok((token, session))
     }
 
-    /// The live session of a browser's `token`: `None` when there is none, or it has
-    /// ended by time or because its person may no longer sign in (it is then deleted).
+    /// The live session of a browser's `token` and who its person is now: `None` when
+    /// there is none, or it has ended by time or because its person may no longer sign in
+    /// (it is then deleted).
     ///
     /// # Errors
     /// `StoreError` when the store or the directory fails.
-    pub async fn resume(&self, token: &str) -> Result<Option<Session>, StoreError> {
+    pub async fn resume(&self, token: &str) -> Result<Option<(Session, Caller)>, StoreError> {
         let key = self.store.key_of(token);
         let Some(session) = self.store.get(&key).await? else {
             return Ok(None);
         };
         let now = self.clock.now();
-        if session.expired(now) || !self.people.may_sign_in(session.object_id).await? {
+        let caller = if session.expired(now) {
+            None
+        } else {
+            self.people.caller(session.object_id).await?
+        };
+        let Some(caller) = caller else {
             self.store.delete(&key).await?;
             return Ok(None);
-        }
+        };
         if now - session.last_seen >= TOUCH_EVERY {
             self.store.touch(&key, now).await?;
         }
-        Ok(Some(session))
+        Ok(Some((session, caller)))
     }
 
     /// Ends the session of `token` (sign-out).
@@ -233,9 +240,15 @@ mod tests {
     struct People(AtomicBool);
 
     #[async_trait]
-    impl PersonCheck for People {
-        async fn may_sign_in(&self, _: Uuid) -> Result<bool, StoreError> {
-            Ok(self.0.load(Ordering::SeqCst))
+    impl SessionPeople for People {
+        async fn caller(&self, object_id: Uuid) -> Result<Option<Caller>, StoreError> {
+            Ok(self.0.load(Ordering::SeqCst).then(|| Caller {
+                object_id,
+                principals: vec![object_id],
+                name: "person@berth.local".to_owned(),
+                kind: "User",
+                issued_at: None,
+            }))
         }
     }
 

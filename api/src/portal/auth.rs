@@ -35,10 +35,7 @@ pub(crate) async fn sign_in(
         return unavailable();
     };
     let settings = state.tokens.settings();
-    let challenge = URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(
-        &aws_lc_rs::digest::SHA256,
-        verifier.as_bytes(),
-    ));
+    let challenge = berth_infra::persistence::pkce_challenge(&verifier);
     let params = form_urlencoded::Serializer::new(String::new())
         .append_pair("client_id", PORTAL_CLIENT_ID)
         .append_pair("redirect_uri", &redirect_uri(&state))
@@ -147,12 +144,8 @@ pub(crate) async fn sign_out(
         Ok(person) => person,
         Err(_) => return see_other("/portal/signed-out"),
     };
-    if !person.session.csrf_matches(&csrf) {
-        return super::message_page(
-            StatusCode::FORBIDDEN,
-            "The form has expired",
-            "This form was not sent from your current session, so nothing was done. Go back, reload the page and try again.",
-        );
+    if let Err(refused) = person.check_csrf(&csrf) {
+        return *refused;
     }
     if let Some(token) = cookie(&headers, SESSION_COOKIE)
         && let Err(e) = state.sessions.close(&token).await

@@ -15,8 +15,7 @@ use berth_domain::registry::{
     ContentTrust, Feature, PoliciesPatch, Registry, RegistryError, RegistryPatch,
 };
 
-const READ: &str = "Microsoft.ContainerRegistry/registries/read";
-const WRITE: &str = "Microsoft.ContainerRegistry/registries/write";
+use crate::routes::registries::{READ, WRITE};
 
 /// `/portal/registries/{subscription}/{group}/{name}/content-trust`.
 #[derive(serde::Deserialize)]
@@ -53,12 +52,8 @@ pub(crate) async fn show(
     headers: HeaderMap,
     Path(at): Path<RegistryAt>,
 ) -> Response {
-    let person = match signed_in(&state, &headers, uri.path()).await {
-        Ok(person) => person,
-        Err(not) => return not.into_response(),
-    };
-    let registry = match readable(&state, &person, &at).await {
-        Ok(registry) => registry,
+    let (person, registry) = match person_and_registry(&state, &headers, uri.path(), &at).await {
+        Ok(found) => found,
         Err(response) => return *response,
     };
     page(&state, &person, &registry, uri.path(), (false, None)).await
@@ -79,12 +74,8 @@ pub(crate) async fn save(
     let form: std::collections::HashMap<String, String> =
         form_urlencoded::parse(&body).into_owned().collect();
     let field = |name: &str| form.get(name).map(String::as_str).unwrap_or_default();
-    if !person.session.csrf_matches(field("csrf")) {
-        return super::message_page(
-            StatusCode::FORBIDDEN,
-            "The form has expired",
-            "This form was not sent from your current session, so nothing was changed. Go back, reload the page and try again.",
-        );
+    if let Err(refused) = person.check_csrf(field("csrf")) {
+        return *refused;
     }
     let registry = match readable(&state, &person, &at).await {
         Ok(registry) => registry,
@@ -153,8 +144,23 @@ pub(crate) async fn save(
     }
 }
 
+/// The signed-in person of a request to `path`, and the registry of `at` they may read;
+/// otherwise the redirect to sign-in or the page saying why not.
+pub(super) async fn person_and_registry(
+    state: &AppState,
+    headers: &HeaderMap,
+    path: &str,
+    at: &RegistryAt,
+) -> Result<(super::SignedIn, Registry), Box<Response>> {
+    let person = signed_in(state, headers, path)
+        .await
+        .map_err(|not| Box::new(not.into_response()))?;
+    let registry = readable(state, &person, at).await?;
+    Ok((person, registry))
+}
+
 /// The registry of `at` when the person may read it; otherwise the page saying why.
-pub(super) async fn readable(
+async fn readable(
     state: &AppState,
     person: &super::SignedIn,
     at: &RegistryAt,

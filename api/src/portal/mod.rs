@@ -65,15 +65,15 @@ pub(crate) fn sessions(
 struct People(berth_domain::identity::Authenticator);
 
 #[async_trait::async_trait]
-impl berth_domain::session::PersonCheck for People {
-    async fn may_sign_in(
+impl berth_domain::session::SessionPeople for People {
+    async fn caller(
         &self,
         object_id: uuid::Uuid,
-    ) -> Result<bool, berth_domain::store::StoreError> {
+    ) -> Result<Option<Caller>, berth_domain::store::StoreError> {
         use berth_domain::identity::AuthenticationError;
         match self.0.caller_of(object_id).await {
-            Ok(_) => Ok(true),
-            Err(AuthenticationError::Rejected(_)) => Ok(false),
+            Ok(caller) => Ok(Some(caller)),
+            Err(AuthenticationError::Rejected(_)) => Ok(None),
             Err(e) => Err(berth_domain::store::StoreError(e.to_string())),
         }
     }
@@ -135,20 +135,32 @@ pub(crate) async fn signed_in(
         return_to: return_to.to_owned(),
     };
     let token = cookie(headers, SESSION_COOKIE).ok_or_else(sign_in)?;
-    let session = match state.sessions.resume(&token).await {
-        Ok(Some(session)) => session,
-        Ok(None) => return Err(sign_in()),
+    match state.sessions.resume(&token).await {
+        Ok(Some((session, caller))) => Ok(SignedIn { session, caller }),
+        Ok(None) => Err(sign_in()),
         Err(e) => {
             tracing::error!(error.cause = %e, "cannot resume a portal session");
-            return Err(NotSignedIn::Unavailable);
+            Err(NotSignedIn::Unavailable)
         }
-    };
-    match state.authenticator.caller_of(session.object_id).await {
-        Ok(caller) => Ok(SignedIn { session, caller }),
-        Err(e) => {
-            tracing::info!(error.cause = %e, "a portal session's person can no longer sign in");
-            Err(sign_in())
+    }
+}
+
+impl SignedIn {
+    /// Refuses a form that does not carry this session's CSRF token: 403 with a page
+    /// saying nothing was done.
+    ///
+    /// # Errors
+    /// The page, boxed, when `presented` is not the session's token.
+    pub(crate) fn check_csrf(&self, presented: &str) -> Result<(), Box<Response>> {
+        if self.session.csrf_matches(presented) {
+            return Ok(());
         }
+        Err(Box::new(message_page(
+            StatusCode::FORBIDDEN,
+            "The form has expired",
+            "This form was not sent from your current session, so nothing was done. Go back, \
+             reload the page and try again.",
+        )))
     }
 }
 

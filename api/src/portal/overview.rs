@@ -1,13 +1,13 @@
 //! A registry's Overview: what ACR's blade shows first (login server, SKU, location,
 //! group, creation, state) and the commands that sign in to it.
 
-use super::content_trust::{RegistryAt, readable};
-use super::{html, signed_in};
+use super::content_trust::{RegistryAt, person_and_registry};
+use super::html;
 use crate::state::AppState;
 use askama::Template;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use berth_domain::registry::ContentTrust;
 
 #[derive(Template)]
@@ -36,12 +36,8 @@ pub(crate) async fn show(
     headers: HeaderMap,
     Path(at): Path<RegistryAt>,
 ) -> Response {
-    let person = match signed_in(&state, &headers, uri.path()).await {
-        Ok(person) => person,
-        Err(not) => return not.into_response(),
-    };
-    let registry = match readable(&state, &person, &at).await {
-        Ok(registry) => registry,
+    let (person, registry) = match person_and_registry(&state, &headers, uri.path(), &at).await {
+        Ok(found) => found,
         Err(response) => return *response,
     };
     let created = registry.creation_date;

@@ -33,6 +33,13 @@ fn sha256(bytes: &[u8]) -> Vec<u8> {
         .to_vec()
 }
 
+/// The S256 PKCE challenge of `verifier`: BASE64URL(SHA-256(verifier)), no padding (what a
+/// client sends, and what redemption checks).
+#[must_use]
+pub fn pkce_challenge(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(sha256(verifier.as_bytes()))
+}
+
 fn code_hash(code: &str) -> String {
     hex::encode(sha256(code.as_bytes()))
 }
@@ -107,7 +114,7 @@ impl AuthorizationCodes for SeaOrmAuthorizationCodes {
     }
 
     fn challenge_of(&self, verifier: &str) -> String {
-        URL_SAFE_NO_PAD.encode(sha256(verifier.as_bytes()))
+        pkce_challenge(verifier)
     }
 }
 
@@ -118,9 +125,8 @@ mod tests {
     #[test]
     fn the_challenge_is_rfc_7636s_s256() {
         // RFC 7636, appendix B.
-        let codes = |verifier: &str| URL_SAFE_NO_PAD.encode(sha256(verifier.as_bytes()));
         assert_eq!(
-            codes("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
             "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
     }

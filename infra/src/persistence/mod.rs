@@ -15,7 +15,7 @@ mod trusted_collections;
 mod tuf_keys;
 mod tuf_store;
 
-pub use authorization_codes::SeaOrmAuthorizationCodes;
+pub use authorization_codes::{SeaOrmAuthorizationCodes, pkce_challenge};
 pub use directory_repository::SeaOrmDirectoryRepository;
 pub use directory_roles::SeaOrmDirectoryRoleRepository;
 pub use migration::Migrator;

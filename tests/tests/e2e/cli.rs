@@ -40,6 +40,32 @@ pub(super) async fn berth_with(
     }
 }
 
+/// `berth login --service-principal` as `(app_id, secret)` at `app`, trusting its CA; the
+/// login must succeed.
+pub(super) async fn berth_login_trusting_the_ca(
+    home: &Path,
+    app: &TestApp,
+    (app_id, secret): (&str, &str),
+) {
+    let ca = app.ca_file.clone().unwrap();
+    let args = [
+        "login",
+        "--service-principal",
+        "-u",
+        app_id,
+        "-p",
+        secret,
+        "--endpoint",
+        &app.base,
+        "--ca-file",
+        ca.to_str().unwrap(),
+        "-o",
+        "none",
+    ];
+    let r = berth_with(home, &args, &[]).await;
+    assert_eq!(r.code, 0, "berth login: {}", r.stderr);
+}
+
 /// Runs `berth args` on a pseudo-terminal (util-linux `script`), typing `answer`.
 async fn berth_on_a_terminal(home: &Path, args: &[&str], answer: &str) -> Run {
     let command = std::iter::once(env!("CARGO_BIN_EXE_berth-e2e"))

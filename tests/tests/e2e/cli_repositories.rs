@@ -51,27 +51,7 @@ async fn berth_acr_repository_lists_shows_untags_and_deletes_at_the_login_server
     let home = tempfile::tempdir().unwrap();
     let home = home.path();
     let (owner, secret) = app.owner.clone();
-    let ca = app.ca_file.clone().unwrap();
-    let signed_in = berth_with(
-        home,
-        &[
-            "login",
-            "--service-principal",
-            "-u",
-            &owner,
-            "-p",
-            &secret,
-            "--endpoint",
-            &app.base,
-            "--ca-file",
-            ca.to_str().unwrap(),
-            "-o",
-            "none",
-        ],
-        &[],
-    )
-    .await;
-    assert_eq!(signed_in.code, 0, "{}", signed_in.stderr);
+    super::cli::berth_login_trusting_the_ca(home, &app, (&owner, &secret)).await;
     let v1 = push(&app, home, &login, "v1").await;
     let v2 = push(&app, home, &login, "v2").await;
     let repo = |args: &[&str]| {

@@ -84,15 +84,7 @@ async fn an_upload_survives_the_data_plane_dying_and_nothing_half_written_appear
     // An upload starts, and its first half arrives.
     let content = b"a layer that arrives in two halves, across an outage".to_vec();
     let (first, second) = content.split_at(content.len() / 2);
-    let started = app
-        .client
-        .post(format!("https://{server}/v2/app/blobs/uploads/"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(started.status(), StatusCode::ACCEPTED);
-    let location = started.headers()["location"].to_str().unwrap().to_owned();
+    let location = super::login_server::start_upload(&app, &server, "app", &token).await;
     let (status, location) = patch(&app, &server, &location, &token, first).await;
     assert_eq!(status, StatusCode::ACCEPTED);
 

@@ -223,6 +223,39 @@ pub(super) async fn pulled_digest(
     })
 }
 
+/// Asserts that `<login_server>/<repo>` answers 404 for each manifest reference.
+pub(super) async fn manifests_are_gone(
+    app: &TestApp,
+    login_server: &str,
+    repo: &str,
+    token: &str,
+    references: &[&str],
+) {
+    for reference in references {
+        let path = format!("/v2/{repo}/manifests/{reference}");
+        let answer = get(app, login_server, &path, token).await;
+        assert_eq!(answer.status(), StatusCode::NOT_FOUND, "{reference}");
+    }
+}
+
+/// Starts a blob upload to `<login_server>/<repo>`; returns its `Location`.
+pub(super) async fn start_upload(
+    app: &TestApp,
+    login_server: &str,
+    repo: &str,
+    token: &str,
+) -> String {
+    let answer = app
+        .client
+        .post(format!("https://{login_server}/v2/{repo}/blobs/uploads/"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::ACCEPTED);
+    answer.headers()["location"].to_str().unwrap().to_owned()
+}
+
 /// GET `https://<login_server><path>` with a bearer token.
 pub(super) async fn get(
     app: &TestApp,
@@ -426,16 +459,7 @@ async fn a_deleted_registry_takes_its_images_and_a_new_one_of_its_name_starts_em
         json!({"repositories": []})
     );
     let pull = access_token(&app, &server, &puller, "repository:team/app:pull").await;
-    for reference in ["v1", digest.as_str()] {
-        let answer = get(
-            &app,
-            &server,
-            &format!("/v2/team/app/manifests/{reference}"),
-            &pull,
-        )
-        .await;
-        assert_eq!(answer.status(), StatusCode::NOT_FOUND, "{reference}");
-    }
+    manifests_are_gone(&app, &server, "team/app", &pull, &["v1", &digest]).await;
     let answer = get(&app, &server, "/v2/team/app/tags/list", &pull).await;
     assert_eq!(answer.status(), StatusCode::NOT_FOUND);
 }
@@ -497,15 +521,7 @@ async fn path_tricks_and_bad_names_are_refused_before_the_data_plane() {
         .unwrap();
     assert_eq!(answer.status(), StatusCode::BAD_REQUEST);
     // An upload with a wrong digest: Distribution's error, relayed in its shape.
-    let answer = app
-        .client
-        .post(format!("https://{server}/v2/app/blobs/uploads/"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), StatusCode::ACCEPTED);
-    let location = answer.headers()["location"].to_str().unwrap().to_owned();
+    let location = start_upload(&app, &server, "app", &token).await;
     assert!(location.starts_with("/v2/app/blobs/uploads/"), "{location}");
     let separator = if location.contains('?') { '&' } else { '?' };
     let answer = app
@@ -722,31 +738,11 @@ async fn berth_acr_login_logs_docker_in_at_the_login_server() {
     let (object, (app_id, secret)) = principal(&app, "cli-pusher").await;
     assign(&app, &registry, ACR_PUSH, &object).await;
     let home = tempfile::tempdir().unwrap();
-    let ca = app.ca_file.clone().unwrap();
-    let r = berth_with(
-        home.path(),
-        &[
-            "login",
-            "--service-principal",
-            "-u",
-            &app_id,
-            "-p",
-            &secret,
-            "--endpoint",
-            &app.base,
-            "--ca-file",
-            ca.to_str().unwrap(),
-            "-o",
-            "none",
-        ],
-        &[],
-    )
-    .await;
-    assert_eq!(r.code, 0, "berth login: {}", r.stderr);
+    super::cli::berth_login_trusting_the_ca(home.path(), &app, (&app_id, &secret)).await;
 
     // `berth acr login` runs `docker login` against this daemon, with nothing else named.
     let mut docker = DockerDaemon::start().await;
-    docker.trust_ca(&login, &ca);
+    docker.trust_ca(&login, app.ca_file.as_ref().unwrap());
     let socket = format!("unix://{}", docker.socket().display());
     let config = docker.config_dir();
     let r = berth_with(

@@ -55,8 +55,10 @@ pub struct RegistryOperationPath {
     pub(crate) operation_id: String,
 }
 
-const READ: &str = "Microsoft.ContainerRegistry/registries/read";
-const WRITE: &str = "Microsoft.ContainerRegistry/registries/write";
+/// Reading a registry.
+pub(crate) const READ: &str = "Microsoft.ContainerRegistry/registries/read";
+/// Changing a registry.
+pub(crate) const WRITE: &str = "Microsoft.ContainerRegistry/registries/write";
 const DELETE: &str = "Microsoft.ContainerRegistry/registries/delete";
 const CHECK_NAME: &str = "Microsoft.ContainerRegistry/checkNameAvailability/read";
 
