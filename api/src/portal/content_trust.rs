@@ -33,7 +33,8 @@ struct ContentTrustPage<'a> {
     nav: &'a str,
     registry: &'a str,
     login_server: &'a str,
-    overview: &'a str,
+    home: &'a str,
+    tab: &'a str,
     action: &'a str,
     etag: &'a str,
     enabled: bool,
@@ -71,9 +72,8 @@ pub(crate) async fn save(
         Ok(person) => person,
         Err(not) => return not.into_response(),
     };
-    let form: std::collections::HashMap<String, String> =
-        form_urlencoded::parse(&body).into_owned().collect();
-    let field = |name: &str| form.get(name).map(String::as_str).unwrap_or_default();
+    let form = super::Form::parse(&body);
+    let field = |name: &str| form.field(name);
     if let Err(refused) = person.check_csrf(field("csrf")) {
         return *refused;
     }
@@ -160,7 +160,7 @@ pub(super) async fn person_and_registry(
 }
 
 /// The registry of `at` when the person may read it; otherwise the page saying why.
-async fn readable(
+pub(super) async fn readable(
     state: &AppState,
     person: &super::SignedIn,
     at: &RegistryAt,
@@ -231,7 +231,8 @@ async fn page(
             nav: "registries",
             registry: registry.name().as_str(),
             login_server: &registry.login_server,
-            overview: action.trim_end_matches("/content-trust"),
+            home: action.trim_end_matches("/content-trust"),
+            tab: "trust",
             action,
             etag: registry.etag.as_str(),
             enabled: registry.content_trust.policy_enabled(),

@@ -9,6 +9,9 @@
 //! SameSite=Lax; every state-changing form carries the session's CSRF token. Pages are
 //! sent with `Content-Security-Policy: default-src 'self'`, never framed, never cached.
 
+mod access_control;
+mod access_keys;
+mod assets;
 mod auth;
 mod content_trust;
 mod overview;
@@ -45,6 +48,40 @@ pub(crate) fn router() -> Router<AppState> {
             "/portal/registries/{subscription}/{group}/{name}/content-trust",
             get(content_trust::show).post(content_trust::save),
         )
+        .route(
+            "/portal/registries/{subscription}/{group}/{name}/access-control",
+            get(access_control::show),
+        )
+        .route(
+            "/portal/registries/{subscription}/{group}/{name}/access-control/add",
+            get(access_control::add).post(access_control::assign),
+        )
+        .route(
+            "/portal/registries/{subscription}/{group}/{name}/access-control/remove",
+            post(access_control::remove),
+        )
+        .route(
+            "/portal/registries/{subscription}/{group}/{name}/access-keys",
+            get(access_keys::show).post(access_keys::act),
+        )
+        .route("/portal/static/berth.css", get(assets::stylesheet))
+        .route("/portal/static/icon.svg", get(assets::icon))
+        .route(assets::HTMX_PATH, get(assets::htmx))
+}
+
+/// A posted form's fields (the last value of a repeated name).
+pub(crate) struct Form(std::collections::HashMap<String, String>);
+
+impl Form {
+    /// The fields of an `application/x-www-form-urlencoded` body.
+    pub(crate) fn parse(body: &[u8]) -> Self {
+        Self(form_urlencoded::parse(body).into_owned().collect())
+    }
+
+    /// Field `name`, or `""`.
+    pub(crate) fn field(&self, name: &str) -> &str {
+        self.0.get(name).map_or("", String::as_str)
+    }
 }
 
 /// The portal's session use cases over `store`, a person being one `authenticator` still
@@ -101,8 +138,9 @@ pub(crate) struct SignedIn {
 
 /// Why a page cannot be shown to this request.
 pub(crate) enum NotSignedIn {
-    /// No live session: sign in, then come back to `return_to`.
-    SignIn { return_to: String },
+    /// No live session: sign in, then come back to `return_to`; `htmx`: asked for by
+    /// htmx, which is told to load the sign-in page whole (`HX-Redirect`).
+    SignIn { return_to: String, htmx: bool },
     /// The store or directory failed.
     Unavailable,
 }
@@ -110,11 +148,20 @@ pub(crate) enum NotSignedIn {
 impl IntoResponse for NotSignedIn {
     fn into_response(self) -> Response {
         match self {
-            Self::SignIn { return_to } => {
+            Self::SignIn { return_to, htmx } => {
                 let query = form_urlencoded::Serializer::new(String::new())
                     .append_pair("return", &return_to)
                     .finish();
-                see_other(&format!("/portal/auth/signin?{query}"))
+                let location = format!("/portal/auth/signin?{query}");
+                if !htmx {
+                    return see_other(&location);
+                }
+                let mut response = StatusCode::NO_CONTENT.into_response();
+                if let Ok(value) = HeaderValue::from_str(&location) {
+                    response.headers_mut().insert("hx-redirect", value);
+                }
+                secure(&mut response);
+                response
             }
             Self::Unavailable => message_page(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -133,6 +180,7 @@ pub(crate) async fn signed_in(
 ) -> Result<SignedIn, NotSignedIn> {
     let sign_in = || NotSignedIn::SignIn {
         return_to: return_to.to_owned(),
+        htmx: headers.contains_key("hx-request"),
     };
     let token = cookie(headers, SESSION_COOKIE).ok_or_else(sign_in)?;
     match state.sessions.resume(&token).await {

@@ -258,27 +258,3 @@ fn html(status: StatusCode, page: &SignInPage<'_>) -> Response {
 fn secure(response: &mut Response) {
     crate::portal::secure_with(response, CSP);
 }
-
-/// `GET /portal/static/berth.css`: the pages' one stylesheet, built into the binary.
-pub(crate) async fn stylesheet() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
-        include_str!("../../static/berth.css"),
-    )
-        .into_response()
-}
-
-/// `GET /portal/static/icon.svg`: the pages' icon, built into the binary.
-pub(crate) async fn icon() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "image/svg+xml"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
-        include_str!("../../static/icon.svg"),
-    )
-        .into_response()
-}

@@ -149,11 +149,6 @@ fn control_plane(state: AppState, max_body_bytes: usize) -> Router {
         "/{tenant}/oauth2/v2.0/authorize",
         get(crate::routes::sign_in::authorize).post(crate::routes::sign_in::sign_in),
     )
-    .route(
-        "/portal/static/berth.css",
-        get(crate::routes::sign_in::stylesheet),
-    )
-    .route("/portal/static/icon.svg", get(crate::routes::sign_in::icon))
     .merge(crate::portal::router())
     .with_state(state)
     .route(

@@ -130,6 +130,31 @@ impl Operation {
     }
 }
 
+/// What a principal may do with a registry's images (see
+/// [`RegistryTokenService::image_access`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImageAccess {
+    /// Pull images.
+    pub pull: bool,
+    /// Push images.
+    pub push: bool,
+    /// Delete images.
+    pub delete: bool,
+    /// Hold the signing data action (AcrImageSigner's).
+    pub signer: bool,
+    /// Whether the registry takes signatures now (content trust enabled, no wipe running).
+    pub trust_push_allowed: bool,
+}
+
+impl ImageAccess {
+    /// Whether a signed push (`docker push` with content trust) would be granted now: trust
+    /// data pushes need pull, push and the signing action, on a registry taking signatures.
+    #[must_use]
+    pub fn can_sign(&self) -> bool {
+        self.trust_push_allowed && self.pull && self.push && self.signer
+    }
+}
+
 /// Who is asking, once authenticated: a principal, whose role assignments decide, or a
 /// registry's admin user, who may do everything on its registry's repositories but sign.
 enum Who {
@@ -676,6 +701,19 @@ impl RegistryTokenService {
             }
             Who::Principal { principals, .. } => principals,
         };
+        self.principal_can(principals, op, scope, repository)
+    }
+
+    /// Whether `principals` (a principal and its groups) may perform `op` at `scope`: a
+    /// control action of ACR's classic roles, or a data action of the repository-scoped
+    /// ones (whose conditions see `repository`).
+    fn principal_can(
+        &self,
+        principals: &[Uuid],
+        op: Operation,
+        scope: &Scope,
+        repository: &str,
+    ) -> bool {
         let request = RequestAttributes {
             repository: (!repository.is_empty()).then_some(repository),
         };
@@ -685,6 +723,25 @@ impl RegistryTokenService {
         }) || self
             .rbac
             .is_allowed_for(principals, op.data(), AccessKind::Data, scope, &request)
+    }
+
+    /// What `principals` (a principal and its groups) may do with every repository of
+    /// `registry`, decided as the token server decides a token's actions: what a portal's
+    /// "Check access" shows. Assignments whose condition names repositories grant nothing
+    /// here, since no repository is named.
+    #[must_use]
+    pub fn image_access(&self, principals: &[Uuid], registry: &Registry) -> ImageAccess {
+        let Ok(at) = Scope::parse(&registry.id.to_string()) else {
+            return ImageAccess::default();
+        };
+        let can = |op| self.principal_can(principals, op, &at, "");
+        ImageAccess {
+            pull: can(Operation::Pull),
+            push: can(Operation::Push),
+            delete: can(Operation::Delete),
+            signer: can(Operation::Sign),
+            trust_push_allowed: registry.trust_push_allowed(),
+        }
     }
 
     fn repository_scope(registry: &Registry, repository: &str) -> Option<Scope> {
