@@ -326,7 +326,9 @@ pub(crate) async fn assign(
     };
     let scope = registry.id.to_string();
     if let Err(e) = state.authorize(&person.caller, ASSIGNMENTS_WRITE, &scope) {
-        return view.add_page(&query, true, Some(e.message().to_owned())).await;
+        return view
+            .add_page(&query, true, Some(e.message().to_owned()))
+            .await;
     }
     let new = NewAssignment {
         scope,
@@ -370,9 +372,8 @@ fn query_of(pairs: &[(&str, &str)]) -> String {
 /// Whether `assignment` reaches `registry`: made at it, above it or at one of its
 /// repositories.
 fn reaches(registry: &Registry, assignment: &RoleAssignment) -> bool {
-    Scope::parse(&registry.id.to_string()).is_ok_and(|here| {
-        here.is_within(&assignment.scope) || assignment.scope.is_within(&here)
-    })
+    Scope::parse(&registry.id.to_string())
+        .is_ok_and(|here| here.is_within(&assignment.scope) || assignment.scope.is_within(&here))
 }
 
 /// The name of an assignment's role (its GUID when the role is gone).
@@ -386,23 +387,14 @@ fn role_name(state: &AppState, assignment: &RoleAssignment) -> String {
 /// Where an assignment at `scope` applies, said from `here` (a registry), and whether it
 /// is inherited from above.
 fn describe_scope(scope: &Scope, here: &Scope) -> (String, bool) {
-    let last = |s: &Scope| {
-        s.as_str()
-            .rsplit('/')
-            .next()
-            .unwrap_or_default()
-            .to_owned()
-    };
+    let last = |s: &Scope| s.as_str().rsplit('/').next().unwrap_or_default().to_owned();
     if scope.key() == here.key() {
         return ("This registry".to_owned(), false);
     }
     match scope.level() {
         ScopeLevel::Root => ("Root “/” (inherited)".to_owned(), true),
         ScopeLevel::Subscription => (format!("Subscription {} (inherited)", last(scope)), true),
-        ScopeLevel::ResourceGroup => (
-            format!("Resource group {} (inherited)", last(scope)),
-            true,
-        ),
+        ScopeLevel::ResourceGroup => (format!("Resource group {} (inherited)", last(scope)), true),
         ScopeLevel::Resource => (format!("{} (inherited)", scope.as_str()), true),
         ScopeLevel::Repository => (format!("Repository {}", last(scope)), false),
     }
@@ -537,7 +529,8 @@ impl View<'_> {
                 unreadable,
                 add_reason,
                 check: query.check.trim(),
-                check_query: form_urlencoded::byte_serialize(query.check.trim().as_bytes()).collect(),
+                check_query: form_urlencoded::byte_serialize(query.check.trim().as_bytes())
+                    .collect(),
                 candidates,
                 access,
                 confirm,
@@ -616,7 +609,10 @@ impl View<'_> {
                     .to_owned(),
             )
         } else if images.signer && !(images.pull && images.push) {
-            Some("Holds the signing permission, but signing also needs pull and push (AcrPush).".to_owned())
+            Some(
+                "Holds the signing permission, but signing also needs pull and push (AcrPush)."
+                    .to_owned(),
+            )
         } else {
             None
         };

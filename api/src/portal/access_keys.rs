@@ -81,7 +81,8 @@ pub(crate) async fn act(
         path: uri.path(),
     };
     let id = registry.id.to_string();
-    let refused = |status, message: String| keys.page(status, &registry, Vec::new(), None, Some(message));
+    let refused =
+        |status, message: String| keys.page(status, &registry, Vec::new(), None, Some(message));
     match form.field("action") {
         action @ ("enable" | "disable") => {
             if let Err(e) = state.authorize(&person.caller, WRITE, &id) {
@@ -107,7 +108,9 @@ pub(crate) async fn act(
                 return refused(StatusCode::FORBIDDEN, e.message().to_owned());
             }
             match state.admin_users.list(&registry.id).await {
-                Ok(credentials) => keys.page(StatusCode::OK, &registry, credentials.passwords, None, None),
+                Ok(credentials) => {
+                    keys.page(StatusCode::OK, &registry, credentials.passwords, None, None)
+                }
                 Err(e) => keys.failed(&registry, e).await,
             }
         }
@@ -123,10 +126,18 @@ pub(crate) async fn act(
                 );
             }
             if form.field("confirm") != "yes" {
-                return keys.page(StatusCode::OK, &registry, Vec::new(), Some(name.to_owned()), None);
+                return keys.page(
+                    StatusCode::OK,
+                    &registry,
+                    Vec::new(),
+                    Some(name.to_owned()),
+                    None,
+                );
             }
             match state.admin_users.regenerate(&registry.id, name).await {
-                Ok(credentials) => keys.page(StatusCode::OK, &registry, credentials.passwords, None, None),
+                Ok(credentials) => {
+                    keys.page(StatusCode::OK, &registry, credentials.passwords, None, None)
+                }
                 Err(e) => keys.failed(&registry, e).await,
             }
         }
@@ -165,7 +176,13 @@ impl Keys<'_> {
             .get(&registry.id)
             .await
             .unwrap_or_else(|_| registry.clone());
-        self.page(StatusCode::CONFLICT, &current, Vec::new(), None, Some(message))
+        self.page(
+            StatusCode::CONFLICT,
+            &current,
+            Vec::new(),
+            None,
+            Some(message),
+        )
     }
 
     fn page(

@@ -11,8 +11,8 @@ pub use crate::limiter::FailureLimiter;
 pub use crate::registry::is_repository_name;
 pub use scope::{AccessEntry, MAX_SCOPE_LEN, MAX_SCOPES, ScopeRequest, parse_scopes};
 pub use service::{
-    ACCESS_LEEWAY_SECS, AccessSources, Credentials, DATA_PLANE_TOKEN_SECS, ImageAccess, IssuedToken,
-    RegistryTokenService, TokenServerSettings,
+    ACCESS_LEEWAY_SECS, AccessSources, Credentials, DATA_PLANE_TOKEN_SECS, ImageAccess,
+    IssuedToken, RegistryTokenService, TokenServerSettings,
 };
 
 use crate::identity::TokenRejected;

@@ -319,3 +319,187 @@ berth_tests::both_backends_with! {
         assert_eq!(trust_status(&app, "trusted").await, "disabled");
     }
 }
+
+/// The role assignments at a registry's own scope, as the API lists them: (role, principal).
+async fn assignments_at(app: &TestApp, registry: &str) -> Vec<(String, String, String)> {
+    let scope = app.registry_path("rg", registry);
+    let (_, list) = app
+        .get(&format!(
+            "{scope}/providers/Microsoft.Authorization/roleAssignments?api-version=2022-04-01&$filter=atScope()"
+        ))
+        .await;
+    list["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["properties"]["scope"].as_str() == Some(scope.as_str()))
+        .map(|a| {
+            let p = &a["properties"];
+            let role = p["roleDefinitionId"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_owned();
+            (
+                role,
+                p["principalId"].as_str().unwrap().to_owned(),
+                a["name"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The admin user's passwords, as the API lists them.
+async fn admin_passwords(app: &TestApp, registry: &str) -> Vec<String> {
+    let path = format!(
+        "{}/listCredentials?api-version=2023-07-01",
+        app.registry_path("rg", registry)
+    );
+    let reply = app
+        .send(reqwest::Method::POST, &path, Some(&json!({})), &[])
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    reply.body["passwords"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["value"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn csrf_of(html: &str) -> (String, String) {
+    (
+        "csrf".to_owned(),
+        capture(html, "name=\"csrf\" value=\"", "\""),
+    )
+}
+
+fn pair(name: &str, value: &str) -> (String, String) {
+    (name.to_owned(), value.to_owned())
+}
+
+berth_tests::both_backends_with! {
+    SpawnOptions { tls: true, ..Default::default() };
+
+    async fn access_control_adds_a_signer_checks_access_and_removes_it_as_the_api_does(app) {
+        use berth_tests::roles::{OWNER, SIGNER};
+        app.create_group("rg").await;
+        app.create_registry("rg", "iamreg", "Premium").await;
+        let dana = app.create_user("dana@berth.local", "dana-password").await;
+        let erin = app.create_user("erin@berth.local", "erin-password").await;
+        let sam = app.create_user("sam.signer@berth.local", "sam-password").await;
+        assign(&app, &app.rg_path("rg"), OWNER, &dana).await;
+        assign(&app, &app.rg_path("rg"), READER, &erin).await;
+        let iam = format!("/portal/registries/{}/rg/iamreg/access-control", app.subscription);
+
+        let mut owner = Browser::new(&app);
+        let (_, html) = owner.open_signed_in(&iam, ("dana@berth.local", "dana-password")).await;
+        assert!(html.contains("<title>Access control (IAM) · iamreg · Berth</title>"), "{html}");
+        assert!(html.contains("Resource group rg (inherited)") && html.contains("dana@berth.local"), "the inherited Owner is listed: {html}");
+
+        // Add › Add role assignment: the member search finds sam by the start of his UPN.
+        let found = owner.get(&format!("{iam}/add?q=sam.sig")).await.text().await.unwrap();
+        assert!(found.contains(&format!("value=\"{sam}\"")) && !found.contains(&format!("value=\"{erin}\"")), "{found}");
+        // Review without a member: the error beside the field, nothing made.
+        let missing = owner.get(&format!("{iam}/add?role={SIGNER}&step=review")).await;
+        assert_eq!(missing.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(missing.text().await.unwrap().contains("Choose a member"));
+        let review = owner.get(&format!("{iam}/add?role={SIGNER}&member={sam}&step=review")).await.text().await.unwrap();
+        assert!(review.contains("Review + assign") && review.contains("AcrImageSigner"), "{review}");
+        let form = hidden_fields(&review);
+        let added = owner.post(&format!("{iam}/add"), &form).await;
+        assert_eq!(added.status(), StatusCode::SEE_OTHER);
+        // Sent twice (a double click, a reload): still one assignment.
+        assert_eq!(owner.post(&format!("{iam}/add"), &form).await.status(), StatusCode::SEE_OTHER);
+        let at = assignments_at(&app, "iamreg").await;
+        assert_eq!(at.iter().filter(|(role, who, _)| role == SIGNER && *who == sam).count(), 1, "{at:?}");
+        assert_eq!(at.len(), 1, "{at:?}");
+
+        // Check access spells out what sam may do with the images.
+        let checked = owner.get(&format!("{iam}?check=sam.signer")).await.text().await.unwrap();
+        assert!(checked.contains("AcrImageSigner at This registry"), "{checked}");
+        assert!(checked.contains("content trust is not enabled"), "signing needs trust on: {checked}");
+        assert!(checked.contains("<dt>Pull images</dt><dd>No</dd>"), "{checked}");
+
+        // A Reader sees the list, but Add is disabled with the reason, and a post is refused.
+        let mut reader = Browser::new(&app);
+        let (_, html) = reader.open_signed_in(&iam, ("erin@berth.local", "erin-password")).await;
+        assert!(html.contains("disabled aria-describedby=\"why-not-add\"") && html.contains("AcrImageSigner"), "{html}");
+        let mut forged = form.clone();
+        forged.retain(|(k, _)| k != "csrf" && k != "name");
+        forged.push(csrf_of(&html));
+        forged.push(pair("name", &uuid::Uuid::new_v4().to_string()));
+        forged.retain(|(k, _)| k != "role");
+        forged.push(pair("role", OWNER));
+        let refused = reader.post(&format!("{iam}/add"), &forged).await;
+        assert_eq!(refused.status(), StatusCode::CONFLICT);
+        assert!(refused.text().await.unwrap().contains("does not have authorization to perform action"));
+        assert_eq!(assignments_at(&app, "iamreg").await.len(), 1, "nothing was added");
+
+        // Remove: the confirmation first, then the removal.
+        let name = at[0].2.clone();
+        let scope = app.registry_path("rg", "iamreg");
+        let base = vec![csrf_of(&checked), pair("scope", &scope), pair("name", &name)];
+        let asked = owner.post(&format!("{iam}/remove"), &base).await;
+        assert_eq!(asked.status(), StatusCode::OK);
+        assert!(asked.text().await.unwrap().contains("Remove this role assignment?"));
+        assert_eq!(assignments_at(&app, "iamreg").await.len(), 1, "not yet");
+        let mut confirmed = base.clone();
+        confirmed.push(pair("confirm", "yes"));
+        let removed = owner.post(&format!("{iam}/remove"), &confirmed).await;
+        assert_eq!(removed.status(), StatusCode::SEE_OTHER);
+        assert!(assignments_at(&app, "iamreg").await.is_empty());
+        let again = owner.post(&format!("{iam}/remove"), &confirmed).await;
+        assert_eq!(again.status(), StatusCode::NOT_FOUND, "already gone");
+    }
+
+    async fn access_keys_turn_the_admin_user_on_and_show_and_regenerate_its_passwords(app) {
+        use berth_tests::roles::OWNER;
+        app.create_group("rg").await;
+        app.create_registry("rg", "keysreg", "Standard").await;
+        let dana = app.create_user("dana@berth.local", "dana-password").await;
+        let erin = app.create_user("erin@berth.local", "erin-password").await;
+        assign(&app, &app.rg_path("rg"), OWNER, &dana).await;
+        assign(&app, &app.rg_path("rg"), READER, &erin).await;
+        let keys = format!("/portal/registries/{}/rg/keysreg/access-keys", app.subscription);
+
+        let mut owner = Browser::new(&app);
+        let (_, html) = owner.open_signed_in(&keys, ("dana@berth.local", "dana-password")).await;
+        assert!(html.contains("<dt>Admin user</dt><dd>Disabled</dd>"), "{html}");
+        assert!(html.contains("The admin user is disabled: enable it first."), "{html}");
+        let etag = capture(&html, "name=\"etag\" value=\"", "\"");
+        let enabled = owner.post(&keys, &[csrf_of(&html), pair("etag", &etag), pair("action", "enable")]).await;
+        assert_eq!(enabled.status(), StatusCode::SEE_OTHER);
+        let (_, registry) = app.get(&format!("{}?api-version=2023-07-01", app.registry_path("rg", "keysreg"))).await;
+        assert_eq!(registry["properties"]["adminUserEnabled"], true);
+        // The same ETag again is stale.
+        let stale = owner.post(&keys, &[csrf_of(&html), pair("etag", &etag), pair("action", "disable")]).await;
+        assert_eq!(stale.status(), StatusCode::CONFLICT);
+
+        let html = owner.get(&keys).await.text().await.unwrap();
+        let before = admin_passwords(&app, "keysreg").await;
+        assert!(!html.contains(&before[0]), "passwords are not on the page until asked for");
+        let shown = owner.post(&keys, &[csrf_of(&html), pair("action", "show")]).await.text().await.unwrap();
+        assert!(before.iter().all(|p| shown.contains(p.as_str())), "{shown}");
+
+        let asked = owner.post(&keys, &[csrf_of(&html), pair("action", "regenerate"), pair("name", "password")]).await.text().await.unwrap();
+        assert!(asked.contains("Regenerate password?"), "{asked}");
+        assert_eq!(admin_passwords(&app, "keysreg").await, before, "not before OK");
+        let done = owner.post(&keys, &[csrf_of(&html), pair("action", "regenerate"), pair("name", "password"), pair("confirm", "yes")]).await;
+        assert_eq!(done.status(), StatusCode::OK);
+        let after = admin_passwords(&app, "keysreg").await;
+        assert!(after[0] != before[0] && after[1] == before[1], "{before:?} {after:?}");
+        assert!(done.text().await.unwrap().contains(after[0].as_str()));
+
+        // A Reader: the controls disabled with the reason, and a post refused.
+        let mut reader = Browser::new(&app);
+        let (_, html) = reader.open_signed_in(&keys, ("erin@berth.local", "erin-password")).await;
+        assert!(html.contains("disabled aria-describedby=\"why-not-show\"") && html.contains("Showing the passwords needs"), "{html}");
+        let refused = reader.post(&keys, &[csrf_of(&html), pair("action", "show")]).await;
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        let text = refused.text().await.unwrap();
+        assert!(text.contains("does not have authorization to perform action") && !text.contains(after[0].as_str()));
+    }
+}
