@@ -13,6 +13,7 @@ from playwright.sync_api import sync_playwright
 base = os.environ["BERTH_URL"]
 user = os.environ["BERTH_USER"]
 password = os.environ["BERTH_PASSWORD"]
+signer = os.environ["BERTH_SIGNER"]
 shots = os.environ["BERTH_SCREENSHOTS"]
 os.makedirs(shots, exist_ok=True)
 
@@ -65,6 +66,29 @@ with sync_playwright() as p:
     page.wait_for_load_state()
     assert page.get_by_label("Enabled").is_checked(), "saved as enabled"
     page.screenshot(path=f"{shots}/content-trust.png", full_page=True)
+
+    # Access control (IAM) › Add › Add role assignment: AcrImageSigner, then the member,
+    # found as the name is typed (htmx refreshes the list; no button pressed).
+    page.get_by_role("link", name="Access control (IAM)").click()
+    assert page.title() == "Access control (IAM) · portalthree · Berth", page.title()
+    page.get_by_role("link", name="Add role assignment").click()
+    page.get_by_label("AcrImageSigner").check()
+    page.get_by_label("Find a user, group or service principal").press_sequentially(signer[:8], delay=40)
+    member = page.get_by_role("radio", name=signer)
+    member.wait_for(timeout=5000)
+    member.check()
+    page.screenshot(path=f"{shots}/add-role-assignment.png", full_page=True)
+    page.get_by_role("button", name="Review", exact=True).click()
+    page.get_by_role("button", name="Review + assign").click()
+    page.get_by_text("Added: AcrImageSigner.").wait_for()
+    page.get_by_label("User, group or service principal").fill(signer)
+    page.get_by_role("button", name="Check access").click()
+    page.get_by_text("AcrImageSigner at This registry").wait_for()
+    page.screenshot(path=f"{shots}/access-control.png", full_page=True)
+    page.get_by_role("link", name="Access keys").click()
+    assert page.title() == "Access keys · portalthree · Berth", page.title()
+    page.screenshot(path=f"{shots}/access-keys.png", full_page=True)
+    page.get_by_role("link", name="Policies › Content trust").click()
     page.get_by_label("Disabled").check()
     page.get_by_role("button", name="Save").click()
     page.wait_for_load_state()

@@ -143,12 +143,16 @@ async fn the_portal_works_in_a_real_browser() {
         let scope = app.registry_path("rg", name);
         berth_tests::roles::assign(&app, &scope, role, &object_id).await;
     }
+    let signer = app
+        .create_user("sam.signer@berth.local", "sam-password-1")
+        .await;
     let shots = workspace().join("target/screenshots/portal");
     let shots = shots.to_str().unwrap();
     let env = [
         ("BERTH_USER", user),
         ("BERTH_PASSWORD", password),
         ("BERTH_SCREENSHOTS", shots),
+        ("BERTH_SIGNER", "sam.signer@berth.local"),
     ];
     run_script_at(&app, "portal_browser.py", &env).await;
     for page in [
@@ -159,9 +163,31 @@ async fn the_portal_works_in_a_real_browser() {
         "content-trust",
         "content-trust-warning",
         "content-trust-disabled",
+        "add-role-assignment",
+        "access-control",
+        "access-keys",
         "signed-out",
     ] {
         let file = workspace().join(format!("target/screenshots/portal/{page}.png"));
         assert!(file.is_file(), "no screenshot {}", file.display());
     }
+    // What the browser did, read back through the API: the signer holds AcrImageSigner.
+    let scope = app.registry_path("rg", "portalthree");
+    let (_, list) = app
+        .get(&format!(
+            "{scope}/providers/Microsoft.Authorization/roleAssignments?api-version=2022-04-01&$filter=atScope()"
+        ))
+        .await;
+    let signers = list["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| {
+            a["properties"]["principalId"] == signer.as_str()
+                && a["properties"]["roleDefinitionId"]
+                    .as_str()
+                    .is_some_and(|r| r.ends_with(berth_tests::roles::SIGNER))
+        })
+        .count();
+    assert_eq!(signers, 1, "{list}");
 }
