@@ -9,8 +9,8 @@
 //! Without JavaScript each step is a plain form; htmx only refreshes the member list as
 //! the person types.
 
-use super::content_trust::{RegistryAt, person_and_registry};
-use super::{Form, SignedIn, html, see_other};
+use super::content_trust::{RegistryAt, person_and_registry, posted};
+use super::{SignedIn, html, see_other};
 use crate::state::AppState;
 use askama::Template;
 use axum::extract::{OriginalUri, Path, Query, State};
@@ -202,14 +202,10 @@ pub(crate) async fn remove(
     Path(at): Path<RegistryAt>,
     body: axum::body::Bytes,
 ) -> Response {
-    let (person, registry) = match person_and_registry(&state, &headers, uri.path(), &at).await {
-        Ok(found) => found,
+    let (person, registry, form) = match posted(&state, &headers, uri.path(), &at, &body).await {
+        Ok(posted) => posted,
         Err(response) => return *response,
     };
-    let form = Form::parse(&body);
-    if let Err(refused) = person.check_csrf(form.field("csrf")) {
-        return *refused;
-    }
     let iam = uri.path().trim_end_matches("/remove").to_owned();
     let view = View {
         state: &state,
@@ -304,14 +300,10 @@ pub(crate) async fn assign(
     Path(at): Path<RegistryAt>,
     body: axum::body::Bytes,
 ) -> Response {
-    let (person, registry) = match person_and_registry(&state, &headers, uri.path(), &at).await {
-        Ok(found) => found,
+    let (person, registry, form) = match posted(&state, &headers, uri.path(), &at, &body).await {
+        Ok(posted) => posted,
         Err(response) => return *response,
     };
-    let form = Form::parse(&body);
-    if let Err(refused) = person.check_csrf(form.field("csrf")) {
-        return *refused;
-    }
     let iam = uri.path().trim_end_matches("/add").to_owned();
     let view = View {
         state: &state,

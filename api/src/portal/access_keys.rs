@@ -4,8 +4,8 @@
 //! someone with `listCredentials`; one is regenerated after a confirmation, with
 //! `regenerateCredential`. The same use cases and actions as the API's.
 
-use super::content_trust::{RegistryAt, person_and_registry};
-use super::{Form, SignedIn, html, see_other};
+use super::content_trust::{RegistryAt, person_and_registry, posted};
+use super::{SignedIn, html, see_other};
 use crate::routes::registries::WRITE;
 use crate::state::AppState;
 use askama::Template;
@@ -67,14 +67,10 @@ pub(crate) async fn act(
     Path(at): Path<RegistryAt>,
     body: axum::body::Bytes,
 ) -> Response {
-    let (person, registry) = match person_and_registry(&state, &headers, uri.path(), &at).await {
-        Ok(found) => found,
+    let (person, registry, form) = match posted(&state, &headers, uri.path(), &at, &body).await {
+        Ok(posted) => posted,
         Err(response) => return *response,
     };
-    let form = Form::parse(&body);
-    if let Err(refused) = person.check_csrf(form.field("csrf")) {
-        return *refused;
-    }
     let keys = Keys {
         state: &state,
         person: &person,

@@ -68,19 +68,11 @@ pub(crate) async fn save(
     Path(at): Path<RegistryAt>,
     body: axum::body::Bytes,
 ) -> Response {
-    let person = match signed_in(&state, &headers, uri.path()).await {
-        Ok(person) => person,
-        Err(not) => return not.into_response(),
-    };
-    let form = super::Form::parse(&body);
-    let field = |name: &str| form.field(name);
-    if let Err(refused) = person.check_csrf(field("csrf")) {
-        return *refused;
-    }
-    let registry = match readable(&state, &person, &at).await {
-        Ok(registry) => registry,
+    let (person, registry, form) = match posted(&state, &headers, uri.path(), &at, &body).await {
+        Ok(posted) => posted,
         Err(response) => return *response,
     };
+    let field = |name: &str| form.field(name);
     let enable = match field("status") {
         "enabled" => true,
         "disabled" => false,
@@ -159,8 +151,24 @@ pub(super) async fn person_and_registry(
     Ok((person, registry))
 }
 
+/// A form posted to a page of the registry of `at`: the signed-in person, the registry
+/// they may read, and the fields, once the form's CSRF token is the session's; otherwise
+/// the redirect to sign-in or the page saying why not.
+pub(super) async fn posted(
+    state: &AppState,
+    headers: &HeaderMap,
+    path: &str,
+    at: &RegistryAt,
+    body: &[u8],
+) -> Result<(super::SignedIn, Registry, super::Form), Box<Response>> {
+    let (person, registry) = person_and_registry(state, headers, path, at).await?;
+    let form = super::Form::parse(body);
+    person.check_csrf(form.field("csrf"))?;
+    Ok((person, registry, form))
+}
+
 /// The registry of `at` when the person may read it; otherwise the page saying why.
-pub(super) async fn readable(
+async fn readable(
     state: &AppState,
     person: &super::SignedIn,
     at: &RegistryAt,
