@@ -438,6 +438,18 @@ berth_tests::both_backends_with! {
         assert!(refused.text().await.unwrap().contains("does not have authorization to perform action"));
         assert_eq!(assignments_at(&app, "iamreg").await.len(), 1, "nothing was added");
 
+        // Markup in a directory name is shown as text, in the list and in the member search.
+        let group = app
+            .send(reqwest::Method::POST, "/v1.0/groups", Some(&json!({"displayName": "<script>alert(1)</script> ops", "mailEnabled": false, "mailNickname": "ops", "securityEnabled": true})), &[])
+            .await;
+        let group = group.body["id"].as_str().unwrap().to_owned();
+        assign(&app, &app.registry_path("rg", "iamreg"), READER, &group).await;
+        for page in [iam.clone(), format!("{iam}/add?q=ops"), format!("{iam}?check=%3Cscript")] {
+            let html = owner.get(&page).await.text().await.unwrap();
+            assert!(html.contains("&#60;script&#62;alert(1)&#60;/script&#62; ops") && !html.contains("<script>alert"), "{page}: {html}");
+        }
+        app.delete(&format!("/v1.0/groups/{group}")).await;
+
         // Remove: the confirmation first, then the removal.
         let name = at[0].2.clone();
         let scope = app.registry_path("rg", "iamreg");
