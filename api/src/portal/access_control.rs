@@ -564,16 +564,16 @@ impl View<'_> {
             .await
             .unwrap_or_default();
         principals.push(id);
-        let filter = AssignmentFilter {
-            assigned_to: Some(id),
-            ..AssignmentFilter::default()
-        };
-        let held = self
+        // `assignedTo` without reading the member's groups a second time.
+        let held: Vec<RoleAssignment> = self
             .state
             .rbac
-            .list_assignments(&self.scope(), &filter)
+            .list_assignments(&self.scope(), &AssignmentFilter::default())
             .await
-            .unwrap_or_default();
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|a| principals.contains(&a.principal_id))
+            .collect();
         let Ok(here) = Scope::parse(&self.scope()) else {
             return (Vec::new(), None);
         };
