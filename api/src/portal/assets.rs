@@ -23,6 +23,19 @@ pub(crate) async fn stylesheet() -> Response {
         .into_response()
 }
 
+/// `GET /portal/static/portal.js`: the pages' own script (the copy buttons); the pages
+/// work without it.
+pub(crate) async fn script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../static/portal.js"),
+    )
+        .into_response()
+}
+
 /// `GET /portal/static/icon.svg`: the pages' icon.
 pub(crate) async fn icon() -> Response {
     (

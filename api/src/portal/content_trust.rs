@@ -43,6 +43,7 @@ struct ContentTrustPage<'a> {
     operation_status: String,
     confirm: bool,
     disabled_reason: Option<String>,
+    below_premium: bool,
     message: Option<String>,
 }
 
@@ -209,12 +210,13 @@ async fn page(
         }
         None => (false, String::new(), String::new()),
     };
+    let below_premium = !registry.sku.capabilities().has(Feature::ContentTrust);
     let disabled_reason = if running {
         Some(
             "A wipe is running: content trust can be enabled again once it has finished."
                 .to_owned(),
         )
-    } else if !registry.sku.capabilities().has(Feature::ContentTrust) {
+    } else if below_premium {
         Some(format!(
             "Content trust is a Premium feature; this registry is {}. Change its SKU to Premium to use it.",
             registry.sku.as_str()
@@ -249,6 +251,7 @@ async fn page(
             operation_status,
             confirm,
             disabled_reason,
+            below_premium,
             message,
         },
     )

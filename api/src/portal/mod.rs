@@ -14,8 +14,11 @@ mod access_keys;
 mod assets;
 mod auth;
 mod content_trust;
+mod create;
+mod delete;
 mod overview;
 mod pages;
+mod tokens;
 
 use crate::state::AppState;
 use askama::Template;
@@ -40,9 +43,19 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/portal/auth/callback", get(auth::callback))
         .route("/portal/auth/signout", post(auth::sign_out))
         .route("/portal/signed-out", get(auth::signed_out))
+        .route("/portal/create", get(create::show).post(create::create))
+        .route("/portal/create/name", get(create::name_status))
         .route(
             "/portal/registries/{subscription}/{group}/{name}",
-            get(overview::show),
+            get(overview::show).post(overview::change_sku),
+        )
+        .route(
+            "/portal/registries/{subscription}/{group}/{name}/delete",
+            get(delete::show).post(delete::delete),
+        )
+        .route(
+            "/portal/registries/{subscription}/{group}/{name}/operations/{operation}",
+            get(delete::progress),
         )
         .route(
             "/portal/registries/{subscription}/{group}/{name}/content-trust",
@@ -64,8 +77,17 @@ pub(crate) fn router() -> Router<AppState> {
             "/portal/registries/{subscription}/{group}/{name}/access-keys",
             get(access_keys::show).post(access_keys::act),
         )
+        .route(
+            "/portal/registries/{subscription}/{group}/{name}/tokens",
+            get(tokens::tokens).post(tokens::act_on_token),
+        )
+        .route(
+            "/portal/registries/{subscription}/{group}/{name}/scope-maps",
+            get(tokens::scope_maps).post(tokens::act_on_scope_map),
+        )
         .route("/portal/static/berth.css", get(assets::stylesheet))
         .route("/portal/static/icon.svg", get(assets::icon))
+        .route("/portal/static/portal.js", get(assets::script))
         .route(assets::HTMX_PATH, get(assets::htmx))
 }
 

@@ -1,14 +1,16 @@
 //! A registry's Overview: what ACR's blade shows first (login server, SKU, location,
 //! group, creation, state) and the commands that sign in to it.
 
-use super::content_trust::{RegistryAt, person_and_registry};
-use super::html;
+use super::content_trust::{RegistryAt, person_and_registry, posted};
+use super::{html, see_other};
+use crate::routes::registries::{DELETE, WRITE};
 use crate::state::AppState;
 use askama::Template;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use berth_domain::registry::ContentTrust;
+use berth_domain::arm::Precondition;
+use berth_domain::registry::{ContentTrust, Registry, RegistryError, RegistryPatch, Sku};
 
 #[derive(Template)]
 #[template(path = "portal/overview.html")]
@@ -28,6 +30,12 @@ struct OverviewPage<'a> {
     provisioning: &'a str,
     content_trust: &'a str,
     admin_user: bool,
+    etag: &'a str,
+    skus: [Sku; 3],
+    current_sku: Sku,
+    sku_error: Option<String>,
+    sku_disabled: Option<String>,
+    delete_disabled: Option<String>,
 }
 
 /// `GET /portal/registries/{subscription}/{group}/{name}`.
@@ -37,23 +45,96 @@ pub(crate) async fn show(
     headers: HeaderMap,
     Path(at): Path<RegistryAt>,
 ) -> Response {
-    let (person, registry) = match person_and_registry(&state, &headers, uri.path(), &at).await {
-        Ok(found) => found,
+    match person_and_registry(&state, &headers, uri.path(), &at).await {
+        Ok((person, registry)) => page(&state, &person, &registry, uri.path(), None),
+        Err(response) => *response,
+    }
+}
+
+/// `POST`: change the SKU (the ARM PATCH's use case and rules, with the page's ETag): a
+/// downgrade below what an enabled feature needs shows the rule's message.
+pub(crate) async fn change_sku(
+    State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    Path(at): Path<RegistryAt>,
+    body: axum::body::Bytes,
+) -> Response {
+    let (person, registry, form) = match posted(&state, &headers, uri.path(), &at, &body).await {
+        Ok(posted) => posted,
         Err(response) => return *response,
     };
+    let path = uri.path();
+    let refuse = |status: StatusCode, message: String, current: &Registry| {
+        page(&state, &person, current, path, Some((status, message)))
+    };
+    if let Err(refused) = state.authorize(&person.caller, WRITE, &registry.id.to_string()) {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            refused.message().to_owned(),
+            &registry,
+        );
+    }
+    let sku = match Sku::parse(form.field("sku")) {
+        Ok(sku) => sku,
+        Err(message) => return refuse(StatusCode::UNPROCESSABLE_ENTITY, message, &registry),
+    };
+    let patch = RegistryPatch {
+        sku: Some(sku),
+        ..RegistryPatch::default()
+    };
+    let etag = format!("\"{}\"", form.field("etag").replace('"', ""));
+    let precondition = Precondition::from_headers(Some(&etag), None);
+    let written = state
+        .registries
+        .update(&registry.id, &patch, &precondition, &person.caller.actor())
+        .await;
+    match written {
+        Ok(_) => see_other(path),
+        Err(e) => {
+            let message = match e {
+                RegistryError::PreconditionFailed => "The registry was changed since this page was loaded, so nothing was saved. Review its current state and save again.".to_owned(),
+                other => crate::error::ApiError::from(other).message().to_owned(),
+            };
+            let current = state.registries.get(&registry.id).await.unwrap_or(registry);
+            refuse(StatusCode::CONFLICT, message, &current)
+        }
+    }
+}
+
+/// The Overview of `registry`; `refusal`: why a SKU change was not made.
+fn page(
+    state: &AppState,
+    person: &super::SignedIn,
+    registry: &Registry,
+    path: &str,
+    refusal: Option<(StatusCode, String)>,
+) -> Response {
     let created = registry.creation_date;
     let content_trust = match registry.content_trust {
         ContentTrust::Enabled => "Enabled",
         ContentTrust::Disabled => "Disabled",
         ContentTrust::Wiping(_) => "Disabling (its signatures are being deleted)",
     };
+    let scope = registry.id.to_string();
+    let sku_disabled = (!state.allows(&person.caller, WRITE, &scope)).then(|| {
+        format!(
+            "You can read the SKU but not change it: that needs {WRITE} (Owner or Contributor)."
+        )
+    });
+    let delete_disabled = (!state.allows(&person.caller, DELETE, &scope))
+        .then(|| format!("Deleting the registry needs {DELETE} (Owner or Contributor)."));
+    let (status, sku_error) = match refusal {
+        Some((status, message)) => (status, Some(message)),
+        None => (StatusCode::OK, None),
+    };
     html(
-        StatusCode::OK,
+        status,
         &OverviewPage {
             user: &person.caller.name,
             csrf: &person.session.csrf,
             nav: "registries",
-            home: uri.path(),
+            home: path,
             tab: "overview",
             registry: registry.name().as_str(),
             login_server: &registry.login_server,
@@ -72,6 +153,12 @@ pub(crate) async fn show(
             provisioning: registry.provisioning_state.as_str(),
             content_trust,
             admin_user: registry.settings.admin_user_enabled,
+            etag: registry.etag.as_str(),
+            skus: Sku::ALL,
+            current_sku: registry.sku,
+            sku_error,
+            sku_disabled,
+            delete_disabled,
         },
     )
 }

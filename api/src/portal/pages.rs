@@ -58,12 +58,23 @@ struct RegistriesPage<'a> {
     nav: &'a str,
     filter: &'a str,
     rows: Vec<RegistryRow>,
+    /// How many registries match, on every page.
+    total: usize,
+    /// The first row's number (1-based) and this page's number.
+    first: usize,
+    page: usize,
+    previous: Option<String>,
+    next: Option<String>,
 }
 
-/// `?filter=`.
+/// Rows on one page of the list.
+const PAGE_SIZE: usize = 100;
+
+/// `?filter=&page=`.
 #[derive(Deserialize)]
 pub(crate) struct ListQuery {
     filter: Option<String>,
+    page: Option<usize>,
 }
 
 /// `GET /portal`: every registry the person may read, in every subscription.
@@ -89,6 +100,19 @@ pub(crate) async fn registries(
             );
         }
     };
+    let total = rows.len();
+    let pages = total.div_ceil(PAGE_SIZE).max(1);
+    let page = query.page.unwrap_or(1).clamp(1, pages);
+    let link = |page: usize| {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        if !filter.is_empty() {
+            query.append_pair("filter", &filter);
+        }
+        query.append_pair("page", &page.to_string());
+        format!("/portal?{}", query.finish())
+    };
+    let first = (page - 1) * PAGE_SIZE;
+    let rows: Vec<RegistryRow> = rows.into_iter().skip(first).take(PAGE_SIZE).collect();
     html(
         StatusCode::OK,
         &RegistriesPage {
@@ -96,6 +120,11 @@ pub(crate) async fn registries(
             csrf: &person.session.csrf,
             nav: "registries",
             filter: &filter,
+            total,
+            first: first + 1,
+            page,
+            previous: (page > 1).then(|| link(page - 1)),
+            next: (page < pages).then(|| link(page + 1)),
             rows,
         },
     )

@@ -191,6 +191,26 @@ berth_tests::both_backends_with! {
         assert!(!html.contains("portalone"));
     }
 
+    async fn the_registry_list_comes_in_pages_of_a_hundred_and_keeps_its_filter(app) {
+        app.create_group("rg").await;
+        for i in 0..101 {
+            app.create_registry("rg", &format!("paged{i:03}"), "Basic").await;
+        }
+        app.create_registry("rg", "otherreg", "Basic").await;
+        let ann = app.create_user("ann@berth.local", "ann-password").await;
+        assign(&app, &app.rg_path("rg"), READER, &ann).await;
+        let mut browser = Browser::new(&app);
+        let (_, html) = browser.open_signed_in("/portal", ("ann@berth.local", "ann-password")).await;
+        assert!(html.contains("1–100 of 102 registries you can read") && html.contains("href=\"/portal?page=2\" rel=\"next\""), "{html}");
+        assert!(html.contains(">otherreg</a>") && !html.contains(">paged100</a>"), "sorted by name: {html}");
+        let html = browser.get("/portal?page=2").await.text().await.unwrap();
+        assert!(html.contains("101–102 of 102") && html.contains(">paged100</a>") && html.contains("rel=\"prev\"") && !html.contains("rel=\"next\""), "{html}");
+        let html = browser.get("/portal?filter=paged&page=2").await.text().await.unwrap();
+        assert!(html.contains("101–101 of 101") && html.contains("href=\"/portal?filter=paged&#38;page=1\" rel=\"prev\""), "{html}");
+        let html = browser.get("/portal?page=99").await.text().await.unwrap();
+        assert!(html.contains("101–102 of 102"), "a page past the end shows the last: {html}");
+    }
+
     async fn a_session_ends_with_its_person_and_sign_in_never_leaves_the_site(app) {
         let carol = app.create_user("carol@berth.local", "carol-password").await;
         let mut browser = Browser::new(&app);
@@ -513,5 +533,244 @@ berth_tests::both_backends_with! {
         assert_eq!(refused.status(), StatusCode::FORBIDDEN);
         let text = refused.text().await.unwrap();
         assert!(text.contains("does not have authorization to perform action") && !text.contains(after[0].as_str()));
+    }
+}
+
+/// The registries of the API's list for group `rg` (names).
+async fn registries_in(app: &TestApp, rg: &str) -> Vec<String> {
+    let (status, list) = app
+        .get(&format!(
+            "{}/providers/Microsoft.ContainerRegistry/registries?api-version=2023-07-01",
+            app.rg_path(rg)
+        ))
+        .await;
+    if status == StatusCode::NOT_FOUND {
+        return Vec::new();
+    }
+    list["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+berth_tests::both_backends_with! {
+    SpawnOptions { tls: true, ..Default::default() };
+
+    async fn a_registry_is_created_resized_and_deleted_from_the_portal_with_the_apis_rules(app) {
+        use berth_tests::roles::OWNER;
+        app.create_group("rg").await;
+        app.create_registry("rg", "takenname", "Basic").await;
+        let dana = app.create_user("dana@berth.local", "dana-password").await;
+        let erin = app.create_user("erin@berth.local", "erin-password").await;
+        assign(&app, &app.sub_path(), OWNER, &dana).await;
+        assign(&app, &app.rg_path("rg"), READER, &erin).await;
+        let sub = app.subscription.to_string();
+
+        let mut owner = Browser::new(&app);
+        let (_, html) = owner.open_signed_in("/portal/create", ("dana@berth.local", "dana-password")).await;
+        assert!(html.contains("<title>Create container registry · Berth</title>"), "{html}");
+        assert!(html.contains(&format!("<option value=\"{sub}/rg\">rg</option>")) && html.contains(&format!("<option value=\"{sub}/\">Create new in")), "{html}");
+        let csrf = csrf_of(&html);
+
+        // The name is checked as it is typed, with the API's rules.
+        let status = |name: &str| format!("/portal/create/name?name={name}&group={sub}/rg");
+        for (name, said) in [("takenname", "already in use"), ("ab", "must be 5 to 50 characters long"), ("freshname", "freshname is available.")] {
+            let text = owner.get(&status(name)).await.text().await.unwrap();
+            assert!(text.contains(said), "{name}: {text}");
+        }
+
+        // Bad input: each message beside its field, nothing made.
+        let bad = [csrf.clone(), pair("group", &format!("{sub}/")), pair("new_group", "newrg"), pair("name", "no-dashes"), pair("location", "west us!"), pair("sku", "Gold")];
+        let refused = owner.post("/portal/create", &bad).await;
+        assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let text = refused.text().await.unwrap();
+        assert!(text.contains("id=\"name-error\"") && text.contains("id=\"location-error\"") && text.contains("The SKU &#39;Gold&#39; is not supported"), "{text}");
+        assert!(text.contains("value=\"no-dashes\""), "the form keeps what was typed: {text}");
+        // A name that is taken: refused before the new group is made.
+        let taken = [csrf.clone(), pair("group", &format!("{sub}/")), pair("new_group", "newrg"), pair("name", "takenname"), pair("location", "westus"), pair("sku", "Premium")];
+        let refused = owner.post("/portal/create", &taken).await;
+        assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(refused.text().await.unwrap().contains("already in use"));
+        assert_eq!(app.get(&format!("{}?api-version=2022-09-01", app.rg_path("newrg"))).await.0, StatusCode::NOT_FOUND, "no half-made group");
+
+        // Create, in a new group; the same form sent twice makes one registry.
+        let good = [csrf.clone(), pair("group", &format!("{sub}/")), pair("new_group", "newrg"), pair("name", "portalmade"), pair("location", "westus"), pair("sku", "Premium")];
+        let home = format!("/portal/registries/{sub}/newrg/portalmade");
+        for _ in 0..2 {
+            let created = owner.post("/portal/create", &good).await;
+            assert_eq!(created.status(), StatusCode::SEE_OTHER);
+            assert_eq!(created.headers()["location"], home.as_str());
+        }
+        assert_eq!(registries_in(&app, "newrg").await, ["portalmade"]);
+        let (_, made) = app.get(&format!("{}?api-version=2023-07-01", app.registry_path("newrg", "portalmade"))).await;
+        assert_eq!((made["sku"]["name"].as_str(), made["location"].as_str()), (Some("Premium"), Some("westus")));
+        assert_eq!(made["systemData"]["createdBy"], "dana@berth.local");
+
+        // A Reader cannot create: the form says why, and a post is refused.
+        let mut reader = Browser::new(&app);
+        let (_, html) = reader.open_signed_in("/portal/create", ("erin@berth.local", "erin-password")).await;
+        assert!(html.contains("You cannot create a registry") && html.contains("<fieldset disabled"), "{html}");
+        let forged = [csrf_of(&html), pair("group", &format!("{sub}/rg")), pair("name", "readermade"), pair("location", "westus"), pair("sku", "Basic")];
+        let refused = reader.post("/portal/create", &forged).await;
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        assert!(refused.text().await.unwrap().contains("does not have authorization to perform action"));
+        assert_eq!(registries_in(&app, "rg").await, ["takenname"]);
+
+        // Overview: the copy button, and the SKU change with the rule's message on a downgrade
+        // while content trust is on.
+        let html = owner.get(&home).await.text().await.unwrap();
+        assert!(html.contains("data-copy=\"portalmade.") && html.contains("src=\"/portal/static/portal.js\""), "{html}");
+        let trusted = app.patch(&format!("{}?api-version=2023-07-01", app.registry_path("newrg", "portalmade")), &json!({"properties": {"policies": {"trustPolicy": {"type": "Notary", "status": "enabled"}}}})).await;
+        assert_eq!(trusted.status, StatusCode::OK, "{:?}", trusted.body);
+        let stale = owner.post(&home, &[csrf.clone(), pair("etag", &capture(&html, "name=\"etag\" value=\"", "\"")), pair("sku", "Standard")]).await;
+        assert_eq!(stale.status(), StatusCode::CONFLICT);
+        assert!(stale.text().await.unwrap().contains("was changed since this page was loaded"));
+        let html = owner.get(&home).await.text().await.unwrap();
+        let etag = capture(&html, "name=\"etag\" value=\"", "\"");
+        let blocked = owner.post(&home, &[csrf.clone(), pair("etag", &etag), pair("sku", "Basic")]).await;
+        assert_eq!(blocked.status(), StatusCode::CONFLICT);
+        let text = blocked.text().await.unwrap();
+        assert!(text.contains("cannot be changed from Premium to Basic") && text.contains("Turn it off first"), "{text}");
+        let (_, still) = app.get(&format!("{}?api-version=2023-07-01", app.registry_path("newrg", "portalmade"))).await;
+        assert_eq!(still["sku"]["name"], "Premium");
+        // Below Premium, Content trust links to the SKU change.
+        let basic = owner.get(&format!("/portal/registries/{sub}/rg/takenname/content-trust")).await.text().await.unwrap();
+        assert!(basic.contains(&format!("href=\"/portal/registries/{sub}/rg/takenname#sku\">Change the SKU")), "{basic}");
+        let basic_home = format!("/portal/registries/{sub}/rg/takenname");
+        let html = owner.get(&basic_home).await.text().await.unwrap();
+        let resized = owner.post(&basic_home, &[csrf.clone(), pair("etag", &capture(&html, "name=\"etag\" value=\"", "\"")), pair("sku", "Premium")]).await;
+        assert_eq!(resized.status(), StatusCode::SEE_OTHER);
+
+        // Delete: the typed name, the CSRF token and the permission are all needed.
+        let delete = format!("{home}/delete");
+        let html = owner.get(&delete).await.text().await.unwrap();
+        assert!(html.contains("every signature of its content trust"), "{html}");
+        let etag = pair("etag", &capture(&html, "name=\"etag\" value=\"", "\""));
+        let wrong = owner.post(&delete, &[csrf.clone(), etag.clone(), pair("confirm_name", "portalmad")]).await;
+        assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(wrong.text().await.unwrap().contains("Type the registry&#39;s name exactly"));
+        let forged = owner.post(&delete, &[pair("csrf", "forged"), etag.clone(), pair("confirm_name", "portalmade")]).await;
+        assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+        let reader_delete = format!("/portal/registries/{sub}/rg/takenname/delete");
+        let html = reader.get(&reader_delete).await.text().await.unwrap();
+        assert!(html.contains("You can read this registry but not delete it"), "{html}");
+        let refused = reader.post(&reader_delete, &[csrf_of(&html), pair("etag", &capture(&html, "name=\"etag\" value=\"", "\"")), pair("confirm_name", "takenname")]).await;
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        assert_eq!(registries_in(&app, "newrg").await, ["portalmade"]);
+        assert_eq!(registries_in(&app, "rg").await, ["takenname"]);
+        let started = owner.post(&delete, &[csrf.clone(), etag, pair("confirm_name", "portalmade")]).await;
+        assert_eq!(started.status(), StatusCode::SEE_OTHER);
+        let progress = started.headers()["location"].to_str().unwrap().to_owned();
+        assert!(progress.starts_with(&format!("{home}/operations/")), "{progress}");
+        let done = berth_tests::poll(std::time::Duration::from_secs(15), std::time::Duration::from_millis(200), || {
+            let progress = progress.clone();
+            let client = owner.client.clone();
+            let url = owner.url(&progress);
+            let cookies = owner.cookies();
+            async move {
+                let text = client.get(url).header("cookie", cookies).send().await.ok()?.text().await.ok()?;
+                assert!(text.contains("<title>Deleting the registry · portalmade · Berth</title>"), "{text}");
+                text.contains("Done: the registry has been deleted.").then_some(())
+            }
+        })
+        .await;
+        assert!(done.is_some(), "the deletion finished");
+        assert!(registries_in(&app, "newrg").await.is_empty());
+        // The name is free again.
+        let text = owner.get(&status("portalmade")).await.text().await.unwrap();
+        assert!(text.contains("portalmade is available."), "{text}");
+    }
+}
+
+berth_tests::both_backends_with! {
+    SpawnOptions { tls: true, ..Default::default() };
+
+    async fn tokens_and_scope_maps_are_made_from_the_portal_and_a_password_is_shown_once(app) {
+        use berth_tests::roles::OWNER;
+        app.create_group("rg").await;
+        app.create_registry("rg", "tokenreg", "Premium").await;
+        let dana = app.create_user("dana@berth.local", "dana-password").await;
+        let erin = app.create_user("erin@berth.local", "erin-password").await;
+        assign(&app, &app.rg_path("rg"), OWNER, &dana).await;
+        assign(&app, &app.rg_path("rg"), READER, &erin).await;
+        let home = format!("/portal/registries/{}/rg/tokenreg", app.subscription);
+        let (maps, tokens) = (format!("{home}/scope-maps"), format!("{home}/tokens"));
+
+        let mut owner = Browser::new(&app);
+        let (_, html) = owner.open_signed_in(&maps, ("dana@berth.local", "dana-password")).await;
+        assert!(html.contains("<title>Scope maps · tokenreg · Berth</title>") && html.contains("_repositories_pull"), "the system maps are listed: {html}");
+        let csrf = csrf_of(&html);
+        // A bad action: the use case's message beside the field, nothing saved.
+        let bad = owner.post(&maps, &[csrf.clone(), pair("action", "save"), pair("name", "appreader"), pair("actions", "repositories/app/content/fly")]).await;
+        assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let text = bad.text().await.unwrap();
+        assert!(text.contains("id=\"actions-error\"") && text.contains("repositories/app/content/fly"), "{text}");
+        let save = [csrf.clone(), pair("action", "save"), pair("name", "appreader"), pair("description", "<b>reads</b> app"), pair("actions", "repositories/app/content/read\r\nrepositories/app/metadata/read\r\n")];
+        for _ in 0..2 {
+            assert_eq!(owner.post(&maps, &save).await.status(), StatusCode::SEE_OTHER, "the same form twice is one map");
+        }
+        let (_, map) = app.get(&format!("{}/scopeMaps/appreader?api-version=2023-07-01", app.registry_path("rg", "tokenreg"))).await;
+        assert_eq!(map["properties"]["actions"], json!(["repositories/app/content/read", "repositories/app/metadata/read"]));
+        let html = owner.get(&maps).await.text().await.unwrap();
+        assert!(html.contains("&#60;b&#62;reads&#60;/b&#62; app"), "markup in a description is text: {html}");
+        let other = owner.post(&maps, &[csrf.clone(), pair("action", "save"), pair("name", "appreader"), pair("actions", "repositories/other/content/read")]).await;
+        assert_eq!(other.status(), StatusCode::CONFLICT, "a new map never replaces an existing one");
+        let edit = owner.get(&format!("{maps}?edit=appreader")).await.text().await.unwrap();
+        assert!(edit.contains("Edit appreader") && edit.contains("repositories/app/metadata/read</textarea>"), "{edit}");
+
+        // A token with that map: its passwords are shown once, then only their dates.
+        let html = owner.get(&tokens).await.text().await.unwrap();
+        assert!(html.contains("<option value=\"appreader\">appreader</option>"), "{html}");
+        let create = [csrf.clone(), pair("action", "create"), pair("name", "ci-reader"), pair("scope_map", "appreader")];
+        let made = owner.post(&tokens, &create).await;
+        assert_eq!(made.status(), StatusCode::OK);
+        let text = made.text().await.unwrap();
+        assert!(text.contains("they are not shown again"), "{text}");
+        let password = capture(&text, "<dt>password1</dt><dd><code class=\"secret\">", "<");
+        // The password shown is the token's: the token server grants what its map lists.
+        let (_, registry) = app.get(&format!("{}?api-version=2023-07-01", app.registry_path("rg", "tokenreg"))).await;
+        let service = registry["properties"]["loginServer"].as_str().unwrap().to_owned();
+        let basic = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("ci-reader:{password}"));
+        let granted = app.send_as(reqwest::Method::GET, &format!("/oauth2/token?service={service}&scope=repository:app:pull,push"), None, &[("authorization", &format!("Basic {basic}"))]).await;
+        assert_eq!(granted.status, StatusCode::OK, "{:?}", granted.body);
+        assert_eq!(berth_tests::jwt_claims(granted.body["access_token"].as_str().unwrap())["access"][0]["actions"], json!(["pull"]));
+        let again = owner.post(&tokens, &create).await;
+        assert_eq!(again.status(), StatusCode::CONFLICT, "sent twice: one token");
+        assert!(!again.text().await.unwrap().contains(&password));
+        let html = owner.get(&tokens).await.text().await.unwrap();
+        assert!(!html.contains(&password) && html.contains("password1: made"), "{html}");
+        let (_, token) = app.get(&format!("{}/tokens/ci-reader?api-version=2023-07-01", app.registry_path("rg", "tokenreg"))).await;
+        assert_eq!(token["properties"]["status"], "enabled");
+        assert!(token["properties"]["scopeMapId"].as_str().unwrap().ends_with("/scopeMaps/appreader"));
+        // A map a token uses cannot be deleted: the rule's message.
+        let asked = owner.post(&maps, &[csrf.clone(), pair("action", "delete"), pair("name", "appreader"), pair("confirm", "yes")]).await;
+        assert_eq!(asked.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(asked.text().await.unwrap().contains("ci-reader"));
+
+        // Disable, regenerate password2 after the confirmation, delete after the confirmation.
+        assert_eq!(owner.post(&tokens, &[csrf.clone(), pair("action", "disable"), pair("name", "ci-reader")]).await.status(), StatusCode::SEE_OTHER);
+        let (_, token) = app.get(&format!("{}/tokens/ci-reader?api-version=2023-07-01", app.registry_path("rg", "tokenreg"))).await;
+        assert_eq!(token["properties"]["status"], "disabled");
+        let confirm = owner.post(&tokens, &[csrf.clone(), pair("action", "generate"), pair("name", "ci-reader"), pair("password", "password2")]).await.text().await.unwrap();
+        assert!(confirm.contains("Generate a new password2 for ci-reader?"), "{confirm}");
+        let shown = owner.post(&tokens, &[csrf.clone(), pair("action", "generate"), pair("name", "ci-reader"), pair("password", "password2"), pair("confirm", "yes")]).await.text().await.unwrap();
+        assert!(shown.contains("<dt>password2</dt>") && !shown.contains("<dt>password1</dt>"), "{shown}");
+
+        // A Reader sees the tokens, the controls disabled with the reason; a post is refused.
+        let mut reader = Browser::new(&app);
+        let (_, html) = reader.open_signed_in(&tokens, ("erin@berth.local", "erin-password")).await;
+        assert!(html.contains("ci-reader") && html.contains("Creating or changing a token needs"), "{html}");
+        let refused = reader.post(&tokens, &[csrf_of(&html), pair("action", "delete"), pair("name", "ci-reader"), pair("confirm", "yes")]).await;
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        assert!(refused.text().await.unwrap().contains("does not have authorization to perform action"));
+
+        let asked = owner.post(&tokens, &[csrf.clone(), pair("action", "delete"), pair("name", "ci-reader")]).await.text().await.unwrap();
+        assert!(asked.contains("Delete the token ci-reader?"), "{asked}");
+        assert_eq!(owner.post(&tokens, &[csrf.clone(), pair("action", "delete"), pair("name", "ci-reader"), pair("confirm", "yes")]).await.status(), StatusCode::SEE_OTHER);
+        assert_eq!(owner.post(&maps, &[csrf.clone(), pair("action", "delete"), pair("name", "appreader"), pair("confirm", "yes")]).await.status(), StatusCode::SEE_OTHER);
+        let (status, _) = app.get(&format!("{}/scopeMaps/appreader?api-version=2023-07-01", app.registry_path("rg", "tokenreg"))).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
     }
 }

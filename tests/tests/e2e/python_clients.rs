@@ -125,10 +125,35 @@ async fn msal_signs_a_person_in_with_the_authorization_code_flow_and_pkce() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_portal_works_in_a_real_browser() {
-    let app = spawn(Backend::Sqlite).await;
+    portal_in_a_real_browser(Backend::Sqlite, "portal").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_portal_works_in_a_real_browser_on_postgres() {
+    portal_in_a_real_browser(Backend::Postgres, "portal-postgres").await;
+}
+
+/// The browser test (`portal_browser.py`) on `backend`, its screenshots in
+/// `target/screenshots/{shots}`.
+async fn portal_in_a_real_browser(backend: Backend, shots: &str) {
+    let axe = workspace().join("tests/axe/node_modules/axe-core/axe.min.js");
+    assert!(
+        axe.is_file(),
+        "axe-core is missing: run scripts/test (it runs `npm ci --prefix tests/axe`)"
+    );
+    let app = spawn(backend).await;
     let (user, password) = ("lee@berth.local", "lee-password-1");
     let object_id = app.create_user(user, password).await;
     app.create_group("rg").await;
+    // The group the person creates a registry in (and deletes it from).
+    app.create_group("lab").await;
+    berth_tests::roles::assign(
+        &app,
+        &app.rg_path("lab"),
+        berth_tests::roles::OWNER,
+        &object_id,
+    )
+    .await;
     for (name, sku) in [
         ("portalone", "Basic"),
         ("portaltwo", "Basic"),
@@ -146,9 +171,11 @@ async fn the_portal_works_in_a_real_browser() {
     let signer = app
         .create_user("sam.signer@berth.local", "sam-password-1")
         .await;
-    let shots = workspace().join("target/screenshots/portal");
+    let shots = workspace().join("target/screenshots").join(shots);
     let shots = shots.to_str().unwrap();
     let env = [
+        ("BERTH_AXE", axe.to_str().unwrap()),
+        ("BERTH_NEW_REGISTRY_GROUP", "lab"),
         ("BERTH_USER", user),
         ("BERTH_PASSWORD", password),
         ("BERTH_SCREENSHOTS", shots),
@@ -166,9 +193,16 @@ async fn the_portal_works_in_a_real_browser() {
         "add-role-assignment",
         "access-control",
         "access-keys",
+        "tokens",
+        "token-created",
+        "scope-maps",
+        "create",
+        "overview-new",
+        "delete",
+        "deleted",
         "signed-out",
     ] {
-        let file = workspace().join(format!("target/screenshots/portal/{page}.png"));
+        let file = std::path::Path::new(shots).join(format!("{page}.png"));
         assert!(file.is_file(), "no screenshot {}", file.display());
     }
     // What the browser did, read back through the API: the signer holds AcrImageSigner.
@@ -190,4 +224,12 @@ async fn the_portal_works_in_a_real_browser() {
         })
         .count();
     assert_eq!(signers, 1, "{list}");
+    // The registry the browser made and deleted is gone.
+    let (status, _) = app
+        .get(&format!(
+            "{}?api-version=2023-07-01",
+            app.registry_path("lab", "portalmade")
+        ))
+        .await;
+    assert_eq!(status, reqwest::StatusCode::NOT_FOUND);
 }

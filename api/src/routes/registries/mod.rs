@@ -59,8 +59,8 @@ pub struct RegistryOperationPath {
 pub(crate) const READ: &str = "Microsoft.ContainerRegistry/registries/read";
 /// Changing a registry.
 pub(crate) const WRITE: &str = "Microsoft.ContainerRegistry/registries/write";
-const DELETE: &str = "Microsoft.ContainerRegistry/registries/delete";
-const CHECK_NAME: &str = "Microsoft.ContainerRegistry/checkNameAvailability/read";
+pub(crate) const DELETE: &str = "Microsoft.ContainerRegistry/registries/delete";
+pub(crate) const CHECK_NAME: &str = "Microsoft.ContainerRegistry/checkNameAvailability/read";
 
 /// The router of this resource type.
 pub fn router() -> OpenApiRouter<AppState> {
