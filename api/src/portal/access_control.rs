@@ -9,12 +9,12 @@
 //! Without JavaScript each step is a plain form; htmx only refreshes the member list as
 //! the person types.
 
-use super::content_trust::{RegistryAt, person_and_registry, posted};
+use super::registry_page::{RegistryForm, RegistryPage};
 use super::{SignedIn, html, see_other};
 use crate::state::AppState;
 use askama::Template;
-use axum::extract::{OriginalUri, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 use berth_domain::authorization::{
     AssignmentFilter, NewAssignment, RbacError, RoleAssignment, RoleDefinition, Scope, ScopeLevel,
@@ -169,16 +169,13 @@ pub(crate) struct AddQuery {
 /// `GET …/access-control`.
 pub(crate) async fn show(
     State(state): State<AppState>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    Path(at): Path<RegistryAt>,
+    RegistryPage {
+        person,
+        registry,
+        path,
+    }: RegistryPage,
     Query(query): Query<IamQuery>,
 ) -> Response {
-    let here = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
-    let (person, registry) = match person_and_registry(&state, &headers, here, &at).await {
-        Ok(found) => found,
-        Err(response) => return *response,
-    };
     let notice = match (&query.added, &query.removed) {
         (Some(role), _) => Some(format!("Added: {role}.")),
         (_, Some(role)) => Some(format!("Removed: {role}.")),
@@ -188,7 +185,7 @@ pub(crate) async fn show(
         state: &state,
         person: &person,
         registry: &registry,
-        path: uri.path(),
+        path: path.as_str(),
     };
     view.page(StatusCode::OK, &query, None, None, notice).await
 }
@@ -197,16 +194,16 @@ pub(crate) async fn show(
 /// removal, as `DELETE …/roleAssignments/{name}` does it.
 pub(crate) async fn remove(
     State(state): State<AppState>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    Path(at): Path<RegistryAt>,
-    body: axum::body::Bytes,
+    RegistryForm {
+        page: RegistryPage {
+            person,
+            registry,
+            path,
+        },
+        form,
+    }: RegistryForm,
 ) -> Response {
-    let (person, registry, form) = match posted(&state, &headers, uri.path(), &at, &body).await {
-        Ok(posted) => posted,
-        Err(response) => return *response,
-    };
-    let iam = uri.path().trim_end_matches("/remove").to_owned();
+    let iam = path.as_str().trim_end_matches("/remove").to_owned();
     let view = View {
         state: &state,
         person: &person,
@@ -270,21 +267,18 @@ pub(crate) async fn remove(
 /// review); each step is a GET of this page with what was chosen so far.
 pub(crate) async fn add(
     State(state): State<AppState>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    Path(at): Path<RegistryAt>,
+    RegistryPage {
+        person,
+        registry,
+        path,
+    }: RegistryPage,
     Query(query): Query<AddQuery>,
 ) -> Response {
-    let here = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
-    let (person, registry) = match person_and_registry(&state, &headers, here, &at).await {
-        Ok(found) => found,
-        Err(response) => return *response,
-    };
     let view = View {
         state: &state,
         person: &person,
         registry: &registry,
-        path: uri.path().trim_end_matches("/add"),
+        path: path.as_str().trim_end_matches("/add"),
     };
     let reviewing = query.step == "review";
     view.add_page(&query, reviewing, None).await
@@ -295,16 +289,16 @@ pub(crate) async fn add(
 /// twice makes one assignment.
 pub(crate) async fn assign(
     State(state): State<AppState>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    Path(at): Path<RegistryAt>,
-    body: axum::body::Bytes,
+    RegistryForm {
+        page: RegistryPage {
+            person,
+            registry,
+            path,
+        },
+        form,
+    }: RegistryForm,
 ) -> Response {
-    let (person, registry, form) = match posted(&state, &headers, uri.path(), &at, &body).await {
-        Ok(posted) => posted,
-        Err(response) => return *response,
-    };
-    let iam = uri.path().trim_end_matches("/add").to_owned();
+    let iam = path.as_str().trim_end_matches("/add").to_owned();
     let view = View {
         state: &state,
         person: &person,

@@ -4,13 +4,13 @@
 //! someone with `listCredentials`; one is regenerated after a confirmation, with
 //! `regenerateCredential`. The same use cases and actions as the API's.
 
-use super::content_trust::{RegistryAt, person_and_registry, posted};
+use super::registry_page::{RegistryForm, RegistryPage};
 use super::{SignedIn, html, see_other};
 use crate::routes::registries::WRITE;
 use crate::state::AppState;
 use askama::Template;
-use axum::extract::{OriginalUri, Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::Response;
 use berth_domain::arm::Precondition;
 use berth_domain::registry::{Registry, RegistryError, RegistryPatch};
@@ -42,18 +42,16 @@ struct AccessKeysPage<'a> {
 /// `GET …/access-keys`.
 pub(crate) async fn show(
     State(state): State<AppState>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    Path(at): Path<RegistryAt>,
+    RegistryPage {
+        person,
+        registry,
+        path,
+    }: RegistryPage,
 ) -> Response {
-    let (person, registry) = match person_and_registry(&state, &headers, uri.path(), &at).await {
-        Ok(found) => found,
-        Err(response) => return *response,
-    };
     Keys {
         state: &state,
         person: &person,
-        path: uri.path(),
+        path: path.as_str(),
     }
     .page(StatusCode::OK, &registry, Vec::new(), None, None)
 }
@@ -62,19 +60,19 @@ pub(crate) async fn show(
 /// `name`, and `confirm=yes` once confirmed).
 pub(crate) async fn act(
     State(state): State<AppState>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    Path(at): Path<RegistryAt>,
-    body: axum::body::Bytes,
+    RegistryForm {
+        page: RegistryPage {
+            person,
+            registry,
+            path,
+        },
+        form,
+    }: RegistryForm,
 ) -> Response {
-    let (person, registry, form) = match posted(&state, &headers, uri.path(), &at, &body).await {
-        Ok(posted) => posted,
-        Err(response) => return *response,
-    };
     let keys = Keys {
         state: &state,
         person: &person,
-        path: uri.path(),
+        path: path.as_str(),
     };
     let id = registry.id.to_string();
     let refused =
@@ -95,7 +93,7 @@ pub(crate) async fn act(
                 .update(&registry.id, &patch, &precondition, &person.caller.actor())
                 .await
             {
-                Ok(_) => see_other(uri.path()),
+                Ok(_) => see_other(path.as_str()),
                 Err(e) => keys.failed(&registry, e).await,
             }
         }

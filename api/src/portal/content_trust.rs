@@ -4,26 +4,19 @@
 //! through the registry use case the ARM PATCH uses, with the same authorization, and the
 //! ETag the page was rendered with: a change made meanwhile is not overwritten.
 
-use super::{html, see_other, signed_in};
+use super::registry_page::{RegistryForm, RegistryPage};
+use super::{html, see_other};
 use crate::state::AppState;
 use askama::Template;
-use axum::extract::{OriginalUri, Path, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use berth_domain::arm::{Precondition, RegistryId};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use berth_domain::arm::Precondition;
 use berth_domain::registry::{
     ContentTrust, Feature, PoliciesPatch, Registry, RegistryError, RegistryPatch,
 };
 
-use crate::routes::registries::{READ, WRITE};
-
-/// `/portal/registries/{subscription}/{group}/{name}/content-trust`.
-#[derive(serde::Deserialize)]
-pub(crate) struct RegistryAt {
-    subscription: String,
-    group: String,
-    name: String,
-}
+use crate::routes::registries::WRITE;
 
 #[derive(Template)]
 #[template(path = "portal/content_trust.html")]
@@ -50,29 +43,27 @@ struct ContentTrustPage<'a> {
 /// `GET`: the setting as it is, and the form when the person may change it.
 pub(crate) async fn show(
     State(state): State<AppState>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    Path(at): Path<RegistryAt>,
+    RegistryPage {
+        person,
+        registry,
+        path,
+    }: RegistryPage,
 ) -> Response {
-    let (person, registry) = match person_and_registry(&state, &headers, uri.path(), &at).await {
-        Ok(found) => found,
-        Err(response) => return *response,
-    };
-    page(&state, &person, &registry, uri.path(), (false, None)).await
+    page(&state, &person, &registry, path.as_str(), (false, None)).await
 }
 
 /// `POST`: Save (and, for Disabled, OK after the warning).
 pub(crate) async fn save(
     State(state): State<AppState>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    Path(at): Path<RegistryAt>,
-    body: axum::body::Bytes,
+    RegistryForm {
+        page: RegistryPage {
+            person,
+            registry,
+            path,
+        },
+        form,
+    }: RegistryForm,
 ) -> Response {
-    let (person, registry, form) = match posted(&state, &headers, uri.path(), &at, &body).await {
-        Ok(posted) => posted,
-        Err(response) => return *response,
-    };
     let field = |name: &str| form.field(name);
     let enable = match field("status") {
         "enabled" => true,
@@ -83,7 +74,7 @@ pub(crate) async fn save(
                 &state,
                 &person,
                 &registry,
-                uri.path(),
+                path.as_str(),
                 (false, Some(message)),
             )
             .await;
@@ -91,7 +82,7 @@ pub(crate) async fn save(
     };
     let wipes = !enable && registry.content_trust == ContentTrust::Enabled;
     if wipes && field("confirm") != "yes" {
-        return page(&state, &person, &registry, uri.path(), (true, None)).await;
+        return page(&state, &person, &registry, path.as_str(), (true, None)).await;
     }
     if let Err(e) = state.authorize(&person.caller, WRITE, &registry.id.to_string()) {
         let message = e.message().to_owned();
@@ -99,7 +90,7 @@ pub(crate) async fn save(
             &state,
             &person,
             &registry,
-            uri.path(),
+            path.as_str(),
             (false, Some(message)),
         )
         .await;
@@ -118,7 +109,7 @@ pub(crate) async fn save(
         .update(&registry.id, &patch, &precondition, &person.caller.actor())
         .await;
     match written {
-        Ok(_) => see_other(uri.path()),
+        Ok(_) => see_other(path.as_str()),
         Err(e) => {
             let message = match e {
                 RegistryError::PreconditionFailed => "The registry was changed since this page was loaded, so nothing was saved. Review its current state below and save again.".to_owned(),
@@ -129,67 +120,12 @@ pub(crate) async fn save(
                 &state,
                 &person,
                 &current,
-                uri.path(),
+                path.as_str(),
                 (false, Some(message)),
             )
             .await
         }
     }
-}
-
-/// The signed-in person of a request to `path`, and the registry of `at` they may read;
-/// otherwise the redirect to sign-in or the page saying why not.
-pub(super) async fn person_and_registry(
-    state: &AppState,
-    headers: &HeaderMap,
-    path: &str,
-    at: &RegistryAt,
-) -> Result<(super::SignedIn, Registry), Box<Response>> {
-    let person = signed_in(state, headers, path)
-        .await
-        .map_err(|not| Box::new(not.into_response()))?;
-    let registry = readable(state, &person, at).await?;
-    Ok((person, registry))
-}
-
-/// A form posted to a page of the registry of `at`: the signed-in person, the registry
-/// they may read, and the fields, once the form's CSRF token is the session's; otherwise
-/// the redirect to sign-in or the page saying why not.
-pub(super) async fn posted(
-    state: &AppState,
-    headers: &HeaderMap,
-    path: &str,
-    at: &RegistryAt,
-    body: &[u8],
-) -> Result<(super::SignedIn, Registry, super::Form), Box<Response>> {
-    let (person, registry) = person_and_registry(state, headers, path, at).await?;
-    let form = super::Form::parse(body);
-    person.check_csrf(form.field("csrf"))?;
-    Ok((person, registry, form))
-}
-
-/// The registry of `at` when the person may read it; otherwise the page saying why.
-async fn readable(
-    state: &AppState,
-    person: &super::SignedIn,
-    at: &RegistryAt,
-) -> Result<Registry, Box<Response>> {
-    let not_found = || {
-        Box::new(super::message_page(
-            StatusCode::NOT_FOUND,
-            "Registry not found",
-            "There is no such registry, or you may not read it.",
-        ))
-    };
-    let id: RegistryId = state
-        .registries
-        .resolve_id(&at.subscription, &at.group, &at.name)
-        .await
-        .map_err(|_| not_found())?;
-    if !state.allows(&person.caller, READ, &id.to_string()) {
-        return Err(not_found());
-    }
-    state.registries.get(&id).await.map_err(|_| not_found())
 }
 
 /// The page for `registry`; `(confirm, message)`: the warning before a wipe, an error.

@@ -2,7 +2,7 @@
 //! name to confirm, and the deletion (ARM's DELETE use case, a long-running operation)
 //! is then followed on its own page until it has finished.
 
-use super::content_trust::{RegistryAt, person_and_registry, posted};
+use super::registry_page::{RegistryForm, RegistryPage};
 use super::{html, see_other, signed_in};
 use crate::routes::registries::{DELETE, READ};
 use crate::state::AppState;
@@ -35,14 +35,13 @@ struct DeletePage<'a> {
 /// `GET .../delete`: what goes with the registry, and the confirmation.
 pub(crate) async fn show(
     State(state): State<AppState>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    Path(at): Path<RegistryAt>,
+    RegistryPage {
+        person,
+        registry,
+        path,
+    }: RegistryPage,
 ) -> Response {
-    match person_and_registry(&state, &headers, uri.path(), &at).await {
-        Ok((person, registry)) => page(&state, &person, &registry, uri.path(), Answer::default()),
-        Err(response) => *response,
-    }
+    page(&state, &person, &registry, path.as_str(), Answer::default())
 }
 
 /// What the page says after a post.
@@ -58,16 +57,16 @@ struct Answer<'a> {
 /// progress.
 pub(crate) async fn delete(
     State(state): State<AppState>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    Path(at): Path<RegistryAt>,
-    body: axum::body::Bytes,
+    RegistryForm {
+        page: RegistryPage {
+            person,
+            registry,
+            path,
+        },
+        form,
+    }: RegistryForm,
 ) -> Response {
-    let (person, registry, form) = match posted(&state, &headers, uri.path(), &at, &body).await {
-        Ok(posted) => posted,
-        Err(response) => return *response,
-    };
-    let path = uri.path();
+    let path = path.as_str();
     if let Err(refused) = state.authorize(&person.caller, DELETE, &registry.id.to_string()) {
         let answer = Answer {
             status: Some(StatusCode::FORBIDDEN),

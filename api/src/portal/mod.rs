@@ -18,6 +18,7 @@ mod create;
 mod delete;
 mod overview;
 mod pages;
+mod registry_page;
 mod tokens;
 
 use crate::state::AppState;

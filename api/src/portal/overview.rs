@@ -1,13 +1,13 @@
 //! A registry's Overview: what ACR's blade shows first (login server, SKU, location,
 //! group, creation, state) and the commands that sign in to it.
 
-use super::content_trust::{RegistryAt, person_and_registry, posted};
+use super::registry_page::{RegistryForm, RegistryPage};
 use super::{html, see_other};
 use crate::routes::registries::{DELETE, WRITE};
 use crate::state::AppState;
 use askama::Template;
-use axum::extract::{OriginalUri, Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::Response;
 use berth_domain::arm::Precondition;
 use berth_domain::registry::{ContentTrust, Registry, RegistryError, RegistryPatch, Sku};
@@ -41,30 +41,29 @@ struct OverviewPage<'a> {
 /// `GET /portal/registries/{subscription}/{group}/{name}`.
 pub(crate) async fn show(
     State(state): State<AppState>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    Path(at): Path<RegistryAt>,
+    RegistryPage {
+        person,
+        registry,
+        path,
+    }: RegistryPage,
 ) -> Response {
-    match person_and_registry(&state, &headers, uri.path(), &at).await {
-        Ok((person, registry)) => page(&state, &person, &registry, uri.path(), None),
-        Err(response) => *response,
-    }
+    page(&state, &person, &registry, path.as_str(), None)
 }
 
 /// `POST`: change the SKU (the ARM PATCH's use case and rules, with the page's ETag): a
 /// downgrade below what an enabled feature needs shows the rule's message.
 pub(crate) async fn change_sku(
     State(state): State<AppState>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    Path(at): Path<RegistryAt>,
-    body: axum::body::Bytes,
+    RegistryForm {
+        page: RegistryPage {
+            person,
+            registry,
+            path,
+        },
+        form,
+    }: RegistryForm,
 ) -> Response {
-    let (person, registry, form) = match posted(&state, &headers, uri.path(), &at, &body).await {
-        Ok(posted) => posted,
-        Err(response) => return *response,
-    };
-    let path = uri.path();
+    let path = path.as_str();
     let refuse = |status: StatusCode, message: String, current: &Registry| {
         page(&state, &person, current, path, Some((status, message)))
     };

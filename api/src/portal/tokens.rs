@@ -3,12 +3,12 @@
 //! maps** (lists of repository actions). The same use cases, rules and actions as the
 //! ARM routes of `tokens`, `scopeMaps` and `generateCredentials`.
 
-use super::content_trust::{RegistryAt, person_and_registry, posted};
+use super::registry_page::{RegistryForm, RegistryPage};
 use super::{Form, SignedIn, html, see_other};
 use crate::state::AppState;
 use askama::Template;
-use axum::extract::{OriginalUri, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 use berth_domain::registry::{
     GeneratedPassword, Registry, RegistryError, RepositoryToken, ScopeMap,
@@ -260,19 +260,17 @@ fn failed(e: RegistryError, typed: Typed) -> Outcome {
 /// `GET …/tokens`.
 pub(crate) async fn tokens(
     State(state): State<AppState>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    Path(at): Path<RegistryAt>,
+    RegistryPage {
+        person,
+        registry,
+        path,
+    }: RegistryPage,
 ) -> Response {
-    let (person, registry) = match person_and_registry(&state, &headers, uri.path(), &at).await {
-        Ok(found) => found,
-        Err(response) => return *response,
-    };
     let here = Here {
         state: &state,
         person: &person,
         registry: &registry,
-        path: uri.path(),
+        path: path.as_str(),
     };
     here.tokens_page(Outcome::default()).await
 }
@@ -282,23 +280,23 @@ pub(crate) async fn tokens(
 /// `confirm=yes`).
 pub(crate) async fn act_on_token(
     State(state): State<AppState>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    Path(at): Path<RegistryAt>,
-    body: axum::body::Bytes,
+    RegistryForm {
+        page: RegistryPage {
+            person,
+            registry,
+            path,
+        },
+        form,
+    }: RegistryForm,
 ) -> Response {
-    let (person, registry, form) = match posted(&state, &headers, uri.path(), &at, &body).await {
-        Ok(posted) => posted,
-        Err(response) => return *response,
-    };
     let here = Here {
         state: &state,
         person: &person,
         registry: &registry,
-        path: uri.path(),
+        path: path.as_str(),
     };
     match token_action(&here, &form).await {
-        Ok(None) => see_other(uri.path()),
+        Ok(None) => see_other(path.as_str()),
         Ok(Some(outcome)) => here.tokens_page(outcome).await,
         Err(outcome) => here.tokens_page(*outcome).await,
     }
@@ -427,20 +425,18 @@ pub(crate) struct EditQuery {
 /// `GET …/scope-maps` (`?edit=name` fills the form with that map).
 pub(crate) async fn scope_maps(
     State(state): State<AppState>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    Path(at): Path<RegistryAt>,
+    RegistryPage {
+        person,
+        registry,
+        path,
+    }: RegistryPage,
     Query(query): Query<EditQuery>,
 ) -> Response {
-    let (person, registry) = match person_and_registry(&state, &headers, uri.path(), &at).await {
-        Ok(found) => found,
-        Err(response) => return *response,
-    };
     let here = Here {
         state: &state,
         person: &person,
         registry: &registry,
-        path: uri.path(),
+        path: path.as_str(),
     };
     let Some(edit) = query.edit else {
         return here.maps_page(false, Outcome::default()).await;
@@ -481,24 +477,24 @@ pub(crate) async fn scope_maps(
 /// or `delete` (`name`, then `confirm=yes`).
 pub(crate) async fn act_on_scope_map(
     State(state): State<AppState>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    Path(at): Path<RegistryAt>,
-    body: axum::body::Bytes,
+    RegistryForm {
+        page: RegistryPage {
+            person,
+            registry,
+            path,
+        },
+        form,
+    }: RegistryForm,
 ) -> Response {
-    let (person, registry, form) = match posted(&state, &headers, uri.path(), &at, &body).await {
-        Ok(posted) => posted,
-        Err(response) => return *response,
-    };
     let here = Here {
         state: &state,
         person: &person,
         registry: &registry,
-        path: uri.path(),
+        path: path.as_str(),
     };
     let editing = form.field("editing") == "yes";
     match scope_map_action(&here, &form).await {
-        Ok(None) => see_other(uri.path()),
+        Ok(None) => see_other(path.as_str()),
         Ok(Some(outcome)) => here.maps_page(false, outcome).await,
         Err(outcome) => here.maps_page(editing, *outcome).await,
     }
