@@ -87,6 +87,44 @@ struct Outcome {
     typed: Typed,
 }
 
+impl Outcome {
+    /// Asks `question` (then `consequence`) before `action` on `name` (and `password`).
+    fn ask(
+        action: &'static str,
+        name: &str,
+        password: &str,
+        question: String,
+        consequence: &str,
+    ) -> Self {
+        Self {
+            confirm: Some(Confirm {
+                action,
+                name: name.to_owned(),
+                password: password.to_owned(),
+                question,
+                consequence: consequence.to_owned(),
+            }),
+            ..Self::default()
+        }
+    }
+
+    /// `message` beside `field`, answered with `status`; the form keeps what was `typed`.
+    fn refused(
+        status: StatusCode,
+        message: String,
+        field: &'static str,
+        typed: Typed,
+    ) -> Box<Self> {
+        Box::new(Self {
+            status: Some(status),
+            message: Some(message),
+            field: Some(field),
+            typed,
+            ..Self::default()
+        })
+    }
+}
+
 /// The create forms' fields.
 #[derive(Default)]
 struct Typed {
@@ -316,24 +354,22 @@ async fn token_action(here: &Here<'_>, form: &Form) -> Result<Option<Outcome>, B
                 ..Typed::default()
             };
             if maps.token(id, name).await.is_ok() {
-                return Err(Box::new(Outcome {
-                    status: Some(StatusCode::CONFLICT),
-                    message: Some(format!(
+                return Err(Outcome::refused(
+                    StatusCode::CONFLICT,
+                    format!(
                         "A token named {name} exists already (was this form sent twice?). Its passwords are not shown again: generate a new one below if needed."
-                    )),
-                    field: Some("name"),
+                    ),
+                    "name",
                     typed,
-                    ..Outcome::default()
-                }));
+                ));
             }
             if typed.scope_map.is_empty() {
-                return Err(Box::new(Outcome {
-                    status: Some(StatusCode::UNPROCESSABLE_ENTITY),
-                    message: Some("Choose a scope map.".to_owned()),
-                    field: Some("scope_map"),
+                return Err(Outcome::refused(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "Choose a scope map.".to_owned(),
+                    "scope_map",
                     typed,
-                    ..Outcome::default()
-                }));
+                ));
             }
             let map = typed.scope_map.clone();
             let (token, _) = maps
@@ -363,18 +399,17 @@ async fn token_action(here: &Here<'_>, form: &Form) -> Result<Option<Outcome>, B
             here.authorize(GENERATE)?;
             let password = form.field("password");
             if form.field("confirm") != "yes" {
-                return Ok(Some(Outcome {
-                    confirm: Some(Confirm {
-                        action: "generate",
-                        name: name.to_owned(),
-                        password: password.to_owned(),
-                        question: format!("Generate a new {password} for {name}?"),
-                        consequence: format!(
-                            "Whoever signs in as {name} with the current {password} will be refused from now on. The other password keeps working. The new one is shown once."
-                        ),
-                    }),
-                    ..Outcome::default()
-                }));
+                let consequence = format!(
+                    "Whoever signs in as {name} with the current {password} will be refused from now on. The other password keeps working. The new one is shown once."
+                );
+                let question = format!("Generate a new {password} for {name}?");
+                return Ok(Some(Outcome::ask(
+                    "generate",
+                    name,
+                    password,
+                    question,
+                    &consequence,
+                )));
             }
             let (user, passwords) = maps
                 .generate_credentials(id, name, Some(password), None)
@@ -388,16 +423,13 @@ async fn token_action(here: &Here<'_>, form: &Form) -> Result<Option<Outcome>, B
         "delete" => {
             here.authorize(TOKENS_DELETE)?;
             if form.field("confirm") != "yes" {
-                return Ok(Some(Outcome {
-                    confirm: Some(Confirm {
-                        action: "delete",
-                        name: name.to_owned(),
-                        password: String::new(),
-                        question: format!("Delete the token {name}?"),
-                        consequence: "It can no longer sign in; this cannot be undone.".to_owned(),
-                    }),
-                    ..Outcome::default()
-                }));
+                return Ok(Some(Outcome::ask(
+                    "delete",
+                    name,
+                    "",
+                    format!("Delete the token {name}?"),
+                    "It can no longer sign in; this cannot be undone.",
+                )));
             }
             maps.delete_token(id, name)
                 .await
@@ -521,16 +553,13 @@ async fn scope_map_action(here: &Here<'_>, form: &Form) -> Result<Option<Outcome
                 .map(str::to_owned)
                 .collect();
             if actions.is_empty() {
-                return Err(Box::new(Outcome {
-                    status: Some(StatusCode::UNPROCESSABLE_ENTITY),
-                    message: Some(
-                        "List at least one action, such as repositories/app/content/read."
-                            .to_owned(),
-                    ),
-                    field: Some("actions"),
+                let message = "List at least one action, such as repositories/app/content/read.";
+                return Err(Outcome::refused(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    message.to_owned(),
+                    "actions",
                     typed,
-                    ..Outcome::default()
-                }));
+                ));
             }
             let description = (!typed.description.is_empty()).then(|| typed.description.clone());
             if form.field("editing") != "yes"
@@ -540,16 +569,15 @@ async fn scope_map_action(here: &Here<'_>, form: &Form) -> Result<Option<Outcome
                     // The same form sent twice.
                     return Ok(None);
                 }
-                return Err(Box::new(Outcome {
-                    status: Some(StatusCode::CONFLICT),
-                    message: Some(format!(
+                return Err(Outcome::refused(
+                    StatusCode::CONFLICT,
+                    format!(
                         "A scope map named {} exists already: edit it, or choose another name.",
                         existing.name
-                    )),
-                    field: Some("name"),
+                    ),
+                    "name",
                     typed,
-                    ..Outcome::default()
-                }));
+                ));
             }
             maps.put(id, name, description, actions)
                 .await
@@ -559,16 +587,13 @@ async fn scope_map_action(here: &Here<'_>, form: &Form) -> Result<Option<Outcome
         "delete" => {
             here.authorize(MAPS_DELETE)?;
             if form.field("confirm") != "yes" {
-                return Ok(Some(Outcome {
-                    confirm: Some(Confirm {
-                        action: "delete",
-                        name: name.to_owned(),
-                        password: String::new(),
-                        question: format!("Delete the scope map {name}?"),
-                        consequence: "This cannot be undone.".to_owned(),
-                    }),
-                    ..Outcome::default()
-                }));
+                return Ok(Some(Outcome::ask(
+                    "delete",
+                    name,
+                    "",
+                    format!("Delete the scope map {name}?"),
+                    "This cannot be undone.",
+                )));
             }
             maps.delete(id, name)
                 .await
