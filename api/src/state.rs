@@ -51,6 +51,8 @@ pub struct AppState {
     pub authenticator: berth_domain::identity::Authenticator,
     /// The portal's sessions.
     pub sessions: berth_domain::session::SessionService,
+    /// The external provider people may also sign in to the portal with, if any.
+    pub portal_sign_in: Option<std::sync::Arc<dyn berth_domain::session::ExternalSignIn>>,
     /// What clients append to a registry name to reach its login server
     /// (`registry.localhost[:port]`, the cloud-metadata document's `acrLoginServer`).
     pub acr_login_server_suffix: String,

@@ -91,6 +91,39 @@ pub trait SessionStore: Send + Sync {
     fn key_of(&self, token: &str) -> String;
 }
 
+/// An external OpenID Connect provider people may sign in to the portal with: the
+/// authorization-code flow with PKCE, the portal being the provider's confidential client.
+/// The access token redeemed is then verified and mapped to a person exactly as the API
+/// verifies the provider's tokens (it must be one of the trusted providers).
+#[async_trait]
+pub trait ExternalSignIn: Send + Sync {
+    /// Its name on the sign-in page.
+    fn name(&self) -> &str;
+
+    /// Where to send the browser: the provider's authorization endpoint, asking for a code
+    /// for `redirect_uri` with `state` and the S256 `code_challenge`.
+    ///
+    /// # Errors
+    /// Why the provider cannot be reached or described itself wrongly.
+    async fn authorization_url(
+        &self,
+        redirect_uri: &str,
+        state: &str,
+        code_challenge: &str,
+    ) -> Result<String, String>;
+
+    /// Redeems `code` with the PKCE `code_verifier`: the access token for Berth's API.
+    ///
+    /// # Errors
+    /// The provider's refusal, or why it cannot be reached.
+    async fn redeem(
+        &self,
+        code: &str,
+        redirect_uri: &str,
+        code_verifier: &str,
+    ) -> Result<String, String>;
+}
+
 /// Finds who a session's person is now.
 #[async_trait]
 pub trait SessionPeople: Send + Sync {

@@ -70,6 +70,8 @@ pub struct Settings {
     pub management_audience: String,
     /// Trusted external OIDC providers.
     pub oidc_providers: Vec<TrustedProvider>,
+    /// The external provider people may also sign in to the portal with, if any.
+    pub portal_sign_in: Option<PortalSignIn>,
     /// `iss` of registry tokens: the `issuer` a registry's and Notary's token auth is given.
     pub registry_token_issuer: String,
     /// The Notary server's `service` name, when content trust uses one.
@@ -89,6 +91,23 @@ pub struct Settings {
     pub trusted_proxies: crate::proxies::TrustedProxies,
     /// `BERTH_REGISTRY_BACKEND`: the data plane behind the login servers.
     pub registry_backend: RegistryBackend,
+}
+
+/// The external OIDC provider people may sign in to the portal with
+/// (`BERTH_PORTAL_OIDC_*`): one of the trusted providers, of which the portal is a
+/// confidential client.
+#[derive(Debug, Clone)]
+pub struct PortalSignIn {
+    /// `BERTH_PORTAL_OIDC_ISSUER`: the provider (an issuer of `BERTH_OIDC_PROVIDERS`).
+    pub issuer: String,
+    /// `BERTH_PORTAL_OIDC_CLIENT_ID`: the portal's client id there.
+    pub client_id: String,
+    /// `BERTH_PORTAL_OIDC_CLIENT_SECRET`: its secret.
+    pub client_secret: SecretString,
+    /// The resource the access token is asked for: the provider's first trusted audience.
+    pub resource: String,
+    /// `BERTH_PORTAL_OIDC_NAME`: the provider's name on the sign-in page.
+    pub name: String,
 }
 
 /// The data plane behind the login servers.
@@ -302,6 +321,10 @@ struct Raw {
     bootstrap_client_secret: Option<String>,
     management_audience: Option<String>,
     oidc_providers: Option<Vec<ProviderRaw>>,
+    portal_oidc_issuer: Option<String>,
+    portal_oidc_client_id: Option<String>,
+    portal_oidc_client_secret: Option<String>,
+    portal_oidc_name: Option<String>,
     registry_token_issuer: Option<String>,
     notary_service: Option<String>,
     notary_url: Option<String>,
@@ -407,6 +430,14 @@ const SETTINGS: &[Setting] = settings! {
         "Audience of management tokens (the cloud's activeDirectoryResourceId).";
     oidc_providers: Tables, "BERTH_OIDC_PROVIDERS", Some("oidc_providers"), "none",
         "Trusted external OIDC providers: a JSON array in the environment, [[oidc_providers]] in the file.";
+    portal_oidc_issuer: Text, "BERTH_PORTAL_OIDC_ISSUER", Some("portal_oidc_issuer"), "none",
+        "A trusted provider (its issuer) people may also sign in to the portal with.";
+    portal_oidc_client_id: Text, "BERTH_PORTAL_OIDC_CLIENT_ID", Some("portal_oidc_client_id"), "none",
+        "The portal's client id at that provider (its redirect URI: <public URL>/portal/auth/external/callback).";
+    portal_oidc_client_secret: Text, "BERTH_PORTAL_OIDC_CLIENT_SECRET", None, "none",
+        "The portal's client secret at that provider.";
+    portal_oidc_name: Text, "BERTH_PORTAL_OIDC_NAME", Some("portal_oidc_name"), "the issuer's host",
+        "The provider's name on the sign-in page (Sign in with <name>).";
     registry_token_issuer: Text, "BERTH_REGISTRY_TOKEN_ISSUER", Some("registry_token_issuer"), "berth-token-server",
         "iss of registry tokens, as registries' and Notary's token auth are told it.";
     notary_service: Text, "BERTH_NOTARY_SERVICE", Some("notary_service"), "berth-notary (embedded trust server)",
@@ -600,6 +631,62 @@ fn bounded(
             ),
         )),
     }
+}
+
+/// The portal's external sign-in, when `BERTH_PORTAL_OIDC_ISSUER` is set: with a client id
+/// and secret, at one of the trusted `providers`.
+fn portal_sign_in(
+    issuer: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    name: Option<String>,
+    providers: &[TrustedProvider],
+) -> Result<Option<PortalSignIn>, ConfigError> {
+    let key = "BERTH_PORTAL_OIDC_ISSUER";
+    let Some(issuer) = issuer.filter(|i| !i.is_empty()) else {
+        return Ok(None);
+    };
+    let provider = providers
+        .iter()
+        .find(|p| p.issuer == issuer)
+        .ok_or_else(|| {
+            invalid(
+                key,
+                format!(
+                    "'{issuer}' is not the issuer of one of BERTH_OIDC_PROVIDERS: trust it first"
+                ),
+            )
+        })?;
+    let resource = provider
+        .audiences
+        .first()
+        .cloned()
+        .ok_or_else(|| invalid(key, format!("the provider '{issuer}' has no audience")))?;
+    let client_id = client_id.filter(|c| !c.is_empty()).ok_or_else(|| {
+        invalid(
+            "BERTH_PORTAL_OIDC_CLIENT_ID",
+            "is required with BERTH_PORTAL_OIDC_ISSUER",
+        )
+    })?;
+    let client_secret = client_secret.filter(|c| !c.is_empty()).ok_or_else(|| {
+        invalid(
+            "BERTH_PORTAL_OIDC_CLIENT_SECRET",
+            "is required with BERTH_PORTAL_OIDC_ISSUER",
+        )
+    })?;
+    let name = name.filter(|n| !n.trim().is_empty()).unwrap_or_else(|| {
+        reqwest::Url::parse(&issuer)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_else(|| issuer.clone())
+    });
+    Ok(Some(PortalSignIn {
+        issuer,
+        client_id,
+        client_secret: SecretString::from(client_secret),
+        resource,
+        name,
+    }))
 }
 
 /// The Notary server's URL: https, or plain http on loopback only (Berth's own `*` tokens
@@ -891,6 +978,13 @@ impl Raw {
             .into_iter()
             .map(ProviderRaw::validate)
             .collect::<Result<Vec<_>, _>>()?;
+        let portal_sign_in = portal_sign_in(
+            self.portal_oidc_issuer,
+            self.portal_oidc_client_id,
+            self.portal_oidc_client_secret,
+            self.portal_oidc_name,
+            &oidc_providers,
+        )?;
         let registry_token_issuer = self
             .registry_token_issuer
             .unwrap_or_else(|| "berth-token-server".to_owned());
@@ -999,6 +1093,7 @@ impl Raw {
             trust_server,
             trust,
             oidc_providers,
+            portal_sign_in,
             bootstrap_client_id,
             bootstrap_client_secret: self.bootstrap_client_secret.map(SecretString::from),
             management_audience,

@@ -7,6 +7,7 @@ pub mod files;
 pub mod jwt;
 pub mod notary;
 pub mod oidc;
+pub mod oidc_sign_in;
 pub mod persistence;
 pub mod proxies;
 pub mod registry_token;

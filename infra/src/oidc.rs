@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 /// Clock skew tolerated on `exp` and `nbf`.
 const LEEWAY_SECS: u64 = 60;
 /// How long one discovery or JWKS request may take.
-const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest discovery document or key set read (real ones are a few KiB).
 const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
 
@@ -127,7 +127,7 @@ fn decoding_keys(set: &Value) -> HashMap<String, (DecodingKey, Option<Algorithm>
 }
 
 /// `url`, if keys may be fetched from it: HTTPS, or plain HTTP to a loopback host.
-fn fetchable(url: &str) -> Result<reqwest::Url, String> {
+pub(crate) fn fetchable(url: &str) -> Result<reqwest::Url, String> {
     let parsed = reqwest::Url::parse(url).map_err(|e| format!("'{url}' is not a URL: {e}"))?;
     let host = parsed.host_str().unwrap_or_default();
     let host = host.trim_start_matches('[').trim_end_matches(']');
@@ -142,8 +142,42 @@ fn fetchable(url: &str) -> Result<reqwest::Url, String> {
     }
 }
 
+/// The JSON answer to `request` (`what` names it in errors): a success, read up to
+/// [`MAX_DOCUMENT_BYTES`].
+pub(crate) async fn json_answer(
+    request: reqwest::RequestBuilder,
+    what: &str,
+) -> Result<Value, String> {
+    let mut response = request.send().await.map_err(|e| format!("{what}: {e}"))?;
+    let status = response.status();
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_DOCUMENT_BYTES as u64)
+    {
+        return Err(format!("{what}: larger than {MAX_DOCUMENT_BYTES} bytes"));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| format!("{what}: {e}"))? {
+        if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
+            return Err(format!("{what}: larger than {MAX_DOCUMENT_BYTES} bytes"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    if !status.is_success() {
+        // An OAuth error answer names the error; nothing else of it is repeated.
+        let error = serde_json::from_slice::<Value>(&body)
+            .ok()
+            .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_owned));
+        return Err(match error {
+            Some(error) => format!("{what}: {status} ({error})"),
+            None => format!("{what}: {status}"),
+        });
+    }
+    serde_json::from_slice(&body).map_err(|e| format!("{what}: not JSON: {e}"))
+}
+
 /// Where a provider's discovery document is: `<issuer>/.well-known/openid-configuration`.
-fn discovery_url(issuer: &str) -> String {
+pub(crate) fn discovery_url(issuer: &str) -> String {
     format!(
         "{}/.well-known/openid-configuration",
         issuer.trim_end_matches('/')
@@ -180,35 +214,11 @@ impl OidcProviders {
 
     /// GETs a JSON document, refusing redirects, errors and answers over the bound.
     async fn get_json(&self, url: reqwest::Url) -> Result<Value, String> {
-        let mut response = self
+        let request = self
             .http
             .get(url.clone())
-            .header(reqwest::header::ACCEPT, "application/json")
-            .send()
-            .await
-            .map_err(|e| format!("GET {url}: {e}"))?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(format!("GET {url}: {status}"));
-        }
-        if response
-            .content_length()
-            .is_some_and(|n| n > MAX_DOCUMENT_BYTES as u64)
-        {
-            return Err(format!("GET {url}: larger than {MAX_DOCUMENT_BYTES} bytes"));
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| format!("GET {url}: {e}"))?
-        {
-            if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
-                return Err(format!("GET {url}: larger than {MAX_DOCUMENT_BYTES} bytes"));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        serde_json::from_slice(&body).map_err(|e| format!("GET {url}: not JSON: {e}"))
+            .header(reqwest::header::ACCEPT, "application/json");
+        json_answer(request, &format!("GET {url}")).await
     }
 
     /// The provider's `jwks_uri`, from its discovery document, which must name `issuer`

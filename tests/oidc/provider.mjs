@@ -4,7 +4,8 @@
 //
 //   OIDC_AUDIENCE=https://management.berth.local/ node provider.mjs
 //
-// Clients: `berth-app` (client credentials, authorization code). Any user name signs in
+// Clients: `berth-app` (client credentials, authorization code; redirect URIs
+// http://127.0.0.1/callback and OIDC_REDIRECT_URI when set). Any user name signs in
 // through the provider's development login form (see login.mjs). GET /test/stats tells how
 // often discovery and the JWKS were fetched, so tests can check Berth's refetch floor.
 import http from 'node:http';
@@ -36,7 +37,7 @@ const provider = new Provider(issuer, {
     client_secret: clientSecret,
     grant_types: ['client_credentials', 'authorization_code'],
     response_types: ['code'],
-    redirect_uris: ['http://127.0.0.1/callback'],
+    redirect_uris: ['http://127.0.0.1/callback', ...(process.env.OIDC_REDIRECT_URI ? [process.env.OIDC_REDIRECT_URI] : [])],
   }],
   jwks: { keys },
   cookies: { keys: [randomBytes(16).toString('hex')] },

@@ -39,10 +39,20 @@ impl OidcProvider {
     /// # Panics
     /// When Node.js or the package is missing, or the provider does not start.
     pub async fn start(audience: &str) -> Self {
+        Self::start_with_redirect(audience, None).await
+    }
+
+    /// Starts a provider whose access tokens are for `audience`, and whose confidential
+    /// client may also be sent back to `redirect_uri` (a relying party under test).
+    ///
+    /// # Panics
+    /// When Node.js or the package is missing, or the provider does not start.
+    pub async fn start_with_redirect(audience: &str, redirect_uri: Option<&str>) -> Self {
         check_installed();
         let mut child = Command::new("node")
             .arg(dir().join("provider.mjs"))
             .env("OIDC_AUDIENCE", audience)
+            .env("OIDC_REDIRECT_URI", redirect_uri.unwrap_or_default())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .kill_on_drop(true)

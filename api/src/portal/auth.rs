@@ -19,23 +19,45 @@ const FLOW_MAX_AGE_SECS: u32 = 600;
 /// idle; this is its absolute end).
 const SESSION_MAX_AGE_SECS: i64 = berth_domain::session::ABSOLUTE_TIMEOUT.whole_seconds();
 
-/// `?return=` of the sign-in start.
+/// Where the external provider sends the browser back.
+pub(crate) const EXTERNAL_CALLBACK_PATH: &str = "/portal/auth/external/callback";
+
+/// `?return=&via=` of the sign-in start.
 #[derive(Deserialize)]
 pub(crate) struct SignInQuery {
     #[serde(rename = "return")]
     return_to: Option<String>,
+    /// `external`: through the external provider instead of the built-in issuer.
+    via: Option<String>,
 }
 
-/// `GET /portal/auth/signin`: starts the flow at the issuer's sign-in page.
+/// `GET /portal/auth/signin`: starts the flow at the issuer's sign-in page, or (with
+/// `via=external`) at the external provider's.
 pub(crate) async fn sign_in(
     State(state): State<AppState>,
+    headers: HeaderMap,
     Query(query): Query<SignInQuery>,
 ) -> Response {
     let (Some(flow_state), Some(verifier)) = (random(), random()) else {
         return unavailable();
     };
-    let settings = state.tokens.settings();
     let challenge = berth_infra::persistence::pkce_challenge(&verifier);
+    if query.via.as_deref() == Some("external") {
+        // From the issuer's sign-in page: the page to come back to is the flow's.
+        let return_to = query.return_to.or_else(|| {
+            cookie(&headers, FLOW_COOKIE)
+                .and_then(|c| Flow::decode(&c))
+                .map(|f| f.return_to)
+        });
+        let flow = Flow {
+            state: flow_state,
+            verifier,
+            return_to: safe_return(return_to.as_deref()),
+            external: true,
+        };
+        return external_sign_in(&state, flow, &challenge).await;
+    }
+    let settings = state.tokens.settings();
     let params = form_urlencoded::Serializer::new(String::new())
         .append_pair("client_id", PORTAL_CLIENT_ID)
         .append_pair("redirect_uri", &redirect_uri(&state))
@@ -49,6 +71,7 @@ pub(crate) async fn sign_in(
         state: flow_state,
         verifier,
         return_to: safe_return(query.return_to.as_deref()),
+        external: false,
     };
     let mut response = see_other(&format!(
         "/{}/oauth2/v2.0/authorize?{params}",
@@ -72,6 +95,113 @@ pub(crate) struct CallbackQuery {
     error_description: Option<String>,
 }
 
+/// Sends the browser to the external provider, the flow kept in its cookie.
+async fn external_sign_in(state: &AppState, flow: Flow, challenge: &str) -> Response {
+    let Some(provider) = &state.portal_sign_in else {
+        return refused(
+            "Signing in through another provider is not set up here. Sign in with your directory account.",
+        );
+    };
+    let redirect = external_redirect_uri(state);
+    let location = match provider
+        .authorization_url(&redirect, &flow.state, challenge)
+        .await
+    {
+        Ok(location) => location,
+        Err(e) => {
+            tracing::warn!(error.cause = %e, "the portal's sign-in provider cannot be reached");
+            return message_page(
+                StatusCode::BAD_GATEWAY,
+                "Sign-in failed",
+                &format!(
+                    "{} cannot be reached right now. Try again in a moment, or sign in with your directory account.",
+                    provider.name()
+                ),
+            );
+        }
+    };
+    let mut response = see_other(&location);
+    set_cookie(
+        &mut response,
+        FLOW_COOKIE,
+        &flow.encode(),
+        i64::from(FLOW_MAX_AGE_SECS),
+    );
+    response
+}
+
+/// The flow a callback belongs to: this browser's, for the same provider, with the same
+/// `state`, and no error from the provider; otherwise the page saying why not.
+fn returning_flow(
+    headers: &HeaderMap,
+    query: &CallbackQuery,
+    external: bool,
+) -> Result<Flow, Box<Response>> {
+    let flow = cookie(headers, FLOW_COOKIE)
+        .and_then(|c| Flow::decode(&c))
+        .filter(|f| f.external == external)
+        .ok_or_else(|| {
+            refused("This sign-in has expired or was started elsewhere. Sign in again.")
+        })?;
+    if query.state.as_deref() != Some(flow.state.as_str()) {
+        return Err(Box::new(refused(
+            "This sign-in does not match the one this browser started. Sign in again.",
+        )));
+    }
+    if let Some(error) = &query.error {
+        let description = query.error_description.as_ref().unwrap_or(error);
+        return Err(Box::new(refused(description)));
+    }
+    Ok(flow)
+}
+
+/// `GET /portal/auth/external/callback`: as [`callback`], the code redeemed at the external
+/// provider and its access token verified as the API verifies that provider's tokens.
+pub(crate) async fn external_callback(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<CallbackQuery>,
+) -> Response {
+    let flow = match returning_flow(&headers, &query, true) {
+        Ok(flow) => flow,
+        Err(refusal) => return *refusal,
+    };
+    let (Some(provider), Some(code)) = (&state.portal_sign_in, query.code.as_deref()) else {
+        return refused("The sign-in could not be completed. Sign in again.");
+    };
+    let redirect = external_redirect_uri(&state);
+    let token = match provider.redeem(code, &redirect, &flow.verifier).await {
+        Ok(token) => token,
+        Err(e) => {
+            tracing::info!(error.cause = %e, "a portal sign-in's code was refused by the provider");
+            return refused("The sign-in could not be completed. Sign in again.");
+        }
+    };
+    let audience = berth_domain::identity::Audience::Management;
+    match state.authenticator.authenticate(&token, audience).await {
+        Ok(caller) => open_session(&state, caller.object_id, &flow.return_to).await,
+        Err(e) => {
+            tracing::info!(error.cause = %e, "the provider's access token for a portal sign-in was refused");
+            refused("Your sign-in was not accepted. Sign in again.")
+        }
+    }
+}
+
+/// Opens a session for `person` and goes to `return_to`.
+async fn open_session(state: &AppState, person: uuid::Uuid, return_to: &str) -> Response {
+    let (token, _) = match state.sessions.open(person).await {
+        Ok(opened) => opened,
+        Err(e) => {
+            tracing::error!(error.cause = %e, "cannot open a portal session");
+            return unavailable();
+        }
+    };
+    let mut response = see_other(return_to);
+    set_cookie(&mut response, SESSION_COOKIE, &token, SESSION_MAX_AGE_SECS);
+    set_cookie(&mut response, FLOW_COOKIE, "", 0);
+    response
+}
+
 /// `GET /portal/auth/callback`: checks the flow's `state`, redeems the code with the
 /// verifier, opens the session and goes back to the page the person was on.
 pub(crate) async fn callback(
@@ -79,20 +209,14 @@ pub(crate) async fn callback(
     headers: HeaderMap,
     Query(query): Query<CallbackQuery>,
 ) -> Response {
-    let Some(flow) = cookie(&headers, FLOW_COOKIE).and_then(|c| Flow::decode(&c)) else {
-        return refused("This sign-in has expired or was started elsewhere. Sign in again.");
+    let flow = match returning_flow(&headers, &query, false) {
+        Ok(flow) => flow,
+        Err(refusal) => return *refusal,
     };
-    if query.state.as_deref() != Some(flow.state.as_str()) {
-        return refused("This sign-in does not match the one this browser started. Sign in again.");
-    }
-    if let Some(error) = query.error {
-        let description = query.error_description.unwrap_or(error);
-        return refused(&description);
-    }
     let request = TokenRequest {
         grant_type: "authorization_code".to_owned(),
         client_id: Some(PORTAL_CLIENT_ID.to_owned()),
-        code: query.code,
+        code: query.code.clone(),
         redirect_uri: Some(redirect_uri(&state)),
         code_verifier: Some(flow.verifier),
         scope: Some(format!("{}/.default", state.tokens.settings().base_url)),
@@ -117,17 +241,7 @@ pub(crate) async fn callback(
             return unavailable();
         }
     };
-    let (token, _) = match state.sessions.open(caller.object_id).await {
-        Ok(opened) => opened,
-        Err(e) => {
-            tracing::error!(error.cause = %e, "cannot open a portal session");
-            return unavailable();
-        }
-    };
-    let mut response = see_other(&flow.return_to);
-    set_cookie(&mut response, SESSION_COOKIE, &token, SESSION_MAX_AGE_SECS);
-    set_cookie(&mut response, FLOW_COOKIE, "", 0);
-    response
+    open_session(&state, caller.object_id, &flow.return_to).await
 }
 
 /// `POST /portal/auth/signout`: ends the session (with its CSRF token).
@@ -172,23 +286,35 @@ struct Flow {
     state: String,
     verifier: String,
     return_to: String,
+    /// Through the external provider.
+    external: bool,
 }
 
 impl Flow {
     fn encode(&self) -> String {
-        let joined = format!("{}\n{}\n{}", self.state, self.verifier, self.return_to);
+        let via = if self.external { "external" } else { "issuer" };
+        let joined = format!(
+            "{}\n{}\n{via}\n{}",
+            self.state, self.verifier, self.return_to
+        );
         URL_SAFE_NO_PAD.encode(joined)
     }
 
     fn decode(value: &str) -> Option<Self> {
         let bytes = URL_SAFE_NO_PAD.decode(value).ok()?;
         let text = String::from_utf8(bytes).ok()?;
-        let mut parts = text.splitn(3, '\n');
-        let (state, verifier, return_to) = (parts.next()?, parts.next()?, parts.next()?);
+        let mut parts = text.splitn(4, '\n');
+        let (state, verifier) = (parts.next()?, parts.next()?);
+        let external = match parts.next()? {
+            "external" => true,
+            "issuer" => false,
+            _ => return None,
+        };
         Some(Self {
             state: state.to_owned(),
             verifier: verifier.to_owned(),
-            return_to: safe_return(Some(return_to)),
+            return_to: safe_return(Some(parts.next()?)),
+            external,
         })
     }
 }
@@ -197,6 +323,14 @@ impl Flow {
 fn redirect_uri(state: &AppState) -> String {
     format!(
         "{}{PORTAL_CALLBACK_PATH}",
+        state.tokens.settings().base_url.trim_end_matches('/')
+    )
+}
+
+/// Where the external provider sends the browser back (its client's redirect URI).
+fn external_redirect_uri(state: &AppState) -> String {
+    format!(
+        "{}{EXTERNAL_CALLBACK_PATH}",
         state.tokens.settings().base_url.trim_end_matches('/')
     )
 }

@@ -42,6 +42,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/portal", get(pages::registries))
         .route("/portal/auth/signin", get(auth::sign_in))
         .route("/portal/auth/callback", get(auth::callback))
+        .route(auth::EXTERNAL_CALLBACK_PATH, get(auth::external_callback))
         .route("/portal/auth/signout", post(auth::sign_out))
         .route("/portal/signed-out", get(auth::signed_out))
         .route("/portal/create", get(create::show).post(create::create))

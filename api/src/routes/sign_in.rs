@@ -33,6 +33,8 @@ struct SignInPage<'a> {
     username: &'a str,
     error: Option<&'a str>,
     form: bool,
+    /// The external provider's name, when the portal may sign in through it.
+    external: Option<&'a str>,
 }
 
 /// `GET /{tenant}/oauth2/v2.0/authorize`: the sign-in page for a good request.
@@ -46,7 +48,7 @@ pub(crate) async fn authorize(
     }
     let request = parse(query.as_deref().unwrap_or("").as_bytes()).0;
     match state.tokens.authorize(&request) {
-        Ok(authorization) => sign_in_page(&tenant, &request, &authorization, None),
+        Ok(authorization) => sign_in_page(&state, &tenant, &request, &authorization, None),
         Err(e) => refused(e),
     }
 }
@@ -82,7 +84,7 @@ pub(crate) async fn sign_in(
         Err(e) => {
             let (status, message) = sign_in_failure(&e);
             let failed = Some((username.as_str(), message));
-            let mut response = sign_in_page(&tenant, &request, &authorization, failed);
+            let mut response = sign_in_page(&state, &tenant, &request, &authorization, failed);
             *response.status_mut() = status;
             response
         }
@@ -134,6 +136,7 @@ fn hidden_fields(request: &AuthorizeRequest) -> Vec<(&'static str, String)> {
 
 /// The sign-in page for `authorization`, with a failed attempt's user name and message.
 fn sign_in_page(
+    state: &AppState,
     tenant: &str,
     request: &AuthorizeRequest,
     authorization: &Authorization,
@@ -152,6 +155,12 @@ fn sign_in_page(
         username,
         error: failed.map(|(_, message)| message),
         form: true,
+        // The portal's sign-in may also go through the external provider.
+        external: state
+            .portal_sign_in
+            .as_ref()
+            .filter(|_| authorization.client_id == berth_domain::identity::PORTAL_CLIENT_ID)
+            .map(|provider| provider.name()),
     };
     html(StatusCode::OK, &page)
 }
@@ -166,6 +175,7 @@ fn shown(status: StatusCode, message: &str) -> Response {
         username: "",
         error: Some(message),
         form: false,
+        external: None,
     };
     html(status, &page)
 }

@@ -144,7 +144,16 @@ impl Application {
             // data plane. Only this clone creates registries (the token server's reads).
             resources.registries = resources.registries.with_repository_storage(files);
         }
+        let portal_sign_in = match settings.portal_sign_in.clone() {
+            Some(sign_in) => Some(Arc::new(
+                berth_infra::oidc_sign_in::OidcSignIn::new(sign_in)
+                    .map_err(StartupError::Bootstrap)?,
+            )
+                as Arc<dyn berth_domain::session::ExternalSignIn>),
+            None => None,
+        };
         let state = AppState {
+            portal_sign_in,
             subscriptions: resources.subscriptions,
             groups: resources.groups,
             registries: resources.registries,

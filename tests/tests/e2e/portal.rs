@@ -30,7 +30,7 @@ impl Browser {
     }
 
     fn url(&self, target: &str) -> String {
-        if target.starts_with("https://") {
+        if target.starts_with("https://") || target.starts_with("http://") {
             target.to_owned()
         } else {
             format!("{}{target}", self.base)
@@ -48,8 +48,12 @@ impl Browser {
     fn keep(&mut self, answer: &reqwest::Response) {
         for set in answer.headers().get_all("set-cookie") {
             let set = set.to_str().unwrap();
+            // berthd's cookies (an external provider's are its own business).
             assert!(
-                set.contains("Secure") && set.contains("HttpOnly") && set.contains("SameSite=Lax"),
+                !set.starts_with("__Host-")
+                    || set.contains("Secure")
+                        && set.contains("HttpOnly")
+                        && set.contains("SameSite=Lax"),
                 "{set}"
             );
             let (pair, _) = set.split_once(';').unwrap();
@@ -773,4 +777,154 @@ berth_tests::both_backends_with! {
         let (status, _) = app.get(&format!("{}/scopeMaps/appreader?api-version=2023-07-01", app.registry_path("rg", "tokenreg"))).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
     }
+}
+
+/// Sign-in through a trusted external OIDC provider (`oidc-provider` from npm): the
+/// issuer's sign-in page offers it, the provider's own login and consent pages are gone
+/// through as a browser would, and the portal opens a session for the person the
+/// provider's access token names (added to the directory on first sight, with no role).
+async fn signs_in_through_the_external_provider(backend: berth_tests::Backend) {
+    use berth_tests::oidc::OidcProvider;
+    const AUDIENCE: &str = "https://management.berth.local/";
+    let port = berth_tests::registry::free_port();
+    let base = format!("https://127.0.0.1:{port}");
+    let callback = format!("{base}/portal/auth/external/callback");
+    let provider = OidcProvider::start_with_redirect(AUDIENCE, Some(&callback)).await;
+    let trusted = Value::Array(vec![provider.trust(&[AUDIENCE])]).to_string();
+    let env = [
+        ("BERTH_LISTEN", format!("127.0.0.1:{port}")),
+        ("BERTH_OIDC_PROVIDERS", trusted),
+        ("BERTH_PORTAL_OIDC_ISSUER", provider.issuer.clone()),
+        ("BERTH_PORTAL_OIDC_CLIENT_ID", provider.client_id.clone()),
+        (
+            "BERTH_PORTAL_OIDC_CLIENT_SECRET",
+            provider.client_secret.clone(),
+        ),
+        ("BERTH_PORTAL_OIDC_NAME", "Example <SSO>".to_owned()),
+    ];
+    let options = SpawnOptions {
+        tls: true,
+        env: env.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+        ..Default::default()
+    };
+    let app = berth_tests::spawn_app_with(backend, options).await;
+    assert_eq!(app.base, base);
+    app.create_group("rg").await;
+    app.create_registry("rg", "ssoreg", "Basic").await;
+
+    let mut browser = Browser::new(&app);
+    let answer = browser.get("/portal?filter=sso").await;
+    let (at, page) = browser.follow(answer).await;
+    assert!(at.contains("/oauth2/v2.0/authorize?"), "{at}");
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains(
+            "href=\"/portal/auth/signin?via=external\">Sign in with Example &#60;SSO&#62;</a>"
+        ),
+        "the issuer's page offers the provider: {html}"
+    );
+
+    // Through the provider's pages, as a browser goes: login, consent, back to the portal.
+    let mut answer = browser.get("/portal/auth/signin?via=external").await;
+    let mut landed = None;
+    for _ in 0..20 {
+        let here = answer.url().clone();
+        if answer.status().is_redirection() {
+            let location = answer.headers()["location"].to_str().unwrap().to_owned();
+            let next = here.join(&location).unwrap().to_string();
+            answer = browser.get(&next).await;
+            continue;
+        }
+        let html = answer.text().await.unwrap();
+        if here.as_str().starts_with(&base) {
+            landed = Some((
+                here.path().to_owned(),
+                here.query().map(str::to_owned),
+                html,
+            ));
+            break;
+        }
+        let form = if html.contains("name=\"login\"") {
+            vec![
+                pair("prompt", "login"),
+                pair("login", "pat"),
+                pair("password", "any"),
+            ]
+        } else {
+            vec![pair("prompt", "consent")]
+        };
+        answer = browser.post(here.as_str(), &form).await;
+    }
+    let (path, query, html) = landed.unwrap_or_else(|| panic!("never came back to the portal"));
+    assert_eq!(
+        (path.as_str(), query.as_deref()),
+        ("/portal", Some("filter=sso")),
+        "back on the page it was on"
+    );
+    assert!(
+        html.contains("pat#EXT#@127.0.0.1") && html.contains("No registry you can read matches"),
+        "signed in, with no role yet: {html}"
+    );
+
+    // The person is in the directory now; given a role, the portal shows what it allows.
+    let (_, users) = app
+        .get("/v1.0/users?$filter=userPrincipalName eq 'pat%23EXT%23@127.0.0.1'")
+        .await;
+    let pat = users["value"][0]["id"].as_str().unwrap().to_owned();
+    assign(&app, &app.rg_path("rg"), READER, &pat).await;
+    let html = browser
+        .get("/portal?filter=sso")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(">ssoreg</a>"), "{html}");
+
+    // A callback that is not this browser's, or a made-up code, opens nothing.
+    let mut stranger = Browser::new(&app);
+    let forged = stranger
+        .get("/portal/auth/external/callback?code=abc&state=xyz")
+        .await;
+    assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
+    let started = stranger.get("/portal/auth/signin?via=external").await;
+    assert_eq!(started.status(), StatusCode::SEE_OTHER);
+    let location = started.headers()["location"].to_str().unwrap().to_owned();
+    let state = reqwest::Url::parse(&location)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    let made_up = stranger
+        .get(&format!(
+            "/portal/auth/external/callback?code=made-up&state={state}"
+        ))
+        .await;
+    assert_eq!(made_up.status(), StatusCode::BAD_REQUEST);
+    assert!(!stranger.jar.contains_key("__Host-berth-session"));
+    // A flow of the built-in issuer does not end at the external callback, nor the reverse.
+    let issuer_flow = stranger.get("/portal/auth/signin").await;
+    assert_eq!(issuer_flow.status(), StatusCode::SEE_OTHER);
+    let location = issuer_flow.headers()["location"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let state = capture(&format!("{location}&"), "state=", "&");
+    let crossed = stranger
+        .get(&format!(
+            "/portal/auth/external/callback?code=x&state={state}"
+        ))
+        .await;
+    assert_eq!(crossed.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_portal_signs_in_through_the_external_oidc_provider_on_sqlite() {
+    signs_in_through_the_external_provider(berth_tests::Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_portal_signs_in_through_the_external_oidc_provider_on_postgres() {
+    signs_in_through_the_external_provider(berth_tests::Backend::Postgres).await;
 }
