@@ -96,6 +96,8 @@ struct Access {
     delete: bool,
     sign: bool,
     sign_note: Option<String>,
+    /// Some assignment is for some repositories only (their scope, or a condition).
+    per_repository: bool,
 }
 
 #[derive(Template)]
@@ -313,7 +315,11 @@ pub(crate) async fn assign(
     let scope = registry.id.to_string();
     if let Err(e) = state.authorize(&person.caller, ASSIGNMENTS_WRITE, &scope) {
         return view
-            .add_page(&query, true, Some(e.message().to_owned()))
+            .add_page(
+                &query,
+                true,
+                Some((StatusCode::FORBIDDEN, e.message().to_owned())),
+            )
             .await;
     }
     let new = NewAssignment {
@@ -333,15 +339,17 @@ pub(crate) async fn assign(
             see_other(&format!("{iam}?{}", query_of(&[("added", &role)])))
         }
         Err(e) => {
-            let message = match e {
-                RbacError::AssignmentExists(_) => {
-                    "This member already holds this role here: nothing was added.".to_owned()
+            let refusal = match e {
+                RbacError::AssignmentExists(_) => (
+                    StatusCode::CONFLICT,
+                    "This member already holds this role here: nothing was added.".to_owned(),
+                ),
+                other => {
+                    let error = crate::error::ApiError::assignment_refusal(other);
+                    (error.status(), error.message().to_owned())
                 }
-                other => crate::error::ApiError::assignment_refusal(other)
-                    .message()
-                    .to_owned(),
             };
-            view.add_page(&query, true, Some(message)).await
+            view.add_page(&query, true, Some(refusal)).await
         }
     }
 }
@@ -585,6 +593,10 @@ impl View<'_> {
             .collect();
         roles.sort();
         roles.dedup();
+        let per_repository = held.iter().any(|a| {
+            a.condition.is_some()
+                || a.scope.level() == berth_domain::authorization::ScopeLevel::Repository
+        });
         let images = self
             .state
             .registry_tokens
@@ -610,6 +622,7 @@ impl View<'_> {
             delete: images.delete,
             sign: images.can_sign(),
             sign_note,
+            per_repository,
         };
         (Vec::new(), Some(access))
     }
@@ -620,8 +633,9 @@ impl View<'_> {
         &self,
         query: &AddQuery,
         reviewing: bool,
-        message: Option<String>,
+        refusal: Option<(StatusCode, String)>,
     ) -> Response {
+        let (refused, message) = refusal.unzip();
         let scope = self.scope();
         let roles = self
             .state
@@ -671,8 +685,8 @@ impl View<'_> {
             (true, Some(role), Some(member)) => Some((choice(role), member)),
             _ => None,
         };
-        let status = if message.is_some() {
-            StatusCode::CONFLICT
+        let status = if let Some(status) = refused {
+            status
         } else if role_error.is_some() || member_error.is_some() {
             StatusCode::UNPROCESSABLE_ENTITY
         } else {

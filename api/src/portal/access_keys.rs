@@ -160,23 +160,14 @@ impl Keys<'_> {
 
     /// The page after `e`, with the registry as it is now.
     async fn failed(&self, registry: &Registry, e: RegistryError) -> Response {
-        let message = match e {
-            RegistryError::PreconditionFailed => "The registry was changed since this page was loaded, so nothing was saved. Review its current state below and try again.".to_owned(),
-            other => crate::error::ApiError::from(other).message().to_owned(),
-        };
+        let (status, message) = super::write_refusal(e, "nothing was saved");
         let current = self
             .state
             .registries
             .get(&registry.id)
             .await
             .unwrap_or_else(|_| registry.clone());
-        self.page(
-            StatusCode::CONFLICT,
-            &current,
-            Vec::new(),
-            None,
-            Some(message),
-        )
+        self.page(status, &current, Vec::new(), None, Some(message))
     }
 
     fn page(

@@ -12,9 +12,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use berth_domain::arm::Precondition;
-use berth_domain::registry::{
-    ContentTrust, Feature, PoliciesPatch, Registry, RegistryError, RegistryPatch,
-};
+use berth_domain::registry::{ContentTrust, Feature, PoliciesPatch, Registry, RegistryPatch};
 
 use crate::routes::registries::WRITE;
 
@@ -75,7 +73,7 @@ pub(crate) async fn save(
                 &person,
                 &registry,
                 path.as_str(),
-                (false, Some(message)),
+                (false, Some((StatusCode::UNPROCESSABLE_ENTITY, message))),
             )
             .await;
         }
@@ -91,7 +89,7 @@ pub(crate) async fn save(
             &person,
             &registry,
             path.as_str(),
-            (false, Some(message)),
+            (false, Some((StatusCode::FORBIDDEN, message))),
         )
         .await;
     }
@@ -111,17 +109,14 @@ pub(crate) async fn save(
     match written {
         Ok(_) => see_other(path.as_str()),
         Err(e) => {
-            let message = match e {
-                RegistryError::PreconditionFailed => "The registry was changed since this page was loaded, so nothing was saved. Review its current state below and save again.".to_owned(),
-                other => crate::error::ApiError::from(other).message().to_owned(),
-            };
+            let refusal = super::write_refusal(e, "nothing was saved");
             let current = state.registries.get(&registry.id).await.unwrap_or(registry);
             page(
                 &state,
                 &person,
                 &current,
                 path.as_str(),
-                (false, Some(message)),
+                (false, Some(refusal)),
             )
             .await
         }
@@ -134,7 +129,7 @@ async fn page(
     person: &super::SignedIn,
     registry: &Registry,
     action: &str,
-    (confirm, message): (bool, Option<String>),
+    (confirm, refusal): (bool, Option<(StatusCode, String)>),
 ) -> Response {
     let (running, operation, operation_status) = match registry.content_trust.wipe() {
         Some(op) => {
@@ -164,11 +159,7 @@ async fn page(
     } else {
         None
     };
-    let status = if message.is_some() {
-        StatusCode::CONFLICT
-    } else {
-        StatusCode::OK
-    };
+    let (status, message) = refusal.map_or((StatusCode::OK, None), |(s, m)| (s, Some(m)));
     html(
         status,
         &ContentTrustPage {

@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use berth_domain::arm::Precondition;
 use berth_domain::operation::{OperationKind, OperationStatus};
-use berth_domain::registry::{Registry, RegistryError};
+use berth_domain::registry::Registry;
 use berth_domain::resource_group::DeleteOutcome;
 
 #[derive(Template)]
@@ -96,13 +96,10 @@ pub(crate) async fn delete(
         Ok(DeleteOutcome::Started(op)) => see_other(&format!("{home}/operations/{}", op.id)),
         Ok(DeleteOutcome::NotFound) => see_other("/portal"),
         Err(e) => {
-            let message = match e {
-                RegistryError::PreconditionFailed => "The registry was changed since this page was loaded, so it was not deleted. Review it and confirm again.".to_owned(),
-                other => crate::error::ApiError::from(other).message().to_owned(),
-            };
+            let (status, message) = super::write_refusal(e, "it was not deleted");
             let current = state.registries.get(&registry.id).await.unwrap_or(registry);
             let answer = Answer {
-                status: Some(StatusCode::CONFLICT),
+                status: Some(status),
                 message: Some(message),
                 ..Answer::default()
             };

@@ -236,6 +236,28 @@ impl SignedIn {
     }
 }
 
+/// A refused registry write as a page tells it: the API's status and message, except for a
+/// stale page (its ETag), told in the page's words with 409; `nothing_done` says what did
+/// not happen ("nothing was saved").
+pub(crate) fn write_refusal(
+    e: berth_domain::registry::RegistryError,
+    nothing_done: &str,
+) -> (StatusCode, String) {
+    match e {
+        berth_domain::registry::RegistryError::PreconditionFailed => (
+            StatusCode::CONFLICT,
+            format!(
+                "The registry was changed since this page was loaded, so {nothing_done}. \
+                 Review its current state and try again."
+            ),
+        ),
+        other => {
+            let error = crate::error::ApiError::from(other);
+            (error.status(), error.message().to_owned())
+        }
+    }
+}
+
 /// The value of cookie `name`.
 pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers

@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use berth_domain::arm::Precondition;
-use berth_domain::registry::{ContentTrust, Registry, RegistryError, RegistryPatch, Sku};
+use berth_domain::registry::{ContentTrust, Registry, RegistryPatch, Sku};
 
 #[derive(Template)]
 #[template(path = "portal/overview.html")]
@@ -91,12 +91,9 @@ pub(crate) async fn change_sku(
     match written {
         Ok(_) => see_other(path),
         Err(e) => {
-            let message = match e {
-                RegistryError::PreconditionFailed => "The registry was changed since this page was loaded, so nothing was saved. Review its current state and save again.".to_owned(),
-                other => crate::error::ApiError::from(other).message().to_owned(),
-            };
+            let (status, message) = super::write_refusal(e, "nothing was saved");
             let current = state.registries.get(&registry.id).await.unwrap_or(registry);
-            refuse(StatusCode::CONFLICT, message, &current)
+            refuse(status, message, &current)
         }
     }
 }

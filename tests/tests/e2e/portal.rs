@@ -446,6 +446,13 @@ berth_tests::both_backends_with! {
         assert!(checked.contains("AcrImageSigner at This registry"), "{checked}");
         assert!(checked.contains("content trust is not enabled"), "signing needs trust on: {checked}");
         assert!(checked.contains("<dt>Pull images</dt><dd>No</dd>"), "{checked}");
+        assert!(!checked.contains("for some repositories only"), "{checked}");
+        // An assignment at one repository: the answer says it is for the registry as a whole.
+        let repository = format!("{}/repositories/team/app", app.registry_path("rg", "iamreg"));
+        assign(&app, &repository, berth_tests::roles::ACR_PULL, &sam).await;
+        let per_repository = owner.get(&format!("{iam}?check=sam.signer")).await.text().await.unwrap();
+        assert!(per_repository.contains("AcrPull at Repository "), "{per_repository}");
+        assert!(per_repository.contains("for some repositories only"), "{per_repository}");
 
         // A Reader sees the list, but Add is disabled with the reason, and a post is refused.
         let mut reader = Browser::new(&app);
@@ -458,7 +465,7 @@ berth_tests::both_backends_with! {
         forged.retain(|(k, _)| k != "role");
         forged.push(pair("role", OWNER));
         let refused = reader.post(&format!("{iam}/add"), &forged).await;
-        assert_eq!(refused.status(), StatusCode::CONFLICT);
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN, "a refusal is 403, as on every page");
         assert!(refused.text().await.unwrap().contains("does not have authorization to perform action"));
         assert_eq!(assignments_at(&app, "iamreg").await.len(), 1, "nothing was added");
 
@@ -634,7 +641,7 @@ berth_tests::both_backends_with! {
         let html = owner.get(&home).await.text().await.unwrap();
         let etag = capture(&html, "name=\"etag\" value=\"", "\"");
         let blocked = owner.post(&home, &[csrf.clone(), pair("etag", &etag), pair("sku", "Basic")]).await;
-        assert_eq!(blocked.status(), StatusCode::CONFLICT);
+        assert_eq!(blocked.status(), StatusCode::BAD_REQUEST, "the API's status for SkuDowngradeNotAllowed");
         let text = blocked.text().await.unwrap();
         assert!(text.contains("cannot be changed from Premium to Basic") && text.contains("Turn it off first"), "{text}");
         let (_, still) = app.get(&format!("{}?api-version=2023-07-01", app.registry_path("newrg", "portalmade"))).await;
