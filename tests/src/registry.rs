@@ -150,11 +150,14 @@ impl DockerRegistry {
             relative = place.relative_urls,
         );
         std::fs::write(&config, yaml).unwrap_or_else(|e| panic!("cannot write the config: {e}"));
-        let child = Command::new("docker-registry")
+        let log_path = dir.path().join("registry.log");
+        let log = std::fs::File::create(&log_path)
+            .unwrap_or_else(|e| panic!("cannot create the registry's log: {e}"));
+        let mut child = Command::new("docker-registry")
             .arg("serve")
             .arg(&config)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log)
             .kill_on_drop(true)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start docker-registry: {e}"));
@@ -169,7 +172,8 @@ impl DockerRegistry {
             .build()
             .unwrap_or_else(|e| panic!("cannot build a client: {e}"));
         let scheme = if tls.is_some() { "https" } else { "http" };
-        for _ in 0..200 {
+        // Up to 30 s: on a machine running the whole suite, a start can take a while.
+        for _ in 0..600 {
             if let Ok(r) = client.get(format!("{scheme}://{address}/v2/")).send().await
                 && r.status() == reqwest::StatusCode::UNAUTHORIZED
             {
@@ -179,9 +183,18 @@ impl DockerRegistry {
                     _child: child,
                 };
             }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "docker-registry exited ({status}) instead of serving on {address}:\n{}",
+                    std::fs::read_to_string(&log_path).unwrap_or_default()
+                );
+            }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("docker-registry did not answer on {address}");
+        panic!(
+            "docker-registry did not answer on {address} within 30 s:\n{}",
+            std::fs::read_to_string(&log_path).unwrap_or_default()
+        );
     }
 }
 
