@@ -224,6 +224,26 @@ berth_tests::both_backends_with! {
         assert_eq!(at, "/portal", "an off-site return path is replaced by the portal's");
         assert_eq!(browser.get("/portal").await.status(), StatusCode::OK);
 
+        // A session idle past its limit goes back to sign-in, and then to the page it was on
+        // (an htmx request is told to load sign-in whole instead of swapping it in).
+        app.create_group("rg").await;
+        app.create_registry("rg", "idlereg", "Basic").await;
+        assign(&app, &app.rg_path("rg"), READER, &carol).await;
+        let page = format!("/portal/registries/{}/rg/idlereg/access-keys", app.subscription);
+        assert_eq!(browser.get(&page).await.status(), StatusCode::OK);
+        {
+            use sea_orm::ConnectionTrait;
+            let idle = berth_domain::session::IDLE_TIMEOUT.whole_milliseconds() + 1_000;
+            let db = app.database().await;
+            db.writer().execute_unprepared(&format!("UPDATE portal_sessions SET last_seen = last_seen - {idle}")).await.unwrap();
+        }
+        let htmx = browser.client.get(browser.url(&page)).header("cookie", browser.cookies()).header("hx-request", "true").send().await.unwrap();
+        assert_eq!(htmx.status(), StatusCode::NO_CONTENT);
+        assert!(htmx.headers()["hx-redirect"].to_str().unwrap().starts_with("/portal/auth/signin?return="));
+        let (at, html) = browser.open_signed_in(&page, ("carol@berth.local", "carol-password")).await;
+        assert_eq!(at, page, "back on the page it was on after signing in again");
+        assert!(html.contains("<title>Access keys · idlereg · Berth</title>"), "{html}");
+
         let deleted = app.delete(&format!("/v1.0/users/{carol}")).await;
         assert_eq!(deleted.status, StatusCode::NO_CONTENT);
         let answer = browser.get("/portal").await;
