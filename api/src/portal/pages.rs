@@ -58,26 +58,27 @@ struct RegistriesPage<'a> {
     nav: &'a str,
     filter: &'a str,
     rows: Vec<RegistryRow>,
-    /// How many registries match, on every page.
-    total: usize,
-    /// The first row's number (1-based) and this page's number.
+    /// The first row's number (1-based).
     first: usize,
-    page: usize,
-    previous: Option<String>,
+    /// The first page, when this is another.
+    start: Option<String>,
     next: Option<String>,
 }
 
 /// Rows on one page of the list.
 const PAGE_SIZE: usize = 100;
 
-/// `?filter=&page=`.
+/// `?filter=&after=&from=`: the name filter, and where a page starts (after the registry
+/// whose id is `after`, the `from`th row), as the API pages its lists.
 #[derive(Deserialize)]
 pub(crate) struct ListQuery {
     filter: Option<String>,
-    page: Option<usize>,
+    after: Option<String>,
+    from: Option<usize>,
 }
 
-/// `GET /portal`: every registry the person may read, in every subscription.
+/// `GET /portal`: every registry the person may read, in every subscription, a page at a
+/// time in the API's order (subscription, resource group, name).
 pub(crate) async fn registries(
     State(state): State<AppState>,
     OriginalUri(uri): OriginalUri,
@@ -90,8 +91,9 @@ pub(crate) async fn registries(
         Err(not) => return not.into_response(),
     };
     let filter = query.filter.unwrap_or_default();
-    let rows = match readable_registries(&state, &person, &filter).await {
-        Ok(rows) => rows,
+    let after = query.after.filter(|a| !a.is_empty());
+    let (rows, more) = match readable_registries(&state, &person, &filter, after.as_deref()).await {
+        Ok(found) => found,
         Err(message) => {
             return super::message_page(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -100,19 +102,25 @@ pub(crate) async fn registries(
             );
         }
     };
-    let total = rows.len();
-    let pages = total.div_ceil(PAGE_SIZE).max(1);
-    let page = query.page.unwrap_or(1).clamp(1, pages);
-    let link = |page: usize| {
+    let first = if after.is_some() {
+        query.from.unwrap_or(1).max(1)
+    } else {
+        1
+    };
+    let link = |after: Option<&str>, from: usize| {
         let mut query = form_urlencoded::Serializer::new(String::new());
         if !filter.is_empty() {
             query.append_pair("filter", &filter);
         }
-        query.append_pair("page", &page.to_string());
+        if let Some(after) = after {
+            query.append_pair("after", after);
+            query.append_pair("from", &from.to_string());
+        }
         format!("/portal?{}", query.finish())
     };
-    let first = (page - 1) * PAGE_SIZE;
-    let rows: Vec<RegistryRow> = rows.into_iter().skip(first).take(PAGE_SIZE).collect();
+    let next = more
+        .as_deref()
+        .map(|last| link(Some(last), first + rows.len()));
     html(
         StatusCode::OK,
         &RegistriesPage {
@@ -120,56 +128,71 @@ pub(crate) async fn registries(
             csrf: &person.session.csrf,
             nav: "registries",
             filter: &filter,
-            total,
-            first: first + 1,
-            page,
-            previous: (page > 1).then(|| link(page - 1)),
-            next: (page < pages).then(|| link(page + 1)),
+            first,
+            start: after.is_some().then(|| link(None, 1)),
+            next,
             rows,
         },
     )
 }
 
-/// The rows of every registry `person` may read whose name contains `filter` (any case).
+/// A page of the registries `person` may read whose name contains `filter` (any case),
+/// after the registry whose id is `after`: its rows, and the id of its last registry when
+/// another matches after it. The store is read a page at a time, as the API reads it.
 async fn readable_registries(
     state: &AppState,
     person: &SignedIn,
     filter: &str,
-) -> Result<Vec<RegistryRow>, String> {
+    after: Option<&str>,
+) -> Result<(Vec<RegistryRow>, Option<String>), String> {
     let unavailable = |e: &dyn std::fmt::Display| {
         tracing::error!(error.cause = %e, "the portal cannot list registries");
         "The registries cannot be read right now. Try again in a moment.".to_owned()
     };
     let wanted = filter.trim().to_ascii_lowercase();
-    let mut rows = Vec::new();
-    let subscriptions = state
+    let after = after.map(str::to_ascii_lowercase);
+    let mut subscriptions = state
         .subscriptions
         .list()
         .await
         .map_err(|e| unavailable(&e))?;
+    subscriptions.sort_by_key(|s| s.id.to_string());
+    let mut rows = Vec::new();
+    let mut last = None;
     for subscription in subscriptions {
         let id = subscription.id.to_string();
+        let prefix = format!("/subscriptions/{}/", id.to_ascii_lowercase());
         let mut page = PageRequest {
-            top: PageRequest::MAX_TOP,
+            top: u32::try_from(PAGE_SIZE).unwrap_or(PageRequest::DEFAULT_TOP),
             after: None,
         };
+        match &after {
+            // A later subscription than the page starts in: all of it.
+            Some(cursor) if cursor.as_str() < prefix.as_str() => {}
+            Some(cursor) if cursor.starts_with(&prefix) => page.after = Some(cursor.clone()),
+            Some(_) => continue,
+            None => {}
+        }
         loop {
             let listed = state
                 .registries
                 .list_by_subscription(&id, &page)
                 .await
                 .map_err(|e| unavailable(&e))?;
-            rows.extend(
-                readable(state, &person.caller, &listed.items)
-                    .filter(|r| r.id.name.to_string().to_ascii_lowercase().contains(&wanted))
-                    .map(|r| RegistryRow::of(r, &subscription.display_name)),
-            );
+            let matching = readable(state, &person.caller, &listed.items)
+                .filter(|r| r.id.name.to_string().to_ascii_lowercase().contains(&wanted));
+            for registry in matching {
+                if rows.len() == PAGE_SIZE {
+                    return Ok((rows, last));
+                }
+                rows.push(RegistryRow::of(registry, &subscription.display_name));
+                last = Some(registry.id.key());
+            }
             match listed.next {
                 Some(next) => page.after = Some(next),
                 None => break,
             }
         }
     }
-    rows.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(rows)
+    Ok((rows, None))
 }

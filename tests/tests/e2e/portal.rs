@@ -127,6 +127,15 @@ fn capture(html: &str, before: &str, after: &str) -> String {
     html[start..end].replace("&#38;", "&").replace("&amp;", "&")
 }
 
+/// The list's Next page link.
+fn next_page(html: &str) -> String {
+    let end = html
+        .find("\" rel=\"next\">")
+        .unwrap_or_else(|| panic!("no next page in {html}"));
+    let start = html[..end].rfind("href=\"").unwrap() + "href=\"".len();
+    html[start..end].replace("&#38;", "&")
+}
+
 fn hidden_fields(html: &str) -> Vec<(String, String)> {
     html.split("<input type=\"hidden\" name=\"")
         .skip(1)
@@ -197,22 +206,36 @@ berth_tests::both_backends_with! {
 
     async fn the_registry_list_comes_in_pages_of_a_hundred_and_keeps_its_filter(app) {
         app.create_group("rg").await;
+        app.create_group("rg2").await;
         for i in 0..101 {
             app.create_registry("rg", &format!("paged{i:03}"), "Basic").await;
         }
         app.create_registry("rg", "otherreg", "Basic").await;
+        app.create_registry("rg2", "pagedlast", "Basic").await;
+        app.create_registry("rg2", "hiddenreg", "Basic").await;
         let ann = app.create_user("ann@berth.local", "ann-password").await;
         assign(&app, &app.rg_path("rg"), READER, &ann).await;
+        assign(&app, &app.registry_path("rg2", "pagedlast"), READER, &ann).await;
         let mut browser = Browser::new(&app);
+        // In the API's order (resource group, then name), a hundred a page.
         let (_, html) = browser.open_signed_in("/portal", ("ann@berth.local", "ann-password")).await;
-        assert!(html.contains("1–100 of 102 registries you can read") && html.contains("href=\"/portal?page=2\" rel=\"next\""), "{html}");
-        assert!(html.contains(">otherreg</a>") && !html.contains(">paged100</a>"), "sorted by name: {html}");
-        let html = browser.get("/portal?page=2").await.text().await.unwrap();
-        assert!(html.contains("101–102 of 102") && html.contains(">paged100</a>") && html.contains("rel=\"prev\"") && !html.contains("rel=\"next\""), "{html}");
-        let html = browser.get("/portal?filter=paged&page=2").await.text().await.unwrap();
-        assert!(html.contains("101–101 of 101") && html.contains("href=\"/portal?filter=paged&#38;page=1\" rel=\"prev\""), "{html}");
-        let html = browser.get("/portal?page=99").await.text().await.unwrap();
-        assert!(html.contains("101–102 of 102"), "a page past the end shows the last: {html}");
+        assert!(html.contains("Registries you can read, 1–100 (more on the next page)"), "{html}");
+        assert!(html.contains(">otherreg</a>") && html.contains(">paged098</a>") && !html.contains(">paged099</a>"), "{html}");
+        let next = next_page(&html);
+        assert!(next.starts_with("/portal?after=") && next.ends_with("&from=101"), "{next}");
+        let html = browser.get(&next).await.text().await.unwrap();
+        assert!(html.contains("Registries you can read, 101–103") && !html.contains("rel=\"next\"") && html.contains(">First page</a>"), "{html}");
+        assert!(html.contains(">paged099</a>") && html.contains(">paged100</a>") && html.contains(">pagedlast</a>"), "{html}");
+        assert!(!html.contains("hiddenreg"), "only what ann may read: {html}");
+        // The filter is kept from page to page.
+        let html = browser.get("/portal?filter=paged").await.text().await.unwrap();
+        let next = next_page(&html);
+        assert!(next.starts_with("/portal?filter=paged&after="), "{next}");
+        let html = browser.get(&next).await.text().await.unwrap();
+        assert!(html.contains("Registries you can read, 101–102") && html.contains(">pagedlast</a>") && !html.contains(">otherreg</a>"), "{html}");
+        // A made-up cursor is only a place in the order: nothing else is shown.
+        let html = browser.get("/portal?after=%2Fsubscriptions%2Fzzz&from=5").await.text().await.unwrap();
+        assert!(html.contains("There are no registries you can read."), "{html}");
     }
 
     async fn a_session_ends_with_its_person_and_sign_in_never_leaves_the_site(app) {
