@@ -1300,6 +1300,49 @@ mod tests {
     }
 
     #[test]
+    fn the_portals_external_sign_in_needs_a_trusted_provider_and_a_client()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let providers =
+            r#"[{"issuer":"https://idp.example/","audiences":["api://berth","other"]}]"#;
+        let good = [
+            ("BERTH_OIDC_PROVIDERS", providers),
+            ("BERTH_PORTAL_OIDC_ISSUER", "https://idp.example/"),
+            ("BERTH_PORTAL_OIDC_CLIENT_ID", "portal"),
+            ("BERTH_PORTAL_OIDC_CLIENT_SECRET", "s3cret"),
+        ];
+        let s = Settings::from_sources(None, env(&good))?;
+        let sign_in = s.portal_sign_in.ok_or("no external sign-in")?;
+        assert_eq!(
+            (sign_in.resource.as_str(), sign_in.name.as_str()),
+            ("api://berth", "idp.example"),
+            "the provider's first audience; the issuer's host by default"
+        );
+        assert!(
+            !format!("{sign_in:?}").contains("s3cret"),
+            "the secret is never printed"
+        );
+        assert!(
+            Settings::from_sources(None, env(&[]))?
+                .portal_sign_in
+                .is_none()
+        );
+        let untrusted = [("BERTH_PORTAL_OIDC_ISSUER", "https://elsewhere.example/")];
+        let without_client = &good[..2];
+        let without_secret = &good[..3];
+        for (bad, key) in [
+            (&untrusted[..], "BERTH_PORTAL_OIDC_ISSUER"),
+            (without_client, "BERTH_PORTAL_OIDC_CLIENT_ID"),
+            (without_secret, "BERTH_PORTAL_OIDC_CLIENT_SECRET"),
+        ] {
+            match Settings::from_sources(None, env(bad)) {
+                Err(ConfigError::Invalid { key: named, .. }) => assert_eq!(named, key),
+                other => panic!("{key}: {other:?}"),
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
     fn unknown_file_keys_and_bad_values_are_errors() -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("berth.toml");

@@ -26,6 +26,7 @@ struct OverviewPage<'a> {
     location: &'a str,
     group: String,
     subscription: String,
+    subscription_id: String,
     created: String,
     provisioning: &'a str,
     content_trust: &'a str,
@@ -47,7 +48,7 @@ pub(crate) async fn show(
         path,
     }: RegistryPage,
 ) -> Response {
-    page(&state, &person, &registry, path.as_str(), None)
+    page(&state, &person, &registry, path.as_str(), None).await
 }
 
 /// `POST`: change the SKU (the ARM PATCH's use case and rules, with the page's ETag): a
@@ -64,19 +65,18 @@ pub(crate) async fn change_sku(
     }: RegistryForm,
 ) -> Response {
     let path = path.as_str();
-    let refuse = |status: StatusCode, message: String, current: &Registry| {
-        page(&state, &person, current, path, Some((status, message)))
+    let refuse = async |status: StatusCode, message: String, current: &Registry| {
+        page(&state, &person, current, path, Some((status, message))).await
     };
     if let Err(refused) = state.authorize(&person.caller, WRITE, &registry.id.to_string()) {
-        return refuse(
-            StatusCode::FORBIDDEN,
-            refused.message().to_owned(),
-            &registry,
-        );
+        let message = refused.message().to_owned();
+        return refuse(StatusCode::FORBIDDEN, message, &registry).await;
     }
     let sku = match Sku::parse(form.field("sku")) {
         Ok(sku) => sku,
-        Err(message) => return refuse(StatusCode::UNPROCESSABLE_ENTITY, message, &registry),
+        Err(message) => {
+            return refuse(StatusCode::UNPROCESSABLE_ENTITY, message, &registry).await;
+        }
     };
     let patch = RegistryPatch {
         sku: Some(sku),
@@ -93,13 +93,13 @@ pub(crate) async fn change_sku(
         Err(e) => {
             let (status, message) = super::write_refusal(e, "nothing was saved");
             let current = state.registries.get(&registry.id).await.unwrap_or(registry);
-            refuse(status, message, &current)
+            refuse(status, message, &current).await
         }
     }
 }
 
 /// The Overview of `registry`; `refusal`: why a SKU change was not made.
-fn page(
+async fn page(
     state: &AppState,
     person: &super::SignedIn,
     registry: &Registry,
@@ -107,6 +107,7 @@ fn page(
     refusal: Option<(StatusCode, String)>,
 ) -> Response {
     let created = registry.creation_date;
+    let subscription_id = registry.id.resource_group.subscription.to_string();
     let content_trust = match registry.content_trust {
         ContentTrust::Enabled => "Enabled",
         ContentTrust::Disabled => "Disabled",
@@ -137,7 +138,12 @@ fn page(
             sku: registry.sku.as_str(),
             location: registry.location.as_str(),
             group: registry.id.resource_group.name.to_string(),
-            subscription: registry.id.resource_group.subscription.to_string(),
+            subscription: state
+                .subscriptions
+                .get(&subscription_id)
+                .await
+                .map_or_else(|_| subscription_id.clone(), |s| s.display_name),
+            subscription_id: subscription_id.clone(),
             created: format!(
                 "{:04}-{:02}-{:02} {:02}:{:02} UTC",
                 created.year(),
