@@ -125,11 +125,16 @@ impl Outcome {
     }
 }
 
+/// The expiries a new token's passwords may have, in days (none: they never expire).
+const EXPIRIES: [i64; 3] = [30, 90, 365];
+
 /// The create forms' fields.
 #[derive(Default)]
 struct Typed {
     name: String,
     scope_map: String,
+    /// Days until a new token's passwords expire (`""`: never).
+    expiry: String,
     description: String,
     actions: String,
 }
@@ -351,7 +356,26 @@ async fn token_action(here: &Here<'_>, form: &Form) -> Result<Option<Outcome>, B
             let typed = Typed {
                 name: name.to_owned(),
                 scope_map: form.field("scope_map").to_owned(),
+                expiry: form.field("expiry").to_owned(),
                 ..Typed::default()
+            };
+            let expiry = match typed.expiry.as_str() {
+                "" => None,
+                days => match days.parse::<i64>() {
+                    Ok(days) if EXPIRIES.contains(&days) => {
+                        Some(time::OffsetDateTime::now_utc() + time::Duration::days(days))
+                    }
+                    _ => {
+                        let message =
+                            "Choose when the passwords expire: never, or in 30, 90 or 365 days.";
+                        return Err(Outcome::refused(
+                            StatusCode::UNPROCESSABLE_ENTITY,
+                            message.to_owned(),
+                            "expiry",
+                            typed,
+                        ));
+                    }
+                },
             };
             if maps.token(id, name).await.is_ok() {
                 return Err(Outcome::refused(
@@ -380,7 +404,7 @@ async fn token_action(here: &Here<'_>, form: &Form) -> Result<Option<Outcome>, B
                 return Ok(None);
             }
             let (user, passwords) = maps
-                .generate_credentials(id, &token.name, None, None)
+                .generate_credentials(id, &token.name, None, expiry)
                 .await
                 .map_err(|e| Box::new(failed(e, Typed::default())))?;
             Ok(Some(Outcome {

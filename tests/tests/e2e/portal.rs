@@ -777,7 +777,10 @@ berth_tests::both_backends_with! {
         // A token with that map: its passwords are shown once, then only their dates.
         let html = owner.get(&tokens).await.text().await.unwrap();
         assert!(html.contains("<option value=\"appreader\">appreader</option>"), "{html}");
-        let create = [csrf.clone(), pair("action", "create"), pair("name", "ci-reader"), pair("scope_map", "appreader")];
+        let never = owner.post(&tokens, &[csrf.clone(), pair("action", "create"), pair("name", "ci-reader"), pair("scope_map", "appreader"), pair("expiry", "7")]).await;
+        assert_eq!(never.status(), StatusCode::UNPROCESSABLE_ENTITY, "an expiry the form does not offer");
+        assert!(never.text().await.unwrap().contains("id=\"expiry-error\""));
+        let create = [csrf.clone(), pair("action", "create"), pair("name", "ci-reader"), pair("scope_map", "appreader"), pair("expiry", "30")];
         let made = owner.post(&tokens, &create).await;
         assert_eq!(made.status(), StatusCode::OK);
         let text = made.text().await.unwrap();
@@ -797,6 +800,10 @@ berth_tests::both_backends_with! {
         assert!(!html.contains(&password) && html.contains("password1: made"), "{html}");
         let (_, token) = app.get(&format!("{}/tokens/ci-reader?api-version=2023-07-01", app.registry_path("rg", "tokenreg"))).await;
         assert_eq!(token["properties"]["status"], "enabled");
+        let expiry = token["properties"]["credentials"]["passwords"][0]["expiry"].as_str().unwrap_or_default().to_owned();
+        let expiry = time::OffsetDateTime::parse(&expiry, &time::format_description::well_known::Rfc3339).unwrap();
+        let off = expiry - (time::OffsetDateTime::now_utc() + time::Duration::days(30));
+        assert!(off.abs() < time::Duration::minutes(5), "the passwords expire in 30 days: {token}");
         assert!(token["properties"]["scopeMapId"].as_str().unwrap().ends_with("/scopeMaps/appreader"));
         // A map a token uses cannot be deleted: the rule's message.
         let asked = owner.post(&maps, &[csrf.clone(), pair("action", "delete"), pair("name", "appreader"), pair("confirm", "yes")]).await;
