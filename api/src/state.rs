@@ -51,6 +51,9 @@ pub struct AppState {
     pub authenticator: berth_domain::identity::Authenticator,
     /// The portal's sessions.
     pub sessions: berth_domain::session::SessionService,
+    /// The registries' repositories (when the login servers have a data plane), with
+    /// content trust's signatures.
+    pub artifacts: Option<berth_domain::registry::Artifacts>,
     /// The external provider people may also sign in to the portal with, if any.
     pub portal_sign_in: Option<std::sync::Arc<dyn berth_domain::session::ExternalSignIn>>,
     /// What clients append to a registry name to reach its login server

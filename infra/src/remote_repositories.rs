@@ -224,6 +224,23 @@ impl RepositoryStorage for RemoteRepositories {
     async fn untag(&self, _: &str, _: &str) -> Result<bool, DataPlaneError> {
         Err(embedded_only())
     }
+
+    async fn repositories(&self, namespace: &Namespace) -> Result<Vec<String>, DataPlaneError> {
+        // The catalog is sorted: the namespace's names follow its prefix, one after another.
+        let prefix = namespace.prefix();
+        let mut last = prefix.to_owned();
+        let mut names = Vec::new();
+        loop {
+            let page = self.catalog_page(&last).await?;
+            let full = page.len() == PAGE;
+            let before = names.len();
+            names.extend(page.iter().take_while(|n| n.starts_with(prefix)).cloned());
+            match (full && names.len() - before == page.len(), page.last()) {
+                (true, Some(next)) => last.clone_from(next),
+                _ => return Ok(names),
+            }
+        }
+    }
 }
 
 fn embedded_only() -> DataPlaneError {

@@ -123,6 +123,38 @@ impl FilesystemRepositories {
         Ok(self.repositories.join(backend_name))
     }
 
+    /// The repositories under the namespace: every directory below its own that holds a
+    /// `_manifests` directory (Distribution's layout; names nest, `app/cache` under `app`).
+    fn repositories_blocking(&self, namespace: &Namespace) -> Result<Vec<String>, DataPlaneError> {
+        let registry = namespace.prefix().trim_end_matches('/');
+        let root = self.directory(registry)?;
+        let mut found = Vec::new();
+        let mut pending = vec![(root, registry.to_owned())];
+        while let Some((dir, name)) = pending.pop() {
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io_error("cannot list", &dir, &e)),
+            };
+            for entry in entries {
+                let entry = entry.map_err(|e| io_error("cannot list", &dir, &e))?;
+                let child = entry.file_name().to_string_lossy().into_owned();
+                if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    continue;
+                }
+                if child == "_manifests" {
+                    if name != registry {
+                        found.push(name.clone());
+                    }
+                } else if !child.starts_with('_') {
+                    pending.push((entry.path(), format!("{name}/{child}")));
+                }
+            }
+        }
+        found.sort();
+        Ok(found)
+    }
+
     fn purge_blocking(&self, namespace: &Namespace) -> Result<(), DataPlaneError> {
         let registry = namespace.prefix().trim_end_matches('/');
         let directory = self.directory(registry)?;
@@ -395,6 +427,12 @@ impl RepositoryStorage for FilesystemRepositories {
     async fn untag(&self, backend_name: &str, tag: &str) -> Result<bool, DataPlaneError> {
         let (name, tag) = (backend_name.to_owned(), tag.to_owned());
         self.blocking(move |this| this.untag_blocking(&name, &tag))
+            .await
+    }
+
+    async fn repositories(&self, namespace: &Namespace) -> Result<Vec<String>, DataPlaneError> {
+        let namespace = namespace.clone();
+        self.blocking(move |this| this.repositories_blocking(&namespace))
             .await
     }
 }

@@ -13,7 +13,7 @@ use super::{
 use async_trait::async_trait;
 use berth_domain::clock::Clock;
 use berth_domain::store::StoreError;
-use berth_domain::trust::{TrustStore, TrustStoreError};
+use berth_domain::trust::{SignedTag, TrustStore, TrustStoreError};
 use std::sync::Arc;
 
 /// Why an update was not published.
@@ -426,5 +426,41 @@ impl TrustStore for EmbeddedTrustServer {
     /// Publishes and renewals are stored through [`WriteGate::RegistryAcceptsTrustData`].
     fn refuses_trust_data_once_disabled(&self) -> bool {
         true
+    }
+
+    async fn signed_tags(&self, gun: &str) -> Result<Option<Vec<SignedTag>>, TrustStoreError> {
+        let current = self.store.current(gun).await.map_err(unavailable)?;
+        if current.is_empty() {
+            return Ok(None);
+        }
+        let mut tags = Vec::new();
+        for (role, file) in &current {
+            if !matches!(role, RoleName::Targets | RoleName::Delegation(_)) {
+                continue;
+            }
+            let envelope = SignedEnvelope::parse(file)
+                .map_err(|e| TrustStoreError(format!("{gun} {}: {e}", role.as_str())))?;
+            let key_ids: Vec<String> = envelope
+                .signatures
+                .iter()
+                .map(|s| s.keyid.clone())
+                .collect();
+            let targets: super::Targets = serde_json::from_value(envelope.signed)
+                .map_err(|e| TrustStoreError(format!("{gun} {}: {e}", role.as_str())))?;
+            for (tag, meta) in targets.targets {
+                let Some(sha256) = meta.hashes.get("sha256") else {
+                    continue;
+                };
+                tags.push(SignedTag {
+                    tag,
+                    digest: format!("sha256:{}", hex::encode(sha256)),
+                    size: u64::try_from(meta.length).unwrap_or(0),
+                    role: role.as_str().to_owned(),
+                    key_ids: key_ids.clone(),
+                });
+            }
+        }
+        tags.sort_by(|a, b| (&a.tag, &a.role).cmp(&(&b.tag, &b.role)));
+        Ok(Some(tags))
     }
 }

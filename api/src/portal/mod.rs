@@ -19,6 +19,7 @@ mod delete;
 mod overview;
 mod pages;
 mod registry_page;
+mod repositories;
 mod tokens;
 
 use crate::state::AppState;
@@ -78,6 +79,10 @@ pub(crate) fn router() -> Router<AppState> {
         .route(
             "/portal/registries/{subscription}/{group}/{name}/access-keys",
             get(access_keys::show).post(access_keys::act),
+        )
+        .route(
+            "/portal/registries/{subscription}/{group}/{name}/repositories",
+            get(repositories::show),
         )
         .route(
             "/portal/registries/{subscription}/{group}/{name}/tokens",

@@ -152,7 +152,15 @@ impl Application {
                 as Arc<dyn berth_domain::session::ExternalSignIn>),
             None => None,
         };
+        let artifacts = data_plane.lists.clone().map(|storage| {
+            let artifacts = Artifacts::new(storage);
+            match &trust.store {
+                Some(store) => artifacts.with_trust(store.clone(), trust.catalog.clone()),
+                None => artifacts,
+            }
+        });
         let state = AppState {
+            artifacts: artifacts.clone(),
             portal_sign_in,
             subscriptions: resources.subscriptions,
             groups: resources.groups,
@@ -195,13 +203,7 @@ impl Application {
             LoginServerParts {
                 data_plane: data_plane.plane,
                 trust: trust_router.clone(),
-                artifacts: data_plane.lists.map(|storage| {
-                    let artifacts = Artifacts::new(storage);
-                    match &trust.store {
-                        Some(store) => artifacts.with_trust(store.clone(), trust.catalog.clone()),
-                        None => artifacts,
-                    }
-                }),
+                artifacts,
             },
         );
 

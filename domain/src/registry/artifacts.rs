@@ -11,7 +11,7 @@ use super::data_plane::{
     DataPlaneError, ManifestRecord, Namespace, RepositoryNameError, RepositoryStorage, TagRecord,
 };
 use crate::arm::RegistryId;
-use crate::trust::{TrustStore, TrustedCollectionCatalog};
+use crate::trust::{SignedTag, TrustStore, TrustStoreError, TrustedCollectionCatalog};
 use std::cmp::Reverse;
 use std::sync::Arc;
 use time::OffsetDateTime;
@@ -187,6 +187,38 @@ impl Artifacts {
             .manifests(&backend)
             .await?
             .ok_or_else(|| ArtifactError::RepositoryUnknown(repository.to_owned()))
+    }
+
+    /// The names of the namespace's repositories, sorted.
+    ///
+    /// # Errors
+    /// [`ArtifactError`]: the data plane's failure.
+    pub async fn repositories(&self, namespace: &Namespace) -> Result<Vec<String>, ArtifactError> {
+        let names = self.storage.repositories(namespace).await?;
+        Ok(names
+            .iter()
+            .filter_map(|name| namespace.client(name).map(str::to_owned))
+            .collect())
+    }
+
+    /// The tags content trust's signers vouch for in `repository` (its collection
+    /// `<login_server>/<repository>`): `None` when no trust data is kept here or the
+    /// repository has none.
+    ///
+    /// # Errors
+    /// [`TrustStoreError`] when the trust store cannot be read or cannot tell.
+    pub async fn signed_tags(
+        &self,
+        login_server: &str,
+        repository: &str,
+    ) -> Result<Option<Vec<SignedTag>>, TrustStoreError> {
+        match &self.trust {
+            Some(trust) => {
+                let gun = format!("{login_server}/{repository}");
+                trust.store.signed_tags(&gun).await
+            }
+            None => Ok(None),
+        }
     }
 
     /// A repository's summary.
@@ -416,6 +448,9 @@ mod tests {
             backend: &str,
         ) -> Result<Option<Vec<ManifestRecord>>, DataPlaneError> {
             Ok((backend == "myreg/app").then(|| self.manifests.clone()))
+        }
+        async fn repositories(&self, namespace: &Namespace) -> Result<Vec<String>, DataPlaneError> {
+            Ok(vec![format!("{}app", namespace.prefix())])
         }
         async fn untag(&self, backend: &str, tag: &str) -> Result<bool, DataPlaneError> {
             let mut tags = self.tags.lock().unwrap_or_else(|e| e.into_inner());

@@ -164,6 +164,12 @@ pub trait RepositoryStorage: Send + Sync {
     /// # Errors
     /// [`DataPlaneError`] when the backend cannot be changed.
     async fn untag(&self, backend_name: &str, tag: &str) -> Result<bool, DataPlaneError>;
+
+    /// The backend names of the namespace's repositories, sorted.
+    ///
+    /// # Errors
+    /// [`DataPlaneError`] when the backend cannot be read.
+    async fn repositories(&self, namespace: &Namespace) -> Result<Vec<String>, DataPlaneError>;
 }
 
 #[cfg(test)]

@@ -17,6 +17,21 @@ use time::OffsetDateTime;
 #[error("trust store: {0}")]
 pub struct TrustStoreError(pub String);
 
+/// A tag a collection's signers vouch for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedTag {
+    /// The tag.
+    pub tag: String,
+    /// `sha256:<hex>` of the manifest it names.
+    pub digest: String,
+    /// The manifest's size in bytes.
+    pub size: u64,
+    /// The role whose metadata lists it: `targets`, or a delegation (`targets/releases`).
+    pub role: String,
+    /// The ids of the keys that signed that role's metadata.
+    pub key_ids: Vec<String>,
+}
+
 /// A store of trust data (a Notary v1 server, or an embedded one).
 #[async_trait]
 pub trait TrustStore: Send + Sync {
@@ -44,6 +59,21 @@ pub trait TrustStore: Send + Sync {
     /// # Errors
     /// [`TrustStoreError`] when it does not.
     async fn health(&self) -> Result<(), TrustStoreError>;
+
+    /// The signed tags of collection `gun`: the targets its current `targets` metadata and
+    /// its delegations' list, each with the role that lists it and the keys that signed that
+    /// role's file; `None` when there is no such collection.
+    ///
+    /// # Errors
+    /// [`TrustStoreError`] when the store cannot be read, or cannot tell (a store that only
+    /// serves the metadata to clients).
+    async fn signed_tags(&self, gun: &str) -> Result<Option<Vec<SignedTag>>, TrustStoreError> {
+        let _ = gun;
+        Err(TrustStoreError(
+            "this trust store does not tell which tags are signed: the embedded trust server does"
+                .to_owned(),
+        ))
+    }
 
     /// Whether the store itself refuses trust data for a registry that does not accept it
     /// (content trust off, or being wiped), atomically with the write. Then a wipe needs no

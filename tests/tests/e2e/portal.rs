@@ -985,3 +985,119 @@ async fn the_portal_signs_in_through_the_external_oidc_provider_on_sqlite() {
 async fn the_portal_signs_in_through_the_external_oidc_provider_on_postgres() {
     signs_in_through_the_external_provider(berth_tests::Backend::Postgres).await;
 }
+
+/// Repositories: what was pushed (tags, digests, sizes), and on a registry with content
+/// trust which tags are signed and by which role and key, read from the embedded trust
+/// server's data; a signature naming another digest than the tag's says so. Reading needs
+/// pull access, as the images do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repositories_show_tags_digests_sizes_and_which_tags_are_signed_by_whom() {
+    use super::login_server::{app_serving, notary_at, push};
+    use super::trust_contract::{digest, signer_in, trusted_registry};
+    let app = app_serving("embedded").await;
+    let (registry, login) = trusted_registry(&app, "reporeg01").await;
+    let signer = signer_in(&app, &registry, "repo-signer").await;
+    let app_digest = push(&app, &login, &signer, "team/app").await;
+    let other_digest = push(&app, &login, &signer, "other").await;
+
+    // v1 of team/app signed with its digest; v1 of other signed with a made-up one.
+    let url = format!("https://{login}");
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path().to_str().unwrap();
+    for (repository, hash) in [
+        (
+            "team/app",
+            app_digest.trim_start_matches("sha256:").to_owned(),
+        ),
+        ("other", digest(9)),
+    ] {
+        let gun = format!("{login}/{repository}");
+        let (ok, out) = notary_at(&app, &url, &signer, &["-d", dir, "init", "-p", &gun]).await;
+        assert!(ok, "init: {out}");
+        let (ok, out) = notary_at(
+            &app,
+            &url,
+            &signer,
+            &[
+                "-d", dir, "addhash", "-p", &gun, "v1", "4", "--sha256", &hash,
+            ],
+        )
+        .await;
+        assert!(ok, "addhash: {out}");
+    }
+
+    let puller = app.create_user("pia@berth.local", "pia-password").await;
+    let reader = app.create_user("rob@berth.local", "rob-password").await;
+    app.create_user("sol@berth.local", "sol-password").await;
+    berth_tests::roles::assign(&app, &registry, berth_tests::roles::ACR_PULL, &puller).await;
+    berth_tests::roles::assign(&app, &registry, READER, &puller).await;
+    berth_tests::roles::assign(&app, &registry, READER, &reader).await;
+    let page = format!(
+        "/portal/registries/{}/ctr/reporeg01/repositories",
+        app.subscription
+    );
+
+    let mut browser = Browser::new(&app);
+    let (_, html) = browser
+        .open_signed_in(&page, ("pia@berth.local", "pia-password"))
+        .await;
+    assert!(
+        html.contains("<title>Repositories · reporeg01 · Berth</title>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("?name=other\">other</a>")
+            && html.contains("?name=team%2Fapp\">team/app</a>"),
+        "{html}"
+    );
+    let html = browser
+        .get(&format!("{page}?name=team%2Fapp"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains(&format!("<code>{}</code>", app_digest.trim()))
+            && html.contains("<span class=\"tag\">v1</span>"),
+        "{html}"
+    );
+    assert!(
+        html.contains(" B</td>") || html.contains(" KiB</td>"),
+        "a size: {html}"
+    );
+    assert!(html.contains("v1: signed by targets (key "), "{html}");
+    let html = browser
+        .get(&format!("{page}?name=other"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains(&format!("<code>{}</code>", other_digest.trim())),
+        "{html}"
+    );
+    assert!(
+        html.contains("v1: targets signed sha256:0909")
+            && html.contains("for this tag, not this manifest"),
+        "{html}"
+    );
+    let missing = browser.get(&format!("{page}?name=nothere")).await;
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+
+    // ACR's Reader may pull, so it reads the repositories too; someone without a role
+    // there gets the registry's 404, its repositories included.
+    for (user, password, status) in [
+        ("rob@berth.local", "rob-password", StatusCode::OK),
+        ("sol@berth.local", "sol-password", StatusCode::NOT_FOUND),
+    ] {
+        let mut other = Browser::new(&app);
+        let (_, html) = other.open_signed_in(&page, (user, password)).await;
+        assert_eq!(
+            html.contains("team/app"),
+            status == StatusCode::OK,
+            "{user}: {html}"
+        );
+        let answer = other.get(&format!("{page}?name=team%2Fapp")).await;
+        assert_eq!(answer.status(), status, "{user}");
+    }
+}

@@ -196,6 +196,7 @@ async fn portal_in_a_real_browser(backend: Backend, shots: &str) {
         "tokens",
         "token-created",
         "scope-maps",
+        "repositories",
         "create",
         "overview-new",
         "delete",

@@ -642,6 +642,9 @@ impl RepositoryStorage for Storage {
     async fn untag(&self, _: &str, _: &str) -> Result<bool, DataPlaneError> {
         Ok(false)
     }
+    async fn repositories(&self, _: &Namespace) -> Result<Vec<String>, DataPlaneError> {
+        Ok(Vec::new())
+    }
 }
 
 #[tokio::test]
