@@ -135,6 +135,12 @@ impl Application {
             time::Duration::seconds(settings.trust.operation_lease_secs.into()),
         );
         let data_plane = data_plane::build(&settings, &tokens.service).await;
+        // The portal reads repositories from the embedded storage, or else from what an
+        // external registry's API tells (its catalog).
+        let readable = data_plane
+            .lists
+            .clone()
+            .or_else(|| data_plane.removes.clone());
         if let Some(removes) = data_plane.removes {
             operations = operations.with_repository_storage(removes);
         }
@@ -152,15 +158,15 @@ impl Application {
                 as Arc<dyn berth_domain::session::ExternalSignIn>),
             None => None,
         };
-        let artifacts = data_plane.lists.clone().map(|storage| {
+        let artifacts = |storage: Arc<dyn berth_domain::registry::RepositoryStorage>| {
             let artifacts = Artifacts::new(storage);
             match &trust.store {
                 Some(store) => artifacts.with_trust(store.clone(), trust.catalog.clone()),
                 None => artifacts,
             }
-        });
+        };
         let state = AppState {
-            artifacts: artifacts.clone(),
+            artifacts: readable.map(artifacts),
             portal_sign_in,
             subscriptions: resources.subscriptions,
             groups: resources.groups,
@@ -203,7 +209,7 @@ impl Application {
             LoginServerParts {
                 data_plane: data_plane.plane,
                 trust: trust_router.clone(),
-                artifacts,
+                artifacts: data_plane.lists.map(artifacts),
             },
         );
 

@@ -1101,3 +1101,61 @@ async fn repositories_show_tags_digests_sizes_and_which_tags_are_signed_by_whom(
         assert_eq!(answer.status(), status, "{user}");
     }
 }
+
+/// With an external Distribution behind the login servers, the repositories come from its
+/// catalog (only this registry's), and a repository's manifests say why they are not shown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repositories_of_an_external_distribution_come_from_its_catalog() {
+    use super::login_server::{app_serving, push, registry_in_rg};
+    use berth_tests::registry::{DockerRegistry, free_port};
+    let port = free_port();
+    let app = app_serving(&format!("http://127.0.0.1:{port}")).await;
+    let bundle = app.data_dir.path().join("registry-token-certs.pem");
+    let _backend =
+        DockerRegistry::start_backend(port, "berth-data-plane", "berth-token-server", &bundle)
+            .await;
+    let (path, server) = registry_in_rg(&app, "extrepos1", "Basic").await;
+    let (other_path, other_server) = {
+        app.create_registry("rg", "extrepos2", "Basic").await;
+        let path = app.registry_path("rg", "extrepos2");
+        let server = super::token_server::login_server(&app, &path).await;
+        (path, server)
+    };
+    let (_, _, pusher) =
+        berth_tests::fixtures::signed_in(&app, &path, berth_tests::roles::ACR_PUSH, "ext-pusher")
+            .await;
+    let (_, _, other_pusher) = berth_tests::fixtures::signed_in(
+        &app,
+        &other_path,
+        berth_tests::roles::ACR_PUSH,
+        "ext-pusher2",
+    )
+    .await;
+    push(&app, &server, &pusher, "team/app").await;
+    push(&app, &server, &pusher, "zeta").await;
+    push(&app, &other_server, &other_pusher, "elsewhere").await;
+    let pia = app.create_user("pia@berth.local", "pia-password").await;
+    assign(&app, &path, READER, &pia).await;
+
+    let page = format!(
+        "/portal/registries/{}/rg/extrepos1/repositories",
+        app.subscription
+    );
+    let mut browser = Browser::new(&app);
+    let (_, html) = browser
+        .open_signed_in(&page, ("pia@berth.local", "pia-password"))
+        .await;
+    assert!(
+        html.contains(">team/app</a>") && html.contains(">zeta</a>") && !html.contains("elsewhere"),
+        "{html}"
+    );
+    let answer = browser.get(&format!("{page}?name=zeta")).await;
+    assert_eq!(answer.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        answer
+            .text()
+            .await
+            .unwrap()
+            .contains("need the embedded data plane")
+    );
+}
