@@ -7,7 +7,7 @@
 use crate::registry_token::TokenServerKeys;
 use async_trait::async_trait;
 use berth_domain::registry_token::{AccessClaims, AccessEntry, RegistryTokenKeys};
-use berth_domain::trust::{TrustStore, TrustStoreError};
+use berth_domain::trust::{SignedTag, TrustStore, TrustStoreError};
 use reqwest::StatusCode;
 use serde::Deserialize;
 use std::collections::BTreeSet;
@@ -19,6 +19,10 @@ const PAGE: usize = 500;
 /// Tries per request: a refused connection, a 5xx or a 429 is tried again, after 200 ms,
 /// then 400 ms.
 const ATTEMPTS: u32 = 3;
+/// The delegated roles read for one collection's signed tags, at most.
+const MAX_DELEGATIONS: usize = 64;
+/// The largest role file read (Notary's own limit on an upload is 100 MiB; real ones are small).
+const MAX_ROLE_FILE: usize = 16 * 1024 * 1024;
 /// The lifetime of the tokens Berth mints for itself.
 const SELF_TOKEN_SECONDS: i64 = 60;
 
@@ -63,6 +67,55 @@ struct Change {
     gun: String,
     #[serde(rename = "Category")]
     category: String,
+}
+
+/// The tags a targets role file (`role` of `gun`) lists, with the keys that signed it, and
+/// the delegated roles it names.
+fn signed_targets(
+    gun: &str,
+    role: &str,
+    file: &serde_json::Value,
+) -> Result<(Vec<SignedTag>, Vec<String>), TrustStoreError> {
+    use base64::Engine;
+    let malformed = |what: &str| failed(&format!("{gun} {role}"), format!("malformed: {what}"));
+    let key_ids: Vec<String> = file["signatures"]
+        .as_array()
+        .ok_or_else(|| malformed("no signatures"))?
+        .iter()
+        .filter_map(|s| s["keyid"].as_str().map(str::to_owned))
+        .collect();
+    let signed = &file["signed"];
+    let mut tags = Vec::new();
+    if let Some(targets) = signed["targets"].as_object() {
+        for (tag, meta) in targets {
+            let Some(sha256) = meta["hashes"]["sha256"].as_str() else {
+                continue;
+            };
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(sha256)
+                .map_err(|_| malformed("a sha256 that is not base64"))?;
+            tags.push(SignedTag {
+                tag: tag.clone(),
+                digest: format!("sha256:{}", hex::encode(bytes)),
+                size: meta["length"].as_u64().unwrap_or(0),
+                role: role.to_owned(),
+                key_ids: key_ids.clone(),
+            });
+        }
+    }
+    let delegations = signed["delegations"]["roles"]
+        .as_array()
+        .map(|roles| {
+            roles
+                .iter()
+                .filter_map(|r| r["name"].as_str())
+                // Only names under this role: a file cannot point the reader elsewhere.
+                .filter(|name| name.starts_with(&format!("{role}/")) && !name.contains(".."))
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok((tags, delegations))
 }
 
 fn failed(what: &str, e: impl std::fmt::Display) -> TrustStoreError {
@@ -155,6 +208,32 @@ impl NotaryTrustStore {
             }
         }
         Err(failed(what, "the request cannot be sent"))
+    }
+
+    /// The current metadata file of `role` in `gun`; `None` when there is none.
+    async fn role_file(
+        &self,
+        gun: &str,
+        role: &str,
+        token: &str,
+    ) -> Result<Option<serde_json::Value>, TrustStoreError> {
+        let url = format!("{}/v2/{gun}/_trust/tuf/{role}.json", self.settings.url);
+        let what = format!("cannot read {gun} {role}");
+        let response = self
+            .send(self.http.get(&url).bearer_auth(token), &what)
+            .await?;
+        match response.status() {
+            StatusCode::OK => {}
+            StatusCode::NOT_FOUND => return Ok(None),
+            other => return Err(failed(&what, format!("Notary answered {other}"))),
+        }
+        let bytes = response.bytes().await.map_err(|e| transport(&what, &e))?;
+        if bytes.len() > MAX_ROLE_FILE {
+            return Err(failed(&what, "the file is too large"));
+        }
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| failed(&what, e))
     }
 
     fn repository(gun: &str, actions: &[&str]) -> Vec<AccessEntry> {
@@ -250,6 +329,31 @@ impl TrustStore for NotaryTrustStore {
                 format!("Notary answered {other}"),
             )),
         }
+    }
+
+    async fn signed_tags(&self, gun: &str) -> Result<Option<Vec<SignedTag>>, TrustStoreError> {
+        let token = self.token(Self::repository(gun, &["pull"]))?;
+        let Some(targets) = self.role_file(gun, "targets", &token).await? else {
+            return Ok(None);
+        };
+        let mut tags = Vec::new();
+        let mut pending = vec![("targets".to_owned(), targets)];
+        let mut seen = BTreeSet::new();
+        while let Some((role, file)) = pending.pop() {
+            let (signed, delegations) = signed_targets(gun, &role, &file)?;
+            tags.extend(signed);
+            for delegation in delegations {
+                // Each delegated role once; Notary nests them at most a few levels deep.
+                if seen.insert(delegation.clone())
+                    && seen.len() <= MAX_DELEGATIONS
+                    && let Some(file) = self.role_file(gun, &delegation, &token).await?
+                {
+                    pending.push((delegation, file));
+                }
+            }
+        }
+        tags.sort_by(|a, b| (&a.tag, &a.role).cmp(&(&b.tag, &b.role)));
+        Ok(Some(tags))
     }
 
     async fn health(&self) -> Result<(), TrustStoreError> {

@@ -204,6 +204,16 @@ contract! {
         owner.ok(&["key", "import", key_pem.to_str().unwrap(), "-r", "targets/releases", "-g", g]).await;
         owner.ok(&["addhash", "-p", g, "v4", "4", "--sha256", &digest(4), "--roles", "targets/releases"]).await;
         listed(&[("v2", "targets"), ("v3", "targets"), ("v4", "targets/releases")]).await;
+        // The store tells the same (the portal's Repositories read it): each tag, its role,
+        // the digest signed, and the key that signed the role's file.
+        let store = trust_store(&app, adapter).await;
+        let signed = store.signed_tags(g).await.unwrap().unwrap();
+        let seen: Vec<(String, String, String, u64)> = signed.iter().map(|s| (s.tag.clone(), s.role.clone(), s.digest.clone(), s.size)).collect();
+        let expected = |n: u8, tag: &str, role: &str| (tag.to_owned(), role.to_owned(), format!("sha256:{}", digest(n)), 4);
+        assert_eq!(seen, [expected(2, "v2", "targets"), expected(3, "v3", "targets"), expected(4, "v4", "targets/releases")]);
+        assert!(signed.iter().all(|s| s.key_ids.len() == 1), "{signed:?}");
+        assert_ne!(signed[0].key_ids, signed[2].key_ids, "targets and targets/releases have keys of their own");
+        assert_eq!(store.signed_tags(&format!("{login}/team/none")).await.unwrap(), None);
 
         // AcrPull cannot sign, nor can AcrPush without AcrImageSigner, even with the keys.
         let reader = Cli::new(&app, &reader_refresh);
@@ -218,6 +228,7 @@ contract! {
         let owner = Cli { auth: notary_auth(NULL_USER, &signer_refresh), ..pusher };
         owner.ok(&["delete", g, "--remote"]).await;
         assert_eq!(list(&app, g, &reader_refresh).await, None);
+        assert_eq!(store.signed_tags(g).await.unwrap(), None, "nothing signed is left");
     }
 
     async fn tampered_uploads_are_refused_alike_and_change_nothing(adapter, backend) {
