@@ -19,6 +19,7 @@ password = os.environ["BERTH_PASSWORD"]
 signer = os.environ["BERTH_SIGNER"]
 shots = os.environ["BERTH_SCREENSHOTS"]
 group = os.environ["BERTH_NEW_REGISTRY_GROUP"]
+signed_repository = os.environ["BERTH_SIGNED_REPOSITORY"]
 os.makedirs(shots, exist_ok=True)
 with open(os.environ["BERTH_AXE"], encoding="utf-8") as f:
     AXE = f.read()
@@ -66,7 +67,7 @@ with sync_playwright() as p:
     assert page.title() == "Container registries · Berth", page.title()
     rows = page.locator("tbody tr")
     names = [rows.nth(i).locator("th").inner_text() for i in range(rows.count())]
-    assert names == ["portalone", "portalthree"], names
+    assert names == ["portalsigned", "portalone", "portalthree"], names
     look(page, "registries")
 
     page.get_by_label("Filter by name").fill("three")
@@ -124,6 +125,13 @@ with sync_playwright() as p:
     page.get_by_role("link", name="Repositories").click()
     assert page.title() == "Repositories · portalthree · Berth", page.title()
     look(page, "repositories")
+    # A repository with a signed tag (the notary CLI signed it on the notary-server).
+    page.goto(f"{base}{signed_repository}")
+    assert page.title() == "team/app · Repositories · portalsigned · Berth", page.title()
+    page.get_by_text("v1: signed by targets (key").wait_for()
+    look(page, "repositories-signed")
+    page.go_back()
+    assert page.title() == "Repositories · portalthree · Berth", page.title()
     page.get_by_role("link", name="Policies › Content trust").click()
     page.get_by_label("Disabled").check()
     page.get_by_role("button", name="Save").click()

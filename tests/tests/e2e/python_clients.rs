@@ -141,9 +141,59 @@ async fn portal_in_a_real_browser(backend: Backend, shots: &str) {
         axe.is_file(),
         "axe-core is missing: run scripts/test (it runs `npm ci --prefix tests/axe`)"
     );
-    let app = spawn(backend).await;
+    // With the embedded data plane behind the login servers (their port named), so that
+    // the Repositories page has images to show.
+    let port = berth_tests::registry::free_port().to_string();
+    let env = [
+        ("BERTH_BOOTSTRAP_CLIENT_ID", CLIENT),
+        ("BERTH_BOOTSTRAP_CLIENT_SECRET", SECRET),
+        ("BERTH_REGISTRY_BACKEND", "embedded"),
+        ("BERTH_LISTEN", &format!("127.0.0.1:{port}")),
+        ("BERTH_LOGIN_SERVER_PORT", &port),
+    ];
+    let options = SpawnOptions {
+        tls: true,
+        env: berth_tests::settings(&env),
+        notary: true,
+        ..Default::default()
+    };
+    let app = spawn_app_with(backend, options).await;
     let (user, password) = ("lee@berth.local", "lee-password-1");
     let object_id = app.create_user(user, password).await;
+    // A registry with content trust (on the notary-server) and one image signed in it.
+    let (signed_registry, login) =
+        super::trust_contract::trusted_registry(&app, "portalsigned").await;
+    let signer_refresh =
+        super::trust_contract::signer_in(&app, &signed_registry, "portal-signer").await;
+    let digest = super::login_server::push(&app, &login, &signer_refresh, "team/app").await;
+    let gun = format!("{login}/team/app");
+    let trust = super::content_trust::trust_url(&app).to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path().to_str().unwrap();
+    let hash = digest.trim().trim_start_matches("sha256:").to_owned();
+    for args in [
+        vec!["-d", dir, "init", "-p", &gun],
+        vec![
+            "-d", dir, "addhash", "-p", &gun, "v1", "4", "--sha256", &hash,
+        ],
+    ] {
+        let (ok, out) = super::login_server::notary_at(&app, &trust, &signer_refresh, &args).await;
+        assert!(ok, "notary {args:?}: {out}");
+    }
+    berth_tests::roles::assign(
+        &app,
+        &signed_registry,
+        berth_tests::roles::ACR_PULL,
+        &object_id,
+    )
+    .await;
+    berth_tests::roles::assign(
+        &app,
+        &signed_registry,
+        berth_tests::roles::READER,
+        &object_id,
+    )
+    .await;
     app.create_group("rg").await;
     // The group the person creates a registry in (and deletes it from).
     app.create_group("lab").await;
@@ -171,11 +221,16 @@ async fn portal_in_a_real_browser(backend: Backend, shots: &str) {
     let signer = app
         .create_user("sam.signer@berth.local", "sam-password-1")
         .await;
+    let signed_page = format!(
+        "/portal/registries/{}/ctr/portalsigned/repositories?name=team%2Fapp",
+        app.subscription
+    );
     let shots = workspace().join("target/screenshots").join(shots);
     let shots = shots.to_str().unwrap();
     let env = [
         ("BERTH_AXE", axe.to_str().unwrap()),
         ("BERTH_NEW_REGISTRY_GROUP", "lab"),
+        ("BERTH_SIGNED_REPOSITORY", &signed_page),
         ("BERTH_USER", user),
         ("BERTH_PASSWORD", password),
         ("BERTH_SCREENSHOTS", shots),
@@ -197,6 +252,7 @@ async fn portal_in_a_real_browser(backend: Backend, shots: &str) {
         "token-created",
         "scope-maps",
         "repositories",
+        "repositories-signed",
         "create",
         "overview-new",
         "delete",
