@@ -111,6 +111,11 @@ with sync_playwright() as p:
     page.get_by_role("link", name="Access keys").click()
     assert page.title() == "Access keys · portalthree · Berth", page.title()
     look(page, "access-keys")
+    # The admin user on, then its passwords, shown in the answer to that POST only.
+    page.get_by_role("button", name="Enable admin user").click()
+    page.get_by_role("button", name="Show passwords").click()
+    page.get_by_text("The admin user's passwords (shown on this page only)").wait_for()
+    look(page, "access-keys-shown")
     page.get_by_role("link", name="Tokens").click()
     assert page.title() == "Tokens · portalthree · Berth", page.title()
     look(page, "tokens")
@@ -178,6 +183,15 @@ with sync_playwright() as p:
     page.wait_for_url("**/portalmade/operations/*")
     page.get_by_text("Done: the registry has been deleted.").wait_for(timeout=20000)
     look(page, "deleted")
+
+    # A Reader's view (lee reads portalone): the controls disabled, with the reason.
+    page.goto(f"{base}/portal")
+    page.get_by_role("link", name="portalone").click()
+    page.get_by_role("link", name="Access keys").click()
+    assert page.get_by_role("button", name="Enable admin user").is_disabled(), "a Reader cannot turn it on"
+    assert page.get_by_role("button", name="Show passwords").is_disabled(), "nor see passwords"
+    page.get_by_text("Turning the admin user on or off needs").wait_for()
+    look(page, "reader-access-keys")
 
     narrow = context.new_page()
     narrow.set_viewport_size({"width": 375, "height": 800})

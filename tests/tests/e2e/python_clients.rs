@@ -248,6 +248,8 @@ async fn portal_in_a_real_browser(backend: Backend, shots: &str) {
         "add-role-assignment",
         "access-control",
         "access-keys",
+        "access-keys-shown",
+        "reader-access-keys",
         "tokens",
         "token-created",
         "scope-maps",
