@@ -11,7 +11,7 @@
 
 use async_trait::async_trait;
 use berth_domain::registry::{
-    DataPlaneError, ManifestRecord, Namespace, RepositoryStorage, TagRecord,
+    DataPlaneError, ManifestRecord, Namespace, RepositoryStorage, TagDigest, TagRecord,
 };
 use berth_domain::registry_token::{AccessEntry, RegistryTokenService};
 use reqwest::StatusCode;
@@ -158,6 +158,48 @@ impl RemoteRepositories {
             .map(str::to_owned))
     }
 
+    /// The digest and size (config and layers, or the listed manifests of an index) of the
+    /// manifest a tag names, when it still names one.
+    async fn manifest_of(
+        &self,
+        name: &str,
+        tag: &str,
+    ) -> Result<Option<(String, u64)>, DataPlaneError> {
+        let reply = self
+            .client
+            .get(self.url(&format!("/v2/{name}/manifests/{tag}")))
+            .header(reqwest::header::ACCEPT, MANIFEST_TYPES)
+            .bearer_auth(self.bearer("repository", name, &["pull"])?)
+            .send()
+            .await
+            .map_err(|e| failed("the data plane's manifest", e))?;
+        if reply.status() == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !reply.status().is_success() {
+            return Err(failed("the data plane's manifest answered", reply.status()));
+        }
+        let digest = reply
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .ok_or_else(|| failed("the data plane's manifest", "no Docker-Content-Digest"))?;
+        let manifest: serde_json::Value = reply
+            .json()
+            .await
+            .map_err(|e| failed("the data plane's manifest", e))?;
+        let sizes = |list: &serde_json::Value| -> u64 {
+            list.as_array().map_or(0, |items| {
+                items.iter().filter_map(|i| i["size"].as_u64()).sum()
+            })
+        };
+        let size = manifest["config"]["size"].as_u64().unwrap_or(0)
+            + sizes(&manifest["layers"])
+            + sizes(&manifest["manifests"]);
+        Ok(Some((digest, size)))
+    }
+
     async fn delete_manifest(&self, name: &str, digest: &str) -> Result<(), DataPlaneError> {
         let reply = self
             .client
@@ -223,6 +265,23 @@ impl RepositoryStorage for RemoteRepositories {
 
     async fn untag(&self, _: &str, _: &str) -> Result<bool, DataPlaneError> {
         Err(embedded_only())
+    }
+
+    async fn tag_digests(
+        &self,
+        backend_name: &str,
+    ) -> Result<Option<Vec<TagDigest>>, DataPlaneError> {
+        let Some(tags) = self.tags_of(backend_name).await? else {
+            return Ok(None);
+        };
+        let mut found = Vec::with_capacity(tags.len());
+        for tag in tags {
+            if let Some((digest, size)) = self.manifest_of(backend_name, &tag).await? {
+                found.push(TagDigest { tag, digest, size });
+            }
+        }
+        found.sort_by(|a, b| a.tag.cmp(&b.tag));
+        Ok(Some(found))
     }
 
     async fn repositories(&self, namespace: &Namespace) -> Result<Vec<String>, DataPlaneError> {

@@ -13,7 +13,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use berth_domain::registry::{
-    ArtifactError, ListOrder, Listing, MAX_PAGE, Namespace, TaggedManifest,
+    ArtifactError, ListOrder, Listing, MAX_PAGE, Namespace, TagDigest, TaggedManifest,
 };
 use berth_domain::trust::SignedTag;
 
@@ -129,8 +129,18 @@ pub(crate) async fn show(
         n: Some(MAX_PAGE),
         last: None,
     };
+    // The embedded storage tells each manifest with its times and platform; another
+    // registry's API tells the tags, their digests and sizes.
     let manifests = match artifacts.manifests(&namespace, &name, &listing).await {
-        Ok(listed) => listed.items,
+        Ok(listed) => Ok(Manifests::Stored(listed.items)),
+        Err(ArtifactError::DataPlane(_)) => artifacts
+            .tag_digests(&namespace, &name)
+            .await
+            .map(Manifests::Told),
+        Err(e) => Err(e),
+    };
+    let manifests = match manifests {
+        Ok(manifests) => manifests,
         Err(ArtifactError::RepositoryUnknown(_) | ArtifactError::Name(_)) => {
             page.unavailable = Some(format!("There is no repository {name} in this registry."));
             return html(StatusCode::NOT_FOUND, &page);
@@ -147,30 +157,59 @@ pub(crate) async fn show(
             Vec::new()
         }
     };
-    page.manifests = manifests.iter().map(|m| row(m, &signed)).collect();
+    page.manifests = match &manifests {
+        Manifests::Stored(stored) => stored.iter().map(|m| row(m, &signed)).collect(),
+        Manifests::Told(tags) => told_rows(tags, &signed),
+    };
     page.repository = Some(name);
     html(StatusCode::OK, &page)
 }
 
-/// A manifest's row, its tags with their signatures.
-fn row(tagged: &TaggedManifest, signed: &[SignedTag]) -> ManifestRow {
-    let m = &tagged.manifest;
-    let tags = tagged
-        .tags
-        .iter()
+/// A repository's manifests, as its data plane can tell them.
+enum Manifests {
+    /// From the embedded storage: each manifest with its tags, times and platform.
+    Stored(Vec<TaggedManifest>),
+    /// From a registry's API: the tags, each with its digest and size.
+    Told(Vec<TagDigest>),
+}
+
+/// Rows of the manifests a registry's API told: each digest with its tags and size.
+fn told_rows(tags: &[TagDigest], signed: &[SignedTag]) -> Vec<ManifestRow> {
+    let mut digests: Vec<(&str, u64, Vec<String>)> = Vec::new();
+    for t in tags {
+        match digests.iter_mut().find(|(d, _, _)| *d == t.digest) {
+            Some((_, _, names)) => names.push(t.tag.clone()),
+            None => digests.push((&t.digest, t.size, vec![t.tag.clone()])),
+        }
+    }
+    digests
+        .into_iter()
+        .map(|(digest, size, names)| ManifestRow {
+            digest: digest.to_owned(),
+            size: human_size(size),
+            platform: String::new(),
+            updated: "not told by this data plane".to_owned(),
+            tags: tag_rows(&names, digest, signed),
+        })
+        .collect()
+}
+
+/// Each of `tags` of the manifest `digest`, with what content trust says of it.
+fn tag_rows(tags: &[String], digest: &str, signed: &[SignedTag]) -> Vec<TagRow> {
+    tags.iter()
         .map(|tag| {
             let of_tag = || signed.iter().filter(|s| &s.tag == tag);
             TagRow {
                 name: tag.clone(),
                 signed_by: of_tag()
-                    .filter(|s| s.digest == m.digest)
+                    .filter(|s| s.digest == digest)
                     .map(|s| {
                         let keys: Vec<&str> =
                             s.key_ids.iter().map(|k| &k[..k.len().min(12)]).collect();
                         format!("{} (key {})", s.role, keys.join(", "))
                     })
                     .collect(),
-                stale: of_tag().find(|s| s.digest != m.digest).map(|s| {
+                stale: of_tag().find(|s| s.digest != digest).map(|s| {
                     format!(
                         "{} signed {} for this tag, not this manifest",
                         s.role,
@@ -179,7 +218,13 @@ fn row(tagged: &TaggedManifest, signed: &[SignedTag]) -> ManifestRow {
                 }),
             }
         })
-        .collect();
+        .collect()
+}
+
+/// A manifest's row, its tags with their signatures.
+fn row(tagged: &TaggedManifest, signed: &[SignedTag]) -> ManifestRow {
+    let m = &tagged.manifest;
+    let tags = tag_rows(&tagged.tags, &m.digest, signed);
     let platform = match (&m.os, &m.architecture) {
         (Some(os), Some(arch)) => format!("{os}/{arch}"),
         _ => String::new(),

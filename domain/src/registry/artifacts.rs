@@ -8,7 +8,8 @@
 //! next page.
 
 use super::data_plane::{
-    DataPlaneError, ManifestRecord, Namespace, RepositoryNameError, RepositoryStorage, TagRecord,
+    DataPlaneError, ManifestRecord, Namespace, RepositoryNameError, RepositoryStorage, TagDigest,
+    TagRecord,
 };
 use crate::arm::RegistryId;
 use crate::trust::{SignedTag, TrustStore, TrustStoreError, TrustedCollectionCatalog};
@@ -219,6 +220,23 @@ impl Artifacts {
             }
             None => Ok(None),
         }
+    }
+
+    /// A repository's tags with the manifest each names and its size, from any data plane
+    /// (without times).
+    ///
+    /// # Errors
+    /// [`ArtifactError`]: a bad name, no such repository, or the data plane's failure.
+    pub async fn tag_digests(
+        &self,
+        namespace: &Namespace,
+        repository: &str,
+    ) -> Result<Vec<TagDigest>, ArtifactError> {
+        let backend = namespace.backend(repository)?;
+        self.storage
+            .tag_digests(&backend)
+            .await?
+            .ok_or_else(|| ArtifactError::RepositoryUnknown(repository.to_owned()))
     }
 
     /// A repository's summary.

@@ -103,6 +103,17 @@ pub struct TagRecord {
     pub updated: OffsetDateTime,
 }
 
+/// A tag, the manifest it names and that manifest's size (its config and layers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagDigest {
+    /// The tag.
+    pub tag: String,
+    /// `sha256:<hex>` of the manifest.
+    pub digest: String,
+    /// The bytes of its config and layers (of the manifests an index lists).
+    pub size: u64,
+}
+
 /// A manifest, as the data plane keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ManifestRecord {
@@ -164,6 +175,37 @@ pub trait RepositoryStorage: Send + Sync {
     /// # Errors
     /// [`DataPlaneError`] when the backend cannot be changed.
     async fn untag(&self, backend_name: &str, tag: &str) -> Result<bool, DataPlaneError>;
+
+    /// A repository's tags, each with the manifest it names and that manifest's size, as
+    /// any registry's API tells them (without the times only Berth's own storage keeps);
+    /// `None` when there is no such repository. By default, from [`Self::tags`] and
+    /// [`Self::manifests`].
+    ///
+    /// # Errors
+    /// [`DataPlaneError`] when the backend cannot be read.
+    async fn tag_digests(
+        &self,
+        backend_name: &str,
+    ) -> Result<Option<Vec<TagDigest>>, DataPlaneError> {
+        let (Some(tags), Some(manifests)) = (
+            self.tags(backend_name).await?,
+            self.manifests(backend_name).await?,
+        ) else {
+            return Ok(None);
+        };
+        Ok(Some(
+            tags.into_iter()
+                .map(|t| TagDigest {
+                    size: manifests
+                        .iter()
+                        .find(|m| m.digest == t.digest)
+                        .map_or(0, |m| m.image_size),
+                    tag: t.name,
+                    digest: t.digest,
+                })
+                .collect(),
+        ))
+    }
 
     /// The backend names of the namespace's repositories, sorted.
     ///

@@ -24,7 +24,7 @@ pub use artifacts::{
 pub use content_trust::{ContentTrust, TrustEvent, TrustRefusal};
 pub use data_plane::{
     DataPlaneError, MAX_BACKEND_NAME, ManifestRecord, Namespace, RepositoryNameError,
-    RepositoryStorage, TagRecord,
+    RepositoryStorage, TagDigest, TagRecord,
 };
 pub use login_server::LoginServerNaming;
 pub use model::{

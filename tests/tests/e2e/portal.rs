@@ -1103,7 +1103,7 @@ async fn repositories_show_tags_digests_sizes_and_which_tags_are_signed_by_whom(
 }
 
 /// With an external Distribution behind the login servers, the repositories come from its
-/// catalog (only this registry's), and a repository's manifests say why they are not shown.
+/// catalog (only this registry's), and a repository's tags, digests and sizes from its API.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repositories_of_an_external_distribution_come_from_its_catalog() {
     use super::login_server::{app_serving, push, registry_in_rg};
@@ -1132,7 +1132,7 @@ async fn repositories_of_an_external_distribution_come_from_its_catalog() {
     )
     .await;
     push(&app, &server, &pusher, "team/app").await;
-    push(&app, &server, &pusher, "zeta").await;
+    let zeta = push(&app, &server, &pusher, "zeta").await;
     push(&app, &other_server, &other_pusher, "elsewhere").await;
     let pia = app.create_user("pia@berth.local", "pia-password").await;
     assign(&app, &path, READER, &pia).await;
@@ -1149,13 +1149,19 @@ async fn repositories_of_an_external_distribution_come_from_its_catalog() {
         html.contains(">team/app</a>") && html.contains(">zeta</a>") && !html.contains("elsewhere"),
         "{html}"
     );
+    // A repository's tags, digests and sizes, from its API (it keeps no times).
     let answer = browser.get(&format!("{page}?name=zeta")).await;
-    assert_eq!(answer.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(answer.status(), StatusCode::OK);
+    let html = answer.text().await.unwrap();
     assert!(
-        answer
-            .text()
-            .await
-            .unwrap()
-            .contains("need the embedded data plane")
+        html.contains(&format!("<code>{}</code>", zeta.trim()))
+            && html.contains("<span class=\"tag\">v1</span>"),
+        "{html}"
     );
+    assert!(
+        html.contains(" B</td>") && html.contains("not told by this data plane"),
+        "{html}"
+    );
+    let missing = browser.get(&format!("{page}?name=nothere")).await;
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
 }
