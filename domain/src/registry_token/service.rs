@@ -151,7 +151,24 @@ impl ImageAccess {
     /// data pushes need pull, push and the signing action, on a registry taking signatures.
     #[must_use]
     pub fn can_sign(&self) -> bool {
-        self.trust_push_allowed && self.pull && self.push && self.signer
+        Self::signing_allowed(
+            self.trust_push_allowed,
+            self.pull,
+            || self.push,
+            || self.signer,
+        )
+    }
+
+    /// The one rule for a signed push, shared with the token server's trust grants (which
+    /// ask `push` and `sign` only when needed): the registry takes signatures now, and the
+    /// caller may pull, push and sign.
+    fn signing_allowed(
+        trust_push_allowed: bool,
+        pull: bool,
+        push: impl FnOnce() -> bool,
+        sign: impl FnOnce() -> bool,
+    ) -> bool {
+        trust_push_allowed && pull && push() && sign()
     }
 }
 
@@ -830,10 +847,12 @@ impl RegistryTokenService {
             return Ok(Vec::new());
         }
         let pull = anonymous_pull || self.can(identity, Operation::Pull, &at, repository);
-        let sign = registry.trust_push_allowed()
-            && pull
-            && self.can(identity, Operation::Push, &at, repository)
-            && self.can(identity, Operation::Sign, &at, repository);
+        let sign = ImageAccess::signing_allowed(
+            registry.trust_push_allowed(),
+            pull,
+            || self.can(identity, Operation::Push, &at, repository),
+            || self.can(identity, Operation::Sign, &at, repository),
+        );
         let mut granted = Vec::new();
         for action in &scope.actions {
             let ok = match action.as_str() {
