@@ -103,9 +103,7 @@ struct Access {
 #[derive(Template)]
 #[template(path = "portal/access_control.html")]
 struct AccessControlPage<'a> {
-    user: &'a str,
-    csrf: &'a str,
-    nav: &'a str,
+    frame: super::Frame<'a>,
     registry: &'a str,
     home: &'a str,
     tab: &'a str,
@@ -124,9 +122,7 @@ struct AccessControlPage<'a> {
 #[derive(Template)]
 #[template(path = "portal/add_role_assignment.html")]
 struct AddPage<'a> {
-    user: &'a str,
-    csrf: &'a str,
-    nav: &'a str,
+    frame: super::Frame<'a>,
     registry: &'a str,
     home: &'a str,
     job_roles: Vec<RoleChoice>,
@@ -513,9 +509,7 @@ impl View<'_> {
         html(
             status,
             &AccessControlPage {
-                user: &caller.name,
-                csrf: &self.person.session.csrf,
-                nav: "registries",
+                frame: super::Frame::of(self.person, "registries"),
                 registry: self.registry.name().as_str(),
                 home: self.home(),
                 tab: "iam",
@@ -701,9 +695,7 @@ impl View<'_> {
         html(
             status,
             &AddPage {
-                user: &caller.name,
-                csrf: &self.person.session.csrf,
-                nav: "registries",
+                frame: super::Frame::of(self.person, "registries"),
                 registry: self.registry.name().as_str(),
                 home: self.home(),
                 job_roles: job.into_iter().map(choice).collect(),

@@ -21,9 +21,7 @@ const REGENERATE: &str = "Microsoft.ContainerRegistry/registries/regenerateCrede
 #[derive(Template)]
 #[template(path = "portal/access_keys.html")]
 struct AccessKeysPage<'a> {
-    user: &'a str,
-    csrf: &'a str,
-    nav: &'a str,
+    frame: super::Frame<'a>,
     registry: &'a str,
     home: &'a str,
     tab: &'a str,
@@ -183,9 +181,7 @@ impl Keys<'_> {
         html(
             status,
             &AccessKeysPage {
-                user: &self.person.caller.name,
-                csrf: &self.person.session.csrf,
-                nav: "registries",
+                frame: super::Frame::of(self.person, "registries"),
                 registry: registry.name().as_str(),
                 home: self.path.trim_end_matches("/access-keys"),
                 tab: "keys",

@@ -19,9 +19,7 @@ use crate::routes::registries::WRITE;
 #[derive(Template)]
 #[template(path = "portal/content_trust.html")]
 struct ContentTrustPage<'a> {
-    user: &'a str,
-    csrf: &'a str,
-    nav: &'a str,
+    frame: super::Frame<'a>,
     registry: &'a str,
     login_server: &'a str,
     home: &'a str,
@@ -163,9 +161,7 @@ async fn page(
     html(
         status,
         &ContentTrustPage {
-            user: &person.caller.name,
-            csrf: &person.session.csrf,
-            nav: "registries",
+            frame: super::Frame::of(person, "registries"),
             registry: registry.name().as_str(),
             login_server: &registry.login_server,
             home: action.trim_end_matches("/content-trust"),

@@ -91,9 +91,7 @@ impl FieldErrors {
 #[derive(Template)]
 #[template(path = "portal/create_registry.html")]
 struct CreatePage<'a> {
-    user: &'a str,
-    csrf: &'a str,
-    nav: &'a str,
+    frame: super::Frame<'a>,
     subscriptions: Vec<SubscriptionChoice>,
     fields: &'a Fields,
     errors: FieldErrors,
@@ -467,9 +465,7 @@ async fn page(
     html(
         status,
         &CreatePage {
-            user: &person.caller.name,
-            csrf: &person.session.csrf,
-            nav: "registries",
+            frame: super::Frame::of(person, "registries"),
             subscriptions,
             fields: &fields_shown,
             errors,

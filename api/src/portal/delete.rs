@@ -18,9 +18,7 @@ use berth_domain::resource_group::DeleteOutcome;
 #[derive(Template)]
 #[template(path = "portal/delete_registry.html")]
 struct DeletePage<'a> {
-    user: &'a str,
-    csrf: &'a str,
-    nav: &'a str,
+    frame: super::Frame<'a>,
     registry: &'a str,
     home: &'a str,
     login_server: &'a str,
@@ -120,9 +118,7 @@ fn page(
     html(
         answer.status.unwrap_or(StatusCode::OK),
         &DeletePage {
-            user: &person.caller.name,
-            csrf: &person.session.csrf,
-            nav: "registries",
+            frame: super::Frame::of(person, "registries"),
             registry: registry.name().as_str(),
             home: path.trim_end_matches("/delete"),
             login_server: &registry.login_server,
@@ -148,9 +144,7 @@ pub(crate) struct OperationAt {
 #[derive(Template)]
 #[template(path = "portal/operation.html")]
 struct OperationPage<'a> {
-    user: &'a str,
-    csrf: &'a str,
-    nav: &'a str,
+    frame: super::Frame<'a>,
     registry: &'a str,
     what: &'static str,
     done: &'static str,
@@ -220,9 +214,7 @@ pub(crate) async fn progress(
     html(
         StatusCode::OK,
         &OperationPage {
-            user: &person.caller.name,
-            csrf: &person.session.csrf,
-            nav: "registries",
+            frame: super::Frame::of(&person, "registries"),
             registry: id.name.as_str(),
             what,
             done,

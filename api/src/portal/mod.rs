@@ -159,6 +159,25 @@ async fn root(headers: HeaderMap) -> Response {
     }
 }
 
+/// What every page's frame shows: who is signed in, the session's CSRF token (for the
+/// sign-out form and the page's own forms), and the navigation entry that is current.
+pub(crate) struct Frame<'a> {
+    user: &'a str,
+    csrf: &'a str,
+    nav: &'static str,
+}
+
+impl<'a> Frame<'a> {
+    /// The frame for `person`, with `nav` current.
+    pub(crate) fn of(person: &'a SignedIn, nav: &'static str) -> Self {
+        Self {
+            user: &person.caller.name,
+            csrf: &person.session.csrf,
+            nav,
+        }
+    }
+}
+
 /// The person a request comes from: their live session and who they are now.
 pub(crate) struct SignedIn {
     session: Session,

@@ -15,9 +15,7 @@ use berth_domain::registry::{ContentTrust, Registry, RegistryPatch, Sku};
 #[derive(Template)]
 #[template(path = "portal/overview.html")]
 struct OverviewPage<'a> {
-    user: &'a str,
-    csrf: &'a str,
-    nav: &'a str,
+    frame: super::Frame<'a>,
     home: &'a str,
     tab: &'a str,
     registry: &'a str,
@@ -128,9 +126,7 @@ async fn page(
     html(
         status,
         &OverviewPage {
-            user: &person.caller.name,
-            csrf: &person.session.csrf,
-            nav: "registries",
+            frame: super::Frame::of(person, "registries"),
             home: path,
             tab: "overview",
             registry: registry.name().as_str(),

@@ -53,9 +53,7 @@ impl RegistryRow {
 #[derive(Template)]
 #[template(path = "portal/registries.html")]
 struct RegistriesPage<'a> {
-    user: &'a str,
-    csrf: &'a str,
-    nav: &'a str,
+    frame: super::Frame<'a>,
     filter: &'a str,
     rows: Vec<RegistryRow>,
     /// The first row's number (1-based).
@@ -124,9 +122,7 @@ pub(crate) async fn registries(
     html(
         StatusCode::OK,
         &RegistriesPage {
-            user: &person.caller.name,
-            csrf: &person.session.csrf,
-            nav: "registries",
+            frame: super::Frame::of(&person, "registries"),
             filter: &filter,
             first,
             start: after.is_some().then(|| link(None, 1)),

@@ -38,9 +38,7 @@ struct ManifestRow {
 #[derive(Template)]
 #[template(path = "portal/repositories.html")]
 struct RepositoriesPage<'a> {
-    user: &'a str,
-    csrf: &'a str,
-    nav: &'a str,
+    frame: super::Frame<'a>,
     registry: &'a str,
     home: &'a str,
     tab: &'a str,
@@ -71,9 +69,7 @@ pub(crate) async fn show(
     Query(query): Query<RepositoryQuery>,
 ) -> Response {
     let mut page = RepositoriesPage {
-        user: &person.caller.name,
-        csrf: &person.session.csrf,
-        nav: "registries",
+        frame: super::Frame::of(&person, "registries"),
         registry: registry.name().as_str(),
         home: path.trim_end_matches("/repositories"),
         tab: "repositories",

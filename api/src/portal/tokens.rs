@@ -142,9 +142,7 @@ struct Typed {
 #[derive(Template)]
 #[template(path = "portal/tokens.html")]
 struct TokensPage<'a> {
-    user: &'a str,
-    csrf: &'a str,
-    nav: &'a str,
+    frame: super::Frame<'a>,
     registry: &'a str,
     home: &'a str,
     tab: &'a str,
@@ -161,9 +159,7 @@ struct TokensPage<'a> {
 #[derive(Template)]
 #[template(path = "portal/scope_maps.html")]
 struct ScopeMapsPage<'a> {
-    user: &'a str,
-    csrf: &'a str,
-    nav: &'a str,
+    frame: super::Frame<'a>,
     registry: &'a str,
     home: &'a str,
     tab: &'a str,
@@ -223,9 +219,7 @@ impl Here<'_> {
         html(
             outcome.status.unwrap_or(StatusCode::OK),
             &TokensPage {
-                user: &self.person.caller.name,
-                csrf: &self.person.session.csrf,
-                nav: "registries",
+                frame: super::Frame::of(self.person, "registries"),
                 registry: self.registry.name().as_str(),
                 home: self.home(),
                 tab: "tokens",
@@ -249,9 +243,7 @@ impl Here<'_> {
         html(
             outcome.status.unwrap_or(StatusCode::OK),
             &ScopeMapsPage {
-                user: &self.person.caller.name,
-                csrf: &self.person.session.csrf,
-                nav: "registries",
+                frame: super::Frame::of(self.person, "registries"),
                 registry: self.registry.name().as_str(),
                 home: self.home(),
                 tab: "scope-maps",
