@@ -135,39 +135,17 @@ impl RemoteRepositories {
         Ok(tags.tags)
     }
 
-    /// The digest a tag names now, when it still names one.
-    async fn digest_of(&self, name: &str, tag: &str) -> Result<Option<String>, DataPlaneError> {
-        let reply = self
-            .client
-            .head(self.url(&format!("/v2/{name}/manifests/{tag}")))
-            .header(reqwest::header::ACCEPT, MANIFEST_TYPES)
-            .bearer_auth(self.bearer("repository", name, &["pull"])?)
-            .send()
-            .await
-            .map_err(|e| failed("the data plane's manifest", e))?;
-        if reply.status() == StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
-        if !reply.status().is_success() {
-            return Err(failed("the data plane's manifest answered", reply.status()));
-        }
-        Ok(reply
-            .headers()
-            .get("docker-content-digest")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned))
-    }
-
-    /// The digest and size (config and layers, or the listed manifests of an index) of the
-    /// manifest a tag names, when it still names one.
-    async fn manifest_of(
+    /// The answer to `method` (HEAD or GET) of the manifest a tag names, and its digest;
+    /// `None` when the tag names none.
+    async fn manifest_reply(
         &self,
+        method: reqwest::Method,
         name: &str,
         tag: &str,
-    ) -> Result<Option<(String, u64)>, DataPlaneError> {
+    ) -> Result<Option<(reqwest::Response, Option<String>)>, DataPlaneError> {
         let reply = self
             .client
-            .get(self.url(&format!("/v2/{name}/manifests/{tag}")))
+            .request(method, self.url(&format!("/v2/{name}/manifests/{tag}")))
             .header(reqwest::header::ACCEPT, MANIFEST_TYPES)
             .bearer_auth(self.bearer("repository", name, &["pull"])?)
             .send()
@@ -183,7 +161,30 @@ impl RemoteRepositories {
             .headers()
             .get("docker-content-digest")
             .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
+            .map(str::to_owned);
+        Ok(Some((reply, digest)))
+    }
+
+    /// The digest a tag names now, when it still names one.
+    async fn digest_of(&self, name: &str, tag: &str) -> Result<Option<String>, DataPlaneError> {
+        Ok(self
+            .manifest_reply(reqwest::Method::HEAD, name, tag)
+            .await?
+            .and_then(|(_, digest)| digest))
+    }
+
+    /// The digest and size (config and layers, or the listed manifests of an index) of the
+    /// manifest a tag names, when it still names one.
+    async fn manifest_of(
+        &self,
+        name: &str,
+        tag: &str,
+    ) -> Result<Option<(String, u64)>, DataPlaneError> {
+        let Some((reply, digest)) = self.manifest_reply(reqwest::Method::GET, name, tag).await?
+        else {
+            return Ok(None);
+        };
+        let digest = digest
             .ok_or_else(|| failed("the data plane's manifest", "no Docker-Content-Digest"))?;
         let manifest: serde_json::Value = reply
             .json()
