@@ -176,8 +176,28 @@ pub(crate) async fn json_answer(
     serde_json::from_slice(&body).map_err(|e| format!("{what}: not JSON: {e}"))
 }
 
+/// The discovery document of `issuer`, which must name `issuer` exactly (OpenID Connect
+/// Discovery 1.0, section 4.3).
+pub(crate) async fn discovery_document(
+    http: &reqwest::Client,
+    issuer: &str,
+) -> Result<Value, String> {
+    let url = fetchable(&discovery_url(issuer))?;
+    let request = http
+        .get(url.clone())
+        .header(reqwest::header::ACCEPT, "application/json");
+    let document = json_answer(request, &format!("GET {url}")).await?;
+    let named = document.get("issuer").and_then(Value::as_str);
+    if named != Some(issuer) {
+        return Err(format!(
+            "the discovery document names the issuer {named:?}, not '{issuer}'"
+        ));
+    }
+    Ok(document)
+}
+
 /// Where a provider's discovery document is: `<issuer>/.well-known/openid-configuration`.
-pub(crate) fn discovery_url(issuer: &str) -> String {
+fn discovery_url(issuer: &str) -> String {
     format!(
         "{}/.well-known/openid-configuration",
         issuer.trim_end_matches('/')
@@ -224,13 +244,7 @@ impl OidcProviders {
     /// The provider's `jwks_uri`, from its discovery document, which must name `issuer`
     /// exactly (OpenID Connect Discovery 1.0, section 4.3).
     async fn discover(&self, issuer: &str) -> Result<reqwest::Url, String> {
-        let document = self.get_json(fetchable(&discovery_url(issuer))?).await?;
-        let named = document.get("issuer").and_then(Value::as_str);
-        if named != Some(issuer) {
-            return Err(format!(
-                "the discovery document names the issuer {named:?}, not '{issuer}'"
-            ));
-        }
+        let document = discovery_document(&self.http, issuer).await?;
         let jwks_uri = document
             .get("jwks_uri")
             .and_then(Value::as_str)

@@ -7,7 +7,7 @@
 //! portal verifies it as the API verifies that provider's tokens.
 
 use crate::config::PortalSignIn;
-use crate::oidc::{FETCH_TIMEOUT, discovery_url, fetchable, json_answer};
+use crate::oidc::{FETCH_TIMEOUT, discovery_document, fetchable, json_answer};
 use async_trait::async_trait;
 use berth_domain::session::ExternalSignIn;
 use secrecy::ExposeSecret;
@@ -48,19 +48,7 @@ impl OidcSignIn {
     async fn endpoints(&self) -> Result<&Endpoints, String> {
         self.endpoints
             .get_or_try_init(|| async {
-                let issuer = &self.settings.issuer;
-                let url = fetchable(&discovery_url(issuer))?;
-                let request = self
-                    .http
-                    .get(url.clone())
-                    .header(reqwest::header::ACCEPT, "application/json");
-                let document = json_answer(request, &format!("GET {url}")).await?;
-                let named = document.get("issuer").and_then(Value::as_str);
-                if named != Some(issuer.as_str()) {
-                    return Err(format!(
-                        "the discovery document names the issuer {named:?}, not '{issuer}'"
-                    ));
-                }
+                let document = discovery_document(&self.http, &self.settings.issuer).await?;
                 let endpoint = |name: &str| {
                     document
                         .get(name)
