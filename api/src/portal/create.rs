@@ -42,17 +42,12 @@ struct SubscriptionChoice {
 }
 
 /// What the form holds.
-#[derive(Default, serde::Deserialize)]
+#[derive(Default, Clone)]
 pub(crate) struct Fields {
-    #[serde(default)]
     group: String,
-    #[serde(default)]
     new_group: String,
-    #[serde(default)]
     name: String,
-    #[serde(default)]
     location: String,
-    #[serde(default)]
     sku: String,
 }
 
@@ -452,13 +447,7 @@ async fn page(
              Contributor), or {GROUP_WRITE} on a subscription to create a group for it."
         )
     });
-    let mut fields_shown = Fields {
-        group: fields.group.clone(),
-        new_group: fields.new_group.clone(),
-        name: fields.name.clone(),
-        location: fields.location.clone(),
-        sku: fields.sku.clone(),
-    };
+    let mut fields_shown = fields.clone();
     if fields_shown.location.is_empty() {
         fields_shown.location = locations.first().cloned().unwrap_or_default();
     }

@@ -81,9 +81,9 @@ pub(crate) async fn show(
         trust_note: None,
         unavailable: None,
     };
-    let mut principals = person.caller.principals.clone();
-    principals.dedup();
-    let access = state.registry_tokens.image_access(&principals, &registry);
+    let access = state
+        .registry_tokens
+        .image_access(&person.caller.principals, &registry);
     if !access.pull {
         page.unavailable = Some(
             "Reading the repositories needs pull access to the registry's images (AcrPull, AcrPush, Contributor or Owner)."
