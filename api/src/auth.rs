@@ -132,10 +132,22 @@ impl AppState {
     /// # Errors
     /// 403 `AuthorizationFailed`.
     pub fn authorize(&self, caller: &Caller, action: &str, scope: &str) -> Result<(), ApiError> {
-        if self.allows(caller, action, scope) {
+        let allowed = self.allows(caller, action, scope);
+        note(caller, action, scope, allowed);
+        if allowed {
             return Ok(());
         }
         Err(authorization_failed(caller, action, scope))
+    }
+
+    /// Refuses unless the caller holds a directory role granting `action` (Graph's writes).
+    ///
+    /// # Errors
+    /// 403 `Authorization_RequestDenied`.
+    pub fn authorize_directory(&self, caller: &Caller, action: &str) -> Result<(), ApiError> {
+        let decided = self.directory_admin.authorize(&caller.principals, action);
+        note(caller, action, "/", decided.is_ok());
+        decided.map_err(ApiError::from)
     }
 }
 
@@ -143,4 +155,20 @@ impl AppState {
 #[must_use]
 pub fn authorization_failed(caller: &Caller, action: &str, scope: &str) -> ApiError {
     ApiError::authorization_failed(&caller.name, &caller.object_id, action, scope)
+}
+
+/// Tells the request's activity recording who asked for what, and whether it was allowed.
+fn note(caller: &Caller, action: &str, scope: &str, allowed: bool) {
+    berth_infra::activity::note_caller(activity_caller(caller));
+    berth_infra::activity::note_action(action, scope, allowed);
+}
+
+/// The caller as the activity log names it.
+#[must_use]
+pub fn activity_caller(caller: &Caller) -> berth_domain::activity::ActivityCaller {
+    berth_domain::activity::ActivityCaller {
+        object_id: Some(caller.object_id),
+        name: caller.name.clone(),
+        kind: caller.kind.to_owned(),
+    }
 }

@@ -32,6 +32,19 @@ enum Command {
     /// keys stay valid until they expire, and the registry token certificate bundle lists
     /// old and new keys (give registries the new bundle).
     RotateSigningKey,
+    /// The activity log's integrity.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Check the activity log's chain from its first record to its head, and name the first
+    /// record that was deleted, edited or added outside Berth. Exits 0 when it is intact, 1
+    /// when it is not, 2 when it cannot be read.
+    Verify,
 }
 
 /// Every setting, as `--help` ends.
@@ -76,6 +89,12 @@ pub async fn main() -> ExitCode {
         Command::RotateSigningKey => {
             telemetry::init(settings.log_format);
             rotate_signing_key(&settings).await
+        }
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => {
+            telemetry::init(settings.log_format);
+            audit_verify(&settings).await
         }
         Command::Serve => {
             telemetry::init(settings.log_format);
@@ -195,17 +214,100 @@ fn ready_block(app: &Application, settings: &Settings) -> String {
     out
 }
 
+async fn audit_verify(settings: &Settings) -> ExitCode {
+    use berth_domain::activity::{ActivityLog, ChainReport};
+    let store = match Store::open(settings).await {
+        Ok(store) => store,
+        Err(e) => {
+            eprintln!("berthd: cannot open the store: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match store.activity.verify().await {
+        Ok(ChainReport::Intact { records }) => {
+            println!("berthd: the activity log is intact ({records} records checked)");
+            ExitCode::SUCCESS
+        }
+        Ok(ChainReport::Broken { seq, event, reason }) => {
+            let event = event.map_or_else(String::new, |e| format!(" (event {e})"));
+            println!("berthd: the activity log is broken at record {seq}{event}: {reason}");
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("berthd: cannot read the activity log: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The operator running `berthd` on this machine, as the activity log names them.
+fn operator() -> berth_domain::activity::ActivityCaller {
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned());
+    berth_domain::activity::ActivityCaller {
+        object_id: None,
+        name: format!("berthd:{user}"),
+        kind: "Operator".to_owned(),
+    }
+}
+
 async fn rotate_signing_key(settings: &Settings) -> ExitCode {
-    let rotated = async {
+    use berth_domain::activity::ActivityLog;
+    let facts = berth_infra::activity::RequestFacts {
+        correlation_id: uuid::Uuid::new_v4().to_string(),
+        request_id: uuid::Uuid::new_v4().to_string(),
+        client_request_id: None,
+        client_address: None,
+        method: "CLI".to_owned(),
+    };
+    let (result, recording) = berth_infra::activity::recorded(facts, async {
+        berth_infra::activity::note_caller(operator());
+        berth_infra::activity::note_action(ROTATE_ACTION, "/providers/Berth/signingKeys", true);
         let store = Store::open(settings).await.map_err(|e| e.to_string())?;
+        let kid = rotate(settings, &store).await;
+        Ok::<_, String>((store, kid))
+    })
+    .await;
+    let (store, rotated) = match result {
+        Ok(done) => done,
+        Err(e) => {
+            eprintln!("berthd: cannot rotate the signing key: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let (status, code) = match &rotated {
+        Ok(_) => (200, None),
+        Err(_) => (500, Some("InternalServerError".to_owned())),
+    };
+    let rest = recording.finish(status, code);
+    if let Err(e) = store.activity.append(&rest).await {
+        eprintln!("berthd: the activity log could not record the rotation: {e}");
+    }
+    match rotated {
+        Ok(kid) => {
+            println!("berthd: the built-in issuer signs with key {kid} from now on");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("berthd: cannot rotate the signing key: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The activity log's name for a rotation of the signing keys.
+const ROTATE_ACTION: &str = "Berth/signingKeys/rotate/action";
+
+async fn rotate(settings: &Settings, store: &Store) -> Result<String, String> {
+    let rotated = async {
         let signer = JwtSigner::open(store.database.clone(), store.sealing.clone())
             .await
             .map_err(|e| e.to_string())?;
         let kid = signer.rotate().await.map_err(|e| e.to_string())?;
         let bundle = settings.data_dir.join("registry-token-certs.pem");
-        let registry_keys = TokenServerKeys::open(store.database, store.sealing, &bundle)
-            .await
-            .map_err(|e| e.to_string())?;
+        let registry_keys =
+            TokenServerKeys::open(store.database.clone(), store.sealing.clone(), &bundle)
+                .await
+                .map_err(|e| e.to_string())?;
         registry_keys
             .rotate_all()
             .await
@@ -216,14 +318,5 @@ async fn rotate_signing_key(settings: &Settings) -> ExitCode {
         );
         Ok::<_, String>(kid)
     };
-    match rotated.await {
-        Ok(kid) => {
-            println!("berthd: the built-in issuer signs with key {kid} from now on");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("berthd: cannot rotate the signing key: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    rotated.await
 }

@@ -1,6 +1,7 @@
 //! Berth's REST API: axum routes shaped like Azure Resource Manager, their OpenAPI
 //! contract, and [`Application`], the composition root `berthd` runs.
 
+pub mod activity;
 pub mod arm;
 pub mod auth;
 pub mod cli;

@@ -49,6 +49,7 @@ pub struct ApiDoc;
 pub fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::subscriptions::router())
+        .merge(routes::activity_log::router())
         .merge(routes::resource_groups::router())
         .merge(routes::registries::router())
         .merge(routes::authorization::router())

@@ -61,4 +61,6 @@ pub struct AppState {
     pub acr_login_server_suffix: String,
     /// Peers whose `X-Forwarded-For` names the client, for the sign-in limiters.
     pub trusted_proxies: std::sync::Arc<berth_infra::proxies::TrustedProxies>,
+    /// The activity log.
+    pub activity: std::sync::Arc<dyn berth_domain::activity::ActivityLog>,
 }

@@ -4,6 +4,7 @@
 //! Nothing here knows about HTTP, SQL or JWTs: `berth-api` drives these use cases and
 //! `berth-infra` implements the ports.
 
+pub mod activity;
 pub mod arm;
 pub mod authorization;
 pub mod clock;

@@ -112,9 +112,10 @@ impl JwtSigner {
             .map_err(|e| StoreError(format!("cannot make a signing key: {e}")))?;
         let kid = uuid::Uuid::new_v4().simple().to_string();
         // Keys are ordered by creation: two rotations within one millisecond must not tie.
+        let txn = self.db.begin_write().await?;
         let newest = signing_key::Entity::find()
             .order_by_desc(signing_key::Column::CreatedAt)
-            .one(self.db.writer())
+            .one(&txn)
             .await
             .map_err(store_error)?
             .map_or(i64::MIN, |k| k.created_at);
@@ -122,7 +123,7 @@ impl JwtSigner {
         signing_key::Entity::update_many()
             .col_expr(signing_key::Column::RetiredAt, Expr::value(now))
             .filter(signing_key::Column::RetiredAt.is_null())
-            .exec(self.db.writer())
+            .exec(&txn)
             .await
             .map_err(store_error)?;
         let row = signing_key::ActiveModel {
@@ -134,9 +135,10 @@ impl JwtSigner {
             retired_at: Set(None),
         };
         signing_key::Entity::insert(row)
-            .exec(self.db.writer())
+            .exec(&txn)
             .await
             .map_err(store_error)?;
+        txn.commit().await?;
         self.reload().await?;
         Ok(kid)
     }

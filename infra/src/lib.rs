@@ -1,6 +1,7 @@
 //! Berth's driven adapters: persistence through sea-orm (SQLite by default, PostgreSQL when
 //! configured), typed configuration, and TLS material for development.
 
+pub mod activity;
 pub mod config;
 pub mod distribution;
 pub mod files;

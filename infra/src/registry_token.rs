@@ -209,10 +209,11 @@ impl TokenServerKeys {
                 None,
             )
         };
+        let txn = self.db.begin_write().await?;
         let newest = token_server_key::Entity::find()
             .filter(token_server_key::Column::Purpose.eq(purpose))
             .order_by_desc(token_server_key::Column::CreatedAt)
-            .one(self.db.writer())
+            .one(&txn)
             .await
             .map_err(store_error)?
             .map_or(i64::MIN, |k| k.created_at);
@@ -221,7 +222,7 @@ impl TokenServerKeys {
             .col_expr(token_server_key::Column::RetiredAt, Expr::value(now))
             .filter(token_server_key::Column::Purpose.eq(purpose))
             .filter(token_server_key::Column::RetiredAt.is_null())
-            .exec(self.db.writer())
+            .exec(&txn)
             .await
             .map_err(store_error)?;
         let sealed = self
@@ -235,9 +236,10 @@ impl TokenServerKeys {
             created_at: Set(now),
             retired_at: Set(None),
         })
-        .exec(self.db.writer())
+        .exec(&txn)
         .await
         .map_err(store_error)?;
+        txn.commit().await?;
         self.reload().await
     }
 

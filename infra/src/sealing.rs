@@ -71,6 +71,9 @@ pub fn seal_state(value: &str) -> SealState {
 /// AES-256-GCM sealing.
 pub struct AesGcmBox {
     key: RandomizedNonceKey,
+    /// The activity log's chain key, derived from the same secret (HMAC-SHA256 of a label),
+    /// so that whoever can write the database but not read the key cannot re-chain records.
+    chain: crate::persistence::ActivityChainKey,
 }
 
 impl std::fmt::Debug for AesGcmBox {
@@ -89,9 +92,16 @@ impl AesGcmBox {
     /// # Errors
     /// When the key is not 32 bytes.
     pub fn new(key: &[u8]) -> Result<Self, String> {
+        let chain = crate::persistence::ActivityChainKey::derive(key);
         RandomizedNonceKey::new(&AES_256_GCM, key)
-            .map(|key| Self { key })
+            .map(|key| Self { key, chain })
             .map_err(|_| "the secrets key must be 32 bytes".to_owned())
+    }
+
+    /// The key that chains the activity log's records.
+    #[must_use]
+    pub fn activity_chain_key(&self) -> crate::persistence::ActivityChainKey {
+        self.chain.clone()
     }
 
     /// The configured key (base64 of 32 bytes), or the one in `<data_dir>/secrets.key`,

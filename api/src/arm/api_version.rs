@@ -58,6 +58,13 @@ impl VersionSet for SubscriptionVersions {
         &["2016-06-01", "2020-01-01", "2021-01-01", "2022-12-01"];
 }
 
+/// `Microsoft.Insights` (the activity log).
+pub struct InsightsVersions;
+impl VersionSet for InsightsVersions {
+    const RESOURCE: &'static str = "microsoft.insights/eventtypes/values";
+    const SUPPORTED: &'static [&'static str] = &["2015-04-01"];
+}
+
 /// The cloud-metadata document.
 pub struct MetadataVersions;
 impl VersionSet for MetadataVersions {

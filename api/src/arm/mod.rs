@@ -9,13 +9,16 @@ mod paging;
 mod request;
 
 pub use api_version::{
-    ApiVersion, MetadataVersions, RegistryVersions, ResourceGroupVersions, ResourcesVersions,
-    SubscriptionVersions, VersionSet,
+    ApiVersion, InsightsVersions, MetadataVersions, RegistryVersions, ResourceGroupVersions,
+    ResourcesVersions, SubscriptionVersions, VersionSet,
 };
 pub use body::{ArmJson, is_form_urlencoded};
 pub use normalize::{NormalizeArmPath, ScopePrefix, layer as normalize_layer, normalize_path};
 pub use paging::ListQuery;
-pub use request::{BaseUrl, Conditional, LocalAuthorities, request_ids};
+pub use request::{
+    BaseUrl, CLIENT_REQUEST_ID, CORRELATION_ID, Conditional, LocalAuthorities, REQUEST_ID,
+    request_ids,
+};
 
 /// The status of a PUT that creates or replaces: 201 when it created, 200 when it replaced.
 #[must_use]

@@ -19,12 +19,15 @@ const KEYS: &[&str] = &[
     "locations",
     "roleAssignments",
     "roleDefinitions",
+    "eventtypes",
+    "values",
 ];
 
 const NAMESPACES: &[&str] = &[
     "Microsoft.ContainerRegistry",
     "Microsoft.Resources",
     "Microsoft.Authorization",
+    "Microsoft.Insights",
 ];
 
 fn canonical(segment: &str, table: &[&'static str]) -> Option<&'static str> {

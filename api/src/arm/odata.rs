@@ -35,6 +35,15 @@ pub enum Condition {
         /// Its arguments.
         args: Vec<Arg>,
     },
+    /// `field ge value` (or `gt`, `le`, `lt`), the value quoted or bare (a timestamp).
+    Compare {
+        /// The property.
+        field: String,
+        /// `ge`, `gt`, `le` or `lt`, lowercase.
+        op: String,
+        /// The value, unescaped when it was quoted.
+        value: String,
+    },
     /// `collection/any(v:v eq 'value')`.
     Any {
         /// The collection property.
@@ -179,6 +188,22 @@ fn keyword(tokens: &mut Tokens, wanted: &str) -> Result<(), Malformed> {
 
 fn condition(tokens: &mut Tokens) -> Result<Condition, Malformed> {
     let name = word(tokens)?;
+    if let Some(Token::Word(op)) = tokens.peek() {
+        let op = op.to_ascii_lowercase();
+        if ["ge", "gt", "le", "lt"].contains(&op.as_str()) {
+            tokens.next();
+            let value = match tokens.next() {
+                Some(Token::Literal(v) | Token::Word(v)) => v,
+                Some(other) => return Err(unexpected(&other)),
+                None => return Err(Malformed("a value is missing".to_owned())),
+            };
+            return Ok(Condition::Compare {
+                field: name,
+                op,
+                value,
+            });
+        }
+    }
     if tokens.peek() != Some(&Token::Open) {
         keyword(tokens, "eq")?;
         return Ok(Condition::Eq {
@@ -256,10 +281,10 @@ impl<'a> Lexer<'a> {
                     self.chars.next();
                     out.push(Token::Literal(self.literal()?));
                 }
-                c if c.is_alphanumeric() || "_/:.$@-".contains(c) => {
+                c if c.is_alphanumeric() || "_/:.$@-+".contains(c) => {
                     let mut w = String::new();
                     while let Some(&c) = self.chars.peek() {
-                        if !(c.is_alphanumeric() || "_/:.$@-".contains(c)) {
+                        if !(c.is_alphanumeric() || "_/:.$@-+".contains(c)) {
                             break;
                         }
                         w.push(c);

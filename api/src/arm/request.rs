@@ -96,8 +96,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Conditional {
 
 /// `x-ms-request-id` header name.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-ms-request-id");
-const CORRELATION_ID: HeaderName = HeaderName::from_static("x-ms-correlation-request-id");
-const CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("x-ms-client-request-id");
+/// `x-ms-correlation-request-id` header name.
+pub const CORRELATION_ID: HeaderName = HeaderName::from_static("x-ms-correlation-request-id");
+/// `x-ms-client-request-id` header name.
+pub const CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("x-ms-client-request-id");
 
 /// Gives every request an `x-ms-request-id` (set on the request, for the trace span, and on
 /// the response), and echoes `x-ms-correlation-request-id` (generated when absent) and
@@ -118,6 +120,9 @@ pub async fn request_ids(mut req: Request, next: Next) -> Response {
         .filter(|v| sane(v))
         .cloned();
     req.headers_mut().insert(REQUEST_ID, id_value.clone());
+    // Downstream (the activity log) reads the one answered.
+    req.headers_mut()
+        .insert(CORRELATION_ID.clone(), correlation.clone());
     let mut response = next.run(req).await;
     let headers = response.headers_mut();
     headers.insert(REQUEST_ID, id_value);

@@ -45,6 +45,10 @@ pub struct ErrorDetail {
     pub details: Vec<ErrorDetail>,
 }
 
+/// The ARM error code a response carries, for the activity log (a response extension).
+#[derive(Debug, Clone)]
+pub struct ErrorCode(pub String);
+
 /// An error answer of the API.
 #[derive(Debug, Clone)]
 pub struct ApiError {
@@ -127,8 +131,10 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let code = ErrorCode(self.detail.code.clone());
         let mut response =
             (self.status, Json(ErrorResponse { error: self.detail })).into_response();
+        response.extensions_mut().insert(code);
         if self.challenge {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

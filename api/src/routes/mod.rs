@@ -1,5 +1,6 @@
 //! The HTTP routes, one module per resource type. Handlers parse, call one use case, map.
 
+pub mod activity_log;
 pub mod authorization;
 pub mod graph;
 pub mod issuer;

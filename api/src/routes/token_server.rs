@@ -100,21 +100,29 @@ impl axum::extract::FromRequestParts<AppState> for ClientAddress {
         parts: &mut axum::http::request::Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let Some(peer) = parts
-            .extensions
+        Ok(Self::of(&parts.extensions, &parts.headers, state))
+    }
+}
+
+impl ClientAddress {
+    /// The client's address from a request's connection and headers.
+    #[must_use]
+    pub fn of(
+        extensions: &axum::http::Extensions,
+        headers: &axum::http::HeaderMap,
+        state: &AppState,
+    ) -> Self {
+        let Some(peer) = extensions
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
             .map(|c| c.0.ip())
         else {
-            return Ok(Self("unknown".to_owned()));
+            return Self("unknown".to_owned());
         };
-        let forwarded = parts
-            .headers
+        let forwarded = headers
             .get_all("x-forwarded-for")
             .iter()
             .filter_map(|v| v.to_str().ok());
-        Ok(Self(
-            state.trusted_proxies.client(peer, forwarded).to_string(),
-        ))
+        Self(state.trusted_proxies.client(peer, forwarded).to_string())
     }
 }
 

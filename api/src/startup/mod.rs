@@ -196,6 +196,7 @@ impl Application {
             tenant_id: tenant.to_string(),
             acr_login_server_suffix: settings.login_servers.client_suffix(),
             trusted_proxies: Arc::new(settings.trusted_proxies.clone()),
+            activity: store.activity.clone(),
         };
         // The embedded trust server answers on its own listener and at every login server.
         let trust_router = trust.embedded.as_ref().map(|(embedded, _)| {

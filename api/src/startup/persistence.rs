@@ -4,8 +4,8 @@
 use super::StartupError;
 use berth_infra::config::Settings;
 use berth_infra::persistence::{
-    Database, SeaOrmOperationRepository, SeaOrmRegistryRepository, SeaOrmResourceGroupRepository,
-    SeaOrmSubscriptionRepository,
+    Database, SeaOrmActivityLog, SeaOrmOperationRepository, SeaOrmRegistryRepository,
+    SeaOrmResourceGroupRepository, SeaOrmSubscriptionRepository,
 };
 use berth_infra::sealing::AesGcmBox;
 use std::sync::Arc;
@@ -18,6 +18,7 @@ pub(crate) struct Store {
     pub(crate) groups: Arc<SeaOrmResourceGroupRepository>,
     pub(crate) registries: Arc<SeaOrmRegistryRepository>,
     pub(crate) operations: Arc<SeaOrmOperationRepository>,
+    pub(crate) activity: Arc<SeaOrmActivityLog>,
 }
 
 impl Store {
@@ -44,6 +45,8 @@ impl Store {
             )
             .map_err(StartupError::Bootstrap)?,
         );
+        // Every write transaction from here on carries its request's activity records.
+        let database = database.with_activity_chain(sealing.activity_chain_key());
         berth_infra::persistence::seal_secrets_at_rest(&database, &sealing)
             .await
             .map_err(|e| StartupError::Bootstrap(e.to_string()))?;
@@ -52,6 +55,10 @@ impl Store {
             groups: Arc::new(SeaOrmResourceGroupRepository::new(database.clone())),
             registries: Arc::new(SeaOrmRegistryRepository::new(database.clone())),
             operations: Arc::new(SeaOrmOperationRepository::new(database.clone())),
+            activity: Arc::new(SeaOrmActivityLog::new(
+                database.clone(),
+                sealing.activity_chain_key(),
+            )),
             database,
             sealing,
         })

@@ -141,6 +141,7 @@ pub(crate) fn router(
 }
 
 fn control_plane(state: AppState, max_body_bytes: usize) -> Router {
+    let activity_state = state.clone();
     let (api, _) = openapi::api_router().split_for_parts();
     // The served document is the committed one's source, so the two cannot differ.
     let spec = openapi::document();
@@ -159,6 +160,10 @@ fn control_plane(state: AppState, max_body_bytes: usize) -> Router {
     .fallback(|| async { ApiError::path_not_served().into_response() })
     .method_not_allowed_fallback(|| async { ApiError::method_not_allowed().into_response() })
     .layer(DefaultBodyLimit::max(max_body_bytes))
+    .layer(axum::middleware::from_fn_with_state(
+        activity_state,
+        crate::activity::record,
+    ))
     .layer(TraceLayer::new_for_http().make_span_with(telemetry::request_span))
     .layer(axum::middleware::from_fn(request_ids))
 }

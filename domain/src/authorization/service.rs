@@ -281,6 +281,35 @@ impl RbacService {
         })
     }
 
+    /// Where at and beneath `scope` `principals` may perform `action`: everywhere when a role
+    /// at `scope` or above grants it, otherwise the scopes beneath it where one does (each
+    /// with what lies beneath it).
+    #[must_use]
+    pub fn reach(
+        &self,
+        principals: &[Uuid],
+        action: &str,
+        kind: AccessKind,
+        scope: &Scope,
+    ) -> crate::activity::Reach {
+        let Ok(s) = self.snapshot.read() else {
+            return crate::activity::Reach::Within(Vec::new());
+        };
+        if s.index.is_allowed(principals, action, kind, scope) {
+            return crate::activity::Reach::All;
+        }
+        let mut keys: Vec<String> = s
+            .assignments
+            .values()
+            .filter(|a| principals.contains(&a.principal_id) && a.scope.is_within(scope))
+            .filter(|a| s.index.is_allowed(principals, action, kind, &a.scope))
+            .map(|a| a.scope.key().to_owned())
+            .collect();
+        keys.sort();
+        keys.dedup();
+        crate::activity::Reach::Within(keys)
+    }
+
     /// Whether any of `principals` holds a role assignment at, above or below `scope`: ARM
     /// lists a subscription to every principal with access anywhere in it.
     #[must_use]

@@ -25,6 +25,12 @@ impl OperationId {
         Self(Uuid::new_v4())
     }
 
+    /// The GUID.
+    #[must_use]
+    pub fn as_uuid(self) -> Uuid {
+        self.0
+    }
+
     /// Parses an id from a URL.
     #[must_use]
     pub fn parse(s: &str) -> Option<Self> {

@@ -13,7 +13,6 @@ use berth_domain::store::StoreError;
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
-    TransactionTrait,
 };
 use std::collections::HashMap;
 use tracing::instrument;
@@ -196,7 +195,9 @@ impl SeaOrmDirectoryRepository {
 impl DirectoryRepository for SeaOrmDirectoryRepository {
     #[instrument(skip_all, err, fields(object.id = %u.object_id))]
     async fn insert_user(&self, u: &User) -> Result<(), DirectoryWriteError> {
-        insert_user_row(self.db.writer(), u).await
+        let txn = self.db.begin_write().await?;
+        insert_user_row(&txn, u).await?;
+        txn.commit().await.map_err(DirectoryWriteError::Store)
     }
 
     #[instrument(skip_all, err, fields(object.id = %sp.object_id))]
@@ -204,16 +205,9 @@ impl DirectoryRepository for SeaOrmDirectoryRepository {
         &self,
         sp: &ServicePrincipal,
     ) -> Result<(), DirectoryWriteError> {
-        let txn = self
-            .db
-            .writer()
-            .begin()
-            .await
-            .map_err(|e| DirectoryWriteError::Store(store_error(e)))?;
+        let txn = self.db.begin_write().await?;
         insert_service_principal_rows(&txn, sp).await?;
-        txn.commit()
-            .await
-            .map_err(|e| DirectoryWriteError::Store(store_error(e)))
+        txn.commit().await.map_err(DirectoryWriteError::Store)
     }
 
     #[instrument(skip_all, err)]
@@ -233,12 +227,7 @@ impl DirectoryRepository for SeaOrmDirectoryRepository {
         subject: &str,
         object: &DirectoryObject,
     ) -> Result<(), DirectoryWriteError> {
-        let txn = self
-            .db
-            .writer()
-            .begin()
-            .await
-            .map_err(|e| DirectoryWriteError::Store(store_error(e)))?;
+        let txn = self.db.begin_write().await?;
         let link = external_link::ActiveModel {
             issuer: Set(issuer.to_owned()),
             subject: Set(subject.to_owned()),
@@ -256,9 +245,7 @@ impl DirectoryRepository for SeaOrmDirectoryRepository {
             }
             DirectoryObject::Group(_) => return Err(DirectoryWriteError::NotFound),
         }
-        txn.commit()
-            .await
-            .map_err(|e| DirectoryWriteError::Store(store_error(e)))
+        txn.commit().await.map_err(DirectoryWriteError::Store)
     }
 
     #[instrument(skip_all, err, fields(object.id = %sp))]
@@ -267,12 +254,7 @@ impl DirectoryRepository for SeaOrmDirectoryRepository {
         sp: Uuid,
         c: &PasswordCredential,
     ) -> Result<(), DirectoryWriteError> {
-        let txn = self
-            .db
-            .writer()
-            .begin()
-            .await
-            .map_err(|e| DirectoryWriteError::Store(store_error(e)))?;
+        let txn = self.db.begin_write().await?;
         let exists = service_principal::Entity::find_by_id(sp.to_string())
             .one(&txn)
             .await
@@ -284,16 +266,14 @@ impl DirectoryRepository for SeaOrmDirectoryRepository {
             .exec(&txn)
             .await
             .map_err(write_error)?;
-        txn.commit()
-            .await
-            .map_err(|e| DirectoryWriteError::Store(store_error(e)))
+        txn.commit().await.map_err(DirectoryWriteError::Store)
     }
 
     #[instrument(skip_all, err, fields(object.id = %sp))]
     async fn remove_credential(&self, sp: Uuid, key_id: Uuid) -> Result<bool, StoreError> {
         // The credential goes, and the sessions it may have opened with it: tokens issued
         // before now are refused from now on, on every replica (the counter moves).
-        let txn = self.db.writer().begin().await.map_err(store_error)?;
+        let txn = self.db.begin_write().await?;
         let done = credential::Entity::delete_many()
             .filter(credential::Column::SpObjectId.eq(sp.to_string()))
             .filter(credential::Column::KeyId.eq(key_id.to_string()))
@@ -312,7 +292,7 @@ impl DirectoryRepository for SeaOrmDirectoryRepository {
                 .map_err(store_error)?;
             bump_counter(&txn, COUNTER).await?;
         }
-        txn.commit().await.map_err(store_error)?;
+        txn.commit().await?;
         Ok(done.rows_affected == 1)
     }
 
@@ -324,21 +304,17 @@ impl DirectoryRepository for SeaOrmDirectoryRepository {
             mail_nickname: Set(g.mail_nickname.clone()),
             description: Set(g.description.clone()),
         };
+        let txn = self.db.begin_write().await?;
         group::Entity::insert(row)
-            .exec(self.db.writer())
+            .exec(&txn)
             .await
-            .map(|_| ())
-            .map_err(write_error)
+            .map_err(write_error)?;
+        txn.commit().await.map_err(DirectoryWriteError::Store)
     }
 
     #[instrument(skip_all, err, fields(group.id = %g, member.id = %m))]
     async fn add_member(&self, g: Uuid, m: Uuid) -> Result<(), DirectoryWriteError> {
-        let txn = self
-            .db
-            .writer()
-            .begin()
-            .await
-            .map_err(|e| DirectoryWriteError::Store(store_error(e)))?;
+        let txn = self.db.begin_write().await?;
         let row = member::ActiveModel {
             group_id: Set(g.to_string()),
             member_id: Set(m.to_string()),
@@ -348,14 +324,12 @@ impl DirectoryRepository for SeaOrmDirectoryRepository {
             .await
             .map_err(write_error)?;
         bump_counter(&txn, COUNTER).await?;
-        txn.commit()
-            .await
-            .map_err(|e| DirectoryWriteError::Store(store_error(e)))
+        txn.commit().await.map_err(DirectoryWriteError::Store)
     }
 
     #[instrument(skip_all, err, fields(group.id = %g, member.id = %m))]
     async fn remove_member(&self, g: Uuid, m: Uuid) -> Result<bool, StoreError> {
-        let txn = self.db.writer().begin().await.map_err(store_error)?;
+        let txn = self.db.begin_write().await?;
         let done = member::Entity::delete_many()
             .filter(member::Column::GroupId.eq(g.to_string()))
             .filter(member::Column::MemberId.eq(m.to_string()))
@@ -363,7 +337,7 @@ impl DirectoryRepository for SeaOrmDirectoryRepository {
             .await
             .map_err(store_error)?;
         bump_counter(&txn, COUNTER).await?;
-        txn.commit().await.map_err(store_error)?;
+        txn.commit().await?;
         Ok(done.rows_affected == 1)
     }
 
@@ -510,7 +484,7 @@ impl DirectoryRepository for SeaOrmDirectoryRepository {
     #[instrument(skip_all, err, fields(object.id = %object))]
     async fn delete_object(&self, object: Uuid) -> Result<bool, StoreError> {
         let key = object.to_string();
-        let txn = self.db.writer().begin().await.map_err(store_error)?;
+        let txn = self.db.begin_write().await?;
         let mut deleted = 0;
         deleted += user::Entity::delete_by_id(key.clone())
             .exec(&txn)
@@ -552,7 +526,7 @@ impl DirectoryRepository for SeaOrmDirectoryRepository {
             .await
             .map_err(store_error)?;
         bump_counter(&txn, COUNTER).await?;
-        txn.commit().await.map_err(store_error)?;
+        txn.commit().await?;
         Ok(deleted > 0)
     }
 }

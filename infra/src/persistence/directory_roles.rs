@@ -12,7 +12,7 @@ use berth_domain::directory::{
 };
 use berth_domain::store::StoreError;
 use sea_orm::ActiveValue::Set;
-use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, SqlErr, TransactionTrait};
+use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, SqlErr};
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{big_integer, string};
 use tracing::instrument;
@@ -77,7 +77,7 @@ impl DirectoryRoleRepository for SeaOrmDirectoryRoleRepository {
         &self,
         a: &DirectoryRoleAssignment,
     ) -> Result<(), DirectoryWriteError> {
-        let txn = self.db.writer().begin().await.map_err(store_error)?;
+        let txn = self.db.begin_write().await?;
         let row = role_assignment::ActiveModel {
             id: Set(a.id.to_string()),
             principal_id: Set(a.principal_id.to_string()),
@@ -90,32 +90,32 @@ impl DirectoryRoleRepository for SeaOrmDirectoryRoleRepository {
             .await
             .map_err(write_error)?;
         bump_counter(&txn, COUNTER).await?;
-        txn.commit().await.map_err(write_error)?;
+        txn.commit().await?;
         Ok(())
     }
 
     #[instrument(skip_all, err, fields(assignment.id = %id))]
     async fn delete_role_assignment(&self, id: Uuid) -> Result<bool, StoreError> {
-        let txn = self.db.writer().begin().await.map_err(store_error)?;
+        let txn = self.db.begin_write().await?;
         let deleted = role_assignment::Entity::delete_by_id(id.to_string())
             .exec(&txn)
             .await
             .map_err(store_error)?;
         bump_counter(&txn, COUNTER).await?;
-        txn.commit().await.map_err(store_error)?;
+        txn.commit().await?;
         Ok(deleted.rows_affected == 1)
     }
 
     #[instrument(skip_all, err, fields(principal.id = %principal))]
     async fn delete_role_assignments_of(&self, principal: Uuid) -> Result<u64, StoreError> {
-        let txn = self.db.writer().begin().await.map_err(store_error)?;
+        let txn = self.db.begin_write().await?;
         let deleted = role_assignment::Entity::delete_many()
             .filter(role_assignment::Column::PrincipalId.eq(principal.to_string()))
             .exec(&txn)
             .await
             .map_err(store_error)?;
         bump_counter(&txn, COUNTER).await?;
-        txn.commit().await.map_err(store_error)?;
+        txn.commit().await?;
         Ok(deleted.rows_affected)
     }
 

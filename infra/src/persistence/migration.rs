@@ -30,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(super::directory_roles::MDirectoryRoles),
             Box::new(M0015AuthorizationCodes),
             Box::new(M0016PortalSessions),
+            Box::new(M0017ActivityLog),
         ]
     }
 }
@@ -908,6 +909,125 @@ impl MigrationTrait for M0016PortalSessions {
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
         m.drop_table(Table::drop().table("portal_sessions").to_owned())
+            .await
+    }
+}
+
+/// The activity log: its events, chained in order of commit, and the chain's head; and the
+/// request that started each long-running operation, for the records of its steps.
+struct M0017ActivityLog;
+
+impl MigrationName for M0017ActivityLog {
+    fn name(&self) -> &str {
+        "m0017_activity_log"
+    }
+}
+
+/// The hash before the first record: 32 zero bytes, hex.
+pub(super) const CHAIN_ORIGIN: &str =
+    "0000000000000000000000000000000000000000000000000000000000000000";
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0017ActivityLog {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_table(
+            Table::create()
+                .table("activity_events")
+                .col(big_integer("seq").primary_key())
+                .col(string("event_id").unique_key())
+                .col(big_integer("event_time"))
+                .col(string_null("subscription"))
+                .col(string_null("resource_group"))
+                .col(text("resource_key"))
+                .col(string("provider"))
+                .col(string("correlation_id"))
+                .col(string("caller"))
+                .col(string("status"))
+                .col(text("data"))
+                .col(string("hash"))
+                .to_owned(),
+        )
+        .await?;
+        // Every list is one subscription's events in a time range, newest first, narrowed by
+        // at most one field: each narrowing field leads an index with the time after it.
+        for (name, cols) in [
+            (
+                "ix_activity_time",
+                &["subscription", "event_time", "seq"][..],
+            ),
+            (
+                "ix_activity_group",
+                &["subscription", "resource_group", "event_time", "seq"][..],
+            ),
+            (
+                "ix_activity_resource",
+                &["resource_key", "event_time", "seq"][..],
+            ),
+            (
+                "ix_activity_provider",
+                &["subscription", "provider", "event_time", "seq"][..],
+            ),
+            (
+                "ix_activity_correlation",
+                &["correlation_id", "event_time"][..],
+            ),
+            (
+                "ix_activity_caller",
+                &["subscription", "caller", "event_time", "seq"][..],
+            ),
+        ] {
+            let mut index = Index::create();
+            index.name(name).table("activity_events");
+            for col in cols {
+                index.col(*col);
+            }
+            m.create_index(index.to_owned()).await?;
+        }
+        m.create_table(
+            Table::create()
+                .table("activity_chain")
+                .col(integer("id").primary_key())
+                .col(big_integer("seq"))
+                .col(string("hash"))
+                .col(big_integer("base_seq"))
+                .col(string("base_hash"))
+                .to_owned(),
+        )
+        .await?;
+        m.exec_stmt(
+            Query::insert()
+                .into_table("activity_chain")
+                .columns(["id", "seq", "hash", "base_seq", "base_hash"])
+                .values_panic([
+                    1.into(),
+                    0.into(),
+                    CHAIN_ORIGIN.into(),
+                    0.into(),
+                    CHAIN_ORIGIN.into(),
+                ])
+                .to_owned(),
+        )
+        .await?;
+        m.alter_table(
+            Table::alter()
+                .table("operations")
+                .add_column(text_null("activity"))
+                .to_owned(),
+        )
+        .await
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.alter_table(
+            Table::alter()
+                .table("operations")
+                .drop_column("activity")
+                .to_owned(),
+        )
+        .await?;
+        m.drop_table(Table::drop().table("activity_chain").to_owned())
+            .await?;
+        m.drop_table(Table::drop().table("activity_events").to_owned())
             .await
     }
 }

@@ -1,6 +1,7 @@
 //! Persistence through sea-orm: connecting, migrating, and the repositories that implement
 //! the domain's storage ports.
 
+mod activity_log;
 mod authorization_codes;
 mod directory_repository;
 mod directory_roles;
@@ -15,6 +16,7 @@ mod trusted_collections;
 mod tuf_keys;
 mod tuf_store;
 
+pub use activity_log::{ActivityChainKey, SeaOrmActivityLog};
 pub use authorization_codes::{SeaOrmAuthorizationCodes, pkce_challenge};
 pub use directory_repository::SeaOrmDirectoryRepository;
 pub use directory_roles::SeaOrmDirectoryRoleRepository;
@@ -34,7 +36,8 @@ pub use tuf_store::SeaOrmTufStore;
 use berth_domain::store::StoreError;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database as SeaDatabase, DatabaseConnection, DbErr,
+    ConnectOptions, ConnectionTrait, Database as SeaDatabase, DatabaseConnection,
+    DatabaseTransaction, DbErr, TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
 use std::path::Path;
@@ -80,6 +83,8 @@ pub enum DatabaseError {
 pub struct Database {
     read: DatabaseConnection,
     write: DatabaseConnection,
+    /// The key the activity log's records are chained under (set by the composition root).
+    chain: Option<ActivityChainKey>,
 }
 
 impl Database {
@@ -104,7 +109,11 @@ impl Database {
                     .await
                     .map_err(DatabaseError::Migrate)?;
                 let read = connect_sqlite(path, 4).await?;
-                Self { read, write }
+                Self {
+                    read,
+                    write,
+                    chain: None,
+                }
             }
             DatabaseTarget::Postgres { url, schema } => {
                 if let Some(schema) = schema {
@@ -137,6 +146,7 @@ impl Database {
                 Self {
                     read: conn.clone(),
                     write: conn,
+                    chain: None,
                 }
             }
         };
@@ -161,6 +171,110 @@ impl Database {
     #[must_use]
     pub fn writer(&self) -> &DatabaseConnection {
         &self.write
+    }
+    /// This database, with the key the activity log is chained under: write transactions
+    /// then carry the records of the request they serve ([`WriteTxn::commit`]).
+    #[must_use]
+    pub fn with_activity_chain(mut self, key: ActivityChainKey) -> Self {
+        self.chain = Some(key);
+        self
+    }
+
+    /// Begins a write transaction of a control-plane change.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store fails.
+    pub async fn begin_write(&self) -> Result<WriteTxn, StoreError> {
+        Ok(WriteTxn {
+            txn: self.write.begin().await.map_err(store_error)?,
+            chain: self.chain.clone(),
+            accepted: std::sync::atomic::AtomicBool::new(false),
+        })
+    }
+}
+
+/// A write transaction whose commit carries the activity records of the request it serves
+/// ([`crate::activity`]): the change and its records commit together or not at all.
+pub struct WriteTxn {
+    txn: DatabaseTransaction,
+    chain: Option<ActivityChainKey>,
+    accepted: std::sync::atomic::AtomicBool,
+}
+
+impl WriteTxn {
+    /// Notes that this transaction starts the long-running operation `id`: the request's
+    /// records end `Accepted` and take its id. Returns the request's activity, for the
+    /// operation's own records later.
+    #[must_use]
+    pub fn starts_operation(
+        &self,
+        id: uuid::Uuid,
+    ) -> Option<berth_domain::activity::ActivityRequest> {
+        self.accepted
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        crate::activity::adopt_operation_id(id);
+        crate::activity::current_request()
+    }
+
+    /// Appends `events` (a background job's own) to the chain in this transaction.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store fails or no chain key is set.
+    pub async fn append(
+        &self,
+        events: &[berth_domain::activity::ActivityEvent],
+    ) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let key = self.chain.as_ref().ok_or_else(|| {
+            StoreError("activity records to write, but no chain key is set".to_owned())
+        })?;
+        activity_log::append_chained(&self.txn, key, events).await
+    }
+
+    /// Appends the current request's records (unless an earlier commit carried them), then
+    /// commits.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store fails; nothing is written then.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        let events = crate::activity::events_for_commit(
+            self.accepted.load(std::sync::atomic::Ordering::Relaxed),
+        );
+        self.append(&events).await?;
+        self.txn.commit().await.map_err(store_error)?;
+        crate::activity::committed(&events);
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for WriteTxn {
+    fn get_database_backend(&self) -> sea_orm::DbBackend {
+        self.txn.get_database_backend()
+    }
+
+    async fn execute_raw(&self, stmt: sea_orm::Statement) -> Result<sea_orm::ExecResult, DbErr> {
+        self.txn.execute_raw(stmt).await
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<sea_orm::ExecResult, DbErr> {
+        self.txn.execute_unprepared(sql).await
+    }
+
+    async fn query_one_raw(
+        &self,
+        stmt: sea_orm::Statement,
+    ) -> Result<Option<sea_orm::QueryResult>, DbErr> {
+        self.txn.query_one_raw(stmt).await
+    }
+
+    async fn query_all_raw(
+        &self,
+        stmt: sea_orm::Statement,
+    ) -> Result<Vec<sea_orm::QueryResult>, DbErr> {
+        self.txn.query_all_raw(stmt).await
     }
 }
 

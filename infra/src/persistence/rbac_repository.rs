@@ -10,9 +10,7 @@ use berth_domain::authorization::{
 };
 use berth_domain::store::StoreError;
 use sea_orm::ActiveValue::Set;
-use sea_orm::{
-    ColumnTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use tracing::instrument;
 use uuid::Uuid;
 
@@ -100,7 +98,7 @@ fn scopes_json(role: &RoleDefinition) -> Result<String, StoreError> {
 /// Whether the stored role `role.id` has `role`'s assignable scopes; `None` when it is gone.
 /// Read inside the writing transaction, so that the write acts on what was authorized.
 async fn stored_as(
-    txn: &DatabaseTransaction,
+    txn: &impl ConnectionTrait,
     role: &RoleDefinition,
 ) -> Result<Option<bool>, StoreError> {
     let stored = role_definition::Entity::find_by_id(role.id.to_string())
@@ -120,7 +118,7 @@ async fn stored_as(
 
 /// Writes `role` (its id free) and advances the change counter.
 async fn write_role(
-    txn: &DatabaseTransaction,
+    txn: &impl ConnectionTrait,
     role: &RoleDefinition,
 ) -> Result<(), RbacWriteError> {
     let permissions =
@@ -164,7 +162,7 @@ impl RbacRepository for SeaOrmRbacRepository {
 
     #[instrument(skip_all, err, fields(role.id = %role.id))]
     async fn insert_custom_role(&self, role: &RoleDefinition) -> Result<(), RbacWriteError> {
-        let txn = self.db.writer().begin().await.map_err(store_error)?;
+        let txn = self.db.begin_write().await?;
         if role_definition::Entity::find_by_id(role.id.to_string())
             .one(&txn)
             .await
@@ -174,7 +172,7 @@ impl RbacRepository for SeaOrmRbacRepository {
             return Err(RbacWriteError::RoleChanged);
         }
         write_role(&txn, role).await?;
-        txn.commit().await.map_err(store_error)?;
+        txn.commit().await?;
         Ok(())
     }
 
@@ -184,7 +182,7 @@ impl RbacRepository for SeaOrmRbacRepository {
         previous: &RoleDefinition,
         role: &RoleDefinition,
     ) -> Result<(), RbacWriteError> {
-        let txn = self.db.writer().begin().await.map_err(store_error)?;
+        let txn = self.db.begin_write().await?;
         if !stored_as(&txn, previous).await?.unwrap_or(false) {
             return Err(RbacWriteError::RoleChanged);
         }
@@ -193,13 +191,13 @@ impl RbacRepository for SeaOrmRbacRepository {
             .await
             .map_err(store_error)?;
         write_role(&txn, role).await?;
-        txn.commit().await.map_err(store_error)?;
+        txn.commit().await?;
         Ok(())
     }
 
     #[instrument(skip_all, err, fields(role.id = %role.id))]
     async fn delete_custom_role(&self, role: &RoleDefinition) -> Result<bool, RbacWriteError> {
-        let txn = self.db.writer().begin().await.map_err(store_error)?;
+        let txn = self.db.begin_write().await?;
         match stored_as(&txn, role).await? {
             None => return Ok(false),
             Some(false) => return Err(RbacWriteError::RoleChanged),
@@ -218,7 +216,7 @@ impl RbacRepository for SeaOrmRbacRepository {
             .await
             .map_err(store_error)?;
         bump_counter(&txn, COUNTER).await?;
-        txn.commit().await.map_err(store_error)?;
+        txn.commit().await?;
         Ok(deleted.rows_affected == 1)
     }
 
@@ -245,7 +243,7 @@ impl RbacRepository for SeaOrmRbacRepository {
 
     #[instrument(skip_all, err, fields(assignment.name = %a.name))]
     async fn insert_assignment(&self, a: &RoleAssignment) -> Result<(), RbacWriteError> {
-        let txn = self.db.writer().begin().await.map_err(store_error)?;
+        let txn = self.db.begin_write().await?;
         if role_assignment::Entity::find_by_id(a.name.to_string())
             .one(&txn)
             .await
@@ -264,6 +262,13 @@ impl RbacRepository for SeaOrmRbacRepository {
         if let Some(twin) = twin {
             return Err(RbacWriteError::AssignmentExists(uuid(&twin.name)?));
         }
+        crate::activity::describe(format!(
+            "Role definition {} assigned to {} {} at {}.",
+            a.role_definition_id,
+            a.principal_type.as_str(),
+            a.principal_id,
+            a.scope
+        ));
         let row = role_assignment::ActiveModel {
             name: Set(a.name.to_string()),
             scope: Set(a.scope.as_str().to_owned()),
@@ -283,13 +288,13 @@ impl RbacRepository for SeaOrmRbacRepository {
             .await
             .map_err(store_error)?;
         bump_counter(&txn, COUNTER).await?;
-        txn.commit().await.map_err(store_error)?;
+        txn.commit().await?;
         Ok(())
     }
 
     #[instrument(skip_all, err, fields(assignment.name = %name))]
     async fn delete_assignment(&self, name: Uuid) -> Result<Option<RoleAssignment>, StoreError> {
-        let txn = self.db.writer().begin().await.map_err(store_error)?;
+        let txn = self.db.begin_write().await?;
         let Some(row) = role_assignment::Entity::find_by_id(name.to_string())
             .one(&txn)
             .await
@@ -302,21 +307,21 @@ impl RbacRepository for SeaOrmRbacRepository {
             .await
             .map_err(store_error)?;
         bump_counter(&txn, COUNTER).await?;
-        txn.commit().await.map_err(store_error)?;
+        txn.commit().await?;
         let scope = scope_of(&row)?;
         assignment_from_row(row, scope).map(Some)
     }
 
     #[instrument(skip_all, err, fields(principal.id = %principal))]
     async fn delete_assignments_of(&self, principal: Uuid) -> Result<u64, StoreError> {
-        let txn = self.db.writer().begin().await.map_err(store_error)?;
+        let txn = self.db.begin_write().await?;
         let deleted = role_assignment::Entity::delete_many()
             .filter(role_assignment::Column::PrincipalId.eq(principal.to_string()))
             .exec(&txn)
             .await
             .map_err(store_error)?;
         bump_counter(&txn, COUNTER).await?;
-        txn.commit().await.map_err(store_error)?;
+        txn.commit().await?;
         Ok(deleted.rows_affected)
     }
 

@@ -24,8 +24,8 @@ use berth_domain::store::{Page, PageRequest, StoreError};
 use berth_domain::subscription::{Subscription, SubscriptionRepository};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, SqlErr, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, Condition, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, SqlErr,
 };
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
@@ -185,17 +185,19 @@ impl ResourceGroupRepository for SeaOrmResourceGroupRepository {
     #[instrument(skip_all, err, fields(resource_group = %g.id))]
     async fn insert(&self, g: &ResourceGroup) -> Result<(), ResourceGroupWriteError> {
         let row = group_to_row(g, millis(OffsetDateTime::now_utc()));
+        let txn = self.db.begin_write().await?;
         resource_group::Entity::insert(row)
-            .exec(self.db.writer())
+            .exec(&txn)
             .await
-            .map(|_| ())
             .map_err(|e| {
                 if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) {
                     ResourceGroupWriteError::Conflict
                 } else {
                     ResourceGroupWriteError::Store(store_error(e))
                 }
-            })
+            })?;
+        txn.commit().await?;
+        Ok(())
     }
 
     #[instrument(skip_all, err, fields(resource_group = %g.id))]
@@ -206,18 +208,19 @@ impl ResourceGroupRepository for SeaOrmResourceGroupRepository {
     ) -> Result<(), ResourceGroupWriteError> {
         let mut row = group_to_row(g, millis(OffsetDateTime::now_utc()));
         row.created_at = sea_orm::ActiveValue::NotSet;
+        let txn = self.db.begin_write().await?;
         let done = resource_group::Entity::update_many()
             .set(row)
             .filter(resource_group::Column::Key.eq(g.id.key()))
             .filter(resource_group::Column::Etag.eq(expected.as_str()))
-            .exec(self.db.writer())
+            .exec(&txn)
             .await
             .map_err(store_error)?;
-        if done.rows_affected == 1 {
-            Ok(())
-        } else {
-            Err(ResourceGroupWriteError::Conflict)
+        if done.rows_affected != 1 {
+            return Err(ResourceGroupWriteError::Conflict);
         }
+        txn.commit().await?;
+        Ok(())
     }
 
     #[instrument(skip_all, err, fields(subscription.id = %subscription))]
@@ -248,7 +251,7 @@ impl ResourceGroupRepository for SeaOrmResourceGroupRepository {
         expected: &ETag,
         op: &Operation,
     ) -> Result<(), ResourceGroupWriteError> {
-        let txn = self.db.writer().begin().await.map_err(store_error)?;
+        let txn = self.db.begin_write().await?;
         let marked = resource_group::Entity::update_many()
             .col_expr(
                 resource_group::Column::ProvisioningState,
@@ -276,7 +279,7 @@ impl ResourceGroupRepository for SeaOrmResourceGroupRepository {
             .await
             .map_err(store_error)?;
         insert_operation(&txn, op).await?;
-        txn.commit().await.map_err(store_error)?;
+        txn.commit().await?;
         Ok(())
     }
 
@@ -453,7 +456,7 @@ impl RegistryRepository for SeaOrmRegistryRepository {
     #[instrument(skip_all, err, fields(registry.name = %r.id.name))]
     async fn insert(&self, r: &Registry) -> Result<(), RegistryWriteError> {
         let row = registry_to_row(r)?;
-        let txn = self.db.writer().begin().await.map_err(store_error)?;
+        let txn = self.db.begin_write().await?;
         let group = resource_group::Entity::find_by_id(r.id.resource_group.key())
             .one(&txn)
             .await
@@ -471,7 +474,7 @@ impl RegistryRepository for SeaOrmRegistryRepository {
                     RegistryWriteError::Store(store_error(e))
                 }
             })?;
-        txn.commit().await.map_err(store_error)?;
+        txn.commit().await?;
         Ok(())
     }
 
@@ -482,7 +485,7 @@ impl RegistryRepository for SeaOrmRegistryRepository {
         change: RegistryChange<'_>,
     ) -> Result<(Registry, Option<Operation>), RegistryError> {
         // The writer connection serializes SQLite writers; on PostgreSQL the row lock does.
-        let txn = self.db.writer().begin().await.map_err(store_error)?;
+        let txn = self.db.begin_write().await?;
         let row = registry::Entity::find_by_id(id.key())
             .lock_exclusive()
             .one(&txn)
@@ -493,6 +496,18 @@ impl RegistryRepository for SeaOrmRegistryRepository {
             })?;
         let current = registry_from_row(row)?;
         let (next, started) = change(&current)?;
+        let (was, is) = (
+            current.content_trust.policy_enabled(),
+            next.content_trust.policy_enabled(),
+        );
+        if was != is {
+            crate::activity::describe(if is {
+                "Content trust enabled: signers may push trust data.".to_owned()
+            } else {
+                "Content trust disabled: every trusted collection of the registry is wiped."
+                    .to_owned()
+            });
+        }
         let mut row = registry_to_row(&next)?;
         row.key = sea_orm::ActiveValue::NotSet;
         registry::Entity::update_many()
@@ -504,7 +519,7 @@ impl RegistryRepository for SeaOrmRegistryRepository {
         if let Some(op) = &started {
             insert_operation(&txn, op).await?;
         }
-        txn.commit().await.map_err(store_error)?;
+        txn.commit().await?;
         Ok((next, started))
     }
 
@@ -539,7 +554,7 @@ impl RegistryRepository for SeaOrmRegistryRepository {
         expected: &ETag,
         op: &Operation,
     ) -> Result<(), RegistryWriteError> {
-        let txn = self.db.writer().begin().await.map_err(store_error)?;
+        let txn = self.db.begin_write().await?;
         let marked = registry::Entity::update_many()
             .col_expr(
                 registry::Column::ProvisioningState,
@@ -558,7 +573,7 @@ impl RegistryRepository for SeaOrmRegistryRepository {
             return Err(RegistryWriteError::Stale);
         }
         insert_operation(&txn, op).await?;
-        txn.commit().await.map_err(store_error)?;
+        txn.commit().await?;
         Ok(())
     }
 
@@ -581,7 +596,7 @@ impl RegistryRepository for SeaOrmRegistryRepository {
     async fn delete(&self, id: &RegistryId) -> Result<(), StoreError> {
         // Its admin passwords go with it: a registry made later with the same name must not
         // inherit them.
-        let txn = self.db.writer().begin().await.map_err(store_error)?;
+        let txn = self.db.begin_write().await?;
         admin_password::Entity::delete_many()
             .filter(admin_password::Column::RegistryKey.eq(id.key()))
             .exec(&txn)
@@ -608,7 +623,7 @@ impl RegistryRepository for SeaOrmRegistryRepository {
             .exec(&txn)
             .await
             .map_err(store_error)?;
-        txn.commit().await.map_err(store_error)
+        txn.commit().await
     }
 }
 
@@ -666,12 +681,13 @@ impl AdminPasswordRepository for SeaOrmAdminPasswordRepository {
         } else {
             conflict.do_nothing();
         }
+        let txn = self.db.begin_write().await?;
         match admin_password::Entity::insert(row)
             .on_conflict(conflict)
-            .exec(self.db.writer())
+            .exec(&txn)
             .await
         {
-            Ok(_) | Err(DbErr::RecordNotInserted) => Ok(()),
+            Ok(_) | Err(DbErr::RecordNotInserted) => txn.commit().await,
             Err(e) => Err(store_error(e)),
         }
     }
@@ -698,7 +714,13 @@ const KIND_DELETE_REGISTRY: &str = "DeleteRegistry";
 const KIND_DELETE_GROUP: &str = "DeleteResourceGroup";
 const KIND_DISABLE_TRUST: &str = "DisableContentTrust";
 
-async fn insert_operation(conn: &impl ConnectionTrait, op: &Operation) -> Result<(), StoreError> {
+/// Records `op` in `txn`, with the request that starts it (for its later records).
+async fn insert_operation(txn: &super::WriteTxn, op: &Operation) -> Result<(), StoreError> {
+    let activity = txn
+        .starts_operation(op.id.as_uuid())
+        .map(|request| serde_json::to_string(&request))
+        .transpose()
+        .map_err(|e| StoreError(format!("an activity request is not JSON: {e}")))?;
     let (kind, group, registry_name) = match &op.kind {
         OperationKind::DeleteRegistry(id) => (
             KIND_DELETE_REGISTRY,
@@ -729,12 +751,31 @@ async fn insert_operation(conn: &impl ConnectionTrait, op: &Operation) -> Result
         due_at: Set(millis(op.started_at)),
         lease_owner: Set(None),
         lease_until: Set(None),
+        activity: Set(activity),
     };
     operation::Entity::insert(row)
-        .exec(conn)
+        .exec(txn)
         .await
         .map(|_| ())
         .map_err(store_error)
+}
+
+/// What a step of an operation did, in words, for its activity record: its start (`ended`
+/// `None`) or its end.
+fn step_description(kind: &OperationKind, ended: Option<OperationStatus>) -> String {
+    let what = match kind {
+        OperationKind::DisableContentTrust(_) => {
+            "The content-trust wipe (every trusted collection of the registry)"
+        }
+        OperationKind::DeleteRegistry(_) => "The registry's deletion (its trust data wiped first)",
+        OperationKind::DeleteResourceGroup(_) => {
+            "The resource group's deletion (each registry in it wiped first)"
+        }
+    };
+    match ended {
+        None => format!("{what} started."),
+        Some(status) => format!("{what} ended: {}.", status.as_str()),
+    }
 }
 
 fn operation_from_row(row: operation::Model) -> Result<Operation, StoreError> {
@@ -822,6 +863,7 @@ impl OperationRepository for SeaOrmOperationRepository {
             .map_err(store_error)?;
         for candidate in due {
             // Compare-and-set: only one worker's UPDATE matches a free lease.
+            let txn = self.db.begin_write().await?;
             let claimed = operation::Entity::update_many()
                 .col_expr(operation::Column::LeaseOwner, Expr::value(owner))
                 .col_expr(
@@ -835,13 +877,27 @@ impl OperationRepository for SeaOrmOperationRepository {
                 .filter(operation::Column::Id.eq(candidate.id.clone()))
                 .filter(operation::Column::Status.eq(OperationStatus::InProgress.as_str()))
                 .filter(free.clone())
-                .exec(self.db.writer())
+                .exec(&txn)
                 .await
                 .map_err(store_error)?;
             if claimed.rows_affected == 1 {
                 let mut row = candidate;
                 row.attempts += 1;
-                return operation_from_row(row).map(Some);
+                let op = operation_from_row(row.clone())?;
+                if row.attempts == 1 {
+                    // The operation's first step is an event of its own, with its claim.
+                    txn.append(&super::activity_log::operation_step(
+                        row.activity.as_deref(),
+                        op.id.as_uuid(),
+                        berth_domain::activity::ActivityStatus::Started,
+                        step_description(&op.kind, None),
+                        None,
+                        now,
+                    ))
+                    .await?;
+                }
+                txn.commit().await?;
+                return Ok(Some(op));
             }
         }
         Ok(None)
@@ -856,6 +912,31 @@ impl OperationRepository for SeaOrmOperationRepository {
         error: Option<OperationFailure>,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().await?;
+        let stored = operation::Entity::find_by_id(id.to_string())
+            .filter(operation::Column::LeaseOwner.eq(owner))
+            .one(&txn)
+            .await
+            .map_err(store_error)?;
+        let Some(stored) = stored else {
+            // Another worker holds it now: this one's end is not the operation's.
+            return Ok(());
+        };
+        let ended_well = status == OperationStatus::Succeeded;
+        let code = error.as_ref().map(|e| e.code.clone());
+        txn.append(&super::activity_log::operation_step(
+            stored.activity.as_deref(),
+            id.as_uuid(),
+            if ended_well {
+                berth_domain::activity::ActivityStatus::Succeeded
+            } else {
+                berth_domain::activity::ActivityStatus::Failed
+            },
+            step_description(&operation_from_row(stored.clone())?.kind, Some(status)),
+            code,
+            now,
+        ))
+        .await?;
         let (code, message) = error.map_or((None, None), |e| (Some(e.code), Some(e.message)));
         let row = operation::ActiveModel {
             status: Set(status.as_str().to_owned()),
@@ -870,10 +951,10 @@ impl OperationRepository for SeaOrmOperationRepository {
             .set(row)
             .filter(operation::Column::Id.eq(id.to_string()))
             .filter(operation::Column::LeaseOwner.eq(owner))
-            .exec(self.db.writer())
+            .exec(&txn)
             .await
-            .map(|_| ())
-            .map_err(store_error)
+            .map_err(store_error)?;
+        txn.commit().await
     }
 
     #[instrument(skip_all, err, fields(operation.id = %id, worker = owner))]

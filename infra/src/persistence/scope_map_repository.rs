@@ -84,8 +84,9 @@ impl ScopeMapRepository for SeaOrmScopeMapRepository {
     }
 
     async fn put_scope_map(&self, registry: &RegistryId, m: &ScopeMap) -> Result<bool, StoreError> {
+        let txn = self.db.begin_write().await?;
         let existed = map::Entity::find_by_id((registry.key(), m.name.to_lowercase()))
-            .one(self.db.writer())
+            .one(&txn)
             .await
             .map_err(store_error)?
             .is_some();
@@ -103,9 +104,10 @@ impl ScopeMapRepository for SeaOrmScopeMapRepository {
                     .update_columns([map::Column::Description, map::Column::Actions])
                     .to_owned(),
             )
-            .exec(self.db.writer())
+            .exec(&txn)
             .await
             .map_err(store_error)?;
+        txn.commit().await?;
         Ok(!existed)
     }
 
@@ -114,14 +116,15 @@ impl ScopeMapRepository for SeaOrmScopeMapRepository {
         registry: &RegistryId,
         name: &str,
     ) -> Result<bool, StoreError> {
-        Ok(
-            map::Entity::delete_by_id((registry.key(), name.to_lowercase()))
-                .exec(self.db.writer())
-                .await
-                .map_err(store_error)?
-                .rows_affected
-                > 0,
-        )
+        let txn = self.db.begin_write().await?;
+        let deleted = map::Entity::delete_by_id((registry.key(), name.to_lowercase()))
+            .exec(&txn)
+            .await
+            .map_err(store_error)?
+            .rows_affected
+            > 0;
+        txn.commit().await?;
+        Ok(deleted)
     }
 
     async fn tokens(&self, registry: &RegistryId) -> Result<Vec<RepositoryToken>, StoreError> {
@@ -141,8 +144,9 @@ impl ScopeMapRepository for SeaOrmScopeMapRepository {
         registry: &RegistryId,
         t: &RepositoryToken,
     ) -> Result<bool, StoreError> {
+        let txn = self.db.begin_write().await?;
         let existed = token::Entity::find_by_id((registry.key(), t.name.to_lowercase()))
-            .one(self.db.writer())
+            .one(&txn)
             .await
             .map_err(store_error)?
             .is_some();
@@ -175,20 +179,22 @@ impl ScopeMapRepository for SeaOrmScopeMapRepository {
                     ])
                     .to_owned(),
             )
-            .exec(self.db.writer())
+            .exec(&txn)
             .await
             .map_err(store_error)?;
+        txn.commit().await?;
         Ok(!existed)
     }
 
     async fn delete_token(&self, registry: &RegistryId, name: &str) -> Result<bool, StoreError> {
-        Ok(
-            token::Entity::delete_by_id((registry.key(), name.to_lowercase()))
-                .exec(self.db.writer())
-                .await
-                .map_err(store_error)?
-                .rows_affected
-                > 0,
-        )
+        let txn = self.db.begin_write().await?;
+        let deleted = token::Entity::delete_by_id((registry.key(), name.to_lowercase()))
+            .exec(&txn)
+            .await
+            .map_err(store_error)?
+            .rows_affected
+            > 0;
+        txn.commit().await?;
+        Ok(deleted)
     }
 }

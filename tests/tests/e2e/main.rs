@@ -8,6 +8,7 @@
 )]
 
 mod acr_api;
+mod activity_log;
 mod auth;
 mod authorization_api;
 mod azure_cli;

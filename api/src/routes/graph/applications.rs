@@ -80,7 +80,7 @@ async fn create_application(
     body: ArmJson<NewApplication>,
 ) -> Result<Response, ApiError> {
     let admin = &state.directory_admin;
-    admin.authorize(&caller.principals, actions::APPLICATIONS_CREATE)?;
+    state.authorize_directory(&caller, actions::APPLICATIONS_CREATE)?;
     let body = body.parse()?;
     let sp = admin
         .create_application(&caller.principals, &body.display_name)
@@ -130,8 +130,7 @@ async fn update_application(
     Path(path): Path<ObjectPath>,
     body: ArmJson<Value>,
 ) -> Result<StatusCode, ApiError> {
-    let admin = &state.directory_admin;
-    admin.authorize(&caller.principals, actions::APPLICATIONS_UPDATE)?;
+    state.authorize_directory(&caller, actions::APPLICATIONS_UPDATE)?;
     let body = body.parse()?;
     refuse_changes(&body, &application(&state, &path.id).await?)?;
     Ok(StatusCode::NO_CONTENT)
@@ -146,7 +145,7 @@ async fn delete_application(
     Path(path): Path<ObjectPath>,
 ) -> Result<StatusCode, ApiError> {
     let (admin, action) = (&state.directory_admin, actions::APPLICATIONS_DELETE);
-    admin.authorize(&caller.principals, action)?;
+    state.authorize_directory(&caller, action)?;
     let sp = application(&state, &path.id).await?;
     admin
         .delete(&caller.principals, action, sp.object_id)
@@ -175,7 +174,7 @@ async fn add_password(
     body: ArmJson<AddPassword>,
 ) -> Result<Json<PasswordCredentialDto>, ApiError> {
     let admin = &state.directory_admin;
-    admin.authorize(&caller.principals, actions::APPLICATIONS_CREDENTIALS)?;
+    state.authorize_directory(&caller, actions::APPLICATIONS_CREDENTIALS)?;
     let body = body.parse()?;
     let label = body.password_credential.display_name.as_deref();
     let new = admin
@@ -195,7 +194,7 @@ async fn remove_password(
     body: ArmJson<RemovePassword>,
 ) -> Result<StatusCode, ApiError> {
     let admin = &state.directory_admin;
-    admin.authorize(&caller.principals, actions::APPLICATIONS_CREDENTIALS)?;
+    state.authorize_directory(&caller, actions::APPLICATIONS_CREDENTIALS)?;
     let body = body.parse()?;
     let key = Uuid::parse_str(&body.key_id).map_err(|_| not_found(&body.key_id))?;
     admin

@@ -113,7 +113,7 @@ async fn create_directory_role_assignment(
     body: ArmJson<NewDirectoryRoleAssignment>,
 ) -> Result<Response, ApiError> {
     let admin = &state.directory_admin;
-    admin.authorize(&caller.principals, actions::ROLE_ASSIGNMENTS)?;
+    state.authorize_directory(&caller, actions::ROLE_ASSIGNMENTS)?;
     let body = body.parse()?;
     let (principal, role) = (&body.principal_id, &body.role_definition_id);
     let made = admin
@@ -151,7 +151,7 @@ async fn delete_directory_role_assignment(
     Path(path): Path<ObjectPath>,
 ) -> Result<StatusCode, ApiError> {
     let admin = &state.directory_admin;
-    admin.authorize(&caller.principals, actions::ROLE_ASSIGNMENTS)?;
+    state.authorize_directory(&caller, actions::ROLE_ASSIGNMENTS)?;
     admin.unassign_role(&caller.principals, &path.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

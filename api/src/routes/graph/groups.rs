@@ -65,7 +65,7 @@ async fn create_group(
     body: ArmJson<NewGroup>,
 ) -> Result<Response, ApiError> {
     let admin = &state.directory_admin;
-    admin.authorize(&caller.principals, actions::GROUPS_CREATE)?;
+    state.authorize_directory(&caller, actions::GROUPS_CREATE)?;
     let body = body.parse()?;
     let (name, nickname) = (&body.display_name, &body.mail_nickname);
     let group = admin
@@ -99,7 +99,7 @@ async fn delete_group(
     Path(path): Path<ObjectPath>,
 ) -> Result<StatusCode, ApiError> {
     let (admin, action) = (&state.directory_admin, actions::GROUPS_DELETE);
-    admin.authorize(&caller.principals, action)?;
+    state.authorize_directory(&caller, action)?;
     let group = group(&state, &path.id).await?;
     admin
         .delete(&caller.principals, action, group.object_id)
@@ -132,7 +132,7 @@ async fn add_member(
     body: ArmJson<MemberRef>,
 ) -> Result<StatusCode, ApiError> {
     let admin = &state.directory_admin;
-    admin.authorize(&caller.principals, actions::GROUPS_MEMBERS)?;
+    state.authorize_directory(&caller, actions::GROUPS_MEMBERS)?;
     let body = body.parse()?;
     let group = Uuid::parse_str(&path.id).map_err(|_| not_found(&path.id))?;
     let member = body.member_id()?;
@@ -150,7 +150,7 @@ async fn remove_member(
     Path(path): Path<MemberPath>,
 ) -> Result<StatusCode, ApiError> {
     let admin = &state.directory_admin;
-    admin.authorize(&caller.principals, actions::GROUPS_MEMBERS)?;
+    state.authorize_directory(&caller, actions::GROUPS_MEMBERS)?;
     let (Ok(group), Ok(member)) = (Uuid::parse_str(&path.id), Uuid::parse_str(&path.member_id))
     else {
         return Err(not_found(&path.member_id));

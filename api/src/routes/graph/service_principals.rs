@@ -85,8 +85,7 @@ async fn create_service_principal(
     caller: Caller,
     body: ArmJson<NewServicePrincipal>,
 ) -> Result<Response, ApiError> {
-    let admin = &state.directory_admin;
-    admin.authorize(&caller.principals, actions::SERVICE_PRINCIPALS_CREATE)?;
+    state.authorize_directory(&caller, actions::SERVICE_PRINCIPALS_CREATE)?;
     let body = body.parse()?;
     let found = state.directory.find_service_principal(&body.app_id).await?;
     let sp = found.ok_or_else(|| not_found(&body.app_id))?;
@@ -118,7 +117,7 @@ async fn delete_service_principal(
     Path(path): Path<ObjectPath>,
 ) -> Result<StatusCode, ApiError> {
     let (admin, action) = (&state.directory_admin, actions::SERVICE_PRINCIPALS_DELETE);
-    admin.authorize(&caller.principals, action)?;
+    state.authorize_directory(&caller, action)?;
     let id = match object(&state, &path.id).await? {
         // The service principal's own id: its application's id names another object.
         Some(DirectoryObject::ServicePrincipal(sp))

@@ -62,7 +62,7 @@ async fn create_user(
     body: ArmJson<NewUser>,
 ) -> Result<Response, ApiError> {
     let admin = &state.directory_admin;
-    admin.authorize(&caller.principals, actions::USERS_CREATE)?;
+    state.authorize_directory(&caller, actions::USERS_CREATE)?;
     let body = body.parse()?;
     let (upn, name) = (&body.user_principal_name, &body.display_name);
     let password = &body.password_profile.password;
@@ -92,7 +92,7 @@ async fn delete_user(
     Path(path): Path<ObjectPath>,
 ) -> Result<StatusCode, ApiError> {
     let admin = &state.directory_admin;
-    admin.authorize(&caller.principals, actions::USERS_DELETE)?;
+    state.authorize_directory(&caller, actions::USERS_DELETE)?;
     let user = user(&state, &path.id).await?;
     admin
         .delete(&caller.principals, actions::USERS_DELETE, user.object_id)

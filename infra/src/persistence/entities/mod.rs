@@ -1,6 +1,7 @@
 //! sea-orm entities: the tables' shapes. Conversions to domain types live in the
 //! repositories, never in the domain.
 
+pub mod activity;
 pub mod admin_password;
 pub mod authorization_code;
 pub mod directory;

@@ -37,6 +37,9 @@ pub struct Model {
     pub lease_owner: Option<String>,
     /// Lease expiry (unix milliseconds).
     pub lease_until: Option<i64>,
+    /// The request that started it, for the activity log's records of its steps (JSON of
+    /// an `ActivityRequest`); `None` before the activity log, or when nobody asked.
+    pub activity: Option<String>,
 }
 
 /// No relations are navigated through sea-orm.

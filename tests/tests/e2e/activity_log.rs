@@ -1,0 +1,360 @@
+//! The activity log as ARM serves it: every control-plane write and refusal recorded, read
+//! back with `$filter`, `$select` and `nextLink`, only where the reader may read it; its
+//! chain verified by `berthd audit verify`, which names an edited or deleted record.
+
+use super::*;
+use berth_tests::fixtures::set_trust;
+use berth_tests::roles::{READER, SIGNER, as_token, assign, principal};
+use berth_tests::{Backend, client_token};
+
+/// A range around now that every event of a test falls in.
+fn window() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    let fmt = |t: time::OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    format!(
+        "eventTimestamp ge '{}' and eventTimestamp le '{}'",
+        fmt(now - time::Duration::hours(1)),
+        fmt(now + time::Duration::hours(1))
+    )
+}
+
+fn list_url(app: &TestApp, filter: &str, extra: &str) -> String {
+    format!(
+        "{}/providers/Microsoft.Insights/eventtypes/management/values?api-version=2015-04-01&$filter={}{extra}",
+        app.sub_path(),
+        urlencoding::encode(filter)
+    )
+}
+
+/// Every event `filter` selects, following `nextLink`.
+async fn all_events(app: &TestApp, filter: &str) -> Vec<Value> {
+    let mut url = list_url(app, filter, "");
+    let mut events = Vec::new();
+    loop {
+        let (status, page) = app.get(&url).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        events.extend(page["value"].as_array().unwrap().iter().cloned());
+        match page["nextLink"].as_str() {
+            Some(next) => url = next.to_owned(),
+            None => return events,
+        }
+    }
+}
+
+fn op(e: &Value) -> &str {
+    e["operationName"]["value"].as_str().unwrap_or_default()
+}
+
+fn status(e: &Value) -> &str {
+    e["status"]["value"].as_str().unwrap_or_default()
+}
+
+both_backends! {
+    async fn writes_and_refusals_are_recorded_with_who_what_and_how_it_ended(app) {
+        app.create_group("logs").await;
+        let registry = app.registry_path("logs", "logreg01");
+        app.create_registry("logs", "logreg01", "Premium").await;
+        let on = app.send(
+            reqwest::Method::PATCH,
+            &format!("{registry}?api-version={API}"),
+            Some(&json!({"properties": {"policies": {"trustPolicy": {"type": "Notary", "status": "enabled"}}}})),
+            &[("x-ms-correlation-request-id", "trust-on-4711"), ("x-ms-client-request-id", "client-1")],
+        ).await;
+        assert_eq!(on.status, StatusCode::OK, "{:?}", on.body);
+        let (reader, creds) = principal(&app, "log-reader").await;
+        assign(&app, &registry, SIGNER, &reader).await;
+        assign(&app, &app.rg_path("logs"), READER, &reader).await;
+        let token = client_token(&reqwest::Client::new(), &app.base, &creds, "https://management.berth.local/.default").await;
+        let refused = as_token(&app, &token, reqwest::Method::DELETE, &format!("{registry}?api-version={API}"), None).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+
+        let events = all_events(&app, &format!("{} and resourceGroupName eq 'LOGS'", window())).await;
+        let owner = app.owner.0.as_str();
+        // The group, the registry, content trust, two role assignments: each Started then Succeeded.
+        let writes: Vec<(&str, &str)> = events.iter().rev().map(|e| (op(e), status(e))).collect();
+        assert_eq!(&writes[..4], &[
+            ("Microsoft.Resources/subscriptions/resourceGroups/write", "Started"),
+            ("Microsoft.Resources/subscriptions/resourceGroups/write", "Succeeded"),
+            ("Microsoft.ContainerRegistry/registries/write", "Started"),
+            ("Microsoft.ContainerRegistry/registries/write", "Succeeded"),
+        ], "{events:#?}");
+        let trust: Vec<&Value> = events.iter().filter(|e| e["correlationId"] == "trust-on-4711").collect();
+        assert_eq!(trust.len(), 2, "{events:#?}");
+        for e in &trust {
+            assert_eq!(e["caller"], owner);
+            assert_eq!(e["resourceId"], registry.as_str());
+            assert_eq!(e["httpRequest"]["clientRequestId"], "client-1");
+            assert_eq!(e["httpRequest"]["method"], "PATCH");
+            assert_eq!(e["httpRequest"]["clientIpAddress"], "127.0.0.1");
+            assert!(e["description"].as_str().unwrap().starts_with("Content trust enabled"), "{e}");
+            assert_eq!(e["resourceProviderName"]["value"], "Microsoft.ContainerRegistry");
+            assert_eq!(e["resourceType"]["value"], "Microsoft.ContainerRegistry/registries");
+            assert_eq!(e["resourceGroupName"], "logs");
+            assert_eq!(e["subscriptionId"], app.subscription.as_str());
+            assert_eq!(e["category"]["value"], "Administrative");
+            assert!(e["id"].as_str().unwrap().starts_with(&format!("{registry}/events/{}/ticks/", e["eventDataId"].as_str().unwrap())));
+        }
+        assert_eq!(trust[0]["operationId"], trust[1]["operationId"]);
+        let signer = events.iter().find(|e| op(e) == "Microsoft.Authorization/roleAssignments/write" && status(e) == "Succeeded"
+            && e["description"].as_str().unwrap().contains(SIGNER)).unwrap_or_else(|| panic!("{events:#?}"));
+        assert_eq!(signer["caller"], owner);
+        assert!(signer["description"].as_str().unwrap().contains(&reader));
+        // The refusal: the reader's app id, the action it lacked, ARM's error.
+        let failed = events.iter().find(|e| status(e) == "Failed").unwrap_or_else(|| panic!("{events:#?}"));
+        assert_eq!(failed["caller"], creds.0.as_str());
+        assert_eq!(op(failed), "Microsoft.ContainerRegistry/registries/delete");
+        assert_eq!(failed["properties"]["missingAction"], "Microsoft.ContainerRegistry/registries/delete");
+        assert_eq!(failed["properties"]["errorCode"], "AuthorizationFailed");
+        assert_eq!(failed["properties"]["statusCode"], "Forbidden");
+        assert_eq!(failed["subStatus"]["value"], "Forbidden");
+        assert_eq!(failed["level"], "Error");
+        assert_eq!(failed["claims"]["http://schemas.microsoft.com/identity/claims/objectidentifier"], reader.as_str());
+        // Newest first.
+        let times: Vec<&str> = events.iter().map(|e| e["eventTimestamp"].as_str().unwrap()).collect();
+        let parsed: Vec<time::OffsetDateTime> = times.iter().map(|t| time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).unwrap()).collect();
+        assert!(parsed.windows(2).all(|w| w[0] >= w[1]), "{times:?}");
+    }
+
+    async fn each_filter_narrows_and_pages_keep_the_selection(app) {
+        app.create_group("one").await;
+        app.create_group("two").await;
+        let registry = app.registry_path("one", "filtered01");
+        app.create_registry("one", "filtered01", "Premium").await;
+        assert_eq!(set_trust(&app, &registry, "enabled").await.status, StatusCode::OK);
+        let w = window();
+        let by_group = all_events(&app, &format!("{w} and resourceGroupName eq 'two'")).await;
+        assert_eq!(by_group.len(), 2, "{by_group:#?}");
+        assert!(by_group.iter().all(|e| e["resourceGroupName"] == "two"));
+        let by_resource = all_events(&app, &format!("{w} and resourceUri eq '{}'", registry.to_uppercase())).await;
+        assert_eq!(by_resource.len(), 4, "create and trust: {by_resource:#?}");
+        let by_id = all_events(&app, &format!("{w} and resourceId eq '{registry}'")).await;
+        assert_eq!(by_id.len(), 4);
+        let by_provider = all_events(&app, &format!("{w} and resourceProvider eq 'microsoft.containerregistry'")).await;
+        assert_eq!(by_provider.len(), 4);
+        let corr = by_resource[0]["correlationId"].as_str().unwrap().to_owned();
+        let by_correlation = all_events(&app, &format!("{w} and correlationId eq '{corr}'")).await;
+        assert_eq!(by_correlation.len(), 2);
+        let by_caller = all_events(&app, &format!("{w} and caller eq '{}'", app.owner.0.to_uppercase())).await;
+        assert_eq!(by_caller.len(), 8);
+        assert!(all_events(&app, &format!("{w} and caller eq 'nobody@berth.local'")).await.is_empty());
+        let started = all_events(&app, &format!("{w} and status eq 'started'")).await;
+        assert_eq!(started.len(), 4);
+        // Two per page, only the selected properties, the selection kept by nextLink.
+        let (status, page) = app.get(&list_url(&app, &w, "&$top=3&$select=caller,%20operationName")).await;
+        assert_eq!(status, StatusCode::OK);
+        let first = page["value"].as_array().unwrap();
+        assert_eq!(first.len(), 3);
+        for e in first {
+            let mut keys: Vec<&str> = e.as_object().unwrap().keys().map(String::as_str).collect();
+            keys.sort_unstable();
+            assert_eq!(keys, ["caller", "operationName"]);
+        }
+        let next = page["nextLink"].as_str().unwrap();
+        assert!(next.starts_with(&app.base) && next.contains("$select="), "{next}");
+        let (_, page2) = app.get(next).await;
+        assert_eq!(page2["value"].as_array().unwrap().len(), 3);
+        assert_eq!(page2["value"][0].as_object().unwrap().len(), 2);
+        let (_, page3) = app.get(page2["nextLink"].as_str().unwrap()).await;
+        assert_eq!(page3["value"].as_array().unwrap().len(), 2);
+        assert!(page3.get("nextLink").is_none());
+    }
+
+    async fn readers_see_only_the_scopes_they_may_read(app) {
+        app.create_group("mine").await;
+        app.create_group("theirs").await;
+        app.create_registry("theirs", "hidden01", "Basic").await;
+        let (reader, creds) = principal(&app, "group-reader").await;
+        assign(&app, &app.rg_path("mine"), READER, &reader).await;
+        let token = client_token(&reqwest::Client::new(), &app.base, &creds, "https://management.berth.local/.default").await;
+        let w = window();
+        let read = |filter: String| {
+            let (app, token) = (&app, &token);
+            async move { as_token(app, token, reqwest::Method::GET, &list_url(app, &filter, ""), None).await }
+        };
+        let everything = read(w.clone()).await;
+        assert_eq!(everything.status, StatusCode::OK, "{:?}", everything.body);
+        let groups: Vec<&str> = everything.body["value"].as_array().unwrap().iter().map(|e| e["resourceGroupName"].as_str().unwrap_or("-")).collect();
+        assert!(!groups.is_empty() && groups.iter().all(|g| *g == "mine"), "{groups:?}");
+        let other = read(format!("{w} and resourceGroupName eq 'theirs'")).await;
+        assert_eq!((other.status, other.error_code()), (StatusCode::FORBIDDEN, "AuthorizationFailed"));
+        assert!(other.body["error"]["message"].as_str().unwrap().contains("Microsoft.Insights/eventtypes/values/read"));
+        let hidden = read(format!("{w} and resourceUri eq '{}'", app.registry_path("theirs", "hidden01"))).await;
+        assert_eq!(hidden.status, StatusCode::FORBIDDEN);
+        // By caller or correlation id, still nothing from elsewhere.
+        let by_owner = read(format!("{w} and caller eq '{}'", app.owner.0)).await;
+        assert!(by_owner.body["value"].as_array().unwrap().iter().all(|e| e["resourceGroupName"] == "mine"), "{:?}", by_owner.body);
+        let (_, nobody) = principal(&app, "no-roles").await;
+        let token = client_token(&reqwest::Client::new(), &app.base, &nobody, "https://management.berth.local/.default").await;
+        let refused = as_token(&app, &token, reqwest::Method::GET, &list_url(&app, &w, ""), None).await;
+        assert_eq!((refused.status, refused.error_code()), (StatusCode::FORBIDDEN, "AuthorizationFailed"));
+    }
+
+    async fn bad_queries_get_clear_errors(app) {
+        let base = format!("{}/providers/Microsoft.Insights/eventtypes/management/values", app.sub_path());
+        let w = window();
+        let cases = [
+            (format!("{base}?api-version=2015-04-01"), "time range"),
+            (format!("{base}?api-version=2015-04-01&$filter={}", urlencoding::encode("eventTimestamp ge '2026-12-04T00:00:00Z'")), "time range"),
+            (format!("{base}?api-version=2015-04-01&$filter={}", urlencoding::encode("eventTimestamp ge '2026-12-05T00:00:00Z' and eventTimestamp le '2026-12-04T00:00:00Z'")), "after the end"),
+            (format!("{base}?api-version=2015-04-01&$filter={}", urlencoding::encode("eventTimestamp ge '2026-01-01T00:00:00Z' and eventTimestamp le '2026-12-04T00:00:00Z'")), "at most 90 days"),
+            (format!("{base}?api-version=2015-04-01&$filter={}", urlencoding::encode(&format!("{w} and password eq 'x'"))), "not supported"),
+            (format!("{base}?api-version=2015-04-01&$filter={}", urlencoding::encode(&format!("{w} and"))), "malformed"),
+            (format!("{base}?api-version=2015-04-01&$filter={}&$select=caller,,id", urlencoding::encode(&w)), "empty property"),
+            (format!("{base}?api-version=2015-04-01&$filter={}&$select=secret", urlencoding::encode(&w)), "not a property"),
+        ];
+        for (url, says) in cases {
+            let (status, body) = app.get(&url).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{url}: {body}");
+            assert_eq!(body["error"]["code"], "BadRequest", "{body}");
+            assert!(body["error"]["message"].as_str().unwrap().contains(says), "{url}: {body}");
+        }
+        let (status, body) = app.get(&format!("{base}?api-version=2015-04-01&$top=100000&$filter={}", urlencoding::encode(&w))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        let (status, body) = app.get(&format!("{base}?api-version=2024-01-01&$filter={}", urlencoding::encode(&w))).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("InvalidApiVersionParameter")), "{body}");
+        let (status, _) = app.get(&format!("/subscriptions/{}/providers/Microsoft.Insights/eventtypes/management/values?api-version=2015-04-01&$filter={}", uuid::Uuid::new_v4(), urlencoding::encode(&w))).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+}
+
+/// `berthd audit verify` on the app's data, with its exit code and what it printed.
+async fn verify(app: &TestApp) -> (i32, String) {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_berthd-e2e"));
+    command
+        .args(["audit", "verify"])
+        .env_clear()
+        .env("BERTH_DATA_DIR", app.data_dir.path());
+    if let Some(schema) = &app.schema {
+        command
+            .env("BERTH_DATABASE_URL", berth_tests::postgres_url())
+            .env("BERTH_DATABASE_SCHEMA", schema);
+    }
+    let out = command.output().await.unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// Runs `sql` on the app's database: `psql` on PostgreSQL, the app's own connection on
+/// SQLite.
+async fn tamper(app: &TestApp, sql: &str) {
+    match &app.schema {
+        Some(schema) => {
+            let out = tokio::process::Command::new("psql")
+                .args([
+                    &berth_tests::postgres_url(),
+                    "-v",
+                    "ON_ERROR_STOP=1",
+                    "-c",
+                    &format!("SET search_path TO \"{schema}\"; {sql}"),
+                ])
+                .output()
+                .await
+                .unwrap_or_else(|e| {
+                    panic!("cannot run psql (apt-get install postgresql-client): {e}")
+                });
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        None => {
+            use sea_orm::ConnectionTrait;
+            app.database()
+                .await
+                .writer()
+                .execute_unprepared(sql)
+                .await
+                .unwrap();
+        }
+    }
+}
+
+both_backends! {
+    async fn the_chain_verifies_and_names_an_edited_or_deleted_record(app) {
+        app.create_group("chained").await;
+        app.create_registry("chained", "chained01", "Premium").await;
+        assert_eq!(set_trust(&app, &app.registry_path("chained", "chained01"), "enabled").await.status, StatusCode::OK);
+        let (code, out) = verify(&app).await;
+        assert_eq!(code, 0, "{out}");
+        assert!(out.contains("the activity log is intact (6 records checked)"), "{out}");
+        // An edit of the sealed data: its row is named.
+        tamper(&app, "UPDATE activity_events SET data = replace(data, 'chained01', 'innocent1') WHERE seq = 4").await;
+        let (code, out) = verify(&app).await;
+        assert_eq!(code, 1, "{out}");
+        assert!(out.contains("broken at record 4 (event ") && out.contains("edited"), "{out}");
+        // An edit of a filter column only (hiding the event from a group's list).
+        tamper(&app, "UPDATE activity_events SET data = replace(data, 'innocent1', 'chained01') WHERE seq = 4").await;
+        assert_eq!(verify(&app).await.0, 0);
+        tamper(&app, "UPDATE activity_events SET resource_group = 'elsewhere' WHERE seq = 2").await;
+        let (code, out) = verify(&app).await;
+        assert_eq!(code, 1);
+        assert!(out.contains("broken at record 2") && out.contains("columns differ"), "{out}");
+        tamper(&app, "UPDATE activity_events SET resource_group = 'chained' WHERE seq = 2").await;
+        // A deletion, in the middle and at the end.
+        tamper(&app, "DELETE FROM activity_events WHERE seq = 3").await;
+        let (code, out) = verify(&app).await;
+        assert_eq!(code, 1);
+        assert!(out.contains("broken at record 3: the record is missing"), "{out}");
+    }
+}
+
+both_backends! {
+    async fn the_last_records_deleted_are_found_by_the_head(app) {
+        app.create_group("tail").await;
+        tamper(&app, "DELETE FROM activity_events WHERE seq = 2").await;
+        let (code, out) = verify(&app).await;
+        assert_eq!(code, 1, "{out}");
+        assert!(out.contains("the last records were deleted"), "{out}");
+    }
+}
+
+/// Two replicas on one PostgreSQL write at once; the chain is whole afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_writing_at_once_keep_one_chain() {
+    let first = berth_tests::spawn_app(Backend::Postgres).await;
+    let second = berth_tests::spawn_app_with(
+        Backend::Postgres,
+        berth_tests::SpawnOptions {
+            reuse: Some((first.data_dir.path().to_owned(), first.schema.clone())),
+            ..Default::default()
+        },
+    )
+    .await;
+    first.create_group("busy").await;
+    let writes = (0..20).map(|i| {
+        let app = if i % 2 == 0 { &first } else { &second };
+        let path = format!(
+            "{}?api-version={API}",
+            app.registry_path("busy", &format!("busy{i:03}"))
+        );
+        async move {
+            let r = app
+                .put(
+                    &path,
+                    &json!({"location": "westus", "sku": {"name": "Basic"}}),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        }
+    });
+    futures_util::future::join_all(writes).await;
+    let events = all_events(
+        &second,
+        &format!("{} and resourceGroupName eq 'busy'", window()),
+    )
+    .await;
+    assert_eq!(events.len(), 2 + 40, "{events:#?}");
+    let (code, out) = verify(&first).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("intact (42 records"), "{out}");
+}
