@@ -496,17 +496,16 @@ impl RegistryRepository for SeaOrmRegistryRepository {
             })?;
         let current = registry_from_row(row)?;
         let (next, started) = change(&current)?;
-        let (was, is) = (
-            current.content_trust.policy_enabled(),
-            next.content_trust.policy_enabled(),
-        );
-        if was != is {
-            crate::activity::describe(if is {
-                "Content trust enabled: signers may push trust data.".to_owned()
-            } else {
+        let (was, is) = (current.content_trust, next.content_trust);
+        if is == ContentTrust::Enabled && was != ContentTrust::Enabled {
+            crate::activity::describe(
+                "Content trust enabled: signers may push trust data.".to_owned(),
+            );
+        } else if is.wipe().is_some() && was.wipe().is_none() {
+            crate::activity::describe(
                 "Content trust disabled: every trusted collection of the registry is wiped."
-                    .to_owned()
-            });
+                    .to_owned(),
+            );
         }
         let mut row = registry_to_row(&next)?;
         row.key = sea_orm::ActiveValue::NotSet;

@@ -48,7 +48,7 @@ fn op(e: &Value) -> &str {
     e["operationName"]["value"].as_str().unwrap_or_default()
 }
 
-fn status(e: &Value) -> &str {
+fn status_of(e: &Value) -> &str {
     e["status"]["value"].as_str().unwrap_or_default()
 }
 
@@ -74,7 +74,7 @@ both_backends! {
         let events = all_events(&app, &format!("{} and resourceGroupName eq 'LOGS'", window())).await;
         let owner = app.owner.0.as_str();
         // The group, the registry, content trust, two role assignments: each Started then Succeeded.
-        let writes: Vec<(&str, &str)> = events.iter().rev().map(|e| (op(e), status(e))).collect();
+        let writes: Vec<(&str, &str)> = events.iter().rev().map(|e| (op(e), status_of(e))).collect();
         assert_eq!(&writes[..4], &[
             ("Microsoft.Resources/subscriptions/resourceGroups/write", "Started"),
             ("Microsoft.Resources/subscriptions/resourceGroups/write", "Succeeded"),
@@ -98,12 +98,12 @@ both_backends! {
             assert!(e["id"].as_str().unwrap().starts_with(&format!("{registry}/events/{}/ticks/", e["eventDataId"].as_str().unwrap())));
         }
         assert_eq!(trust[0]["operationId"], trust[1]["operationId"]);
-        let signer = events.iter().find(|e| op(e) == "Microsoft.Authorization/roleAssignments/write" && status(e) == "Succeeded"
+        let signer = events.iter().find(|e| op(e) == "Microsoft.Authorization/roleAssignments/write" && status_of(e) == "Succeeded"
             && e["description"].as_str().unwrap().contains(SIGNER)).unwrap_or_else(|| panic!("{events:#?}"));
         assert_eq!(signer["caller"], owner);
         assert!(signer["description"].as_str().unwrap().contains(&reader));
         // The refusal: the reader's app id, the action it lacked, ARM's error.
-        let failed = events.iter().find(|e| status(e) == "Failed").unwrap_or_else(|| panic!("{events:#?}"));
+        let failed = events.iter().find(|e| status_of(e) == "Failed").unwrap_or_else(|| panic!("{events:#?}"));
         assert_eq!(failed["caller"], creds.0.as_str());
         assert_eq!(op(failed), "Microsoft.ContainerRegistry/registries/delete");
         assert_eq!(failed["properties"]["missingAction"], "Microsoft.ContainerRegistry/registries/delete");
@@ -116,6 +116,29 @@ both_backends! {
         let times: Vec<&str> = events.iter().map(|e| e["eventTimestamp"].as_str().unwrap()).collect();
         let parsed: Vec<time::OffsetDateTime> = times.iter().map(|t| time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).unwrap()).collect();
         assert!(parsed.windows(2).all(|w| w[0] >= w[1]), "{times:?}");
+    }
+
+    async fn a_disable_is_accepted_and_its_wipe_is_recorded_as_events_of_its_operation(app) {
+        app.create_group("wiped").await;
+        let registry = app.registry_path("wiped", "wipedreg1");
+        app.create_registry("wiped", "wipedreg1", "Premium").await;
+        assert_eq!(set_trust(&app, &registry, "enabled").await.status, StatusCode::OK);
+        let off = set_trust(&app, &registry, "disabled").await;
+        assert_eq!(off.status, StatusCode::OK, "{:?}", off.body);
+        let status = super::content_trust::follow(&app, &super::content_trust::operation_url(&off), std::time::Duration::from_secs(30)).await;
+        assert_eq!(status["status"], "Succeeded", "{status}");
+        let correlation = off.header("x-ms-correlation-request-id").unwrap().to_owned();
+        let events = all_events(&app, &format!("{} and correlationId eq '{correlation}'", window())).await;
+        let story: Vec<(&str, &str)> = events.iter().rev().map(|e| (status_of(e), e["description"].as_str().unwrap())).collect();
+        assert_eq!(story, [
+            ("Started", "Content trust disabled: every trusted collection of the registry is wiped."),
+            ("Accepted", "Content trust disabled: every trusted collection of the registry is wiped."),
+            ("Started", "The content-trust wipe (every trusted collection of the registry) started."),
+            ("Succeeded", "The content-trust wipe (every trusted collection of the registry) ended: Succeeded."),
+        ], "{events:#?}");
+        let operation = events[0]["operationId"].as_str().unwrap();
+        assert!(events.iter().all(|e| e["operationId"] == operation && e["caller"] == app.owner.0.as_str()));
+        assert!(status["id"].as_str().unwrap().contains(operation), "the operation's id is the LRO's: {status}");
     }
 
     async fn each_filter_narrows_and_pages_keep_the_selection(app) {

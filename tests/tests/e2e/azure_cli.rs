@@ -171,6 +171,7 @@ async fn az_drives_berth(version: &str) {
         &pull_token,
     )
     .await;
+    step_the_activity_log_tells_the_story(&s, &id, &people).await;
     drop(s.registry);
 }
 
@@ -870,6 +871,153 @@ async fn step_the_owner_disables_content_trust_and_the_image_stays(
     ])
     .await;
     assert!(pulled, "the image stays: {out}");
+}
+
+/// `az monitor activity-log list` tells the seed page's story with each of its filters: the
+/// registry created, content trust enabled, AcrImageSigner assigned, content trust disabled
+/// and its wipe, each event by the owner who did it.
+async fn step_the_activity_log_tells_the_story(s: &Scene, id: &str, people: &People) {
+    let Scene { az, owner, .. } = s;
+    let list = |filter: &[&str]| {
+        let mut args = vec!["monitor", "activity-log", "list", "--offset", "1h"];
+        args.extend_from_slice(filter);
+        args.extend_from_slice(&["--max-events", "500"]);
+        let args: Vec<String> = args.into_iter().map(str::to_owned).collect();
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            az.ok(&args).await.json().as_array().unwrap().clone()
+        }
+    };
+    let text = |e: &Value, key: &str| e[key].as_str().unwrap_or_default().to_owned();
+    let value = |e: &Value, key: &str| e[key]["value"].as_str().unwrap_or_default().to_owned();
+    let events = list(&["--resource-group", "trust-rg"]).await;
+    // Newest first: the story reads from the end.
+    let story: Vec<(String, String, String)> = events
+        .iter()
+        .rev()
+        .filter(|e| value(e, "status") != "Started" || text(e, "description").contains("wipe"))
+        .map(|e| {
+            (
+                value(e, "operationName"),
+                value(e, "status"),
+                text(e, "description"),
+            )
+        })
+        .collect();
+    let position = |what: &dyn Fn(&(String, String, String)) -> bool| {
+        story
+            .iter()
+            .position(what)
+            .unwrap_or_else(|| panic!("not in the activity log: {story:#?}"))
+    };
+    const WRITE: &str = "Microsoft.ContainerRegistry/registries/write";
+    let created = position(&|(op, status, d)| op == WRITE && status == "Succeeded" && d.is_empty());
+    let enabled = position(&|(op, status, d)| {
+        op == WRITE && status == "Succeeded" && d.starts_with("Content trust enabled")
+    });
+    let signer = position(&|(op, status, d)| {
+        op == "Microsoft.Authorization/roleAssignments/write"
+            && status == "Succeeded"
+            && d.contains(SIGNER)
+            && d.contains(&people.user_id)
+    });
+    let disabled = position(&|(op, status, d)| {
+        op == WRITE && status == "Accepted" && d.starts_with("Content trust disabled")
+    });
+    let wipe_started = position(&|(_, status, d)| {
+        status == "Started" && d.contains("wipe") && d.ends_with("started.")
+    });
+    let wipe_ended = position(&|(_, status, d)| {
+        status == "Succeeded" && d.contains("wipe") && d.ends_with("ended: Succeeded.")
+    });
+    assert!(
+        created < enabled
+            && enabled < signer
+            && signer < disabled
+            && disabled < wipe_started
+            && wipe_started < wipe_ended,
+        "{story:#?}"
+    );
+    for e in &events {
+        assert_eq!(
+            text(e, "caller"),
+            *owner,
+            "every change was the owner's: {e}"
+        );
+        assert_eq!(text(e, "resourceGroupName").to_lowercase(), "trust-rg");
+    }
+    // The disable's correlation id gathers the request and its wipe.
+    let disable = events
+        .iter()
+        .find(|e| value(e, "status") == "Accepted")
+        .unwrap();
+    let correlation = text(disable, "correlationId");
+    let operation = list(&["--correlation-id", &correlation]).await;
+    let mut statuses: Vec<String> = operation.iter().map(|e| value(e, "status")).collect();
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        ["Accepted", "Started", "Started", "Succeeded"],
+        "{operation:#?}"
+    );
+    assert!(
+        operation
+            .iter()
+            .all(|e| text(e, "operationId") == text(disable, "operationId"))
+    );
+    // The registry's own events, the owner's, the provider's; a person who changed nothing.
+    let registry = list(&["--resource-id", id]).await;
+    assert!(registry.len() >= 8, "{registry:#?}");
+    assert!(
+        registry
+            .iter()
+            .all(|e| text(e, "resourceId").eq_ignore_ascii_case(id))
+    );
+    let owners = list(&["--caller", owner]).await;
+    assert!(owners.len() >= events.len());
+    assert!(owners.iter().all(|e| text(e, "caller") == *owner));
+    assert!(list(&["--caller", &people.upn]).await.is_empty());
+    let provider = list(&["--namespace", "Microsoft.ContainerRegistry"]).await;
+    assert!(!provider.is_empty());
+    assert!(
+        provider
+            .iter()
+            .all(|e| value(e, "resourceProviderName") == "Microsoft.ContainerRegistry")
+    );
+    let two = az
+        .ok(&[
+            "monitor",
+            "activity-log",
+            "list",
+            "--offset",
+            "1h",
+            "--max-events",
+            "2",
+        ])
+        .await
+        .json();
+    assert_eq!(two.as_array().map(Vec::len), Some(2));
+    let selected = az
+        .ok(&[
+            "monitor",
+            "activity-log",
+            "list",
+            "--resource-group",
+            "trust-rg",
+            "--offset",
+            "1h",
+            "--select",
+            "caller",
+            "operationName",
+        ])
+        .await
+        .json();
+    let first = selected[0].as_object().unwrap();
+    assert_eq!(first["caller"], owner.as_str(), "{first:?}");
+    assert!(
+        first.get("eventTimestamp").is_none_or(Value::is_null),
+        "{first:?}"
+    );
 }
 
 /// The person and the service principal the scenario grants roles to.
