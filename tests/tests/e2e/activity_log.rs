@@ -5,7 +5,7 @@
 use super::*;
 use berth_tests::fixtures::set_trust;
 use berth_tests::roles::{READER, SIGNER, as_token, assign, principal};
-use berth_tests::{Backend, client_token};
+use berth_tests::{Backend, client_token, per_backend};
 
 /// A range around now that every event of a test falls in.
 fn window() -> String {
@@ -380,4 +380,64 @@ async fn two_replicas_writing_at_once_keep_one_chain() {
     let (code, out) = verify(&first).await;
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("intact (42 records"), "{out}");
+}
+
+per_backend! {
+    /// berthd is killed (SIGKILL) while registries are being created: afterwards every
+    /// registry that exists has its record, and every record of a creation has its registry,
+    /// including the creations committed whose answer never left. Rounds repeat until one
+    /// such creation was seen.
+    async fn a_kill_between_a_change_and_its_answer_leaves_both_or_neither(backend) {
+        let mut app = berth_tests::spawn_app_with(
+            backend,
+            berth_tests::SpawnOptions {
+                process: Some(env!("CARGO_BIN_EXE_berthd-e2e").into()),
+                ..berth_tests::SpawnOptions::default()
+            },
+        )
+        .await;
+        app.create_group("crash").await;
+        let mut unanswered_but_made = 0;
+        let mut n = 0;
+        for round in 0..8 {
+            let names: Vec<String> = (0..40).map(|i| format!("crash{round}x{i:02}")).collect();
+            let sends: Vec<_> = names.iter().map(|name| {
+                let url = format!("{}{}?api-version={API}", app.base, app.registry_path("crash", name));
+                let request = app
+                    .client
+                    .put(url)
+                    .bearer_auth(&app.management_token)
+                    .json(&json!({"location": "westus", "sku": {"name": "Basic"}}))
+                    .send();
+                async move { request.await.map(|r| r.status()).ok() }
+            }).collect();
+            let killer = async {
+                tokio::time::sleep(std::time::Duration::from_millis(40 + 15 * round)).await;
+                app.kill().await;
+            };
+            let (answers, ()) = tokio::join!(futures_util::future::join_all(sends), killer);
+            app.restart().await;
+            let events = all_events(&app, &format!("{} and resourceGroupName eq 'crash' and status eq 'Succeeded'", window())).await;
+            for (name, answer) in names.iter().zip(&answers) {
+                let path = app.registry_path("crash", name);
+                let (status, _) = app.get(&format!("{path}?api-version={API}")).await;
+                let exists = status == StatusCode::OK;
+                let recorded = events.iter().any(|e| {
+                    e["resourceId"].as_str().is_some_and(|id| id.eq_ignore_ascii_case(&path))
+                        && op(e) == "Microsoft.ContainerRegistry/registries/write"
+                });
+                assert_eq!(exists, recorded, "{name}: exists {exists}, recorded {recorded}, answer {answer:?}");
+                if exists && answer.is_none() {
+                    unanswered_but_made += 1;
+                }
+                n += 1;
+            }
+            if unanswered_but_made > 0 {
+                break;
+            }
+        }
+        assert!(unanswered_but_made > 0, "no creation was committed and left unanswered in {n} tries");
+        let (code, out) = verify(&app).await;
+        assert_eq!(code, 0, "{out}");
+    }
 }
