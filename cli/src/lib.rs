@@ -81,6 +81,9 @@ enum Command {
     /// Manage the directory: service principals, users and groups.
     #[command(subcommand)]
     Ad(commands::ad::AdCommand),
+    /// Read the activity log.
+    #[command(subcommand)]
+    Monitor(commands::monitor::MonitorCommand),
     /// Point the Azure CLI (`az`) at this deployment: print the set-up as a script, or
     /// apply it with --apply.
     AzConfig(commands::az_config::AzConfigArgs),
@@ -111,6 +114,7 @@ pub async fn main() -> ExitCode {
         Command::Acr(c) => commands::acr::run(c, &global).await,
         Command::Role(c) => commands::role::run(c, &global).await,
         Command::Ad(c) => commands::ad::run(c, &global).await,
+        Command::Monitor(c) => commands::monitor::run(c, &global).await,
         Command::AzConfig(args) => match commands::az_config::run(args).await {
             // The script was printed as it is, for a shell.
             Ok(None) => return ExitCode::SUCCESS,

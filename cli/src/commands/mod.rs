@@ -5,6 +5,7 @@ pub mod acr;
 pub mod ad;
 pub mod az_config;
 pub mod group;
+pub mod monitor;
 pub mod registry;
 pub mod repository;
 pub mod role;

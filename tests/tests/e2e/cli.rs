@@ -1862,3 +1862,130 @@ async fn output_formats_match_the_azure_clis() {
         assert_eq!(got, want, "{format:?} of {q:?}");
     }
 }
+
+/// `berth monitor activity-log list` reads the activity log with az's flags.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn berth_lists_the_activity_log_as_az_does() {
+    let app = berth_tests::spawn_app(Backend::Sqlite).await;
+    let home = tempfile::tempdir().unwrap();
+    let (app_id, secret) = app.owner.clone();
+    let r = berth(
+        home.path(),
+        &[
+            "login",
+            "--service-principal",
+            "-u",
+            &app_id,
+            "-p",
+            &secret,
+            "--endpoint",
+            &app.base,
+            "-o",
+            "none",
+        ],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    app.create_group("told").await;
+    app.create_registry("told", "toldreg01", "Basic").await;
+    let list = |args: &[&str]| {
+        let mut all = vec!["monitor", "activity-log", "list", "--offset", "1h"];
+        all.extend_from_slice(args);
+        let all: Vec<String> = all.into_iter().map(str::to_owned).collect();
+        let home = home.path().to_owned();
+        async move {
+            let all: Vec<&str> = all.iter().map(String::as_str).collect();
+            let r = berth(&home, &all).await;
+            assert_eq!(r.code, 0, "berth {all:?}: {}", r.stderr);
+            serde_json::from_str::<Value>(&r.stdout).unwrap()
+        }
+    };
+    let events = list(&["-g", "told"]).await;
+    let story: Vec<(&str, &str)> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .map(|e| {
+            (
+                e["operationName"]["value"].as_str().unwrap(),
+                e["status"]["value"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        story,
+        [
+            (
+                "Microsoft.Resources/subscriptions/resourceGroups/write",
+                "Started"
+            ),
+            (
+                "Microsoft.Resources/subscriptions/resourceGroups/write",
+                "Succeeded"
+            ),
+            ("Microsoft.ContainerRegistry/registries/write", "Started"),
+            ("Microsoft.ContainerRegistry/registries/write", "Succeeded"),
+        ]
+    );
+    assert!(
+        events
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["caller"] == *app_id)
+    );
+    let registry = app.registry_path("told", "toldreg01");
+    assert_eq!(
+        list(&["--resource-id", &registry])
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        list(&["--namespace", "Microsoft.Resources"])
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        list(&["--caller", &app_id, "--status", "Succeeded"])
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        list(&["--max-events", "1"]).await.as_array().unwrap().len(),
+        1
+    );
+    let selected = list(&["-g", "told", "--select", "caller", "status"]).await;
+    let keys: Vec<&String> = selected[0].as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["caller", "status"]);
+    let refused = berth(
+        home.path(),
+        &["monitor", "activity-log", "list", "--offset", "91d"],
+    )
+    .await;
+    assert_eq!(refused.code, 1);
+    assert!(
+        refused.stderr.contains("at most 90 days"),
+        "{}",
+        refused.stderr
+    );
+    let bad = berth(
+        home.path(),
+        &["monitor", "activity-log", "list", "--offset", "soon"],
+    )
+    .await;
+    assert!(
+        bad.code != 0 && bad.stderr.contains("is not a period"),
+        "{}",
+        bad.stderr
+    );
+}
