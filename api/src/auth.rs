@@ -137,6 +137,7 @@ impl AppState {
         if allowed {
             return Ok(());
         }
+        self.metrics.refused(action);
         Err(authorization_failed(caller, action, scope))
     }
 
@@ -147,6 +148,9 @@ impl AppState {
     pub fn authorize_directory(&self, caller: &Caller, action: &str) -> Result<(), ApiError> {
         let decided = self.directory_admin.authorize(&caller.principals, action);
         note(caller, action, "/", decided.is_ok());
+        if decided.is_err() {
+            self.metrics.refused(action);
+        }
         decided.map_err(ApiError::from)
     }
 }

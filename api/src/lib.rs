@@ -7,6 +7,7 @@ pub mod auth;
 pub mod cli;
 pub mod error;
 pub mod login_server;
+pub mod metrics;
 pub mod openapi;
 mod portal;
 pub mod routes;

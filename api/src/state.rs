@@ -63,4 +63,10 @@ pub struct AppState {
     pub trusted_proxies: std::sync::Arc<berth_infra::proxies::TrustedProxies>,
     /// The activity log.
     pub activity: std::sync::Arc<dyn berth_domain::activity::ActivityLog>,
+    /// This replica's counters and histograms for `/metrics`.
+    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
+    /// What `/metrics` reads from the store at each scrape.
+    pub store_gauges: berth_infra::persistence::StoreGauges,
+    /// Peers that may scrape `/metrics` without a token.
+    pub metrics_allow: std::sync::Arc<berth_infra::proxies::TrustedProxies>,
 }

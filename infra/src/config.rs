@@ -89,6 +89,9 @@ pub struct Settings {
     /// `BERTH_TRUSTED_PROXIES`: peers whose `X-Forwarded-For` names the client (none by
     /// default), for the sign-in limiters.
     pub trusted_proxies: crate::proxies::TrustedProxies,
+    /// `BERTH_METRICS_ALLOW`: peers that may read `/metrics` without a token (none by
+    /// default: a token allowed to read at the root scope is needed).
+    pub metrics_allow: crate::proxies::TrustedProxies,
     /// `BERTH_REGISTRY_BACKEND`: the data plane behind the login servers.
     pub registry_backend: RegistryBackend,
 }
@@ -338,6 +341,7 @@ struct Raw {
     operation_lease_secs: Option<String>,
     secrets_key: Option<String>,
     trusted_proxies: Option<String>,
+    metrics_allow: Option<String>,
     registry_backend: Option<String>,
     registry_binary: Option<String>,
     registry_backend_service: Option<String>,
@@ -464,6 +468,8 @@ const SETTINGS: &[Setting] = settings! {
         "Base64 of the 32-byte key sealing secrets at rest; every replica needs the same.";
     trusted_proxies: List, "BERTH_TRUSTED_PROXIES", Some("trusted_proxies"), "none",
         "Peers (addresses or CIDRs, comma-separated) whose X-Forwarded-For names the client.";
+    metrics_allow: List, "BERTH_METRICS_ALLOW", Some("metrics_allow"), "none",
+        "Peers (addresses or CIDRs, comma-separated) that may scrape /metrics without a token; others need a token that may read at the root scope.";
     registry_backend: Text, "BERTH_REGISTRY_BACKEND", Some("registry_backend"), "embedded",
         "Data plane of the login servers: embedded (a supervised docker-registry), the URL of a Distribution registry, or none (token server only).";
     registry_backend_service: Text, "BERTH_REGISTRY_BACKEND_SERVICE", Some("registry_backend_service"), "berth-data-plane",
@@ -1047,6 +1053,9 @@ impl Raw {
         let trusted_proxies =
             crate::proxies::TrustedProxies::parse(self.trusted_proxies.as_deref().unwrap_or(""))
                 .map_err(|e| invalid("BERTH_TRUSTED_PROXIES", e))?;
+        let metrics_allow =
+            crate::proxies::TrustedProxies::parse(self.metrics_allow.as_deref().unwrap_or(""))
+                .map_err(|e| invalid("BERTH_METRICS_ALLOW", e))?;
         let registry_backend = match self.registry_backend.as_deref().unwrap_or("embedded") {
             "embedded" => RegistryBackend::Embedded {
                 binary: self
@@ -1086,6 +1095,7 @@ impl Raw {
         Ok(Settings {
             registry_backend,
             trusted_proxies,
+            metrics_allow,
             secrets_key: self.secrets_key.map(SecretString::from),
             registry_token_issuer,
             notary_service,

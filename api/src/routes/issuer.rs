@@ -258,20 +258,30 @@ async fn issue(state: &AppState, client: &str, headers: &HeaderMap, body: &Bytes
         }
     }
     match state.tokens.token(&request, client).await {
-        Ok(t) => Json(TokenAnswer {
-            token_type: "Bearer".to_owned(),
-            scope: t.scope,
-            expires_in: t.expires_in,
-            ext_expires_in: t.expires_in,
-            access_token: t.access_token,
-            refresh_token: t.refresh_token,
-            id_token: t.id_token,
-            client_info: t.client_info.map(|(uid, utid)| {
-                URL_SAFE_NO_PAD.encode(json!({"uid": uid, "utid": utid}).to_string())
-            }),
-        })
-        .into_response(),
-        Err(e) => oauth::refused(&e, &request.grant_type, headers),
+        Ok(t) => {
+            state.metrics.token_issued("issuer", &request.grant_type);
+            Json(TokenAnswer {
+                token_type: "Bearer".to_owned(),
+                scope: t.scope,
+                expires_in: t.expires_in,
+                ext_expires_in: t.expires_in,
+                access_token: t.access_token,
+                refresh_token: t.refresh_token,
+                id_token: t.id_token,
+                client_info: t.client_info.map(|(uid, utid)| {
+                    URL_SAFE_NO_PAD.encode(json!({"uid": uid, "utid": utid}).to_string())
+                }),
+            })
+            .into_response()
+        }
+        Err(e) => {
+            let refused = oauth::refused(&e, &request.grant_type, headers);
+            let status = refused.status();
+            state
+                .metrics
+                .token_refused("issuer", &request.grant_type, status.as_str());
+            refused
+        }
     }
 }
 

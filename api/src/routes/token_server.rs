@@ -173,11 +173,34 @@ fn form(headers: &HeaderMap, body: &Bytes) -> Result<Fields, TokenServerError> {
 }
 
 /// The answer: the token server's JSON, or its refusal in the registry's envelope.
-fn answer<T: Serialize>(outcome: Result<T, TokenServerError>) -> Response {
+/// The answer to a token request of `grant`, counted.
+fn answer<T: Serialize>(
+    state: &AppState,
+    grant: &str,
+    outcome: Result<T, TokenServerError>,
+) -> Response {
     match outcome {
-        Ok(answer) => Json(answer).into_response(),
-        Err(e) => registry::token_refused(e),
+        Ok(answer) => {
+            state.metrics.token_issued("registry", grant);
+            Json(answer).into_response()
+        }
+        Err(e) => {
+            let refused = registry::token_refused(e);
+            let status = refused.status();
+            state
+                .metrics
+                .token_refused("registry", grant, status.as_str());
+            refused
+        }
     }
+}
+
+/// The `grant_type` a form names, for counting (the form is read again, and checked, by
+/// the grant's own code).
+fn form_grant(body: &Bytes) -> String {
+    form_urlencoded::parse(body)
+        .find(|(k, _)| k == "grant_type")
+        .map_or_else(String::new, |(_, v)| v.into_owned())
 }
 
 impl From<IssuedToken> for TokenAnswer {
@@ -226,7 +249,11 @@ async fn exchange_token(
     request_body(content = ExchangeForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "A refresh token", body = ExchangeAnswer), (status = 400, description = "A bad request", body = RegistryErrors), (status = 401, description = "The access token is refused", body = RegistryErrors)))]
 async fn exchange(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    answer(exchange_token(&state, &headers, &body).await)
+    answer(
+        &state,
+        "access_token",
+        exchange_token(&state, &headers, &body).await,
+    )
 }
 
 /// `POST /oauth2/token`: the credentials of the form's grant for an access token.
@@ -262,7 +289,12 @@ async fn token_post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    answer(form_token(&state, &client, &headers, &body).await)
+    let grant = form_grant(&body);
+    answer(
+        &state,
+        &grant,
+        form_token(&state, &client, &headers, &body).await,
+    )
 }
 
 /// Basic or `password`-grant credentials: the null-GUID user with a refresh token, a
@@ -337,5 +369,14 @@ async fn token_get(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    answer(basic_token(&state, &client, &headers, query).await)
+    let grant = if headers.contains_key(header::AUTHORIZATION) {
+        "basic"
+    } else {
+        "anonymous"
+    };
+    answer(
+        &state,
+        grant,
+        basic_token(&state, &client, &headers, query).await,
+    )
 }

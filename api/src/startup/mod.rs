@@ -165,6 +165,7 @@ impl Application {
                 None => artifacts,
             }
         };
+        let metrics = Arc::new(crate::metrics::Metrics::default());
         let state = AppState {
             artifacts: readable.map(artifacts),
             portal_sign_in,
@@ -197,11 +198,19 @@ impl Application {
             acr_login_server_suffix: settings.login_servers.client_suffix(),
             trusted_proxies: Arc::new(settings.trusted_proxies.clone()),
             activity: store.activity.clone(),
+            metrics: metrics.clone(),
+            store_gauges: berth_infra::persistence::StoreGauges::new(store.database.clone()),
+            metrics_allow: Arc::new(settings.metrics_allow.clone()),
         };
         // The embedded trust server answers on its own listener and at every login server.
         let trust_router = trust.embedded.as_ref().map(|(embedded, _)| {
-            let state =
-                trust::trust_server_state(&settings, embedded.clone(), &tokens.keys, &base_url);
+            let state = trust::trust_server_state(
+                &settings,
+                embedded.clone(),
+                &tokens.keys,
+                &base_url,
+                metrics.clone(),
+            );
             crate::trust_server::router(state, settings.trust_server.max_upload_bytes)
         });
         let router = router(

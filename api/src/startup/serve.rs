@@ -142,6 +142,7 @@ pub(crate) fn router(
 
 fn control_plane(state: AppState, max_body_bytes: usize) -> Router {
     let activity_state = state.clone();
+    let metrics_state = state.clone();
     let (api, _) = openapi::api_router().split_for_parts();
     // The served document is the committed one's source, so the two cannot differ.
     let spec = openapi::document();
@@ -153,6 +154,10 @@ fn control_plane(state: AppState, max_body_bytes: usize) -> Router {
     .merge(crate::portal::router())
     .with_state(state)
     .route(
+        "/metrics",
+        get(crate::metrics::scrape).with_state(metrics_state.clone()),
+    )
+    .route(
         "/openapi.json",
         get(move || std::future::ready(Json(served.clone()))),
     )
@@ -163,6 +168,10 @@ fn control_plane(state: AppState, max_body_bytes: usize) -> Router {
     .layer(axum::middleware::from_fn_with_state(
         activity_state,
         crate::activity::record,
+    ))
+    .layer(axum::middleware::from_fn_with_state(
+        metrics_state,
+        crate::metrics::track,
     ))
     .layer(TraceLayer::new_for_http().make_span_with(telemetry::request_span))
     .layer(axum::middleware::from_fn(request_ids))

@@ -90,9 +90,11 @@ pub(crate) fn trust_server_state(
     server: EmbeddedTrustServer,
     keys: &Arc<TokenServerKeys>,
     base_url: &str,
+    metrics: Arc<crate::metrics::Metrics>,
 ) -> TrustServerState {
     TrustServerState {
         server,
+        metrics,
         keys: keys.clone(),
         issuer: settings.registry_token_issuer.clone(),
         service: settings

@@ -51,6 +51,8 @@ pub struct AtLoginServer {
 pub struct TrustServerState {
     /// The use cases.
     pub server: EmbeddedTrustServer,
+    /// The counters `/metrics` shows (uploads by Notary error code).
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// Verifies access tokens.
     pub keys: Arc<dyn RegistryTokenKeys>,
     /// The tokens' `iss`.
@@ -240,6 +242,13 @@ async fn dispatch(State(mut state): State<TrustServerState>, request: Request) -
 
 /// `POST /v2/<gun>/_trust/tuf/`: the multipart upload, validated and stored whole.
 async fn update(state: &TrustServerState, gun: &str, request: Request) -> Response {
+    let (response, code) = upload(state, gun, request).await;
+    state.metrics.trust_upload(code);
+    response
+}
+
+/// An upload's answer, and Notary's error code for it (empty when accepted).
+async fn upload(state: &TrustServerState, gun: &str, request: Request) -> (Response, &'static str) {
     let malformed = |detail: Option<Value>| {
         notary_error::answer(
             StatusCode::BAD_REQUEST,
@@ -256,9 +265,10 @@ async fn update(state: &TrustServerState, gun: &str, request: Request) -> Respon
             Some(json!("the upload is larger than this server accepts")),
         )
     };
+    const MALFORMED: &str = "MALFORMED_UPLOAD";
     let mut multipart = match Multipart::from_request(request, &()).await {
         Ok(multipart) => multipart,
-        Err(_) => return malformed(None),
+        Err(_) => return (malformed(None), MALFORMED),
     };
     let mut files = Vec::new();
     loop {
@@ -271,22 +281,26 @@ async fn update(state: &TrustServerState, gun: &str, request: Request) -> Respon
                         filename,
                         data: data.to_vec(),
                     }),
-                    Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return too_large(),
-                    Err(_) => return malformed(None),
+                    Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                        return (too_large(), MALFORMED);
+                    }
+                    Err(_) => return (malformed(None), MALFORMED),
                 }
             }
-            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return too_large(),
-            Err(_) => return malformed(None),
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                return (too_large(), MALFORMED);
+            }
+            Err(_) => return (malformed(None), MALFORMED),
         }
     }
     match state.server.publish(gun, &files).await {
         Ok(()) => {
             tracing::info!(trust.gun = %gun, "trust data published");
-            StatusCode::OK.into_response()
+            (StatusCode::OK.into_response(), "")
         }
         Err(PublishError::Refused(refused)) => {
             tracing::info!(trust.gun = %gun, error.code = refused.code(), "trust data update refused");
-            notary_error::refused(&refused)
+            (notary_error::refused(&refused), refused.code())
         }
         Err(PublishError::NotAccepted(_)) => {
             // The token was issued before content trust was turned off (or its wipe began):
@@ -296,9 +310,12 @@ async fn update(state: &TrustServerState, gun: &str, request: Request) -> Respon
             let route = NotaryRoute::Update {
                 gun: gun.to_owned(),
             };
-            state.challenge(&route, &Denied::InsufficientScope)
+            (
+                state.challenge(&route, &Denied::InsufficientScope),
+                "DENIED",
+            )
         }
-        Err(PublishError::Store(e)) => internal(&e),
+        Err(PublishError::Store(e)) => (internal(&e), "UNKNOWN"),
     }
 }
 

@@ -12,6 +12,7 @@ mod rbac_repository;
 mod repositories;
 mod scope_map_repository;
 mod secrets_at_rest;
+mod store_gauges;
 mod trusted_collections;
 mod tuf_keys;
 mod tuf_store;
@@ -29,6 +30,7 @@ pub use repositories::{
 };
 pub use scope_map_repository::SeaOrmScopeMapRepository;
 pub use secrets_at_rest::{Resealed, seal_secrets_at_rest};
+pub use store_gauges::{GaugeSample, StoreGauges};
 pub use trusted_collections::SeaOrmTrustedCollectionCatalog;
 pub use tuf_keys::SeaOrmTufServerKeys;
 pub use tuf_store::SeaOrmTufStore;

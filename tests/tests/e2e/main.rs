@@ -31,6 +31,7 @@ mod keys_at_rest;
 mod login_server;
 mod login_server_bad_input;
 mod matrix;
+mod metrics;
 mod operations;
 mod portal;
 mod python_clients;
