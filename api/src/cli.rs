@@ -185,16 +185,20 @@ fn ready_block(app: &Application, settings: &Settings) -> String {
     match app.bootstrap_owner() {
         Some(owner) => {
             let file = bootstrap_owner_file(settings);
-            // Shown once, on the console only: never through the log.
+            // The secret is never printed: standard output is a log too (a container's,
+            // a collector's). It is in the owner-only file.
             let secret = match &owner.generated_secret {
-                Some(secret) => {
+                Some(_) => {
                     let _ = writeln!(
                         out,
-                        "  bootstrap owner appId {}, secret {secret} (Owner at /; also in {})",
+                        "  bootstrap owner appId {} (Owner at /); its secret is in {} (owner-only)",
                         owner.app_id,
                         file.display()
                     );
-                    secret.clone()
+                    format!(
+                        "\"$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[\"secret\"])' {})\"",
+                        file.display()
+                    )
                 }
                 None => {
                     let _ = writeln!(

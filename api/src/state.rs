@@ -67,6 +67,8 @@ pub struct AppState {
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
     /// What `/metrics` reads from the store at each scrape.
     pub store_gauges: berth_infra::persistence::StoreGauges,
+    /// Where sign-in and registry events go.
+    pub diagnostics: std::sync::Arc<dyn berth_domain::diagnostics::DiagnosticSink>,
     /// Peers that may scrape `/metrics` without a token.
     pub metrics_allow: std::sync::Arc<berth_infra::proxies::TrustedProxies>,
 }

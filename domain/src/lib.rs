@@ -8,6 +8,7 @@ pub mod activity;
 pub mod arm;
 pub mod authorization;
 pub mod clock;
+pub mod diagnostics;
 pub mod directory;
 pub mod identity;
 pub mod limiter;

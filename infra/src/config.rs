@@ -92,6 +92,11 @@ pub struct Settings {
     /// `BERTH_METRICS_ALLOW`: peers that may read `/metrics` without a token (none by
     /// default: a token allowed to read at the root scope is needed).
     pub metrics_allow: crate::proxies::TrustedProxies,
+    /// `BERTH_AUDIT_SINK`: where sign-in and registry events go (daily files under
+    /// `<data_dir>/audit` by default).
+    pub audit_sink: crate::diagnostics::SinkTarget,
+    /// `BERTH_AUDIT_RETENTION_DAYS`: how long the daily audit files are kept.
+    pub audit_retention_days: u32,
     /// `BERTH_REGISTRY_BACKEND`: the data plane behind the login servers.
     pub registry_backend: RegistryBackend,
 }
@@ -342,6 +347,8 @@ struct Raw {
     secrets_key: Option<String>,
     trusted_proxies: Option<String>,
     metrics_allow: Option<String>,
+    audit_sink: Option<String>,
+    audit_retention_days: Option<String>,
     registry_backend: Option<String>,
     registry_binary: Option<String>,
     registry_backend_service: Option<String>,
@@ -468,6 +475,10 @@ const SETTINGS: &[Setting] = settings! {
         "Base64 of the 32-byte key sealing secrets at rest; every replica needs the same.";
     trusted_proxies: List, "BERTH_TRUSTED_PROXIES", Some("trusted_proxies"), "none",
         "Peers (addresses or CIDRs, comma-separated) whose X-Forwarded-For names the client.";
+    audit_sink: Text, "BERTH_AUDIT_SINK", Some("audit_sink"), "file",
+        "Where sign-in and registry events go, as JSON lines: file (daily files in <data_dir>/audit), file:<directory>, stdout, or off.";
+    audit_retention_days: Number, "BERTH_AUDIT_RETENTION_DAYS", Some("audit_retention_days"), "90",
+        "Days the daily audit files are kept (1 to 3650).";
     metrics_allow: List, "BERTH_METRICS_ALLOW", Some("metrics_allow"), "none",
         "Peers (addresses or CIDRs, comma-separated) that may scrape /metrics without a token; others need a token that may read at the root scope.";
     registry_backend: Text, "BERTH_REGISTRY_BACKEND", Some("registry_backend"), "embedded",
@@ -1053,6 +1064,35 @@ impl Raw {
         let trusted_proxies =
             crate::proxies::TrustedProxies::parse(self.trusted_proxies.as_deref().unwrap_or(""))
                 .map_err(|e| invalid("BERTH_TRUSTED_PROXIES", e))?;
+        let data_dir = PathBuf::from(
+            self.data_dir
+                .clone()
+                .unwrap_or_else(|| "berth-data".to_owned()),
+        );
+        let audit_sink = match self.audit_sink.as_deref().map(str::trim) {
+            None | Some("file") => {
+                crate::diagnostics::SinkTarget::Directory(data_dir.join("audit"))
+            }
+            Some("stdout") => crate::diagnostics::SinkTarget::Stdout,
+            Some("off") => crate::diagnostics::SinkTarget::Off,
+            Some(other) => match other.strip_prefix("file:") {
+                Some(dir) if !dir.trim().is_empty() => {
+                    crate::diagnostics::SinkTarget::Directory(PathBuf::from(dir.trim()))
+                }
+                _ => {
+                    return Err(invalid(
+                        "BERTH_AUDIT_SINK",
+                        format!("'{other}' is not file, file:<directory>, stdout or off"),
+                    ));
+                }
+            },
+        };
+        let audit_retention_days = bounded(
+            self.audit_retention_days.clone(),
+            "BERTH_AUDIT_RETENTION_DAYS",
+            90,
+            1..=3650,
+        )?;
         let metrics_allow =
             crate::proxies::TrustedProxies::parse(self.metrics_allow.as_deref().unwrap_or(""))
                 .map_err(|e| invalid("BERTH_METRICS_ALLOW", e))?;
@@ -1096,6 +1136,8 @@ impl Raw {
             registry_backend,
             trusted_proxies,
             metrics_allow,
+            audit_sink,
+            audit_retention_days,
             secrets_key: self.secrets_key.map(SecretString::from),
             registry_token_issuer,
             notary_service,

@@ -29,6 +29,18 @@ pub fn create_private(path: &Path) -> std::io::Result<()> {
     open_private(path, false).map(drop)
 }
 
+/// Opens `path` for appending, made with mode 0600 when it is new.
+///
+/// # Errors
+/// The I/O error.
+pub fn append_private(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.append(true).create(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}
+
 fn open_private(path: &Path, truncate: bool) -> std::io::Result<std::fs::File> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(truncate);

@@ -3,6 +3,7 @@
 
 pub mod activity;
 pub mod config;
+pub mod diagnostics;
 pub mod distribution;
 pub mod files;
 pub mod jwt;

@@ -173,34 +173,90 @@ fn form(headers: &HeaderMap, body: &Bytes) -> Result<Fields, TokenServerError> {
 }
 
 /// The answer: the token server's JSON, or its refusal in the registry's envelope.
-/// The answer to a token request of `grant`, counted.
-fn answer<T: Serialize>(
-    state: &AppState,
-    grant: &str,
-    outcome: Result<T, TokenServerError>,
-) -> Response {
-    match outcome {
-        Ok(answer) => {
-            state.metrics.token_issued("registry", grant);
-            Json(answer).into_response()
-        }
-        Err(e) => {
-            let refused = registry::token_refused(e);
-            let status = refused.status();
-            state
-                .metrics
-                .token_refused("registry", grant, status.as_str());
-            refused
+/// What a sign-in event tells of its request, known before it is answered.
+struct Login {
+    grant: String,
+    /// The user name the request claims (never its secret).
+    claimed: String,
+    service: String,
+    client: String,
+    user_agent: String,
+    request_id: String,
+    started: std::time::Instant,
+}
+
+impl Login {
+    fn of(grant: &str, claimed: &str, service: &str, client: &str, headers: &HeaderMap) -> Self {
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .chars()
+                .take(256)
+                .collect::<String>()
+        };
+        Self {
+            grant: grant.to_owned(),
+            claimed: claimed.chars().take(256).collect(),
+            service: service.chars().take(256).collect(),
+            client: client.to_owned(),
+            user_agent: header("user-agent"),
+            request_id: header("x-ms-request-id"),
+            started: std::time::Instant::now(),
         }
     }
 }
 
-/// The `grant_type` a form names, for counting (the form is read again, and checked, by
-/// the grant's own code).
-fn form_grant(body: &Bytes) -> String {
-    form_urlencoded::parse(body)
-        .find(|(k, _)| k == "grant_type")
-        .map_or_else(String::new, |(_, v)| v.into_owned())
+/// The answer to a token request, counted and recorded as a sign-in event (the `String` of
+/// an answer: whom the token was issued to).
+fn answer<T: Serialize>(
+    state: &AppState,
+    login: Login,
+    outcome: Result<(T, String), TokenServerError>,
+) -> Response {
+    let (response, identity, description) = match outcome {
+        Ok((answer, subject)) => {
+            state.metrics.token_issued("registry", &login.grant);
+            let identity = if subject.is_empty() {
+                login.claimed.clone()
+            } else {
+                subject
+            };
+            (
+                Json(answer).into_response(),
+                identity,
+                "token issued".to_owned(),
+            )
+        }
+        Err(e) => {
+            let why = e.to_string();
+            let refused = registry::token_refused(e);
+            let status = refused.status();
+            state
+                .metrics
+                .token_refused("registry", &login.grant, status.as_str());
+            (refused, login.claimed.clone(), why)
+        }
+    };
+    state
+        .diagnostics
+        .record(berth_domain::diagnostics::DiagnosticEvent {
+            time_generated: time::OffsetDateTime::now_utc(),
+            category: berth_domain::diagnostics::LOGIN_EVENTS,
+            operation_name: "Login".to_owned(),
+            result_type: response.status().as_u16().to_string(),
+            result_description: description,
+            identity,
+            login_server: login.service,
+            caller_ip_address: login.client,
+            user_agent: login.user_agent,
+            duration_ms: u64::try_from(login.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            correlation_id: login.request_id,
+            grant: Some(login.grant),
+            repository: None,
+        });
+    response
 }
 
 impl From<IssuedToken> for TokenAnswer {
@@ -220,7 +276,7 @@ async fn exchange_token(
     state: &AppState,
     headers: &HeaderMap,
     body: &Bytes,
-) -> Result<ExchangeAnswer, TokenServerError> {
+) -> Result<(ExchangeAnswer, String), TokenServerError> {
     let fields = form(headers, body)?;
     let grant = fields.required("grant_type")?;
     if grant != "access_token" && grant != "access_token_refresh_token" {
@@ -240,7 +296,7 @@ async fn exchange_token(
             caller.issued_at,
         )
         .await?;
-    Ok(ExchangeAnswer { refresh_token })
+    Ok((ExchangeAnswer { refresh_token }, caller.name))
 }
 
 /// Exchanges an access token (for `https://containerregistry.azure.net` or the management
@@ -248,12 +304,21 @@ async fn exchange_token(
 #[utoipa::path(post, path = "/oauth2/exchange", operation_id = "TokenServer_Exchange", security(()), tag = "TokenServer",
     request_body(content = ExchangeForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "A refresh token", body = ExchangeAnswer), (status = 400, description = "A bad request", body = RegistryErrors), (status = 401, description = "The access token is refused", body = RegistryErrors)))]
-async fn exchange(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    answer(
-        &state,
+async fn exchange(
+    State(state): State<AppState>,
+    ClientAddress(client): ClientAddress,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let fields = Fields::parse(&body);
+    let login = Login::of(
         "access_token",
-        exchange_token(&state, &headers, &body).await,
-    )
+        "",
+        fields.get("service").unwrap_or_default(),
+        &client,
+        &headers,
+    );
+    answer(&state, login, exchange_token(&state, &headers, &body).await)
 }
 
 /// `POST /oauth2/token`: the credentials of the form's grant for an access token.
@@ -262,7 +327,7 @@ async fn form_token(
     client: &str,
     headers: &HeaderMap,
     body: &Bytes,
-) -> Result<TokenAnswer, TokenServerError> {
+) -> Result<(TokenAnswer, String), TokenServerError> {
     let fields = form(headers, body)?;
     let service = fields.required("service")?;
     let scopes = parse_scopes(&fields.scopes())?;
@@ -275,7 +340,8 @@ async fn form_token(
     let issued = tokens
         .token(service, &scopes, credentials, false, client)
         .await?;
-    Ok(issued.into())
+    let subject = issued.subject.clone();
+    Ok((issued.into(), subject))
 }
 
 /// An access token for a refresh token (`grant_type=refresh_token`) or a service principal's
@@ -289,10 +355,17 @@ async fn token_post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let grant = form_grant(&body);
+    let fields = Fields::parse(&body);
+    let grant = fields.get("grant_type").unwrap_or_default();
+    let claimed = match grant {
+        "password" => fields.get("username").unwrap_or_default(),
+        _ => "",
+    };
+    let service = fields.get("service").unwrap_or_default();
+    let login = Login::of(grant, claimed, service, &client, &headers);
     answer(
         &state,
-        &grant,
+        login,
         form_token(&state, &client, &headers, &body).await,
     )
 }
@@ -340,7 +413,7 @@ async fn basic_token(
     client: &str,
     headers: &HeaderMap,
     query: Option<String>,
-) -> Result<TokenAnswer, TokenServerError> {
+) -> Result<(TokenAnswer, String), TokenServerError> {
     let fields = Fields::parse(query.unwrap_or_default().as_bytes());
     let service = fields.required("service")?;
     let scopes = parse_scopes(&fields.scopes())?;
@@ -350,7 +423,8 @@ async fn basic_token(
     let issued = tokens
         .token(service, &scopes, credentials, offline, client)
         .await?;
-    Ok(issued.into())
+    let subject = issued.subject.clone();
+    Ok((issued.into(), subject))
 }
 
 /// An access token for Basic credentials (the null-GUID user with a refresh token, or a
@@ -374,9 +448,19 @@ async fn token_get(
     } else {
         "anonymous"
     };
+    let fields = Fields::parse(query.as_deref().unwrap_or_default().as_bytes());
+    let claimed = match basic_credentials(&headers) {
+        Ok(
+            Credentials::ServicePrincipal { app_id: user, .. }
+            | Credentials::Named { username: user, .. },
+        ) => user,
+        _ => String::new(),
+    };
+    let service = fields.get("service").unwrap_or_default();
+    let login = Login::of(grant, &claimed, service, &client, &headers);
     answer(
         &state,
-        grant,
+        login,
         basic_token(&state, &client, &headers, query).await,
     )
 }

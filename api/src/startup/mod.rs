@@ -166,6 +166,19 @@ impl Application {
             }
         };
         let metrics = Arc::new(crate::metrics::Metrics::default());
+        let diagnostics: Arc<dyn berth_domain::diagnostics::DiagnosticSink> =
+            match &settings.audit_sink {
+                berth_infra::diagnostics::SinkTarget::Off => {
+                    Arc::new(berth_domain::diagnostics::NoSink)
+                }
+                target => Arc::new(
+                    berth_infra::diagnostics::JsonLinesSink::start(
+                        target.clone(),
+                        settings.audit_retention_days,
+                    )
+                    .map_err(StartupError::Bootstrap)?,
+                ),
+            };
         let state = AppState {
             artifacts: readable.map(artifacts),
             portal_sign_in,
@@ -199,6 +212,7 @@ impl Application {
             trusted_proxies: Arc::new(settings.trusted_proxies.clone()),
             activity: store.activity.clone(),
             metrics: metrics.clone(),
+            diagnostics: diagnostics.clone(),
             store_gauges: berth_infra::persistence::StoreGauges::new(store.database.clone()),
             metrics_allow: Arc::new(settings.metrics_allow.clone()),
         };
@@ -210,6 +224,7 @@ impl Application {
                 &tokens.keys,
                 &base_url,
                 metrics.clone(),
+                diagnostics.clone(),
             );
             crate::trust_server::router(state, settings.trust_server.max_upload_bytes)
         });

@@ -91,10 +91,12 @@ pub(crate) fn trust_server_state(
     keys: &Arc<TokenServerKeys>,
     base_url: &str,
     metrics: Arc<crate::metrics::Metrics>,
+    diagnostics: Arc<dyn berth_domain::diagnostics::DiagnosticSink>,
 ) -> TrustServerState {
     TrustServerState {
         server,
         metrics,
+        diagnostics,
         keys: keys.clone(),
         issuer: settings.registry_token_issuer.clone(),
         service: settings

@@ -53,6 +53,8 @@ pub struct TrustServerState {
     pub server: EmbeddedTrustServer,
     /// The counters `/metrics` shows (uploads by Notary error code).
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Where repository events go.
+    pub diagnostics: Arc<dyn berth_domain::diagnostics::DiagnosticSink>,
     /// Verifies access tokens.
     pub keys: Arc<dyn RegistryTokenKeys>,
     /// The tokens' `iss`.
@@ -106,7 +108,7 @@ enum Denied {
 
 impl TrustServerState {
     /// Checks the request's token against the route's required access.
-    fn authorize(&self, headers: &HeaderMap, route: &NotaryRoute) -> Result<(), Denied> {
+    fn authorize(&self, headers: &HeaderMap, route: &NotaryRoute) -> Result<String, Denied> {
         let token = crate::auth::bearer_token(headers).ok_or(Denied::NoToken)?;
         let claims: AccessClaims = self
             .keys
@@ -133,7 +135,7 @@ impl TrustServerState {
             None => claims.grants("registry", "catalog", "*"),
         };
         if granted {
-            Ok(())
+            Ok(claims.sub)
         } else {
             Err(Denied::InsufficientScope)
         }
@@ -212,24 +214,34 @@ async fn dispatch(State(mut state): State<TrustServerState>, request: Request) -
             None,
         );
     }
-    if let Err(denied) = state.authorize(request.headers(), &route) {
-        return state.challenge(&route, &denied);
-    }
+    let subject = match state.authorize(request.headers(), &route) {
+        Ok(subject) => subject,
+        Err(denied) => return state.challenge(&route, &denied),
+    };
+    let facts = EventFacts::of(&request, subject);
     let query = request.uri().query().unwrap_or_default().to_owned();
     let head = request.method() == Method::HEAD;
     let response = match route {
         NotaryRoute::Base => Json(json!({})).into_response(),
-        NotaryRoute::Update { gun } => update(&state, &gun, request).await,
+        NotaryRoute::Update { gun } => {
+            let response = update(&state, &gun, request).await;
+            state.record("TrustDataPush", &gun, &facts, response.status());
+            response
+        }
         NotaryRoute::Metadata { gun, role, which } => metadata(&state, &gun, &role, &which).await,
         NotaryRoute::GetKey { gun, role } => key(&state, &gun, &role, false).await,
         NotaryRoute::RotateKey { gun, role } => key(&state, &gun, &role, true).await,
-        NotaryRoute::Delete { gun } => match state.server.delete(&gun).await {
-            Ok(_) => {
-                tracing::info!(trust.gun = %gun, "trust data deleted");
-                StatusCode::OK.into_response()
-            }
-            Err(e) => internal(&e),
-        },
+        NotaryRoute::Delete { gun } => {
+            let response = match state.server.delete(&gun).await {
+                Ok(_) => {
+                    tracing::info!(trust.gun = %gun, "trust data deleted");
+                    StatusCode::OK.into_response()
+                }
+                Err(e) => internal(&e),
+            };
+            state.record("TrustDataDelete", &gun, &facts, response.status());
+            response
+        }
         NotaryRoute::Changefeed { gun } => changefeed(&state, gun.as_deref(), &query).await,
         NotaryRoute::Other | NotaryRoute::MethodNotAllowed => not_found(),
     };
@@ -238,6 +250,64 @@ async fn dispatch(State(mut state): State<TrustServerState>, request: Request) -
         return Response::from_parts(parts, Body::empty());
     }
     response
+}
+
+/// What a repository event tells of its request.
+struct EventFacts {
+    subject: String,
+    client: String,
+    user_agent: String,
+    request_id: String,
+    started: std::time::Instant,
+}
+
+impl EventFacts {
+    fn of(request: &Request, subject: String) -> Self {
+        let header = |name: &str| {
+            request
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .chars()
+                .take(256)
+                .collect::<String>()
+        };
+        Self {
+            subject,
+            client: request
+                .extensions()
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string()),
+            user_agent: header("user-agent"),
+            request_id: header("x-ms-request-id"),
+            started: std::time::Instant::now(),
+        }
+    }
+}
+
+impl TrustServerState {
+    /// Records a trust-data write or delete of `gun` (`<loginServer>/<repository>`) as a
+    /// repository event.
+    fn record(&self, operation: &str, gun: &str, facts: &EventFacts, status: StatusCode) {
+        let (login_server, repository) = gun.split_once('/').unwrap_or(("", gun));
+        self.diagnostics
+            .record(berth_domain::diagnostics::DiagnosticEvent {
+                time_generated: time::OffsetDateTime::now_utc(),
+                category: berth_domain::diagnostics::REPOSITORY_EVENTS,
+                operation_name: operation.to_owned(),
+                result_type: status.as_u16().to_string(),
+                result_description: status.canonical_reason().unwrap_or_default().to_owned(),
+                identity: facts.subject.clone(),
+                login_server: login_server.to_owned(),
+                caller_ip_address: facts.client.clone(),
+                user_agent: facts.user_agent.clone(),
+                duration_ms: u64::try_from(facts.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                correlation_id: facts.request_id.clone(),
+                grant: None,
+                repository: Some(repository.to_owned()),
+            });
+    }
 }
 
 /// `POST /v2/<gun>/_trust/tuf/`: the multipart upload, validated and stored whole.

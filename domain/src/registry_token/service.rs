@@ -72,6 +72,8 @@ pub struct IssuedToken {
     pub expires_in: i64,
     /// When it was issued.
     pub issued_at: OffsetDateTime,
+    /// Whom it was issued to (its `sub`; empty for an anonymous caller).
+    pub subject: String,
     /// A refresh token, when `offline_token=true` was asked with credentials that name a
     /// principal.
     pub refresh_token: Option<String>,
@@ -683,6 +685,7 @@ impl RegistryTokenService {
             access_token: self.keys.sign_access(&claims)?,
             expires_in: lifetime.whole_seconds(),
             issued_at: now,
+            subject: claims.sub.clone(),
             refresh_token,
         })
     }

@@ -9,6 +9,7 @@
 
 mod acr_api;
 mod activity_log;
+mod audit_events;
 mod auth;
 mod authorization_api;
 mod azure_cli;

@@ -1,0 +1,151 @@
+//! The JSON-lines sink of sign-in and registry events: one line per event, written by a
+//! thread of its own so that the request that made an event never waits on the disk.
+//!
+//! To files, one per UTC day (`events-YYYY-MM-DD.jsonl`, mode 0600, in a directory of their
+//! own), deleting those older than the retention period; or to standard output, for a
+//! collector. A line is written whole or not at all, and flushed once the queue is empty.
+
+use berth_domain::diagnostics::{DiagnosticEvent, DiagnosticSink};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use time::OffsetDateTime;
+
+/// Where the lines go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SinkTarget {
+    /// Nowhere.
+    Off,
+    /// Standard output.
+    Stdout,
+    /// Daily files in this directory.
+    Directory(PathBuf),
+}
+
+/// The sink: a queue to the writing thread.
+#[derive(Debug)]
+pub struct JsonLinesSink {
+    queue: mpsc::Sender<DiagnosticEvent>,
+}
+
+impl DiagnosticSink for JsonLinesSink {
+    fn record(&self, event: DiagnosticEvent) {
+        // The writer only stops when the process does.
+        let _ = self.queue.send(event);
+    }
+}
+
+impl JsonLinesSink {
+    /// Starts the writing thread for `target`, keeping daily files `retention_days` days.
+    ///
+    /// # Errors
+    /// When the directory cannot be made.
+    pub fn start(target: SinkTarget, retention_days: u32) -> Result<Self, String> {
+        if let SinkTarget::Directory(dir) = &target {
+            crate::files::prepare_private_dir(dir)
+                .map_err(|e| format!("cannot make the audit directory {}: {e}", dir.display()))?;
+            prune(dir, retention_days, OffsetDateTime::now_utc());
+        }
+        let (queue, events) = mpsc::channel::<DiagnosticEvent>();
+        std::thread::Builder::new()
+            .name("berth-audit".to_owned())
+            .spawn(move || write_all(&target, retention_days, &events))
+            .map_err(|e| format!("cannot start the audit writer: {e}"))?;
+        Ok(Self { queue })
+    }
+}
+
+/// The file of `day`.
+#[must_use]
+pub fn file_of(dir: &Path, day: time::Date) -> PathBuf {
+    dir.join(format!(
+        "events-{:04}-{:02}-{:02}.jsonl",
+        day.year(),
+        u8::from(day.month()),
+        day.day()
+    ))
+}
+
+/// Deletes the daily files older than `retention_days` before `now`.
+fn prune(dir: &Path, retention_days: u32, now: OffsetDateTime) {
+    let oldest = file_of(
+        dir,
+        (now - time::Duration::days(retention_days.into())).date(),
+    );
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let daily = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("events-") && n.ends_with(".jsonl"));
+        // The names sort as their days do.
+        if daily
+            && path < oldest
+            && let Err(e) = std::fs::remove_file(&path)
+        {
+            tracing::warn!(file = %path.display(), error = %e, "cannot delete an expired audit file");
+        }
+    }
+}
+
+fn write_all(target: &SinkTarget, retention_days: u32, events: &mpsc::Receiver<DiagnosticEvent>) {
+    let mut open: Option<(time::Date, std::io::BufWriter<std::fs::File>)> = None;
+    while let Ok(first) = events.recv() {
+        let mut batch = vec![first];
+        batch.extend(events.try_iter());
+        let mut lines = Vec::with_capacity(batch.len() * 256);
+        for event in &batch {
+            if serde_json::to_writer(&mut lines, event).is_ok() {
+                lines.push(b'\n');
+            }
+        }
+        let written = match target {
+            SinkTarget::Off => Ok(()),
+            SinkTarget::Stdout => {
+                let mut out = std::io::stdout().lock();
+                out.write_all(&lines).and_then(|()| out.flush())
+            }
+            SinkTarget::Directory(dir) => {
+                let today = OffsetDateTime::now_utc().date();
+                if open.as_ref().is_none_or(|(day, _)| *day != today) {
+                    open = crate::files::append_private(&file_of(dir, today))
+                        .map(|f| (today, std::io::BufWriter::new(f)))
+                        .map_err(|e| tracing::error!(error = %e, "cannot open the audit file"))
+                        .ok();
+                    prune(dir, retention_days, OffsetDateTime::now_utc());
+                }
+                match open.as_mut() {
+                    Some((_, file)) => file.write_all(&lines).and_then(|()| file.flush()),
+                    None => Ok(()),
+                }
+            }
+        };
+        if let Err(e) = written {
+            tracing::error!(error = %e, events = batch.len(), "cannot write audit events");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expired_daily_files_are_deleted_and_others_kept() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let now = OffsetDateTime::now_utc();
+        let old = file_of(dir.path(), (now - time::Duration::days(10)).date());
+        let recent = file_of(dir.path(), (now - time::Duration::days(2)).date());
+        let other = dir.path().join("notes.txt");
+        for f in [&old, &recent, &other] {
+            std::fs::write(f, b"{}\n").unwrap_or_else(|e| panic!("{e}"));
+        }
+        prune(dir.path(), 7, now);
+        assert!(!old.exists());
+        assert!(recent.exists());
+        assert!(other.exists());
+    }
+}

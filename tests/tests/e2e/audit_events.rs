@@ -1,0 +1,236 @@
+//! Sign-in and repository events, as ACR's diagnostic categories: JSON lines in daily files
+//! of the data directory (or standard output), written for every token issued or refused and
+//! every trust-data write; and, after a full scenario, no secret in any sink: the audit file,
+//! the activity log, `/metrics` and berthd's own log.
+
+use super::content_trust::publish;
+use super::trust_contract::{signer_in, trusted_registry};
+use super::*;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use berth_tests::{Backend, SpawnOptions, poll};
+use std::time::Duration;
+
+/// The audit file of today in `app`'s data directory, as events.
+fn audit_events(app: &TestApp) -> Vec<Value> {
+    let today = time::OffsetDateTime::now_utc().date();
+    let file = app.data_dir.path().join("audit").join(format!(
+        "events-{:04}-{:02}-{:02}.jsonl",
+        today.year(),
+        u8::from(today.month()),
+        today.day()
+    ));
+    std::fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}")))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_ins_and_trust_writes_are_recorded_and_no_sink_holds_a_secret() {
+    let app = berth_tests::spawn_app_with(
+        Backend::Sqlite,
+        SpawnOptions {
+            process: Some(env!("CARGO_BIN_EXE_berthd-e2e").into()),
+            env: vec![("BERTH_METRICS_ALLOW".into(), "127.0.0.1/32".into())],
+            ..SpawnOptions::default()
+        },
+    )
+    .await;
+    let (registry, login) = trusted_registry(&app, "auditreg1").await;
+    let signer_refresh = signer_in(&app, &registry, "audit-signer").await;
+    let dir = tempfile::tempdir().unwrap();
+    let gun = format!("{login}/app");
+    let (signed, out) = publish(&app, &gun, "v1", &signer_refresh, dir.path()).await;
+    assert!(signed, "{out}");
+    let (owner, secret) = app.owner.clone();
+    let wrong = "Not-The-Secret-4711!";
+    for password in [secret.as_str(), wrong] {
+        let basic = STANDARD.encode(format!("{owner}:{password}"));
+        app.send_as(
+            reqwest::Method::GET,
+            &format!("/oauth2/token?service={login}&scope=repository:app:pull&client_id=docker"),
+            None,
+            &[
+                ("authorization", &format!("Basic {basic}")),
+                ("user-agent", "docker/20.10 test"),
+            ],
+        )
+        .await;
+    }
+    // The admin user's passwords are shown (and recorded as an action, without them).
+    let admin = app
+        .patch(
+            &format!("{registry}?api-version={API}"),
+            &json!({"properties": {"adminUserEnabled": true}}),
+        )
+        .await;
+    assert_eq!(admin.status, StatusCode::OK);
+    let credentials = app
+        .send(
+            reqwest::Method::POST,
+            &format!("{registry}/listCredentials?api-version={API}"),
+            None,
+            &[],
+        )
+        .await;
+    let admin_password = credentials.body["passwords"][0]["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let events = poll(
+        Duration::from_secs(10),
+        Duration::from_millis(100),
+        || async {
+            let events = audit_events(&app);
+            (events.iter().any(|e| e["ResultType"] == "401")
+                && events.iter().any(|e| e["OperationName"] == "TrustDataPush"))
+            .then_some(events)
+        },
+    )
+    .await
+    .unwrap_or_else(|| panic!("the audit file lacks events: {:#?}", audit_events(&app)));
+    let issued = events
+        .iter()
+        .find(|e| {
+            e["Category"] == "ContainerRegistryLoginEvents"
+                && e["Grant"] == "basic"
+                && e["Identity"] == owner.as_str()
+                && e["ResultType"] == "200"
+        })
+        .unwrap_or_else(|| panic!("{events:#?}"));
+    assert_eq!(issued["LoginServer"], login.as_str());
+    assert_eq!(issued["CallerIpAddress"], "127.0.0.1");
+    assert_eq!(issued["UserAgent"], "docker/20.10 test");
+    assert_eq!(issued["OperationName"], "Login");
+    assert!(
+        issued["CorrelationId"]
+            .as_str()
+            .is_some_and(|c| !c.is_empty())
+    );
+    let refused = events.iter().find(|e| e["ResultType"] == "401").unwrap();
+    assert_eq!(refused["Identity"], owner.as_str());
+    assert!(
+        refused["ResultDescription"]
+            .as_str()
+            .unwrap()
+            .contains("refused")
+            || !refused["ResultDescription"].as_str().unwrap().is_empty()
+    );
+    // The notary CLI's sign-ins (the refresh token as the null user) and its upload.
+    assert!(
+        events
+            .iter()
+            .any(|e| e["Category"] == "ContainerRegistryLoginEvents"
+                && e["Grant"] == "basic"
+                && e["ResultType"] == "200"
+                && e["Identity"] != owner.as_str()),
+        "{events:#?}"
+    );
+    let push = events
+        .iter()
+        .find(|e| e["OperationName"] == "TrustDataPush")
+        .unwrap();
+    assert_eq!(push["Category"], "ContainerRegistryRepositoryEvents");
+    assert_eq!(push["Repository"], "app");
+    assert_eq!(push["LoginServer"], login.as_str());
+    assert_eq!(push["ResultType"], "200");
+    assert!(push["Identity"].as_str().is_some_and(|i| !i.is_empty()));
+
+    // No sink holds a secret.
+    let now = time::OffsetDateTime::now_utc();
+    let fmt = |t: time::OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    let filter = format!(
+        "eventTimestamp ge '{}' and eventTimestamp le '{}'",
+        fmt(now - time::Duration::hours(1)),
+        fmt(now + time::Duration::hours(1))
+    );
+    let (status, activity) = app
+        .get(&format!(
+            "{}/providers/Microsoft.Insights/eventtypes/management/values?api-version=2015-04-01&$filter={}&$top=1000",
+            app.sub_path(),
+            urlencoding::encode(&filter)
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        activity["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["operationName"]["value"]
+                == "Microsoft.ContainerRegistry/registries/listCredentials/action")
+    );
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let audit = std::fs::read_to_string(app.data_dir.path().join("audit")).unwrap_or_default()
+        + &audit_events(&app)
+            .iter()
+            .map(Value::to_string)
+            .collect::<String>();
+    let log = app.log();
+    assert!(
+        log.contains("trust data published"),
+        "berthd's log is read: {log}"
+    );
+    let secrets = [
+        ("the owner's secret", secret.as_str()),
+        ("a wrong password", wrong),
+        ("the signer's refresh token", signer_refresh.as_str()),
+        (
+            "the owner's management token",
+            app.management_token.as_str(),
+        ),
+        ("the admin user's password", admin_password.as_str()),
+    ];
+    for (sink, text) in [
+        ("the audit file", audit),
+        ("the activity log", activity.to_string()),
+        ("/metrics", metrics),
+        ("berthd's log", log),
+    ] {
+        for (what, secret) in secrets {
+            assert!(!text.contains(secret), "{what} is in {sink}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_audit_setting_is_refused_at_start() {
+    for (key, value, says) in [
+        (
+            "BERTH_AUDIT_SINK",
+            "syslog",
+            "is not file, file:<directory>, stdout or off",
+        ),
+        (
+            "BERTH_AUDIT_RETENTION_DAYS",
+            "0",
+            "BERTH_AUDIT_RETENTION_DAYS",
+        ),
+    ] {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_berthd-e2e"))
+            .arg("check-config")
+            .env_clear()
+            .env("BERTH_DATA_DIR", tempfile::tempdir().unwrap().path())
+            .env(key, value)
+            .output()
+            .await
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(says), "{stderr}");
+    }
+}
