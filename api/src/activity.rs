@@ -49,6 +49,8 @@ fn facts(req: &Request, state: &AppState) -> RequestFacts {
         request_id: header(&REQUEST_ID).unwrap_or_default(),
         client_request_id: header(&CLIENT_REQUEST_ID),
         client_address: Some(ClientAddress::of(req.extensions(), req.headers(), state).0),
+        trace_id: header(&crate::arm::TRACEPARENT)
+            .and_then(|t| t.split('-').nth(1).map(str::to_owned)),
         method: req.method().to_string(),
     }
 }

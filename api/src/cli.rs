@@ -261,6 +261,7 @@ async fn rotate_signing_key(settings: &Settings) -> ExitCode {
         request_id: uuid::Uuid::new_v4().to_string(),
         client_request_id: None,
         client_address: None,
+        trace_id: None,
         method: "CLI".to_owned(),
     };
     let (result, recording) = berth_infra::activity::recorded(facts, async {

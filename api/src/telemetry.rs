@@ -21,17 +21,22 @@ pub fn init(format: LogFormat) {
     };
 }
 
-/// The span of one request: method, path (no query, which may carry secrets later) and id.
+/// The span of one request: method, path (no query, which may carry secrets later), its id,
+/// its correlation id and its W3C trace: every log line of the request carries them.
 pub fn request_span<B>(req: &Request<B>) -> Span {
-    let request_id = req
-        .headers()
-        .get("x-ms-request-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("-");
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-")
+    };
+    let trace = header("traceparent");
     tracing::info_span!(
         "request",
         http.method = %req.method(),
         http.path = %req.uri().path(),
-        request.id = %request_id,
+        request.id = %header("x-ms-request-id"),
+        correlation.id = %header("x-ms-correlation-request-id"),
+        trace.id = %trace.split('-').nth(1).unwrap_or("-"),
     )
 }

@@ -34,6 +34,8 @@ pub struct RequestFacts {
     pub client_request_id: Option<String>,
     /// The client's address.
     pub client_address: Option<String>,
+    /// The W3C trace id of the request.
+    pub trace_id: Option<String>,
     /// The HTTP method.
     pub method: String,
 }
@@ -182,6 +184,7 @@ impl Recording {
             request_id: self.facts.request_id.clone(),
             client_request_id: self.facts.client_request_id.clone(),
             client_address: self.facts.client_address.clone(),
+            trace_id: self.facts.trace_id.clone(),
             method: self.facts.method.clone(),
             started_at: self.started_at,
         })
@@ -236,6 +239,7 @@ mod tests {
             request_id: "req".to_owned(),
             client_request_id: None,
             client_address: Some("127.0.0.1".to_owned()),
+            trace_id: None,
             method: "PUT".to_owned(),
         }
     }

@@ -101,9 +101,41 @@ pub const CORRELATION_ID: HeaderName = HeaderName::from_static("x-ms-correlation
 /// `x-ms-client-request-id` header name.
 pub const CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("x-ms-client-request-id");
 
+/// W3C Trace Context's header.
+pub const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+
+/// The trace a request belongs to: the `traceparent` it brought, continued with a span of
+/// berthd's own, or a new trace (W3C Trace Context, version 00).
+#[must_use]
+pub fn continue_trace(received: Option<&HeaderValue>) -> String {
+    let parsed = received.and_then(|v| v.to_str().ok()).and_then(|v| {
+        let parts: Vec<&str> = v.trim().split('-').collect();
+        let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
+        match parts.as_slice() {
+            [version, trace, parent, flags]
+                if hex(version, 2)
+                    && *version != "ff"
+                    && hex(trace, 32)
+                    && hex(parent, 16)
+                    && hex(flags, 2)
+                    && trace.bytes().any(|b| b != b'0')
+                    && parent.bytes().any(|b| b != b'0') =>
+            {
+                Some((trace.to_ascii_lowercase(), flags.to_ascii_lowercase()))
+            }
+            _ => None,
+        }
+    });
+    let (trace, flags) =
+        parsed.unwrap_or_else(|| (uuid::Uuid::new_v4().simple().to_string(), "01".to_owned()));
+    let span = &uuid::Uuid::new_v4().simple().to_string()[..16];
+    format!("00-{trace}-{span}-{flags}")
+}
+
 /// Gives every request an `x-ms-request-id` (set on the request, for the trace span, and on
-/// the response), and echoes `x-ms-correlation-request-id` (generated when absent) and
-/// `x-ms-client-request-id`.
+/// the response), echoes `x-ms-correlation-request-id` (generated when absent) and
+/// `x-ms-client-request-id`, and continues a W3C `traceparent` (or starts one): the request
+/// carries berthd's own, so its log lines and records name the trace, and so does the answer.
 pub async fn request_ids(mut req: Request, next: Next) -> Response {
     let id = uuid::Uuid::new_v4().to_string();
     let id_value = HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("-"));
@@ -120,6 +152,9 @@ pub async fn request_ids(mut req: Request, next: Next) -> Response {
         .filter(|v| sane(v))
         .cloned();
     req.headers_mut().insert(REQUEST_ID, id_value.clone());
+    let trace = HeaderValue::from_str(&continue_trace(req.headers().get(&TRACEPARENT)))
+        .unwrap_or(HeaderValue::from_static("-"));
+    req.headers_mut().insert(TRACEPARENT.clone(), trace.clone());
     // Downstream (the activity log) reads the one answered.
     req.headers_mut()
         .insert(CORRELATION_ID.clone(), correlation.clone());
@@ -127,6 +162,7 @@ pub async fn request_ids(mut req: Request, next: Next) -> Response {
     let headers = response.headers_mut();
     headers.insert(REQUEST_ID, id_value);
     headers.insert(CORRELATION_ID, correlation);
+    headers.insert(TRACEPARENT, trace);
     if let Some(client) = client {
         headers.insert(CLIENT_REQUEST_ID, client);
     }
@@ -136,6 +172,36 @@ pub async fn request_ids(mut req: Request, next: Next) -> Response {
 #[cfg(test)]
 mod tests {
     use super::LocalAuthorities;
+
+    #[test]
+    fn a_received_traceparent_is_continued_and_a_bad_one_replaced() {
+        let received = axum::http::HeaderValue::from_static(
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+        );
+        let next = super::continue_trace(Some(&received));
+        assert!(
+            next.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"),
+            "{next}"
+        );
+        assert!(
+            !next.contains("00f067aa0ba902b7") && next.ends_with("-01"),
+            "{next}"
+        );
+        for bad in [
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
+            "00-xyz-00f067aa0ba902b7-01",
+        ] {
+            let next = super::continue_trace(Some(&axum::http::HeaderValue::from_static(bad)));
+            assert!(
+                !next.contains("4bf92f3577b34da6a3ce929d0e0e4736") || bad.starts_with("ff"),
+                "{bad}: {next}"
+            );
+            assert_eq!(next.len(), 55, "{next}");
+        }
+        assert_eq!(super::continue_trace(None).len(), 55);
+    }
 
     #[test]
     fn only_names_of_the_listener_are_taken_from_host() {

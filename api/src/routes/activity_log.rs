@@ -510,6 +510,9 @@ fn event_data(e: &ActivityEvent, tenant: &str) -> EventData {
     if let Some(action) = &e.missing_action {
         properties.insert("missingAction".to_owned(), action.clone());
     }
+    if let Some(trace) = &request.trace_id {
+        properties.insert("traceId".to_owned(), trace.clone());
+    }
     let mut claims = BTreeMap::new();
     if let Some(oid) = request.caller.object_id {
         claims.insert(

@@ -102,6 +102,9 @@ pub struct ActivityRequest {
     pub client_request_id: Option<String>,
     /// The peer's address (or the one a trusted proxy named).
     pub client_address: Option<String>,
+    /// The W3C trace the request belongs to (the trace id of its `traceparent`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
     /// The HTTP method.
     pub method: String,
     /// When the request arrived.
@@ -272,6 +275,7 @@ mod tests {
             request_id: "r".to_owned(),
             client_request_id: None,
             client_address: None,
+            trace_id: None,
             method: "PUT".to_owned(),
             started_at: OffsetDateTime::UNIX_EPOCH,
         };

@@ -61,9 +61,13 @@ both_backends! {
             reqwest::Method::PATCH,
             &format!("{registry}?api-version={API}"),
             Some(&json!({"properties": {"policies": {"trustPolicy": {"type": "Notary", "status": "enabled"}}}})),
-            &[("x-ms-correlation-request-id", "trust-on-4711"), ("x-ms-client-request-id", "client-1")],
+            &[("x-ms-correlation-request-id", "trust-on-4711"), ("x-ms-client-request-id", "client-1"),
+              ("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")],
         ).await;
         assert_eq!(on.status, StatusCode::OK, "{:?}", on.body);
+        // The trace goes on, with a span of berthd's own.
+        let continued = on.header("traceparent").unwrap();
+        assert!(continued.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-") && !continued.contains("00f067aa0ba902b7"), "{continued}");
         let (reader, creds) = principal(&app, "log-reader").await;
         assign(&app, &registry, SIGNER, &reader).await;
         assign(&app, &app.rg_path("logs"), READER, &reader).await;
@@ -87,6 +91,7 @@ both_backends! {
             assert_eq!(e["caller"], owner);
             assert_eq!(e["resourceId"], registry.as_str());
             assert_eq!(e["httpRequest"]["clientRequestId"], "client-1");
+            assert_eq!(e["properties"]["traceId"], "4bf92f3577b34da6a3ce929d0e0e4736");
             assert_eq!(e["httpRequest"]["method"], "PATCH");
             assert_eq!(e["httpRequest"]["clientIpAddress"], "127.0.0.1");
             assert!(e["description"].as_str().unwrap().starts_with("Content trust enabled"), "{e}");
