@@ -384,6 +384,29 @@ berth_tests::both_backends_with! {
         let text = refused.text().await.unwrap();
         assert!(text.contains("does not have authorization to perform action"), "{text}");
         assert_eq!(trust_status(&app, "trusted").await, "disabled");
+
+        // The portal's changes and its refusal are in the activity log, by the people who
+        // made them.
+        let now = time::OffsetDateTime::now_utc();
+        let fmt = |t: time::OffsetDateTime| t.format(&time::format_description::well_known::Rfc3339).unwrap();
+        let filter = format!(
+            "eventTimestamp ge '{}' and eventTimestamp le '{}' and resourceUri eq '{}'",
+            fmt(now - time::Duration::hours(1)),
+            fmt(now + time::Duration::hours(1)),
+            app.registry_path("rg", "trusted")
+        );
+        let (_, log) = app.get(&format!(
+            "{}/providers/Microsoft.Insights/eventtypes/management/values?api-version=2015-04-01&$filter={}",
+            app.sub_path(),
+            urlencoding::encode(&filter)
+        )).await;
+        let story: Vec<(&str, &str, &str)> = log["value"].as_array().unwrap().iter().rev()
+            .filter(|e| e["status"]["value"] != "Started")
+            .map(|e| (e["caller"].as_str().unwrap(), e["status"]["value"].as_str().unwrap(), e["description"].as_str().unwrap()))
+            .collect();
+        assert!(story.contains(&("dana@berth.local", "Succeeded", "Content trust enabled: signers may push trust data.")), "{story:#?}");
+        assert!(story.contains(&("dana@berth.local", "Accepted", "Content trust disabled: every trusted collection of the registry is wiped.")), "{story:#?}");
+        assert!(story.iter().any(|(who, status, _)| *who == "erin@berth.local" && *status == "Failed"), "{story:#?}");
     }
 }
 
