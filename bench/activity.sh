@@ -16,10 +16,11 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/berth-target}"
 pg="${BERTH_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
 
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+# Built first on both cores; the measurements run pinned.
+cargo build --release -q -p berth-api --bin berthd
+cargo bench -q -p berth-infra --bench activity --no-run 2>/dev/null
 echo "# 1. The activity record and the 1,000,000-event list"
 BERTH_BENCH_POSTGRES_URL="$pg" taskset -c 0 cargo bench -q -p berth-infra --bench activity 2>/dev/null
-
-cargo build --release -q -p berth-api --bin berthd
 bin="$CARGO_TARGET_DIR/release"
 work=$(mktemp -d)
 pids=()

@@ -46,6 +46,12 @@ pub struct DiagnosticEvent {
     /// The repository, for repository events.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub repository: Option<String>,
+    /// The tag, when a manifest was addressed by one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    /// The manifest's digest, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
 }
 
 /// Where events go. Recording never fails and never waits on the sink's I/O.

@@ -101,6 +101,19 @@ pub const CORRELATION_ID: HeaderName = HeaderName::from_static("x-ms-correlation
 /// `x-ms-client-request-id` header name.
 pub const CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("x-ms-client-request-id");
 
+/// A header's text for a record (a log line, an event): at most 256 characters, empty when
+/// absent or not text.
+#[must_use]
+pub fn header_text(headers: &axum::http::HeaderMap, name: &str) -> String {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .chars()
+        .take(256)
+        .collect()
+}
+
 /// W3C Trace Context's header.
 pub const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 

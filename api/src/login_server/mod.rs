@@ -274,7 +274,7 @@ fn check(
     registry: &Registry,
     headers: &HeaderMap,
     needs: &[Need<'_>],
-) -> Result<(), Denied> {
+) -> Result<String, Denied> {
     let scope = scope_of(needs);
     let Some(token) = bearer_token(headers) else {
         return Err(Denied {
@@ -313,7 +313,7 @@ fn check(
         .iter()
         .all(|(kind, name, action)| claims.grants(kind, name, action))
     {
-        Ok(())
+        Ok(claims.sub)
     } else {
         Err(Denied {
             scope,
@@ -330,15 +330,93 @@ fn authorize(
     headers: &HeaderMap,
     needs: &[Need<'_>],
 ) -> Option<Response> {
-    check(state, cache, registry, headers, needs)
+    authorized_subject(state, cache, registry, headers, needs)
         .err()
-        .map(|denied| {
-            challenge(
-                &registry.login_server,
-                denied.scope.as_deref(),
-                denied.insufficient,
+        .map(|challenge| *challenge)
+}
+
+/// [`check`]: whom the token names, or the 401 challenge that answers a refusal.
+fn authorized_subject(
+    state: &AppState,
+    cache: &LoginCache,
+    registry: &Registry,
+    headers: &HeaderMap,
+    needs: &[Need<'_>],
+) -> Result<String, Box<Response>> {
+    check(state, cache, registry, headers, needs).map_err(|denied| {
+        Box::new(challenge(
+            &registry.login_server,
+            denied.scope.as_deref(),
+            denied.insufficient,
+        ))
+    })
+}
+
+/// A manifest request at a login server, as its repository event tells it.
+struct ManifestRequest<'a> {
+    /// The request's method, headers and peer.
+    parts: axum::http::request::Parts,
+    registry: &'a Registry,
+    repository: &'a str,
+    /// The tag or digest addressed.
+    reference: String,
+    /// Whom the token names.
+    subject: String,
+    started: std::time::Instant,
+}
+
+/// Records a manifest's push, pull or delete as a repository event (`ACR`'s operation
+/// names), once answered.
+fn record_manifest(state: &AppState, request: &ManifestRequest<'_>, response: &Response) {
+    let ManifestRequest {
+        parts,
+        registry,
+        repository,
+        reference,
+        subject,
+        started,
+    } = request;
+    let operation = match parts.method {
+        Method::PUT => "Push",
+        Method::GET => "Pull",
+        Method::DELETE => "Delete",
+        _ => return,
+    };
+    let digest = response
+        .headers()
+        .get("docker-content-digest")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| reference.starts_with("sha256:").then(|| reference.clone()));
+    let tag = (!reference.contains(':')).then(|| reference.clone());
+    state
+        .diagnostics
+        .record(berth_domain::diagnostics::DiagnosticEvent {
+            time_generated: time::OffsetDateTime::now_utc(),
+            category: berth_domain::diagnostics::REPOSITORY_EVENTS,
+            operation_name: operation.to_owned(),
+            result_type: response.status().as_u16().to_string(),
+            result_description: response
+                .status()
+                .canonical_reason()
+                .unwrap_or_default()
+                .to_owned(),
+            identity: subject.clone(),
+            login_server: registry.login_server.as_str().to_owned(),
+            caller_ip_address: token_server::ClientAddress::of(
+                &parts.extensions,
+                &parts.headers,
+                state,
             )
-        })
+            .0,
+            user_agent: crate::arm::header_text(&parts.headers, "user-agent"),
+            duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            correlation_id: crate::arm::header_text(&parts.headers, "x-ms-request-id"),
+            grant: None,
+            repository: Some((*repository).to_owned()),
+            tag,
+            digest,
+        });
 }
 
 /// The challenge's `scope`: `type:name:actions` a resource, space-separated.
@@ -458,9 +536,39 @@ async fn registry_api(
                     forwarded.push((key.clone(), value.clone()));
                 }
             }
-            if let Some(response) = authorize(&state, &cache, &registry, &parts.headers, &needs) {
-                return response;
-            }
+            let subject =
+                match authorized_subject(&state, &cache, &registry, &parts.headers, &needs) {
+                    Ok(subject) => subject,
+                    Err(response) => return *response,
+                };
+            let started = std::time::Instant::now();
+            let event = match &resource {
+                Resource::Manifest(reference) => {
+                    let mut copy = axum::http::Request::new(());
+                    *copy.method_mut() = parts.method.clone();
+                    *copy.headers_mut() = parts.headers.clone();
+                    if let Some(peer) = parts
+                        .extensions
+                        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                    {
+                        copy.extensions_mut().insert(*peer);
+                    }
+                    Some(ManifestRequest {
+                        parts: copy.into_parts().0,
+                        registry: &registry,
+                        repository: name,
+                        reference: (*reference).to_owned(),
+                        subject,
+                        started,
+                    })
+                }
+                _ => None,
+            };
+            let record = |response: &Response| {
+                if let Some(event) = &event {
+                    record_manifest(&state, event, response);
+                }
+            };
             let reads = matches!(parts.method, Method::GET | Method::HEAD);
             if reads && !parts.headers.contains_key(header::RANGE) {
                 let head = parts.method == Method::HEAD;
@@ -474,6 +582,7 @@ async fn registry_api(
                     _ => None,
                 };
                 if let Some(response) = local {
+                    record(&response);
                     return versioned(response);
                 }
             }
@@ -491,7 +600,9 @@ async fn registry_api(
                 body,
                 grants,
             };
-            plane.forward(&namespace, request, answer).await
+            let response = plane.forward(&namespace, request, answer).await;
+            record(&response);
+            response
         }
     };
     versioned(response)

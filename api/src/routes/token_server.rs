@@ -187,15 +187,7 @@ struct Login {
 
 impl Login {
     fn of(grant: &str, claimed: &str, service: &str, client: &str, headers: &HeaderMap) -> Self {
-        let header = |name: &str| {
-            headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .chars()
-                .take(256)
-                .collect::<String>()
-        };
+        let header = |name| crate::arm::header_text(headers, name);
         Self {
             grant: grant.to_owned(),
             claimed: claimed.chars().take(256).collect(),
@@ -255,6 +247,8 @@ fn answer<T: Serialize>(
             correlation_id: login.request_id,
             grant: Some(login.grant),
             repository: None,
+            tag: None,
+            digest: None,
         });
     response
 }

@@ -263,16 +263,7 @@ struct EventFacts {
 
 impl EventFacts {
     fn of(request: &Request, subject: String) -> Self {
-        let header = |name: &str| {
-            request
-                .headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .chars()
-                .take(256)
-                .collect::<String>()
-        };
+        let header = |name| crate::arm::header_text(request.headers(), name);
         Self {
             subject,
             client: request
@@ -306,6 +297,8 @@ impl TrustServerState {
                 correlation_id: facts.request_id.clone(),
                 grant: None,
                 repository: Some(repository.to_owned()),
+                tag: None,
+                digest: None,
             });
     }
 }

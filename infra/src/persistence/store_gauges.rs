@@ -129,38 +129,35 @@ impl StoreGauges {
                 left as f64,
             ),
         ];
-        let age = |created_ms: i64| ((now_ms - created_ms).max(0) as f64) / 1000.0;
-        if let Some(key) = signing_key::Entity::find()
+        let issuer = signing_key::Entity::find()
             .filter(signing_key::Column::RetiredAt.is_null())
             .order_by_desc(signing_key::Column::CreatedAt)
             .one(reader)
             .await
             .map_err(store_error)?
-        {
-            out.push(gauge(
-                "berth_signing_key_age_seconds",
-                "Age of the key that signs now, by key.",
-                vec![("key", "issuer".to_owned())],
-                age(key.created_at),
-            ));
-        }
+            .map(|k| k.created_at);
+        let mut newest = vec![("issuer", issuer)];
         for (purpose, key_name) in [
             ("access-es256", "registry_access"),
             ("refresh-hs256", "registry_refresh"),
         ] {
-            if let Some(key) = token_server_key::Entity::find()
+            let created = token_server_key::Entity::find()
                 .filter(token_server_key::Column::Purpose.eq(purpose))
                 .filter(token_server_key::Column::RetiredAt.is_null())
                 .order_by_desc(token_server_key::Column::CreatedAt)
                 .one(reader)
                 .await
                 .map_err(store_error)?
-            {
+                .map(|k| k.created_at);
+            newest.push((key_name, created));
+        }
+        for (key_name, created) in newest {
+            if let Some(created_ms) = created {
                 out.push(gauge(
                     "berth_signing_key_age_seconds",
                     "Age of the key that signs now, by key.",
                     vec![("key", key_name.to_owned())],
-                    age(key.created_at),
+                    ((now_ms - created_ms).max(0) as f64) / 1000.0,
                 ));
             }
         }

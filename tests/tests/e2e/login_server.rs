@@ -361,6 +361,56 @@ async fn images_pushed_at_a_login_server_stay_in_their_registry() {
     let body = answer.text().await.unwrap();
     assert!(body.contains("MANIFEST_UNKNOWN"), "{body}");
     assert!(!body.contains("dataplanea/"), "{body}");
+
+    // Each push and pull of a manifest is a repository event, by its client's identity.
+    let today = time::OffsetDateTime::now_utc().date();
+    let file = app.data_dir.path().join("audit").join(format!(
+        "events-{:04}-{:02}-{:02}.jsonl",
+        today.year(),
+        u8::from(today.month()),
+        today.day()
+    ));
+    let events = berth_tests::poll(
+        std::time::Duration::from_secs(10),
+        std::time::Duration::from_millis(100),
+        || async {
+            let events: Vec<Value> = std::fs::read_to_string(&file)
+                .unwrap_or_default()
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect();
+            events
+                .iter()
+                .any(|e| e["OperationName"] == "Pull" && e["ResultType"] == "404")
+                .then_some(events)
+        },
+    )
+    .await
+    .unwrap_or_else(|| panic!("no repository events in {}", file.display()));
+    let of = |op: &str, server: &str, status: &str| {
+        events
+            .iter()
+            .filter(|e| {
+                e["Category"] == "ContainerRegistryRepositoryEvents"
+                    && e["OperationName"] == op
+                    && e["LoginServer"] == server
+                    && e["ResultType"] == status
+                    && e["Repository"] == "team/app"
+            })
+            .count()
+    };
+    assert!(of("Push", &server_a, "201") >= 1, "{events:#?}");
+    assert!(of("Push", &server_b, "201") >= 1, "{events:#?}");
+    assert!(of("Pull", &server_a, "200") >= 1, "{events:#?}");
+    let pushed = events
+        .iter()
+        .find(|e| e["OperationName"] == "Push" && e["LoginServer"] == server_a.as_str())
+        .unwrap();
+    assert_eq!(pushed["Digest"], digest_a.as_str(), "{pushed}");
+    assert!(
+        pushed["Identity"].as_str().is_some_and(|i| !i.is_empty()),
+        "{pushed}"
+    );
 }
 
 /// Deletes the registry at `path` and waits for its operation to succeed.
