@@ -8,10 +8,11 @@
 #     BERTH_AUDIT_SINK=off, alternated three times each; goal: >= 0.95x.
 # berthd runs on CPU 0 and wrk on CPU 1.
 #
-# Usage: bench/activity.sh [seconds per wrk run, default 10]
+# Usage: bench/activity.sh [seconds per wrk run, default 10] [tokens: part 2 only]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-10}"
+only="${2:-}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/berth-target}"
 pg="${BERTH_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
 
@@ -19,8 +20,10 @@ command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk 
 # Built first on both cores; the measurements run pinned.
 cargo build --release -q -p berth-api --bin berthd
 cargo bench -q -p berth-infra --bench activity --no-run 2>/dev/null
-echo "# 1. The activity record and the 1,000,000-event list"
-BERTH_BENCH_POSTGRES_URL="$pg" taskset -c 0 cargo bench -q -p berth-infra --bench activity 2>/dev/null
+if [ "$only" != tokens ]; then
+    echo "# 1. The activity record and the 1,000,000-event list"
+    BERTH_BENCH_POSTGRES_URL="$pg" taskset -c 0 cargo bench -q -p berth-infra --bench activity 2>/dev/null
+fi
 bin="$CARGO_TARGET_DIR/release"
 work=$(mktemp -d)
 pids=()
@@ -50,12 +53,12 @@ wrk.headers["Authorization"] = "Basic $basic"
 wrk.headers["User-Agent"] = "docker/20.10.24 go/go1.19"
 LUA
 done
-service=$(cat "$work/file/service")
-path="/oauth2/token?service=$service&scope=repository%3Ateam%2Fapp%3Apull%2Cpush&client_id=docker"
 
 declare -A rps
 for round in 1 2 3; do
     for sink in off file; do
+        # Each berthd's own login server is the service.
+        path="/oauth2/token?service=$(cat "$work/$sink/service")&scope=repository%3Ateam%2Fapp%3Apull%2Cpush&client_id=docker"
         r=$(run "$sink" 16 "${base[$sink]}$path" "$work/$sink/get.lua")
         rps[$sink]="${rps[$sink]:-} $(awk '{print $2}' <<<"$r")"
         echo "round $round, sink $sink: $r"

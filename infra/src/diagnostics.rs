@@ -3,13 +3,17 @@
 //!
 //! To files, one per UTC day (`events-YYYY-MM-DD.jsonl`, mode 0600, in a directory of their
 //! own), deleting those older than the retention period; or to standard output, for a
-//! collector. A line is written whole or not at all, and flushed once the queue is empty.
+//! collector. A line is written whole or not at all; lines are gathered for 50 ms and
+//! written and flushed together.
 
 use berth_domain::diagnostics::{DiagnosticEvent, DiagnosticSink};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use time::OffsetDateTime;
+
+/// How long the writer gathers events before writing them (the most a line waits).
+const BATCH_MS: u64 = 50;
 
 /// Where the lines go.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,6 +98,9 @@ fn prune(dir: &Path, retention_days: u32, now: OffsetDateTime) {
 fn write_all(target: &SinkTarget, retention_days: u32, events: &mpsc::Receiver<DiagnosticEvent>) {
     let mut open: Option<(time::Date, std::io::BufWriter<std::fs::File>)> = None;
     while let Ok(first) = events.recv() {
+        // What comes within a moment is written with it: a busy token server then costs
+        // this thread a wake-up and a write a moment, not one an event.
+        std::thread::sleep(std::time::Duration::from_millis(BATCH_MS));
         let mut batch = vec![first];
         batch.extend(events.try_iter());
         let mut lines = Vec::with_capacity(batch.len() * 256);

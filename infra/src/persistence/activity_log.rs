@@ -265,8 +265,22 @@ impl ActivityLog for SeaOrmActivityLog {
                 ),
             );
         }
-        let rows = event::Entity::find()
-            .filter(cond)
+        // The narrowing field leads the order too (it is one value, so the order is the
+        // same): the planner then takes the index that field leads, with no statistics.
+        let lead = [
+            (query.resource_id.is_some(), event::Column::ResourceKey),
+            (query.correlation_id.is_some(), event::Column::CorrelationId),
+            (query.resource_group.is_some(), event::Column::ResourceGroup),
+            (query.caller.is_some(), event::Column::Caller),
+            (query.resource_provider.is_some(), event::Column::Provider),
+        ]
+        .into_iter()
+        .find_map(|(given, column)| given.then_some(column));
+        let mut find = event::Entity::find().filter(cond);
+        if let Some(column) = lead {
+            find = find.order_by_desc(column);
+        }
+        let rows = find
             .order_by_desc(event::Column::EventTime)
             .order_by_desc(event::Column::Seq)
             .limit(u64::from(page.top) + 1)
