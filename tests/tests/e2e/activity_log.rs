@@ -391,7 +391,7 @@ per_backend! {
     /// berthd is killed (SIGKILL) while registries are being created: afterwards every
     /// registry that exists has its record, and every record of a creation has its registry,
     /// including the creations committed whose answer never left. Rounds repeat until one
-    /// such creation was seen.
+    /// such creation was seen (60 rounds at most).
     async fn a_kill_between_a_change_and_its_answer_leaves_both_or_neither(backend) {
         let mut app = berth_tests::spawn_app_with(
             backend,
@@ -404,9 +404,14 @@ per_backend! {
         app.create_group("crash").await;
         let mut unanswered_but_made = 0;
         let mut n = 0;
-        for round in 0..8 {
-            let names: Vec<String> = (0..40).map(|i| format!("crash{round}x{i:02}")).collect();
+        // The window between a commit and its answer is short: rounds of 100 creations go
+        // on (60 at most) until a kill lands in one. Each round kills once some answers
+        // have come (a different number each round), while the others are committing.
+        for round in 0..60u64 {
+            let names: Vec<String> = (0..100).map(|i| format!("crash{round}x{i:03}")).collect();
+            let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
             let sends: Vec<_> = names.iter().map(|name| {
+                let answered = answered.clone();
                 let url = format!("{}{}?api-version={API}", app.base, app.registry_path("crash", name));
                 let request = app
                     .client
@@ -414,10 +419,17 @@ per_backend! {
                     .bearer_auth(&app.management_token)
                     .json(&json!({"location": "westus", "sku": {"name": "Basic"}}))
                     .send();
-                async move { request.await.map(|r| r.status()).ok() }
+                async move {
+                    let answer = request.await.map(|r| r.status()).ok();
+                    answered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    answer
+                }
             }).collect();
+            let wanted = 1 + usize::try_from(round * 7 % 60).unwrap();
             let killer = async {
-                tokio::time::sleep(std::time::Duration::from_millis(40 + 15 * round)).await;
+                while answered.load(std::sync::atomic::Ordering::SeqCst) < wanted {
+                    tokio::time::sleep(std::time::Duration::from_micros(200)).await;
+                }
                 app.kill().await;
             };
             let (answers, ()) = tokio::join!(futures_util::future::join_all(sends), killer);
@@ -438,6 +450,7 @@ per_backend! {
                 n += 1;
             }
             if unanswered_but_made > 0 {
+                eprintln!("round {round}: {unanswered_but_made} creation(s) committed and never answered");
                 break;
             }
         }
