@@ -4,12 +4,14 @@
 //! the change. What is left when the request ends (a refusal, a failure, a request that
 //! changed nothing) is appended here.
 
-use crate::arm::{CLIENT_REQUEST_ID, CORRELATION_ID, REQUEST_ID};
+use crate::arm::{
+    CLIENT_REQUEST_ID, CORRELATION_ID, REQUEST_ID, TRACEPARENT, header_text, trace_id_of,
+};
 use crate::error::ErrorCode;
 use crate::routes::token_server::ClientAddress;
 use crate::state::AppState;
 use axum::extract::{Request, State};
-use axum::http::Method;
+use axum::http::{HeaderName, Method};
 use axum::middleware::Next;
 use axum::response::Response;
 use berth_infra::activity::{RequestFacts, recorded};
@@ -38,19 +40,14 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
 
 /// What the request says of itself (the ids `request_ids` set or passed on).
 fn facts(req: &Request, state: &AppState) -> RequestFacts {
-    let header = |name| {
-        req.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
+    let header = |name: &HeaderName| header_text(req.headers(), name.as_str());
+    let present = |text: String| (!text.is_empty()).then_some(text);
     RequestFacts {
-        correlation_id: header(&CORRELATION_ID).unwrap_or_default(),
-        request_id: header(&REQUEST_ID).unwrap_or_default(),
-        client_request_id: header(&CLIENT_REQUEST_ID),
+        correlation_id: header(&CORRELATION_ID),
+        request_id: header(&REQUEST_ID),
+        client_request_id: present(header(&CLIENT_REQUEST_ID)),
         client_address: Some(ClientAddress::of(req.extensions(), req.headers(), state).0),
-        trace_id: header(&crate::arm::TRACEPARENT)
-            .and_then(|t| t.split('-').nth(1).map(str::to_owned)),
+        trace_id: trace_id_of(&header(&TRACEPARENT)).map(str::to_owned),
         method: req.method().to_string(),
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod activity;
 pub mod arm;
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod error;

@@ -37,6 +37,6 @@ pub fn request_span<B>(req: &Request<B>) -> Span {
         http.path = %req.uri().path(),
         request.id = %header("x-ms-request-id"),
         correlation.id = %header("x-ms-correlation-request-id"),
-        trace.id = %trace.split('-').nth(1).unwrap_or("-"),
+        trace.id = %crate::arm::trace_id_of(trace).unwrap_or("-"),
     )
 }

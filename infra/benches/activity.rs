@@ -259,9 +259,7 @@ async fn list_cost(
 
 async fn run(label: &str, target: DatabaseTarget) -> Result<(), Error> {
     let key = ActivityChainKey::derive(&[7; 32]);
-    let db = Database::open(&target)
-        .await?
-        .with_activity_chain(key.clone());
+    let db = Database::open(&target).await?.with_activity_chain(key);
     let sub = SubscriptionId::parse(&uuid::Uuid::new_v4().to_string())?;
     let (with, without) = update_cost(&db, sub).await?;
     println!("## {label}");
@@ -272,7 +270,7 @@ async fn run(label: &str, target: DatabaseTarget) -> Result<(), Error> {
         "| update, Started + Succeeded chained in its transaction | {with:.1} | {:.2} |",
         without / with
     );
-    let log = SeaOrmActivityLog::new(db.clone(), key);
+    let log = SeaOrmActivityLog::new(db.clone());
     let now = OffsetDateTime::now_utc();
     let seeding = Instant::now();
     seed(&log, sub, now).await?;

@@ -143,20 +143,13 @@ pub(crate) fn events_for_commit(accepted: bool) -> Vec<ActivityEvent> {
             if s.committed.is_some() {
                 return Vec::new();
             }
-            let id = s.operation_id.unwrap_or_else(Uuid::new_v4);
             let end = if accepted {
                 ActivityStatus::Accepted
             } else {
                 ActivityStatus::Succeeded
             };
-            let mut events = vec![
-                ActivityEvent::of(&request, id, ActivityStatus::Started, r.started_at),
-                ActivityEvent::of(&request, id, end, OffsetDateTime::now_utc()),
-            ];
-            for e in &mut events {
-                e.description.clone_from(&s.description);
-            }
-            events
+            let (start, end) = r.start_and_end(&s, &request, end);
+            vec![start, end]
         })
         .unwrap_or_default()
 }
@@ -173,6 +166,22 @@ pub(crate) fn committed(events: &[ActivityEvent]) {
 }
 
 impl Recording {
+    /// The request's `Started` event and its end (`status`, now), with one operation id and
+    /// the change's description.
+    fn start_and_end(
+        &self,
+        s: &State,
+        request: &ActivityRequest,
+        status: ActivityStatus,
+    ) -> (ActivityEvent, ActivityEvent) {
+        let id = s.operation_id.unwrap_or_else(Uuid::new_v4);
+        let mut start = ActivityEvent::of(request, id, ActivityStatus::Started, self.started_at);
+        let mut end = ActivityEvent::of(request, id, status, OffsetDateTime::now_utc());
+        start.description.clone_from(&s.description);
+        end.description.clone_from(&s.description);
+        (start, end)
+    }
+
     fn request(&self) -> Option<ActivityRequest> {
         let s = self.state.lock().ok()?;
         let (operation, resource_id) = s.operation.clone()?;
@@ -202,21 +211,13 @@ impl Recording {
             return Vec::new();
         };
         let failed = http_status >= 400;
-        let id = s.operation_id.unwrap_or_else(Uuid::new_v4);
-        let mut start = ActivityEvent::of(&request, id, ActivityStatus::Started, self.started_at);
-        start.description.clone_from(&s.description);
-        let mut end = ActivityEvent::of(
-            &request,
-            id,
-            if failed {
-                ActivityStatus::Failed
-            } else {
-                ActivityStatus::Succeeded
-            },
-            OffsetDateTime::now_utc(),
-        );
+        let status = if failed {
+            ActivityStatus::Failed
+        } else {
+            ActivityStatus::Succeeded
+        };
+        let (start, mut end) = self.start_and_end(&s, &request, status);
         end.http_status = Some(http_status);
-        end.description.clone_from(&s.description);
         if failed {
             end.error_code = error_code;
             end.missing_action.clone_from(&s.refused);

@@ -17,7 +17,7 @@ pub use normalize::{NormalizeArmPath, ScopePrefix, layer as normalize_layer, nor
 pub use paging::ListQuery;
 pub use request::{
     BaseUrl, CLIENT_REQUEST_ID, CORRELATION_ID, Conditional, LocalAuthorities, REQUEST_ID,
-    TRACEPARENT, header_text, request_ids,
+    TRACEPARENT, header_text, request_ids, trace_id_of,
 };
 
 /// The status of a PUT that creates or replaces: 201 when it created, 200 when it replaced.

@@ -114,6 +114,12 @@ pub fn header_text(headers: &axum::http::HeaderMap, name: &str) -> String {
         .collect()
 }
 
+/// The trace id of a `traceparent` (`00-<trace id>-<span id>-<flags>`).
+#[must_use]
+pub fn trace_id_of(traceparent: &str) -> Option<&str> {
+    traceparent.split('-').nth(1)
+}
+
 /// W3C Trace Context's header.
 pub const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 

@@ -354,69 +354,52 @@ fn authorized_subject(
 
 /// A manifest request at a login server, as its repository event tells it.
 struct ManifestRequest<'a> {
-    /// The request's method, headers and peer.
-    parts: axum::http::request::Parts,
+    method: Method,
+    /// Its client, user agent, request id and start.
+    facts: crate::audit::EventFacts,
     registry: &'a Registry,
     repository: &'a str,
     /// The tag or digest addressed.
     reference: String,
     /// Whom the token names.
     subject: String,
-    started: std::time::Instant,
 }
 
 /// Records a manifest's push, pull or delete as a repository event (`ACR`'s operation
 /// names), once answered.
 fn record_manifest(state: &AppState, request: &ManifestRequest<'_>, response: &Response) {
     let ManifestRequest {
-        parts,
+        method,
+        facts,
         registry,
         repository,
         reference,
         subject,
-        started,
     } = request;
-    let operation = match parts.method {
+    let operation = match *method {
         Method::PUT => "Push",
         Method::GET => "Pull",
         Method::DELETE => "Delete",
         _ => return,
     };
-    let digest = response
+    let status = response.status();
+    let mut event = facts.event(
+        berth_domain::diagnostics::REPOSITORY_EVENTS,
+        operation,
+        status,
+        crate::audit::reason(status),
+        subject.clone(),
+        registry.login_server.as_str(),
+    );
+    event.digest = response
         .headers()
         .get("docker-content-digest")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
         .or_else(|| reference.starts_with("sha256:").then(|| reference.clone()));
-    let tag = (!reference.contains(':')).then(|| reference.clone());
-    state
-        .diagnostics
-        .record(berth_domain::diagnostics::DiagnosticEvent {
-            time_generated: time::OffsetDateTime::now_utc(),
-            category: berth_domain::diagnostics::REPOSITORY_EVENTS,
-            operation_name: operation.to_owned(),
-            result_type: response.status().as_u16().to_string(),
-            result_description: response
-                .status()
-                .canonical_reason()
-                .unwrap_or_default()
-                .to_owned(),
-            identity: subject.clone(),
-            login_server: registry.login_server.as_str().to_owned(),
-            caller_ip_address: token_server::ClientAddress::of(
-                &parts.extensions,
-                &parts.headers,
-                state,
-            )
-            .0,
-            user_agent: crate::arm::header_text(&parts.headers, "user-agent"),
-            duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-            correlation_id: crate::arm::header_text(&parts.headers, "x-ms-request-id"),
-            grant: None,
-            repository: Some((*repository).to_owned()),
-            tag,
-            digest,
-        });
+    event.tag = (!reference.contains(':')).then(|| reference.clone());
+    event.repository = Some((*repository).to_owned());
+    state.diagnostics.record(event);
 }
 
 /// The challenge's `scope`: `type:name:actions` a resource, space-separated.
@@ -541,27 +524,19 @@ async fn registry_api(
                     Ok(subject) => subject,
                     Err(response) => return *response,
                 };
-            let started = std::time::Instant::now();
             let event = match &resource {
-                Resource::Manifest(reference) => {
-                    let mut copy = axum::http::Request::new(());
-                    *copy.method_mut() = parts.method.clone();
-                    *copy.headers_mut() = parts.headers.clone();
-                    if let Some(peer) = parts
-                        .extensions
-                        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                    {
-                        copy.extensions_mut().insert(*peer);
-                    }
-                    Some(ManifestRequest {
-                        parts: copy.into_parts().0,
-                        registry: &registry,
-                        repository: name,
-                        reference: (*reference).to_owned(),
-                        subject,
-                        started,
-                    })
-                }
+                Resource::Manifest(reference) => Some(ManifestRequest {
+                    method: parts.method.clone(),
+                    facts: crate::audit::EventFacts::of(
+                        &parts.headers,
+                        token_server::ClientAddress::of(&parts.extensions, &parts.headers, &state)
+                            .0,
+                    ),
+                    registry: &registry,
+                    repository: name,
+                    reference: (*reference).to_owned(),
+                    subject,
+                }),
                 _ => None,
             };
             let record = |response: &Response| {

@@ -216,9 +216,19 @@ async fn list_tenant_events(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<EventDataCollection>, ApiError> {
     state.authorize(&caller, READ_ACTION, "/")?;
-    let mut query = parse_filter(raw.as_deref(), None)?;
+    let list = ListQuery::from_query(raw.as_deref())?;
+    let mut query = filter_query(list.filter.as_deref(), None)?;
     query.reach = Reach::All;
-    page_of(&state, &query, raw.as_deref(), &base, "", version.as_str()).await
+    page_of(
+        &state,
+        &query,
+        &list,
+        raw.as_deref(),
+        &base,
+        "",
+        version.as_str(),
+    )
+    .await
 }
 
 /// Lists a subscription's activity-log events, newest first.
@@ -236,12 +246,14 @@ async fn list_events(
     let subscription = state.subscriptions.get(&path.subscription_id).await?;
     let subscription_scope = format!("/subscriptions/{}", subscription.id);
     let reach = reach(&state, &caller, &subscription_scope)?;
-    let mut query = parse_filter(raw.as_deref(), Some(subscription.id.to_string()))?;
+    let list = ListQuery::from_query(raw.as_deref())?;
+    let mut query = filter_query(list.filter.as_deref(), Some(subscription.id.to_string()))?;
     refuse_unreadable(&state, &caller, &subscription_scope, &reach, &query)?;
     query.reach = reach;
     page_of(
         &state,
         &query,
+        &list,
         raw.as_deref(),
         &base,
         &subscription_scope,
@@ -254,12 +266,12 @@ async fn list_events(
 async fn page_of(
     state: &AppState,
     query: &ActivityQuery,
+    list: &ListQuery,
     raw: Option<&str>,
     base: &str,
     scope: &str,
     version: &str,
 ) -> Result<Json<EventDataCollection>, ApiError> {
-    let list = ListQuery::from_query(raw)?;
     let select = select(raw)?;
     let page = state.activity.list(query, &list.page).await?;
     let list_path = format!("{scope}/providers/Microsoft.Insights/eventtypes/management/values");
@@ -359,16 +371,8 @@ fn parse_time(field: &str, text: &str) -> Result<OffsetDateTime, ApiError> {
         })
 }
 
-/// Parses the query string's `$filter` into a query of `subscription`'s events (or the
-/// tenant's), its reach set after.
-fn parse_filter(
-    raw: Option<&str>,
-    subscription: Option<String>,
-) -> Result<ActivityQuery, ApiError> {
-    let list = ListQuery::from_query(raw)?;
-    filter_query(list.filter.as_deref(), subscription)
-}
-
+/// Parses a `$filter` into a query of `subscription`'s events (or the tenant's); its reach
+/// is set after.
 fn filter_query(
     text: Option<&str>,
     subscription: Option<String>,

@@ -4,6 +4,7 @@
 //! Distribution registry and a Notary server verify. Errors use the Docker registry's
 //! `{"errors":[{"code","message"}]}` shape.
 
+use crate::audit::EventFacts;
 use crate::auth::authenticate;
 use crate::error::registry::{self, RegistryErrors};
 use crate::state::AppState;
@@ -163,45 +164,39 @@ impl Fields {
     }
 }
 
-fn form(headers: &HeaderMap, body: &Bytes) -> Result<Fields, TokenServerError> {
-    if !crate::arm::is_form_urlencoded(headers) {
-        return Err(TokenServerError::InvalidRequest(
+/// Refuses a body that is not a form.
+fn require_form(headers: &HeaderMap) -> Result<(), TokenServerError> {
+    if crate::arm::is_form_urlencoded(headers) {
+        Ok(())
+    } else {
+        Err(TokenServerError::InvalidRequest(
             "the body must be application/x-www-form-urlencoded".to_owned(),
-        ));
+        ))
     }
-    Ok(Fields::parse(body))
 }
 
-/// The answer: the token server's JSON, or its refusal in the registry's envelope.
 /// What a sign-in event tells of its request, known before it is answered.
 struct Login {
     grant: String,
     /// The user name the request claims (never its secret).
     claimed: String,
     service: String,
-    client: String,
-    user_agent: String,
-    request_id: String,
-    started: std::time::Instant,
+    facts: EventFacts,
 }
 
 impl Login {
     fn of(grant: &str, claimed: &str, service: &str, client: &str, headers: &HeaderMap) -> Self {
-        let header = |name| crate::arm::header_text(headers, name);
         Self {
             grant: grant.to_owned(),
             claimed: claimed.chars().take(256).collect(),
             service: service.chars().take(256).collect(),
-            client: client.to_owned(),
-            user_agent: header("user-agent"),
-            request_id: header("x-ms-request-id"),
-            started: std::time::Instant::now(),
+            facts: EventFacts::of(headers, client.to_owned()),
         }
     }
 }
 
-/// The answer to a token request, counted and recorded as a sign-in event (the `String` of
-/// an answer: whom the token was issued to).
+/// The answer (the token server's JSON, or its refusal in the registry's envelope), counted
+/// and recorded as a sign-in event (the `String` of an answer: whom the token was issued to).
 fn answer<T: Serialize>(
     state: &AppState,
     login: Login,
@@ -231,25 +226,16 @@ fn answer<T: Serialize>(
             (refused, login.claimed.clone(), why)
         }
     };
-    state
-        .diagnostics
-        .record(berth_domain::diagnostics::DiagnosticEvent {
-            time_generated: time::OffsetDateTime::now_utc(),
-            category: berth_domain::diagnostics::LOGIN_EVENTS,
-            operation_name: "Login".to_owned(),
-            result_type: response.status().as_u16().to_string(),
-            result_description: description,
-            identity,
-            login_server: login.service,
-            caller_ip_address: login.client,
-            user_agent: login.user_agent,
-            duration_ms: u64::try_from(login.started.elapsed().as_millis()).unwrap_or(u64::MAX),
-            correlation_id: login.request_id,
-            grant: Some(login.grant),
-            repository: None,
-            tag: None,
-            digest: None,
-        });
+    let mut event = login.facts.event(
+        berth_domain::diagnostics::LOGIN_EVENTS,
+        "Login",
+        response.status(),
+        description,
+        identity,
+        &login.service,
+    );
+    event.grant = Some(login.grant);
+    state.diagnostics.record(event);
     response
 }
 
@@ -269,9 +255,9 @@ impl From<IssuedToken> for TokenAnswer {
 async fn exchange_token(
     state: &AppState,
     headers: &HeaderMap,
-    body: &Bytes,
+    fields: &Fields,
 ) -> Result<(ExchangeAnswer, String), TokenServerError> {
-    let fields = form(headers, body)?;
+    require_form(headers)?;
     let grant = fields.required("grant_type")?;
     if grant != "access_token" && grant != "access_token_refresh_token" {
         return Err(TokenServerError::UnsupportedGrantType(grant.to_owned()));
@@ -312,7 +298,11 @@ async fn exchange(
         &client,
         &headers,
     );
-    answer(&state, login, exchange_token(&state, &headers, &body).await)
+    answer(
+        &state,
+        login,
+        exchange_token(&state, &headers, &fields).await,
+    )
 }
 
 /// `POST /oauth2/token`: the credentials of the form's grant for an access token.
@@ -320,9 +310,9 @@ async fn form_token(
     state: &AppState,
     client: &str,
     headers: &HeaderMap,
-    body: &Bytes,
+    fields: &Fields,
 ) -> Result<(TokenAnswer, String), TokenServerError> {
-    let fields = form(headers, body)?;
+    require_form(headers)?;
     let service = fields.required("service")?;
     let scopes = parse_scopes(&fields.scopes())?;
     let credentials = match fields.required("grant_type")? {
@@ -360,7 +350,7 @@ async fn token_post(
     answer(
         &state,
         login,
-        form_token(&state, &client, &headers, &body).await,
+        form_token(&state, &client, &headers, &fields).await,
     )
 }
 
@@ -405,13 +395,12 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Credentials, TokenServerErro
 async fn basic_token(
     state: &AppState,
     client: &str,
-    headers: &HeaderMap,
-    query: Option<String>,
+    fields: &Fields,
+    credentials: Result<Credentials, TokenServerError>,
 ) -> Result<(TokenAnswer, String), TokenServerError> {
-    let fields = Fields::parse(query.unwrap_or_default().as_bytes());
     let service = fields.required("service")?;
     let scopes = parse_scopes(&fields.scopes())?;
-    let credentials = basic_credentials(headers)?;
+    let credentials = credentials?;
     let offline = fields.get("offline_token") == Some("true");
     let tokens = &state.registry_tokens;
     let issued = tokens
@@ -443,18 +432,19 @@ async fn token_get(
         "anonymous"
     };
     let fields = Fields::parse(query.as_deref().unwrap_or_default().as_bytes());
-    let claimed = match basic_credentials(&headers) {
+    let credentials = basic_credentials(&headers);
+    let claimed = match &credentials {
         Ok(
             Credentials::ServicePrincipal { app_id: user, .. }
             | Credentials::Named { username: user, .. },
-        ) => user,
-        _ => String::new(),
+        ) => user.as_str(),
+        _ => "",
     };
     let service = fields.get("service").unwrap_or_default();
-    let login = Login::of(grant, &claimed, service, &client, &headers);
+    let login = Login::of(grant, claimed, service, &client, &headers);
     answer(
         &state,
         login,
-        basic_token(&state, &client, &headers, query).await,
+        basic_token(&state, &client, &fields, credentials).await,
     )
 }

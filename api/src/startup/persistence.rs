@@ -55,10 +55,7 @@ impl Store {
             groups: Arc::new(SeaOrmResourceGroupRepository::new(database.clone())),
             registries: Arc::new(SeaOrmRegistryRepository::new(database.clone())),
             operations: Arc::new(SeaOrmOperationRepository::new(database.clone())),
-            activity: Arc::new(SeaOrmActivityLog::new(
-                database.clone(),
-                sealing.activity_chain_key(),
-            )),
+            activity: Arc::new(SeaOrmActivityLog::new(database.clone())),
             database,
             sealing,
         })

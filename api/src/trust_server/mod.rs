@@ -252,27 +252,21 @@ async fn dispatch(State(mut state): State<TrustServerState>, request: Request) -
     response
 }
 
-/// What a repository event tells of its request.
+/// Who made a trust-data request, and its request side.
 struct EventFacts {
     subject: String,
-    client: String,
-    user_agent: String,
-    request_id: String,
-    started: std::time::Instant,
+    request: crate::audit::EventFacts,
 }
 
 impl EventFacts {
     fn of(request: &Request, subject: String) -> Self {
-        let header = |name| crate::arm::header_text(request.headers(), name);
+        let client = request
+            .extensions()
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string());
         Self {
             subject,
-            client: request
-                .extensions()
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string()),
-            user_agent: header("user-agent"),
-            request_id: header("x-ms-request-id"),
-            started: std::time::Instant::now(),
+            request: crate::audit::EventFacts::of(request.headers(), client),
         }
     }
 }
@@ -282,24 +276,16 @@ impl TrustServerState {
     /// repository event.
     fn record(&self, operation: &str, gun: &str, facts: &EventFacts, status: StatusCode) {
         let (login_server, repository) = gun.split_once('/').unwrap_or(("", gun));
-        self.diagnostics
-            .record(berth_domain::diagnostics::DiagnosticEvent {
-                time_generated: time::OffsetDateTime::now_utc(),
-                category: berth_domain::diagnostics::REPOSITORY_EVENTS,
-                operation_name: operation.to_owned(),
-                result_type: status.as_u16().to_string(),
-                result_description: status.canonical_reason().unwrap_or_default().to_owned(),
-                identity: facts.subject.clone(),
-                login_server: login_server.to_owned(),
-                caller_ip_address: facts.client.clone(),
-                user_agent: facts.user_agent.clone(),
-                duration_ms: u64::try_from(facts.started.elapsed().as_millis()).unwrap_or(u64::MAX),
-                correlation_id: facts.request_id.clone(),
-                grant: None,
-                repository: Some(repository.to_owned()),
-                tag: None,
-                digest: None,
-            });
+        let mut event = facts.request.event(
+            berth_domain::diagnostics::REPOSITORY_EVENTS,
+            operation,
+            status,
+            crate::audit::reason(status),
+            facts.subject.clone(),
+            login_server,
+        );
+        event.repository = Some(repository.to_owned());
+        self.diagnostics.record(event);
     }
 }
 

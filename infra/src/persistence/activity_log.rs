@@ -156,18 +156,18 @@ pub(crate) async fn append_chained(
     Ok(())
 }
 
-/// The activity log over the database.
+/// The activity log over the database, chained under the database's key
+/// ([`Database::with_activity_chain`]).
 #[derive(Debug, Clone)]
 pub struct SeaOrmActivityLog {
     db: Database,
-    key: ActivityChainKey,
 }
 
 impl SeaOrmActivityLog {
-    /// The log over `db`, chained under `key`.
+    /// The log over `db`.
     #[must_use]
-    pub fn new(db: Database, key: ActivityChainKey) -> Self {
-        Self { db, key }
+    pub fn new(db: Database) -> Self {
+        Self { db }
     }
 }
 
@@ -202,11 +202,9 @@ fn event_from_row(row: &event::Model) -> Result<ActivityEvent, StoreError> {
 impl ActivityLog for SeaOrmActivityLog {
     #[instrument(skip_all, err, fields(events = events.len()))]
     async fn append(&self, events: &[ActivityEvent]) -> Result<(), StoreError> {
-        let txn = sea_orm::TransactionTrait::begin(self.db.writer())
-            .await
-            .map_err(store_error)?;
-        append_chained(&txn, &self.key, events).await?;
-        txn.commit().await.map_err(store_error)
+        let txn = self.db.begin_write().await?;
+        txn.append(events).await?;
+        txn.commit().await
     }
 
     #[instrument(skip_all, err)]
@@ -300,6 +298,7 @@ impl ActivityLog for SeaOrmActivityLog {
 
     #[instrument(skip_all, err)]
     async fn verify(&self) -> Result<ChainReport, StoreError> {
+        let key = self.db.activity_chain()?;
         let head = chain::Entity::find_by_id(1)
             .one(self.db.reader())
             .await
@@ -338,7 +337,7 @@ impl ActivityLog for SeaOrmActivityLog {
                         "the record is missing: it was deleted",
                     ));
                 }
-                if self.key.link(&previous, row.seq, &row.data) != row.hash {
+                if key.link(&previous, row.seq, &row.data) != row.hash {
                     return Ok(broken(
                         row.seq,
                         Some(&row.event_id),

@@ -174,12 +174,23 @@ impl Database {
     pub fn writer(&self) -> &DatabaseConnection {
         &self.write
     }
+
     /// This database, with the key the activity log is chained under: write transactions
     /// then carry the records of the request they serve ([`WriteTxn::commit`]).
     #[must_use]
     pub fn with_activity_chain(mut self, key: ActivityChainKey) -> Self {
         self.chain = Some(key);
         self
+    }
+
+    /// The key the activity log is chained under.
+    ///
+    /// # Errors
+    /// [`StoreError`] when none was set.
+    pub fn activity_chain(&self) -> Result<&ActivityChainKey, StoreError> {
+        self.chain
+            .as_ref()
+            .ok_or_else(|| StoreError("no activity chain key is set".to_owned()))
     }
 
     /// Begins a write transaction of a control-plane change.
@@ -230,7 +241,7 @@ impl WriteTxn {
             return Ok(());
         }
         let key = self.chain.as_ref().ok_or_else(|| {
-            StoreError("activity records to write, but no chain key is set".to_owned())
+            StoreError("activity records to write, but no activity chain key is set".to_owned())
         })?;
         activity_log::append_chained(&self.txn, key, events).await
     }

@@ -882,11 +882,12 @@ impl OperationRepository for SeaOrmOperationRepository {
             if claimed.rows_affected == 1 {
                 let mut row = candidate;
                 row.attempts += 1;
-                let op = operation_from_row(row.clone())?;
-                if row.attempts == 1 {
+                let (first, activity) = (row.attempts == 1, row.activity.clone());
+                let op = operation_from_row(row)?;
+                if first {
                     // The operation's first step is an event of its own, with its claim.
                     txn.append(&super::activity_log::operation_step(
-                        row.activity.as_deref(),
+                        activity.as_deref(),
                         op.id.as_uuid(),
                         berth_domain::activity::ActivityStatus::Started,
                         step_description(&op.kind, None),
@@ -923,15 +924,17 @@ impl OperationRepository for SeaOrmOperationRepository {
         };
         let ended_well = status == OperationStatus::Succeeded;
         let code = error.as_ref().map(|e| e.code.clone());
+        let activity = stored.activity.clone();
+        let kind = operation_from_row(stored)?.kind;
         txn.append(&super::activity_log::operation_step(
-            stored.activity.as_deref(),
+            activity.as_deref(),
             id.as_uuid(),
             if ended_well {
                 berth_domain::activity::ActivityStatus::Succeeded
             } else {
                 berth_domain::activity::ActivityStatus::Failed
             },
-            step_description(&operation_from_row(stored.clone())?.kind, Some(status)),
+            step_description(&kind, Some(status)),
             code,
             now,
         ))

@@ -9,14 +9,21 @@ use berth_tests::fixtures::signed_in;
 use berth_tests::registry::{DockerRegistry, free_port};
 use berth_tests::roles::{ACR_PULL, ACR_PUSH};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_external_distribution_serves_the_login_servers_and_takes_only_berthds_tokens() {
+/// A berthd whose login servers forward to a Distribution registry on loopback that takes
+/// berthd's tokens for its service (`berth-data-plane`), and that registry.
+pub(super) async fn with_external_distribution() -> (TestApp, DockerRegistry) {
     let port = free_port();
     let app = app_serving(&format!("http://127.0.0.1:{port}")).await;
     let bundle = app.data_dir.path().join("registry-token-certs.pem");
     let backend =
         DockerRegistry::start_backend(port, "berth-data-plane", "berth-token-server", &bundle)
             .await;
+    (app, backend)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_external_distribution_serves_the_login_servers_and_takes_only_berthds_tokens() {
+    let (app, backend) = with_external_distribution().await;
     let (path, server) = registry_in_rg(&app, "externalone", "Basic").await;
     let (_, _, pusher) = signed_in(&app, &path, ACR_PUSH, "external-pusher").await;
     let (_, _, reader) = signed_in(&app, &path, ACR_PULL, "external-reader").await;
@@ -94,12 +101,7 @@ async fn a_backend_that_refuses_berthds_tokens_is_a_clear_bad_gateway() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_a_registry_deletes_its_manifests_in_an_external_distribution() {
-    let port = free_port();
-    let app = app_serving(&format!("http://127.0.0.1:{port}")).await;
-    let bundle = app.data_dir.path().join("registry-token-certs.pem");
-    let _backend =
-        DockerRegistry::start_backend(port, "berth-data-plane", "berth-token-server", &bundle)
-            .await;
+    let (app, _backend) = with_external_distribution().await;
     let (path, server) = registry_in_rg(&app, "externalre", "Basic").await;
     let (_, _, pusher) = signed_in(&app, &path, ACR_PUSH, "external-re-pusher").await;
     let digest = push(&app, &server, &pusher, "team/app").await;

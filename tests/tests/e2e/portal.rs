@@ -1129,14 +1129,8 @@ async fn repositories_show_tags_digests_sizes_and_which_tags_are_signed_by_whom(
 /// catalog (only this registry's), and a repository's tags, digests and sizes from its API.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repositories_of_an_external_distribution_come_from_its_catalog() {
-    use super::login_server::{app_serving, push, registry_in_rg};
-    use berth_tests::registry::{DockerRegistry, free_port};
-    let port = free_port();
-    let app = app_serving(&format!("http://127.0.0.1:{port}")).await;
-    let bundle = app.data_dir.path().join("registry-token-certs.pem");
-    let _backend =
-        DockerRegistry::start_backend(port, "berth-data-plane", "berth-token-server", &bundle)
-            .await;
+    use super::login_server::{push, registry_in_rg};
+    let (app, _backend) = super::external_data_plane::with_external_distribution().await;
     let (path, server) = registry_in_rg(&app, "extrepos1", "Basic").await;
     let (other_path, other_server) = {
         app.create_registry("rg", "extrepos2", "Basic").await;
