@@ -15,10 +15,25 @@ use axum::http::{HeaderName, Method};
 use axum::middleware::Next;
 use axum::response::Response;
 use berth_infra::activity::{RequestFacts, recorded};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Whether write requests are recorded: always, but in the activity benchmark's baseline.
+static RECORDING: AtomicBool = AtomicBool::new(true);
+
+/// Stops recording write requests, for the baseline of the activity benchmark
+/// (`examples/unrecorded.rs`, run by `bench/activity.sh`): the same berthd, but that no
+/// write commits a record. Nothing in berthd's configuration reaches this; a deployment
+/// never calls it.
+#[doc(hidden)]
+pub fn unrecorded_for_the_activity_benchmark() {
+    RECORDING.store(false, Ordering::Relaxed);
+}
 
 /// Records the activity of a write request.
 pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
+        || !RECORDING.load(Ordering::Relaxed)
+    {
         return next.run(req).await;
     }
     let facts = facts(&req, &state);

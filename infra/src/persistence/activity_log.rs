@@ -9,6 +9,7 @@
 //! and only the holder of the key could mend it.
 
 use super::entities::activity::{chain, event};
+use super::migration::CHAIN_MOVED;
 use super::{Database, store_error};
 use async_trait::async_trait;
 use aws_lc_rs::hmac;
@@ -18,8 +19,8 @@ use berth_domain::activity::{
 use berth_domain::store::{Page, PageRequest, StoreError};
 use sea_orm::sea_query::{Expr, LikeExpr};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Statement,
 };
 use std::sync::Arc;
 use tracing::instrument;
@@ -99,26 +100,41 @@ impl Columns {
     }
 }
 
-/// Appends `events` to the chain inside the caller's transaction, holding the chain's head
-/// until that transaction ends.
-///
-/// # Errors
-/// [`StoreError`] when the store fails or an event cannot be written as JSON.
-pub(crate) async fn append_chained(
-    conn: &impl ConnectionTrait,
-    key: &ActivityChainKey,
-    events: &[ActivityEvent],
-) -> Result<(), StoreError> {
-    if events.is_empty() {
-        return Ok(());
+/// A position of the chain: a record's `seq` and `hash` (the head's, or the base's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ChainHead {
+    seq: i64,
+    hash: String,
+}
+
+/// The head this process last saw committed, so the next records are chained without
+/// reading it first. It may be stale (another replica or process wrote since, or a commit
+/// failed after its append): the append then finds the head elsewhere and reads it.
+#[derive(Debug, Default)]
+pub(crate) struct HeadCache(std::sync::Mutex<Option<ChainHead>>);
+
+impl HeadCache {
+    fn get(&self) -> Option<ChainHead> {
+        self.0.lock().ok().and_then(|head| head.clone())
     }
-    let head = chain::Entity::find_by_id(1)
-        .lock_exclusive()
-        .one(conn)
-        .await
-        .map_err(store_error)?
-        .ok_or_else(|| StoreError("the activity chain has no head row".to_owned()))?;
-    let (mut seq, mut previous) = (head.seq, head.hash);
+
+    /// Notes a head that committed, unless a later one already was.
+    pub(crate) fn advance(&self, head: ChainHead) {
+        if let Ok(mut cached) = self.0.lock()
+            && cached.as_ref().is_none_or(|c| c.seq < head.seq)
+        {
+            *cached = Some(head);
+        }
+    }
+}
+
+/// The rows of `events`, chained after `head`.
+fn chain_rows(
+    key: &ActivityChainKey,
+    head: &ChainHead,
+    events: &[ActivityEvent],
+) -> Result<Vec<event::Model>, StoreError> {
+    let (mut seq, mut previous) = (head.seq, head.hash.clone());
     let mut rows = Vec::with_capacity(events.len());
     for e in events {
         seq += 1;
@@ -126,34 +142,186 @@ pub(crate) async fn append_chained(
             .map_err(|err| StoreError(format!("an activity event is not JSON: {err}")))?;
         let hash = key.link(&previous, seq, &data);
         let c = Columns::of(e);
-        rows.push(event::ActiveModel {
-            seq: Set(seq),
-            event_id: Set(e.id.to_string()),
-            event_time: Set(c.event_time),
-            subscription: Set(c.subscription),
-            resource_group: Set(c.resource_group),
-            resource_key: Set(c.resource_key),
-            provider: Set(c.provider),
-            correlation_id: Set(c.correlation_id),
-            caller: Set(c.caller),
-            status: Set(c.status),
-            data: Set(data),
-            hash: Set(hash.clone()),
+        previous.clone_from(&hash);
+        rows.push(event::Model {
+            seq,
+            event_id: e.id.to_string(),
+            event_time: c.event_time,
+            subscription: c.subscription,
+            resource_group: c.resource_group,
+            resource_key: c.resource_key,
+            provider: c.provider,
+            correlation_id: c.correlation_id,
+            caller: c.caller,
+            status: c.status,
+            data,
+            hash,
         });
-        previous = hash;
     }
-    event::Entity::insert_many(rows)
-        .exec(conn)
+    Ok(rows)
+}
+
+/// The head after `rows`.
+fn last_of(rows: &[event::Model]) -> Option<ChainHead> {
+    rows.last().map(|r| ChainHead {
+        seq: r.seq,
+        hash: r.hash.clone(),
+    })
+}
+
+const COLUMNS: &str = "seq, event_id, event_time, subscription, resource_group, resource_key, \
+                       provider, correlation_id, caller, status, data, hash";
+
+/// Appends `events` to the chain inside the caller's transaction, holding the chain's head
+/// until that transaction ends, and returns the new head (for `cache` once it commits).
+///
+/// When `cache` knows the head, the rows are chained after it and written in one statement
+/// that also checks and advances the head: on PostgreSQL an insert whose data-modifying
+/// `WITH` moves the head row only if it is still where the cache says (locking it); on
+/// SQLite an insert the migration's triggers check and follow. When the head has moved (or
+/// is not known), it is read (`FOR UPDATE` on PostgreSQL) and the rows chained after it.
+///
+/// # Errors
+/// [`StoreError`] when the store fails or an event cannot be written as JSON.
+pub(crate) async fn append_chained(
+    conn: &impl ConnectionTrait,
+    key: &ActivityChainKey,
+    cache: &HeadCache,
+    events: &[ActivityEvent],
+) -> Result<Option<ChainHead>, StoreError> {
+    if events.is_empty() {
+        return Ok(None);
+    }
+    let postgres = conn.get_database_backend() == DbBackend::Postgres;
+    if let Some(head) = cache.get() {
+        let rows = chain_rows(key, &head, events)?;
+        let appended = if postgres {
+            append_after_postgres(conn, &head, &rows).await?
+        } else {
+            insert_followed(conn, &rows).await?
+        };
+        if appended {
+            return Ok(last_of(&rows));
+        }
+    }
+    let head = chain::Entity::find_by_id(1)
+        .lock_exclusive()
+        .one(conn)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| StoreError("the activity chain has no head row".to_owned()))?;
+    let head = ChainHead {
+        seq: head.seq,
+        hash: head.hash,
+    };
+    let rows = chain_rows(key, &head, events)?;
+    let last = last_of(&rows);
+    if postgres {
+        insert(conn, rows).await?;
+        if let Some(last) = &last {
+            chain::Entity::update_many()
+                .col_expr(chain::Column::Seq, Expr::value(last.seq))
+                .col_expr(chain::Column::Hash, Expr::value(last.hash.clone()))
+                .filter(chain::Column::Id.eq(1))
+                .exec(conn)
+                .await
+                .map_err(store_error)?;
+        }
+    } else if !insert_followed(conn, &rows).await? {
+        // SQLite has one writer and the head was just read in this transaction.
+        return Err(StoreError(
+            "the activity chain's head moved within a transaction".to_owned(),
+        ));
+    }
+    Ok(last)
+}
+
+async fn insert(conn: &impl ConnectionTrait, rows: Vec<event::Model>) -> Result<(), StoreError> {
+    event::Entity::insert_many(rows.into_iter().map(|r| event::ActiveModel {
+        seq: Set(r.seq),
+        event_id: Set(r.event_id),
+        event_time: Set(r.event_time),
+        subscription: Set(r.subscription),
+        resource_group: Set(r.resource_group),
+        resource_key: Set(r.resource_key),
+        provider: Set(r.provider),
+        correlation_id: Set(r.correlation_id),
+        caller: Set(r.caller),
+        status: Set(r.status),
+        data: Set(r.data),
+        hash: Set(r.hash),
+    }))
+    .exec(conn)
+    .await
+    .map(|_| ())
+    .map_err(store_error)
+}
+
+/// SQLite: inserts `rows`, which the triggers refuse when they do not follow the head
+/// (false: nothing was written) and otherwise make the head.
+async fn insert_followed(
+    conn: &impl ConnectionTrait,
+    rows: &[event::Model],
+) -> Result<bool, StoreError> {
+    match insert(conn, rows.to_vec()).await {
+        Ok(()) => Ok(true),
+        Err(e) if e.0.contains(CHAIN_MOVED) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// PostgreSQL: moves the head from `head` to the last of `rows` and inserts them, in one
+/// statement, or does nothing when the head is no longer `head` (false). The head row stays
+/// locked until the transaction ends; a writer waiting for it sees the head moved.
+async fn append_after_postgres(
+    conn: &impl ConnectionTrait,
+    head: &ChainHead,
+    rows: &[event::Model],
+) -> Result<bool, StoreError> {
+    let Some(last) = last_of(rows) else {
+        return Ok(true);
+    };
+    let mut values: Vec<sea_orm::Value> = vec![last.seq.into(), last.hash.into(), head.seq.into()];
+    let mut tuples = Vec::with_capacity(rows.len());
+    for r in rows {
+        let first = values.len() + 1;
+        tuples.push(format!(
+            "({})",
+            (first..first + 12)
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        values.extend([
+            r.seq.into(),
+            r.event_id.clone().into(),
+            r.event_time.into(),
+            r.subscription.clone().into(),
+            r.resource_group.clone().into(),
+            r.resource_key.clone().into(),
+            r.provider.clone().into(),
+            r.correlation_id.clone().into(),
+            r.caller.clone().into(),
+            r.status.clone().into(),
+            r.data.clone().into(),
+            r.hash.clone().into(),
+        ]);
+    }
+    let sql = format!(
+        "WITH head AS (UPDATE activity_chain SET seq = $1, hash = $2 WHERE id = 1 AND seq = $3 \
+         RETURNING id) INSERT INTO activity_events ({COLUMNS}) SELECT v.* FROM head, (VALUES {}) \
+         AS v({COLUMNS})",
+        tuples.join(", ")
+    );
+    let done = conn
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql,
+            values,
+        ))
         .await
         .map_err(store_error)?;
-    chain::Entity::update_many()
-        .col_expr(chain::Column::Seq, Expr::value(seq))
-        .col_expr(chain::Column::Hash, Expr::value(previous))
-        .filter(chain::Column::Id.eq(1))
-        .exec(conn)
-        .await
-        .map_err(store_error)?;
-    Ok(())
+    Ok(done.rows_affected() == rows.len() as u64)
 }
 
 /// The activity log over the database, chained under the database's key

@@ -31,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0015AuthorizationCodes),
             Box::new(M0016PortalSessions),
             Box::new(M0017ActivityLog),
+            Box::new(M0018ActivityAppend),
         ]
     }
 }
@@ -930,59 +931,11 @@ pub(super) const CHAIN_ORIGIN: &str =
 #[async_trait::async_trait]
 impl MigrationTrait for M0017ActivityLog {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.create_table(
-            Table::create()
-                .table("activity_events")
-                .col(big_integer("seq").primary_key())
-                .col(string("event_id").unique_key())
-                .col(big_integer("event_time"))
-                .col(string_null("subscription"))
-                .col(string_null("resource_group"))
-                .col(text("resource_key"))
-                .col(string("provider"))
-                .col(string("correlation_id"))
-                .col(string("caller"))
-                .col(string("status"))
-                .col(text("data"))
-                .col(string("hash"))
-                .to_owned(),
-        )
-        .await?;
-        // Every list is one subscription's events in a time range, newest first, narrowed by
-        // at most one field: each narrowing field leads an index with the time after it.
-        for (name, cols) in [
-            (
-                "ix_activity_time",
-                &["subscription", "event_time", "seq"][..],
-            ),
-            (
-                "ix_activity_group",
-                &["subscription", "resource_group", "event_time", "seq"][..],
-            ),
-            (
-                "ix_activity_resource",
-                &["resource_key", "event_time", "seq"][..],
-            ),
-            (
-                "ix_activity_provider",
-                &["subscription", "provider", "event_time", "seq"][..],
-            ),
-            (
-                "ix_activity_correlation",
-                &["correlation_id", "event_time"][..],
-            ),
-            (
-                "ix_activity_caller",
-                &["subscription", "caller", "event_time", "seq"][..],
-            ),
-        ] {
-            let mut index = Index::create();
-            index.name(name).table("activity_events");
-            for col in cols {
-                index.col(*col);
-            }
-            m.create_index(index.to_owned()).await?;
-        }
+        let mut events = activity_events_table("activity_events");
+        // Unique until M0018.
+        m.create_table(events.col(string("event_id").unique_key()).to_owned())
+            .await?;
+        activity_indexes(m).await?;
         m.create_table(
             Table::create()
                 .table("activity_chain")
@@ -1029,5 +982,148 @@ impl MigrationTrait for M0017ActivityLog {
             .await?;
         m.drop_table(Table::drop().table("activity_events").to_owned())
             .await
+    }
+}
+
+/// The activity log's events table, but for its `event_id` column.
+fn activity_events_table(name: &'static str) -> TableCreateStatement {
+    Table::create()
+        .table(name)
+        .col(big_integer("seq").primary_key())
+        .col(big_integer("event_time"))
+        .col(string_null("subscription"))
+        .col(string_null("resource_group"))
+        .col(text("resource_key"))
+        .col(string("provider"))
+        .col(string("correlation_id"))
+        .col(string("caller"))
+        .col(string("status"))
+        .col(text("data"))
+        .col(string("hash"))
+        .to_owned()
+}
+
+/// The activity log's list indexes.
+async fn activity_indexes(m: &SchemaManager<'_>) -> Result<(), DbErr> {
+    // Every list is one subscription's events in a time range, newest first, narrowed by
+    // at most one field: each narrowing field leads an index with the time after it.
+    for (name, cols) in [
+        (
+            "ix_activity_time",
+            &["subscription", "event_time", "seq"][..],
+        ),
+        (
+            "ix_activity_group",
+            &["subscription", "resource_group", "event_time", "seq"][..],
+        ),
+        (
+            "ix_activity_resource",
+            &["resource_key", "event_time", "seq"][..],
+        ),
+        (
+            "ix_activity_provider",
+            &["subscription", "provider", "event_time", "seq"][..],
+        ),
+        (
+            "ix_activity_correlation",
+            &["correlation_id", "event_time"][..],
+        ),
+        (
+            "ix_activity_caller",
+            &["subscription", "caller", "event_time", "seq"][..],
+        ),
+    ] {
+        let mut index = Index::create();
+        index.name(name).table("activity_events");
+        for col in cols {
+            index.col(*col);
+        }
+        m.create_index(index.to_owned()).await?;
+    }
+    Ok(())
+}
+
+/// Appending in one statement: the event id's unique index goes (ids are random GUIDs, so each
+/// insert touched a random page of it, and nothing looks an event up by id), and on SQLite
+/// two triggers keep the chain's head: an insert that does not follow the head is refused
+/// (the writer then reads the head and chains again), and each insert advances it.
+/// PostgreSQL advances the head in the insert's own statement (`activity_log.rs`).
+struct M0018ActivityAppend;
+
+impl MigrationName for M0018ActivityAppend {
+    fn name(&self) -> &str {
+        "m0018_activity_append"
+    }
+}
+
+/// What an insert that does not follow the chain's head is refused with (SQLite).
+pub(super) const CHAIN_MOVED: &str = "the head of the activity chain moved";
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0018ActivityAppend {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        let db = m.get_connection();
+        if m.get_database_backend() == sea_orm::DbBackend::Postgres {
+            db.execute_unprepared(
+                "ALTER TABLE activity_events DROP CONSTRAINT IF EXISTS activity_events_event_id_key",
+            )
+            .await?;
+            return Ok(());
+        }
+        // SQLite cannot drop a column's UNIQUE: the table is made again without it.
+        m.create_table(
+            activity_events_table("activity_events_new")
+                .col(string("event_id"))
+                .to_owned(),
+        )
+        .await?;
+        db.execute_unprepared(
+            "INSERT INTO activity_events_new (seq, event_time, subscription, resource_group, \
+             resource_key, provider, correlation_id, caller, status, data, hash, event_id) \
+             SELECT seq, event_time, subscription, resource_group, resource_key, provider, \
+             correlation_id, caller, status, data, hash, event_id FROM activity_events",
+        )
+        .await?;
+        m.drop_table(Table::drop().table("activity_events").to_owned())
+            .await?;
+        m.rename_table(
+            Table::rename()
+                .table("activity_events_new", "activity_events")
+                .to_owned(),
+        )
+        .await?;
+        activity_indexes(m).await?;
+        db.execute_unprepared(&format!(
+            "CREATE TRIGGER activity_chain_follows BEFORE INSERT ON activity_events \
+             WHEN NEW.seq <> (SELECT seq FROM activity_chain WHERE id = 1) + 1 \
+             BEGIN SELECT RAISE(ABORT, '{CHAIN_MOVED}'); END"
+        ))
+        .await?;
+        db.execute_unprepared(
+            "CREATE TRIGGER activity_chain_advances AFTER INSERT ON activity_events \
+             BEGIN UPDATE activity_chain SET seq = NEW.seq, hash = NEW.hash WHERE id = 1; END",
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        let db = m.get_connection();
+        if m.get_database_backend() == sea_orm::DbBackend::Postgres {
+            db.execute_unprepared(
+                "ALTER TABLE activity_events ADD CONSTRAINT activity_events_event_id_key UNIQUE (event_id)",
+            )
+            .await?;
+            return Ok(());
+        }
+        db.execute_unprepared("DROP TRIGGER IF EXISTS activity_chain_follows")
+            .await?;
+        db.execute_unprepared("DROP TRIGGER IF EXISTS activity_chain_advances")
+            .await?;
+        db.execute_unprepared(
+            "CREATE UNIQUE INDEX activity_events_event_id ON activity_events (event_id)",
+        )
+        .await?;
+        Ok(())
     }
 }

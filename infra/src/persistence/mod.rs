@@ -18,6 +18,7 @@ mod tuf_keys;
 mod tuf_store;
 
 pub use activity_log::{ActivityChainKey, SeaOrmActivityLog};
+use activity_log::{ChainHead, HeadCache};
 pub use authorization_codes::{SeaOrmAuthorizationCodes, pkce_challenge};
 pub use directory_repository::SeaOrmDirectoryRepository;
 pub use directory_roles::SeaOrmDirectoryRoleRepository;
@@ -87,6 +88,8 @@ pub struct Database {
     write: DatabaseConnection,
     /// The key the activity log's records are chained under (set by the composition root).
     chain: Option<ActivityChainKey>,
+    /// The chain's head as this process last committed it.
+    head: std::sync::Arc<HeadCache>,
 }
 
 impl Database {
@@ -115,6 +118,7 @@ impl Database {
                     read,
                     write,
                     chain: None,
+                    head: std::sync::Arc::default(),
                 }
             }
             DatabaseTarget::Postgres { url, schema } => {
@@ -149,6 +153,7 @@ impl Database {
                     read: conn.clone(),
                     write: conn,
                     chain: None,
+                    head: std::sync::Arc::default(),
                 }
             }
         };
@@ -201,6 +206,8 @@ impl Database {
         Ok(WriteTxn {
             txn: self.write.begin().await.map_err(store_error)?,
             chain: self.chain.clone(),
+            head: self.head.clone(),
+            appended: std::sync::Mutex::new(None),
             accepted: std::sync::atomic::AtomicBool::new(false),
         })
     }
@@ -211,6 +218,9 @@ impl Database {
 pub struct WriteTxn {
     txn: DatabaseTransaction,
     chain: Option<ActivityChainKey>,
+    head: std::sync::Arc<HeadCache>,
+    /// The head after this transaction's records, for `head` once it commits.
+    appended: std::sync::Mutex<Option<ChainHead>>,
     accepted: std::sync::atomic::AtomicBool,
 }
 
@@ -243,7 +253,11 @@ impl WriteTxn {
         let key = self.chain.as_ref().ok_or_else(|| {
             StoreError("activity records to write, but no activity chain key is set".to_owned())
         })?;
-        activity_log::append_chained(&self.txn, key, events).await
+        let head = activity_log::append_chained(&self.txn, key, &self.head, events).await?;
+        if let (Some(head), Ok(mut appended)) = (head, self.appended.lock()) {
+            *appended = Some(head);
+        }
+        Ok(())
     }
 
     /// Appends the current request's records (unless an earlier commit carried them), then
@@ -257,6 +271,9 @@ impl WriteTxn {
         );
         self.append(&events).await?;
         self.txn.commit().await.map_err(store_error)?;
+        if let Some(head) = self.appended.lock().ok().and_then(|mut a| a.take()) {
+            self.head.advance(head);
+        }
         crate::activity::committed(&events);
         Ok(())
     }

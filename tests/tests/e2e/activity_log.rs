@@ -250,9 +250,14 @@ both_backends! {
 
 /// `berthd audit verify` on the app's data, with its exit code and what it printed.
 async fn verify(app: &TestApp) -> (i32, String) {
+    berthd(app, &["audit", "verify"]).await
+}
+
+/// Runs `berthd args` as a process of its own on the app's database.
+async fn berthd(app: &TestApp, args: &[&str]) -> (i32, String) {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_berthd-e2e"));
     command
-        .args(["audit", "verify"])
+        .args(args)
         .env_clear()
         .env("BERTH_DATA_DIR", app.data_dir.path());
     if let Some(schema) = &app.schema {
@@ -333,6 +338,31 @@ both_backends! {
         let (code, out) = verify(&app).await;
         assert_eq!(code, 1);
         assert!(out.contains("broken at record 3: the record is missing"), "{out}");
+    }
+}
+
+both_backends! {
+    // berthd chains a write's records after the head it last committed, without reading it;
+    // another process's records in between move the head, and the next write finds that out,
+    // reads the head and chains after it.
+    async fn a_write_after_another_process_appended_chains_after_its_records(app) {
+        app.create_group("before").await;
+        let (code, out) = berthd(&app, &["rotate-signing-key"]).await;
+        assert_eq!(code, 0, "{out}");
+        app.create_group("after").await;
+        app.create_group("after2").await;
+        let (code, out) = verify(&app).await;
+        assert_eq!(code, 0, "{out}");
+        // Started and Succeeded of three groups, and the rotation's two.
+        assert!(out.contains("intact (8 records checked)"), "{out}");
+        // The subscription's list has the three groups (the rotation is the tenant's).
+        let groups: Vec<String> = all_events(&app, &window())
+            .await
+            .iter()
+            .filter(|e| status_of(e) == "Succeeded")
+            .map(|e| e["resourceGroupName"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        assert_eq!(groups, ["after2", "after", "before"]);
     }
 }
 
