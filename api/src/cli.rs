@@ -45,6 +45,19 @@ enum AuditCommand {
     /// record that was deleted, edited or added outside Berth. Exits 0 when it is intact, 1
     /// when it is not, 2 when it cannot be read.
     Verify,
+    /// Delete the activity log's records from before a time (RFC 3339, such as
+    /// 2026-09-01T00:00:00Z), move the chain's start past them and record the prune. berthd
+    /// prunes what is older than BERTH_AUDIT_RETENTION_DAYS by itself every hour.
+    Prune {
+        /// Records before this time are deleted.
+        #[arg(long, value_parser = parse_instant)]
+        before: time::OffsetDateTime,
+    },
+}
+
+fn parse_instant(text: &str) -> Result<time::OffsetDateTime, String> {
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| format!("not an RFC 3339 time such as 2026-09-01T00:00:00Z: {e}"))
 }
 
 /// Every setting, as `--help` ends.
@@ -95,6 +108,12 @@ pub async fn main() -> ExitCode {
         } => {
             telemetry::init(settings.log_format);
             audit_verify(&settings).await
+        }
+        Command::Audit {
+            command: AuditCommand::Prune { before },
+        } => {
+            telemetry::init(settings.log_format);
+            audit_prune(&settings, before).await
         }
         Command::Serve => {
             telemetry::init(settings.log_format);
@@ -240,6 +259,27 @@ async fn audit_verify(settings: &Settings) -> ExitCode {
         Err(e) => {
             eprintln!("berthd: cannot read the activity log: {e}");
             ExitCode::from(2)
+        }
+    }
+}
+
+async fn audit_prune(settings: &Settings, before: time::OffsetDateTime) -> ExitCode {
+    use berth_domain::activity::ActivityLog;
+    let store = match Store::open(settings).await {
+        Ok(store) => store,
+        Err(e) => {
+            eprintln!("berthd: cannot open the store: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match store.activity.prune(before).await {
+        Ok(deleted) => {
+            println!("berthd: {deleted} records of the activity log were pruned");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("berthd: cannot prune the activity log: {e}");
+            ExitCode::FAILURE
         }
     }
 }

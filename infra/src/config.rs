@@ -95,7 +95,8 @@ pub struct Settings {
     /// `BERTH_AUDIT_SINK`: where sign-in and registry events go (daily files under
     /// `<data_dir>/audit` by default).
     pub audit_sink: crate::diagnostics::SinkTarget,
-    /// `BERTH_AUDIT_RETENTION_DAYS`: how long the daily audit files are kept.
+    /// `BERTH_AUDIT_RETENTION_DAYS`: how long the daily audit files and the activity log's
+    /// records are kept.
     pub audit_retention_days: u32,
     /// `BERTH_REGISTRY_BACKEND`: the data plane behind the login servers.
     pub registry_backend: RegistryBackend,
@@ -478,7 +479,7 @@ const SETTINGS: &[Setting] = settings! {
     audit_sink: Text, "BERTH_AUDIT_SINK", Some("audit_sink"), "file",
         "Where sign-in and registry events go, as JSON lines: file (daily files in <data_dir>/audit), file:<directory>, stdout, or off.";
     audit_retention_days: Number, "BERTH_AUDIT_RETENTION_DAYS", Some("audit_retention_days"), "90",
-        "Days the daily audit files are kept (1 to 3650).";
+        "Days the daily audit files and the activity log's records are kept (1 to 3650); older records are pruned hourly, the chain's start moved past them.";
     metrics_allow: List, "BERTH_METRICS_ALLOW", Some("metrics_allow"), "none",
         "Peers (addresses or CIDRs, comma-separated) that may scrape /metrics without a token; others need a token that may read at the root scope.";
     registry_backend: Text, "BERTH_REGISTRY_BACKEND", Some("registry_backend"), "embedded",

@@ -40,7 +40,7 @@ use std::time::Duration;
 use tokens::RegistryTokens;
 use tokio::sync::Notify;
 use trust::Trust;
-use workers::{NotifySignal, WorkerGuard, refresh_snapshots, run_worker};
+use workers::{NotifySignal, WorkerGuard, prune_activity, refresh_snapshots, run_worker};
 
 /// Why `berthd` could not start.
 #[derive(Debug, thiserror::Error)]
@@ -83,7 +83,7 @@ pub struct Application {
     server: Server,
     handle: Handle<SocketAddr>,
     trust: Option<TrustListener>,
-    workers: [WorkerGuard; 2],
+    workers: [WorkerGuard; 3],
     /// The embedded data plane's registry, stopped when this goes.
     data_plane: Option<Arc<berth_infra::distribution::EmbeddedDistribution>>,
 }
@@ -269,6 +269,10 @@ impl Application {
             notify,
             format!("berthd-{}", uuid::Uuid::new_v4()),
         )));
+        let pruner = WorkerGuard(tokio::spawn(prune_activity(
+            store.activity.clone(),
+            settings.audit_retention_days,
+        )));
         Ok(Self {
             port: local.port(),
             base_url,
@@ -279,7 +283,7 @@ impl Application {
             server,
             handle,
             trust,
-            workers: [worker, refresher],
+            workers: [worker, refresher, pruner],
             data_plane: data_plane.embedded,
         })
     }

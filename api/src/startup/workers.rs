@@ -129,3 +129,24 @@ pub(crate) fn report_unreadable_conditions(rbac: &RbacService) {
         );
     }
 }
+
+/// Prunes the activity log's records older than `days`, now and every hour. Replicas may
+/// all do it: the chain's head is locked while one does, and the next finds nothing to
+/// prune.
+pub(crate) async fn prune_activity(log: Arc<dyn berth_domain::activity::ActivityLog>, days: u32) {
+    loop {
+        let before = time::OffsetDateTime::now_utc() - time::Duration::days(days.into());
+        match log.prune(before).await {
+            Ok(0) => {}
+            Ok(deleted) => {
+                tracing::info!(
+                    records = deleted,
+                    retention.days = days,
+                    "pruned the activity log"
+                )
+            }
+            Err(e) => tracing::warn!(error.cause = %e, "cannot prune the activity log"),
+        }
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
+}

@@ -26,6 +26,12 @@ pub const READ_ACTION: &str = "Microsoft.Insights/eventtypes/values/read";
 /// The longest time range one query may span.
 pub const MAX_RANGE_DAYS: i64 = 90;
 
+/// The operation of a prune of the activity log (by its retention, or `berthd audit prune`).
+pub const PRUNE_ACTION: &str = "Berth/activityLog/prune/action";
+
+/// The scope a prune's record names.
+pub const ACTIVITY_LOG_SCOPE: &str = "/providers/Berth/activityLog";
+
 /// Where an event is in an operation's life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum ActivityStatus {
@@ -254,6 +260,14 @@ pub trait ActivityLog: Send + Sync {
         query: &ActivityQuery,
         page: &PageRequest,
     ) -> Result<Page<ActivityEvent>, StoreError>;
+
+    /// Deletes the records older than `before` (every record before the first one at or
+    /// after it), moves the chain's start past them and records that it did, in one
+    /// transaction. Returns how many were deleted (none: nothing is written).
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store fails or the chain is broken where it would start.
+    async fn prune(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
 
     /// Checks the whole chain, from its first record (or the last one pruned) to its head.
     ///

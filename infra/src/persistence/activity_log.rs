@@ -14,7 +14,8 @@ use super::{Database, store_error};
 use async_trait::async_trait;
 use aws_lc_rs::hmac;
 use berth_domain::activity::{
-    ActivityEvent, ActivityLog, ActivityQuery, ActivityStatus, ChainReport, Reach,
+    ACTIVITY_LOG_SCOPE, ActivityCaller, ActivityEvent, ActivityLog, ActivityQuery, ActivityRequest,
+    ActivityStatus, ChainReport, PRUNE_ACTION, Reach,
 };
 use berth_domain::store::{Page, PageRequest, StoreError};
 use sea_orm::sea_query::{Expr, LikeExpr};
@@ -45,6 +46,11 @@ impl ActivityChainKey {
             hmac::HMAC_SHA256,
             derived.as_ref(),
         )))
+    }
+
+    /// The seal of the chain's start: only the key's holder can move it.
+    fn base_mac(&self, seq: i64, hash: &str) -> String {
+        self.link("berth/activity-chain/base", seq, hash)
     }
 
     fn link(&self, previous: &str, seq: i64, data: &str) -> String {
@@ -464,6 +470,87 @@ impl ActivityLog for SeaOrmActivityLog {
         })
     }
 
+    #[instrument(skip_all, err, fields(before = %before))]
+    async fn prune(&self, before: time::OffsetDateTime) -> Result<u64, StoreError> {
+        let key = self.db.activity_chain()?.clone();
+        let txn = self.db.begin_write().await?;
+        let head = chain::Entity::find_by_id(1)
+            .lock_exclusive()
+            .one(&txn)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| StoreError("the activity chain has no head row".to_owned()))?;
+        let first_kept: Option<i64> = event::Entity::find()
+            .select_only()
+            .column_as(event::Column::Seq.min(), "first")
+            .filter(event::Column::EventTime.gte(micros(before)))
+            .into_tuple::<Option<i64>>()
+            .one(&txn)
+            .await
+            .map_err(store_error)?
+            .flatten();
+        let through = first_kept.map_or(head.seq, |first| first - 1);
+        if through <= head.base_seq {
+            return Ok(0);
+        }
+        let last = event::Entity::find_by_id(through)
+            .one(&txn)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| {
+                StoreError(format!(
+                    "record {through} of the activity log is missing, so the chain cannot start \
+                     after it: run berthd audit verify"
+                ))
+            })?;
+        let deleted = event::Entity::delete_many()
+            .filter(event::Column::Seq.lte(through))
+            .exec(&txn)
+            .await
+            .map_err(store_error)?
+            .rows_affected;
+        chain::Entity::update_many()
+            .col_expr(chain::Column::BaseSeq, Expr::value(through))
+            .col_expr(chain::Column::BaseHash, Expr::value(last.hash.clone()))
+            .col_expr(
+                chain::Column::BaseMac,
+                Expr::value(key.base_mac(through, &last.hash)),
+            )
+            .filter(chain::Column::Id.eq(1))
+            .exec(&txn)
+            .await
+            .map_err(store_error)?;
+        let now = time::OffsetDateTime::now_utc();
+        let request = ActivityRequest {
+            operation: PRUNE_ACTION.to_owned(),
+            resource_id: ACTIVITY_LOG_SCOPE.to_owned(),
+            caller: ActivityCaller::berth(),
+            correlation_id: uuid::Uuid::new_v4().to_string(),
+            request_id: uuid::Uuid::new_v4().to_string(),
+            client_request_id: None,
+            client_address: None,
+            trace_id: None,
+            method: "PRUNE".to_owned(),
+            started_at: now,
+        };
+        let mut record = ActivityEvent::of(
+            &request,
+            uuid::Uuid::new_v4(),
+            ActivityStatus::Succeeded,
+            now,
+        );
+        let before = before
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        record.description = format!(
+            "{deleted} records from before {before} were deleted; the chain now starts after \
+             record {through}."
+        );
+        txn.append(&[record]).await?;
+        txn.commit().await?;
+        Ok(deleted)
+    }
+
     #[instrument(skip_all, err)]
     async fn verify(&self) -> Result<ChainReport, StoreError> {
         let key = self.db.activity_chain()?;
@@ -472,6 +559,15 @@ impl ActivityLog for SeaOrmActivityLog {
             .await
             .map_err(store_error)?
             .ok_or_else(|| StoreError("the activity chain has no head row".to_owned()))?;
+        if head.base_seq > 0 && key.base_mac(head.base_seq, &head.base_hash) != head.base_mac {
+            return Ok(ChainReport::Broken {
+                seq: head.base_seq + 1,
+                event: None,
+                reason: "the chain's start was moved outside Berth: the records before it may \
+                         have been deleted"
+                    .to_owned(),
+            });
+        }
         let (mut expected, mut previous) = (head.base_seq + 1, head.base_hash.clone());
         let mut checked = 0u64;
         loop {

@@ -1043,11 +1043,12 @@ async fn activity_indexes(m: &SchemaManager<'_>) -> Result<(), DbErr> {
     Ok(())
 }
 
-/// Appending in one statement: the event id's unique index goes (ids are random GUIDs, so each
+/// Appending in one statement, and pruning. The event id's unique index goes (ids are random GUIDs, so each
 /// insert touched a random page of it, and nothing looks an event up by id), and on SQLite
 /// two triggers keep the chain's head: an insert that does not follow the head is refused
 /// (the writer then reads the head and chains again), and each insert advances it.
-/// PostgreSQL advances the head in the insert's own statement (`activity_log.rs`).
+/// PostgreSQL advances the head in the insert's own statement (`activity_log.rs`). The
+/// chain's start gets a seal (`base_mac`), so that only a prune can move it.
 struct M0018ActivityAppend;
 
 impl MigrationName for M0018ActivityAppend {
@@ -1062,6 +1063,14 @@ pub(super) const CHAIN_MOVED: &str = "the head of the activity chain moved";
 #[async_trait::async_trait]
 impl MigrationTrait for M0018ActivityAppend {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        // The chain's start, sealed: only the key's holder (a prune) can move it.
+        m.alter_table(
+            Table::alter()
+                .table("activity_chain")
+                .add_column(string("base_mac").default(""))
+                .to_owned(),
+        )
+        .await?;
         let db = m.get_connection();
         if m.get_database_backend() == sea_orm::DbBackend::Postgres {
             db.execute_unprepared(
@@ -1108,6 +1117,13 @@ impl MigrationTrait for M0018ActivityAppend {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.alter_table(
+            Table::alter()
+                .table("activity_chain")
+                .drop_column("base_mac")
+                .to_owned(),
+        )
+        .await?;
         let db = m.get_connection();
         if m.get_database_backend() == sea_orm::DbBackend::Postgres {
             db.execute_unprepared(

@@ -367,6 +367,58 @@ both_backends! {
 }
 
 both_backends! {
+    // A prune deletes what is older than its time, moves the chain's start past it and says
+    // so in the chain; the start is sealed, so deleting more and moving it with SQL is found.
+    async fn a_prune_moves_the_chains_start_and_nothing_else_can(app) {
+        app.create_group("old1").await;
+        app.create_group("old2").await;
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let cut = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        app.create_group("new1").await;
+        let (code, out) = berthd(&app, &["audit", "prune", "--before", &cut]).await;
+        assert_eq!(code, 0, "{out}");
+        assert!(out.contains("4 records of the activity log were pruned"), "{out}");
+        let (code, out) = berthd(&app, &["audit", "prune", "--before", &cut]).await;
+        assert_eq!(code, 0, "{out}");
+        assert!(out.contains("0 records of the activity log were pruned"), "{out}");
+        let (code, out) = berthd(&app, &["audit", "prune", "--before", "yesterday"]).await;
+        assert_eq!(code, 2, "{out}");
+        assert!(out.contains("not an RFC 3339 time"), "{out}");
+        // new1's two records and the prune's own.
+        let (code, out) = verify(&app).await;
+        assert_eq!(code, 0, "{out}");
+        assert!(out.contains("intact (3 records checked)"), "{out}");
+        let groups: Vec<String> = all_events(&app, &window())
+            .await
+            .iter()
+            .map(|e| e["resourceGroupName"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        assert_eq!(groups, ["new1", "new1"]);
+        let (status, tenant) = app
+            .get(&format!(
+                "/providers/Microsoft.Insights/eventtypes/management/values?api-version=2015-04-01&$filter={}",
+                urlencoding::encode(&window())
+            ))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{tenant}");
+        let prune = &tenant["value"][0];
+        assert_eq!(op(prune), "Berth/activityLog/prune/action", "{tenant}");
+        assert_eq!(prune["caller"], "berth", "{prune}");
+        let description = prune["description"].as_str().unwrap_or_default();
+        assert!(description.starts_with("4 records from before ") && description.ends_with("the chain now starts after record 4."), "{description}");
+        // Someone with SQL deletes new1's records too and moves the start after them.
+        tamper(&app, "UPDATE activity_chain SET base_seq = 6, base_hash = (SELECT hash FROM activity_events WHERE seq = 6)").await;
+        tamper(&app, "DELETE FROM activity_events WHERE seq <= 6").await;
+        let (code, out) = verify(&app).await;
+        assert_eq!(code, 1, "{out}");
+        assert!(out.contains("broken at record 7: the chain's start was moved outside Berth"), "{out}");
+    }
+}
+
+both_backends! {
     async fn the_last_records_deleted_are_found_by_the_head(app) {
         app.create_group("tail").await;
         tamper(&app, "DELETE FROM activity_events WHERE seq = 2").await;

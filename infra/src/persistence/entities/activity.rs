@@ -63,6 +63,9 @@ pub mod chain {
         pub base_seq: i64,
         /// The last pruned row's `hash` (64 zeros when none was).
         pub base_hash: String,
+        /// HMAC of `base_seq` and `base_hash` under the chain's key (empty when none was
+        /// pruned): the start cannot be moved but by the key's holder.
+        pub base_mac: String,
     }
 
     /// No relations are navigated through sea-orm.
