@@ -309,28 +309,82 @@ fn histogram_family(out: &mut String, name: &str, help: &str, histograms: &Histo
 
 /// Counts and times every request of the control plane, by its route template.
 pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = method_label(req.method());
     let route = req
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    counted(&state, "control", route, req, next).await
+}
+
+/// Counts and times every request of the login servers (the registry API, the trust store,
+/// the token server at a registry's host), by a route template of the registry API: a
+/// repository, tag or digest never becomes a label.
+pub async fn track_login(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let route = login_route(req.uri().path()).to_owned();
+    counted(&state, "login", route, req, next).await
+}
+
+async fn counted(
+    state: &AppState,
+    server: &'static str,
+    route: String,
+    req: Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let method = method_label(req.method());
     let response = next.run(req).await;
     let seconds = started.elapsed().as_secs_f64();
     let status = response.status().as_u16().to_string();
     state.metrics.requests.add(
         vec![
+            ("server", server.to_owned()),
             ("route", route.clone()),
             ("method", method.clone()),
             ("status", status),
         ],
         1,
     );
-    state
-        .metrics
-        .durations
-        .observe(vec![("route", route), ("method", method)], seconds);
+    state.metrics.durations.observe(
+        vec![
+            ("server", server.to_owned()),
+            ("route", route),
+            ("method", method),
+        ],
+        seconds,
+    );
     response
+}
+
+/// The route template of a login server's request path.
+fn login_route(path: &str) -> &'static str {
+    match path {
+        "/v2" | "/v2/" => return "/v2/",
+        "/v2/_catalog" => return "/v2/_catalog",
+        "/oauth2/token" => return "/oauth2/token",
+        "/oauth2/exchange" => return "/oauth2/exchange",
+        _ => {}
+    }
+    if path.starts_with("/acr/v1/") {
+        return "/acr/v1/{path}";
+    }
+    let Some(rest) = path.strip_prefix("/v2/") else {
+        return "other";
+    };
+    // The repository name has slashes of its own: the template is told by what follows it.
+    if rest.contains("/_trust/tuf/") {
+        return "/v2/{name}/_trust/tuf/{file}";
+    }
+    let segments: Vec<&str> = rest.split('/').collect();
+    match segments.as_slice() {
+        [.., "tags", "list"] => "/v2/{name}/tags/list",
+        [.., "blobs", "uploads", ""] => "/v2/{name}/blobs/uploads/",
+        [.., "blobs", "uploads", _] => "/v2/{name}/blobs/uploads/{uuid}",
+        [.., "blobs", _] => "/v2/{name}/blobs/{digest}",
+        [.., "manifests", _] => "/v2/{name}/manifests/{reference}",
+        [.., "referrers", _] => "/v2/{name}/referrers/{digest}",
+        _ => "other",
+    }
 }
 
 /// `GET /metrics`.
@@ -373,6 +427,48 @@ pub async fn scrape(State(state): State<AppState>, req: Request) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn login_server_paths_become_bounded_templates() {
+        for (path, route) in [
+            ("/v2/", "/v2/"),
+            ("/v2", "/v2/"),
+            ("/v2/_catalog", "/v2/_catalog"),
+            (
+                "/v2/team/app/manifests/v1",
+                "/v2/{name}/manifests/{reference}",
+            ),
+            (
+                "/v2/a/b/c/manifests/sha256:ab",
+                "/v2/{name}/manifests/{reference}",
+            ),
+            ("/v2/app/blobs/sha256:ab", "/v2/{name}/blobs/{digest}"),
+            ("/v2/team/app/blobs/uploads/", "/v2/{name}/blobs/uploads/"),
+            (
+                "/v2/team/app/blobs/uploads/5f1e",
+                "/v2/{name}/blobs/uploads/{uuid}",
+            ),
+            ("/v2/team/app/tags/list", "/v2/{name}/tags/list"),
+            (
+                "/v2/team/app/referrers/sha256:ab",
+                "/v2/{name}/referrers/{digest}",
+            ),
+            (
+                "/v2/r.example/app/_trust/tuf/root.json",
+                "/v2/{name}/_trust/tuf/{file}",
+            ),
+            (
+                "/v2/r.example/app/_trust/tuf/",
+                "/v2/{name}/_trust/tuf/{file}",
+            ),
+            ("/oauth2/token", "/oauth2/token"),
+            ("/acr/v1/team/app/_tags", "/acr/v1/{path}"),
+            ("/v2/team/app/anything", "other"),
+            ("/secret-looking/path", "other"),
+        ] {
+            assert_eq!(login_route(path), route, "{path}");
+        }
+    }
 
     #[test]
     fn the_text_has_cumulative_buckets_and_escaped_labels() {

@@ -83,12 +83,16 @@ impl LoginServers {
             .merge(tokens)
             .route("/acr/v1/{*path}", axum::routing::any(acr_api::handle))
             .fallback(registry_api)
-            .with_state(state)
+            .with_state(state.clone())
             .layer(Extension(parts.data_plane))
             .layer(Extension(TrustRouter(parts.trust)))
             .layer(Extension(acr_api::AcrApi(parts.artifacts)))
             .layer(Extension(Arc::new(LoginCache::default())))
             .layer(axum::middleware::from_fn(limit_headers))
+            .layer(axum::middleware::from_fn_with_state(
+                state,
+                crate::metrics::track_login,
+            ))
             .layer(TraceLayer::new_for_http().make_span_with(crate::telemetry::request_span));
         Self {
             naming,

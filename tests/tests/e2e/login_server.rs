@@ -411,6 +411,50 @@ async fn images_pushed_at_a_login_server_stay_in_their_registry() {
         pushed["Identity"].as_str().is_some_and(|i| !i.is_empty()),
         "{pushed}"
     );
+
+    // The login servers' requests are counted by the registry API's route templates; no
+    // repository, tag, digest or login server name becomes a label.
+    let text = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .bearer_auth(&app.management_token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let count = |labels: &str| -> f64 {
+        text.lines()
+            .filter(|l| l.starts_with(&format!("berth_http_requests_total{{{labels}")))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    assert!(
+        count(
+            r#"server="login",route="/v2/{name}/manifests/{reference}",method="PUT",status="201""#
+        ) >= 2.0,
+        "{text}"
+    );
+    assert!(
+        count(
+            r#"server="login",route="/v2/{name}/manifests/{reference}",method="GET",status="404""#
+        ) >= 1.0,
+        "{text}"
+    );
+    assert!(
+        count(r#"server="login",route="/v2/{name}/blobs/uploads/""#) >= 2.0,
+        "{text}"
+    );
+    assert!(count(r#"server="control",route="#) >= 1.0, "{text}");
+    for secret in [
+        "team/app",
+        digest_a.as_str(),
+        server_a.as_str(),
+        server_b.as_str(),
+    ] {
+        assert!(!text.contains(secret), "{secret} in the metrics");
+    }
 }
 
 /// Deletes the registry at `path` and waits for its operation to succeed.
