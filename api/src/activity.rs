@@ -64,5 +64,119 @@ fn facts(req: &Request, state: &AppState) -> RequestFacts {
         client_address: Some(ClientAddress::of(req.extensions(), req.headers(), state).0),
         trace_id: trace_id_of(&header(&TRACEPARENT)).map(str::to_owned),
         method: req.method().to_string(),
+        by_path: arm_operation(req.method(), req.uri().path()),
+    }
+}
+
+/// The ARM operation a write names by its method and path, as Azure's activity log names
+/// it: the provider namespace and resource types of the path, then `write` (PUT, PATCH),
+/// `delete`, or for a POST the action the path ends with. `None` for paths that are not
+/// ARM resources (the directory, sign-in, the portal).
+fn arm_operation(method: &Method, path: &str) -> Option<(String, String)> {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    if !matches!(segments.first(), Some(first) if first.eq_ignore_ascii_case("subscriptions") || first.eq_ignore_ascii_case("providers"))
+        || segments.iter().any(|s| s.is_empty())
+    {
+        return None;
+    }
+    // The namespace is the last `providers/{namespace}`; before any, Microsoft.Resources.
+    let (namespace, types_from) = match segments
+        .iter()
+        .rposition(|s| s.eq_ignore_ascii_case("providers"))
+    {
+        Some(i) if i + 1 < segments.len() => (segments[i + 1].to_owned(), i + 2),
+        Some(_) => return None,
+        None => ("Microsoft.Resources".to_owned(), 0),
+    };
+    // With no namespace, `subscriptions/{id}/resourceGroups/{name}` are the types.
+    let tail = &segments[types_from..];
+    let mut types: Vec<&str> = tail.iter().step_by(2).copied().collect();
+    let ends_with_type = tail.len() % 2 == 1;
+    let verb = match *method {
+        Method::PUT | Method::PATCH if !ends_with_type => "write".to_owned(),
+        Method::DELETE if !ends_with_type => "delete".to_owned(),
+        Method::POST if ends_with_type => {
+            let action = types.pop()?;
+            format!("{action}/action")
+        }
+        _ => return None,
+    };
+    if types.is_empty() {
+        return None;
+    }
+    let resource = if ends_with_type {
+        segments[..segments.len() - 1].join("/")
+    } else {
+        segments.join("/")
+    };
+    Some((
+        format!("{namespace}/{}/{verb}", types.join("/")),
+        format!("/{resource}"),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_write_is_named_by_its_path_as_arm_names_it() {
+        let sub = "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590";
+        let registry =
+            format!("{sub}/resourceGroups/g/providers/Microsoft.ContainerRegistry/registries/r");
+        for (method, path, operation, resource) in [
+            (
+                Method::PATCH,
+                registry.clone(),
+                "Microsoft.ContainerRegistry/registries/write",
+                registry.clone(),
+            ),
+            (
+                Method::DELETE,
+                registry.clone(),
+                "Microsoft.ContainerRegistry/registries/delete",
+                registry.clone(),
+            ),
+            (
+                Method::POST,
+                format!("{registry}/regenerateCredential"),
+                "Microsoft.ContainerRegistry/registries/regenerateCredential/action",
+                registry.clone(),
+            ),
+            (
+                Method::PUT,
+                format!("{registry}/scopeMaps/m"),
+                "Microsoft.ContainerRegistry/registries/scopeMaps/write",
+                format!("{registry}/scopeMaps/m"),
+            ),
+            (
+                Method::PUT,
+                format!("{sub}/resourceGroups/g"),
+                "Microsoft.Resources/subscriptions/resourceGroups/write",
+                format!("{sub}/resourceGroups/g"),
+            ),
+            (
+                Method::PUT,
+                format!("{sub}/providers/Microsoft.Authorization/roleAssignments/a"),
+                "Microsoft.Authorization/roleAssignments/write",
+                format!("{sub}/providers/Microsoft.Authorization/roleAssignments/a"),
+            ),
+        ] {
+            assert_eq!(
+                arm_operation(&method, &path),
+                Some((operation.to_owned(), resource)),
+                "{method} {path}"
+            );
+        }
+        for (method, path) in [
+            (Method::POST, "/v1.0/applications"),
+            (Method::POST, "/organizations/oauth2/v2.0/token"),
+            (Method::PUT, "/subscriptions/s/resourceGroups"),
+            (Method::POST, &*registry),
+            (Method::PUT, "/subscriptions/s/providers"),
+            (Method::PUT, "/subscriptions//resourceGroups/g"),
+        ] {
+            assert_eq!(arm_operation(&method, path), None, "{method} {path}");
+        }
     }
 }

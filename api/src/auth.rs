@@ -52,7 +52,10 @@ impl FromRequestParts<AppState> for Caller {
         } else {
             Audience::Management
         };
-        authenticate(state, token, audience).await
+        let caller = authenticate(state, token, audience).await?;
+        // A write that fails before its authorization is still recorded by its caller.
+        berth_infra::activity::note_caller(activity_caller(&caller));
+        Ok(caller)
     }
 }
 

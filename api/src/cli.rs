@@ -303,6 +303,7 @@ async fn rotate_signing_key(settings: &Settings) -> ExitCode {
         client_address: None,
         trace_id: None,
         method: "CLI".to_owned(),
+        by_path: None,
     };
     let (result, recording) = berth_infra::activity::recorded(facts, async {
         berth_infra::activity::note_caller(operator());

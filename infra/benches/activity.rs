@@ -52,6 +52,7 @@ fn facts() -> RequestFacts {
         client_address: Some("127.0.0.1".to_owned()),
         trace_id: None,
         method: "PATCH".to_owned(),
+        by_path: None,
     }
 }
 

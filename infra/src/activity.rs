@@ -38,6 +38,10 @@ pub struct RequestFacts {
     pub trace_id: Option<String>,
     /// The HTTP method.
     pub method: String,
+    /// The ARM operation and resource the request's method and path name, for a request that
+    /// fails before any authorization names them (a write to a resource that does not
+    /// exist).
+    pub by_path: Option<(String, String)>,
 }
 
 /// One request's activity, as learned so far.
@@ -183,8 +187,19 @@ impl Recording {
     }
 
     fn request(&self) -> Option<ActivityRequest> {
+        self.request_of(false)
+    }
+
+    /// The request's activity; with `by_path`, named by its method and path when no
+    /// authorization named it.
+    fn request_of(&self, by_path: bool) -> Option<ActivityRequest> {
         let s = self.state.lock().ok()?;
-        let (operation, resource_id) = s.operation.clone()?;
+        let named = s.operation.clone();
+        let (operation, resource_id) = if by_path {
+            named.or_else(|| self.facts.by_path.clone())?
+        } else {
+            named?
+        };
         Some(ActivityRequest {
             operation,
             resource_id,
@@ -204,13 +219,15 @@ impl Recording {
     /// failed after a commit; its start and end when it committed nothing.
     #[must_use]
     pub fn finish(&self, http_status: u16, error_code: Option<String>) -> Vec<ActivityEvent> {
-        let Some(request) = self.request() else {
+        let failed = http_status >= 400;
+        // A failure before any authorization is named by the request's path; a success that
+        // authorized no write changed nothing and is not recorded.
+        let Some(request) = self.request_of(failed) else {
             return Vec::new();
         };
         let Ok(s) = self.state.lock() else {
             return Vec::new();
         };
-        let failed = http_status >= 400;
         let status = if failed {
             ActivityStatus::Failed
         } else {
@@ -242,6 +259,10 @@ mod tests {
             client_address: Some("127.0.0.1".to_owned()),
             trace_id: None,
             method: "PUT".to_owned(),
+            by_path: Some((
+                "Microsoft.ContainerRegistry/registries/write".to_owned(),
+                "/s/r".to_owned(),
+            )),
         }
     }
 
@@ -295,6 +316,31 @@ mod tests {
         );
         assert_eq!(events[1].error_code.as_deref(), Some("AuthorizationFailed"));
         assert_eq!(events[0].operation_id, events[1].operation_id);
+    }
+
+    #[tokio::test]
+    async fn a_failure_before_any_authorization_is_named_by_its_path() {
+        let ((), recording) = recorded(facts(), async {
+            note_caller(caller());
+        })
+        .await;
+        let events = recording.finish(404, Some("ResourceNotFound".to_owned()));
+        assert_eq!(events.len(), 2);
+        assert_eq!(
+            events[1].request.operation,
+            "Microsoft.ContainerRegistry/registries/write"
+        );
+        assert_eq!(events[1].request.resource_id, "/s/r");
+        assert_eq!(events[1].error_code.as_deref(), Some("ResourceNotFound"));
+        assert!(
+            recording.finish(200, None).is_empty(),
+            "a success that authorized no write changed nothing"
+        );
+        let ((), anonymous) = recorded(facts(), async {}).await;
+        assert!(
+            anonymous.finish(401, None).is_empty(),
+            "no caller, no record"
+        );
     }
 
     #[tokio::test]

@@ -123,6 +123,38 @@ both_backends! {
         assert!(parsed.windows(2).all(|w| w[0] >= w[1]), "{times:?}");
     }
 
+    // A write that fails before any authorization (its path names no valid registry, so
+    // there is no scope to authorize at) is recorded as ARM records it, named by its method
+    // and path; one with no valid token names no caller and is not.
+    async fn a_write_that_fails_before_its_authorization_is_recorded_by_its_path(app) {
+        app.create_group("nf").await;
+        let registry = app.registry_path("nf", "ab");
+        let url = format!("{registry}?api-version={API}");
+        let reply = app.send(reqwest::Method::PATCH, &url, Some(&json!({"tags": {"a": "b"}})), &[("x-ms-correlation-request-id", "bad-name-1")]).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{:?}", reply.body);
+        let code = reply.body["error"]["code"].as_str().unwrap().to_owned();
+        let anonymous = reqwest::Client::new()
+            .delete(format!("{}{url}", app.base))
+            .header("x-ms-correlation-request-id", "anonymous-1")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+        let events = all_events(&app, &format!("{} and correlationId eq 'bad-name-1'", window())).await;
+        let story: Vec<(&str, &str)> = events.iter().rev().map(|e| (op(e), status_of(e))).collect();
+        assert_eq!(story, [
+            ("Microsoft.ContainerRegistry/registries/write", "Started"),
+            ("Microsoft.ContainerRegistry/registries/write", "Failed"),
+        ], "{events:#?}");
+        let failed = &events[0];
+        assert_eq!(failed["caller"], app.owner.0.as_str());
+        assert_eq!(failed["resourceId"], registry.as_str());
+        assert_eq!(failed["properties"]["errorCode"], code.as_str());
+        assert_eq!(failed["properties"]["statusCode"], "BadRequest");
+        assert_eq!(failed["httpRequest"]["method"], "PATCH");
+        assert!(all_events(&app, &format!("{} and correlationId eq 'anonymous-1'", window())).await.is_empty());
+    }
+
     async fn a_disable_is_accepted_and_its_wipe_is_recorded_as_events_of_its_operation(app) {
         app.create_group("wiped").await;
         let registry = app.registry_path("wiped", "wipedreg1");
