@@ -53,6 +53,50 @@ enum AuditCommand {
         #[arg(long, value_parser = parse_instant)]
         before: time::OffsetDateTime,
     },
+    /// Print the sign-in and repository events of the daily audit files
+    /// (BERTH_AUDIT_SINK=file, kept BERTH_AUDIT_RETENTION_DAYS days) that match, as the JSON
+    /// lines they are, oldest first: `berthd audit events --category login --result 401
+    /// --hours 12` lists last night's refused sign-ins.
+    Events(EventsArgs),
+}
+
+/// What `berthd audit events` selects.
+#[derive(Debug, clap::Args)]
+struct EventsArgs {
+    /// From this time (RFC 3339); the last --hours when not given.
+    #[arg(long, value_parser = parse_instant)]
+    since: Option<time::OffsetDateTime>,
+    /// Until this time (RFC 3339); now when not given.
+    #[arg(long, value_parser = parse_instant)]
+    until: Option<time::OffsetDateTime>,
+    /// How many hours back from --until to start, when --since is not given.
+    #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u32).range(1..=87_600))]
+    hours: u32,
+    /// Sign-ins (ContainerRegistryLoginEvents) or repository events
+    /// (ContainerRegistryRepositoryEvents).
+    #[arg(long, value_enum)]
+    category: Option<EventCategory>,
+    /// Login, Push, Pull, Delete, TrustDataPush or TrustDataDelete.
+    #[arg(long)]
+    operation: Option<String>,
+    /// The HTTP status answered, such as 401.
+    #[arg(long)]
+    result: Option<String>,
+    /// Who: a user's name, an application's appId, a token's name.
+    #[arg(long)]
+    identity: Option<String>,
+    /// The login server asked for.
+    #[arg(long)]
+    login_server: Option<String>,
+    /// The repository.
+    #[arg(long)]
+    repository: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum EventCategory {
+    Login,
+    Repository,
 }
 
 fn parse_instant(text: &str) -> Result<time::OffsetDateTime, String> {
@@ -109,6 +153,9 @@ pub async fn main() -> ExitCode {
             telemetry::init(settings.log_format);
             audit_verify(&settings).await
         }
+        Command::Audit {
+            command: AuditCommand::Events(args),
+        } => audit_events(&settings, args),
         Command::Audit {
             command: AuditCommand::Prune { before },
         } => {
@@ -258,6 +305,65 @@ async fn audit_verify(settings: &Settings) -> ExitCode {
         }
         Err(e) => {
             eprintln!("berthd: cannot read the activity log: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn audit_events(settings: &Settings, args: EventsArgs) -> ExitCode {
+    use berth_infra::diagnostics::{EventFilter, SinkTarget, query};
+    let dir = match &settings.audit_sink {
+        SinkTarget::Directory(dir) => dir,
+        SinkTarget::Stdout => {
+            eprintln!(
+                "berthd: BERTH_AUDIT_SINK=stdout: the events are where the collector of berthd's output keeps them"
+            );
+            return ExitCode::from(2);
+        }
+        SinkTarget::Off => {
+            eprintln!("berthd: BERTH_AUDIT_SINK=off: no events are kept");
+            return ExitCode::from(2);
+        }
+    };
+    let until = args.until.unwrap_or_else(time::OffsetDateTime::now_utc);
+    let since = args
+        .since
+        .unwrap_or(until - time::Duration::hours(args.hours.into()));
+    if since > until {
+        eprintln!("berthd: --since must not be after --until");
+        return ExitCode::from(2);
+    }
+    let filter = EventFilter {
+        category: args.category.map(|c| {
+            match c {
+                EventCategory::Login => berth_domain::diagnostics::LOGIN_EVENTS,
+                EventCategory::Repository => berth_domain::diagnostics::REPOSITORY_EVENTS,
+            }
+            .to_owned()
+        }),
+        operation: args.operation,
+        result: args.result,
+        identity: args.identity,
+        login_server: args.login_server,
+        repository: args.repository,
+    };
+    let stdout = std::io::stdout();
+    match query(dir, since, until, &filter, &mut stdout.lock()) {
+        Ok(count) => {
+            eprintln!("berthd: {} events", count.matched);
+            if count.unreadable > 0 {
+                eprintln!(
+                    "berthd: {} lines of the audit files are not events and were skipped",
+                    count.unreadable
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!(
+                "berthd: cannot read the audit files in {}: {e}",
+                dir.display()
+            );
             ExitCode::from(2)
         }
     }

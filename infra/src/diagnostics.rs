@@ -70,6 +70,99 @@ pub fn file_of(dir: &Path, day: time::Date) -> PathBuf {
     ))
 }
 
+/// What [`query`] selects: events of a time range, each field given matching exactly
+/// (case aside).
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    /// `ContainerRegistryLoginEvents` or `ContainerRegistryRepositoryEvents`.
+    pub category: Option<String>,
+    /// `Login`, `Push`, `Pull`, `Delete`, `TrustDataPush`, `TrustDataDelete`.
+    pub operation: Option<String>,
+    /// The HTTP status answered (`401`).
+    pub result: Option<String>,
+    /// Who.
+    pub identity: Option<String>,
+    /// The login server.
+    pub login_server: Option<String>,
+    /// The repository.
+    pub repository: Option<String>,
+}
+
+impl EventFilter {
+    fn matches(&self, event: &serde_json::Value) -> bool {
+        let field = |name: &str, wanted: &Option<String>| {
+            wanted.as_ref().is_none_or(|w| {
+                event[name]
+                    .as_str()
+                    .is_some_and(|v| v.eq_ignore_ascii_case(w))
+            })
+        };
+        field("Category", &self.category)
+            && field("OperationName", &self.operation)
+            && field("ResultType", &self.result)
+            && field("Identity", &self.identity)
+            && field("LoginServer", &self.login_server)
+            && field("Repository", &self.repository)
+    }
+}
+
+/// What [`query`] read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueryCount {
+    /// Lines written out.
+    pub matched: u64,
+    /// Lines that are not events (a line cut short by a crash, an edit).
+    pub unreadable: u64,
+}
+
+/// Writes to `out`, as the JSON lines they are, the events of the daily files in `dir` that
+/// happened from `from` to `to` and that `filter` selects, oldest first.
+///
+/// # Errors
+/// When a file cannot be read or `out` written.
+pub fn query(
+    dir: &Path,
+    from: OffsetDateTime,
+    to: OffsetDateTime,
+    filter: &EventFilter,
+    out: &mut impl Write,
+) -> std::io::Result<QueryCount> {
+    use std::io::BufRead;
+    let mut count = QueryCount::default();
+    let mut day = from.date();
+    while day <= to.date() {
+        let file = match std::fs::File::open(file_of(dir, day)) {
+            Ok(file) => Some(file),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e),
+        };
+        for line in file
+            .into_iter()
+            .flat_map(|f| std::io::BufReader::new(f).lines())
+        {
+            let line = line?;
+            let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {
+                count.unreadable += 1;
+                continue;
+            };
+            let at = event["TimeGenerated"].as_str().and_then(|t| {
+                OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
+            });
+            let Some(at) = at else {
+                count.unreadable += 1;
+                continue;
+            };
+            if at >= from && at <= to && filter.matches(&event) {
+                writeln!(out, "{line}")?;
+                count.matched += 1;
+            }
+        }
+        let Some(next) = day.next_day() else { break };
+        day = next;
+    }
+    Ok(count)
+}
+
 /// Deletes the daily files older than `retention_days` before `now`.
 fn prune(dir: &Path, retention_days: u32, now: OffsetDateTime) {
     let oldest = file_of(

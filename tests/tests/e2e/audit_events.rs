@@ -27,6 +27,24 @@ fn audit_events(app: &TestApp) -> Vec<Value> {
         .collect()
 }
 
+/// Runs `berthd audit events args` on `app`'s data directory: its exit code, standard
+/// output and standard error.
+async fn audit_query(app: &TestApp, args: &[&str]) -> (i32, String, String) {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_berthd-e2e"))
+        .args(["audit", "events"])
+        .args(args)
+        .env_clear()
+        .env("BERTH_DATA_DIR", app.data_dir.path())
+        .output()
+        .await
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_ins_and_trust_writes_are_recorded_and_no_sink_holds_a_secret() {
     let app = berth_tests::spawn_app_with(
@@ -138,6 +156,74 @@ async fn sign_ins_and_trust_writes_are_recorded_and_no_sink_holds_a_secret() {
     assert_eq!(push["LoginServer"], login.as_str());
     assert_eq!(push["ResultType"], "200");
     assert!(push["Identity"].as_str().is_some_and(|i| !i.is_empty()));
+
+    // They are queried with berthd audit events.
+    let refusals = audit_query(&app, &["--category", "login", "--result", "401"]).await;
+    assert_eq!(refusals.0, 0, "{refusals:?}");
+    let lines: Vec<Value> = refusals
+        .1
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let in_file = events.iter().filter(|e| e["ResultType"] == "401").count();
+    assert_eq!(lines.len(), in_file, "{refusals:?}");
+    assert!(
+        lines
+            .iter()
+            .all(|e| e["ResultType"] == "401" && e["Identity"] == owner.as_str()),
+        "{lines:?}"
+    );
+    let pushes = audit_query(
+        &app,
+        &[
+            "--category",
+            "repository",
+            "--operation",
+            "trustdatapush",
+            "--login-server",
+            &login,
+        ],
+    )
+    .await;
+    assert_eq!(pushes.0, 0, "{pushes:?}");
+    assert!(
+        !pushes.1.is_empty() && pushes.1.lines().all(|l| l.contains("\"TrustDataPush\"")),
+        "{pushes:?}"
+    );
+    let later = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
+    let fmt3339 = |t: time::OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    let none = audit_query(
+        &app,
+        &[
+            "--since",
+            &fmt3339(later),
+            "--until",
+            &fmt3339(later + time::Duration::hours(1)),
+        ],
+    )
+    .await;
+    assert_eq!((none.0, none.1.as_str()), (0, ""), "{none:?}");
+    assert!(none.2.contains("0 events"), "{none:?}");
+    let inverted = audit_query(
+        &app,
+        &[
+            "--since",
+            &fmt3339(later),
+            "--until",
+            &fmt3339(later - time::Duration::hours(2)),
+        ],
+    )
+    .await;
+    assert_eq!(inverted.0, 2, "{inverted:?}");
+    assert!(
+        inverted.2.contains("--since must not be after --until"),
+        "{inverted:?}"
+    );
+    let unknown = audit_query(&app, &["--category", "everything"]).await;
+    assert_eq!(unknown.0, 2, "{unknown:?}");
 
     // No sink holds a secret.
     let now = time::OffsetDateTime::now_utc();
