@@ -641,6 +641,26 @@ impl TestApp {
         Reply::read(response).await
     }
 
+    /// The text of `/metrics`, asked with `token` when one is given (without, the test's
+    /// address must be allowed by `BERTH_METRICS_ALLOW`).
+    ///
+    /// # Panics
+    /// When the request fails.
+    pub async fn metrics_text(&self, token: Option<&str>) -> String {
+        let mut request = self.client.get(format!("{}/metrics", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .unwrap_or_else(|e| panic!("GET /metrics failed: {e}"))
+            .text()
+            .await
+            .unwrap_or_else(|e| panic!("GET /metrics failed: {e}"))
+    }
+
     /// GET, returning status and body.
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
         let r = self.send(Method::GET, path, None, &[]).await;

@@ -252,15 +252,7 @@ async fn sign_ins_and_trust_writes_are_recorded_and_no_sink_holds_a_secret() {
             .any(|e| e["operationName"]["value"]
                 == "Microsoft.ContainerRegistry/registries/listCredentials/action")
     );
-    let metrics = app
-        .client
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics_text(None).await;
     let audit = std::fs::read_to_string(app.data_dir.path().join("audit")).unwrap_or_default()
         + &audit_events(&app)
             .iter()

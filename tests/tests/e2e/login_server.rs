@@ -414,16 +414,7 @@ async fn images_pushed_at_a_login_server_stay_in_their_registry() {
 
     // The login servers' requests are counted by the registry API's route templates; no
     // repository, tag, digest or login server name becomes a label.
-    let text = app
-        .client
-        .get(format!("{}/metrics", app.base))
-        .bearer_auth(&app.management_token)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics_text(Some(&app.management_token)).await;
     let count = |labels: &str| -> f64 {
         text.lines()
             .filter(|l| l.starts_with(&format!("berth_http_requests_total{{{labels}")))

@@ -195,15 +195,7 @@ async fn prometheus_scrapes_the_token_counters_and_promtool_accepts_the_text() {
     );
 
     // The text itself: promtool's checks pass, and no label names a resource or a person.
-    let text = app
-        .client
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics_text(None).await;
     let mut promtool = tokio::process::Command::new(binary("promtool"))
         .args(["check", "metrics"])
         .stdin(std::process::Stdio::piped())
