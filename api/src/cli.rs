@@ -72,8 +72,8 @@ struct EventsArgs {
     /// How many hours back from --until to start, when --since is not given.
     #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u32).range(1..=87_600))]
     hours: u32,
-    /// Sign-ins (ContainerRegistryLoginEvents) or repository events
-    /// (ContainerRegistryRepositoryEvents).
+    /// Registry sign-ins (ContainerRegistryLoginEvents), repository events
+    /// (ContainerRegistryRepositoryEvents), or sign-ins at the built-in issuer (SignInLogs).
     #[arg(long, value_enum)]
     category: Option<EventCategory>,
     /// Login, Push, Pull, Delete, TrustDataPush or TrustDataDelete.
@@ -97,6 +97,7 @@ struct EventsArgs {
 enum EventCategory {
     Login,
     Repository,
+    SignIn,
 }
 
 fn parse_instant(text: &str) -> Result<time::OffsetDateTime, String> {
@@ -338,6 +339,7 @@ fn audit_events(settings: &Settings, args: EventsArgs) -> ExitCode {
             match c {
                 EventCategory::Login => berth_domain::diagnostics::LOGIN_EVENTS,
                 EventCategory::Repository => berth_domain::diagnostics::REPOSITORY_EVENTS,
+                EventCategory::SignIn => berth_domain::diagnostics::SIGN_IN_EVENTS,
             }
             .to_owned()
         }),

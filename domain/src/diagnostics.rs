@@ -11,6 +11,9 @@ use time::OffsetDateTime;
 pub const LOGIN_EVENTS: &str = "ContainerRegistryLoginEvents";
 /// ACR's category of repository events.
 pub const REPOSITORY_EVENTS: &str = "ContainerRegistryRepositoryEvents";
+/// The category of sign-ins at Berth's built-in issuer (management and directory tokens),
+/// named as Entra ID names its sign-in logs; the columns are the ones above.
+pub const SIGN_IN_EVENTS: &str = "SignInLogs";
 
 /// One event, with the columns ACR's tables have.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -19,9 +22,9 @@ pub struct DiagnosticEvent {
     /// When it happened.
     #[serde(with = "time::serde::rfc3339")]
     pub time_generated: OffsetDateTime,
-    /// [`LOGIN_EVENTS`] or [`REPOSITORY_EVENTS`].
+    /// [`LOGIN_EVENTS`], [`REPOSITORY_EVENTS`] or [`SIGN_IN_EVENTS`].
     pub category: &'static str,
-    /// `Login`, `TrustDataPush`, `TrustDataDelete`...
+    /// `Login`, `SignIn`, `Push`, `Pull`, `TrustDataPush`, `TrustDataDelete`...
     pub operation_name: String,
     /// The HTTP status answered (`200`, `401`...).
     pub result_type: String,
@@ -29,7 +32,7 @@ pub struct DiagnosticEvent {
     pub result_description: String,
     /// Who: a user's name, an application's appId, a token's name; empty when anonymous.
     pub identity: String,
-    /// The login server (or trust service) asked for.
+    /// The login server (or trust service) asked for; the issuer's URL for a sign-in there.
     pub login_server: String,
     /// The client's address.
     pub caller_ip_address: String,

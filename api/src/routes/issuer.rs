@@ -16,7 +16,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use berth_domain::identity::{Jwk, TokenRequest};
+use berth_domain::identity::{Jwk, OAuthError, TokenRequest, TokenResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
@@ -257,7 +257,51 @@ async fn issue(state: &AppState, client: &str, headers: &HeaderMap, body: &Bytes
             _ => {}
         }
     }
-    match state.tokens.token(&request, client).await {
+    let facts = crate::audit::EventFacts::of(headers, client.to_owned());
+    let outcome = state.tokens.token(&request, client).await;
+    // Who signs in: the user name given, the person a refresh or a code was for, or the
+    // application (never a secret).
+    let identity = request
+        .username
+        .clone()
+        .or_else(|| {
+            outcome
+                .as_ref()
+                .ok()
+                .and_then(|t| t.client_info.map(|(uid, _)| uid.to_string()))
+        })
+        .or_else(|| request.client_id.clone())
+        .unwrap_or_default()
+        .chars()
+        .take(256)
+        .collect();
+    let response = answer_token(state, &request, headers, outcome);
+    let description = if response.status().is_success() {
+        "token issued".to_owned()
+    } else {
+        crate::audit::reason(response.status())
+    };
+    let mut event = facts.event(
+        berth_domain::diagnostics::SIGN_IN_EVENTS,
+        "SignIn",
+        response.status(),
+        description,
+        identity,
+        &state.tokens.settings().base_url,
+    );
+    event.grant = Some(request.grant_type.chars().take(64).collect());
+    state.diagnostics.record(event);
+    response
+}
+
+/// The token answer, or the refusal, counted.
+fn answer_token(
+    state: &AppState,
+    request: &TokenRequest,
+    headers: &HeaderMap,
+    outcome: Result<TokenResponse, OAuthError>,
+) -> Response {
+    match outcome {
         Ok(t) => {
             state.metrics.token_issued("issuer", &request.grant_type);
             Json(TokenAnswer {

@@ -157,6 +157,51 @@ async fn sign_ins_and_trust_writes_are_recorded_and_no_sink_holds_a_secret() {
     assert_eq!(push["ResultType"], "200");
     assert!(push["Identity"].as_str().is_some_and(|i| !i.is_empty()));
 
+    // Sign-ins at the built-in issuer: the owner's (the test's management token) and one
+    // with a wrong secret.
+    let refused_sign_in = app
+        .post_form(
+            "/organizations/oauth2/v2.0/token",
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", owner.as_str()),
+                ("client_secret", wrong),
+                ("scope", "https://management.berth.local/.default"),
+            ],
+        )
+        .await;
+    assert_eq!(refused_sign_in.status, StatusCode::UNAUTHORIZED);
+    // The writer gathers events for 50 ms before it writes them.
+    let sign_ins = poll(
+        Duration::from_secs(10),
+        Duration::from_millis(100),
+        || async {
+            let (code, out, err) =
+                audit_query(&app, &["--category", "sign-in", "--identity", &owner]).await;
+            assert_eq!(code, 0, "{err}");
+            let events: Vec<Value> = out
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect();
+            events
+                .iter()
+                .any(|e| e["ResultType"] == "401")
+                .then_some(events)
+        },
+    )
+    .await
+    .unwrap_or_else(|| panic!("the refused sign-in is not in the audit file"));
+    assert!(
+        sign_ins.iter().any(|e| e["ResultType"] == "200"
+            && e["Grant"] == "client_credentials"
+            && e["OperationName"] == "SignIn"),
+        "{sign_ins:#?}"
+    );
+    let last = sign_ins.last().unwrap();
+    assert_eq!(last["ResultType"], "401", "{sign_ins:#?}");
+    assert_eq!(last["CallerIpAddress"], "127.0.0.1");
+    assert_eq!(last["LoginServer"], app.base.as_str());
+
     // They are queried with berthd audit events.
     let refusals = audit_query(&app, &["--category", "login", "--result", "401"]).await;
     assert_eq!(refusals.0, 0, "{refusals:?}");
