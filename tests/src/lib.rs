@@ -641,6 +641,26 @@ impl TestApp {
         Reply::read(response).await
     }
 
+    /// Today's sign-in and repository events in the app's audit file
+    /// (`BERTH_AUDIT_SINK=file`, the default), as JSON; none when the file is not there yet.
+    ///
+    /// # Panics
+    /// When a line is not JSON.
+    #[must_use]
+    pub fn audit_events(&self) -> Vec<Value> {
+        let file = berth_infra::diagnostics::file_of(
+            &self.data_dir.path().join("audit"),
+            time::OffsetDateTime::now_utc().date(),
+        );
+        std::fs::read_to_string(file)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| {
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}"))
+            })
+            .collect()
+    }
+
     /// The text of `/metrics`, asked with `token` when one is given (without, the test's
     /// address must be allowed by `BERTH_METRICS_ALLOW`).
     ///

@@ -11,22 +11,6 @@ use base64::engine::general_purpose::STANDARD;
 use berth_tests::{Backend, SpawnOptions, poll};
 use std::time::Duration;
 
-/// The audit file of today in `app`'s data directory, as events.
-fn audit_events(app: &TestApp) -> Vec<Value> {
-    let today = time::OffsetDateTime::now_utc().date();
-    let file = app.data_dir.path().join("audit").join(format!(
-        "events-{:04}-{:02}-{:02}.jsonl",
-        today.year(),
-        u8::from(today.month()),
-        today.day()
-    ));
-    std::fs::read_to_string(file)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}")))
-        .collect()
-}
-
 /// Runs `berthd audit events args` on `app`'s data directory: its exit code, standard
 /// output and standard error.
 async fn audit_query(app: &TestApp, args: &[&str]) -> (i32, String, String) {
@@ -78,38 +62,20 @@ async fn sign_ins_and_trust_writes_are_recorded_and_no_sink_holds_a_secret() {
         .await;
     }
     // The admin user's passwords are shown (and recorded as an action, without them).
-    let admin = app
-        .patch(
-            &format!("{registry}?api-version={API}"),
-            &json!({"properties": {"adminUserEnabled": true}}),
-        )
-        .await;
-    assert_eq!(admin.status, StatusCode::OK);
-    let credentials = app
-        .send(
-            reqwest::Method::POST,
-            &format!("{registry}/listCredentials?api-version={API}"),
-            None,
-            &[],
-        )
-        .await;
-    let admin_password = credentials.body["passwords"][0]["value"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let admin_password = super::docker_credentials::admin_password(&app, &registry).await;
 
     let events = poll(
         Duration::from_secs(10),
         Duration::from_millis(100),
         || async {
-            let events = audit_events(&app);
+            let events = app.audit_events();
             (events.iter().any(|e| e["ResultType"] == "401")
                 && events.iter().any(|e| e["OperationName"] == "TrustDataPush"))
             .then_some(events)
         },
     )
     .await
-    .unwrap_or_else(|| panic!("the audit file lacks events: {:#?}", audit_events(&app)));
+    .unwrap_or_else(|| panic!("the audit file lacks events: {:#?}", app.audit_events()));
     let issued = events
         .iter()
         .find(|e| {
@@ -299,7 +265,8 @@ async fn sign_ins_and_trust_writes_are_recorded_and_no_sink_holds_a_secret() {
     );
     let metrics = app.metrics_text(None).await;
     let audit = std::fs::read_to_string(app.data_dir.path().join("audit")).unwrap_or_default()
-        + &audit_events(&app)
+        + &app
+            .audit_events()
             .iter()
             .map(Value::to_string)
             .collect::<String>();

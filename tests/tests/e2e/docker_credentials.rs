@@ -65,7 +65,7 @@ async fn scoped_token(app: &TestApp, registry: &str) -> String {
 }
 
 /// The admin user, enabled, and its first password.
-async fn admin_password(app: &TestApp, registry: &str) -> String {
+pub(super) async fn admin_password(app: &TestApp, registry: &str) -> String {
     let on = app
         .patch(
             &format!("{registry}?api-version={API}"),

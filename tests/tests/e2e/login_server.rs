@@ -363,22 +363,11 @@ async fn images_pushed_at_a_login_server_stay_in_their_registry() {
     assert!(!body.contains("dataplanea/"), "{body}");
 
     // Each push and pull of a manifest is a repository event, by its client's identity.
-    let today = time::OffsetDateTime::now_utc().date();
-    let file = app.data_dir.path().join("audit").join(format!(
-        "events-{:04}-{:02}-{:02}.jsonl",
-        today.year(),
-        u8::from(today.month()),
-        today.day()
-    ));
     let events = berth_tests::poll(
         std::time::Duration::from_secs(10),
         std::time::Duration::from_millis(100),
         || async {
-            let events: Vec<Value> = std::fs::read_to_string(&file)
-                .unwrap_or_default()
-                .lines()
-                .map(|l| serde_json::from_str(l).unwrap())
-                .collect();
+            let events = app.audit_events();
             events
                 .iter()
                 .any(|e| e["OperationName"] == "Pull" && e["ResultType"] == "404")
@@ -386,7 +375,7 @@ async fn images_pushed_at_a_login_server_stay_in_their_registry() {
         },
     )
     .await
-    .unwrap_or_else(|| panic!("no repository events in {}", file.display()));
+    .unwrap_or_else(|| panic!("no repository events: {:#?}", app.audit_events()));
     let of = |op: &str, server: &str, status: &str| {
         events
             .iter()

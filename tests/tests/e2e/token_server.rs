@@ -725,20 +725,7 @@ async fn trust_scopes_need_content_trust_push_rights_and_the_signer_role() {
         json!([{"type": "repository", "name": gun, "actions": ["pull"]}])
     );
     // The admin user never pushes trust data.
-    app.patch(
-        &format!("{registry}?api-version={API}"),
-        &json!({"properties": {"adminUserEnabled": true}}),
-    )
-    .await;
-    let creds = app
-        .send(
-            reqwest::Method::POST,
-            &format!("{registry}/listCredentials?api-version={API}"),
-            None,
-            &[],
-        )
-        .await;
-    let password = creds.body["passwords"][0]["value"].as_str().unwrap();
+    let password = super::docker_credentials::admin_password(&app, &registry).await;
     let admin = app
         .send_as(
             reqwest::Method::GET,
