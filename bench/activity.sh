@@ -39,7 +39,8 @@ cleanup() {
 trap cleanup EXIT
 source bench/lib.sh
 
-# The ratio table of `label`: runs of the baseline and of the measured, as "a b c" strings.
+# One row of a ratio table: the runs of the baseline and of the measured ("a b c"), their
+# medians' ratio, and the goal.
 ratios() { # title, baseline label, baseline runs, measured label, measured runs, unit, goal, lower is better (1/0)
     python3 - "$@" <<'PY'
 import statistics, sys
@@ -86,25 +87,8 @@ if part patch; then
             binary="$bin/berthd"
             [ "$kind" = unrecorded ] && binary="$bin/examples/unrecorded"
             start "$name" "$binary" "${env[@]}"
-            python3 - "${base[$name]}" "$work/$name" <<'PY'
-import json, sys, urllib.parse, urllib.request
-base, out = sys.argv[1], sys.argv[2]
-owner = json.load(open(f"{out}/data/bootstrap-owner.json"))
-form = urllib.parse.urlencode({"grant_type": "client_credentials", "client_id": owner["appId"],
-    "client_secret": owner["secret"], "scope": "https://management.berth.local/.default"}).encode()
-token = json.load(urllib.request.urlopen(f"{base}/organizations/oauth2/v2.0/token", form))["access_token"]
-def call(method, path, body=None):
-    req = urllib.request.Request(base + path, method=method, data=json.dumps(body).encode() if body else None,
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
-    return json.load(urllib.request.urlopen(req))
-sub = call("GET", "/subscriptions?api-version=2022-12-01")["value"][0]["subscriptionId"]
-call("PUT", f"/subscriptions/{sub}/resourceGroups/bench?api-version=2025-04-01", {"location": "westus"})
-prefix = f"/subscriptions/{sub}/resourceGroups/bench/providers/Microsoft.ContainerRegistry/registries"
-for i in range(64):
-    call("PUT", f"{prefix}/benchreg{i}?api-version=2025-11-01", {"location": "westus", "sku": {"name": "Premium"}})
-open(f"{out}/token", "w").write(token)
-open(f"{out}/url", "w").write(f"{base}{prefix}/benchreg0?api-version=2025-11-01")
-PY
+            python3 bench/registries.py "${base[$name]}" "$work/$name/data/bootstrap-owner.json" \
+                "$work/$name/token" "$work/$name/url"
             cat >"$work/$name/patch.lua" <<LUA
 wrk.headers["Authorization"] = "Bearer $(cat "$work/$name/token")"
 wrk.headers["Content-Type"] = "application/json"

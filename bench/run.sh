@@ -45,28 +45,9 @@ start_berthd() { # name, extra env...
     pids+=($!)
     wait_up "http://127.0.0.1:$port/readyz"
     local base="http://127.0.0.1:$port"
-    # The bootstrap owner's token, as every request carries one.
-    local token
-    token=$(python3 - "$base" "$work/$name/bootstrap-owner.json" <<'PY'
-import json, sys, urllib.parse, urllib.request
-base, owner = sys.argv[1], json.load(open(sys.argv[2]))
-form = urllib.parse.urlencode({"grant_type": "client_credentials", "client_id": owner["appId"],
-    "client_secret": owner["secret"], "scope": "https://management.berth.local/.default"}).encode()
-print(json.load(urllib.request.urlopen(f"{base}/organizations/oauth2/v2.0/token", form))["access_token"])
-PY
-)
-    echo "$token" >"$work/$name.token"
-    local sub
-    sub=$(curl -s -H "Authorization: Bearer $token" "$base/subscriptions?api-version=2022-12-01" | python3 -c 'import json,sys; print(json.load(sys.stdin)["value"][0]["subscriptionId"])')
-    curl -sf -H "Authorization: Bearer $token" -X PUT -H 'Content-Type: application/json' -d '{"location":"westus"}' \
-        "$base/subscriptions/$sub/resourceGroups/bench?api-version=2025-04-01" >/dev/null
-    # 64 registries: GETs read benchreg0, PUTs update one picked at random per request.
-    local prefix="$base/subscriptions/$sub/resourceGroups/bench/providers/Microsoft.ContainerRegistry/registries"
-    for i in $(seq 0 63); do
-        curl -sf -H "Authorization: Bearer $token" -X PUT -H 'Content-Type: application/json' \
-            -d '{"location":"westus","sku":{"name":"Premium"}}' "$prefix/benchreg$i?api-version=2025-11-01" >/dev/null
-    done
-    echo "$prefix/benchreg0?api-version=2025-11-01" >"$work/$name.url"
+    # The bootstrap owner's token (every request carries one) and 64 registries: GETs read
+    # benchreg0, PUTs update one picked at random per request.
+    python3 bench/registries.py "$base" "$work/$name/bootstrap-owner.json" "$work/$name.token" "$work/$name.url"
 }
 start_berthd sqlite
 start_berthd postgres BERTH_DATABASE_URL="$pg_url" BERTH_DATABASE_SCHEMA="$schema"
