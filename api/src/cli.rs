@@ -32,7 +32,7 @@ enum Command {
     /// keys stay valid until they expire, and the registry token certificate bundle lists
     /// old and new keys (give registries the new bundle).
     RotateSigningKey,
-    /// The activity log's integrity.
+    /// The activity log (verify its chain, prune it) and the audit events (query them).
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
@@ -352,11 +352,11 @@ fn audit_events(settings: &Settings, args: EventsArgs) -> ExitCode {
     let stdout = std::io::stdout();
     match query(dir, since, until, &filter, &mut stdout.lock()) {
         Ok(count) => {
-            eprintln!("berthd: {} events", count.matched);
+            eprintln!("berthd: {}", counted(count.matched, "event", "events"));
             if count.unreadable > 0 {
                 eprintln!(
-                    "berthd: {} lines of the audit files are not events and were skipped",
-                    count.unreadable
+                    "berthd: {} of the audit files not an event, skipped",
+                    counted(count.unreadable, "line", "lines")
                 );
             }
             ExitCode::SUCCESS
@@ -382,7 +382,10 @@ async fn audit_prune(settings: &Settings, before: time::OffsetDateTime) -> ExitC
     };
     match store.activity.prune(before).await {
         Ok(deleted) => {
-            println!("berthd: {deleted} records of the activity log were pruned");
+            println!(
+                "berthd: {} of the activity log pruned",
+                counted(deleted, "record", "records")
+            );
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -390,6 +393,11 @@ async fn audit_prune(settings: &Settings, before: time::OffsetDateTime) -> ExitC
             ExitCode::FAILURE
         }
     }
+}
+
+/// `n` and the noun, singular or plural as `n` asks.
+fn counted(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// The operator running `berthd` on this machine, as the activity log names them.
