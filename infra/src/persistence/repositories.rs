@@ -885,14 +885,17 @@ impl OperationRepository for SeaOrmOperationRepository {
                 let (first, activity) = (row.attempts == 1, row.activity.clone());
                 let op = operation_from_row(row)?;
                 if first {
-                    // The operation's first step is an event of its own, with its claim.
+                    // The operation's first step is an event of its own, with its claim. Its
+                    // time is the claim's, read now: `now` was read before the claim could
+                    // see the operation, possibly before the request that started it ended,
+                    // and the step must not be listed before that request's end.
                     txn.append(&super::activity_log::operation_step(
                         activity.as_deref(),
                         op.id.as_uuid(),
                         berth_domain::activity::ActivityStatus::Started,
                         step_description(&op.kind, None),
                         None,
-                        now,
+                        std::cmp::Ord::max(OffsetDateTime::now_utc(), now),
                     ))
                     .await?;
                 }
