@@ -220,6 +220,10 @@ impl Recording {
     #[must_use]
     pub fn finish(&self, http_status: u16, error_code: Option<String>) -> Vec<ActivityEvent> {
         let failed = http_status >= 400;
+        // The common end: a write whose commit carried its records; nothing is built for it.
+        if !failed && self.state.lock().is_ok_and(|s| s.committed.is_some()) {
+            return Vec::new();
+        }
         // A failure before any authorization is named by the request's path; a success that
         // authorized no write changed nothing and is not recorded.
         let Some(request) = self.request_of(failed) else {
@@ -239,10 +243,10 @@ impl Recording {
             end.error_code = error_code;
             end.missing_action.clone_from(&s.refused);
         }
-        match (s.committed, failed) {
-            (Some(_), false) => Vec::new(),
-            (Some(_), true) => vec![end],
-            (None, _) => vec![start, end],
+        if s.committed.is_some() {
+            vec![end]
+        } else {
+            vec![start, end]
         }
     }
 }
