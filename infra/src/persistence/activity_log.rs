@@ -106,51 +106,116 @@ impl Columns {
     }
 }
 
-/// A position of the chain: a record's `seq` and `hash` (the head's, or the base's).
+/// A position in a chain: a record's `position` and `hash` (the head's, or the base's).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ChainHead {
     seq: i64,
     hash: String,
 }
 
-/// The head this process last saw committed, so the next records are chained without
-/// reading it first. It may be stale (another replica or process wrote since, or a commit
-/// failed after its append): the append then finds the head elsewhere and reads it.
-#[derive(Debug, Default)]
-pub(crate) struct HeadCache(std::sync::Mutex<Option<ChainHead>>);
+/// The chains this process appends to, each with the head it last committed there, so the
+/// next records are chained without reading the head first. A write transaction leases a
+/// chain no other transaction of this process holds ([`Chains::lease`]), so within a process
+/// writers never wait for one another's head. A head may still be stale (another replica or
+/// process wrote to that chain since): the append then finds it moved and reads it.
+#[derive(Debug)]
+pub(crate) struct Chains {
+    /// The chains free to lease, the most recently returned last.
+    free: std::sync::Mutex<Vec<(i32, Option<ChainHead>)>>,
+    count: i32,
+}
 
-impl HeadCache {
-    fn get(&self) -> Option<ChainHead> {
-        self.0.lock().ok().and_then(|head| head.clone())
+impl Chains {
+    /// `count` chains, 1 to `count`, in an order that starts at a random chain, so that
+    /// replicas mostly lease different ones.
+    pub(crate) fn new(count: i32) -> Self {
+        let count = count.max(1);
+        let first = i32::try_from(uuid::Uuid::new_v4().as_u128() % count.unsigned_abs() as u128)
+            .unwrap_or(0);
+        let free = (0..count)
+            .map(|i| ((first + i) % count + 1, None))
+            .collect();
+        Self {
+            free: std::sync::Mutex::new(free),
+            count,
+        }
     }
 
-    /// Notes a head that committed, unless a later one already was.
-    pub(crate) fn advance(&self, head: ChainHead) {
-        if let Ok(mut cached) = self.0.lock()
-            && cached.as_ref().is_none_or(|c| c.seq < head.seq)
-        {
-            *cached = Some(head);
+    /// A chain for one transaction: a free one, else (more transactions than chains) one that
+    /// another transaction holds, with its head unknown, so the append waits for its lock.
+    pub(crate) fn lease(self: &Arc<Self>) -> Lease {
+        let taken = self.free.lock().ok().and_then(|mut free| free.pop());
+        let (chain, committed, pooled) = match taken {
+            Some((chain, head)) => (chain, head, true),
+            None => {
+                let chain = i32::try_from(
+                    uuid::Uuid::new_v4().as_u128() % self.count.unsigned_abs() as u128,
+                )
+                .unwrap_or(0)
+                    + 1;
+                (chain, None, false)
+            }
+        };
+        Lease {
+            chain,
+            committed,
+            pending: None,
+            pooled,
+            chains: Arc::clone(self),
         }
     }
 }
 
-/// The rows of `events`, chained after `head`.
+/// A chain leased by one write transaction. Dropped, it goes back to the free chains with the
+/// head its transaction committed, or the one it had when the transaction did not commit.
+#[derive(Debug)]
+pub(crate) struct Lease {
+    chain: i32,
+    committed: Option<ChainHead>,
+    /// The head after this transaction's records, until it commits.
+    pending: Option<ChainHead>,
+    pooled: bool,
+    chains: Arc<Chains>,
+}
+
+impl Lease {
+    /// Notes that the transaction committed: its records' head is the chain's.
+    pub(crate) fn committed(mut self) {
+        if let Some(head) = self.pending.take() {
+            self.committed = Some(head);
+        }
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if self.pooled
+            && let Ok(mut free) = self.chains.free.lock()
+        {
+            free.push((self.chain, self.committed.take()));
+        }
+    }
+}
+
+/// The rows of `events`, chained in `chain` after `head`. `seq` is the position on SQLite
+/// (one chain); PostgreSQL assigns it.
 fn chain_rows(
     key: &ActivityChainKey,
+    chain: i32,
     head: &ChainHead,
     events: &[ActivityEvent],
 ) -> Result<Vec<event::Model>, StoreError> {
-    let (mut seq, mut previous) = (head.seq, head.hash.clone());
+    let (mut position, mut previous) = (head.seq, head.hash.clone());
     let mut rows = Vec::with_capacity(events.len());
     for e in events {
-        seq += 1;
+        position += 1;
         let data = serde_json::to_string(e)
             .map_err(|err| StoreError(format!("an activity event is not JSON: {err}")))?;
-        let hash = key.link(&previous, seq, &data);
+        let hash = key.link(&previous, position, &data);
         let c = Columns::of(e);
         previous.clone_from(&hash);
         rows.push(event::Model {
-            seq,
+            seq: position,
             event_id: e.id.to_string(),
             event_time: c.event_time,
             subscription: c.subscription,
@@ -162,6 +227,8 @@ fn chain_rows(
             status: c.status,
             data,
             hash,
+            chain,
+            position,
         });
     }
     Ok(rows)
@@ -170,80 +237,86 @@ fn chain_rows(
 /// The head after `rows`.
 fn last_of(rows: &[event::Model]) -> Option<ChainHead> {
     rows.last().map(|r| ChainHead {
-        seq: r.seq,
+        seq: r.position,
         hash: r.hash.clone(),
     })
 }
 
-const COLUMNS: &str = "seq, event_id, event_time, subscription, resource_group, resource_key, \
-                       provider, correlation_id, caller, status, data, hash";
+/// The columns PostgreSQL's append writes (`seq` comes from its sequence).
+const COLUMNS: &str = "chain, position, event_id, event_time, subscription, resource_group, \
+                       resource_key, provider, correlation_id, caller, status, data, hash";
 
-/// Appends `events` to the chain inside the caller's transaction, holding the chain's head
-/// until that transaction ends, and returns the new head (for `cache` once it commits).
+/// Appends `events` to the leased chain inside the caller's transaction, holding that chain's
+/// head until the transaction ends; the lease keeps the new head for when it commits.
 ///
-/// When `cache` knows the head, the rows are chained after it and written in one statement
-/// that also checks and advances the head: on PostgreSQL an insert whose data-modifying
-/// `WITH` moves the head row only if it is still where the cache says (locking it); on
-/// SQLite an insert the migration's triggers check and follow. When the head has moved (or
-/// is not known), it is read (`FOR UPDATE` on PostgreSQL) and the rows chained after it.
+/// When the lease knows the head, the rows are chained after it and written in one statement
+/// that also checks and advances the head: on PostgreSQL an insert whose data-modifying `WITH`
+/// moves the head row only if it is still where the lease says (locking it); on SQLite an
+/// insert the migration's triggers check and follow. When the head has moved (or is not
+/// known), it is read (`FOR UPDATE` on PostgreSQL) and the rows chained after it.
 ///
 /// # Errors
 /// [`StoreError`] when the store fails or an event cannot be written as JSON.
 pub(crate) async fn append_chained(
     conn: &impl ConnectionTrait,
     key: &ActivityChainKey,
-    cache: &HeadCache,
+    lease: &mut Lease,
     events: &[ActivityEvent],
-) -> Result<Option<ChainHead>, StoreError> {
+) -> Result<(), StoreError> {
     if events.is_empty() {
-        return Ok(None);
+        return Ok(());
     }
     let postgres = conn.get_database_backend() == DbBackend::Postgres;
-    if let Some(head) = cache.get() {
-        let rows = chain_rows(key, &head, events)?;
+    if let Some(head) = lease.pending.clone().or_else(|| lease.committed.clone()) {
+        let rows = chain_rows(key, lease.chain, &head, events)?;
         let appended = if postgres {
             append_after_postgres(conn, &head, &rows).await?
         } else {
-            insert_followed(conn, &rows).await?
+            insert_followed(conn, rows.clone()).await?
         };
         if appended {
-            return Ok(last_of(&rows));
+            lease.pending = last_of(&rows);
+            return Ok(());
         }
     }
-    let head = chain::Entity::find_by_id(1)
+    let head = chain::Entity::find_by_id(lease.chain)
         .lock_exclusive()
         .one(conn)
         .await
         .map_err(store_error)?
-        .ok_or_else(|| StoreError("the activity chain has no head row".to_owned()))?;
+        .ok_or_else(|| {
+            StoreError(format!(
+                "the activity log has no head row for chain {}",
+                lease.chain
+            ))
+        })?;
     let head = ChainHead {
         seq: head.seq,
         hash: head.hash,
     };
-    let rows = chain_rows(key, &head, events)?;
-    let last = last_of(&rows);
-    if postgres {
-        insert(conn, rows).await?;
-        if let Some(last) = &last {
-            chain::Entity::update_many()
-                .col_expr(chain::Column::Seq, Expr::value(last.seq))
-                .col_expr(chain::Column::Hash, Expr::value(last.hash.clone()))
-                .filter(chain::Column::Id.eq(1))
-                .exec(conn)
-                .await
-                .map_err(store_error)?;
-        }
-    } else if !insert_followed(conn, &rows).await? {
-        // SQLite has one writer and the head was just read in this transaction.
+    let rows = chain_rows(key, lease.chain, &head, events)?;
+    let appended = if postgres {
+        append_after_postgres(conn, &head, &rows).await?
+    } else {
+        insert_followed(conn, rows.clone()).await?
+    };
+    if !appended {
+        // The head was just read, and locked, in this transaction.
         return Err(StoreError(
             "the activity chain's head moved within a transaction".to_owned(),
         ));
     }
-    Ok(last)
+    lease.pending = last_of(&rows);
+    Ok(())
 }
 
-async fn insert(conn: &impl ConnectionTrait, rows: Vec<event::Model>) -> Result<(), StoreError> {
-    event::Entity::insert_many(rows.into_iter().map(|r| event::ActiveModel {
+/// SQLite: inserts `rows`, which the triggers refuse when they do not follow their chain's
+/// head (false: nothing was written) and otherwise make the head.
+async fn insert_followed(
+    conn: &impl ConnectionTrait,
+    rows: Vec<event::Model>,
+) -> Result<bool, StoreError> {
+    let inserted = event::Entity::insert_many(rows.into_iter().map(|r| event::ActiveModel {
         seq: Set(r.seq),
         event_id: Set(r.event_id),
         event_time: Set(r.event_time),
@@ -256,50 +329,51 @@ async fn insert(conn: &impl ConnectionTrait, rows: Vec<event::Model>) -> Result<
         status: Set(r.status),
         data: Set(r.data),
         hash: Set(r.hash),
+        chain: Set(r.chain),
+        position: Set(r.position),
     }))
     .exec(conn)
     .await
     .map(|_| ())
-    .map_err(store_error)
-}
-
-/// SQLite: inserts `rows`, which the triggers refuse when they do not follow the head
-/// (false: nothing was written) and otherwise make the head.
-async fn insert_followed(
-    conn: &impl ConnectionTrait,
-    rows: &[event::Model],
-) -> Result<bool, StoreError> {
-    match insert(conn, rows.to_vec()).await {
+    .map_err(store_error);
+    match inserted {
         Ok(()) => Ok(true),
         Err(e) if e.0.contains(CHAIN_MOVED) => Ok(false),
         Err(e) => Err(e),
     }
 }
 
-/// PostgreSQL: moves the head from `head` to the last of `rows` and inserts them, in one
-/// statement, or does nothing when the head is no longer `head` (false). The head row stays
-/// locked until the transaction ends; a writer waiting for it sees the head moved.
+/// PostgreSQL: moves the head of the rows' chain from `head` to the last of `rows` and
+/// inserts them, in one statement, or does nothing when the head is no longer `head`
+/// (false). The head row stays locked until the transaction ends; a writer waiting for it
+/// sees the head moved.
 async fn append_after_postgres(
     conn: &impl ConnectionTrait,
     head: &ChainHead,
     rows: &[event::Model],
 ) -> Result<bool, StoreError> {
-    let Some(last) = last_of(rows) else {
+    let (Some(last), Some(first)) = (last_of(rows), rows.first()) else {
         return Ok(true);
     };
-    let mut values: Vec<sea_orm::Value> = vec![last.seq.into(), last.hash.into(), head.seq.into()];
+    let mut values: Vec<sea_orm::Value> = vec![
+        last.seq.into(),
+        last.hash.into(),
+        head.seq.into(),
+        first.chain.into(),
+    ];
     let mut tuples = Vec::with_capacity(rows.len());
     for r in rows {
         let first = values.len() + 1;
         tuples.push(format!(
             "({})",
-            (first..first + 12)
+            (first..first + 13)
                 .map(|i| format!("${i}"))
                 .collect::<Vec<_>>()
                 .join(", ")
         ));
         values.extend([
-            r.seq.into(),
+            r.chain.into(),
+            r.position.into(),
             r.event_id.clone().into(),
             r.event_time.into(),
             r.subscription.clone().into(),
@@ -314,9 +388,9 @@ async fn append_after_postgres(
         ]);
     }
     let sql = format!(
-        "WITH head AS (UPDATE activity_chain SET seq = $1, hash = $2 WHERE id = 1 AND seq = $3 \
+        "WITH head AS (UPDATE activity_chain SET seq = $1, hash = $2 WHERE id = $4 AND seq = $3 \
          RETURNING id) INSERT INTO activity_events ({COLUMNS}) SELECT v.* FROM head, (VALUES {}) \
-         AS v({COLUMNS})",
+         AS v({COLUMNS}) ORDER BY v.position",
         tuples.join(", ")
     );
     let done = conn
@@ -474,52 +548,72 @@ impl ActivityLog for SeaOrmActivityLog {
     async fn prune(&self, before: time::OffsetDateTime) -> Result<u64, StoreError> {
         let key = self.db.activity_chain()?.clone();
         let txn = self.db.begin_write().await?;
-        let head = chain::Entity::find_by_id(1)
+        // Every chain's head, locked: appends wait until the prune commits.
+        let heads = chain::Entity::find()
+            .order_by_asc(chain::Column::Id)
             .lock_exclusive()
-            .one(&txn)
-            .await
-            .map_err(store_error)?
-            .ok_or_else(|| StoreError("the activity chain has no head row".to_owned()))?;
-        let first_kept: Option<i64> = event::Entity::find()
-            .select_only()
-            .column_as(event::Column::Seq.min(), "first")
-            .filter(event::Column::EventTime.gte(micros(before)))
-            .into_tuple::<Option<i64>>()
-            .one(&txn)
-            .await
-            .map_err(store_error)?
-            .flatten();
-        let through = first_kept.map_or(head.seq, |first| first - 1);
-        if through <= head.base_seq {
-            return Ok(0);
-        }
-        let last = event::Entity::find_by_id(through)
-            .one(&txn)
-            .await
-            .map_err(store_error)?
-            .ok_or_else(|| {
-                StoreError(format!(
-                    "record {through} of the activity log is missing, so the chain cannot start \
-                     after it: run berthd audit verify"
-                ))
-            })?;
-        let deleted = event::Entity::delete_many()
-            .filter(event::Column::Seq.lte(through))
-            .exec(&txn)
-            .await
-            .map_err(store_error)?
-            .rows_affected;
-        chain::Entity::update_many()
-            .col_expr(chain::Column::BaseSeq, Expr::value(through))
-            .col_expr(chain::Column::BaseHash, Expr::value(last.hash.clone()))
-            .col_expr(
-                chain::Column::BaseMac,
-                Expr::value(key.base_mac(through, &last.hash)),
-            )
-            .filter(chain::Column::Id.eq(1))
-            .exec(&txn)
+            .all(&txn)
             .await
             .map_err(store_error)?;
+        let firsts: Vec<(i32, Option<i64>)> = event::Entity::find()
+            .select_only()
+            .column(event::Column::Chain)
+            .column_as(event::Column::Position.min(), "first")
+            .filter(event::Column::EventTime.gte(micros(before)))
+            .group_by(event::Column::Chain)
+            .into_tuple()
+            .all(&txn)
+            .await
+            .map_err(store_error)?;
+        let (mut deleted, mut moved) = (0u64, Vec::new());
+        for head in heads {
+            let first_kept = firsts
+                .iter()
+                .find(|(chain, _)| *chain == head.id)
+                .and_then(|(_, first)| *first);
+            let through = first_kept.map_or(head.seq, |first| first - 1);
+            if through <= head.base_seq {
+                continue;
+            }
+            let last = event::Entity::find()
+                .filter(event::Column::Chain.eq(head.id))
+                .filter(event::Column::Position.eq(through))
+                .one(&txn)
+                .await
+                .map_err(store_error)?
+                .ok_or_else(|| {
+                    StoreError(format!(
+                        "record {through} of chain {} of the activity log is missing, so the \
+                         chain cannot start after it: run berthd audit verify",
+                        head.id
+                    ))
+                })?;
+            deleted += event::Entity::delete_many()
+                .filter(event::Column::Chain.eq(head.id))
+                .filter(event::Column::Position.lte(through))
+                .exec(&txn)
+                .await
+                .map_err(store_error)?
+                .rows_affected;
+            chain::Entity::update_many()
+                .col_expr(chain::Column::BaseSeq, Expr::value(through))
+                .col_expr(chain::Column::BaseHash, Expr::value(last.hash.clone()))
+                .col_expr(
+                    chain::Column::BaseMac,
+                    Expr::value(key.base_mac(through, &last.hash)),
+                )
+                .filter(chain::Column::Id.eq(head.id))
+                .exec(&txn)
+                .await
+                .map_err(store_error)?;
+            moved.push(format!(
+                "chain {} now starts after its record {through}",
+                head.id
+            ));
+        }
+        if moved.is_empty() {
+            return Ok(0);
+        }
         let now = time::OffsetDateTime::now_utc();
         let request = ActivityRequest {
             operation: PRUNE_ACTION.to_owned(),
@@ -543,8 +637,8 @@ impl ActivityLog for SeaOrmActivityLog {
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();
         record.description = format!(
-            "{deleted} records from before {before} were deleted; the chain now starts after \
-             record {through}."
+            "{deleted} records from before {before} were deleted; {}.",
+            moved.join(", ")
         );
         txn.append(&[record]).await?;
         txn.commit().await?;
@@ -554,58 +648,94 @@ impl ActivityLog for SeaOrmActivityLog {
     #[instrument(skip_all, err)]
     async fn verify(&self) -> Result<ChainReport, StoreError> {
         let key = self.db.activity_chain()?;
-        let head = chain::Entity::find_by_id(1)
-            .one(self.db.reader())
+        let heads = chain::Entity::find()
+            .order_by_asc(chain::Column::Id)
+            .all(self.db.reader())
             .await
-            .map_err(store_error)?
-            .ok_or_else(|| StoreError("the activity chain has no head row".to_owned()))?;
-        if head.base_seq > 0 && key.base_mac(head.base_seq, &head.base_hash) != head.base_mac {
-            return Ok(ChainReport::Broken {
-                seq: head.base_seq + 1,
-                event: None,
-                reason: "the chain's start was moved outside Berth: the records before it may \
-                         have been deleted"
-                    .to_owned(),
-            });
+            .map_err(store_error)?;
+        let broken = |seq, event: Option<&str>, reason: String| ChainReport::Broken {
+            seq,
+            event: event.and_then(|e| uuid::Uuid::parse_str(e).ok()),
+            reason,
+        };
+        let expected_chains = self.db.chain_count();
+        let ids: Vec<i32> = heads.iter().map(|h| h.id).collect();
+        if ids != (1..=expected_chains).collect::<Vec<_>>() {
+            return Ok(broken(
+                0,
+                None,
+                format!(
+                    "the log has {expected_chains} chains, but their heads are {ids:?}: a head \
+                     was deleted or added outside Berth"
+                ),
+            ));
         }
-        let (mut expected, mut previous) = (head.base_seq + 1, head.base_hash.clone());
-        let mut checked = 0u64;
+        // Per chain: the position expected next and the hash it must follow.
+        let mut chains = std::collections::HashMap::new();
+        for head in &heads {
+            if head.base_seq > 0 && key.base_mac(head.base_seq, &head.base_hash) != head.base_mac {
+                return Ok(broken(
+                    head.base_seq + 1,
+                    None,
+                    "the chain's start was moved outside Berth: the records before it may \
+                     have been deleted"
+                        .to_owned(),
+                ));
+            }
+            chains.insert(head.id, (head, head.base_seq + 1, head.base_hash.clone()));
+        }
+        let (mut after, mut checked) = (i64::MIN, 0u64);
         loop {
             let rows = event::Entity::find()
-                .filter(event::Column::Seq.gte(expected))
+                .filter(event::Column::Seq.gt(after))
                 .order_by_asc(event::Column::Seq)
                 .limit(1000)
                 .all(self.db.reader())
                 .await
                 .map_err(store_error)?;
-            if rows.is_empty() {
+            let Some(last) = rows.last() else {
                 break;
-            }
+            };
+            after = last.seq;
             for row in rows {
-                let broken = |seq, event: Option<&str>, reason: &str| ChainReport::Broken {
-                    seq,
-                    event: event.and_then(|e| uuid::Uuid::parse_str(e).ok()),
-                    reason: reason.to_owned(),
+                let Some((head, expected, previous)) = chains.get_mut(&row.chain) else {
+                    return Ok(broken(
+                        row.seq,
+                        Some(&row.event_id),
+                        format!(
+                            "the record names chain {}, which does not exist: it was added \
+                             outside Berth",
+                            row.chain
+                        ),
+                    ));
                 };
-                if row.seq > head.seq {
+                if row.position > head.seq {
                     return Ok(broken(
                         row.seq,
                         Some(&row.event_id),
-                        "the record is beyond the chain's head: it was added outside Berth",
+                        "the record is beyond its chain's head: it was added outside Berth"
+                            .to_owned(),
                     ));
                 }
-                if row.seq != expected {
-                    return Ok(broken(
-                        expected,
-                        None,
-                        "the record is missing: it was deleted",
-                    ));
+                if row.position != *expected {
+                    let reason = if row.position > *expected {
+                        format!(
+                            "record {expected} of chain {} before it is missing: it was deleted",
+                            row.chain
+                        )
+                    } else {
+                        "the record is out of its place in its chain: it was added or moved \
+                         outside Berth"
+                            .to_owned()
+                    };
+                    return Ok(broken(row.seq, Some(&row.event_id), reason));
                 }
-                if key.link(&previous, row.seq, &row.data) != row.hash {
+                if key.link(previous, row.position, &row.data) != row.hash {
                     return Ok(broken(
                         row.seq,
                         Some(&row.event_id),
-                        "the record is not as it was written: it was edited, or its hash was",
+                        "the record is not as it was written: it was edited, or its hash was"
+                            .to_owned(),
                     ));
                 }
                 let readable = event_from_row(&row).ok();
@@ -616,24 +746,32 @@ impl ActivityLog for SeaOrmActivityLog {
                     return Ok(broken(
                         row.seq,
                         Some(&row.event_id),
-                        "the record's columns differ from its sealed data: they were edited",
+                        "the record's columns differ from its sealed data: they were edited"
+                            .to_owned(),
                     ));
                 }
-                previous = row.hash;
-                expected += 1;
+                *previous = row.hash;
+                *expected += 1;
                 checked += 1;
             }
         }
-        if expected - 1 != head.seq || previous != head.hash {
-            return Ok(ChainReport::Broken {
-                seq: expected,
-                event: None,
-                reason: format!(
-                    "the chain ends at {} but its head says {}: the last records were deleted",
-                    expected - 1,
-                    head.seq
-                ),
-            });
+        for head in &heads {
+            let Some((_, expected, previous)) = chains.get(&head.id) else {
+                continue;
+            };
+            if *expected - 1 != head.seq || *previous != head.hash {
+                return Ok(broken(
+                    *expected,
+                    None,
+                    format!(
+                        "chain {} ends at its record {} but its head says {}: the last records \
+                         were deleted",
+                        head.id,
+                        *expected - 1,
+                        head.seq
+                    ),
+                ));
+            }
         }
         Ok(ChainReport::Intact { records: checked })
     }

@@ -32,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0016PortalSessions),
             Box::new(M0017ActivityLog),
             Box::new(M0018ActivityAppend),
+            Box::new(M0019ActivityChains),
         ]
     }
 }
@@ -1140,6 +1141,133 @@ impl MigrationTrait for M0018ActivityAppend {
             "CREATE UNIQUE INDEX activity_events_event_id ON activity_events (event_id)",
         )
         .await?;
+        Ok(())
+    }
+}
+
+/// Several chains on PostgreSQL, so that writers stop waiting for one another: each record
+/// belongs to a chain and has a position in it (`chain`, `position`; the records so far are
+/// chain 1's, at their `seq`), and `activity_chain` holds a head per chain. `seq` is only the
+/// row's order from now on: PostgreSQL assigns it from a sequence. SQLite has one writer and
+/// keeps one chain; its triggers now follow the record's own chain.
+struct M0019ActivityChains;
+
+impl MigrationName for M0019ActivityChains {
+    fn name(&self) -> &str {
+        "m0019_activity_chains"
+    }
+}
+
+/// How many chains the activity log has on PostgreSQL (one on SQLite). A replica's pool has
+/// 16 connections, so its concurrent writers each find a chain of their own.
+pub(super) const POSTGRES_CHAINS: i32 = 16;
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0019ActivityChains {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        for column in [
+            integer("chain").default(1),
+            big_integer("position").default(0),
+        ] {
+            m.alter_table(
+                Table::alter()
+                    .table("activity_events")
+                    .add_column(column)
+                    .to_owned(),
+            )
+            .await?;
+        }
+        let db = m.get_connection();
+        db.execute_unprepared("UPDATE activity_events SET position = seq")
+            .await?;
+        if m.get_database_backend() == sea_orm::DbBackend::Postgres {
+            db.execute_unprepared(
+                "CREATE SEQUENCE activity_events_seq OWNED BY activity_events.seq",
+            )
+            .await?;
+            db.execute_unprepared(
+                "SELECT setval('activity_events_seq', (SELECT COALESCE(MAX(seq), 0) + 1 FROM \
+                 activity_events), false)",
+            )
+            .await?;
+            db.execute_unprepared(
+                "ALTER TABLE activity_events ALTER COLUMN seq SET DEFAULT \
+                 nextval('activity_events_seq')",
+            )
+            .await?;
+            for id in 2..=POSTGRES_CHAINS {
+                m.exec_stmt(
+                    Query::insert()
+                        .into_table("activity_chain")
+                        .columns(["id", "seq", "hash", "base_seq", "base_hash", "base_mac"])
+                        .values_panic([
+                            id.into(),
+                            0.into(),
+                            CHAIN_ORIGIN.into(),
+                            0.into(),
+                            CHAIN_ORIGIN.into(),
+                            "".into(),
+                        ])
+                        .to_owned(),
+                )
+                .await?;
+            }
+            return Ok(());
+        }
+        db.execute_unprepared("DROP TRIGGER IF EXISTS activity_chain_follows")
+            .await?;
+        db.execute_unprepared("DROP TRIGGER IF EXISTS activity_chain_advances")
+            .await?;
+        db.execute_unprepared(&format!(
+            "CREATE TRIGGER activity_chain_follows BEFORE INSERT ON activity_events \
+             WHEN NEW.position <> (SELECT seq FROM activity_chain WHERE id = NEW.chain) + 1 \
+             BEGIN SELECT RAISE(ABORT, '{CHAIN_MOVED}'); END"
+        ))
+        .await?;
+        db.execute_unprepared(
+            "CREATE TRIGGER activity_chain_advances AFTER INSERT ON activity_events BEGIN \
+             UPDATE activity_chain SET seq = NEW.position, hash = NEW.hash WHERE id = NEW.chain; \
+             END",
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        let db = m.get_connection();
+        if m.get_database_backend() == sea_orm::DbBackend::Postgres {
+            db.execute_unprepared("DELETE FROM activity_chain WHERE id > 1")
+                .await?;
+            db.execute_unprepared("ALTER TABLE activity_events ALTER COLUMN seq DROP DEFAULT")
+                .await?;
+            db.execute_unprepared("DROP SEQUENCE IF EXISTS activity_events_seq")
+                .await?;
+        } else {
+            db.execute_unprepared("DROP TRIGGER IF EXISTS activity_chain_follows")
+                .await?;
+            db.execute_unprepared("DROP TRIGGER IF EXISTS activity_chain_advances")
+                .await?;
+            db.execute_unprepared(&format!(
+                "CREATE TRIGGER activity_chain_follows BEFORE INSERT ON activity_events \
+                 WHEN NEW.seq <> (SELECT seq FROM activity_chain WHERE id = 1) + 1 \
+                 BEGIN SELECT RAISE(ABORT, '{CHAIN_MOVED}'); END"
+            ))
+            .await?;
+            db.execute_unprepared(
+                "CREATE TRIGGER activity_chain_advances AFTER INSERT ON activity_events \
+                 BEGIN UPDATE activity_chain SET seq = NEW.seq, hash = NEW.hash WHERE id = 1; END",
+            )
+            .await?;
+        }
+        for column in ["position", "chain"] {
+            m.alter_table(
+                Table::alter()
+                    .table("activity_events")
+                    .drop_column(column)
+                    .to_owned(),
+            )
+            .await?;
+        }
         Ok(())
     }
 }

@@ -18,7 +18,7 @@ mod tuf_keys;
 mod tuf_store;
 
 pub use activity_log::{ActivityChainKey, SeaOrmActivityLog};
-use activity_log::{ChainHead, HeadCache};
+use activity_log::{Chains, Lease};
 pub use authorization_codes::{SeaOrmAuthorizationCodes, pkce_challenge};
 pub use directory_repository::SeaOrmDirectoryRepository;
 pub use directory_roles::SeaOrmDirectoryRoleRepository;
@@ -88,8 +88,8 @@ pub struct Database {
     write: DatabaseConnection,
     /// The key the activity log's records are chained under (set by the composition root).
     chain: Option<ActivityChainKey>,
-    /// The chain's head as this process last committed it.
-    head: std::sync::Arc<HeadCache>,
+    /// The activity log's chains, with their heads as this process last committed them.
+    chains: std::sync::Arc<Chains>,
 }
 
 impl Database {
@@ -118,7 +118,7 @@ impl Database {
                     read,
                     write,
                     chain: None,
-                    head: std::sync::Arc::default(),
+                    chains: std::sync::Arc::new(Chains::new(1)),
                 }
             }
             DatabaseTarget::Postgres { url, schema } => {
@@ -153,7 +153,7 @@ impl Database {
                     read: conn.clone(),
                     write: conn,
                     chain: None,
-                    head: std::sync::Arc::default(),
+                    chains: std::sync::Arc::new(Chains::new(migration::POSTGRES_CHAINS)),
                 }
             }
         };
@@ -198,6 +198,16 @@ impl Database {
             .ok_or_else(|| StoreError("no activity chain key is set".to_owned()))
     }
 
+    /// How many chains the activity log has: one on SQLite (one writer), several on
+    /// PostgreSQL (M0019).
+    pub(crate) fn chain_count(&self) -> i32 {
+        if self.write.get_database_backend() == sea_orm::DbBackend::Postgres {
+            migration::POSTGRES_CHAINS
+        } else {
+            1
+        }
+    }
+
     /// Begins a write transaction of a control-plane change.
     ///
     /// # Errors
@@ -206,8 +216,8 @@ impl Database {
         Ok(WriteTxn {
             txn: self.write.begin().await.map_err(store_error)?,
             chain: self.chain.clone(),
-            head: self.head.clone(),
-            appended: std::sync::Mutex::new(None),
+            chains: self.chains.clone(),
+            lease: std::sync::Mutex::new(None),
             accepted: std::sync::atomic::AtomicBool::new(false),
         })
     }
@@ -218,9 +228,9 @@ impl Database {
 pub struct WriteTxn {
     txn: DatabaseTransaction,
     chain: Option<ActivityChainKey>,
-    head: std::sync::Arc<HeadCache>,
-    /// The head after this transaction's records, for `head` once it commits.
-    appended: std::sync::Mutex<Option<ChainHead>>,
+    chains: std::sync::Arc<Chains>,
+    /// The chain this transaction's records go to, once it has some.
+    lease: std::sync::Mutex<Option<Lease>>,
     accepted: std::sync::atomic::AtomicBool,
 }
 
@@ -253,11 +263,13 @@ impl WriteTxn {
         let key = self.chain.as_ref().ok_or_else(|| {
             StoreError("activity records to write, but no activity chain key is set".to_owned())
         })?;
-        let head = activity_log::append_chained(&self.txn, key, &self.head, events).await?;
-        if let (Some(head), Ok(mut appended)) = (head, self.appended.lock()) {
-            *appended = Some(head);
+        let held = self.lease.lock().ok().and_then(|mut lease| lease.take());
+        let mut lease = held.unwrap_or_else(|| self.chains.lease());
+        let appended = activity_log::append_chained(&self.txn, key, &mut lease, events).await;
+        if let Ok(mut held) = self.lease.lock() {
+            *held = Some(lease);
         }
-        Ok(())
+        appended
     }
 
     /// Appends the current request's records (unless an earlier commit carried them), then
@@ -271,8 +283,8 @@ impl WriteTxn {
         );
         self.append(&events).await?;
         self.txn.commit().await.map_err(store_error)?;
-        if let Some(head) = self.appended.lock().ok().and_then(|mut a| a.take()) {
-            self.head.advance(head);
+        if let Some(lease) = self.lease.lock().ok().and_then(|mut lease| lease.take()) {
+            lease.committed();
         }
         crate::activity::committed(&events);
         Ok(())

@@ -369,7 +369,13 @@ both_backends! {
         tamper(&app, "DELETE FROM activity_events WHERE seq = 3").await;
         let (code, out) = verify(&app).await;
         assert_eq!(code, 1);
-        assert!(out.contains("broken at record 3: the record is missing"), "{out}");
+        // Found at the record after it in its chain, which names it.
+        assert!(out.contains("broken at record 4 (event ") && out.contains(": record 3 of chain ") && out.contains("before it is missing: it was deleted"), "{out}");
+        // A chain's head deleted (with its records, it would leave no trace otherwise).
+        tamper(&app, "DELETE FROM activity_chain WHERE id = (SELECT MAX(id) FROM activity_chain)").await;
+        let (code, out) = verify(&app).await;
+        assert_eq!(code, 1);
+        assert!(out.contains("a head was deleted or added outside Berth"), "{out}");
     }
 }
 
@@ -440,7 +446,7 @@ both_backends! {
         assert_eq!(op(prune), "Berth/activityLog/prune/action", "{tenant}");
         assert_eq!(prune["caller"], "berth", "{prune}");
         let description = prune["description"].as_str().unwrap_or_default();
-        assert!(description.starts_with("4 records from before ") && description.ends_with("the chain now starts after record 4."), "{description}");
+        assert!(description.starts_with("4 records from before ") && description.ends_with("now starts after its record 4."), "{description}");
         // Someone with SQL deletes new1's records too and moves the start after them.
         tamper(&app, "UPDATE activity_chain SET base_seq = 6, base_hash = (SELECT hash FROM activity_events WHERE seq = 6)").await;
         tamper(&app, "DELETE FROM activity_events WHERE seq <= 6").await;
@@ -460,9 +466,10 @@ both_backends! {
     }
 }
 
-/// Two replicas on one PostgreSQL write at once; the chain is whole afterwards.
+/// Two replicas on one PostgreSQL write at once, each transaction to a chain of its own
+/// replica's; every chain is whole afterwards.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_replicas_writing_at_once_keep_one_chain() {
+async fn two_replicas_writing_at_once_keep_their_chains_whole() {
     let first = berth_tests::spawn_app(Backend::Postgres).await;
     let second = berth_tests::spawn_app_with(
         Backend::Postgres,
@@ -499,6 +506,21 @@ async fn two_replicas_writing_at_once_keep_one_chain() {
     let (code, out) = verify(&first).await;
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("intact (42 records"), "{out}");
+    // The writes that ran at once went to several chains, not one after another into one.
+    use sea_orm::ConnectionTrait;
+    let row = first
+        .database()
+        .await
+        .reader()
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT COUNT(DISTINCT chain) AS chains FROM activity_events",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let chains: i64 = row.try_get("", "chains").unwrap();
+    assert!(chains > 1, "all 42 records went to one chain");
 }
 
 per_backend! {

@@ -1,5 +1,6 @@
-//! The activity log's tables: `activity_events`, one row per event, chained in order of
-//! commit, and `activity_chain`, the chain's head (one row).
+//! The activity log's tables: `activity_events`, one row per event, each chained in order of
+//! commit in one of the chains, and `activity_chain`, a head per chain (one on SQLite, 16 on
+//! PostgreSQL).
 
 /// An event row. Its `data` is the whole event; the other columns are copies of it that
 /// lists filter on (lowercase), checked against `data` when the chain is verified.
@@ -10,7 +11,8 @@ pub mod event {
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "activity_events")]
     pub struct Model {
-        /// Position in the chain, from 1, in order of commit.
+        /// The row's order: its position in chain 1 until M0019; since then SQLite's position
+        /// (one chain) and PostgreSQL's sequence.
         #[sea_orm(primary_key, auto_increment = false)]
         pub seq: i64,
         /// The event's GUID (`eventDataId`).
@@ -33,8 +35,12 @@ pub mod event {
         pub status: String,
         /// The event, as JSON.
         pub data: String,
-        /// HMAC-SHA256 (hex) of the previous row's `hash`, `seq` and `data`.
+        /// HMAC-SHA256 (hex) of the previous row's `hash` in the chain, `position` and `data`.
         pub hash: String,
+        /// The chain the record belongs to (1 on SQLite).
+        pub chain: i32,
+        /// Its position in that chain, from 1, in order of commit.
+        pub position: i64,
     }
 
     /// No relations are navigated through sea-orm.
@@ -48,18 +54,18 @@ pub mod event {
 pub mod chain {
     use sea_orm::entity::prelude::*;
 
-    /// The head row (`id` 1).
+    /// A chain's head row.
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "activity_chain")]
     pub struct Model {
-        /// Always 1.
+        /// The chain, from 1.
         #[sea_orm(primary_key, auto_increment = false)]
         pub id: i32,
-        /// The last row's `seq` (0 when empty).
+        /// The last row's `position` (0 when empty).
         pub seq: i64,
         /// The last row's `hash` (the base hash when empty).
         pub hash: String,
-        /// The last `seq` pruned (0 when none was).
+        /// The last `position` pruned (0 when none was).
         pub base_seq: i64,
         /// The last pruned row's `hash` (64 zeros when none was).
         pub base_hash: String,
