@@ -7,13 +7,14 @@
 //!
 //! An unknown client or a redirect URI it may not use is shown on the page and never
 //! followed (no open redirect); other errors go back to the redirect URI, as OAuth says.
-//! Failed sign-ins count toward the same limiter as the `password` grant. The page may not
-//! be framed, is not cached, and its policy allows nothing but this origin.
+//! Failed sign-ins count toward the same limiter as the `password` grant, and every sign-in
+//! the form attempts, good or refused, is a `SignInLogs` event (grant `interactive`). The
+//! page may not be framed, is not cached, and its policy allows nothing but this origin.
 
 use crate::routes::token_server::ClientAddress;
 use crate::state::AppState;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use berth_domain::identity::{
     Authorization, AuthorizeError, AuthorizeRequest, OAuthError, PORTAL_CLIENT_ID,
@@ -58,6 +59,7 @@ pub(crate) async fn sign_in(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
     ClientAddress(client): ClientAddress,
+    headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
     if !super::issuer::known_tenant(&state, &tenant) {
@@ -69,10 +71,34 @@ pub(crate) async fn sign_in(
         Err(e) => return refused(e),
     };
     let (username, password) = credentials;
+    let facts = crate::audit::EventFacts::of(&headers, client.clone());
     let signed_in = state
         .tokens
         .sign_in_for_code(&authorization, (&username, &password), &client)
         .await;
+    // The event says how the sign-in ended, whatever the page's own status: a refused
+    // password is 401 there, though the page that says so is a 200.
+    let (status, description) = match &signed_in {
+        Ok(_) => (StatusCode::OK, "signed in; a code was issued".to_owned()),
+        Err(e) => {
+            let status = match e {
+                OAuthError::InvalidGrant => StatusCode::UNAUTHORIZED,
+                OAuthError::Locked { .. } => StatusCode::TOO_MANY_REQUESTS,
+                _ => StatusCode::SERVICE_UNAVAILABLE,
+            };
+            (status, crate::audit::reason(status))
+        }
+    };
+    let mut event = facts.event(
+        berth_domain::diagnostics::SIGN_IN_EVENTS,
+        "SignIn",
+        status,
+        description,
+        username.chars().take(256).collect(),
+        &state.tokens.settings().base_url,
+    );
+    event.grant = Some("interactive".to_owned());
+    state.diagnostics.record(event);
     match signed_in {
         Ok(code) => back_to_client(
             &authorization.redirect_uri,

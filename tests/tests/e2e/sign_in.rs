@@ -147,6 +147,18 @@ berth_tests::both_backends! {
 
         let again = redeem(&app, &code, &[]).await;
         assert_eq!((again.status, again.body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")), "a code is redeemed once");
+        // Both sign-ins on the page are events, the refused one as such; the password never is.
+        let signed_in = berth_tests::poll(std::time::Duration::from_secs(10), std::time::Duration::from_millis(100), || async {
+            let events: Vec<serde_json::Value> = app.audit_events().into_iter().filter(|e| e["Grant"] == "interactive").collect();
+            (events.len() >= 2).then_some(events)
+        })
+        .await
+        .unwrap_or_else(|| panic!("the page's sign-ins are not in the audit file: {:#?}", app.audit_events()));
+        let summary: Vec<(&str, &str, &str, &str)> = signed_in.iter().map(|e| (e["Category"].as_str().unwrap_or_default(), e["OperationName"].as_str().unwrap_or_default(), e["Identity"].as_str().unwrap_or_default(), e["ResultType"].as_str().unwrap_or_default())).collect();
+        assert_eq!(summary, [("SignInLogs", "SignIn", "heidi@berth.local", "401"), ("SignInLogs", "SignIn", "HEIDI@berth.local", "200")]);
+        assert_eq!(signed_in[0]["CallerIpAddress"], "127.0.0.1");
+        let text = serde_json::to_string(&signed_in).unwrap();
+        assert!(!text.contains("heidi-password") && !text.contains("guess"), "{text}");
     }
 }
 
