@@ -457,6 +457,54 @@ both_backends! {
 }
 
 both_backends! {
+    // berthd prunes by itself, at start and then hourly: a replica started with a retention of
+    // 30 days deletes the records older than that, records the prune, and the chain stays whole.
+    async fn berthd_prunes_what_is_older_than_its_retention_by_itself(app) {
+        app.create_group("aged").await;
+        app.create_group("fresh").await;
+        let forty_days = 40 * 86_400 * 1_000_000i64;
+        tamper(&app, &format!("UPDATE activity_events SET event_time = event_time - {forty_days} WHERE resource_group = 'aged'")).await;
+        let (code, out) = verify(&app).await;
+        assert_eq!(code, 1, "the aged records' columns no longer match their data: {out}");
+        let replica = berth_tests::spawn_app_with(
+            if app.schema.is_some() { Backend::Postgres } else { Backend::Sqlite },
+            berth_tests::SpawnOptions {
+                reuse: Some((app.data_dir.path().to_owned(), app.schema.clone())),
+                env: vec![("BERTH_AUDIT_RETENTION_DAYS".to_owned(), "30".to_owned())],
+                ..Default::default()
+            },
+        )
+        .await;
+        let tenant_list = format!(
+            "/providers/Microsoft.Insights/eventtypes/management/values?api-version=2015-04-01&$filter={}",
+            urlencoding::encode(&window())
+        );
+        let mut prune = Value::Null;
+        for _ in 0..100 {
+            let (status, tenant) = replica.get(&tenant_list).await;
+            assert_eq!(status, StatusCode::OK, "{tenant}");
+            if let Some(found) = tenant["value"].as_array().and_then(|v| v.iter().find(|e| op(e) == "Berth/activityLog/prune/action")) {
+                prune = found.clone();
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let description = prune["description"].as_str().unwrap_or_default();
+        assert!(description.starts_with("2 records from before "), "no prune at start: {prune}");
+        // fresh's two records and the prune's own; aged's are gone.
+        let (code, out) = verify(&app).await;
+        assert_eq!(code, 0, "{out}");
+        assert!(out.contains("intact (3 records checked)"), "{out}");
+        let groups: Vec<String> = all_events(&app, &window())
+            .await
+            .iter()
+            .map(|e| e["resourceGroupName"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        assert_eq!(groups, ["fresh", "fresh"]);
+    }
+}
+
+both_backends! {
     async fn the_last_records_deleted_are_found_by_the_head(app) {
         app.create_group("tail").await;
         tamper(&app, "DELETE FROM activity_events WHERE seq = 2").await;
