@@ -20,8 +20,8 @@ use berth_domain::activity::{
 use berth_domain::store::{Page, PageRequest, StoreError};
 use sea_orm::sea_query::{Expr, LikeExpr};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Statement,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Statement,
 };
 use std::sync::Arc;
 use tracing::instrument;
@@ -272,7 +272,7 @@ pub(crate) async fn append_chained(
         let appended = if postgres {
             append_after_postgres(conn, &head, &rows).await?
         } else {
-            insert_followed(conn, rows.clone()).await?
+            insert_followed(conn, &rows).await?
         };
         if appended {
             lease.pending = last_of(&rows);
@@ -298,7 +298,7 @@ pub(crate) async fn append_chained(
     let appended = if postgres {
         append_after_postgres(conn, &head, &rows).await?
     } else {
-        insert_followed(conn, rows.clone()).await?
+        insert_followed(conn, &rows).await?
     };
     if !appended {
         // The head was just read, and locked, in this transaction.
@@ -310,37 +310,54 @@ pub(crate) async fn append_chained(
     Ok(())
 }
 
-/// SQLite: inserts `rows`, which the triggers refuse when they do not follow their chain's
-/// head (false: nothing was written) and otherwise make the head.
+/// SQLite: inserts `rows` in one statement, which the triggers refuse when the rows do not
+/// follow their chain's head (false: nothing was written) and otherwise make the head.
 async fn insert_followed(
     conn: &impl ConnectionTrait,
-    rows: Vec<event::Model>,
+    rows: &[event::Model],
 ) -> Result<bool, StoreError> {
-    let inserted = event::Entity::insert_many(rows.into_iter().map(|r| event::ActiveModel {
-        seq: Set(r.seq),
-        event_id: Set(r.event_id),
-        event_time: Set(r.event_time),
-        subscription: Set(r.subscription),
-        resource_group: Set(r.resource_group),
-        resource_key: Set(r.resource_key),
-        provider: Set(r.provider),
-        correlation_id: Set(r.correlation_id),
-        caller: Set(r.caller),
-        status: Set(r.status),
-        data: Set(r.data),
-        hash: Set(r.hash),
-        chain: Set(r.chain),
-        position: Set(r.position),
-    }))
-    .exec(conn)
-    .await
-    .map(|_| ())
-    .map_err(store_error);
+    let tuple = format!("({})", vec!["?"; 14].join(", "));
+    let sql = format!(
+        "INSERT INTO activity_events (seq, {COLUMNS}) VALUES {}",
+        vec![tuple; rows.len()].join(", ")
+    );
+    let mut values: Vec<sea_orm::Value> = Vec::with_capacity(rows.len() * 14);
+    for r in rows {
+        values.push(r.seq.into());
+        values.extend(row_values(r));
+    }
+    let inserted = conn
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Sqlite,
+            sql,
+            values,
+        ))
+        .await
+        .map_err(store_error);
     match inserted {
-        Ok(()) => Ok(true),
+        Ok(_) => Ok(true),
         Err(e) if e.0.contains(CHAIN_MOVED) => Ok(false),
         Err(e) => Err(e),
     }
+}
+
+/// A row's values in the order of [`COLUMNS`].
+fn row_values(r: &event::Model) -> [sea_orm::Value; 13] {
+    [
+        r.chain.into(),
+        r.position.into(),
+        r.event_id.clone().into(),
+        r.event_time.into(),
+        r.subscription.clone().into(),
+        r.resource_group.clone().into(),
+        r.resource_key.clone().into(),
+        r.provider.clone().into(),
+        r.correlation_id.clone().into(),
+        r.caller.clone().into(),
+        r.status.clone().into(),
+        r.data.clone().into(),
+        r.hash.clone().into(),
+    ]
 }
 
 /// PostgreSQL: moves the head of the rows' chain from `head` to the last of `rows` and
@@ -371,21 +388,7 @@ async fn append_after_postgres(
                 .collect::<Vec<_>>()
                 .join(", ")
         ));
-        values.extend([
-            r.chain.into(),
-            r.position.into(),
-            r.event_id.clone().into(),
-            r.event_time.into(),
-            r.subscription.clone().into(),
-            r.resource_group.clone().into(),
-            r.resource_key.clone().into(),
-            r.provider.clone().into(),
-            r.correlation_id.clone().into(),
-            r.caller.clone().into(),
-            r.status.clone().into(),
-            r.data.clone().into(),
-            r.hash.clone().into(),
-        ]);
+        values.extend(row_values(r));
     }
     let sql = format!(
         "WITH head AS (UPDATE activity_chain SET seq = $1, hash = $2 WHERE id = $4 AND seq = $3 \
