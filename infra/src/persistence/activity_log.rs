@@ -617,25 +617,7 @@ impl ActivityLog for SeaOrmActivityLog {
         if moved.is_empty() {
             return Ok(0);
         }
-        let now = time::OffsetDateTime::now_utc();
-        let request = ActivityRequest {
-            operation: PRUNE_ACTION.to_owned(),
-            resource_id: ACTIVITY_LOG_SCOPE.to_owned(),
-            caller: ActivityCaller::berth(),
-            correlation_id: uuid::Uuid::new_v4().to_string(),
-            request_id: uuid::Uuid::new_v4().to_string(),
-            client_request_id: None,
-            client_address: None,
-            trace_id: None,
-            method: "PRUNE".to_owned(),
-            started_at: now,
-        };
-        let mut record = ActivityEvent::of(
-            &request,
-            uuid::Uuid::new_v4(),
-            ActivityStatus::Succeeded,
-            now,
-        );
+        let mut record = berth_record(PRUNE_ACTION, ACTIVITY_LOG_SCOPE, "PRUNE");
         let before = before
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();
@@ -780,6 +762,30 @@ impl ActivityLog for SeaOrmActivityLog {
     }
 }
 
+/// A record Berth makes of its own work (`operation` on `resource_id` by `berth`, now,
+/// succeeded), with ids of its own.
+fn berth_record(operation: &str, resource_id: &str, method: &str) -> ActivityEvent {
+    let now = time::OffsetDateTime::now_utc();
+    let request = ActivityRequest {
+        operation: operation.to_owned(),
+        resource_id: resource_id.to_owned(),
+        caller: ActivityCaller::berth(),
+        correlation_id: uuid::Uuid::new_v4().to_string(),
+        request_id: uuid::Uuid::new_v4().to_string(),
+        client_request_id: None,
+        client_address: None,
+        trace_id: None,
+        method: method.to_owned(),
+        started_at: now,
+    };
+    ActivityEvent::of(
+        &request,
+        uuid::Uuid::new_v4(),
+        ActivityStatus::Succeeded,
+        now,
+    )
+}
+
 /// The events of a long-running operation's step, from the request that started it (kept on
 /// its row), or none when it has no such request.
 pub(crate) fn operation_step(
@@ -824,5 +830,121 @@ mod tests {
             ActivityChainKey::derive(&[2; 32]).link(CHAIN_ORIGIN, 1, "{}")
         );
         assert_eq!(base.len(), 64);
+    }
+
+    fn event() -> ActivityEvent {
+        berth_record(
+            "Microsoft.Resources/subscriptions/resourceGroups/write",
+            "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590/resourceGroups/g",
+            "PUT",
+        )
+    }
+
+    /// Records written before M0019 (one chain, positions in `seq`) verify after it, and new
+    /// ones chain after them; on a SQLite file and on PostgreSQL (a schema of its own at
+    /// `BERTH_TEST_POSTGRES_URL`, as the test command sets it).
+    #[tokio::test]
+    async fn records_written_before_the_chains_verify_and_are_followed_after_m0019() {
+        use super::super::migration::Migrator;
+        use super::super::{Database, DatabaseTarget};
+        use sea_orm_migration::MigratorTrait;
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let url = std::env::var("BERTH_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+        let schema = format!("m0019_{}", uuid::Uuid::new_v4().simple());
+        let key = ActivityChainKey::derive(&[7; 32]);
+        for target in [
+            DatabaseTarget::Sqlite(dir.path().join("berth.db")),
+            DatabaseTarget::Postgres {
+                url: url.clone(),
+                schema: Some(schema.clone()),
+            },
+        ] {
+            // The database as M0018 left it, with two records chained then.
+            let conn = match &target {
+                DatabaseTarget::Sqlite(path) => {
+                    sea_orm::Database::connect(format!("sqlite://{}?mode=rwc", path.display()))
+                        .await
+                }
+                DatabaseTarget::Postgres { url, schema } => {
+                    let admin = sea_orm::Database::connect(url.as_str())
+                        .await
+                        .unwrap_or_else(|e| {
+                            panic!("PostgreSQL at {url} (set BERTH_TEST_POSTGRES_URL): {e}")
+                        });
+                    let schema = schema.clone().unwrap_or_default();
+                    admin
+                        .execute_unprepared(&format!("CREATE SCHEMA \"{schema}\""))
+                        .await
+                        .unwrap_or_else(|e| panic!("{e}"));
+                    let mut options = sea_orm::ConnectOptions::new(url.clone());
+                    options.set_schema_search_path(schema);
+                    sea_orm::Database::connect(options).await
+                }
+            }
+            .unwrap_or_else(|e| panic!("{e}"));
+            // Every migration before M0019.
+            let before_m0019 = Migrator::migrations()
+                .iter()
+                .position(|m| m.name() == "m0019_activity_chains")
+                .and_then(|i| u32::try_from(i).ok())
+                .unwrap_or_else(|| panic!("no migration m0019_activity_chains"));
+            Migrator::up(&conn, Some(before_m0019))
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            let origin = ChainHead {
+                seq: 0,
+                hash: CHAIN_ORIGIN.to_owned(),
+            };
+            let rows =
+                chain_rows(&key, 1, &origin, &[event(), event()]).unwrap_or_else(|e| panic!("{e}"));
+            let backend = conn.get_database_backend();
+            for r in &rows {
+                let sql = "INSERT INTO activity_events (seq, event_id, event_time, subscription, \
+                           resource_group, resource_key, provider, correlation_id, caller, \
+                           status, data, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
+                           $11, $12)";
+                // M0018's columns: `seq`, then today's but for `chain` and `position`.
+                let mut values: Vec<sea_orm::Value> = vec![r.seq.into()];
+                values.extend(row_values(r).into_iter().skip(2));
+                conn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}"));
+            }
+            if backend == DbBackend::Postgres {
+                // M0018's PostgreSQL append moved the head in its statement.
+                conn.execute_raw(Statement::from_sql_and_values(
+                    backend,
+                    "UPDATE activity_chain SET seq = 2, hash = $1 WHERE id = 1",
+                    [rows[1].hash.clone().into()],
+                ))
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            }
+            conn.close().await.unwrap_or_else(|e| panic!("{e}"));
+            // berthd after the upgrade: the old records verify and a new one follows them.
+            let db = Database::open(&target)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+                .with_activity_chain(key.clone());
+            let log = SeaOrmActivityLog::new(db.clone());
+            log.append(&[event()])
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(
+                log.verify().await.unwrap_or_else(|e| panic!("{e}")),
+                ChainReport::Intact { records: 3 },
+                "{target:?}"
+            );
+            if let DatabaseTarget::Postgres { url, .. } = &target {
+                let admin = sea_orm::Database::connect(url.as_str())
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}"));
+                admin
+                    .execute_unprepared(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}"));
+            }
+        }
     }
 }

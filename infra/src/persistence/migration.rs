@@ -1103,18 +1103,7 @@ impl MigrationTrait for M0018ActivityAppend {
         )
         .await?;
         activity_indexes(m).await?;
-        db.execute_unprepared(&format!(
-            "CREATE TRIGGER activity_chain_follows BEFORE INSERT ON activity_events \
-             WHEN NEW.seq <> (SELECT seq FROM activity_chain WHERE id = 1) + 1 \
-             BEGIN SELECT RAISE(ABORT, '{CHAIN_MOVED}'); END"
-        ))
-        .await?;
-        db.execute_unprepared(
-            "CREATE TRIGGER activity_chain_advances AFTER INSERT ON activity_events \
-             BEGIN UPDATE activity_chain SET seq = NEW.seq, hash = NEW.hash WHERE id = 1; END",
-        )
-        .await?;
-        Ok(())
+        chain_triggers(db, false).await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
@@ -1214,23 +1203,7 @@ impl MigrationTrait for M0019ActivityChains {
             }
             return Ok(());
         }
-        db.execute_unprepared("DROP TRIGGER IF EXISTS activity_chain_follows")
-            .await?;
-        db.execute_unprepared("DROP TRIGGER IF EXISTS activity_chain_advances")
-            .await?;
-        db.execute_unprepared(&format!(
-            "CREATE TRIGGER activity_chain_follows BEFORE INSERT ON activity_events \
-             WHEN NEW.position <> (SELECT seq FROM activity_chain WHERE id = NEW.chain) + 1 \
-             BEGIN SELECT RAISE(ABORT, '{CHAIN_MOVED}'); END"
-        ))
-        .await?;
-        db.execute_unprepared(
-            "CREATE TRIGGER activity_chain_advances AFTER INSERT ON activity_events BEGIN \
-             UPDATE activity_chain SET seq = NEW.position, hash = NEW.hash WHERE id = NEW.chain; \
-             END",
-        )
-        .await?;
-        Ok(())
+        chain_triggers(db, true).await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
@@ -1243,21 +1216,7 @@ impl MigrationTrait for M0019ActivityChains {
             db.execute_unprepared("DROP SEQUENCE IF EXISTS activity_events_seq")
                 .await?;
         } else {
-            db.execute_unprepared("DROP TRIGGER IF EXISTS activity_chain_follows")
-                .await?;
-            db.execute_unprepared("DROP TRIGGER IF EXISTS activity_chain_advances")
-                .await?;
-            db.execute_unprepared(&format!(
-                "CREATE TRIGGER activity_chain_follows BEFORE INSERT ON activity_events \
-                 WHEN NEW.seq <> (SELECT seq FROM activity_chain WHERE id = 1) + 1 \
-                 BEGIN SELECT RAISE(ABORT, '{CHAIN_MOVED}'); END"
-            ))
-            .await?;
-            db.execute_unprepared(
-                "CREATE TRIGGER activity_chain_advances AFTER INSERT ON activity_events \
-                 BEGIN UPDATE activity_chain SET seq = NEW.seq, hash = NEW.hash WHERE id = 1; END",
-            )
-            .await?;
+            chain_triggers(db, false).await?;
         }
         for column in ["position", "chain"] {
             m.alter_table(
@@ -1270,4 +1229,32 @@ impl MigrationTrait for M0019ActivityChains {
         }
         Ok(())
     }
+}
+
+/// SQLite's triggers that keep the activity chain's head (replacing any): an insert that does
+/// not follow the head is refused with [`CHAIN_MOVED`], and each insert becomes the head. With
+/// `by_chain` (M0019) they follow the record's own chain and position; without (M0018),
+/// chain 1 and `seq`.
+async fn chain_triggers(db: &impl ConnectionTrait, by_chain: bool) -> Result<(), DbErr> {
+    let (position, chain) = if by_chain {
+        ("NEW.position", "NEW.chain")
+    } else {
+        ("NEW.seq", "1")
+    };
+    db.execute_unprepared("DROP TRIGGER IF EXISTS activity_chain_follows")
+        .await?;
+    db.execute_unprepared("DROP TRIGGER IF EXISTS activity_chain_advances")
+        .await?;
+    db.execute_unprepared(&format!(
+        "CREATE TRIGGER activity_chain_follows BEFORE INSERT ON activity_events \
+         WHEN {position} <> (SELECT seq FROM activity_chain WHERE id = {chain}) + 1 \
+         BEGIN SELECT RAISE(ABORT, '{CHAIN_MOVED}'); END"
+    ))
+    .await?;
+    db.execute_unprepared(&format!(
+        "CREATE TRIGGER activity_chain_advances AFTER INSERT ON activity_events BEGIN \
+         UPDATE activity_chain SET seq = {position}, hash = NEW.hash WHERE id = {chain}; END"
+    ))
+    .await?;
+    Ok(())
 }
