@@ -842,7 +842,8 @@ mod tests {
 
     /// Records written before M0019 (one chain, positions in `seq`) verify after it, and new
     /// ones chain after them; on a SQLite file and on PostgreSQL (a schema of its own at
-    /// `BERTH_TEST_POSTGRES_URL`, as the test command sets it).
+    /// `BERTH_TEST_POSTGRES_URL`, as the test command sets it), each from M0018 as it landed
+    /// (no `base_mac`) and from the development build of M0018 that added `base_mac`.
     #[tokio::test]
     async fn records_written_before_the_chains_verify_and_are_followed_after_m0019() {
         use super::super::migration::Migrator;
@@ -851,15 +852,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let url = std::env::var("BERTH_TEST_POSTGRES_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
-        let schema = format!("m0019_{}", uuid::Uuid::new_v4().simple());
         let key = ActivityChainKey::derive(&[7; 32]);
-        for target in [
-            DatabaseTarget::Sqlite(dir.path().join("berth.db")),
-            DatabaseTarget::Postgres {
-                url: url.clone(),
-                schema: Some(schema.clone()),
-            },
-        ] {
+        for (target, sealed_start) in [false, true].into_iter().flat_map(|sealed| {
+            let schema = format!("m0019_{}", uuid::Uuid::new_v4().simple());
+            [
+                (
+                    DatabaseTarget::Sqlite(dir.path().join(format!("{schema}.db"))),
+                    sealed,
+                ),
+                (
+                    DatabaseTarget::Postgres {
+                        url: url.clone(),
+                        schema: Some(schema),
+                    },
+                    sealed,
+                ),
+            ]
+        }) {
             // The database as M0018 left it, with two records chained then.
             let conn = match &target {
                 DatabaseTarget::Sqlite(path) => {
@@ -892,6 +901,13 @@ mod tests {
             Migrator::up(&conn, Some(before_m0019))
                 .await
                 .unwrap_or_else(|e| panic!("{e}"));
+            if sealed_start {
+                conn.execute_unprepared(
+                    "ALTER TABLE activity_chain ADD COLUMN base_mac varchar NOT NULL DEFAULT ''",
+                )
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            }
             let origin = ChainHead {
                 seq: 0,
                 hash: CHAIN_ORIGIN.to_owned(),
@@ -934,9 +950,13 @@ mod tests {
             assert_eq!(
                 log.verify().await.unwrap_or_else(|e| panic!("{e}")),
                 ChainReport::Intact { records: 3 },
-                "{target:?}"
+                "{target:?}, base_mac before M0019: {sealed_start}"
             );
-            if let DatabaseTarget::Postgres { url, .. } = &target {
+            if let DatabaseTarget::Postgres {
+                url,
+                schema: Some(schema),
+            } = &target
+            {
                 let admin = sea_orm::Database::connect(url.as_str())
                     .await
                     .unwrap_or_else(|e| panic!("{e}"));

@@ -1048,8 +1048,9 @@ async fn activity_indexes(m: &SchemaManager<'_>) -> Result<(), DbErr> {
 /// insert touched a random page of it, and nothing looks an event up by id), and on SQLite
 /// two triggers keep the chain's head: an insert that does not follow the head is refused
 /// (the writer then reads the head and chains again), and each insert advances it.
-/// PostgreSQL advances the head in the insert's own statement (`activity_log.rs`). The
-/// chain's start gets a seal (`base_mac`), so that only a prune can move it.
+/// PostgreSQL advances the head in the insert's own statement (`activity_log.rs`). It
+/// landed like this; the seal of the chain's start (`base_mac`), which it once also added,
+/// is M0019's, so that databases made by either version of it are upgraded alike.
 struct M0018ActivityAppend;
 
 impl MigrationName for M0018ActivityAppend {
@@ -1064,14 +1065,6 @@ pub(super) const CHAIN_MOVED: &str = "the head of the activity chain moved";
 #[async_trait::async_trait]
 impl MigrationTrait for M0018ActivityAppend {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        // The chain's start, sealed: only the key's holder (a prune) can move it.
-        m.alter_table(
-            Table::alter()
-                .table("activity_chain")
-                .add_column(string("base_mac").default(""))
-                .to_owned(),
-        )
-        .await?;
         let db = m.get_connection();
         if m.get_database_backend() == sea_orm::DbBackend::Postgres {
             db.execute_unprepared(
@@ -1107,13 +1100,6 @@ impl MigrationTrait for M0018ActivityAppend {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.alter_table(
-            Table::alter()
-                .table("activity_chain")
-                .drop_column("base_mac")
-                .to_owned(),
-        )
-        .await?;
         let db = m.get_connection();
         if m.get_database_backend() == sea_orm::DbBackend::Postgres {
             db.execute_unprepared(
@@ -1138,7 +1124,9 @@ impl MigrationTrait for M0018ActivityAppend {
 /// belongs to a chain and has a position in it (`chain`, `position`; the records so far are
 /// chain 1's, at their `seq`), and `activity_chain` holds a head per chain. `seq` is only the
 /// row's order from now on: PostgreSQL assigns it from a sequence. SQLite has one writer and
-/// keeps one chain; its triggers now follow the record's own chain.
+/// keeps one chain; its triggers now follow the record's own chain. Each chain's start gets a
+/// seal (`base_mac`), so that only a prune can move it (unless a development build of M0018
+/// already added it).
 struct M0019ActivityChains;
 
 impl MigrationName for M0019ActivityChains {
@@ -1154,6 +1142,16 @@ pub(super) const POSTGRES_CHAINS: i32 = 16;
 #[async_trait::async_trait]
 impl MigrationTrait for M0019ActivityChains {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        // The chain's start, sealed: only the key's holder (a prune) can move it.
+        if !m.has_column("activity_chain", "base_mac").await? {
+            m.alter_table(
+                Table::alter()
+                    .table("activity_chain")
+                    .add_column(string("base_mac").default(""))
+                    .to_owned(),
+            )
+            .await?;
+        }
         for column in [
             integer("chain").default(1),
             big_integer("position").default(0),
@@ -1227,7 +1225,13 @@ impl MigrationTrait for M0019ActivityChains {
             )
             .await?;
         }
-        Ok(())
+        m.alter_table(
+            Table::alter()
+                .table("activity_chain")
+                .drop_column("base_mac")
+                .to_owned(),
+        )
+        .await
     }
 }
 
