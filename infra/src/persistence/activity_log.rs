@@ -109,7 +109,7 @@ impl Columns {
 /// A position in a chain: a record's `position` and `hash` (the head's, or the base's).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ChainHead {
-    seq: i64,
+    position: i64,
     hash: String,
 }
 
@@ -130,8 +130,7 @@ impl Chains {
     /// replicas mostly lease different ones.
     pub(crate) fn new(count: i32) -> Self {
         let count = count.max(1);
-        let first = i32::try_from(uuid::Uuid::new_v4().as_u128() % count.unsigned_abs() as u128)
-            .unwrap_or(0);
+        let first = random_below(count);
         let free = (0..count)
             .map(|i| ((first + i) % count + 1, None))
             .collect();
@@ -141,20 +140,18 @@ impl Chains {
         }
     }
 
+    /// How many chains there are.
+    pub(crate) fn count(&self) -> i32 {
+        self.count
+    }
+
     /// A chain for one transaction: a free one, else (more transactions than chains) one that
     /// another transaction holds, with its head unknown, so the append waits for its lock.
     pub(crate) fn lease(self: &Arc<Self>) -> Lease {
         let taken = self.free.lock().ok().and_then(|mut free| free.pop());
         let (chain, committed, pooled) = match taken {
             Some((chain, head)) => (chain, head, true),
-            None => {
-                let chain = i32::try_from(
-                    uuid::Uuid::new_v4().as_u128() % self.count.unsigned_abs() as u128,
-                )
-                .unwrap_or(0)
-                    + 1;
-                (chain, None, false)
-            }
+            None => (random_below(self.count) + 1, None, false),
         };
         Lease {
             chain,
@@ -164,6 +161,11 @@ impl Chains {
             chains: Arc::clone(self),
         }
     }
+}
+
+/// A number from 0 to `n` - 1, at random (`n` >= 1).
+fn random_below(n: i32) -> i32 {
+    i32::try_from(uuid::Uuid::new_v4().as_u128() % u128::from(n.unsigned_abs())).unwrap_or(0)
 }
 
 /// A chain leased by one write transaction. Dropped, it goes back to the free chains with the
@@ -205,7 +207,7 @@ fn chain_rows(
     head: &ChainHead,
     events: &[ActivityEvent],
 ) -> Result<Vec<event::Model>, StoreError> {
-    let (mut position, mut previous) = (head.seq, head.hash.clone());
+    let (mut position, mut previous) = (head.position, head.hash.clone());
     let mut rows = Vec::with_capacity(events.len());
     for e in events {
         position += 1;
@@ -237,7 +239,7 @@ fn chain_rows(
 /// The head after `rows`.
 fn last_of(rows: &[event::Model]) -> Option<ChainHead> {
     rows.last().map(|r| ChainHead {
-        seq: r.position,
+        position: r.position,
         hash: r.hash.clone(),
     })
 }
@@ -266,18 +268,11 @@ pub(crate) async fn append_chained(
     if events.is_empty() {
         return Ok(());
     }
-    let postgres = conn.get_database_backend() == DbBackend::Postgres;
-    if let Some(head) = lease.pending.clone().or_else(|| lease.committed.clone()) {
-        let rows = chain_rows(key, lease.chain, &head, events)?;
-        let appended = if postgres {
-            append_after_postgres(conn, &head, &rows).await?
-        } else {
-            insert_followed(conn, &rows).await?
-        };
-        if appended {
-            lease.pending = last_of(&rows);
-            return Ok(());
-        }
+    if let Some(head) = lease.pending.clone().or_else(|| lease.committed.clone())
+        && let Some(after) = append_after(conn, key, lease.chain, &head, events).await?
+    {
+        lease.pending = Some(after);
+        return Ok(());
     }
     let head = chain::Entity::find_by_id(lease.chain)
         .lock_exclusive()
@@ -291,23 +286,36 @@ pub(crate) async fn append_chained(
             ))
         })?;
     let head = ChainHead {
-        seq: head.seq,
+        position: head.seq,
         hash: head.hash,
     };
-    let rows = chain_rows(key, lease.chain, &head, events)?;
-    let appended = if postgres {
-        append_after_postgres(conn, &head, &rows).await?
+    // The head was just read, and locked, in this transaction: it cannot have moved.
+    let after = append_after(conn, key, lease.chain, &head, events)
+        .await?
+        .ok_or_else(|| {
+            StoreError("the activity chain's head moved within a transaction".to_owned())
+        })?;
+    lease.pending = Some(after);
+    Ok(())
+}
+
+/// Chains `events` in `chain` after `head` and writes them in one statement that checks
+/// and moves the head; the new head, or `None` (nothing written) when the head is no longer
+/// `head`.
+async fn append_after(
+    conn: &impl ConnectionTrait,
+    key: &ActivityChainKey,
+    chain: i32,
+    head: &ChainHead,
+    events: &[ActivityEvent],
+) -> Result<Option<ChainHead>, StoreError> {
+    let rows = chain_rows(key, chain, head, events)?;
+    let appended = if conn.get_database_backend() == DbBackend::Postgres {
+        append_after_postgres(conn, head, &rows).await?
     } else {
         insert_followed(conn, &rows).await?
     };
-    if !appended {
-        // The head was just read, and locked, in this transaction.
-        return Err(StoreError(
-            "the activity chain's head moved within a transaction".to_owned(),
-        ));
-    }
-    lease.pending = last_of(&rows);
-    Ok(())
+    Ok(if appended { last_of(&rows) } else { None })
 }
 
 /// SQLite: inserts `rows` in one statement, which the triggers refuse when the rows do not
@@ -373,9 +381,9 @@ async fn append_after_postgres(
         return Ok(true);
     };
     let mut values: Vec<sea_orm::Value> = vec![
-        last.seq.into(),
+        last.position.into(),
         last.hash.into(),
-        head.seq.into(),
+        head.position.into(),
         first.chain.into(),
     ];
     let mut tuples = Vec::with_capacity(rows.len());
@@ -909,7 +917,7 @@ mod tests {
                 .unwrap_or_else(|e| panic!("{e}"));
             }
             let origin = ChainHead {
-                seq: 0,
+                position: 0,
                 hash: CHAIN_ORIGIN.to_owned(),
             };
             let rows =

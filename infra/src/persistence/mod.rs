@@ -201,11 +201,7 @@ impl Database {
     /// How many chains the activity log has: one on SQLite (one writer), several on
     /// PostgreSQL (M0019).
     pub(crate) fn chain_count(&self) -> i32 {
-        if self.write.get_database_backend() == sea_orm::DbBackend::Postgres {
-            migration::POSTGRES_CHAINS
-        } else {
-            1
-        }
+        self.chains.count()
     }
 
     /// Begins a write transaction of a control-plane change.
