@@ -76,15 +76,19 @@ pub(crate) async fn sign_in(
         .tokens
         .sign_in_for_code(&authorization, (&username, &password), &client)
         .await;
+    // A failure is told once: whether the password was refused, and what the page shows (an
+    // unexpected failure is logged there).
+    let outcome =
+        signed_in.map_err(|e| (matches!(e, OAuthError::InvalidGrant), sign_in_failure(&e)));
     // The event says how the sign-in ended, whatever the page's own status: a refused
     // password is 401 there, though the page that says so is a 200.
-    let (status, description) = match &signed_in {
+    let (status, description) = match &outcome {
         Ok(_) => (StatusCode::OK, "signed in; a code was issued".to_owned()),
-        Err(e) => {
-            let status = match e {
-                OAuthError::InvalidGrant => StatusCode::UNAUTHORIZED,
-                OAuthError::Locked { .. } => StatusCode::TOO_MANY_REQUESTS,
-                _ => StatusCode::SERVICE_UNAVAILABLE,
+        Err((refused, (page_status, _))) => {
+            let status = if *refused {
+                StatusCode::UNAUTHORIZED
+            } else {
+                *page_status
             };
             (status, crate::audit::reason(status))
         }
@@ -99,7 +103,7 @@ pub(crate) async fn sign_in(
     );
     event.grant = Some("interactive".to_owned());
     state.diagnostics.record(event);
-    match signed_in {
+    match outcome {
         Ok(code) => back_to_client(
             &authorization.redirect_uri,
             &[
@@ -107,8 +111,7 @@ pub(crate) async fn sign_in(
                 ("state", authorization.state.as_deref()),
             ],
         ),
-        Err(e) => {
-            let (status, message) = sign_in_failure(&e);
+        Err((_, (status, message))) => {
             let failed = Some((username.as_str(), message));
             let mut response = sign_in_page(&state, &tenant, &request, &authorization, failed);
             *response.status_mut() = status;
