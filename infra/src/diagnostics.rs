@@ -74,9 +74,9 @@ pub fn file_of(dir: &Path, day: time::Date) -> PathBuf {
 /// (case aside).
 #[derive(Debug, Clone, Default)]
 pub struct EventFilter {
-    /// `ContainerRegistryLoginEvents` or `ContainerRegistryRepositoryEvents`.
+    /// `ContainerRegistryLoginEvents`, `ContainerRegistryRepositoryEvents` or `SignInLogs`.
     pub category: Option<String>,
-    /// `Login`, `Push`, `Pull`, `Delete`, `TrustDataPush`, `TrustDataDelete`.
+    /// `Login`, `SignIn`, `Push`, `Pull`, `Delete`, `TrustDataPush`, `TrustDataDelete`.
     pub operation: Option<String>,
     /// The HTTP status answered (`401`).
     pub result: Option<String>,

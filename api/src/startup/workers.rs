@@ -131,7 +131,7 @@ pub(crate) fn report_unreadable_conditions(rbac: &RbacService) {
 }
 
 /// Prunes the activity log's records older than `days`, now and every hour. Replicas may
-/// all do it: the chain's head is locked while one does, and the next finds nothing to
+/// all do it: every chain's head is locked while one does, and the next finds nothing to
 /// prune.
 pub(crate) async fn prune_activity(log: Arc<dyn berth_domain::activity::ActivityLog>, days: u32) {
     loop {

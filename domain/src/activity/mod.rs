@@ -261,8 +261,8 @@ pub trait ActivityLog: Send + Sync {
         page: &PageRequest,
     ) -> Result<Page<ActivityEvent>, StoreError>;
 
-    /// Deletes the records older than `before` (every record before the first one at or
-    /// after it), moves the chain's start past them and records that it did, in one
+    /// Deletes the records older than `before` (in each chain, every record before the first
+    /// one at or after it), moves each chain's start past them and records that it did, in one
     /// transaction. Returns how many were deleted (none: nothing is written).
     ///
     /// # Errors
