@@ -262,6 +262,7 @@ async fn list_cost(
 async fn run(label: &str, target: DatabaseTarget) -> Result<(), Error> {
     let key = ActivityChainKey::derive(&[7; 32]);
     let db = Database::open(&target).await?.with_activity_chain(key);
+    db.seal_migrated_chain_heads().await?;
     let sub = SubscriptionId::parse(&uuid::Uuid::new_v4().to_string())?;
     let (with, without) = update_cost(&db, sub).await?;
     println!("## {label}");

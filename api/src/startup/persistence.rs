@@ -47,6 +47,10 @@ impl Store {
         );
         // Every write transaction from here on carries its request's activity records.
         let database = database.with_activity_chain(sealing.activity_chain_key());
+        database
+            .seal_migrated_chain_heads()
+            .await
+            .map_err(|e| StartupError::Bootstrap(e.to_string()))?;
         berth_infra::persistence::seal_secrets_at_rest(&database, &sealing)
             .await
             .map_err(|e| StartupError::Bootstrap(e.to_string()))?;

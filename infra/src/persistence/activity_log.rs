@@ -20,8 +20,8 @@ use berth_domain::activity::{
 use berth_domain::store::{Page, PageRequest, StoreError};
 use sea_orm::sea_query::{Expr, LikeExpr};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Statement,
+    AccessMode, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, IsolationLevel,
+    QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
 };
 use std::sync::Arc;
 use tracing::instrument;
@@ -51,6 +51,16 @@ impl ActivityChainKey {
     /// The seal of the chain's start: only the key's holder can move it.
     fn base_mac(&self, seq: i64, hash: &str) -> String {
         self.link("berth/activity-chain/base", seq, hash)
+    }
+
+    /// The seal of `chain`'s head: only the key's holder can move it, back over deleted
+    /// records for one.
+    fn head_mac(&self, chain: i32, head: &ChainHead) -> String {
+        self.link(
+            &format!("berth/activity-chain/head/{chain}"),
+            head.position,
+            &head.hash,
+        )
     }
 
     fn link(&self, previous: &str, seq: i64, data: &str) -> String {
@@ -310,19 +320,59 @@ async fn append_after(
     events: &[ActivityEvent],
 ) -> Result<Option<ChainHead>, StoreError> {
     let rows = chain_rows(key, chain, head, events)?;
-    let appended = if conn.get_database_backend() == DbBackend::Postgres {
-        append_after_postgres(conn, head, &rows).await?
-    } else {
-        insert_followed(conn, &rows).await?
+    let Some(after) = last_of(&rows) else {
+        return Ok(Some(head.clone()));
     };
-    Ok(if appended { last_of(&rows) } else { None })
+    let seal = key.head_mac(chain, &after);
+    let appended = if conn.get_database_backend() == DbBackend::Postgres {
+        append_after_postgres(conn, head, &rows, seal).await?
+    } else {
+        insert_followed(conn, &rows, seal).await?
+    };
+    Ok(appended.then_some(after))
+}
+
+/// Seals every chain head without a seal, as it is (M0020); how many it sealed.
+pub(crate) async fn seal_unsealed_heads(
+    conn: &impl ConnectionTrait,
+    key: &ActivityChainKey,
+) -> Result<u64, StoreError> {
+    let unsealed = chain::Entity::find()
+        .filter(chain::Column::HeadMac.eq(""))
+        .all(conn)
+        .await
+        .map_err(store_error)?;
+    let mut sealed = 0;
+    for head in unsealed {
+        let seal = key.head_mac(
+            head.id,
+            &ChainHead {
+                position: head.seq,
+                hash: head.hash.clone(),
+            },
+        );
+        // Unless an append moved (and sealed) it meanwhile.
+        sealed += chain::Entity::update_many()
+            .col_expr(chain::Column::HeadMac, Expr::value(seal))
+            .filter(chain::Column::Id.eq(head.id))
+            .filter(chain::Column::Seq.eq(head.seq))
+            .filter(chain::Column::Hash.eq(head.hash))
+            .filter(chain::Column::HeadMac.eq(""))
+            .exec(conn)
+            .await
+            .map_err(store_error)?
+            .rows_affected;
+    }
+    Ok(sealed)
 }
 
 /// SQLite: inserts `rows` in one statement, which the triggers refuse when the rows do not
-/// follow their chain's head (false: nothing was written) and otherwise make the head.
+/// follow their chain's head (false: nothing was written) and otherwise make the head, then
+/// seals the head with `seal`.
 async fn insert_followed(
     conn: &impl ConnectionTrait,
     rows: &[event::Model],
+    seal: String,
 ) -> Result<bool, StoreError> {
     let tuple = format!("({})", vec!["?"; 14].join(", "));
     let sql = format!(
@@ -343,10 +393,21 @@ async fn insert_followed(
         .await
         .map_err(store_error);
     match inserted {
-        Ok(_) => Ok(true),
-        Err(e) if e.0.contains(CHAIN_MOVED) => Ok(false),
-        Err(e) => Err(e),
+        Ok(_) => {}
+        Err(e) if e.0.contains(CHAIN_MOVED) => return Ok(false),
+        Err(e) => return Err(e),
     }
+    let Some(last) = rows.last() else {
+        return Ok(true);
+    };
+    conn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Sqlite,
+        "UPDATE activity_chain SET head_mac = ? WHERE id = ? AND seq = ?",
+        [seal.into(), last.chain.into(), last.position.into()],
+    ))
+    .await
+    .map_err(store_error)?;
+    Ok(true)
 }
 
 /// A row's values in the order of [`COLUMNS`].
@@ -368,14 +429,15 @@ fn row_values(r: &event::Model) -> [sea_orm::Value; 13] {
     ]
 }
 
-/// PostgreSQL: moves the head of the rows' chain from `head` to the last of `rows` and
-/// inserts them, in one statement, or does nothing when the head is no longer `head`
-/// (false). The head row stays locked until the transaction ends; a writer waiting for it
+/// PostgreSQL: moves the head of the rows' chain from `head` to the last of `rows`, sealed
+/// with `seal`, and inserts them, in one statement, or does nothing when the head is no
+/// longer `head` (false). The head row stays locked until the transaction ends; a writer waiting for it
 /// sees the head moved.
 async fn append_after_postgres(
     conn: &impl ConnectionTrait,
     head: &ChainHead,
     rows: &[event::Model],
+    seal: String,
 ) -> Result<bool, StoreError> {
     let (Some(last), Some(first)) = (last_of(rows), rows.first()) else {
         return Ok(true);
@@ -385,6 +447,7 @@ async fn append_after_postgres(
         last.hash.into(),
         head.position.into(),
         first.chain.into(),
+        seal.into(),
     ];
     let mut tuples = Vec::with_capacity(rows.len());
     for r in rows {
@@ -399,8 +462,8 @@ async fn append_after_postgres(
         values.extend(row_values(r));
     }
     let sql = format!(
-        "WITH head AS (UPDATE activity_chain SET seq = $1, hash = $2 WHERE id = $4 AND seq = $3 \
-         RETURNING id) INSERT INTO activity_events ({COLUMNS}) SELECT v.* FROM head, (VALUES {}) \
+        "WITH head AS (UPDATE activity_chain SET seq = $1, hash = $2, head_mac = $5 WHERE id = $4 \
+         AND seq = $3 RETURNING id) INSERT INTO activity_events ({COLUMNS}) SELECT v.* FROM head, (VALUES {}) \
          AS v({COLUMNS}) ORDER BY v.position",
         tuples.join(", ")
     );
@@ -641,9 +704,24 @@ impl ActivityLog for SeaOrmActivityLog {
     #[instrument(skip_all, err)]
     async fn verify(&self) -> Result<ChainReport, StoreError> {
         let key = self.db.activity_chain()?;
+        // One snapshot for the heads and every record, so that writes committing meanwhile
+        // (berthd keeps serving) are not taken for records added outside Berth: PostgreSQL's
+        // repeatable read; SQLite's read transaction (WAL) from its first read.
+        let reader = self.db.reader();
+        let snapshot = if reader.get_database_backend() == DbBackend::Postgres {
+            reader
+                .begin_with_config(
+                    Some(IsolationLevel::RepeatableRead),
+                    Some(AccessMode::ReadOnly),
+                )
+                .await
+        } else {
+            reader.begin().await
+        }
+        .map_err(store_error)?;
         let heads = chain::Entity::find()
             .order_by_asc(chain::Column::Id)
-            .all(self.db.reader())
+            .all(&snapshot)
             .await
             .map_err(store_error)?;
         let broken = |seq, event: Option<&str>, reason: String| ChainReport::Broken {
@@ -683,7 +761,7 @@ impl ActivityLog for SeaOrmActivityLog {
                 .filter(event::Column::Seq.gt(after))
                 .order_by_asc(event::Column::Seq)
                 .limit(1000)
-                .all(self.db.reader())
+                .all(&snapshot)
                 .await
                 .map_err(store_error)?;
             let Some(last) = rows.last() else {
@@ -752,7 +830,11 @@ impl ActivityLog for SeaOrmActivityLog {
             let Some((_, expected, previous)) = chains.get(&head.id) else {
                 continue;
             };
-            if *expected - 1 != head.seq || *previous != head.hash {
+            let end = ChainHead {
+                position: *expected - 1,
+                hash: previous.clone(),
+            };
+            if end.position != head.seq || end.hash != head.hash {
                 return Ok(broken(
                     *expected,
                     None,
@@ -762,6 +844,17 @@ impl ActivityLog for SeaOrmActivityLog {
                         head.id,
                         *expected - 1,
                         head.seq
+                    ),
+                ));
+            }
+            if key.head_mac(head.id, &end) != head.head_mac {
+                return Ok(broken(
+                    *expected,
+                    None,
+                    format!(
+                        "chain {}'s head was moved outside Berth (it ends at its record {}): \
+                         the records after it may have been deleted",
+                        head.id, end.position
                     ),
                 ));
             }
@@ -848,10 +941,11 @@ mod tests {
         )
     }
 
-    /// Records written before M0019 (one chain, positions in `seq`) verify after it, and new
-    /// ones chain after them; on a SQLite file and on PostgreSQL (a schema of its own at
-    /// `BERTH_TEST_POSTGRES_URL`, as the test command sets it), each from M0018 as it landed
-    /// (no `base_mac`) and from the development build of M0018 that added `base_mac`.
+    /// Records written before M0019 (one chain, positions in `seq`) verify after it and
+    /// M0020 (whose process seals the heads), and new ones chain after them; on a SQLite file
+    /// and on PostgreSQL (a schema of its own at `BERTH_TEST_POSTGRES_URL`, as the test
+    /// command sets it), each from M0018 as it landed (no `base_mac`) and from the development
+    /// build of M0018 that added `base_mac`.
     #[tokio::test]
     async fn records_written_before_the_chains_verify_and_are_followed_after_m0019() {
         use super::super::migration::Migrator;
@@ -951,6 +1045,14 @@ mod tests {
                 .await
                 .unwrap_or_else(|e| panic!("{e}"))
                 .with_activity_chain(key.clone());
+            // It applied M0020, so it seals every head, as they are.
+            assert_eq!(
+                db.seal_migrated_chain_heads()
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}")),
+                u64::try_from(db.chain_count()).unwrap_or_default(),
+                "{target:?}"
+            );
             let log = SeaOrmActivityLog::new(db.clone());
             log.append(&[event()])
                 .await

@@ -33,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0017ActivityLog),
             Box::new(M0018ActivityAppend),
             Box::new(M0019ActivityChains),
+            Box::new(M0020ActivityHeadSeal),
         ]
     }
 }
@@ -1229,6 +1230,44 @@ impl MigrationTrait for M0019ActivityChains {
             Table::alter()
                 .table("activity_chain")
                 .drop_column("base_mac")
+                .to_owned(),
+        )
+        .await
+    }
+}
+
+/// A seal on each chain's head (`head_mac`), as on its start: the head cannot be moved back
+/// over deleted records but by the key's holder. Each append seals the head it moves; the
+/// heads there are when it runs are sealed by the process that ran it, once it has the key
+/// ([`super::Database::seal_migrated_chain_heads`]).
+struct M0020ActivityHeadSeal;
+
+/// M0020's name: the process that applies it seals the heads there are.
+pub(super) const MIGRATION_TO_SEAL_HEADS: &str = "m0020_activity_head_seal";
+
+impl MigrationName for M0020ActivityHeadSeal {
+    fn name(&self) -> &str {
+        MIGRATION_TO_SEAL_HEADS
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0020ActivityHeadSeal {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.alter_table(
+            Table::alter()
+                .table("activity_chain")
+                .add_column(string("head_mac").default(""))
+                .to_owned(),
+        )
+        .await
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.alter_table(
+            Table::alter()
+                .table("activity_chain")
+                .drop_column("head_mac")
                 .to_owned(),
         )
         .await

@@ -90,6 +90,23 @@ pub struct Database {
     chain: Option<ActivityChainKey>,
     /// The activity log's chains, with their heads as this process last committed them.
     chains: std::sync::Arc<Chains>,
+    /// Whether this process added the chain heads' seals (M0020), so it seals the heads
+    /// there were ([`Database::seal_migrated_chain_heads`]).
+    seal_heads: bool,
+}
+
+/// Runs the migrations; whether they included the one that seals the chain heads (M0020).
+async fn migrate(conn: &DatabaseConnection) -> Result<bool, DatabaseError> {
+    let pending = Migrator::get_pending_migrations(conn)
+        .await
+        .map_err(DatabaseError::Migrate)?;
+    let seals = pending
+        .iter()
+        .any(|m| m.name() == migration::MIGRATION_TO_SEAL_HEADS);
+    Migrator::up(conn, None)
+        .await
+        .map_err(DatabaseError::Migrate)?;
+    Ok(seals)
 }
 
 impl Database {
@@ -110,15 +127,14 @@ impl Database {
                 }
                 let write = connect_sqlite(path, 1).await?;
                 // Create the file and switch it to WAL before readers open it.
-                Migrator::up(&write, None)
-                    .await
-                    .map_err(DatabaseError::Migrate)?;
+                let seal_heads = migrate(&write).await?;
                 let read = connect_sqlite(path, 4).await?;
                 Self {
                     read,
                     write,
                     chain: None,
                     chains: std::sync::Arc::new(Chains::new(1)),
+                    seal_heads,
                 }
             }
             DatabaseTarget::Postgres { url, schema } => {
@@ -146,14 +162,13 @@ impl Database {
                     options.set_schema_search_path(schema.clone());
                 }
                 let conn = connect(options, "postgresql").await?;
-                Migrator::up(&conn, None)
-                    .await
-                    .map_err(DatabaseError::Migrate)?;
+                let seal_heads = migrate(&conn).await?;
                 Self {
                     read: conn.clone(),
                     write: conn,
                     chain: None,
                     chains: std::sync::Arc::new(Chains::new(migration::POSTGRES_CHAINS)),
+                    seal_heads,
                 }
             }
         };
@@ -186,6 +201,20 @@ impl Database {
     pub fn with_activity_chain(mut self, key: ActivityChainKey) -> Self {
         self.chain = Some(key);
         self
+    }
+
+    /// Seals the activity chains' heads that have no seal yet, when this process's migrations
+    /// added the seals (M0020): the heads as they were then, which the records before them
+    /// verify. Only then: a seal blanked with SQL later is not made good again by a restart.
+    /// Returns how many heads it sealed.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store fails or no chain key is set.
+    pub async fn seal_migrated_chain_heads(&self) -> Result<u64, StoreError> {
+        if !self.seal_heads {
+            return Ok(0);
+        }
+        activity_log::seal_unsealed_heads(self.writer(), self.activity_chain()?).await
     }
 
     /// The key the activity log is chained under.

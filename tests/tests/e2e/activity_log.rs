@@ -517,6 +517,65 @@ both_backends! {
     }
 }
 
+both_backends! {
+    /// The newest record deleted and its chain's head moved back onto the one before, as
+    /// someone with SQL can without the key: the head's seal no longer matches. A seal blanked
+    /// with SQL is not made good by berthd starting again (only the process that adds the
+    /// seals, M0020, seals the heads there are).
+    async fn the_last_records_deleted_with_their_head_moved_back_are_found_by_its_seal(app) {
+        app.create_group("sealed1").await;
+        app.create_group("sealed2").await;
+        let (code, out) = verify(&app).await;
+        assert_eq!(code, 0, "{out}");
+        assert!(out.contains("intact (4 records checked)"), "{out}");
+        tamper(
+            &app,
+            "UPDATE activity_chain SET seq = seq - 1, hash = (SELECT e.hash FROM activity_events e \
+             WHERE e.chain = activity_chain.id AND e.position = activity_chain.seq - 1) \
+             WHERE id = (SELECT chain FROM activity_events ORDER BY seq DESC LIMIT 1); \
+             DELETE FROM activity_events WHERE seq = (SELECT MAX(seq) FROM activity_events)",
+        )
+        .await;
+        let (code, out) = verify(&app).await;
+        assert_eq!(code, 1, "{out}");
+        assert!(out.contains("head was moved outside Berth"), "{out}");
+        tamper(&app, "UPDATE activity_chain SET head_mac = ''").await;
+        let (code, out) = verify(&app).await;
+        assert_eq!(code, 1, "{out}");
+        assert!(out.contains("head was moved outside Berth"), "{out}");
+    }
+}
+
+both_backends! {
+    /// berthd keeps writing while `berthd audit verify` runs: the verify reads the heads and
+    /// the records in one snapshot, so a record committed meanwhile is not taken for one added
+    /// outside Berth.
+    async fn the_chain_verifies_while_berthd_writes(app) {
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let writes = async {
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                app.create_group(&format!("busy{n:04}")).await;
+                n += 1;
+            }
+            n
+        };
+        let verifies = async {
+            let mut outs = Vec::new();
+            for _ in 0..5 {
+                outs.push(verify(&app).await);
+            }
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            outs
+        };
+        let (written, outs) = tokio::join!(writes, verifies);
+        assert!(written > 5, "only {written} groups were written while verifying");
+        for (code, out) in outs {
+            assert_eq!(code, 0, "{out}");
+        }
+    }
+}
+
 /// Two replicas on one PostgreSQL write at once, each transaction to a chain of its own
 /// replica's; every chain is whole afterwards.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

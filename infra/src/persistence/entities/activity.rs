@@ -72,6 +72,9 @@ pub mod chain {
         /// HMAC of `base_seq` and `base_hash` under the chain's key (empty when none was
         /// pruned): the start cannot be moved but by the key's holder.
         pub base_mac: String,
+        /// HMAC of the chain, `seq` and `hash` under the chain's key (M0020), set by each
+        /// append: the head cannot be moved back over deleted records but by the key's holder.
+        pub head_mac: String,
     }
 
     /// No relations are navigated through sea-orm.
