@@ -46,11 +46,51 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
     if !events.is_empty()
         && let Err(e) = state.activity.append(&events).await
     {
-        // The answer stands (what it reports happened, or did not); the missing record
-        // is an operator's concern.
-        tracing::error!(error = %e, "the activity log could not record a request's end");
+        // The answer stands (what it reports happened, or did not); the record is tried
+        // again meanwhile, as a database that failed once (a restart, a failover) often
+        // answers a moment later.
+        tracing::warn!(error = %e, "the activity log could not record a request's end: retrying");
+        tokio::spawn(append_again(state.activity.clone(), events));
     }
     response
+}
+
+/// How long [`append_again`] waits before each further try: 21 s in all.
+const RETRY_DELAYS: [std::time::Duration; 4] = [
+    std::time::Duration::from_millis(250),
+    std::time::Duration::from_secs(1),
+    std::time::Duration::from_secs(4),
+    std::time::Duration::from_secs(16),
+];
+
+/// Appends `events`, whose first append failed (in a transaction that was rolled back),
+/// after each of [`RETRY_DELAYS`] until one succeeds; after the last, the records are lost
+/// and the log says so.
+async fn append_again(
+    activity: std::sync::Arc<dyn berth_domain::activity::ActivityLog>,
+    events: Vec<berth_domain::activity::ActivityEvent>,
+) {
+    let mut last = None;
+    for (tries, delay) in RETRY_DELAYS.iter().enumerate() {
+        tokio::time::sleep(*delay).await;
+        match activity.append(&events).await {
+            Ok(()) => {
+                tracing::info!(
+                    retries = tries + 1,
+                    "the activity log recorded a request's end after retrying"
+                );
+                return;
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    let operation = events.first().map(|e| e.request.operation.as_str());
+    tracing::error!(
+        error = last.map(|e| e.to_string()),
+        operation,
+        records = events.len(),
+        "the activity log could not record a request's end: its records are lost"
+    );
 }
 
 /// What the request says of itself (the ids `request_ids` set or passed on).

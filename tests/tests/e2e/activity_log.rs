@@ -576,6 +576,32 @@ both_backends! {
     }
 }
 
+both_backends! {
+    /// A refused write's record whose append fails (the table is away for a moment, as in a
+    /// failover) is appended when the database answers again, after the answer went.
+    async fn a_request_end_that_could_not_be_recorded_is_recorded_on_a_retry(app) {
+        app.create_group("retried").await;
+        tamper(&app, "ALTER TABLE activity_events RENAME TO activity_events_away").await;
+        let path = format!("{}?api-version={API}", app.registry_path("retried", "retried01"));
+        let r = app.put(&path, &json!({"location": "westus", "sku": {"name": "Platinum"}})).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
+        tamper(&app, "ALTER TABLE activity_events_away RENAME TO activity_events").await;
+        let filter = format!("{} and resourceGroupName eq 'retried' and status eq 'Failed'", window());
+        let mut failed = Vec::new();
+        for _ in 0..100 {
+            failed = all_events(&app, &filter).await;
+            if !failed.is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(failed.len(), 1, "the refused write was not recorded: {failed:#?}");
+        assert_eq!(failed[0]["properties"]["statusCode"], "BadRequest", "{:#}", failed[0]);
+        let (code, out) = verify(&app).await;
+        assert_eq!(code, 0, "{out}");
+    }
+}
+
 /// Two replicas on one PostgreSQL write at once, each transaction to a chain of its own
 /// replica's; every chain is whole afterwards.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
