@@ -8,6 +8,10 @@
 #     through berthd's API, against the same berthd built without the activity log
 #     (examples/unrecorded.rs), alternated three times each, on SQLite and on PostgreSQL:
 #     throughput at 16 connections and latency at one; goal: >= 0.9x;
+#     then, in the same run, what the record's SQL alone costs each database
+#     (bench/sqlite-floor.py on CPU 0, bench/postgres-floor.sh), and the PATCH ratio that
+#     cost alone would leave: the ceiling of any berthd that writes those rows in the change's
+#     transaction (see the README);
 #  3. the token path (GET /oauth2/token with Basic, as docker login sends it) and the
 #     issuer's sign-in (a client_credentials grant, as az sends it) of a berthd writing every
 #     sign-in event to its daily file, against the same berthd with BERTH_AUDIT_SINK=off,
@@ -126,6 +130,33 @@ LUA
         ratios "$db, req/s at 16 connections" baseline "${tput[$db-unrecorded]}" recorded "${tput[$db-recorded]}" req/s 0.9 0
         ratios "$db, p50 ms at one connection" baseline "${lat[$db-unrecorded]}" recorded "${lat[$db-recorded]}" ms 0.9 1
     done
+    echo
+    echo "# 2b. The record's SQL alone, without Berth, and the PATCH ratio it leaves"
+    taskset -c 0 python3 bench/sqlite-floor.py 10000 | tee "$work/sqlite-floor"
+    bash bench/postgres-floor.sh "$secs" | tee "$work/postgres-floor"
+    echo
+    echo "| database: rows in the change's transaction | SQL per write, over the bare update | PATCH req/s without the record | ceiling of the ratio |"
+    echo "|---|---|---|---|"
+    python3 - "$work/sqlite-floor" "$work/postgres-floor" "${tput[sqlite-unrecorded]}" "${tput[postgres-unrecorded]}" <<'PY'
+import re, statistics, sys
+sqlite, postgres = open(sys.argv[1]).read(), open(sys.argv[2]).read()
+u_sqlite = statistics.median(float(x) for x in sys.argv[3].split())
+u_pg = statistics.median(float(x) for x in sys.argv[4].split())
+# SQLite runs in berthd's process, on its core: the SQL's extra microseconds add to the
+# microseconds a PATCH takes there (1/req/s).
+rows = re.findall(r"^\| (update[^|]*) \| ([0-9.]+) µs", sqlite, re.M)
+bare = float(rows[0][1])
+for label, us in rows[1:]:
+    extra = float(us) - bare
+    print(f"| SQLite: {label.replace('update + ', '')} | +{extra:.1f} µs | {u_sqlite:.0f} | {1 / (1 + u_sqlite * extra / 1e6):.2f} |")
+# PostgreSQL: the machine's time per transaction (pgbench keeps both cores busy), added to
+# the machine's time per PATCH.
+rows = re.findall(r"^\| ([^|]+) \| [^|]+ \| ([0-9]+) \| [0-9.]+ \|$", postgres, re.M)
+bare = 1e6 / float(rows[0][1])
+for label, tps in rows[1:]:
+    extra = 1e6 / float(tps) - bare
+    print(f"| PostgreSQL: {label.strip().lstrip('+ ')} | +{extra:.1f} µs | {u_pg:.0f} | {1 / (1 + u_pg * extra / 1e6):.2f} |")
+PY
     for name in sqlite-recorded sqlite-unrecorded postgres-recorded postgres-unrecorded; do
         count=$(curl -s -H "Authorization: Bearer $(cat "$work/$name/token")" \
             "$(sed 's|/resourceGroups/.*||' "$work/$name/url")/providers/Microsoft.Insights/eventtypes/management/values?api-version=2015-04-01&\$filter=eventTimestamp%20ge%20%27$(date -u -d '-1 hour' +%FT%TZ)%27%20and%20eventTimestamp%20le%20%27$(date -u -d '+1 hour' +%FT%TZ)%27&\$top=1&\$select=eventTimestamp" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["value"]))')
