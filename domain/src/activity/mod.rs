@@ -261,12 +261,13 @@ pub trait ActivityLog: Send + Sync {
         page: &PageRequest,
     ) -> Result<Page<ActivityEvent>, StoreError>;
 
-    /// Deletes the records older than `before` (in each chain, every record before the first
-    /// one at or after it), moves each chain's start past them and records that it did, in one
-    /// transaction. Returns how many were deleted (none: nothing is written).
+    /// Deletes the records older than `before` (every record written before the first one at
+    /// or after it: in each chain, a run from its start), moves each chain's start past them
+    /// and records that it did, in one transaction. Returns how many were deleted (none:
+    /// nothing is written).
     ///
     /// # Errors
-    /// [`StoreError`] when the store fails or the chain is broken where it would start.
+    /// [`StoreError`] when the store fails.
     async fn prune(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
 
     /// Checks the whole chain, from its first record (or the last one pruned) to its head.

@@ -629,46 +629,51 @@ impl ActivityLog for SeaOrmActivityLog {
             .all(&txn)
             .await
             .map_err(store_error)?;
-        let firsts: Vec<(i32, Option<i64>)> = event::Entity::find()
+        // Where the period starts in the rows' order: the first row inside it. In each chain
+        // `seq` grows with the position (a chain's next record is inserted only once the one
+        // before it committed, its head held), so the rows before it are, in every chain, a
+        // run from the chain's start. Found through the primary key, reading only the rows
+        // that go: every append waits for this prune.
+        let cut: Option<i64> = event::Entity::find()
+            .select_only()
+            .column(event::Column::Seq)
+            .filter(event::Column::EventTime.gte(micros(before)))
+            .order_by_asc(event::Column::Seq)
+            .limit(1)
+            .into_tuple()
+            .one(&txn)
+            .await
+            .map_err(store_error)?;
+        let before_cut = || match cut {
+            Some(cut) => event::Column::Seq.lt(cut),
+            None => event::Column::Seq.is_not_null(),
+        };
+        // Each chain's last row before it.
+        let lasts: Vec<(i32, Option<i64>)> = event::Entity::find()
             .select_only()
             .column(event::Column::Chain)
-            .column_as(event::Column::Position.min(), "first")
-            .filter(event::Column::EventTime.gte(micros(before)))
+            .column_as(event::Column::Seq.max(), "last")
+            .filter(before_cut())
             .group_by(event::Column::Chain)
             .into_tuple()
             .all(&txn)
             .await
             .map_err(store_error)?;
-        let (mut deleted, mut moved) = (0u64, Vec::new());
+        let mut moved = Vec::new();
         for head in heads {
-            let first_kept = firsts
+            let Some(seq) = lasts
                 .iter()
                 .find(|(chain, _)| *chain == head.id)
-                .and_then(|(_, first)| *first);
-            let through = first_kept.map_or(head.seq, |first| first - 1);
-            if through <= head.base_seq {
+                .and_then(|(_, last)| *last)
+            else {
                 continue;
-            }
-            let last = event::Entity::find()
-                .filter(event::Column::Chain.eq(head.id))
-                .filter(event::Column::Position.eq(through))
+            };
+            let last = event::Entity::find_by_id(seq)
                 .one(&txn)
                 .await
                 .map_err(store_error)?
-                .ok_or_else(|| {
-                    StoreError(format!(
-                        "record {through} of chain {} of the activity log is missing, so the \
-                         chain cannot start after it: run berthd audit verify",
-                        head.id
-                    ))
-                })?;
-            deleted += event::Entity::delete_many()
-                .filter(event::Column::Chain.eq(head.id))
-                .filter(event::Column::Position.lte(through))
-                .exec(&txn)
-                .await
-                .map_err(store_error)?
-                .rows_affected;
+                .ok_or_else(|| StoreError(format!("activity record {seq} vanished")))?;
+            let through = last.position;
             chain::Entity::update_many()
                 .col_expr(chain::Column::BaseSeq, Expr::value(through))
                 .col_expr(chain::Column::BaseHash, Expr::value(last.hash.clone()))
@@ -685,6 +690,12 @@ impl ActivityLog for SeaOrmActivityLog {
                 head.id
             ));
         }
+        let deleted = event::Entity::delete_many()
+            .filter(before_cut())
+            .exec(&txn)
+            .await
+            .map_err(store_error)?
+            .rows_affected;
         if moved.is_empty() {
             return Ok(0);
         }

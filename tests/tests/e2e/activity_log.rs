@@ -602,6 +602,60 @@ both_backends! {
     }
 }
 
+/// A prune on PostgreSQL, whose concurrent writes went to several chains, cuts every chain
+/// where the period starts: each chain's start moves past its own old records, and what is
+/// left verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prune_cuts_every_chain_where_the_period_starts() {
+    let app = berth_tests::spawn_app(Backend::Postgres).await;
+    let create_all = |prefix: &'static str| {
+        let app = &app;
+        futures_util::future::join_all((0..10).map(move |i| async move {
+            app.create_group(&format!("{prefix}{i}")).await;
+        }))
+    };
+    create_all("aged").await;
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let cut = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    create_all("kept").await;
+    use sea_orm::ConnectionTrait;
+    let chains_before_the_cut = |db: berth_infra::persistence::Database| async move {
+        let row = db
+            .reader()
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                "SELECT COUNT(DISTINCT chain) AS chains FROM activity_events WHERE resource_group LIKE 'aged%'",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get::<i64>("", "chains").unwrap()
+    };
+    let chains = chains_before_the_cut(app.database().await).await;
+    assert!(chains > 1, "the aged records went to {chains} chain");
+    let (code, out) = berthd(&app, &["audit", "prune", "--before", &cut]).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("20 records of the activity log pruned"),
+        "{out}"
+    );
+    let (code, out) = verify(&app).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("intact (21 records checked)"), "{out}");
+    let events = all_events(&app, &window()).await;
+    assert_eq!(events.len(), 20, "{events:#?}");
+    assert!(
+        events.iter().all(|e| e["resourceGroupName"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("kept")),
+        "{events:#?}"
+    );
+}
+
 /// Two replicas on one PostgreSQL write at once, each transaction to a chain of its own
 /// replica's; every chain is whole afterwards.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
