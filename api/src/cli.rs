@@ -91,6 +91,10 @@ struct EventsArgs {
     /// The repository.
     #[arg(long)]
     repository: Option<String>,
+    /// Read the daily files in DIR instead of this berthd's audit directory; given more than
+    /// once (each replica's directory), their events are merged in time order.
+    #[arg(long = "dir", value_name = "DIR")]
+    dirs: Vec<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -313,8 +317,9 @@ async fn audit_verify(settings: &Settings) -> ExitCode {
 
 fn audit_events(settings: &Settings, args: EventsArgs) -> ExitCode {
     use berth_infra::diagnostics::{EventFilter, SinkTarget, query};
-    let dir = match &settings.audit_sink {
-        SinkTarget::Directory(dir) => dir,
+    let dirs = match &settings.audit_sink {
+        _ if !args.dirs.is_empty() => args.dirs.clone(),
+        SinkTarget::Directory(dir) => vec![dir.clone()],
         SinkTarget::Stdout => {
             eprintln!(
                 "berthd: BERTH_AUDIT_SINK=stdout: the events are where the collector of berthd's output keeps them"
@@ -350,7 +355,7 @@ fn audit_events(settings: &Settings, args: EventsArgs) -> ExitCode {
         repository: args.repository,
     };
     let stdout = std::io::stdout();
-    match query(dir, since, until, &filter, &mut stdout.lock()) {
+    match query(&dirs, since, until, &filter, &mut stdout.lock()) {
         Ok(count) => {
             eprintln!("berthd: {}", counted(count.matched, "event", "events"));
             if count.unreadable > 0 {
@@ -362,9 +367,10 @@ fn audit_events(settings: &Settings, args: EventsArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
+            let dirs: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
             eprintln!(
                 "berthd: cannot read the audit files in {}: {e}",
-                dir.display()
+                dirs.join(", ")
             );
             ExitCode::from(2)
         }

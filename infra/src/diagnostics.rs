@@ -115,13 +115,14 @@ pub struct QueryCount {
     pub unreadable: u64,
 }
 
-/// Writes to `out`, as the JSON lines they are, the events of the daily files in `dir` that
-/// happened from `from` to `to` and that `filter` selects, oldest first.
+/// Writes to `out`, as the JSON lines they are, the events of the daily files in `dirs` (one
+/// per replica, say) that happened from `from` to `to` and that `filter` selects, oldest
+/// first: a day's events of every directory merged in time order.
 ///
 /// # Errors
 /// When a file cannot be read or `out` written.
 pub fn query(
-    dir: &Path,
+    dirs: &[PathBuf],
     from: OffsetDateTime,
     to: OffsetDateTime,
     filter: &EventFilter,
@@ -131,31 +132,36 @@ pub fn query(
     let mut count = QueryCount::default();
     let mut day = from.date();
     while day <= to.date() {
-        let file = match std::fs::File::open(file_of(dir, day)) {
-            Ok(file) => Some(file),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(e),
-        };
-        for line in file
-            .into_iter()
-            .flat_map(|f| std::io::BufReader::new(f).lines())
-        {
-            let line = line?;
-            let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {
-                count.unreadable += 1;
-                continue;
+        let mut matched = Vec::new();
+        for dir in dirs {
+            let file = match std::fs::File::open(file_of(dir, day)) {
+                Ok(file) => file,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
             };
-            let at = event["TimeGenerated"].as_str().and_then(|t| {
-                OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
-            });
-            let Some(at) = at else {
-                count.unreadable += 1;
-                continue;
-            };
-            if at >= from && at <= to && filter.matches(&event) {
-                writeln!(out, "{line}")?;
-                count.matched += 1;
+            for line in std::io::BufReader::new(file).lines() {
+                let line = line?;
+                let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {
+                    count.unreadable += 1;
+                    continue;
+                };
+                let at = event["TimeGenerated"].as_str().and_then(|t| {
+                    OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
+                });
+                let Some(at) = at else {
+                    count.unreadable += 1;
+                    continue;
+                };
+                if at >= from && at <= to && filter.matches(&event) {
+                    matched.push((at, line));
+                }
             }
+        }
+        // Stable: a file's events that share a time keep their order.
+        matched.sort_by_key(|(at, _)| *at);
+        for (_, line) in matched {
+            writeln!(out, "{line}")?;
+            count.matched += 1;
         }
         let Some(next) = day.next_day() else { break };
         day = next;

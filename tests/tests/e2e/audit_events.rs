@@ -324,3 +324,80 @@ async fn a_bad_audit_setting_is_refused_at_start() {
         assert!(stderr.contains(says), "{stderr}");
     }
 }
+
+/// `berthd audit events --dir` reads other directories than its own (each replica's, copied
+/// or shared) and merges their events in time order; a line that is not an event is counted
+/// and skipped.
+#[tokio::test]
+async fn several_replicas_directories_are_merged_in_time_order() {
+    let data = tempfile::tempdir().unwrap();
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let now = time::OffsetDateTime::now_utc();
+    let write = |dir: &std::path::Path, minutes_ago: i64, identity: &str, result: &str| {
+        let at = now - time::Duration::minutes(minutes_ago);
+        let line = json!({
+            "TimeGenerated": at.format(&time::format_description::well_known::Rfc3339).unwrap(),
+            "Category": "SignInLogs",
+            "OperationName": "SignIn",
+            "Identity": identity,
+            "ResultType": result,
+        });
+        let file = berth_infra::diagnostics::file_of(dir, at.date());
+        let mut text = std::fs::read_to_string(&file).unwrap_or_default();
+        text.push_str(&format!("{line}\n"));
+        std::fs::write(&file, text).unwrap();
+    };
+    write(a.path(), 40, "first", "401");
+    write(b.path(), 30, "second", "401");
+    write(b.path(), 25, "refused-not", "200");
+    write(a.path(), 20, "third", "401");
+    write(b.path(), 10, "fourth", "401");
+    let cut_short = berth_infra::diagnostics::file_of(b.path(), now.date());
+    let mut text = std::fs::read_to_string(&cut_short).unwrap_or_default();
+    text.push_str("{\"TimeGenerated\": \"2026-");
+    std::fs::write(&cut_short, text).unwrap();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_berthd-e2e"))
+        .args([
+            "audit",
+            "events",
+            "--category",
+            "sign-in",
+            "--result",
+            "401",
+            "--hours",
+            "2",
+        ])
+        .arg("--dir")
+        .arg(a.path())
+        .arg("--dir")
+        .arg(b.path())
+        .env_clear()
+        .env("BERTH_DATA_DIR", data.path())
+        .output()
+        .await
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let identities: Vec<String> = stdout
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["Identity"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        identities,
+        ["first", "second", "third", "fourth"],
+        "{stdout}"
+    );
+    assert!(stderr.contains("4 events"), "{stderr}");
+    assert!(
+        stderr.contains("1 line of the audit files not an event, skipped"),
+        "{stderr}"
+    );
+}
