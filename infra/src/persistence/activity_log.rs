@@ -323,13 +323,25 @@ async fn append_after(
     let Some(after) = last_of(&rows) else {
         return Ok(Some(head.clone()));
     };
-    let seal = key.head_mac(chain, &after);
-    let appended = if conn.get_database_backend() == DbBackend::Postgres {
-        append_after_postgres(conn, head, &rows, seal).await?
-    } else {
-        insert_followed(conn, &rows, seal).await?
+    let moved = SealedMove {
+        chain,
+        seal: key.head_mac(chain, &after),
+        after,
     };
-    Ok(appended.then_some(after))
+    let appended = if conn.get_database_backend() == DbBackend::Postgres {
+        append_after_postgres(conn, head, &moved, &rows).await?
+    } else {
+        insert_followed(conn, &moved, &rows).await?
+    };
+    Ok(appended.then_some(moved.after))
+}
+
+/// Where an append moves a chain's head (`after`, the last of its rows), with that head's
+/// seal.
+struct SealedMove {
+    chain: i32,
+    after: ChainHead,
+    seal: String,
 }
 
 /// Seals every chain head without a seal, as it is (M0020); how many it sealed.
@@ -368,11 +380,11 @@ pub(crate) async fn seal_unsealed_heads(
 
 /// SQLite: inserts `rows` in one statement, which the triggers refuse when the rows do not
 /// follow their chain's head (false: nothing was written) and otherwise make the head, then
-/// seals the head with `seal`.
+/// seals the head where `moved` says.
 async fn insert_followed(
     conn: &impl ConnectionTrait,
+    moved: &SealedMove,
     rows: &[event::Model],
-    seal: String,
 ) -> Result<bool, StoreError> {
     let tuple = format!("({})", vec!["?"; 14].join(", "));
     let sql = format!(
@@ -397,13 +409,14 @@ async fn insert_followed(
         Err(e) if e.0.contains(CHAIN_MOVED) => return Ok(false),
         Err(e) => return Err(e),
     }
-    let Some(last) = rows.last() else {
-        return Ok(true);
-    };
     conn.execute_raw(Statement::from_sql_and_values(
         DbBackend::Sqlite,
         "UPDATE activity_chain SET head_mac = ? WHERE id = ? AND seq = ?",
-        [seal.into(), last.chain.into(), last.position.into()],
+        [
+            moved.seal.clone().into(),
+            moved.chain.into(),
+            moved.after.position.into(),
+        ],
     ))
     .await
     .map_err(store_error)?;
@@ -429,25 +442,22 @@ fn row_values(r: &event::Model) -> [sea_orm::Value; 13] {
     ]
 }
 
-/// PostgreSQL: moves the head of the rows' chain from `head` to the last of `rows`, sealed
-/// with `seal`, and inserts them, in one statement, or does nothing when the head is no
-/// longer `head` (false). The head row stays locked until the transaction ends; a writer waiting for it
-/// sees the head moved.
+/// PostgreSQL: moves the chain's head from `head` where `moved` says (the last of `rows`),
+/// sealed, and inserts `rows`, in one statement, or does nothing when the head is no longer
+/// `head` (false). The head row stays locked until the transaction ends; a writer waiting
+/// for it sees the head moved.
 async fn append_after_postgres(
     conn: &impl ConnectionTrait,
     head: &ChainHead,
+    moved: &SealedMove,
     rows: &[event::Model],
-    seal: String,
 ) -> Result<bool, StoreError> {
-    let (Some(last), Some(first)) = (last_of(rows), rows.first()) else {
-        return Ok(true);
-    };
     let mut values: Vec<sea_orm::Value> = vec![
-        last.position.into(),
-        last.hash.into(),
+        moved.after.position.into(),
+        moved.after.hash.clone().into(),
         head.position.into(),
-        first.chain.into(),
-        seal.into(),
+        moved.chain.into(),
+        moved.seal.clone().into(),
     ];
     let mut tuples = Vec::with_capacity(rows.len());
     for r in rows {
@@ -462,9 +472,9 @@ async fn append_after_postgres(
         values.extend(row_values(r));
     }
     let sql = format!(
-        "WITH head AS (UPDATE activity_chain SET seq = $1, hash = $2, head_mac = $5 WHERE id = $4 \
-         AND seq = $3 RETURNING id) INSERT INTO activity_events ({COLUMNS}) SELECT v.* FROM head, (VALUES {}) \
-         AS v({COLUMNS}) ORDER BY v.position",
+        "WITH head AS (UPDATE activity_chain SET seq = $1, hash = $2, head_mac = $5 \
+         WHERE id = $4 AND seq = $3 RETURNING id) INSERT INTO activity_events ({COLUMNS}) \
+         SELECT v.* FROM head, (VALUES {}) AS v({COLUMNS}) ORDER BY v.position",
         tuples.join(", ")
     );
     let done = conn
@@ -690,15 +700,15 @@ impl ActivityLog for SeaOrmActivityLog {
                 head.id
             ));
         }
+        if moved.is_empty() {
+            return Ok(0);
+        }
         let deleted = event::Entity::delete_many()
             .filter(before_cut())
             .exec(&txn)
             .await
             .map_err(store_error)?
             .rows_affected;
-        if moved.is_empty() {
-            return Ok(0);
-        }
         let mut record = berth_record(PRUNE_ACTION, ACTIVITY_LOG_SCOPE, "PRUNE");
         let before = before
             .format(&time::format_description::well_known::Rfc3339)
