@@ -14,11 +14,16 @@ use std::time::Duration;
 /// Runs `berthd audit events args` on `app`'s data directory: its exit code, standard
 /// output and standard error.
 async fn audit_query(app: &TestApp, args: &[&str]) -> (i32, String, String) {
+    audit_query_in(app.data_dir.path(), args).await
+}
+
+/// Runs `berthd audit events args` with the data directory `data_dir`.
+async fn audit_query_in(data_dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_berthd-e2e"))
         .args(["audit", "events"])
         .args(args)
         .env_clear()
-        .env("BERTH_DATA_DIR", app.data_dir.path())
+        .env("BERTH_DATA_DIR", data_dir)
         .output()
         .await
         .unwrap();
@@ -356,31 +361,24 @@ async fn several_replicas_directories_are_merged_in_time_order() {
     let mut text = std::fs::read_to_string(&cut_short).unwrap_or_default();
     text.push_str("{\"TimeGenerated\": \"2026-");
     std::fs::write(&cut_short, text).unwrap();
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_berthd-e2e"))
-        .args([
-            "audit",
-            "events",
+    let (a, b) = (a.path().to_str().unwrap(), b.path().to_str().unwrap());
+    let (code, stdout, stderr) = audit_query_in(
+        data.path(),
+        &[
             "--category",
             "sign-in",
             "--result",
             "401",
             "--hours",
             "2",
-        ])
-        .arg("--dir")
-        .arg(a.path())
-        .arg("--dir")
-        .arg(b.path())
-        .env_clear()
-        .env("BERTH_DATA_DIR", data.path())
-        .output()
-        .await
-        .unwrap();
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+            "--dir",
+            a,
+            "--dir",
+            b,
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{stderr}");
     let identities: Vec<String> = stdout
         .lines()
         .map(|l| {
