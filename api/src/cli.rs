@@ -331,6 +331,11 @@ fn audit_events(settings: &Settings, args: EventsArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // A directory named by hand that is not there would read as a day without events.
+    if let Some(missing) = args.dirs.iter().find(|d| !d.is_dir()) {
+        eprintln!("berthd: --dir {}: no such directory", missing.display());
+        return ExitCode::from(2);
+    }
     let until = args.until.unwrap_or_else(time::OffsetDateTime::now_utc);
     let since = args
         .since

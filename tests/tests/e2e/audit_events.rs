@@ -398,4 +398,13 @@ async fn several_replicas_directories_are_merged_in_time_order() {
         stderr.contains("1 line of the audit files not an event, skipped"),
         "{stderr}"
     );
+    // A directory that is not there is named, not read as one without events.
+    let missing = data.path().join("replica-c");
+    let (code, stdout, stderr) = audit_query_in(
+        data.path(),
+        &["--dir", a, "--dir", missing.to_str().unwrap()],
+    )
+    .await;
+    assert_eq!((code, stdout.as_str()), (2, ""), "{stderr}");
+    assert!(stderr.contains("replica-c: no such directory"), "{stderr}");
 }
